@@ -1,0 +1,107 @@
+"""The error tree of the core, and the one table that maps it to exit codes.
+
+Core code raises these; the task layer (tasks/_cli.py) turns them into
+`invoke.Exit` with the code below, so a Makefile or a cron job can tell a bad
+argument from an unreachable host without parsing text.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    ERROR = 1  # anything not classified below
+    BAD_INPUT = 2  # the user's arguments or files are wrong: fix them and retry
+    INVENTORY = 3  # hosts.yaml (or the file INVOKE_HOSTS_FILE names) is invalid
+    UNREACHABLE = 4  # a host did not answer SSH within the connect timeout
+    REMOTE_FAILED = 5  # a remote command ran and failed
+    PROVIDER = 6  # the cloud API refused or failed (auth, state)
+    NO_CAPACITY = 7  # the cloud has no GPU for this VM right now
+    PREFLIGHT = 8  # one or more pre-launch checks failed; nothing was started
+    IMAGE = 9  # building or pushing an image failed
+    JOB_FAILED = 10  # a job ended with a non-zero exit code
+    SANDBOX = 11  # the local sandbox fleet could not be brought up
+
+
+class RTError(Exception):
+    """Base of every error the core raises on purpose.
+
+    `fix` is one sentence that tells the user what to do next.
+    """
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
+
+
+class InputError(RTError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class InventoryError(RTError):
+    exit_code = ExitCode.INVENTORY
+
+
+class UnreachableError(RTError):
+    exit_code = ExitCode.UNREACHABLE
+
+
+class RemoteCommandError(RTError):
+    exit_code = ExitCode.REMOTE_FAILED
+
+    def __init__(self, message: str, fix: str | None = None, *, exit_status: int = 1,
+                 stdout: str = "", stderr: str = "") -> None:
+        super().__init__(message, fix)
+        self.exit_status = exit_status
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class ProviderError(RTError):
+    exit_code = ExitCode.PROVIDER
+
+
+class NoCapacityError(ProviderError):
+    exit_code = ExitCode.NO_CAPACITY
+
+
+class PreflightError(RTError):
+    """Several checks failed at once; `failures` holds (check, problem, fix) rows."""
+
+    exit_code = ExitCode.PREFLIGHT
+
+    def __init__(self, failures: list[tuple[str, str, str]]) -> None:
+        self.failures = failures
+        lines = [f"{check}: {problem} (fix: {fix})" for check, problem, fix in failures]
+        super().__init__(f"{len(failures)} preflight check(s) failed; nothing was started:\n  "
+                         + "\n  ".join(lines))
+
+
+class ImageError(RTError):
+    exit_code = ExitCode.IMAGE
+
+
+class JobFailed(RTError):
+    exit_code = ExitCode.JOB_FAILED
+
+
+class SandboxError(RTError):
+    exit_code = ExitCode.SANDBOX
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The process exit code for an error: the one place this mapping lives."""
+    if isinstance(error, JobFailed) and getattr(error, "job_exit", None):
+        return int(error.job_exit)  # jobs.wait passes the job's own code through
+    if isinstance(error, RTError):
+        return int(error.exit_code)
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    return int(ExitCode.ERROR)

@@ -1,0 +1,256 @@
+"""The host inventory: hosts.yaml loaded into frozen, validated objects.
+
+Every problem names the file, the host, the key and the fix, and the whole
+file is rejected: nothing may run against a half-understood fleet.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import InventoryError
+
+PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
+    # type: (required option keys, optional option keys)
+    "static": (set(), set()),
+    "nebius": ({"instance_id"}, {"project_id", "profile"}),
+    "command": ({"start", "stop", "state"}, {"timeout"}),
+}
+HOST_KEYS = {"ssh", "aliases", "gpu", "gpu_memory_gb", "provider", "compose", "workdir", "tags"}
+TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "nebius", "s3", "registry"}
+DEFAULTS = {"compose": "docker compose", "workdir": "~/remote-training"}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SSH_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_.-]+)@)?(?P<host>[A-Za-z0-9_.:-]+?)(?::(?P<port>\d+))?$")
+MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:G|GB|GiB)?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Provider:
+    type: str
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    ssh: str  # [user@]host[:port]; host may be a ~/.ssh/config alias
+    gpu: str
+    gpu_memory_gb: float
+    provider: Provider
+    aliases: tuple[str, ...] = ()
+    compose: tuple[str, ...] = ("docker", "compose")
+    workdir: str = DEFAULTS["workdir"]
+    tags: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    @property
+    def ssh_user(self) -> str | None:
+        return _split_ssh(self.ssh)[0]
+
+    @property
+    def ssh_host(self) -> str:
+        return _split_ssh(self.ssh)[1]
+
+    @property
+    def ssh_port(self) -> int | None:
+        return _split_ssh(self.ssh)[2]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "aliases": list(self.aliases), "ssh": self.ssh, "gpu": self.gpu,
+            "gpu_memory_gb": self.gpu_memory_gb, "provider": self.provider.type,
+            "provider_options": dict(self.provider.options), "compose": " ".join(self.compose),
+            "workdir": self.workdir, "tags": list(self.tags),
+        }
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    hosts: tuple[Host, ...]
+    ssh_config: Path | None = None
+    known_hosts: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def get(self, name: str) -> Host:
+        """A host by name or alias, or an InventoryError that lists the names known."""
+        for host in self.hosts:
+            if name in host.names:
+                return host
+        known = ", ".join(n for h in self.hosts for n in h.names)
+        raise InventoryError(f"unknown host {name!r} in {self.path}",
+                             f"use one of: {known}")
+
+    def select(self, names: list[str] | None) -> list[Host]:
+        return [self.get(n) for n in names] if names else list(self.hosts)
+
+
+def _split_ssh(target: str) -> tuple[str | None, str, int | None]:
+    m = SSH_RE.match(target)
+    if not m:
+        return None, target, None
+    return m["user"], m["host"], int(m["port"]) if m["port"] else None
+
+
+def _memory(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    if isinstance(value, str):
+        m = MEMORY_RE.match(value)
+        if m and float(m[1]) > 0:
+            return float(m[1])
+    return None
+
+
+class _Checker:
+    """Collects every problem in a file, so the user fixes them in one pass."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[str] = []
+
+    def bad(self, where: str, message: str, fix: str) -> None:
+        self.problems.append(f"{self.path}: {where}: {message} (fix: {fix})")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            first, rest = self.problems[0], self.problems[1:]
+            raise InventoryError(first + "".join(f"\n{p}" for p in rest))
+
+
+def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    if not isinstance(raw, dict) or "type" not in raw:
+        check.bad(f"{where}.provider", "must be a provider name or a mapping with 'type'",
+                  f"write provider: static, or provider: {{type: nebius, instance_id: ...}}")
+        return None
+    kind = raw["type"]
+    if kind not in PROVIDERS:
+        check.bad(f"{where}.provider", f"unknown provider {kind!r}",
+                  f"use one of: {', '.join(sorted(PROVIDERS))}")
+        return None
+    required, optional = PROVIDERS[kind]
+    options = {k: v for k, v in raw.items() if k != "type"}
+    for key in sorted(required - options.keys()):
+        check.bad(f"{where}.provider.{key}", f"missing for provider {kind!r}", f"add {key}: ...")
+    for key in sorted(options.keys() - required - optional):
+        check.bad(f"{where}.provider.{key}", f"unknown key for provider {kind!r}",
+                  f"remove it; allowed: {', '.join(sorted(required | optional)) or 'none'}")
+    return Provider(kind, MappingProxyType(options))
+
+
+def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Host | None:
+    where = f"host {name!r}"
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        check.bad(where, "bad host name", "use letters, digits, '-', '_' or '.'")
+        return None
+    if not isinstance(raw, dict):
+        check.bad(where, "must be a mapping of keys", "indent ssh:, gpu:, ... under the host name")
+        return None
+    raw = {**defaults, **raw}
+    for key in sorted(raw.keys() - HOST_KEYS):
+        check.bad(f"{where}, key {key!r}", "unknown key", f"remove it; allowed: {', '.join(sorted(HOST_KEYS))}")
+    ok = True
+    ssh = raw.get("ssh")
+    if not isinstance(ssh, str) or not ssh.strip():
+        check.bad(f"{where}, key 'ssh'", "missing ssh target", "add ssh: user@hostname (or a ~/.ssh/config alias)")
+        ok = False
+    elif not SSH_RE.match(ssh.strip()):
+        check.bad(f"{where}, key 'ssh'", f"bad ssh target {ssh!r}", "write [user@]host[:port]")
+        ok = False
+    memory = _memory(raw.get("gpu_memory_gb"))
+    if memory is None:
+        check.bad(f"{where}, key 'gpu_memory_gb'", f"bad memory value {raw.get('gpu_memory_gb')!r}",
+                  "give a positive number of GB, e.g. gpu_memory_gb: 80")
+        ok = False
+    aliases = raw.get("aliases", [])
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_RE.match(a) for a in aliases):
+        check.bad(f"{where}, key 'aliases'", "must be a list of names", "write aliases: [train2]")
+        ok = False
+    compose = raw.get("compose", DEFAULTS["compose"])
+    if not isinstance(compose, str) or not compose.split():
+        check.bad(f"{where}, key 'compose'", "must be a command", "write compose: docker compose")
+        ok = False
+    provider = _provider(check, where, raw.get("provider", "static"))
+    if not ok or provider is None:
+        return None
+    return Host(
+        name=name, ssh=ssh.strip(), gpu=str(raw.get("gpu", "none")), gpu_memory_gb=memory,
+        provider=provider, aliases=tuple(aliases), compose=tuple(compose.split()),
+        workdir=str(raw.get("workdir", DEFAULTS["workdir"])), tags=tuple(raw.get("tags", []) or []),
+    )
+
+
+def parse_inventory(text: str, path: Path) -> Inventory:
+    check = _Checker(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "somewhere"
+        raise InventoryError(f"{path}: YAML syntax error at {line}: {getattr(exc, 'problem', exc)}",
+                             "correct the YAML (indentation, colons, quotes) at that line") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hosts"), dict) or not data["hosts"]:
+        raise InventoryError(f"{path}: no 'hosts' mapping", "start the file with hosts: and one entry per machine")
+    for key in sorted(data.keys() - TOP_KEYS):
+        check.bad(f"top-level key {key!r}", "unknown key", f"remove it; allowed: {', '.join(sorted(TOP_KEYS))}")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        check.bad("defaults", "must be a mapping", "write defaults: {compose: docker compose}")
+        defaults = {}
+    hosts: list[Host] = []
+    for name, raw in data["hosts"].items():
+        host = _host(check, name, raw, defaults)
+        if host:
+            hosts.append(host)
+    seen: dict[str, str] = {}
+    for host in hosts:
+        for n in host.names:
+            if n in seen:
+                check.bad(f"host {host.name!r}", f"name or alias {n!r} is already used by host {seen[n]!r}",
+                          "give every host and alias a unique name")
+            else:
+                seen[n] = host.name
+    check.raise_if_any()
+    base = path.parent
+
+    def rel(key: str) -> Path | None:
+        value = data.get(key)
+        if not value:
+            return None
+        p = Path(str(value)).expanduser()
+        return p if p.is_absolute() else base / p
+
+    extra = {k: data[k] for k in ("nebius", "s3", "registry") if k in data}
+    return Inventory(path=path, hosts=tuple(hosts), ssh_config=rel("ssh_config"),
+                     known_hosts=rel("known_hosts"), extra=MappingProxyType(extra))
+
+
+def resolve_path(value: str, project_root: Path) -> Path:
+    """A relative path is taken from the working directory if it exists there, else from the project root."""
+    p = Path(value).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    return project_root / p
+
+
+def load_inventory(path: Path) -> Inventory:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InventoryError(f"{path}: inventory file not found",
+                             "create it (see hosts.yaml) or set INVOKE_HOSTS_FILE / hosts.file") from None
+    return parse_inventory(text, path)
