@@ -22,7 +22,7 @@ PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
     "command": ({"start", "stop", "state"}, {"timeout"}),
 }
 HOST_KEYS = {"ssh", "aliases", "gpu", "gpu_memory_gb", "provider", "compose", "workdir", "tags"}
-TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "nebius", "s3", "registry"}
+TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "compose_project", "nebius", "s3", "registry"}
 DEFAULTS = {"compose": "docker compose", "workdir": "~/remote-training"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SSH_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_.-]+)@)?(?P<host>[A-Za-z0-9_.:-]+?)(?::(?P<port>\d+))?$")
@@ -78,6 +78,7 @@ class Inventory:
     hosts: tuple[Host, ...]
     ssh_config: Path | None = None
     known_hosts: Path | None = None
+    compose_project: Path | None = None  # the docker/ folder shipped to hosts for jobs
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def get(self, name: str) -> Host:
@@ -236,7 +237,7 @@ def parse_inventory(text: str, path: Path) -> Inventory:
 
     extra = {k: data[k] for k in ("nebius", "s3", "registry") if k in data}
     return Inventory(path=path, hosts=tuple(hosts), ssh_config=rel("ssh_config"),
-                     known_hosts=rel("known_hosts"), extra=MappingProxyType(extra))
+                     known_hosts=rel("known_hosts"), compose_project=rel("compose_project"), extra=MappingProxyType(extra))
 
 
 def resolve_path(value: str, project_root: Path) -> Path:
