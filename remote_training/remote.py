@@ -42,7 +42,7 @@ def quote_command(argv: Sequence[str], env: dict[str, str] | None = None, cwd: s
 
     `cwd` may start with `~/` (expanded by the remote shell); the rest is quoted.
     """
-    if not argv or not all(isinstance(a, str) for a in argv):
+    if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError("a remote command is a non-empty list of strings")
     parts = []
     if cwd:
