@@ -1,0 +1,1 @@
+"""Compose jobs on fleet hosts: service table, shipping, launch, monitoring."""

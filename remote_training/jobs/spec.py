@@ -1,0 +1,81 @@
+"""JobSpec: everything about one job, decided before anything starts.
+
+This is the seam for preflight, placement and the ledger: a launch builds a
+JobSpec, hands it to `hooks.before_launch(spec)` (which may raise, e.g. a
+PreflightError, and then nothing has started), runs it, then calls
+`hooks.record(spec, result)`. Both hooks only read the spec.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Protocol
+
+KINDS = ("train", "serve", "convert", "stats", "infer")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    job_id: str  # also the container name on the host
+    service: str  # compose service name, e.g. groot-train
+    kind: str  # one of KINDS
+    host: str  # inventory host name (never an alias)
+    args: tuple[str, ...]  # program arguments after the service name
+    image: str | None = None  # full image ref the job will run (from the images env file)
+    port: int | None = None  # published port for servers
+    gpu_mem_mb: int = 0  # GPU memory the job is expected to hold
+    inputs: tuple[str, ...] = ()  # s3:// URLs the job reads
+    output: str | None = None  # s3:// URL the job writes under
+    exp_name: str | None = None
+    resume: bool = False
+    force: bool = False  # overwrite an existing output
+    replace: bool = False  # stop a running job of the same service on the host first
+    user: str = field(default_factory=lambda: os.environ.get("USER") or getpass.getuser())
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    env: Mapping[str, str] = field(default_factory=dict)  # non-secret container env (e.g. MUJOCO_GL)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["args"], data["inputs"], data["env"] = list(self.args), list(self.inputs), dict(self.env)
+        return data
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    job_id: str
+    host: str
+    container_id: str = ""
+    project_dir: str = ""  # where the compose project lives on the host
+    shipped: bool = False  # the project was sent this time (it had changed)
+    commands: tuple[str, ...] = ()  # the exact remote commands (what --dry-run prints)
+    seconds: float = 0.0
+    dry_run: bool = False
+
+
+class LaunchHooks(Protocol):
+    def before_launch(self, spec: JobSpec) -> None: ...
+
+    def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
+
+
+class NoHooks:
+    """The default until preflight/ledger plug in: checks nothing, records nothing."""
+
+    def before_launch(self, spec: JobSpec) -> None:
+        return None
+
+    def record(self, spec: JobSpec, result: LaunchResult) -> None:
+        return None
+
+
+def new_job_id(service: str, now: float | None = None) -> str:
+    """`<service>-<YYMMDD-HHMMSS>-<4 hex>`: sortable, unique, a valid container name."""
+    stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime(now if now is not None else time.time()))
+    return f"{service}-{stamp}-{secrets.token_hex(2)}"
