@@ -1,0 +1,210 @@
+"""The nebius provider: Nebius compute instances through the official `nebius` SDK.
+
+hosts.yaml:
+    nebius:                     # top level, optional; all keys optional
+      profile: default          # a `nebius` CLI profile (~/.nebius/config.yaml): the default auth
+      credentials_file: ~/.nebius/sa-credentials.json   # or a service-account credentials file
+      service_account: {id: ..., public_key_id: ..., private_key_file: ...}
+      endpoint: 127.0.0.1:PORT  # route every service to one address (the sandbox stand-in)
+      insecure: true            # plaintext gRPC to that endpoint (loopback only)
+      auth: none                # no credentials at all (the stand-in)
+      domain: api.nebius.cloud:443
+    hosts:
+      vm-train2: {provider: {type: nebius, instance_id: computeinstance-..., profile: ...}}
+
+The SDK is imported only when a nebius host is actually asked something. If it
+is missing the error says how to install it.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .base import NoCapacityError, Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
+
+_SDKS: dict[tuple, Any] = {}  # one SDK (one channel pool) per distinct setting, per process
+_SDKS_LOCK = threading.Lock()
+REQUEST_TIMEOUT = 20.0  # one API call; the SDK retries inside it
+LOGIN_FIX = "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)"
+
+
+def _close_all() -> None:
+    with _SDKS_LOCK:
+        for sdk in _SDKS.values():
+            try:
+                sdk.sync_close()
+            except Exception:
+                pass  # exiting anyway
+        _SDKS.clear()
+
+
+def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any) -> Any:
+    """An SDK object from the inventory's `nebius:` settings (also used by vm.login)."""
+    try:
+        from nebius.sdk import SDK
+    except ImportError as exc:
+        raise ProviderUnavailable("the nebius SDK is not installed",
+                                  "pip install nebius (it is in requirements.txt: bash scripts/install.sh)") from exc
+    kwargs: dict[str, Any] = {"user_agent_prefix": "remote-training/1"}
+    endpoint = settings.get("endpoint")
+    if endpoint:
+        from nebius.base.resolver import Constant
+
+        kwargs["resolver"] = Constant(str(endpoint))
+        if settings.get("insecure"):
+            from nebius.base.options import INSECURE
+
+            kwargs["address_options"] = {str(endpoint): [(INSECURE, True)]}
+    if settings.get("domain"):
+        kwargs["domain"] = str(settings["domain"])
+    account = settings.get("service_account") or {}
+    if str(settings.get("auth", "")).lower() == "none":
+        from nebius.aio.channel import NoCredentials
+
+        kwargs["credentials"] = NoCredentials()
+    elif settings.get("credentials_file"):
+        kwargs["credentials_file_name"] = str(Path(str(settings["credentials_file"])).expanduser())
+    elif account:
+        kwargs.update(service_account_id=account.get("id"), service_account_public_key_id=account.get("public_key_id"),
+                      service_account_private_key_file_name=str(Path(str(account.get("private_key_file", ""))).expanduser()))
+    else:
+        from nebius.aio.cli_config import Config
+
+        wanted = profile or settings.get("profile")
+        kwargs["config_reader"] = Config(profile=wanted) if wanted else Config()
+    kwargs.update(extra)
+    try:
+        return SDK(**kwargs)
+    except Exception as exc:  # the SDK raises its own types for a missing profile or a bad key file
+        raise ProviderError(f"nebius: cannot set up the API client: {exc}", LOGIN_FIX) from exc
+
+
+def shared_sdk(settings: dict[str, Any], profile: str | None = None) -> Any:
+    key = (tuple(sorted((k, repr(v)) for k, v in settings.items())), profile)
+    with _SDKS_LOCK:
+        if key not in _SDKS:
+            if not _SDKS:
+                atexit.register(_close_all)
+            _SDKS[key] = build_sdk(settings, profile)
+        return _SDKS[key]
+
+
+def translate(error: BaseException, host: str, action: str, endpoint: str = "the Nebius API") -> ProviderError:
+    """An SDK or gRPC failure as one of our typed errors, with the fix."""
+    status = getattr(error, "status", None)
+    code = getattr(getattr(status, "code", None), "name", None) or str(getattr(status, "code", ""))
+    message = getattr(status, "message", None) or str(error)
+    if code == "RESOURCE_EXHAUSTED" or "not enough resources" in message.lower():
+        return NoCapacityError(
+            f"{host}: Nebius has no free GPU to {action} this VM right now ({message})",
+            "a stopped VM without a reservation gives its GPU back: retry in a few minutes, use another "
+            "VM (inv vm.status), or attach a capacity reservation to the instance")
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return ProviderError(f"{host}: Nebius refused the {action} ({code}): {message}", LOGIN_FIX)
+    if code == "NOT_FOUND":
+        return ProviderError(f"{host}: Nebius does not know this instance: {message}",
+                             "check provider.instance_id in hosts.yaml (nebius compute instance list)")
+    if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
+        return ProviderUnavailable(f"{host}: {endpoint} did not answer the {action} request ({code or error})",
+                                   "check the network and nebius.endpoint in hosts.yaml, then retry")
+    return ProviderError(f"{host}: Nebius {action} failed: {message}", "see the message; retry, or check the console")
+
+
+class NebiusProvider(Provider):
+    kind = "nebius"
+
+    @property
+    def instance_id(self) -> str:
+        return str(self.options["instance_id"])
+
+    def _client(self) -> Any:
+        from nebius.api.nebius.compute.v1 import InstanceServiceClient
+
+        return InstanceServiceClient(shared_sdk(self.settings, self.options.get("profile")))
+
+    def _call(self, action: str, make: Any) -> Any:
+        try:
+            return make()
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.host.name, action, str(self.settings.get("endpoint") or "the Nebius API")) from exc
+
+    def state(self, *, timeout: float = REQUEST_TIMEOUT) -> Status:
+        from nebius.api.nebius.compute.v1 import GetInstanceRequest
+
+        instance = self._call("status", lambda: self._client().get(
+            GetInstanceRequest(id=self.instance_id), timeout=timeout).wait())
+        return status_of(instance)
+
+    def _operation(self, action: str, request: Any, timeout: float) -> None:
+        client = self._client()
+        method = client.start if action == "start" else client.stop
+        op = self._call(action, lambda: method(request, timeout=REQUEST_TIMEOUT).wait())
+        try:
+            op.sync_wait(interval=0.5, timeout=timeout)
+        except TimeoutError as exc:
+            raise ProviderTimeout(f"{self.host.name}: the {action} operation {op.id} did not finish in {timeout:g}s",
+                                  f"check it: nebius compute instance get --id {self.instance_id}") from exc
+        except Exception as exc:
+            raise translate(exc, self.host.name, action) from exc
+
+    def _wait_for(self, target: State, timeout: float) -> Status:
+        end = time.monotonic() + timeout
+        while True:
+            now = self.state()
+            if now.state is target:
+                return now
+            if now.state is State.ERROR or time.monotonic() >= end:
+                raise ProviderTimeout(f"{self.host.name}: instance is {now.state.value}, expected {target.value}",
+                                      f"check it: nebius compute instance get --id {self.instance_id}")
+            time.sleep(0.5)
+
+    def start(self, *, timeout: float = 900.0) -> Status:
+        from nebius.api.nebius.compute.v1 import StartInstanceRequest
+
+        end = time.monotonic() + timeout
+        now = self.state()
+        if now.state is State.RUNNING:
+            return now
+        if now.state is State.STOPPING:  # the API refuses a start mid-stop: let the stop finish
+            self._wait_for(State.STOPPED, timeout)
+        if now.state is not State.STARTING:
+            self._operation("start", StartInstanceRequest(id=self.instance_id), max(1.0, end - time.monotonic()))
+        return self._wait_for(State.RUNNING, max(1.0, end - time.monotonic()))
+
+    def stop(self, *, timeout: float = 600.0) -> Status:
+        from nebius.api.nebius.compute.v1 import StopInstanceRequest
+
+        end = time.monotonic() + timeout
+        now = self.state()
+        if now.state is State.STOPPED:
+            return now
+        if now.state is State.STARTING:
+            self._wait_for(State.RUNNING, timeout)
+        if now.state is not State.STOPPING:
+            self._operation("stop", StopInstanceRequest(id=self.instance_id), max(1.0, end - time.monotonic()))
+        return self._wait_for(State.STOPPED, max(1.0, end - time.monotonic()))
+
+    def describe_start(self) -> str:
+        return f"nebius: InstanceService.Start(id={self.instance_id}), wait for the operation, then RUNNING"
+
+    def describe_stop(self) -> str:
+        return f"nebius: InstanceService.Stop(id={self.instance_id}), wait for the operation, then STOPPED"
+
+
+def status_of(instance: Any) -> Status:
+    """Our Status from a compute.v1 Instance: state name and the first public address."""
+    raw = instance.status.state
+    state = State.parse(getattr(raw, "name", str(raw)))
+    address = None
+    for nic in instance.status.network_interfaces or []:
+        public = nic.public_ip_address
+        value = getattr(public, "address", "") if public is not None else ""
+        if value:
+            address = value.split("/")[0]  # the API gives a CIDR: 1.2.3.4/32
+            break
+    return Status(state, address, detail=instance.metadata.name or "")
