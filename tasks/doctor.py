@@ -1,0 +1,59 @@
+"""doctor: the runbook's common issues, checked in parallel, each with its fix."""
+from __future__ import annotations
+
+from invoke import Collection, Exit
+
+from ._cli import load_inventory, rt_task, runner, setting
+
+
+def _list(value: object) -> list[str]:
+    """Config lists may arrive as a list or, from INVOKE_* env vars, as 'a,b'."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in (value or [])]
+
+
+@rt_task(iterable=["host"], help={
+    "host": "check only this host (name or alias); repeat for several; default: every host",
+    "json": "print the results as JSON instead of a table",
+    "need_gb": "GPU memory the next job needs, in GB (default doctor.gpu_need_gb: a GR00T server ~6)",
+    "timeout": "seconds each check may take (default doctor.timeout)",
+})
+def doctor(c, host=None, json=False, need_gb=None, timeout=None):
+    """Check engine, contexts, SSH, Nebius auth, S3, GPU memory, ports and display; print each fix."""
+    from remote_training.doctor import FAIL, DoctorSettings, diagnose, failed
+    from remote_training.errors import ExitCode
+    from remote_training.output import print_json, print_table
+
+    inventory = load_inventory(c)
+    settings = DoctorSettings(
+        ports=tuple(int(p) for p in _list(setting(c, "doctor.ports", "8000,9000"))),
+        buckets=tuple(_list(setting(c, "doctor.buckets", "interim,checkpoints"))),
+        gpu_need_mb=int(float(need_gb if need_gb is not None else setting(c, "doctor.gpu_need_gb", 6)) * 1024),
+        timeout=float(timeout if timeout is not None else setting(c, "doctor.timeout", 20)),
+        connect_timeout=float(setting(c, "hosts.connect_timeout", 5)),
+        workers=int(setting(c, "doctor.workers", 8)),
+    )
+    results = diagnose(inventory, host or None, runner=runner(c, inventory=inventory), settings=settings)
+    if json:
+        print_json([r.to_dict() for r in results])
+    else:
+        marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", FAIL: "[red]FAIL[/]"}
+        print_table(["check", "target", "status", "finding", "fix"],
+                    [(r.check, r.target, marks[r.status], r.summary, r.fix) for r in results],
+                    title=f"doctor ({inventory.path})")
+    bad = failed(results)
+    if bad:
+        raise Exit(f"error: {len(bad)} check(s) failed: " + ", ".join(f"{r.check}[{r.target}]" for r in bad),
+                   code=int(ExitCode.PREFLIGHT))
+
+
+ns = Collection("doctor")
+ns.add_task(doctor)
+ns.configure({"doctor": {
+    "ports": "8000,9000",  # a string, so INVOKE_DOCTOR_PORTS=8000,9000,8080 can override it
+    "buckets": "interim,checkpoints",
+    "gpu_need_gb": 6,
+    "timeout": 20,
+    "workers": 8,
+}})
