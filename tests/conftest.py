@@ -1,0 +1,22 @@
+"""Shared fixtures. `sandbox` brings the sandbox fleet up once per session (never skipped)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> dict[str, Any]:
+    """The contents of .sandbox/sandbox.json, plus "root" and "hosts_file" as Paths."""
+    from remote_training.sandbox import fleet
+
+    state = dict(fleet.ensure_up(PROJECT_ROOT))
+    state["root"] = PROJECT_ROOT
+    state["hosts_file"] = PROJECT_ROOT / ".sandbox" / "hosts.yaml"
+    return state
