@@ -1,0 +1,257 @@
+"""The seed's name tables as data, and validators for every argument a job takes.
+
+All pure: no I/O. Each validator returns the cleaned value or raises
+InputError with one line that says what is wrong and one fix (with a
+did-you-mean where a table knows the right names). Checking here, before a
+host is touched, is what keeps a typo from costing an H100 hour.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Iterable
+
+from .errors import InputError
+
+# -- the runbook's tables --------------------------------------------------------
+GROOT_MODALITIES: dict[str, str] = {
+    "ee": "end-effector pose (quaternion)",
+    "ee_q": "EE pose + joint feedback",
+    "ee_rot6d": "EE pose with 6D rotation",
+    "ee_rot6d_q": "6D rotation + joint feedback",
+    "ee_rot6d_rel": "6D rotation, relative actions",
+    "ee_rot6d_q_rel": "6D rotation + joints, relative actions",
+}
+OBSERVATIONS: dict[str, str] = {
+    ".groot": "EE pose (quaternion)",
+    ".groot_joints": "EE pose + joint positions",
+    ".groot_rot6d": "EE pose (6D rotation)",
+    ".groot_rot6d_joints": "6D rotation + joint positions",
+    ".eepose": "for OpenPI/ACT",
+}
+ACTIONS: dict[str, str] = {
+    ".groot": "EE delta (quaternion)",
+    ".groot_rot6d": "EE delta (6D rotation)",
+    ".absolute_position": "absolute EE pose",
+}
+# Server modality -> the inference client's policy config (seed: client-server mapping).
+GROOT_CLIENT_POLICY: dict[str, str] = {
+    "ee_rot6d_q": "groot_ee_rot6d_joints",
+    "ee_rot6d_q_rel": "groot_ee_rot6d_joints",
+    "ee_q": "groot_ee_joints",
+    "ee": "groot_ee",
+}
+SERVICE_CLIENT_POLICY: dict[str, str] = {"openpi-server": "openpi_positronic", "lerobot-server": "act_absolute"}
+
+# -- shapes --------------------------------------------------------------------
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Keys: a conservative set; a stray space, quote or `$` in a path is a typo, not a wish.
+KEY_RE = re.compile(r"^[A-Za-z0-9._\-/=+@,]*$")
+EXP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CONFIG_REF_RE = re.compile(r"^[@.]?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_STEPS = 10_000_000
+PORT_MIN, PORT_MAX = 1024, 65535
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """'did you mean X? ' for the closest name, or '' when nothing is close."""
+    choices = list(choices)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    if not close and not value.startswith("."):
+        close = difflib.get_close_matches("." + value, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _from_table(kind: str, value: object, table: dict[str, str], *, allow_absolute: bool = False) -> str:
+    text = _text(kind, value)
+    if text in table:
+        return text
+    if not text.startswith((".", "@")) and "." + text in table:
+        return "." + text  # the runbook writes `.groot`; a bare `groot` means the same
+    if allow_absolute and text.startswith("@") and CONFIG_REF_RE.match(text):
+        return text  # an absolute import (@pkg.mod.name) cannot be checked against the table
+    raise InputError(f"unknown {kind} {text!r}",
+                     f"{did_you_mean(text, table)}known: {', '.join(table)}")
+
+
+def _text(kind: str, value: object) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError(f"{kind} is empty", f"give the {kind}")
+    if not isinstance(value, str):
+        raise InputError(f"{kind} must be text, got {value!r}", f"give a {kind} as a string")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InputError(f"{kind} {value!r} contains control characters", "remove newlines and tabs")
+    return value.strip()
+
+
+def modality(value: object) -> str:
+    return _from_table("modality", value, GROOT_MODALITIES)
+
+
+def observation(value: object) -> str:
+    return _from_table("observation", value, OBSERVATIONS, allow_absolute=True)
+
+
+def action(value: object) -> str:
+    return _from_table("action", value, ACTIONS, allow_absolute=True)
+
+
+def client_policy(service: str, modality_name: str | None = None) -> str:
+    """The inference client's policy for a server, by the seed's mapping table."""
+    if service == "groot-server":
+        name = modality(modality_name)
+        if name not in GROOT_CLIENT_POLICY:
+            raise InputError(f"no client policy is known for GR00T modality {name!r}",
+                             f"serve one of: {', '.join(GROOT_CLIENT_POLICY)}")
+        return GROOT_CLIENT_POLICY[name]
+    if service in SERVICE_CLIENT_POLICY:
+        return SERVICE_CLIENT_POLICY[service]
+    raise InputError(f"{service!r} is not an inference server",
+                     f"{did_you_mean(service, ['groot-server', *SERVICE_CLIENT_POLICY])}use a server job")
+
+
+def s3_url(value: object, kind: str = "s3 URL") -> str:
+    """`s3://bucket/key...`, returned unchanged but stripped."""
+    text = _text(kind, value)
+    if not text.startswith("s3://"):
+        hint = ("write s3:// then bucket/path" if text.lower().startswith("s3") else
+                "add the s3:// prefix" if "://" not in text else "only s3:// URLs are supported")
+        raise InputError(f"{kind} {text!r} is not an s3:// URL", f"{hint}, e.g. s3://interim/my_dataset/")
+    bucket, _, key = text[5:].partition("/")
+    if not BUCKET_RE.match(bucket) or ".." in bucket:
+        raise InputError(f"{kind} {text!r} has a bad bucket name {bucket!r}",
+                         "bucket names are 3-63 lowercase letters, digits, '.' or '-'")
+    if not KEY_RE.match(key):
+        bad = sorted({ch for ch in key if not KEY_RE.match(ch)})
+        raise InputError(f"{kind} {text!r} contains {''.join(bad)!r}",
+                         "use letters, digits and . _ - / = + @ , in S3 paths")
+    if "//" in key or any(part in (".", "..") for part in key.split("/")):
+        raise InputError(f"{kind} {text!r} has an empty, '.' or '..' path segment", "write the path without them")
+    return text
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    """('bucket', 'key/prefix') of a validated s3:// URL."""
+    bucket, _, key = s3_url(url)[5:].partition("/")
+    return bucket, key
+
+
+def _integer(kind: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"{kind} must be a whole number, got {value!r}", f"give {kind} as a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise InputError(f"{kind} must be a whole number, got {value!r}", f"give {kind} as digits, e.g. 2000")
+
+
+def port(value: object) -> int:
+    number = _integer("port", value)
+    if not PORT_MIN <= number <= PORT_MAX:
+        raise InputError(f"port {number} is out of range", f"use a port in {PORT_MIN}-{PORT_MAX}, e.g. 9000")
+    return number
+
+
+def steps(value: object, kind: str = "steps") -> int:
+    number = _integer(kind, value)
+    if number <= 0:
+        raise InputError(f"{kind} must be positive, got {number}", f"give {kind} of at least 1, e.g. 20000")
+    if number > MAX_STEPS:
+        raise InputError(f"{kind} {number} is implausibly large", f"give at most {MAX_STEPS}")
+    return number
+
+
+def save_steps(value: object, total: int | None = None) -> int:
+    number = steps(value, "save steps")
+    if total is not None and number > total:
+        raise InputError(f"save steps {number} exceed the {total} training steps: no checkpoint would be saved",
+                         f"give save steps of at most {total}")
+    return number
+
+
+def workers(value: object) -> int:
+    number = _integer("workers", value)
+    if not 0 <= number <= 256:
+        raise InputError(f"workers must be 0-256, got {number}", "give e.g. 4")
+    return number
+
+
+def fps(value: object) -> float:
+    if isinstance(value, bool):
+        raise InputError(f"fps must be a number, got {value!r}", "give e.g. 15")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"fps must be a number, got {value!r}", "give e.g. 15") from None
+    if not 0 < number <= 1000 or number != number:
+        raise InputError(f"fps must be in (0, 1000], got {value!r}", "give e.g. 15")
+    return int(number) if number.is_integer() else number
+
+
+def exp_name(value: object) -> str:
+    text = _text("experiment name", value)
+    if not EXP_NAME_RE.match(text):
+        raise InputError(f"experiment name {text!r} is not allowed",
+                         "use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return text
+
+
+def config_ref(value: object, kind: str = "config") -> str:
+    """A configuronic reference: `@pkg.mod.name` (absolute) or `.name` (relative)."""
+    text = _text(kind, value)
+    if not CONFIG_REF_RE.match(text):
+        raise InputError(f"{kind} {text!r} is not a config reference",
+                         "write @package.module.name or .name (dotted Python identifiers)")
+    return text
+
+
+def config_name(value: object) -> str:
+    text = _text("config name", value)
+    if not IDENTIFIER_RE.match(text):
+        raise InputError(f"config name {text!r} is not an identifier", "e.g. pi05_positronic_lowmem")
+    return text
+
+
+def checkpoint(value: object) -> str:
+    """A checkpoint to serve: a step number or `checkpoint-<step>`."""
+    text = _text("checkpoint", value)
+    if not re.fullmatch(r"(?:checkpoint-)?\d{1,9}", text):
+        raise InputError(f"checkpoint {text!r} is not a step", "give a step number or checkpoint-<step>, e.g. 20000")
+    return text
+
+
+# Which validator checks which typed option of a job (names as JobSpec/service options use them).
+OPTION_VALIDATORS = {
+    "modality": modality, "modality_config": modality, "observation": observation, "action": action,
+    "port": port, "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
+    "workers": workers, "num_workers": workers, "fps": fps, "exp_name": exp_name, "config_name": config_name,
+    "dataset": lambda v: config_ref(v, "dataset config"), "checkpoint": checkpoint,
+    "input": s3_url, "input_path": s3_url, "output": s3_url, "output_path": s3_url, "output_dir": s3_url,
+    "stats": s3_url, "stats_path": s3_url, "checkpoints": s3_url, "checkpoints_dir": s3_url,
+}
+
+
+def check_options(options: dict[str, object]) -> list[InputError]:
+    """Validate every known option at once; the errors, not the first only."""
+    problems: list[InputError] = []
+    for name, value in options.items():
+        check = OPTION_VALIDATORS.get(name)
+        if check is None or value is None:
+            continue
+        try:
+            check(value)
+        except InputError as exc:
+            problems.append(exc)
+    total = options.get("steps", options.get("num_train_steps"))
+    every = options.get("save_steps")
+    if total is not None and every is not None:
+        try:
+            save_steps(every, steps(total))
+        except InputError as exc:
+            if not any(str(exc) == str(p) for p in problems):
+                problems.append(exc)
+    return problems

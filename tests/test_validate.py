@@ -1,0 +1,107 @@
+"""Argument validation: the seed's tables with did-you-mean, and value shapes. Pure, no I/O."""
+from __future__ import annotations
+
+import pytest
+
+from remote_training import validate as v
+from remote_training.errors import ExitCode, InputError
+
+# (validator, bad value, text the one-line message must contain)
+BAD_INPUTS = [
+    (v.modality, "ee_rot6q", "did you mean 'ee_rot6d_q'"),
+    (v.modality, "", "modality is empty"),
+    (v.modality, "joints", "unknown modality 'joints'"),
+    (v.observation, ".grot", "did you mean '.groot'"),
+    (v.observation, ".groot_rot6d_joint", "did you mean '.groot_rot6d_joints'"),
+    (v.action, ".absolut_position", "did you mean '.absolute_position'"),
+    (v.action, ".teleport", "unknown action '.teleport'"),
+    (v.s3_url, "interim/data", "not an s3:// URL"),
+    (v.s3_url, "s3:/interim/data", "write s3:// then bucket/path"),
+    (v.s3_url, "https://x.example/data", "only s3:// URLs"),
+    (v.s3_url, "s3://In_Valid/x", "bad bucket name"),
+    (v.s3_url, "s3://interim/a b", "contains ' '"),
+    (v.s3_url, "s3://interim/$(id)", "contains"),
+    (v.s3_url, "s3://interim/a//b", "empty, '.' or '..' path segment"),
+    (v.s3_url, "s3://interim/../x", "'..' path segment"),
+    (v.port, 70000, "port 70000 is out of range"),
+    (v.port, 0, "port 0 is out of range"),
+    (v.port, "90x", "port must be a whole number"),
+    (v.steps, -5, "steps must be positive"),
+    (v.steps, 0, "steps must be positive"),
+    (v.steps, 10**9, "implausibly large"),
+    (v.steps, "2e4", "must be a whole number"),
+    (v.fps, "fast", "fps must be a number"),
+    (v.fps, -15, "fps must be in (0, 1000]"),
+    (v.exp_name, "", "experiment name is empty"),
+    (v.exp_name, "my run", "experiment name 'my run' is not allowed"),
+    (v.exp_name, "-rf", "is not allowed"),
+    (v.exp_name, "a\nb", "control characters"),
+    (v.workers, 1000, "workers must be 0-256"),
+    (v.config_name, "pi05;rm", "not an identifier"),
+    (v.checkpoint, "latest", "is not a step"),
+    (v.config_ref, "@positronic.cfg.$x", "is not a config reference"),
+]
+
+
+@pytest.mark.parametrize("check, value, expected", BAD_INPUTS)
+def test_bad_input_gives_one_clear_line(check, value, expected):
+    with pytest.raises(InputError) as info:
+        check(value)
+    text = str(info.value)
+    assert expected in text
+    assert "\n" not in text, "one line: message and fix together"
+    assert info.value.fix, "every refusal carries a fix"
+    assert info.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_at_least_twenty_distinct_bad_inputs():
+    assert len(BAD_INPUTS) >= 20
+
+
+@pytest.mark.parametrize("name", list(v.GROOT_MODALITIES))
+def test_every_seed_modality_is_accepted(name):
+    assert v.modality(name) == name
+
+
+def test_observation_and_action_tables_match_the_seed():
+    assert set(v.OBSERVATIONS) == {".groot", ".groot_joints", ".groot_rot6d", ".groot_rot6d_joints", ".eepose"}
+    assert set(v.ACTIONS) == {".groot", ".groot_rot6d", ".absolute_position"}
+    assert v.observation("groot_joints") == ".groot_joints"  # the leading dot may be left out
+    assert v.action("@positronic.cfg.actions.custom") == "@positronic.cfg.actions.custom"
+
+
+def test_client_policy_follows_the_seed_mapping():
+    assert v.client_policy("groot-server", "ee_rot6d_q") == "groot_ee_rot6d_joints"
+    assert v.client_policy("groot-server", "ee_rot6d_q_rel") == "groot_ee_rot6d_joints"
+    assert v.client_policy("groot-server", "ee_q") == "groot_ee_joints"
+    assert v.client_policy("groot-server", "ee") == "groot_ee"
+    assert v.client_policy("openpi-server") == "openpi_positronic"
+    assert v.client_policy("lerobot-server") == "act_absolute"
+    with pytest.raises(InputError, match="no client policy is known for GR00T modality 'ee_rot6d'"):
+        v.client_policy("groot-server", "ee_rot6d")
+    with pytest.raises(InputError, match="did you mean 'groot-server'"):
+        v.client_policy("grot-server")
+
+
+def test_good_values_come_back_cleaned():
+    assert v.s3_url(" s3://interim/sim_ft/groot_rot6d_q/ ") == "s3://interim/sim_ft/groot_rot6d_q/"
+    assert v.split_s3("s3://checkpoints/a/b/") == ("checkpoints", "a/b/")
+    assert v.port("9000") == 9000
+    assert v.steps("20000") == 20000
+    assert v.fps("15") == 15 and v.fps(7.5) == 7.5
+    assert v.exp_name("040126") == "040126"
+    assert v.checkpoint("checkpoint-2000") == "checkpoint-2000"
+
+
+def test_check_options_reports_every_problem_at_once():
+    problems = v.check_options({"modality_config": "ee_rot", "num_train_steps": "-1", "save_steps": 5,
+                                "output_path": "s3://checkpoints/x", "exp_name": "bad name", "unrelated": "x"})
+    messages = [p.message for p in problems]
+    assert len(messages) == 3, messages
+    assert any("modality" in m for m in messages) and any("steps" in m for m in messages)
+
+
+def test_save_steps_beyond_total_is_refused():
+    problems = v.check_options({"num_train_steps": 100, "save_steps": 500})
+    assert [p.message for p in problems] == [
+        "save steps 500 exceed the 100 training steps: no checkpoint would be saved"]
