@@ -89,7 +89,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         files.write_ssh_files(lay, specs)
 
         def bring_up(spec: HostSpec) -> None:
-            network.ensure_host_network(spec)
+            _ensure_network(lay, spec)
             machine.ensure_forwarders(lay, spec)
             machine.start(lay, spec, delay)
             machine.pull_base(spec, f"{REGISTRY}/{BASE_IMAGE}")
@@ -100,6 +100,15 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         state = _state(lay, specs, delay)
         lay.state_file.write_text(json.dumps(state, indent=2) + "\n")
         return state
+
+
+def _ensure_network(lay: Layout, spec: HostSpec) -> None:
+    """(Re)build a host's namespace; processes left in a broken one are stopped first, they would be unreachable."""
+    if network.host_network_ok(spec):
+        return
+    machine.stop(lay, spec, remove_containers=False)
+    machine.stop_forwarders(lay, spec)
+    network.ensure_host_network(spec)
 
 
 def _each(specs: list[HostSpec], work) -> None:
@@ -161,7 +170,7 @@ def start_host(root: Path, name: str) -> None:
     lay = Layout(Path(root).resolve())
     with _locked(lay):
         spec = _known_spec(lay, name)
-        network.ensure_host_network(spec)
+        _ensure_network(lay, spec)
         machine.ensure_forwarders(lay, spec)
         machine.start(lay, spec, float(_previous(lay).get("smi_delay", 0)))
 
