@@ -1,0 +1,252 @@
+"""Where a job may run and, for `--host auto`, where it should.
+
+The seed's rules as data: which services need an H100, how much GPU memory
+each holds, which take a whole host. `choose()` is pure (host states in, a
+decision and its reason out), so every rule is unit-tested; `probe()` reads
+one host's state over SSH (nvidia-smi and the job containers' labels).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from .errors import InputError, RTError
+from .inventory import Host, Inventory
+
+# A job never gets the last GiB: the CUDA context and (on a desktop) the display hold some.
+HEADROOM_MB = 1024
+JOB_LABEL, SERVICE_LABEL, GPU_LABEL = "rt.job", "rt.service", "rt.gpu_mem_mb"
+
+
+@dataclass(frozen=True)
+class Rule:
+    needs_h100: bool  # seed: GR00T/OpenPI training and openpi-server need an H100
+    gpu_mem_mb: int  # what the job holds on the GPU while it runs
+    default_host: str  # "auto" or an inventory name; used when the user names none
+    why: str  # shown when a host is refused
+
+
+RULES: dict[str, Rule] = {
+    "positronic-to-lerobot": Rule(False, 0, "desktop", "dataset conversion runs on the desktop"),
+    "openpi-stats": Rule(False, 0, "desktop", "stats run on the desktop"),
+    "lerobot-train": Rule(False, 6144, "desktop", "lerobot/ACT training runs on the desktop"),
+    "lerobot-server": Rule(False, 2048, "desktop", "the ACT server runs on the desktop"),
+    "groot-train": Rule(True, 40960, "auto", "GR00T training needs an H100"),
+    "openpi-train": Rule(True, 61440, "auto", "OpenPI training needs an H100"),
+    "groot-server": Rule(False, 6144, "desktop", "a GR00T server holds about 6 GB"),
+    "openpi-server": Rule(True, 16384, "auto", "openpi-server needs an H100"),
+    "positronic-inference": Rule(False, 0, "local", "the inference client runs beside the simulator"),
+}
+
+
+def rule(service: str) -> Rule:
+    if service not in RULES:
+        from .validate import did_you_mean
+
+        raise InputError(f"unknown service {service!r}", f"{did_you_mean(service, RULES)}known: {', '.join(RULES)}")
+    return RULES[service]
+
+
+def is_h100(host: Host) -> bool:
+    return "h100" in host.gpu.lower()
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    job_id: str
+    service: str
+    container: str
+    gpu_mem_mb: int = 0
+    ports: str = ""
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What placement needs to know about one host right now."""
+
+    host: Host
+    power: str  # running | stopped | unreachable | unknown
+    gpu_total_mb: int | None = None
+    gpu_used_mb: int | None = None
+    jobs: tuple[RunningJob, ...] = ()
+    startable: bool = False  # a provider can power it on (stopped VMs)
+    detail: str = ""  # e.g. the SSH error of an unreachable host
+
+    @property
+    def free_mb(self) -> int | None:
+        if self.gpu_total_mb is None or self.gpu_used_mb is None:
+            return None
+        return self.gpu_total_mb - self.gpu_used_mb
+
+
+@dataclass(frozen=True)
+class Placement:
+    host: Host
+    start_first: bool  # the host is a stopped VM that must be started
+    reason: str
+    skipped: tuple[str, ...] = field(default_factory=tuple)  # "<host>: why not" for the others
+
+
+def eligibility(service: str, host: Host, need_mb: int | None = None) -> str | None:
+    """Why `host` can never run `service` (None when it can): GPU kind and size."""
+    r = rule(service)
+    need = r.gpu_mem_mb if need_mb is None else need_mb
+    if r.needs_h100 and not is_h100(host):
+        return f"{r.why}; {host.name} has {host.gpu}"
+    if need and host.gpu_memory_gb * 1024 < need + HEADROOM_MB:
+        return f"{service} needs {need} MiB of GPU memory; {host.name} has {host.gpu_memory_gb:g} GB in all"
+    return None
+
+
+def memory_problem(state: HostState, need_mb: int) -> str | None:
+    """Why the job does not fit in the host's free GPU memory now (None when it does)."""
+    if not need_mb:
+        return None
+    free = state.free_mb
+    if free is None:
+        return f"{state.host.name}: GPU memory unknown (nvidia-smi gave no answer)"
+    if free < need_mb + HEADROOM_MB:
+        holders = ", ".join(f"{j.job_id} ({j.gpu_mem_mb} MiB)" for j in state.jobs if j.gpu_mem_mb) or "other processes"
+        return (f"{state.host.name} has {free} MiB of GPU memory free, the job needs {need_mb} MiB "
+                f"+ {HEADROOM_MB} MiB headroom; held by {holders}")
+    return None
+
+
+def choose(service: str, states: Sequence[HostState], need_mb: int | None = None) -> Placement:
+    """`--host auto`: an eligible host with no running job and enough free GPU memory.
+
+    Running hosts first, the smallest GPU that fits (an H100 stays free for work
+    that needs one), then inventory order; a stopped VM only when no running
+    host is free. Raises InputError listing every host and why it was skipped.
+    """
+    r = rule(service)
+    need = r.gpu_mem_mb if need_mb is None else need_mb
+    skipped: list[str] = []
+    free_running: list[HostState] = []
+    stopped: list[HostState] = []
+    for state in states:
+        name = state.host.name
+        why = eligibility(service, state.host, need)
+        if why:
+            skipped.append(f"{name}: {why}")
+        elif state.power == "running":
+            if state.jobs:
+                skipped.append(f"{name}: busy with {', '.join(j.job_id for j in state.jobs)}")
+            elif (problem := memory_problem(state, need)):
+                skipped.append(problem)
+            else:
+                free_running.append(state)
+        elif state.startable:
+            stopped.append(state)
+        else:
+            skipped.append(f"{name}: {state.power}{': ' + state.detail if state.detail else ''}")
+    order = {s.host.name: i for i, s in enumerate(states)}
+    if free_running:
+        best = min(free_running, key=lambda s: (s.host.gpu_memory_gb, order[s.host.name]))
+        free = f"{best.free_mb} MiB free" if best.free_mb is not None else "no GPU use"
+        why = f"{best.host.name} is running with no job and {free}"
+        if r.needs_h100:
+            why += " (needs an H100)"
+        return Placement(best.host, False, why, tuple(skipped + [f"{s.host.name}: also free" for s in free_running
+                                                                 if s is not best]))
+    if stopped:
+        pick = stopped[0]
+        busy = "; ".join(skipped) or "no eligible host is running"
+        return Placement(pick.host, True, f"{pick.host.name} is stopped and will be started: every running "
+                         f"eligible host is taken ({busy})", tuple(skipped))
+    raise InputError(f"no host can take {service} now: " + "; ".join(skipped or ["the inventory has no hosts"]),
+                     "wait for a job to finish (inv jobs.list), stop one, or name a host with --host")
+
+
+# -- reading a host's state ---------------------------------------------------------
+NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
+              "--format=csv,noheader,nounits"]
+DOCKER_JOBS = ["docker", "ps", "--filter", f"label={JOB_LABEL}", "--format",
+               '{{.Label "rt.job"}}\t{{.Label "rt.service"}}\t{{.Names}}\t{{.Label "rt.gpu_mem_mb"}}\t{{.Ports}}']
+
+
+def parse_nvidia_smi(text: str) -> tuple[int, int]:
+    """(total MiB, used MiB) summed over the GPUs in nvidia-smi's CSV."""
+    total = used = 0
+    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
+    if not rows:
+        raise ValueError("nvidia-smi printed no GPU")
+    for row in rows:
+        if len(row) < 3:
+            raise ValueError(f"unexpected nvidia-smi line: {','.join(row)!r}")
+        total += int(float(row[1]))
+        used += int(float(row[2]))
+    return total, used
+
+
+def parse_jobs(text: str) -> tuple[RunningJob, ...]:
+    jobs = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = (line.split("\t") + [""] * 5)[:5]
+        mem = int(parts[3]) if parts[3].strip().isdigit() else 0
+        jobs.append(RunningJob(parts[0], parts[1], parts[2], mem, parts[4]))
+    return tuple(jobs)
+
+
+def probe(runner, host: Host, power: Callable[[Host], str] | None = None) -> HostState:
+    """One host's state: provider power state (if known), GPU memory, running jobs."""
+    startable = host.provider.type != "static"
+    state = "unknown"
+    if power is not None:
+        try:
+            state = power(host).lower()
+        except RTError as exc:
+            return HostState(host, "unknown", detail=str(exc))
+        if state != "running":
+            return HostState(host, state, startable=startable and state == "stopped")
+    try:
+        smi = runner.run(host, NVIDIA_SMI, mutating=False, timeout=20)
+        jobs = runner.run(host, DOCKER_JOBS, mutating=False, timeout=20)
+    except RTError as exc:
+        # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
+        return HostState(host, "stopped" if startable else "unreachable", startable=startable, detail=str(exc))
+    try:
+        total, used = parse_nvidia_smi(smi.stdout)
+    except ValueError as exc:
+        return HostState(host, "running", jobs=parse_jobs(jobs.stdout), detail=str(exc))
+    return HostState(host, "running", total, used, parse_jobs(jobs.stdout))
+
+
+def probe_all(runner, hosts: Sequence[Host], power: Callable[[Host], str] | None = None,
+              deadline: float = 30.0) -> list[HostState]:
+    """Every host at once, in inventory order; a host that does not answer in time is unreachable."""
+    outcome = runner.fan_out(list(hosts), lambda h: probe(runner, h, power), deadline=deadline)
+    states = []
+    for host in hosts:
+        if host.name in outcome.succeeded:
+            states.append(outcome.succeeded[host.name])
+        else:
+            states.append(HostState(host, "unreachable", detail=str(outcome.failed.get(host.name, ""))))
+    return states
+
+
+def provider_power(inventory: Inventory) -> Callable[[Host], str]:
+    """Power state from each host's provider (static: always running; nebius/command: ask it)."""
+
+    def power(host: Host) -> str:
+        if host.provider.type == "static":
+            return "running"
+        from .providers import provider_for
+
+        return provider_for(host, inventory).state().state.value.lower()
+
+    return power
+
+
+def place(service: str, inventory: Inventory, runner, *, need_mb: int | None = None,
+          power: Callable[[Host], str] | None = None) -> Placement:
+    """`--host auto` over the whole inventory (power states from the providers unless given)."""
+    power = power or provider_power(inventory)
+    candidates = [h for h in inventory.hosts if eligibility(service, h, need_mb) is None]
+    states = probe_all(runner, candidates, power)
+    ineligible = [HostState(h, "unknown") for h in inventory.hosts if h not in candidates]
+    return choose(service, states + ineligible, need_mb)

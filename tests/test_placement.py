@@ -1,0 +1,120 @@
+"""Placement rules and `--host auto` decisions (pure), plus reading a real sandbox host's state."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from remote_training import placement as pl
+from remote_training.errors import InputError
+from remote_training.inventory import Host, Provider, load_inventory
+from remote_training.remote import RemoteRunner
+
+DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, Provider("static"))
+VM1 = Host("vm-train", "root@vm-train", "H100", 80, Provider("nebius", {"instance_id": "i1"}))
+VM2 = Host("vm-train2", "root@vm-train2", "H100", 80, Provider("nebius", {"instance_id": "i2"}))
+VM3 = Host("vm-train3", "root@vm-train3", "H100", 80, Provider("nebius", {"instance_id": "i3"}))
+H100_MB, DESKTOP_MB = 81559, 12288
+
+
+def running(host, used=0, jobs=()):
+    total = DESKTOP_MB if host is DESKTOP else H100_MB
+    return pl.HostState(host, "running", total, used, tuple(jobs))
+
+
+def stopped(host):
+    return pl.HostState(host, "stopped", startable=host.provider.type != "static")
+
+
+def job(job_id, mem=6144, service="groot-server"):
+    return pl.RunningJob(job_id, service, job_id, mem)
+
+
+def test_rules_match_the_seed():
+    assert pl.rule("groot-train").needs_h100 and pl.rule("openpi-train").needs_h100
+    assert pl.rule("openpi-server").needs_h100
+    assert not pl.rule("groot-server").needs_h100 and pl.rule("groot-server").gpu_mem_mb == 6144
+    for service in ("positronic-to-lerobot", "openpi-stats", "lerobot-train", "lerobot-server"):
+        assert pl.rule(service).default_host == "desktop"
+    with pytest.raises(InputError, match="did you mean 'groot-train'"):
+        pl.rule("grot-train")
+
+
+def test_groot_training_is_refused_on_the_desktop():
+    why = pl.eligibility("groot-train", DESKTOP)
+    assert why == "GR00T training needs an H100; desktop has RTX 3060"
+    assert pl.eligibility("groot-train", VM1) is None
+
+
+def test_a_second_groot_server_does_not_fit_the_12gb_desktop():
+    assert pl.memory_problem(running(DESKTOP), 6144) is None
+    problem = pl.memory_problem(running(DESKTOP, 6144, [job("groot-server-1")]), 6144)
+    assert problem and "held by groot-server-1 (6144 MiB)" in problem
+
+
+def test_auto_skips_a_busy_h100_and_picks_a_free_one():
+    states = [running(DESKTOP), running(VM1, 40960, [job("groot-train-a", 40960, "groot-train")]),
+              running(VM2), stopped(VM3)]
+    chosen = pl.choose("groot-train", states)
+    assert chosen.host is VM2 and not chosen.start_first
+    assert "vm-train2 is running with no job" in chosen.reason
+    assert any(s.startswith("vm-train: busy with groot-train-a") for s in chosen.skipped)
+    assert any(s.startswith("desktop: GR00T training needs an H100") for s in chosen.skipped)
+
+
+def test_auto_starts_a_stopped_vm_only_when_all_running_ones_are_busy():
+    states = [running(VM1, 100, [job("a", 100)]), running(VM2, 100, [job("b", 100)]), stopped(VM3)]
+    chosen = pl.choose("groot-train", states)
+    assert chosen.host is VM3 and chosen.start_first
+    assert "vm-train3 is stopped and will be started" in chosen.reason
+    assert "vm-train: busy with a" in chosen.reason and "vm-train2: busy with b" in chosen.reason
+
+
+def test_auto_refuses_when_nothing_is_free_naming_every_host():
+    states = [running(DESKTOP), running(VM1, 100, [job("a", 100)]),
+              pl.HostState(VM2, "unreachable", detail="no SSH answer")]
+    with pytest.raises(InputError) as info:
+        pl.choose("groot-train", states)
+    assert "vm-train: busy with a" in info.value.message
+    assert "vm-train2: unreachable: no SSH answer" in info.value.message
+    assert "--host" in info.value.fix
+
+
+def test_auto_prefers_the_smallest_gpu_that_fits():
+    # A GR00T server fits the desktop: the H100s stay free for work that needs them.
+    chosen = pl.choose("groot-server", [running(VM1), running(DESKTOP), running(VM2)])
+    assert chosen.host is DESKTOP
+
+
+def test_auto_does_not_start_a_vm_while_a_running_host_is_free():
+    chosen = pl.choose("groot-train", [stopped(VM1), running(VM2)])
+    assert chosen.host is VM2 and not chosen.start_first
+
+
+def test_parsers_read_nvidia_smi_and_job_labels():
+    assert pl.parse_nvidia_smi("NVIDIA H100 80GB HBM3, 81559, 6144, 100\n") == (81559, 6144)
+    assert pl.parse_nvidia_smi("A, 100, 10, 0\nB, 200, 20, 0\n") == (300, 30)
+    with pytest.raises(ValueError):
+        pl.parse_nvidia_smi("")
+    jobs = pl.parse_jobs("j1\tgroot-server\tj1\t6144\t0.0.0.0:9000->9000/tcp\n")
+    assert jobs == (pl.RunningJob("j1", "groot-server", "j1", 6144, "0.0.0.0:9000->9000/tcp"),)
+
+
+def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
+    inventory = load_inventory(Path(sandbox["hosts_file"]))
+    runner = RemoteRunner(inventory)
+    host = inventory.get("vm-train3")
+    name = f"rt-test-probe-{uuid.uuid4().hex[:6]}"
+    try:
+        before = pl.probe(runner, host)
+        assert before.power == "running" and before.gpu_total_mb == 81559
+        runner.run(host, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}",
+                          "--label", "rt.service=groot-server", "--label", "rt.gpu_mem_mb=6144",
+                          sandbox["base_image"], "sleep", "120"], timeout=120)
+        after = pl.probe(runner, host)
+        assert any(j.job_id == name and j.gpu_mem_mb == 6144 for j in after.jobs)
+        assert after.gpu_used_mb - before.gpu_used_mb >= 6144  # other jobs may come and go
+    finally:
+        runner.run(host, ["docker", "rm", "-f", name], check=False)
+        runner.close()
