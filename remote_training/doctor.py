@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -155,10 +154,10 @@ def check_display(env: Mapping[str, str]) -> tuple[str, str, str]:
 
 
 def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
-    """Inventory `s3: {endpoint:}` first, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; else boto3's config files."""
+    """Inventory `s3: {endpoint:}` (or endpoint_url) first, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; else boto3's config files."""
     s3 = inventory.extra.get("s3") or {}
-    if isinstance(s3, Mapping) and s3.get("endpoint"):
-        return str(s3["endpoint"])
+    if isinstance(s3, Mapping) and (s3.get("endpoint") or s3.get("endpoint_url")):
+        return str(s3.get("endpoint") or s3.get("endpoint_url"))
     return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
 
 
@@ -217,32 +216,45 @@ def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, t
 
 def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, str],
                  timeout: float) -> tuple[str, str, str]:
-    nebius_hosts = [h.name for h in hosts if h.provider.type == "nebius"]
+    """Credentials present locally, then ONE API call (Get of the first Nebius VM) through the real SDK."""
+    nebius_hosts = [h for h in hosts if h.provider.type == "nebius"]
     if not nebius_hosts:
         return OK, "no Nebius VM among the selected hosts", ""
     try:
         import nebius  # noqa: F401
     except ImportError:
         return FAIL, "the nebius SDK is not installed", "pip install -r requirements.txt"
-    settings = inventory.extra.get("nebius") or {}
-    endpoint = str(settings.get("endpoint") or env.get("NEBIUS_ENDPOINT") or "")
-    if settings.get("endpoint"):  # a configured endpoint (the sandbox's stand-in): it must answer
-        hostport = endpoint.rsplit(":", 1)
-        try:
-            with socket.create_connection((hostport[0], int(hostport[1])), timeout=timeout):
-                pass
-        except (OSError, ValueError, IndexError) as exc:
-            return (FAIL, f"Nebius API at {endpoint} does not answer: {_short(exc)}",
-                    "inv sandbox.up (it starts the stand-in) or fix nebius.endpoint in hosts.yaml")
-        return OK, f"Nebius API answers at {endpoint}", ""
-    if env.get("NEBIUS_IAM_TOKEN"):
-        return OK, "token from NEBIUS_IAM_TOKEN", ""
-    for key in ("credentials_file", "service_account_file"):
-        if settings.get(key):
-            path = Path(str(settings[key])).expanduser()
+    settings = dict(inventory.extra.get("nebius") or {})
+    missing = _nebius_credentials_missing(settings, nebius_hosts[0], env)
+    if missing:
+        return missing  # never let the SDK start a browser login from inside a check
+    from .providers import provider_for
+
+    host = nebius_hosts[0]
+    where = settings.get("endpoint") or settings.get("domain") or "the Nebius API"
+    try:
+        status = provider_for(host, inventory).state(timeout=timeout)
+    except RTError as exc:
+        fix = exc.fix or "inv vm.login"
+        loopback = str(settings.get("endpoint", "")).startswith(("127.", "localhost", "[::1]"))
+        if loopback and "answer" in exc.message:  # the sandbox's stand-in is not running
+            fix = f"inv sandbox.up (it starts the API stand-in), or {fix}"
+        return FAIL, exc.message, fix
+    return OK, f"{where} answers: {host.name} is {status.state.value}", ""
+
+
+def _nebius_credentials_missing(settings: Mapping[str, Any], host: Host,
+                                env: Mapping[str, str]) -> tuple[str, str, str] | None:
+    if str(settings.get("auth", "")).lower() == "none" or env.get("NEBIUS_IAM_TOKEN"):
+        return None  # the stand-in takes no credentials; an env token outranks every file
+    files = [("credentials_file", settings.get("credentials_file")),
+             ("service_account.private_key_file", (settings.get("service_account") or {}).get("private_key_file"))]
+    for key, value in files:
+        if value:
+            path = Path(str(value)).expanduser()
             if not path.is_file():
                 return FAIL, f"nebius.{key} {path} does not exist", f"inv vm.login, or fix nebius.{key} in hosts.yaml"
-            return OK, f"credentials from {path}", ""
+            return None
     home = Path(env.get("HOME", "~")).expanduser()
     config = home / ".nebius" / "config.yaml"
     if not config.is_file():
@@ -252,15 +264,16 @@ def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, 
 
         data = yaml.safe_load(config.read_text()) or {}
         profiles = data.get("profiles") or {}
-        name = env.get("NEBIUS_PROFILE") or data.get("default") or (next(iter(profiles)) if len(profiles) == 1 else None)
+        name = (host.provider.options.get("profile") or settings.get("profile") or env.get("NEBIUS_PROFILE")
+                or data.get("default") or (next(iter(profiles)) if len(profiles) == 1 else None))
         profile = profiles.get(name) if name else None
     except Exception as exc:
         return FAIL, f"{config} is unreadable: {_short(exc)}", "inv vm.login"
     if not isinstance(profile, dict):
         return FAIL, f"no usable Nebius CLI profile in {config}", "inv vm.login (or: nebius profile activate NAME)"
     if profile.get("auth-type") == "federation" and not (home / ".nebius" / "credentials.yaml").is_file():
-        return WARN, f"profile {name!r} uses a browser login and no cached token was found", "inv vm.login"
-    return OK, f"CLI profile {name!r} ({profile.get('auth-type', 'token')})", ""
+        return FAIL, f"profile {name!r} logs in through a browser and holds no cached token", "inv vm.login"
+    return None
 
 
 # -- host checks (over SSH) ------------------------------------------------------

@@ -1,0 +1,323 @@
+"""inv doctor against real parts: the root engine, the docker CLI's context store,
+sandbox sshd hosts and their engines, moto S3 and the Nebius stand-in through
+the real SDK. Every check has a case that makes it fail and asserts the fix."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remote_training import doctor
+from remote_training.doctor import FAIL, OK, WARN, Check, DoctorSettings, diagnose, run_checks
+from remote_training.inventory import load_inventory, parse_inventory
+from remote_training.remote import RemoteRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+MOTO_CREDS = {"AWS_ACCESS_KEY_ID": "doctor-test", "AWS_SECRET_ACCESS_KEY": "doctor-test-secret"}
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sandbox_inventory(sandbox: dict[str, Any], tmp_path: Path, *, top: dict[str, Any] | None = None,
+                      hosts: dict[str, Any] | None = None) -> Any:
+    """The sandbox inventory in a temp file, with top-level keys replaced and hosts added."""
+    import yaml
+
+    data = yaml.safe_load(Path(sandbox["hosts_file"]).read_text())
+    data.update(ssh_config=sandbox["ssh_config"], known_hosts=sandbox["known_hosts"])
+    data.pop("compose_project", None)
+    data.update(top or {})
+    data["hosts"].update(hosts or {})
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_inventory(path)
+
+
+def ghost_host(port: int) -> dict[str, Any]:
+    return {"ghost": {"ssh": f"root@127.0.0.1:{port}", "gpu_memory_gb": 12}}
+
+
+@pytest.fixture()
+def host_engine(sandbox):
+    """The desktop sandbox host's own engine (docker SDK), with containers this test made removed after."""
+    import docker
+
+    client = docker.DockerClient(base_url=sandbox["hosts"]["desktop"]["docker_host"], timeout=60)
+    client.images.pull(sandbox["base_image"])
+    made: list[Any] = []
+    yield client, made
+    for container in made:
+        try:
+            container.remove(force=True)
+        except Exception:
+            pass
+    client.close()
+
+
+def run_on_desktop(sandbox, host_engine, *, labels: dict[str, str], ports: dict[str, int] | None = None) -> str:
+    client, made = host_engine
+    name = f"doctor-test-{uuid.uuid4().hex[:8]}"
+    container = client.containers.run(sandbox["base_image"], ["sleep", "300"], name=name, detach=True,
+                                      labels=labels, ports=ports or {})
+    made.append(container)
+    return name
+
+
+# -- docker engine --------------------------------------------------------------
+def test_docker_engine_answers(sandbox):
+    status, summary, fix = doctor.check_docker_engine({}, timeout=5)
+    assert status == OK and "answers" in summary and fix == ""
+
+
+def test_docker_engine_closed_socket_fails_with_fix(tmp_path):
+    env = {"DOCKER_HOST": f"tcp://127.0.0.1:{closed_port()}"}
+    status, summary, fix = doctor.check_docker_engine(env, timeout=3)
+    assert status == FAIL and "no Docker engine answers" in summary
+    assert "DOCKER_HOST=tcp://127.0.0.1" in fix and "unset DOCKER_HOST" in fix
+
+
+# -- docker contexts (made with the real docker CLI in a private config dir) --------
+def test_docker_context_missing_wrong_and_right(tmp_path):
+    inv = parse_inventory("hosts:\n  vm-train: {ssh: vertix@vm-train, gpu: H100, gpu_memory_gb: 80}\n"
+                          "  vm-train2: {ssh: vertix@vm-train2:2222, gpu: H100, gpu_memory_gb: 80}\n"
+                          "  desktop: {ssh: vertix@desktop, gpu: RTX 3060, gpu_memory_gb: 12}\n", tmp_path / "h.yaml")
+    env = {"DOCKER_CONFIG": str(tmp_path / "docker"), "HOME": str(tmp_path)}
+    cli_env = {**os.environ, **env}
+    for name, host in (("vm-train", "ssh://vertix@vm-train"), ("vm-train2", "ssh://vertix@elsewhere")):
+        subprocess.run(["docker", "context", "create", name, "--docker", f"host={host}"], env=cli_env,
+                       check=True, capture_output=True)
+    contexts = doctor.docker_contexts(env)
+    assert contexts["vm-train"] == "ssh://vertix@vm-train"
+    ok = doctor.check_docker_context(inv.get("vm-train"), contexts)
+    wrong = doctor.check_docker_context(inv.get("vm-train2"), contexts)
+    missing = doctor.check_docker_context(inv.get("desktop"), contexts)
+    assert ok[0] == OK
+    assert wrong[0] == FAIL and "ssh://vertix@elsewhere" in wrong[1]
+    assert wrong[2] == "inv vm.contexts (or: docker context update vm-train2 --docker host=ssh://vertix@vm-train2:2222)"
+    assert missing[0] == WARN
+    assert missing[2] == "inv vm.contexts (or: docker context create desktop --docker host=ssh://vertix@desktop)"
+
+
+# -- display / MUJOCO_GL ------------------------------------------------------------
+@pytest.mark.parametrize("env, expected", [
+    ({"DISPLAY": ":0"}, OK),
+    ({"MUJOCO_GL": "egl"}, OK),
+    ({}, WARN),
+    ({"MUJOCO_GL": "glfw"}, FAIL),
+])
+def test_display_vs_mujoco_gl(env, expected):
+    status, summary, fix = doctor.check_display(env)
+    assert status == expected
+    if expected != OK:
+        assert fix == "export MUJOCO_GL=egl" and "gladLoadGL" in summary
+
+
+# -- S3 (moto on the sandbox) ------------------------------------------------------------
+def test_s3_buckets_reachable(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path, top={"s3": {"endpoint": sandbox["s3_local_endpoint"]}})
+    for bucket in ("interim", "checkpoints"):
+        status, summary, _ = doctor.check_s3_bucket(inv, MOTO_CREDS, bucket, timeout=5)
+        assert status == OK, summary
+
+
+def test_s3_closed_endpoint_fails_with_fix(sandbox, tmp_path):
+    inv = parse_inventory("hosts:\n  d: {ssh: root@d, gpu_memory_gb: 12}\n", tmp_path / "h.yaml")
+    env = {**MOTO_CREDS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    t0 = time.monotonic()
+    status, summary, fix = doctor.check_s3_bucket(inv, env, "interim", timeout=2)
+    assert status == FAIL and "does not answer" in summary and "127.0.0.1" in summary
+    assert fix == "set s3: {endpoint: URL} in hosts.yaml or export AWS_ENDPOINT_URL=URL"
+    assert time.monotonic() - t0 < 10
+
+
+def test_s3_missing_bucket_fails_with_fix(sandbox, tmp_path):
+    env = {**MOTO_CREDS, "AWS_ENDPOINT_URL": sandbox["s3_local_endpoint"]}
+    inv = parse_inventory("hosts:\n  d: {ssh: root@d, gpu_memory_gb: 12}\n", tmp_path / "h.yaml")
+    status, summary, fix = doctor.check_s3_bucket(inv, env, "no-such-bucket-doctor", timeout=5)
+    assert status == FAIL and "does not exist" in summary
+    assert fix.startswith("aws s3 mb s3://no-such-bucket-doctor")
+
+
+def test_s3_without_credentials_fails_with_fix(sandbox, tmp_path, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)  # boto3's own chain also reads the process environment
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    env = {"AWS_ENDPOINT_URL": sandbox["s3_local_endpoint"], "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+           "AWS_CONFIG_FILE": str(empty)}
+    inv = parse_inventory("hosts:\n  d: {ssh: root@d, gpu_memory_gb: 12}\n", tmp_path / "h.yaml")
+    status, summary, fix = doctor.check_s3_bucket(inv, env, "interim", timeout=5)
+    assert status == FAIL and "no S3 credentials" in summary
+    assert fix == "aws configure (or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+
+
+# -- Nebius auth (the real SDK against the loopback stand-in) ----------------------------
+NEBIUS_INV = ("nebius: {{endpoint: '{endpoint}', insecure: true, auth: none}}\nhosts:\n"
+              "  vm-a: {{ssh: root@vm-a, gpu: H100, gpu_memory_gb: 80, "
+              "provider: {{type: nebius, instance_id: computeinstance-a}}}}\n")
+
+
+def test_nebius_standin_answers(tmp_path):
+    from remote_training.nebius_standin import StandinServer, StandinState
+
+    state = StandinState(tmp_path / "nebius", delay=0.1)
+    state.add_instance("computeinstance-a", "vm-a", "10.213.0.99", "STOPPED")
+    server = StandinServer(state).start_serving()
+    try:
+        inv = parse_inventory(NEBIUS_INV.format(endpoint=server.address), tmp_path / "h.yaml")
+        status, summary, fix = doctor.check_nebius(inv, inv.hosts, {}, timeout=10)
+    finally:
+        server.shutdown()
+    assert status == OK and "vm-a is STOPPED" in summary, summary
+
+
+def test_nebius_endpoint_down_fails_with_fix(tmp_path):
+    inv = parse_inventory(NEBIUS_INV.format(endpoint=f"127.0.0.1:{closed_port()}"), tmp_path / "h.yaml")
+    t0 = time.monotonic()
+    status, summary, fix = doctor.check_nebius(inv, inv.hosts, {}, timeout=3)
+    assert status == FAIL and "vm-a" in summary
+    assert fix.startswith("inv sandbox.up (it starts the API stand-in), or ") and "nebius.endpoint" in fix
+    assert time.monotonic() - t0 < 30
+
+
+def test_nebius_not_logged_in_fails_with_fix(tmp_path):
+    inv = parse_inventory("hosts:\n  vm-a: {ssh: root@vm-a, gpu_memory_gb: 80, "
+                          "provider: {type: nebius, instance_id: computeinstance-a}}\n", tmp_path / "h.yaml")
+    status, summary, fix = doctor.check_nebius(inv, inv.hosts, {"HOME": str(tmp_path)}, timeout=3)
+    assert status == FAIL and "config.yaml" in summary and fix == "inv vm.login"
+    (tmp_path / ".nebius").mkdir()
+    (tmp_path / ".nebius" / "config.yaml").write_text(
+        "default: team\nprofiles:\n  team: {auth-type: federation, federation-endpoint: auth.example}\n")
+    status, summary, fix = doctor.check_nebius(inv, inv.hosts, {"HOME": str(tmp_path)}, timeout=3)
+    assert status == FAIL and "no cached token" in summary and fix == "inv vm.login"
+    only_static = parse_inventory("hosts:\n  d: {ssh: root@d, gpu_memory_gb: 12}\n", tmp_path / "s.yaml")
+    assert doctor.check_nebius(only_static, only_static.hosts, {}, timeout=3)[0] == OK
+
+
+# -- SSH, GPU memory and ports on the sandbox hosts -----------------------------------------
+def test_ssh_unreachable_host_fails_and_host_checks_point_there(sandbox, tmp_path):
+    port = closed_port()
+    inv = sandbox_inventory(sandbox, tmp_path, hosts=ghost_host(port))
+    settings = DoctorSettings(connect_timeout=3, timeout=15)
+    t0 = time.monotonic()
+    results = diagnose(inv, ["desktop", "ghost"], settings=settings, env={**MOTO_CREDS, "MUJOCO_GL": "egl"})
+    assert time.monotonic() - t0 < 15
+    by = {(r.check, r.target): r for r in results}
+    assert by[("ssh", "desktop")].status == OK
+    ghost = by[("ssh", "ghost")]
+    assert ghost.status == FAIL and "connection refused" in ghost.summary
+    assert "inv vm.start ghost" in ghost.fix
+    for check in ("gpu_memory", "ports"):
+        assert by[(check, "ghost")].status == WARN and "see the ssh check" in by[(check, "ghost")].summary
+    # stable order: local checks, then host by host in the order asked
+    assert [(r.check, r.target) for r in results][:3] == [("docker_engine", "local"), ("display", "local"),
+                                                          ("nebius_auth", "local")]
+    hosts_in_order = [r.target for r in results if r.check == "ssh"]
+    assert hosts_in_order == ["desktop", "ghost"]
+
+
+def test_gpu_memory_held_fails_naming_the_job(sandbox, tmp_path, host_engine):
+    inv = sandbox_inventory(sandbox, tmp_path)
+    runner = RemoteRunner(inv, connect_timeout=5)
+    try:
+        probe = doctor.HostProbe(runner, inv.get("desktop"))
+        status, summary, _ = doctor.check_gpu_memory(probe, need_mb=1)
+        assert status == OK and "MiB free" in summary
+        job = f"doctor-gpu-{uuid.uuid4().hex[:6]}"
+        name = run_on_desktop(sandbox, host_engine, labels={"rt.gpu_mem_mb": "12000", "rt.job": job,
+                                                            "rt.service": "groot-server"})
+        probe = doctor.HostProbe(runner, inv.get("desktop"))  # a fresh probe: a new `docker ps`
+        status, summary, fix = doctor.check_gpu_memory(probe, need_mb=6144)
+    finally:
+        runner.close()
+    assert status == FAIL and f"{name} (12000 MiB)" in summary and "6144 MiB needed" in summary
+    assert f"inv serve.stop {job}" in fix and "--host auto" in fix
+
+
+def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_path, host_engine):
+    inv = sandbox_inventory(sandbox, tmp_path)
+    runner = RemoteRunner(inv, connect_timeout=5)
+    port_a, port_b = 18731, 18732  # not 8000/9000: other tests run real servers there
+    try:
+        probe = doctor.HostProbe(runner, inv.get("desktop"))
+        assert doctor.check_ports(probe, [port_a, port_b])[0] == OK
+        foreign = run_on_desktop(sandbox, host_engine, labels={}, ports={"9000/tcp": port_a})
+        job = f"doctor-port-{uuid.uuid4().hex[:6]}"
+        ours = run_on_desktop(sandbox, host_engine, labels={"rt.job": job, "rt.service": "groot-server"},
+                              ports={"9000/tcp": port_b})
+        probe = doctor.HostProbe(runner, inv.get("desktop"))
+        both = doctor.check_ports(probe, [port_a, port_b])
+        only_ours = doctor.check_ports(probe, [port_b])
+    finally:
+        runner.close()
+    assert both[0] == FAIL
+    assert f"{port_a} held by {foreign}" in both[1] and f"{port_b} held by {ours} (job {job})" in both[1]
+    assert f"docker --context desktop stop {foreign}" in both[2] and f"inv serve.stop {job}" in both[2]
+    assert only_ours[0] == WARN and only_ours[2] == f"inv serve.stop {job}"
+
+
+# -- the runner: parallel, per-check deadline, stable order ------------------------------------
+def test_checks_run_in_parallel_with_a_deadline_each():
+    def slow(seconds: float, status: str = OK):
+        return lambda: (time.sleep(seconds), (status, f"slept {seconds}", ""))[1]
+
+    checks = [Check("a", "x", slow(1.0)), Check("b", "x", slow(1.0)), Check("hang", "x", slow(30)),
+              Check("c", "x", slow(1.0, WARN)), Check("boom", "x", lambda: 1 / 0)]
+    t0 = time.monotonic()
+    results = run_checks(checks, workers=5, timeout=2.0)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 3.5  # not 4 s of sleeps in a row, and the hung one stops counting at 2 s
+    assert [r.check for r in results] == ["a", "b", "hang", "c", "boom"]
+    assert [r.status for r in results] == [OK, OK, FAIL, WARN, FAIL]
+    assert "no answer within 2s" in results[2].summary
+    assert "check crashed: ZeroDivisionError" in results[4].summary or "division" in results[4].summary
+
+
+# -- known log patterns ----------------------------------------------------------------
+def test_parquet_object_array_is_a_known_log_pattern():
+    log = "Traceback ...\n  File vector.py\nValueError: setting an array element with a sequence. The requested array"
+    hits = doctor.explain_log(log)
+    assert [h.name for h in hits] == ["parquet-object-array"]
+    assert "np.stack()" in hits[0].fix and "positronic/dataset/vector.py" in hits[0].fix
+    assert [h.name for h in doctor.explain_log("torch.OutOfMemoryError: CUDA out of memory.")] == ["cuda-oom"]
+    assert doctor.explain_log("step 10/100") == []
+
+
+# -- the task -------------------------------------------------------------------------
+def inv_doctor(hosts_file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, "INVOKE_HOSTS_FILE": str(hosts_file), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "invoke", "doctor", *args], cwd=ROOT, env=full,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_inv_doctor_json_passes_on_a_healthy_host(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path, top={"s3": {"endpoint": sandbox["s3_local_endpoint"]}})
+    done = inv_doctor(inv.path, "--host", "desktop", "--json", env={**MOTO_CREDS, "MUJOCO_GL": "egl"})
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert {(r["check"], r["target"]) for r in rows} >= {("ssh", "desktop"), ("gpu_memory", "desktop"),
+                                                         ("s3", "interim"), ("s3", "checkpoints")}
+    assert all(r["status"] in (OK, WARN) for r in rows)
+    assert {r["target"] for r in rows if r["check"] == "ssh"} == {"desktop"}
+
+
+def test_inv_doctor_exits_nonzero_and_names_the_failure(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path, hosts=ghost_host(closed_port()))
+    done = inv_doctor(inv.path, "--host", "ghost", env={**MOTO_CREDS, "MUJOCO_GL": "egl",
+                                                        "AWS_ENDPOINT_URL": sandbox["s3_local_endpoint"]})
+    assert done.returncode == 8
+    assert "ssh[ghost]" in done.stderr.strip().splitlines()[-1]
+    assert "inv vm.start ghost" in done.stdout
