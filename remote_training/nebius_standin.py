@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 INSTANCE_SERVICE = "nebius.compute.v1.InstanceService"
 OPERATION_SERVICE = "nebius.common.v1.OperationService"
+PROFILE_SERVICE = "nebius.iam.v1.ProfileService"  # whoami: lets `inv vm.login` be checked too
 DEFAULT_PARENT = "project-sandbox"
 
 # (instance name, current address, want a new address) -> the address it really got
@@ -220,6 +221,7 @@ class StandinServer:
             self._service(INSTANCE_SERVICE, {"Get": self.get, "List": self.list, "Start": self.start,
                                              "Stop": self.stop}),
             self._service(OPERATION_SERVICE, {"Get": self.get_operation, "List": self.list_operations}),
+            self._service(PROFILE_SERVICE, {"Get": self.whoami}),
         ))
         self.port = self.server.add_insecure_port(f"{host}:{port}")
         self.address = f"{host}:{self.port}"
@@ -229,8 +231,10 @@ class StandinServer:
         import grpc
         from nebius.api.nebius.common.v1 import OperationServiceClient
         from nebius.api.nebius.compute.v1 import InstanceServiceClient
+        from nebius.api.nebius.iam.v1 import ProfileServiceClient
 
-        client = {INSTANCE_SERVICE: InstanceServiceClient, OPERATION_SERVICE: OperationServiceClient}[name]
+        client = {INSTANCE_SERVICE: InstanceServiceClient, OPERATION_SERVICE: OperationServiceClient,
+                  PROFILE_SERVICE: ProfileServiceClient}[name]
         descriptor, registry = client.get_descriptor(), client.__registry__
         handlers = {}
         for method, fn in methods.items():
@@ -309,6 +313,11 @@ class StandinServer:
         except KeyError:
             self._not_found(context, f"instance {request.id}")
         return self._operation_message(op)
+
+    def whoami(self, request: Any, context: Any) -> Any:
+        from nebius.api.nebius.iam.v1 import GetProfileResponse, UserProfile
+
+        return GetProfileResponse(user_profile=UserProfile(id="useraccount-sandbox"))
 
     def get_operation(self, request: Any, context: Any) -> Any:
         with self.state.lock:

@@ -71,8 +71,8 @@ class Provider(abc.ABC):
         self.settings = dict(settings or {})
 
     @abc.abstractmethod
-    def state(self) -> Status:
-        """The machine's state now (one API call, no waiting)."""
+    def state(self, *, timeout: float | None = None) -> Status:
+        """The machine's state now (one API call of at most `timeout` seconds, no waiting)."""
 
     @abc.abstractmethod
     def start(self, *, timeout: float = 900.0) -> Status:

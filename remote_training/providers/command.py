@@ -37,8 +37,8 @@ class CommandProvider(Provider):
     def _timeout(self) -> float:
         return float(self.options.get("timeout", 600))
 
-    def state(self) -> Status:
-        done = self._run("state", min(self._timeout, 60.0))
+    def state(self, *, timeout: float | None = None) -> Status:
+        done = self._run("state", min(self._timeout, timeout or 60.0))
         words = done.stdout.split()
         if words:
             state = State.parse(words[0])

@@ -133,11 +133,12 @@ class NebiusProvider(Provider):
         except Exception as exc:
             raise translate(exc, self.host.name, action, str(self.settings.get("endpoint") or "the Nebius API")) from exc
 
-    def state(self, *, timeout: float = REQUEST_TIMEOUT) -> Status:
+    def state(self, *, timeout: float | None = None) -> Status:
+        timeout = timeout or REQUEST_TIMEOUT
         from nebius.api.nebius.compute.v1 import GetInstanceRequest
 
         instance = self._call("status", lambda: self._client().get(
-            GetInstanceRequest(id=self.instance_id), timeout=timeout).wait())
+            GetInstanceRequest(id=self.instance_id), timeout=timeout, per_retry_timeout=timeout / 2).wait())
         return status_of(instance)
 
     def _operation(self, action: str, request: Any, timeout: float) -> None:

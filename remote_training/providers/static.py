@@ -8,7 +8,7 @@ class StaticProvider(Provider):
     kind = "static"
     can_stop = False
 
-    def state(self) -> Status:
+    def state(self, *, timeout: float | None = None) -> Status:
         return Status(State.RUNNING, detail="always on")
 
     def start(self, *, timeout: float = 900.0) -> Status:

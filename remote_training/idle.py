@@ -1,0 +1,181 @@
+"""Idle reaping: stop VMs that did nothing for a whole window, judged from a history of samples.
+
+One `vm.reap` run (meant for cron, e.g. every 5 minutes) samples every
+stoppable host once and appends the sample to
+<state dir>/idle/<host>.jsonl (state dir: see state.py; ~/.local/state/remote-training
+by default). A host is stopped only when the samples prove it idle for the
+whole window: the history reaches back to the window's start, every sample from
+there on says idle (reachable, no `rt.job` containers, GPU utilization under the
+threshold), and no two samples are further apart than `max_gap` (a gap is time
+we know nothing about). A stalled training loop keeps its container, so it is
+never "idle". Stopping goes through the provider API, never from inside the VM.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .errors import InputError
+from .fleet_status import HostStatus, fleet_status
+from .inventory import Host
+from .providers import State
+from .remote import RemoteRunner, describe
+from .state import state_dir
+
+KEEP_SECONDS = 7 * 24 * 3600  # samples older than this are dropped
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'30m', '2h', '90s', '1d' or a number of seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = DURATION_RE.match(text)
+    if not m:
+        raise InputError(f"bad duration {text!r}", "write e.g. 30m, 2h, 90s")
+    unit = (m[2] or "s").lower()[0]
+    return float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float
+    state: str
+    reachable: bool | None
+    jobs: int
+    util: int | None
+    idle: bool
+
+    @classmethod
+    def of(cls, status: HostStatus, threshold: float, t: float | None = None) -> "Sample":
+        idle = (status.state == State.RUNNING.value and status.reachable is True and not status.jobs
+                and status.gpu_util_pct is not None and status.gpu_util_pct < threshold)
+        return cls(t if t is not None else time.time(), status.state, status.reachable, len(status.jobs),
+                   status.gpu_util_pct, idle)
+
+
+class SampleStore:
+    """JSON lines per host; appends are one write each, so concurrent runs do not corrupt it."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or state_dir() / "idle"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, host: str) -> Path:
+        return self.folder / f"{host}.jsonl"
+
+    def add(self, host: str, sample: Sample) -> None:
+        with open(self.path(host), "a") as fh:
+            fh.write(json.dumps(asdict(sample)) + "\n")
+
+    def load(self, host: str, now: float | None = None) -> list[Sample]:
+        now = now or time.time()
+        try:
+            lines = self.path(host).read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        samples = []
+        for line in lines:
+            try:
+                samples.append(Sample(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue  # a line cut short by a killed run
+        samples = sorted((s for s in samples if s.t >= now - KEEP_SECONDS), key=lambda s: s.t)
+        if len(samples) < len(lines):
+            self._rewrite(host, samples)
+        return samples
+
+    def _rewrite(self, host: str, samples: list[Sample]) -> None:
+        tmp = self.path(host).with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(asdict(s)) + "\n" for s in samples))
+        tmp.replace(self.path(host))
+
+    def clear(self, host: str) -> None:
+        self.path(host).unlink(missing_ok=True)
+
+
+def idle_for_window(samples: Sequence[Sample], now: float, window: float, max_gap: float) -> tuple[bool, str]:
+    """Whether the history proves idleness for [now - window, now], and why (not)."""
+    start = now - window
+    anchor = [s for s in samples if s.t <= start]
+    if not anchor:
+        first = samples[0].t if samples else now
+        return False, f"history covers {now - first:.0f}s of the {window:.0f}s window"
+    relevant = [anchor[-1], *[s for s in samples if s.t > start]]
+    busy = [s for s in relevant if not s.idle]
+    if busy:
+        last = busy[-1]
+        why = "jobs running" if last.jobs else ("unreachable" if not last.reachable else f"GPU {last.util}%")
+        return False, f"not idle {now - last.t:.0f}s ago ({why})"
+    gaps = [b.t - a.t for a, b in zip(relevant, relevant[1:])]
+    if gaps and max(gaps) > max_gap:
+        return False, f"a {max(gaps):.0f}s gap between samples (max {max_gap:.0f}s): idleness unknown"
+    return True, f"idle for {now - anchor[-1].t:.0f}s ({len(relevant)} samples)"
+
+
+@dataclass
+class Decision:
+    host: str
+    action: str  # stopped, would stop, kept, skipped, failed
+    reason: str
+
+
+def reap(runner: RemoteRunner, hosts: Sequence[Host], *, window: float, threshold: float = 10.0,
+         max_gap: float = 900.0, dry_run: bool = False, store: SampleStore | None = None,
+         stop_timeout: float = 600.0) -> list[Decision]:
+    """Sample every stoppable host, then stop those idle for the whole window (in parallel)."""
+    from .lifecycle import provider, stop
+
+    store = store or SampleStore()
+    stoppable = [h for h in hosts if provider(runner, h).can_stop]
+    decisions = [Decision(h.name, "skipped", "static: no power switch") for h in hosts if h not in stoppable]
+    now = time.time()
+    to_stop: list[tuple[Host, str]] = []
+    for status in fleet_status(runner, stoppable):
+        host = runner.inventory.get(status.name)
+        if status.state == State.STOPPED.value:
+            store.clear(host.name)  # a new run of idleness starts at the next boot
+            decisions.append(Decision(host.name, "kept", "already stopped"))
+            continue
+        sample = Sample.of(status, threshold, now)
+        store.add(host.name, sample)
+        if not sample.idle:
+            decisions.append(Decision(host.name, "kept", "busy now: " + _busy_reason(status, threshold)))
+            continue
+        idle, why = idle_for_window(store.load(host.name, now), now, window, max_gap)
+        if not idle:
+            decisions.append(Decision(host.name, "kept", why))
+        elif dry_run:
+            decisions.append(Decision(host.name, "would stop", why))
+        else:
+            to_stop.append((host, why))
+
+    def do_stop(item: tuple[Host, str]) -> Decision:
+        host, why = item
+        try:
+            stop(runner, host, force=False, timeout=stop_timeout)  # re-checks jobs right before stopping
+        except Exception as exc:
+            return Decision(host.name, "failed", describe(exc))
+        store.clear(host.name)
+        return Decision(host.name, "stopped", why)
+
+    if to_stop:
+        with ThreadPoolExecutor(max_workers=min(8, len(to_stop))) as pool:
+            decisions += list(pool.map(do_stop, to_stop))
+    order = {h.name: i for i, h in enumerate(hosts)}
+    return sorted(decisions, key=lambda d: order.get(d.host, 0))
+
+
+def _busy_reason(status: HostStatus, threshold: float) -> str:
+    if status.jobs:
+        return f"{len(status.jobs)} job container(s)"
+    if status.reachable is not True:
+        return f"not reachable ({status.error or status.state})"
+    if status.gpu_util_pct is None:
+        return "no GPU reading"
+    return f"GPU utilization {status.gpu_util_pct}% >= {threshold:g}%"

@@ -1,0 +1,133 @@
+"""VM lifecycle on top of the providers: start and wait for SSH, stop unless busy, ensure running.
+
+`ensure_running(runner, host)` is what other tasks call before they run
+anything on a host: it starts a stopped VM (unless auto-start is off), follows
+it to a new address, waits until SSH answers, and returns the Host to use.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .errors import InputError, ProviderError, UnreachableError
+from .fleet_status import JOB_LABEL, PS_FORMAT, Job, parse_jobs
+from .inventory import Host
+from .providers import Provider, State, Status, provider_for
+from .remote import RemoteRunner
+
+
+@dataclass(frozen=True)
+class Started:
+    host: Host
+    status: Status
+    was_running: bool
+    seconds: float
+
+
+def provider(runner: RemoteRunner, host: Host) -> Provider:
+    return provider_for(host, runner.inventory)
+
+
+def job_containers(runner: RemoteRunner, host: Host) -> list[Job]:
+    """Running containers labelled rt.job on the host (read-only, also in dry-run)."""
+    result = runner.run(host, ["docker", "ps", "--filter", f"label={JOB_LABEL}", "--format", PS_FORMAT],
+                        mutating=False, timeout=30)
+    return parse_jobs(result.stdout)
+
+
+def follow_address(runner: RemoteRunner, host: Host, status: Status) -> Host:
+    """Point the runner at the address the provider reports, if it moved."""
+    if not status.address or host.provider.type == "static":
+        return host
+    from .addresses import readdress
+
+    moved = readdress(runner.inventory, host, status.address)
+    if moved is not runner.inventory:
+        runner.forget(host)
+        runner.inventory = moved  # later connections read ssh_config/known_hosts from here
+    return runner.inventory.get(host.name)
+
+
+def ssh_answers(runner: RemoteRunner, host: Host) -> bool:
+    try:
+        runner.run(host, ["true"], mutating=False, timeout=runner.connect_timeout + 5)
+        return True
+    except (UnreachableError, ProviderError, OSError):
+        runner.forget(host)
+        return False
+
+
+def wait_for_ssh(runner: RemoteRunner, host: Host, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not ssh_answers(runner, host):
+        if time.monotonic() >= end:
+            raise UnreachableError(f"{host.name}: running, but SSH did not answer within {timeout:g}s",
+                                   f"check its sshd and firewall; inv vm.status {host.name}")
+        time.sleep(1.0)
+
+
+def start(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Started:
+    """Start (no-op if running), follow a new address, wait until SSH answers."""
+    t0 = time.monotonic()
+    prov = provider(runner, host)
+    before = prov.state()
+    status = before if before.state is State.RUNNING else prov.start(timeout=timeout)
+    host = follow_address(runner, host, status)
+    wait_for_ssh(runner, host, max(5.0, timeout - (time.monotonic() - t0)))
+    return Started(host, status, before.state is State.RUNNING, time.monotonic() - t0)
+
+
+def wait(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Host:
+    """Wait (without starting anything) until the provider says RUNNING and SSH answers."""
+    end = time.monotonic() + timeout
+    prov = provider(runner, host)
+    while True:
+        status = prov.state()
+        if status.state is State.RUNNING:
+            break
+        if time.monotonic() >= end:
+            raise UnreachableError(f"{host.name}: still {status.state.value} after {timeout:g}s",
+                                   f"start it: inv vm.start {host.name}")
+        time.sleep(1.0)
+    host = follow_address(runner, host, status)
+    wait_for_ssh(runner, host, max(5.0, end - time.monotonic()))
+    return host
+
+
+def stop(runner: RemoteRunner, host: Host, *, force: bool = False, timeout: float = 600.0) -> Status:
+    """Stop through the provider; refuse while job containers run, unless force."""
+    prov = provider(runner, host)
+    if not prov.can_stop:
+        prov.stop()  # raises the provider's own clear refusal
+    now = prov.state()
+    if now.state is State.STOPPED:
+        return now
+    if not force:
+        host = follow_address(runner, host, now)
+        try:
+            jobs = job_containers(runner, host)
+        except UnreachableError as exc:
+            raise InputError(f"{host.name}: cannot check for running jobs ({exc.message})",
+                             f"inv vm.stop {host.name} --force stops it anyway") from exc
+        if jobs:
+            listed = ", ".join(f"{j.job} ({j.name})" for j in jobs)
+            raise InputError(f"{host.name} is busy: {len(jobs)} job container(s) running: {listed}",
+                             f"wait for them (inv vm.status), stop them, or inv vm.stop {host.name} --force")
+    runner.forget(host)
+    return prov.stop(timeout=timeout)
+
+
+def ensure_running(runner: RemoteRunner, host: Host | str, *, auto_start: bool = True,
+                   timeout: float = 900.0) -> Host:
+    """The host ready for commands: started if needed (and allowed), at its current address."""
+    host = runner.inventory.get(host) if isinstance(host, str) else host
+    if host.provider.type == "static" or runner.dry_run:
+        return host
+    prov = provider(runner, host)
+    status = prov.state()
+    if status.state is State.RUNNING:
+        return follow_address(runner, host, status)
+    if not auto_start:
+        raise UnreachableError(f"{host.name} is {status.state.value} and auto-start is off",
+                               f"inv vm.start {host.name}, or set vm.auto_start true")
+    return start(runner, host, timeout=timeout).host

@@ -1,0 +1,176 @@
+"""vm: start, stop, wait, status, idle reaping, Nebius login and docker contexts."""
+from __future__ import annotations
+
+import os
+
+from invoke import Collection
+
+from ._cli import err, load_inventory, rt_task, runner, setting
+
+
+def _runner(c, dry_run: bool = False):
+    state_dir = setting(c, "vm.state_dir", "")
+    if state_dir:
+        os.environ["RT_STATE_DIR"] = str(state_dir)  # read by remote_training.state
+    return runner(c, dry_run=dry_run)
+
+
+@rt_task(help={"host": "host name or alias (e.g. train2)", "timeout": "seconds to wait for RUNNING and SSH",
+               "dry_run": "print what would be called, start nothing"})
+def start(c, host, timeout=0, dry_run=False):
+    """Start a VM and wait until SSH answers (no-op if it runs)."""
+    from remote_training.lifecycle import provider, start as start_vm
+
+    r = _runner(c, dry_run)
+    h = r.inventory.get(host)
+    if dry_run:
+        print(provider(r, h).describe_start())
+        print(f"then wait until ssh {h.ssh} answers")
+        return
+    err(f"starting {h.name} ...")
+    done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout", 900)))
+    where = f" at {done.status.address}" if done.status.address else ""
+    print(f"{h.name}: {'already running' if done.was_running else 'started'}{where}, SSH answers "
+          f"({done.seconds:.1f}s)")
+
+
+@rt_task(help={"host": "host name or alias", "force": "stop even while job containers run",
+               "timeout": "seconds to wait for STOPPED", "dry_run": "print what would be called, stop nothing"})
+def stop(c, host, force=False, timeout=0, dry_run=False):
+    """Stop a VM through its provider; refuses while jobs run unless --force."""
+    from remote_training.lifecycle import job_containers, provider, stop as stop_vm
+
+    r = _runner(c, dry_run)
+    h = r.inventory.get(host)
+    if dry_run:
+        if not force:
+            jobs = job_containers(r, h)
+            print(f"{h.name}: {len(jobs)} job container(s) running" + ("; would refuse" if jobs else ""))
+        print(provider(r, h).describe_stop())
+        return
+    status = stop_vm(r, h, force=force, timeout=float(timeout or setting(c, "vm.stop_timeout", 600)))
+    print(f"{h.name}: {status.state.value}")
+
+
+@rt_task(help={"host": "host name or alias", "timeout": "seconds to wait"})
+def wait(c, host, timeout=0):
+    """Wait until a VM is RUNNING and SSH answers (starts nothing)."""
+    from remote_training.lifecycle import wait as wait_vm
+
+    r = _runner(c)
+    h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout", 900)))
+    print(f"{h.name}: running, SSH answers")
+
+
+def _mem(used, total) -> str:
+    if used is None or total is None:
+        return "-"
+    return f"{used / 1024:.1f}/{total / 1024:.0f} GiB"
+
+
+@rt_task(iterable=["host"], help={"host": "only this host (repeatable); default: all",
+                                  "json": "print JSON instead of a table"})
+def status(c, host=None, json=False):
+    """Every machine at once: provider state, SSH, GPU memory and utilization, job containers."""
+    from remote_training.fleet_status import fleet_status
+    from remote_training.output import print_json, print_table
+
+    r = _runner(c)
+    rows = fleet_status(r, r.inventory.select(host or None),
+                        max_workers=int(setting(c, "vm.status_workers", 16)))
+    if json:
+        print_json([s.to_dict() for s in rows])
+        return
+    table = []
+    for s in rows:
+        ssh = {True: "yes", False: "NO", None: "-"}[s.reachable]
+        jobs = ", ".join(j.job or j.name for j in s.jobs) or "-"
+        util = "-" if s.gpu_util_pct is None else f"{s.gpu_util_pct}%"
+        table.append((s.name, s.provider, s.state, ssh, s.gpu or "-", _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb),
+                      util, jobs, (s.error or "")[:80]))
+    print_table(["host", "provider", "state", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
+                title=f"fleet ({r.inventory.path})")
+
+
+@rt_task(iterable=["host"], help={
+    "idle": "stop a VM idle for this whole window (e.g. 30m, 2h)",
+    "threshold": "GPU utilization (%) below which a VM counts as idle",
+    "max_gap": "longest gap between samples still trusted (e.g. 15m)",
+    "host": "only this host (repeatable); default: all",
+    "dry_run": "sample and report, stop nothing", "json": "print JSON instead of a table"})
+def reap(c, idle="", threshold=-1.0, max_gap="", host=None, dry_run=False, json=False):
+    """Sample the fleet and stop VMs idle for the whole window (run it from cron)."""
+    from dataclasses import asdict
+
+    from remote_training.idle import parse_duration, reap as reap_vms
+    from remote_training.output import print_json, print_table
+
+    r = _runner(c)  # samples are read-only; stops are skipped by dry_run below
+    window = parse_duration(idle or setting(c, "vm.reap.idle", "30m"))
+    gap = parse_duration(max_gap or setting(c, "vm.reap.max_gap", "15m"))
+    limit = float(threshold if threshold >= 0 else setting(c, "vm.reap.threshold", 10))
+    decisions = reap_vms(r, r.inventory.select(host or None), window=window, threshold=limit, max_gap=gap,
+                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout", 600)))
+    if json:
+        print_json([asdict(d) for d in decisions])
+    else:
+        print_table(["host", "action", "reason"], [(d.host, d.action, d.reason) for d in decisions],
+                    title=f"reap: idle window {window:g}s" + (" (dry run)" if dry_run else ""))
+
+
+@rt_task(help={"profile": "nebius CLI profile to use (default: the CLI's default)",
+               "credentials_file": "service-account credentials file instead of a user login",
+               "no_browser": "print the login URL instead of opening a browser (headless)",
+               "dry_run": "show which credentials would be used, contact nothing"})
+def login(c, profile="", credentials_file="", no_browser=True, dry_run=False):
+    """Log in to Nebius headlessly (prints the federation URL) or check service-account credentials."""
+    import sys
+
+    from remote_training.providers.nebius import build_sdk, translate
+
+    inv = load_inventory(c)
+    settings = dict(inv.extra.get("nebius") or {})
+    if credentials_file:
+        settings["credentials_file"] = credentials_file
+    how = (f"service-account credentials {settings['credentials_file']}" if settings.get("credentials_file")
+           else "no credentials (stand-in)" if str(settings.get("auth", "")).lower() == "none"
+           else f"CLI profile {profile or settings.get('profile') or '(default)'}")
+    if dry_run:
+        print(f"would log in with {how}" + (f" at {settings['endpoint']}" if settings.get("endpoint") else ""))
+        return
+    err(f"logging in with {how}; a login URL will be printed if one is needed")
+    sdk = build_sdk(settings, profile or None, federation_invitation_no_browser_open=bool(no_browser),
+                    federation_invitation_writer=sys.stderr)
+    try:
+        who = sdk.whoami(timeout=600).wait()
+    except Exception as exc:
+        raise translate(exc, "nebius", "login") from exc
+    finally:
+        sdk.sync_close()
+    print(f"logged in: {_identity(who)}")
+
+
+def _identity(who) -> str:
+    kind = who.which_field_in_oneof("profile") or "profile"
+    value = getattr(who, kind, None)
+    return f"{kind.replace('_profile', '').replace('_', ' ')} {getattr(value, 'id', '')}".strip()
+
+
+@rt_task(iterable=["host"], help={"host": "only this host (repeatable); default: every host",
+                                  "force": "update a context that points somewhere else",
+                                  "dry_run": "print the docker commands, change nothing"})
+def contexts(c, host=None, force=False, dry_run=False):
+    """Create or update docker contexts named after the hosts (ssh://user@host)."""
+    from remote_training.docker_contexts import sync_contexts
+    from remote_training.output import print_table
+
+    inv = load_inventory(c)
+    rows = sync_contexts(inv.select(host or None), force=force, dry_run=dry_run, echo=print)
+    print_table(["context", "endpoint", "action"], rows, title="docker contexts")
+
+
+ns = Collection("vm")
+for t in (start, stop, wait, status, reap, login, contexts):
+    ns.add_task(t)
+ns.configure({"vm": {"auto_start": True, "state_dir": "", "start_timeout": 900, "stop_timeout": 600,
+                     "status_workers": 16, "reap": {"idle": "30m", "threshold": 10, "max_gap": "15m"}}})
