@@ -1,0 +1,133 @@
+"""Start one compose job on a host, detached, over a single SSH connection.
+
+One remote command does the work in the common case: check the shipped
+project is there, load the job's env file (secrets; then delete it), set
+CACHE_ROOT to the host's home, pull the image, then `compose run -d` with the
+job's name and labels. Only when the project is missing (exit 97) is it
+uploaded and the command run again. Every argument travels quoted.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Mapping
+
+from ..errors import InputError, RemoteCommandError
+from ..inventory import Host
+from ..remote import RemoteRunner, quote_command
+from .project import MARKER, Project, remote_path, unpack_argv
+from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
+
+PROJECT_MISSING = 97
+PULL_FAILED = 98
+# $1 project dir, $2 env file (relative to $HOME, may be empty), $3 image to pull; then the compose argv.
+LAUNCH_SCRIPT = (
+    f'proj=$1 envf=$2 image=$3; shift 3; [ -f "$proj/{MARKER}" ] || exit {PROJECT_MISSING}; '
+    'if [ -n "$envf" ]; then set -a; . "./$envf"; set +a; rm -f "./$envf"; fi; '
+    'export CACHE_ROOT="$HOME" COMPOSE_PROJECT_NAME=rt; cd "$proj" || exit 1; '
+    f'if [ -n "$image" ]; then docker pull -q "$image" >/dev/null || exit {PULL_FAILED}; fi; '
+    'exec "$@"'
+)
+SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def labels(spec: JobSpec) -> dict[str, str]:
+    """The labels that make a container findable as a job from any laptop."""
+    out = {"rt.job": spec.job_id, "rt.service": spec.service, "rt.kind": spec.kind,
+           "rt.args": json.dumps(list(spec.args)), "rt.user": spec.user, "rt.started": spec.created,
+           "rt.gpu_mem_mb": str(spec.gpu_mem_mb)}
+    if spec.port:
+        out["rt.port"] = str(spec.port)
+    if spec.image:
+        out["rt.image"] = spec.image
+    if spec.output:
+        out["rt.output"] = spec.output
+    return out
+
+
+def compose_argv(host: Host, spec: JobSpec, env_names: list[str]) -> list[str]:
+    argv = [*host.compose, "run", "-d", "--name", spec.job_id]
+    for key, value in labels(spec).items():
+        argv += ["-l", f"{key}={value}"]
+    for key, value in spec.env.items():
+        argv += ["-e", f"{key}={value}"]  # non-secret by contract
+    for name in env_names:
+        argv += ["-e", name]  # value comes from the sourced env file, never the command line
+    if spec.kind == "serve":
+        argv.append("--service-ports")
+    argv = [*argv, spec.service, *spec.args]
+    # RT_PORT is read by the compose file's `ports:` (interpolation, not container env).
+    return ["env", f"RT_PORT={spec.port}", *argv] if spec.port else argv
+
+
+def env_file_text(values: Mapping[str, str]) -> str:
+    for key in values:
+        if not key.replace("_", "").isalnum():
+            raise InputError(f"bad environment variable name {key!r}", "use letters, digits and '_'")
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Mapping[str, str] | None = None,
+           hooks: LaunchHooks | None = None) -> LaunchResult:
+    """Run the hooks and start the job; in dry-run print the exact commands and start nothing.
+
+    `job_env` holds values for the container (secrets included): they reach the host
+    in a 0600 file over SFTP, which the launch command sources and deletes.
+    """
+    hooks = hooks or NoHooks()
+    hooks.before_launch(spec)  # may raise: then nothing has started
+    started = time.monotonic()
+    host = runner.inventory.get(spec.host)
+    project_dir = project.remote_dir(host.workdir)
+    job_env = {k: v for k, v in (job_env or {}).items() if v is not None}
+    env_rel = f".rt-job-{spec.job_id}.env" if job_env else ""
+    argv = ["sh", "-c", LAUNCH_SCRIPT, "sh", project_dir, env_rel, spec.image or "",
+            *compose_argv(host, spec, sorted(job_env))]
+    commands: list[str] = []
+    shipped = False
+    if env_rel:  # values never printed, only names
+        commands.append(f"write ~/{env_rel} (mode 600; {', '.join(sorted(job_env))})")
+        if not runner.dry_run:
+            runner.put_text(host, env_file_text(job_env), env_rel, mode=0o600)
+    commands.append(quote_command(argv))
+    if runner.dry_run:
+        _echo_ship(runner, host, project, project_dir, commands)
+        for line in commands:
+            runner.echo(f"[{host.name}] {line}")
+        result = LaunchResult(spec.job_id, host.name, "", project_dir, False, tuple(commands), 0.0, True)
+        hooks.record(spec, result)
+        return result
+    out = runner.run(host, argv, check=False)
+    if out.exit_status == PROJECT_MISSING:
+        ship(runner, host, project, project_dir)
+        shipped = True  # the first attempt stopped before reading the env file: it is still there
+        out = runner.run(host, argv, check=False)
+    if out.exit_status == PULL_FAILED:
+        raise RemoteCommandError(f"{host.name}: pulling {spec.image} failed",
+                                 "push the image first (inv images.push) and check the host reaches the registry",
+                                 exit_status=out.exit_status, stdout=out.stdout, stderr=out.stderr)
+    if not out.ok:
+        detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:] or [""]
+        raise RemoteCommandError(f"{host.name}: compose run {spec.service} exited {out.exit_status}: {detail[0]}",
+                                 "see the message above; inv jobs.list shows what runs there",
+                                 exit_status=out.exit_status, stdout=out.stdout, stderr=out.stderr)
+    container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
+    result = LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
+                          time.monotonic() - started)
+    hooks.record(spec, result)
+    return result
+
+
+def ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str) -> None:
+    """Upload the project as one tarball over SFTP and unpack it into place."""
+    tgz = f"{project_dir}.tar.gz"
+    runner.run(host, ["mkdir", "-p", str(Path(project_dir).parent)])
+    runner.put_text(host, project.tarball(), tgz, mode=0o600)
+    runner.run(host, unpack_argv(tgz, project_dir))
+
+
+def _echo_ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str, commands: list[str]) -> None:
+    commands.insert(0, f"(only if {project_dir}/{MARKER} is missing) upload project-{project.digest}.tar.gz "
+                       f"({len(project.files)} files) and {quote_command(unpack_argv(project_dir + '.tar.gz', project_dir))}")

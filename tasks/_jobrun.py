@@ -1,0 +1,173 @@
+"""What every job-launching task shares: build the JobSpec, ship, start, and optionally wait.
+
+Kept out of the domain modules so dataset/train/serve/infer stay a list of
+flags and one call each.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from remote_training.errors import InputError, JobFailed
+
+from ._cli import PROJECT_ROOT, load_inventory, runner, setting
+
+SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Flag help shared by the launching tasks.
+HOST_HELP = "host name or alias to run on (default: the service's usual host)"
+WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
+DRY_HELP = "print the host and the exact remote commands; start nothing"
+DEFAULTS = {"compose_project": "docker", "ready_timeout": 600, "wait_timeout": 0}
+
+
+def image_env(c: Any) -> tuple[Path, dict[str, str]]:
+    """The RT_IMAGE_* refs images.push last wrote (config images.env_file)."""
+    from remote_training.inventory import resolve_path
+
+    path = resolve_path(str(setting(c, "images.env_file", "docker/.env")), PROJECT_ROOT)
+    try:
+        from remote_training.images.envfile import read_image_env
+    except ImportError:  # the images package is optional for jobs
+        read_image_env = _read_env
+    return path, {k: v for k, v in read_image_env(path).items() if k.startswith("RT_IMAGE_")}
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {k.strip(): v.strip().strip("'\"") for k, v in pairs}
+
+
+def compose_folder(c: Any, inventory: Any) -> Path:
+    from remote_training.inventory import resolve_path
+
+    if inventory.compose_project:
+        return inventory.compose_project
+    return resolve_path(str(setting(c, "jobs.compose_project", "docker")), PROJECT_ROOT)
+
+
+def job_env(inventory: Any, folder: Path) -> dict[str, str]:
+    """Values the container gets from a 0600 file on the host: S3 endpoint and the caller's secrets."""
+    env: dict[str, str] = {}
+    s3 = inventory.extra.get("s3") or {}
+    endpoint = s3.get("endpoint_url") or s3.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = str(endpoint)
+    wandb_file = folder / ".env.wandb"
+    if "WANDB_API_KEY" not in os.environ and wandb_file.exists():
+        env.update({k: v for k, v in _read_env(wandb_file).items() if k == "WANDB_API_KEY"})
+    env.update({k: os.environ[k] for k in SECRET_NAMES if os.environ.get(k)})
+    return env
+
+
+def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
+    """The preflight/ledger seam: returns an object with before_launch(spec) and record(spec, result)."""
+    from remote_training.jobs.spec import NoHooks
+
+    return NoHooks()
+
+
+def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, dry_run: bool, wait: bool,
+          inputs: Sequence[str] = (), output: str | None = None, exp_name: str | None = None,
+          resume: bool = False, force: bool = False, replace: bool = False, port: int | None = None,
+          env: dict[str, str] | None = None) -> Any:
+    """Launch one job; returns the LaunchResult (after the job ends when `wait`)."""
+    from remote_training.jobs import monitor
+    from remote_training.jobs.launch import launch
+    from remote_training.jobs.project import collect
+    from remote_training.jobs.services import service
+    from remote_training.jobs.spec import JobSpec, new_job_id
+
+    svc = service(service_name)
+    inventory = load_inventory(c)
+    target = inventory.get(host or svc.default_host)
+    env_path, images = image_env(c)
+    image = images.get(svc.image_var)
+    if not image and not dry_run:
+        raise InputError(f"no {svc.image_var} in {env_path}: no pushed image to run for {svc.name}",
+                         "build and push it first: inv images.push")
+    folder = compose_folder(c, inventory)
+    project = collect(folder, {".env": "".join(f"{k}={v}\n" for k, v in sorted(images.items()))})
+    spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=svc.kind, host=target.name,
+                   args=tuple(args), image=image, port=(port or svc.port) if svc.kind == "serve" else None,
+                   gpu_mem_mb=svc.gpu_mem_mb, inputs=tuple(inputs), output=output, exp_name=exp_name,
+                   resume=resume, force=force, replace=replace, env=env or {})
+    run = runner(c, dry_run=dry_run, inventory=inventory)
+    try:
+        if dry_run:
+            print(f"# {spec.job_id}: {svc.name} on {target.name} ({target.ssh}), image {image or '(none pushed yet)'}")
+        elif replace:
+            _stop_same_service(run, target, svc.name)
+        result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=make_hooks(c, run, inventory))
+        if dry_run:
+            return result
+        shipped = "project sent" if result.shipped else "project unchanged"
+        print(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
+        job = monitor.find_job(run, [target], spec.job_id)
+        if svc.kind == "serve":
+            address = run.connection(target).host
+            wait_port(run, job, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
+            print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
+            if wait:
+                follow(run, job)
+        elif wait:
+            follow(run, job)
+        else:
+            print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
+        return result
+    finally:
+        run.close()
+
+
+def follow(run: Any, job: Any) -> int:
+    """Stream the log until the job ends, then raise JobFailed on a non-zero exit."""
+    from remote_training.jobs import monitor
+
+    monitor.logs(run, job, follow=True, stream=sys.stdout)
+    code = monitor.wait(run, job)
+    monitor.raise_if_failed(job, code)
+    print(f"{job.job_id} finished (exit 0)")
+    return code
+
+
+def wait_port(run: Any, job: Any, address: str, port: int, timeout: float) -> None:
+    """Return once the server's port accepts a connection; fail fast if the job died."""
+    from remote_training.jobs import monitor
+
+    deadline = time.monotonic() + timeout
+    checks = 0
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=2):
+                return
+        except OSError:
+            pass
+        checks += 1
+        if checks % 4 == 0:  # every ~2 s: did the server exit?
+            current = monitor.host_jobs(run, run.inventory.get(job.host))
+            mine = next((j for j in current if j.job_id == job.job_id), None)
+            if mine is None or not mine.running:
+                code = mine.exit_code if mine else -1
+                tail = monitor.logs(run, job, tail=5) if mine else ""
+                error = JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
+                                  f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
+                                  f"inv jobs.logs {job.job_id}")
+                error.job_exit = code or 1
+                raise error
+        time.sleep(0.5)
+    raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
+                    f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")
+
+
+def _stop_same_service(run: Any, host: Any, service_name: str) -> None:
+    from remote_training.jobs import monitor
+
+    for job in monitor.host_jobs(run, host):
+        if job.service == service_name and job.running:
+            print(f"replacing {job.job_id} on {host.name}")
+            monitor.stop(run, job)

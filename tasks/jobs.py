@@ -1,0 +1,155 @@
+"""jobs: find, watch, wait on, stop and clean up jobs on every host at once."""
+from __future__ import annotations
+
+import sys
+
+from invoke import Collection
+
+from remote_training.output import print_json, print_table, warn
+
+from ._cli import load_inventory, rt_task, runner
+from ._jobrun import DRY_HELP
+
+HOST_HELP = "only this host (default: every host in the inventory)"
+
+
+def _session(c, host, dry_run=False):
+    inventory = load_inventory(c)
+    return runner(c, dry_run=dry_run, inventory=inventory), inventory.select([host] if host else None)
+
+
+def _find(c, job, host, dry_run=False):
+    from remote_training.jobs import monitor
+
+    run, hosts = _session(c, host, dry_run)
+    return run, monitor.find_job(run, hosts, job)
+
+
+@rt_task(help={"host": HOST_HELP, "json": "print JSON instead of a table", "running": "only running jobs"})
+def list_(c, host=None, json=False, running=False):
+    """Jobs on all hosts (found by label, whoever started them)."""
+    from remote_training.jobs import monitor
+    from remote_training.remote import describe
+
+    run, hosts = _session(c, host)
+    try:
+        jobs, outcome = monitor.list_jobs(run, hosts)
+    finally:
+        run.close()
+    jobs = [j for j in jobs if j.running] if running else jobs
+    for name, error in sorted(outcome.failed.items()):
+        warn(f"warning: {name}: {describe(error)}")
+    if json:
+        print_json([j.to_dict() for j in jobs])
+        return
+    rows = [(j.job_id, j.host, j.kind, j.state, "" if j.exit_code is None else j.exit_code, j.user, j.started,
+             j.port or "", " ".join(j.args)[:60]) for j in jobs]
+    print_table(["job", "host", "kind", "state", "exit", "user", "started", "port", "args"], rows,
+                title=f"jobs on {len(outcome.succeeded)}/{len(hosts)} hosts")
+
+
+@rt_task(help={"job": "job id or unique prefix", "follow": "keep streaming until the job ends",
+               "tail": "only the last N lines", "host": HOST_HELP})
+def logs(c, job, follow=False, tail=None, host=None):
+    """A job's log (stdout and stderr), from its host."""
+    from remote_training.jobs import monitor
+
+    run, found = _find(c, job, host)
+    try:
+        monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout)
+    finally:
+        run.close()
+
+
+@rt_task(help={"job": "job id or prefix (default: every running job)", "host": HOST_HELP,
+               "json": "print JSON instead of a table"})
+def progress(c, job=None, host=None, json=False):
+    """Last progress of jobs from their tqdm lines: percent, step/total, ETA."""
+    from dataclasses import asdict
+
+    from remote_training.jobs import monitor
+
+    run, hosts = _session(c, host)
+    try:
+        jobs = [monitor.find_job(run, hosts, job)] if job else [j for j in monitor.list_jobs(run, hosts)[0] if j.running]
+        rows = []
+        for j in jobs:
+            p = monitor.parse_progress(monitor.logs(run, j, tail=200))
+            rows.append({"job": j.job_id, "host": j.host, "state": j.state, **asdict(p)})
+    finally:
+        run.close()
+    if json:
+        print_json(rows)
+        return
+    print_table(["job", "host", "state", "percent", "step", "eta"],
+                [(r["job"], r["host"], r["state"], "" if r["percent"] is None else f"{r['percent']}%",
+                  f"{r['step']}/{r['total']}" if r["step"] is not None else "", r["eta"]) for r in rows])
+
+
+@rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP})
+def errors(c, job, host=None):
+    """Lines of a job's log that mention an error (the runbook's grep), and how it ended."""
+    from remote_training.jobs import monitor
+
+    run, found = _find(c, job, host)
+    try:
+        lines = monitor.error_lines(monitor.logs(run, found))
+    finally:
+        run.close()
+    for line in lines:
+        print(line)
+    ended = "running" if found.running else f"exited {found.exit_code}"
+    print(f"{found.job_id} on {found.host}: {ended}; {len(lines)} error line(s)")
+
+
+@rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP,
+               "timeout": "give up after this many seconds (default: wait as long as it runs)"})
+def wait(c, job, host=None, timeout=None):
+    """Wait for a job to end and exit with its exit code (for Makefile chains)."""
+    from remote_training.jobs import monitor
+
+    run, found = _find(c, job, host)
+    try:
+        code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
+    finally:
+        run.close()
+    print(f"{found.job_id} on {found.host} exited {code}")
+    monitor.raise_if_failed(found, code)
+
+
+@rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP, "dry_run": DRY_HELP})
+def stop(c, job, host=None, dry_run=False):
+    """Stop a job (SIGTERM, then SIGKILL after 30 s); its log and exit code stay readable."""
+    from remote_training.jobs import monitor
+
+    run, found = _find(c, job, host, dry_run)
+    try:
+        monitor.stop(run, found)
+    finally:
+        run.close()
+    if not dry_run:
+        print(f"stopped {found.job_id} on {found.host}")
+
+
+@rt_task(help={"host": HOST_HELP, "dry_run": DRY_HELP})
+def clean(c, host=None, dry_run=False):
+    """Remove finished job containers (and with them their logs)."""
+    from remote_training.jobs import monitor
+
+    run, hosts = _session(c, host, dry_run)
+    try:
+        jobs, _ = monitor.list_jobs(run, hosts)
+        done = [j for j in jobs if not j.running]
+        for j in done:
+            monitor.remove(run, j)
+    finally:
+        run.close()
+    if not dry_run:
+        print(f"removed {len(done)} finished job(s)")
+
+
+ns = Collection("jobs")
+ns.add_task(list_, name="list", default=True)
+for t in (logs, progress, errors, wait, stop, clean):
+    ns.add_task(t)
+ns.configure({"jobs": {"compose_project": "docker", "ready_timeout": 600}})

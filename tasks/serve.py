@@ -1,0 +1,85 @@
+"""serve: inference servers as detached jobs; each task returns once the server's port answers."""
+from __future__ import annotations
+
+from invoke import Collection
+
+from ._cli import load_inventory, rt_task, runner
+from ._jobrun import DRY_HELP, HOST_HELP, start
+
+SERVE_HELP = {
+    "checkpoints": "s3:// folder of the run's checkpoints (the latest is served unless --checkpoint)",
+    "checkpoint": "serve this checkpoint instead of the latest",
+    "host": HOST_HELP, "dry_run": DRY_HELP,
+    "replace": "stop a running server of the same service on that host first",
+    "wait": "after the port answers, stay attached to the server's log",
+}
+
+
+@rt_task(help={**SERVE_HELP, "modality": "GR00T modality config the checkpoints were trained with",
+               "port": "port to serve on (default 9000)"})
+def groot(c, checkpoints, modality, port=9000, checkpoint=None, host=None, replace=False, wait=False, dry_run=False):
+    """Start a GR00T inference server (groot-server)."""
+    from remote_training.jobs.services import groot_server_args
+
+    args = groot_server_args(checkpoints, modality, port, checkpoint)
+    start(c, "groot-server", args, host=host, dry_run=dry_run, wait=wait, inputs=[checkpoints], port=int(port),
+          replace=replace)
+
+
+@rt_task(help={**SERVE_HELP, "port": "port to serve on (default 8000)", "config_name": "OpenPI config name"})
+def openpi(c, checkpoints, port=8000, checkpoint=None, config_name=None, host=None, replace=False, wait=False,
+           dry_run=False):
+    """Start an OpenPI policy server (openpi-server)."""
+    from remote_training.jobs.services import openpi_server_args
+
+    args = openpi_server_args(checkpoints, port, checkpoint, config_name)
+    start(c, "openpi-server", args, host=host, dry_run=dry_run, wait=wait, inputs=[checkpoints], port=int(port),
+          replace=replace)
+
+
+@rt_task(help={**SERVE_HELP, "port": "port to serve on (default 8000)"})
+def lerobot(c, checkpoints, port=8000, checkpoint=None, host=None, replace=False, wait=False, dry_run=False):
+    """Start a LeRobot ACT server (lerobot-server)."""
+    from remote_training.jobs.services import lerobot_server_args
+
+    args = lerobot_server_args(checkpoints, port, checkpoint)
+    start(c, "lerobot-server", args, host=host, dry_run=dry_run, wait=wait, inputs=[checkpoints], port=int(port),
+          replace=replace)
+
+
+@rt_task(help={"job": "server job id (or unique prefix); omit with --host to stop every server there",
+               "host": "only look on this host", "dry_run": DRY_HELP})
+def stop(c, job=None, host=None, dry_run=False):
+    """Stop inference server jobs (their logs stay until jobs.clean)."""
+    from remote_training.errors import InputError
+    from remote_training.jobs import monitor
+
+    if not job and not host:
+        raise InputError("say which server to stop", "pass a job id, or --host to stop all servers on a host")
+    inventory = load_inventory(c)
+    run = runner(c, dry_run=dry_run, inventory=inventory)
+    hosts = inventory.select([host] if host else None)
+    try:
+        if job:
+            targets = [monitor.find_job(run, hosts, job)]
+            if targets[0].kind != "serve":
+                raise InputError(f"{targets[0].job_id} is a {targets[0].kind} job, not a server", "use inv jobs.stop")
+        else:
+            jobs, _ = monitor.list_jobs(run, hosts)
+            targets = [j for j in jobs if j.kind == "serve" and j.running]
+        for target in targets:
+            monitor.stop(run, target)
+            if not dry_run:
+                print(f"stopped {target.job_id} on {target.host}")
+        if not targets:
+            print("no running server found")
+    finally:
+        run.close()
+
+
+ns = Collection("serve")
+ns.add_task(groot)
+ns.add_task(openpi)
+ns.add_task(lerobot)
+ns.add_task(stop)
+ns.configure({"jobs": {"compose_project": "docker", "ready_timeout": 600}})

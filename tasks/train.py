@@ -1,0 +1,67 @@
+"""train: GR00T, OpenPI and LeRobot training jobs, detached on a GPU host."""
+from __future__ import annotations
+
+from invoke import Collection
+
+from ._cli import rt_task
+from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start
+
+COMMON_HELP = {
+    "input": "s3:// folder of the LeRobot dataset", "output": "s3:// folder for checkpoints",
+    "exp_name": "experiment name (default: today as YYMMDD)", "steps": "number of training steps",
+    "resume": "continue from the latest checkpoint of this experiment",
+    "force": "allow writing into an experiment folder that already has checkpoints",
+    "host": HOST_HELP, "wait": WAIT_HELP, "dry_run": DRY_HELP,
+}
+
+
+def _value(args: list[str], name: str) -> str:
+    from remote_training.jobs.services import arg_value
+
+    return arg_value(args, name) or ""
+
+
+@rt_task(help={**COMMON_HELP, "modality": "GR00T modality config: ee, ee_q, ee_rot6d, ee_rot6d_q, ee_rot6d_rel, ee_rot6d_q_rel",
+               "save_steps": "save a checkpoint every N steps", "workers": "data loader workers"})
+def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=2000, workers=4, resume=False,
+          force=False, host=None, wait=False, dry_run=False):
+    """Train GR00T (groot-train); checkpoints land in <output>/<exp-name>/checkpoint-<step>/."""
+    from remote_training.jobs.services import groot_train_args, today
+
+    exp_name = exp_name or today()
+    args = groot_train_args(input, output, modality, exp_name, steps, save_steps, workers, resume)
+    start(c, "groot-train", args, host=host, dry_run=dry_run, wait=wait, inputs=[_value(args, "input_path")],
+          output=_value(args, "output_path"), exp_name=exp_name, resume=resume, force=force)
+
+
+@rt_task(help={**COMMON_HELP, "stats": "s3:// folder of the stats assets (openpi-stats output + assets/)",
+               "config_name": "OpenPI config, e.g. pi05_positronic_lowmem"})
+def openpi(c, input, stats, output, exp_name=None, config_name=None, steps=None, resume=False, force=False,
+           host=None, wait=False, dry_run=False):
+    """Train OpenPI (openpi-train); checkpoints land in <output>/<config>/<exp-name>/<step>/."""
+    from remote_training.jobs.services import openpi_train_args, today
+
+    exp_name = exp_name or today()
+    args = openpi_train_args(input, stats, output, exp_name, config_name, steps, resume)
+    start(c, "openpi-train", args, host=host, dry_run=dry_run, wait=wait,
+          inputs=[_value(args, "input_path"), _value(args, "stats_path")], output=_value(args, "output_path"),
+          exp_name=exp_name, resume=resume, force=force)
+
+
+@rt_task(help=COMMON_HELP)
+def lerobot(c, input, output, exp_name=None, steps=None, resume=False, force=False, host=None, wait=False,
+            dry_run=False):
+    """Train LeRobot ACT (lerobot-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
+    from remote_training.jobs.services import lerobot_train_args, today
+
+    exp_name = exp_name or today()
+    args = lerobot_train_args(input, output, exp_name, steps, resume)
+    start(c, "lerobot-train", args, host=host, dry_run=dry_run, wait=wait, inputs=[_value(args, "input_path")],
+          output=_value(args, "output_path"), exp_name=exp_name, resume=resume, force=force)
+
+
+ns = Collection("train")
+ns.add_task(groot)
+ns.add_task(openpi)
+ns.add_task(lerobot)
+ns.configure({"jobs": {"compose_project": "docker", "ready_timeout": 600}})
