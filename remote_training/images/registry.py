@@ -1,0 +1,148 @@
+"""Asking a registry whether a tag exists: one HEAD of its manifest, no engine needed.
+
+Plain HTTP for loopback registries (Docker treats them as insecure too), HTTPS
+otherwise; credentials come from the docker config that `docker login` writes,
+with the bearer-token exchange that Docker Hub and most registries require.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ImageError
+
+DEFAULT_REGISTRY = "docker.io"
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+])
+TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    registry: str  # host[:port], docker.io for the default
+    repository: str  # path inside the registry (library/ added for Hub's official images)
+    tag: str
+
+    @property
+    def api_base(self) -> str:
+        host = self.registry
+        if host == DEFAULT_REGISTRY:
+            host = "registry-1.docker.io"
+        scheme = "http" if _is_loopback(host) else "https"
+        return f"{scheme}://{host}"
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
+
+def parse_ref(ref: str) -> ImageRef:
+    """Split `[registry/]path[:tag]` the way Docker does (first part with '.' or ':' is a host)."""
+    name, tag = ref, "latest"
+    if "@" in name:
+        raise ImageError(f"digest references are not supported here: {ref}", fix="use a tag")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, rest
+    else:
+        registry, repository = DEFAULT_REGISTRY, name
+    if registry == DEFAULT_REGISTRY and "/" not in repository:
+        repository = f"library/{repository}"
+    return ImageRef(registry, repository, tag)
+
+
+def _is_loopback(host: str) -> bool:
+    bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return bare in ("localhost", "::1", "[::1]") or bare.startswith("127.")
+
+
+def docker_credentials(registry: str) -> tuple[str, str] | None:
+    """(user, password) from ~/.docker/config.json `auths`, if `docker login` stored them there."""
+    config_dir = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    path = Path(config_dir) / "config.json"
+    try:
+        auths = json.loads(path.read_text()).get("auths", {})
+    except (OSError, ValueError):
+        return None
+    keys = [registry]
+    if registry == DEFAULT_REGISTRY:
+        keys += ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io"]
+    for key in list(auths):
+        if urllib.parse.urlparse(key if "//" in key else f"//{key}").netloc in keys:
+            keys.append(key)
+    for key in keys:
+        entry = auths.get(key)
+        if entry and entry.get("auth"):
+            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            return user, password
+    return None
+
+
+def manifest_exists(ref: str) -> bool:
+    """True when the tag exists; False on 404; ImageError when the registry cannot answer."""
+    parsed = parse_ref(ref)
+    url = f"{parsed.api_base}/v2/{parsed.repository}/manifests/{parsed.tag}"
+    headers = {"Accept": MANIFEST_TYPES}
+    creds = docker_credentials(parsed.registry)
+    for attempt in range(2):
+        req = urllib.request.Request(url, method="HEAD", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                return 200 <= resp.status < 300
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return False
+            if exc.code == 401 and attempt == 0:
+                headers["Authorization"] = _authorization(exc.headers.get("WWW-Authenticate", ""), creds, parsed)
+                continue
+            raise ImageError(f"registry {parsed.registry} answered HTTP {exc.code} for {ref}",
+                             fix="check `docker login` for this registry") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ImageError(f"registry {parsed.registry} is unreachable ({reason})",
+                             fix="start the registry or check the images.registry setting") from None
+    raise ImageError(f"registry {parsed.registry} refused the credentials for {ref}",
+                     fix=f"run `docker login {parsed.registry}`")
+
+
+def _authorization(challenge: str, creds: tuple[str, str] | None, ref: ImageRef) -> str:
+    scheme, _, params = challenge.partition(" ")
+    if scheme.lower() == "basic":
+        if not creds:
+            raise ImageError(f"registry {ref.registry} needs credentials", fix=f"run `docker login {ref.registry}`")
+        return "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+    fields = dict(_challenge_fields(params))
+    realm = fields.pop("realm", None)
+    if scheme.lower() != "bearer" or not realm:
+        raise ImageError(f"registry {ref.registry} asks for unsupported auth {scheme!r}",
+                         fix="use a registry with basic or token auth")
+    fields.setdefault("scope", f"repository:{ref.repository}:pull")
+    token_req = urllib.request.Request(realm + "?" + urllib.parse.urlencode(fields))
+    if creds:
+        token_req.add_header("Authorization",
+                             "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode())
+    try:
+        with urllib.request.urlopen(token_req, timeout=TIMEOUT_S) as resp:
+            body = json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ImageError(f"registry {ref.registry}: token request failed ({exc})",
+                         fix=f"run `docker login {ref.registry}`") from None
+    return "Bearer " + (body.get("token") or body.get("access_token") or "")
+
+
+def _challenge_fields(params: str):
+    # Values are quoted and may hold commas (scope="repository:x:pull,push").
+    return re.findall(r'(\w+)="([^"]*)"', params)

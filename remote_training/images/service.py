@@ -1,0 +1,72 @@
+"""One call for the tasks: plan, build/push, record the pushed refs, report."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import ImageError
+from .builder import Event, Outcome, execute
+from .catalog import Catalog
+from .envfile import update_env_file
+from .planner import Plan, make_plan
+from .source_key import FileHashCache, default_cache_path
+
+PUSHED_OK = ("up to date", "pushed", "built+pushed")
+
+
+@dataclass
+class RunResult:
+    plan: Plan
+    outcomes: list[Outcome]
+    env: dict[str, str] = field(default_factory=dict)  # what was written to the env file
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def rows(self) -> list[tuple]:
+        steps = self.plan.by_name()
+        return [(o.name, steps[o.name].key_tag, steps[o.name].action, o.status,
+                 f"{o.seconds:.1f}s" if o.seconds else "", o.detail) for o in self.outcomes]
+
+
+def plan_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
+                cache_path: Path | None = None) -> Plan:
+    cache = FileHashCache(cache_path or default_cache_path())
+    plan = make_plan(catalog, names, push=push, force=force, cache=cache)
+    cache.save()
+    return plan
+
+
+def run_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
+               parallel: int = 3, env_file: Path | None = None, cache_path: Path | None = None,
+               on_event: Event | None = None, live: bool | None = None) -> RunResult:
+    """Build (and push) what the plan says; never raises for a failed image (see `raise_for`)."""
+    plan = plan_images(catalog, names, push=push, force=force, cache_path=cache_path)
+    outcomes = execute(plan, parallel=parallel, on_event=on_event, live=live)
+    result = RunResult(plan, outcomes)
+    if push and env_file is not None:
+        result.env = image_env(catalog, plan, outcomes)
+        if result.env:
+            update_env_file(env_file, result.env)
+    return result
+
+
+def image_env(catalog: Catalog, plan: Plan, outcomes: list[Outcome]) -> dict[str, str]:
+    """RT_IMAGE_<NAME>=<key ref> for every image now in the registry; IMAGE_TAG when all are."""
+    steps = plan.by_name()
+    env = {steps[o.name].spec.env_name: o.ref for o in outcomes if o.status in PUSHED_OK}
+    if env and len(env) == len(outcomes):
+        repo_dirs = [str(s.spec.repo_dir) for s in plan.steps if s.spec.repo == catalog.image_tag_repo]
+        env["IMAGE_TAG"] = (plan.git_tags.get(repo_dirs[0]) if repo_dirs else "") or "latest"
+    return env
+
+
+def raise_for(result: RunResult) -> None:
+    failed = result.failed
+    if failed:
+        names = ", ".join(f"{o.name} ({o.status})" for o in failed)
+        first = next((o.detail for o in failed if o.status == "failed"), failed[0].detail)
+        raise ImageError(f"{len(failed)} image(s) not done: {names}; first error: {first}",
+                         fix="fix the cause and rerun: finished images are not redone")

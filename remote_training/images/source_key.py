@@ -1,0 +1,218 @@
+"""Source keys: a content hash of everything that goes into one image build.
+
+The key covers the Dockerfile, the context files that .dockerignore admits
+(path, mode, content), the build args, the platform and the base image's key,
+so a derived image's key changes whenever its base's sources change.
+File contents are hashed once and cached by (size, mtime): a no-op run over a
+context of thousands of files costs one stat per file, not one read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+KEY_VERSION = "rt-image-key-v1"
+KEY_TAG_PREFIX = "src-"
+KEY_TAG_HEX = 12
+# A file changed within this many seconds is not cached: a second write inside
+# the filesystem's timestamp granularity would otherwise go unnoticed.
+RACY_SECONDS = 2.0
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "remote-training" / "image-file-hashes.json"
+
+
+# --- .dockerignore, with Docker's semantics ---------------------------------
+
+@dataclass(frozen=True)
+class _Pattern:
+    regex: re.Pattern
+    exclusion: bool  # a `!pattern` line: re-admits what earlier lines excluded
+
+
+def _translate(pattern: str) -> re.Pattern:
+    """Docker's glob: `*` and `?` stay inside one path segment, `**` spans any."""
+    out, i, n = "^", 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                i += 2
+                if i < n and pattern[i] == "/":
+                    i += 1
+                out += ".*" if i >= n else "(.*/)?"
+                continue
+            out += "[^/]*"
+        elif ch == "?":
+            out += "[^/]"
+        elif ch == "\\" and i + 1 < n:
+            i += 1
+            out += re.escape(pattern[i])
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out += re.escape(ch)
+            else:
+                body = pattern[i + 1:end]
+                if body.startswith("^") or body.startswith("!"):
+                    body = "^" + body[1:]
+                out += "[" + body.replace("\\", "\\\\") + "]"
+                i = end
+        else:
+            out += re.escape(ch)
+        i += 1
+    return re.compile(out + "$")
+
+
+class IgnoreMatcher:
+    """Decides which context paths a .dockerignore excludes (last matching line wins)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.patterns: list[_Pattern] = []
+        for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            exclusion = line.startswith("!")
+            if exclusion:
+                line = line[1:].strip()
+            line = os.path.normpath(line).lstrip("/")
+            if line in ("", "."):
+                continue
+            self.patterns.append(_Pattern(_translate(line), exclusion))
+        self.has_exclusions = any(p.exclusion for p in self.patterns)
+
+    @classmethod
+    def for_context(cls, context: Path) -> "IgnoreMatcher":
+        path = context / ".dockerignore"
+        return cls(path.read_text().splitlines() if path.is_file() else [])
+
+    def excluded(self, rel: str) -> bool:
+        """`rel` is a '/'-separated path inside the context; parents' matches count too."""
+        parts = rel.split("/")
+        candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        matched = False
+        for pat in self.patterns:
+            if pat.exclusion != matched:
+                continue  # only a line that could flip the verdict needs evaluating
+            if any(pat.regex.match(c) for c in candidates):
+                matched = not pat.exclusion
+        return matched
+
+
+# --- walking and hashing ------------------------------------------------------
+
+@dataclass(frozen=True)
+class ContextEntry:
+    rel: str  # '/'-separated path inside the context
+    path: Path
+    kind: str  # "file", "dir" or "link"
+    mode: int
+
+
+def context_entries(context: Path, dockerfile: Path | None = None) -> list[ContextEntry]:
+    """Everything Docker would send for this context, sorted by path.
+
+    .dockerignore and the Dockerfile are always sent, as Docker itself does.
+    """
+    matcher = IgnoreMatcher.for_context(context)
+    always = {".dockerignore"}
+    if dockerfile is not None:
+        try:
+            always.add(dockerfile.resolve().relative_to(context.resolve()).as_posix())
+        except ValueError:
+            pass  # a Dockerfile outside the context is hashed on its own
+    entries = list(_walk(context, "", matcher, always))
+    entries.sort(key=lambda e: e.rel)
+    return entries
+
+
+def _walk(root: Path, prefix: str, matcher: IgnoreMatcher, always: set[str]) -> Iterator[ContextEntry]:
+    with os.scandir(root / prefix if prefix else root) as it:
+        for de in it:
+            rel = f"{prefix}/{de.name}" if prefix else de.name
+            st = de.stat(follow_symlinks=False)
+            excluded = matcher.excluded(rel) and rel not in always
+            if stat.S_ISDIR(st.st_mode):
+                if excluded and not matcher.has_exclusions:
+                    continue  # nothing below can be re-admitted: skip the whole tree
+                if not excluded:
+                    yield ContextEntry(rel, Path(de.path), "dir", stat.S_IMODE(st.st_mode))
+                yield from _walk(root, rel, matcher, always)
+            elif not excluded:
+                kind = "link" if stat.S_ISLNK(st.st_mode) else "file"
+                if kind == "file" and not stat.S_ISREG(st.st_mode):
+                    continue  # sockets, fifos: Docker cannot send them either
+                yield ContextEntry(rel, Path(de.path), kind, stat.S_IMODE(st.st_mode))
+
+
+class FileHashCache:
+    """sha256 of file contents, remembered by (size, mtime_ns) in one JSON file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, list] = {}
+        self.dirty = False
+        self.hashed = 0  # files actually read this run (for tests and the bench)
+        if path is not None and path.is_file():
+            try:
+                self.entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.entries = {}  # a corrupt cache only costs a rehash
+
+    def digest(self, path: Path) -> str:
+        st = path.stat()
+        key = str(path)
+        hit = self.entries.get(key)
+        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        self.hashed += 1
+        if time.time() - st.st_mtime > RACY_SECONDS:
+            self.entries[key] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+            self.dirty = True
+        return h.hexdigest()
+
+    def save(self) -> None:
+        if not (self.dirty and self.path):
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.entries, separators=(",", ":")))
+        os.replace(tmp, self.path)  # atomic: a parallel run never reads half a file
+        self.dirty = False
+
+
+def source_key(context: Path, dockerfile: Path, build_args: Mapping[str, str], platform: str,
+               base_key: str | None, cache: FileHashCache) -> str:
+    """The full hex key of one image; the tag is `key_tag(key)`."""
+    h = hashlib.sha256()
+    h.update(f"{KEY_VERSION}\0platform={platform}\0base={base_key or ''}\0".encode())
+    for name in sorted(build_args):
+        h.update(f"arg {name}={build_args[name]}\0".encode())
+    h.update(f"dockerfile {cache.digest(dockerfile)}\0".encode())
+    for e in context_entries(context, dockerfile):
+        if e.kind == "file":
+            content = cache.digest(e.path)
+        elif e.kind == "link":
+            content = os.readlink(e.path)
+        else:
+            content = ""
+        h.update(f"{e.kind} {e.rel} {e.mode:o} {content}\0".encode())
+    return h.hexdigest()
+
+
+def key_tag(key: str) -> str:
+    return KEY_TAG_PREFIX + key[:KEY_TAG_HEX]

@@ -1,0 +1,125 @@
+"""images: build and push the fleet's images in dependency order, skipping what has not changed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Collection
+
+from remote_training.output import print_json, print_table
+
+from ._cli import PROJECT_ROOT, rt_task, setting
+
+# Invoke fills a positional only while it is None and then insists on it; these
+# tasks take image names positionally (`inv images.push gr00t`) yet work without.
+OPTIONAL_POSITIONAL = {("images.plan", "names"), ("images.build", "names"), ("images.push", "names")}
+
+
+def _allow_optional_positionals() -> None:
+    from invoke.parser.parser import ParseMachine
+
+    original = ParseMachine.complete_context
+    if getattr(original, "_rt_patched", False):
+        return
+
+    def complete_context(self) -> None:
+        ctx = self.context
+        for arg in ctx.positional_args if ctx else ():
+            if (ctx.name, arg.name) in OPTIONAL_POSITIONAL and arg.value is None:
+                arg.value = ""  # not given: "" means every image
+        original(self)
+
+    complete_context._rt_patched = True  # type: ignore[attr-defined]
+    ParseMachine.complete_context = complete_context
+
+
+_allow_optional_positionals()
+
+NAMES_HELP = "image names, comma separated (gr00t,openpi); their bases come along; default: all"
+FORCE_HELP = "rebuild even when the key tag is already in the registry"
+
+
+def _path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _catalog(c):
+    from remote_training.images.catalog import load_catalog
+
+    root = str(setting(c, "images.root", "") or "")
+    return load_catalog(_path(str(setting(c, "images.catalog", "docker/images.yaml"))),
+                        root=_path(root) if root else None,
+                        registry=str(setting(c, "images.registry", "") or "") or None)
+
+
+def _names(names: str | None) -> list[str]:
+    return [n for n in (names or "").replace(",", " ").split() if n]
+
+
+def _show_plan(plan, json: bool, dry_run: bool) -> None:
+    if json:
+        print_json([s.to_dict() | ({"commands": s.commands(plan.push)} if dry_run else {}) for s in plan.steps])
+        return
+    print_table(["image", "repository", "key tag", "action", "why"],
+                [(s.name, s.repo_ref, s.key_tag, s.action, s.reason) for s in plan.steps],
+                title="image plan" + (" (push)" if plan.push else " (build)"))
+    if dry_run:
+        for step in plan.steps:
+            for line in step.commands(plan.push):
+                print(line)
+
+
+def _plan(c, names: str | None, push: bool, force: bool):
+    from remote_training.images.service import plan_images
+
+    return plan_images(_catalog(c), _names(names), push=push, force=force)
+
+
+def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: bool, parallel: int) -> None:
+    from remote_training.images.service import raise_for, run_images
+
+    if dry_run:
+        _show_plan(_plan(c, names, push, force), json, dry_run=True)
+        return
+    result = run_images(_catalog(c), _names(names), push=push, force=force,
+                        parallel=int(parallel or setting(c, "images.parallel", 3)),
+                        env_file=_path(str(setting(c, "images.env_file", "docker/.env"))) if push else None)
+    if json:
+        print_json([{"image": o.name, "status": o.status, "ref": o.ref, "seconds": round(o.seconds, 2),
+                     "detail": o.detail} for o in result.outcomes])
+    else:
+        print_table(["image", "key tag", "plan", "result", "time", "detail"], result.rows(),
+                    title="images " + ("push" if push else "build"))
+    raise_for(result)
+
+
+@rt_task(positional=["names"], help={"names": NAMES_HELP, "json": "print JSON instead of a table",
+                                     "force": "plan as if every named image had to be rebuilt",
+                                     "push": "plan for a push (the default); --no-push plans a build"})
+def plan(c, names=None, json=False, force=False, push=True):
+    """Show, per image, build, push or skip and why."""
+    _show_plan(_plan(c, names, push, force), json, dry_run=False)
+
+
+@rt_task(positional=["names"], help={"names": NAMES_HELP, "force": FORCE_HELP,
+                                     "dry_run": "print the plan and the docker commands; build nothing",
+                                     "json": "print the result as JSON", "parallel": "chains built at once"})
+def build(c, names=None, force=False, dry_run=False, json=False, parallel=0):
+    """Build the named images (and stale bases) locally, without pushing."""
+    _run(c, names, False, force, dry_run, json, parallel)
+
+
+@rt_task(positional=["names"], help={"names": NAMES_HELP, "force": FORCE_HELP,
+                                     "dry_run": "print the plan and the docker commands; push nothing",
+                                     "json": "print the result as JSON", "parallel": "chains built at once"})
+def push(c, names=None, force=False, dry_run=False, json=False, parallel=0):
+    """Build what changed and push it, bases first; record the refs in images.env_file."""
+    _run(c, names, True, force, dry_run, json, parallel)
+
+
+ns = Collection("images")
+ns.add_task(plan, default=True)
+ns.add_task(build)
+ns.add_task(push)
+ns.configure({"images": {"catalog": "docker/images.yaml", "root": "", "registry": "", "env_file": "docker/.env",
+                         "parallel": 3}})
