@@ -48,6 +48,7 @@ class DoctorSettings:
     ports: tuple[int, ...] = (8000, 9000)
     buckets: tuple[str, ...] = ("interim", "checkpoints")
     gpu_need_mb: int = 6144  # a GR00T server holds about 6 GB
+    needs_h100: bool = False  # the job about to run only goes to H100 hosts (e.g. groot-train)
     timeout: float = 20.0  # per check, from the moment it starts
     connect_timeout: float = 5.0
     workers: int = 8
@@ -354,11 +355,13 @@ def _unreachable(probe: HostProbe) -> tuple[str, str, str] | None:
     return None
 
 
-def check_gpu_memory(probe: HostProbe, need_mb: int) -> tuple[str, str, str]:
+def check_gpu_memory(probe: HostProbe, need_mb: int, needs_h100: bool = False) -> tuple[str, str, str]:
+    host = probe.host
+    if needs_h100 and "h100" not in host.gpu.lower():
+        return OK, f"not checked: the job needs an H100 and this is a {host.gpu}, so it never goes here", ""
     skipped = _unreachable(probe)
     if skipped:
         return skipped
-    host = probe.host
     result = probe.runner.run(host, SMI_QUERY, mutating=False, check=False, timeout=30)
     gpus = parse_smi(result.stdout)
     if not result.ok or not gpus:
@@ -412,7 +415,7 @@ def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settin
         probe = HostProbe(runner, host)
         checks += [
             Check("ssh", host.name, lambda p=probe: check_ssh(p)),
-            Check("gpu_memory", host.name, lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb)),
+            Check("gpu_memory", host.name, lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb, settings.needs_h100)),
             Check("ports", host.name, lambda p=probe: check_ports(p, settings.ports)),
             Check("docker_context", host.name, lambda h=host: check_docker_context(h, contexts)),
         ]

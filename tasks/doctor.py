@@ -17,19 +17,29 @@ def _list(value: object) -> list[str]:
     "host": "check only this host (name or alias); repeat for several; default: every host",
     "json": "print the results as JSON instead of a table",
     "need_gb": "GPU memory the next job needs, in GB (default doctor.gpu_need_gb: a GR00T server ~6)",
+    "service": "size the GPU check for this service's need (placement rules), e.g. groot-train",
     "timeout": "seconds each check may take (default doctor.timeout)",
 })
-def doctor(c, host=None, json=False, need_gb=None, timeout=None):
+def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None):
     """Check engine, contexts, SSH, Nebius auth, S3, GPU memory, ports and display; print each fix."""
     from remote_training.doctor import FAIL, DoctorSettings, diagnose, failed
     from remote_training.errors import ExitCode
     from remote_training.output import print_json, print_table
 
     inventory = load_inventory(c)
+    need_mb = int(float(need_gb if need_gb is not None else setting(c, "doctor.gpu_need_gb", 6)) * 1024)
+    needs_h100 = False
+    if service:
+        from remote_training.placement import rule
+
+        service_rule = rule(service)  # an unknown name raises InputError with a did-you-mean
+        needs_h100 = service_rule.needs_h100
+        need_mb = need_mb if need_gb is not None else service_rule.gpu_mem_mb
     settings = DoctorSettings(
         ports=tuple(int(p) for p in _list(setting(c, "doctor.ports", "8000,9000"))),
         buckets=tuple(_list(setting(c, "doctor.buckets", "interim,checkpoints"))),
-        gpu_need_mb=int(float(need_gb if need_gb is not None else setting(c, "doctor.gpu_need_gb", 6)) * 1024),
+        gpu_need_mb=need_mb,
+        needs_h100=needs_h100,
         timeout=float(timeout if timeout is not None else setting(c, "doctor.timeout", 20)),
         connect_timeout=float(setting(c, "hosts.connect_timeout", 5)),
         workers=int(setting(c, "doctor.workers", 8)),

@@ -321,3 +321,18 @@ def test_inv_doctor_exits_nonzero_and_names_the_failure(sandbox, tmp_path):
     assert done.returncode == 8
     assert "ssh[ghost]" in done.stderr.strip().splitlines()[-1]
     assert "inv vm.start ghost" in done.stdout
+
+
+def test_service_sizes_the_gpu_check(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path)
+    runner = RemoteRunner(inv, connect_timeout=5)
+    try:  # groot-train (placement: H100 only, ~40 GB) never goes to the 12 GB desktop: not a failure there
+        status, summary, _ = doctor.check_gpu_memory(doctor.HostProbe(runner, inv.get("desktop")), 40960,
+                                                     needs_h100=True)
+        assert status == OK and "needs an H100" in summary
+        status, summary, fix = doctor.check_gpu_memory(doctor.HostProbe(runner, inv.get("desktop")), 40960)
+        assert status == FAIL and "40960 MiB needed" in summary and "--host auto" in fix
+    finally:
+        runner.close()
+    done = inv_doctor(inv.path, "--host", "desktop", "--service", "groot-trian")
+    assert done.returncode == 2 and "did you mean 'groot-train'" in done.stderr
