@@ -1,0 +1,158 @@
+"""S3 checks that cost one request each: does a path exist, which checkpoint is latest,
+does an output already hold a run; plus writing a small JSON object (the ledger's run.json).
+
+boto3 is imported only when a client is made (keeps `inv --list` fast). Endpoint and
+credentials come from boto3's normal chain (AWS_ENDPOINT_URL, ~/.aws/config, env,
+~/.aws/credentials); `endpoint` overrides the endpoint only (sandbox, tests).
+Never lists a whole bucket: every listing has a Prefix, and existence checks ask for one key.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError, RTError
+from .validate import split_s3
+
+CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+STEP_RE = re.compile(r"^(\d+)$")
+# What marks a folder as holding a run: any of these directly under <output>/<exp_name>/.
+RUN_MARKERS = ("run.json",)
+
+
+class StorageError(RTError):
+    """S3 refused or could not be reached (not a missing key: that is an answer)."""
+
+
+def client(endpoint: str | None = None, region: str | None = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.session.Session().client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
+
+
+def _call(fn: Any, what: str, **kwargs: Any) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        return fn(**kwargs)
+    except NoCredentialsError:
+        raise StorageError(f"{what}: no S3 credentials found",
+                           "configure ~/.aws/credentials or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+    except ClientError as exc:
+        raise _translate(exc, what, kwargs.get("Bucket")) from None
+    except BotoCoreError as exc:
+        raise StorageError(f"{what}: S3 unreachable ({exc})", "check the S3 endpoint (AWS_ENDPOINT_URL) and network") from None
+
+
+def _translate(exc: Any, what: str, bucket: str | None) -> RTError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "NoSuchBucket":
+        return InputError(f"{what}: bucket {bucket!r} does not exist", "check the bucket name in the s3:// URL")
+    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return StorageError(f"{what}: access denied ({code})", "check your S3 credentials and bucket policy")
+    return StorageError(f"{what}: S3 error {code or exc}", "check the endpoint and retry")
+
+
+def _prefix(key: str) -> str:
+    return key if not key or key.endswith("/") else key + "/"
+
+
+def exists(s3: Any, url: str) -> bool:
+    """Anything under the URL as a folder (one request: MaxKeys=1), else the URL as one object (head)."""
+    bucket, key = split_s3(url)
+    prefix = _prefix(key)
+    answer = _call(s3.list_objects_v2, f"checking {url}", Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    if answer.get("Contents"):
+        return True
+    return bool(key) and not key.endswith("/") and object_exists(s3, url)
+
+
+def object_exists(s3: Any, url: str) -> bool:
+    """Exactly one key (head_object)."""
+    bucket, key = split_s3(url)
+    try:
+        _call(s3.head_object, f"checking {url}", Bucket=bucket, Key=key)
+        return True
+    except StorageError as exc:
+        if re.search(r"S3 error (404|NoSuchKey|NotFound)\b", exc.message):
+            return False
+        raise
+
+
+def subfolders(s3: Any, url: str) -> list[str]:
+    """Names of the folders directly under url (Delimiter='/': one level, no recursion)."""
+    bucket, key = split_s3(url)
+    prefix = _prefix(key)
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
+        if token:
+            kwargs["ContinuationToken"] = token
+        answer = _call(s3.list_objects_v2, f"listing {url}", **kwargs)
+        names += [p["Prefix"][len(prefix):].rstrip("/") for p in answer.get("CommonPrefixes", [])]
+        if not answer.get("IsTruncated"):
+            return names
+        token = answer.get("NextContinuationToken")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    url: str  # the checkpoint folder, ending in '/'
+    step: int
+    name: str  # folder name as written: checkpoint-<step> or <step>
+
+
+def latest_checkpoint(s3: Any, checkpoints_dir: str, layout: str = "groot") -> Checkpoint | None:
+    """The highest-step checkpoint under a run folder (REFERENCE.md layouts).
+
+    groot:   <dir>/checkpoint-<step>/
+    openpi:  <dir>/<step>/            (dir = <output>/<config_name>/<exp_name>)
+    lerobot: <dir>/checkpoints/<step>/pretrained_model/
+    """
+    base = _prefix(checkpoints_dir)
+    if layout == "lerobot":
+        base += "checkpoints/"
+        pattern = STEP_RE
+    elif layout == "openpi":
+        pattern = STEP_RE
+    elif layout == "groot":
+        pattern = CHECKPOINT_RE
+    else:
+        raise ValueError(f"unknown checkpoint layout {layout!r}")
+    steps = [(int(m[1]), name) for name in subfolders(s3, base) if (m := pattern.match(name))]
+    if not steps:
+        return None
+    step, name = max(steps)
+    url = f"{base}{name}/" + ("pretrained_model/" if layout == "lerobot" else "")
+    return Checkpoint(url, step, name)
+
+
+def holds_run(s3: Any, output: str, exp_name: str | None = None) -> str | None:
+    """What already sits in `<output>/<exp_name>/` (a short description), or None if empty.
+
+    One request: anything at all under the prefix means a run was started there.
+    """
+    url = _prefix(output) + (f"{exp_name}/" if exp_name else "")
+    bucket, key = split_s3(url)
+    answer = _call(s3.list_objects_v2, f"checking {url}", Bucket=bucket, Prefix=key, MaxKeys=1)
+    found = answer.get("Contents", [])
+    if not found:
+        return None
+    return f"{url} already holds {found[0]['Key'][len(key):] or 'an object'}"
+
+
+def put_json(s3: Any, url: str, data: Any) -> None:
+    bucket, key = split_s3(url)
+    body = json.dumps(data, indent=2, sort_keys=True, default=str).encode()
+    _call(s3.put_object, f"writing {url}", Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+
+def get_json(s3: Any, url: str) -> Any:
+    bucket, key = split_s3(url)
+    answer = _call(s3.get_object, f"reading {url}", Bucket=bucket, Key=key)
+    return json.loads(answer["Body"].read())

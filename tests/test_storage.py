@@ -1,0 +1,103 @@
+"""S3 checks against the sandbox's moto server (a real S3 HTTP API), counting every request."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from remote_training import storage
+from remote_training.errors import InputError
+
+
+@pytest.fixture
+def s3(sandbox, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = storage.client(sandbox["s3_local_endpoint"])
+    client.requests = []  # type: ignore[attr-defined]
+    client.meta.events.register("before-parameter-build.s3", lambda params, model, **_: client.requests.append(
+        (model.name, dict(params))))
+    return client
+
+
+@pytest.fixture
+def run_root():
+    return f"test-storage/{uuid.uuid4().hex[:8]}"
+
+
+def put(s3, bucket, key, body=b"x"):
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def test_exists_costs_one_request_for_a_folder(s3, run_root):
+    put(s3, "interim", f"{run_root}/dataset/meta/info.json")
+    s3.requests.clear()
+    assert storage.exists(s3, f"s3://interim/{run_root}/dataset/")
+    assert storage.exists(s3, f"s3://interim/{run_root}/dataset")
+    assert [r[0] for r in s3.requests] == ["ListObjectsV2", "ListObjectsV2"]
+    assert all(r[1]["MaxKeys"] == 1 and r[1]["Prefix"] == f"{run_root}/dataset/" for r in s3.requests)
+
+
+def test_exists_does_not_mistake_a_sibling_for_the_folder(s3, run_root):
+    put(s3, "interim", f"{run_root}/data-old/x")
+    assert not storage.exists(s3, f"s3://interim/{run_root}/data")
+    assert not storage.exists(s3, f"s3://interim/{run_root}/data/")
+
+
+def test_exists_finds_a_single_object(s3, run_root):
+    put(s3, "interim", f"{run_root}/stats.json")
+    assert storage.exists(s3, f"s3://interim/{run_root}/stats.json")
+    assert storage.object_exists(s3, f"s3://interim/{run_root}/stats.json")
+    assert not storage.object_exists(s3, f"s3://interim/{run_root}/nope.json")
+
+
+def test_a_missing_bucket_is_a_clear_input_error(s3):
+    with pytest.raises(InputError, match="bucket 'no-such-bucket' does not exist"):
+        storage.exists(s3, "s3://no-such-bucket/x/")
+
+
+@pytest.mark.parametrize("layout, keys, expected", [
+    ("groot", ["checkpoint-2000/a", "checkpoint-10000/a", "checkpoint-400/a", "logs/x"], ("checkpoint-10000", 10000)),
+    ("openpi", ["900/params", "12000/params", "3000/params", "assets/x"], ("12000", 12000)),
+    ("lerobot", ["checkpoints/1000/pretrained_model/m", "checkpoints/020000/pretrained_model/m"], ("020000", 20000)),
+])
+def test_latest_checkpoint_by_layout_with_one_delimited_listing(s3, run_root, layout, keys, expected):
+    for key in keys:
+        put(s3, "checkpoints", f"{run_root}/{key}")
+    s3.requests.clear()
+    latest = storage.latest_checkpoint(s3, f"s3://checkpoints/{run_root}/", layout)
+    assert (latest.name, latest.step) == expected
+    suffix = "pretrained_model/" if layout == "lerobot" else ""
+    middle = "checkpoints/" if layout == "lerobot" else ""
+    assert latest.url == f"s3://checkpoints/{run_root}/{middle}{expected[0]}/{suffix}"
+    assert len(s3.requests) == 1 and s3.requests[0][1]["Delimiter"] == "/"
+    assert s3.requests[0][1]["Prefix"].startswith(run_root)
+
+
+def test_no_checkpoint_gives_none(s3, run_root):
+    put(s3, "checkpoints", f"{run_root}/notes.txt")
+    assert storage.latest_checkpoint(s3, f"s3://checkpoints/{run_root}", "groot") is None
+
+
+def test_holds_run_sees_any_object_under_the_experiment(s3, run_root):
+    output = f"s3://checkpoints/{run_root}/groot"
+    assert storage.holds_run(s3, output, "040126") is None
+    put(s3, "checkpoints", f"{run_root}/groot/040126/checkpoint-2000/model.bin")
+    held = storage.holds_run(s3, output, "040126")
+    assert held == f"{output}/040126/ already holds checkpoint-2000/model.bin"
+    assert storage.holds_run(s3, output, "040127") is None
+
+
+def test_put_and_get_json_round_trip(s3, run_root):
+    url = f"s3://checkpoints/{run_root}/run.json"
+    storage.put_json(s3, url, {"job_id": "j1", "args": ["--a=1"]})
+    assert storage.get_json(s3, url) == {"job_id": "j1", "args": ["--a=1"]}
+
+
+def test_unreachable_endpoint_is_a_storage_error(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    client = storage.client("http://127.0.0.1:9", region="us-east-1")
+    with pytest.raises(storage.StorageError, match="S3 unreachable"):
+        storage.exists(client, "s3://interim/x/")
