@@ -101,13 +101,14 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
     try:
         if dry_run:
             print(f"# {spec.job_id}: {svc.name} on {target.name} ({target.ssh}), image {image or '(none pushed yet)'}")
-        elif replace:
-            _stop_same_service(run, target, svc.name)
         result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=make_hooks(c, run, inventory))
         if dry_run:
             return result
         shipped = "project sent" if result.shipped else "project unchanged"
         print(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
+        if svc.kind != "serve" and not wait:
+            print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
+            return result
         job = monitor.find_job(run, [target], spec.job_id)
         if svc.kind == "serve":
             address = run.connection(target).host
@@ -115,10 +116,8 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
             print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
             if wait:
                 follow(run, job)
-        elif wait:
-            follow(run, job)
         else:
-            print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
+            follow(run, job)
         return result
     finally:
         run.close()
@@ -162,12 +161,3 @@ def wait_port(run: Any, job: Any, address: str, port: int, timeout: float) -> No
         time.sleep(0.5)
     raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
                     f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")
-
-
-def _stop_same_service(run: Any, host: Any, service_name: str) -> None:
-    from remote_training.jobs import monitor
-
-    for job in monitor.host_jobs(run, host):
-        if job.service == service_name and job.running:
-            print(f"replacing {job.job_id} on {host.name}")
-            monitor.stop(run, job)

@@ -42,9 +42,9 @@ def list_(c, host=None, json=False, running=False):
     if json:
         print_json([j.to_dict() for j in jobs])
         return
-    rows = [(j.job_id, j.host, j.kind, j.state, "" if j.exit_code is None else j.exit_code, j.user, j.started,
-             j.port or "", " ".join(j.args)[:60]) for j in jobs]
-    print_table(["job", "host", "kind", "state", "exit", "user", "started", "port", "args"], rows,
+    rows = [(j.job_id, j.host, j.state, "" if j.exit_code is None else j.exit_code, j.user,
+             j.started.replace("T", " ").rstrip("Z"), j.port or "") for j in jobs]
+    print_table(["job", "host", "state", "exit", "user", "started (UTC)", "port"], rows,
                 title=f"jobs on {len(outcome.succeeded)}/{len(hosts)} hosts")
 
 
@@ -61,17 +61,24 @@ def logs(c, job, follow=False, tail=None, host=None):
         run.close()
 
 
-@rt_task(help={"job": "job id or prefix (default: every running job)", "host": HOST_HELP,
-               "json": "print JSON instead of a table"})
-def progress(c, job=None, host=None, json=False):
+@rt_task(help={"job": "job id or prefix; or a host name, or 'all', for every running job there",
+               "host": HOST_HELP, "json": "print JSON instead of a table"})
+def progress(c, job, host=None, json=False):
     """Last progress of jobs from their tqdm lines: percent, step/total, ETA."""
     from dataclasses import asdict
 
     from remote_training.jobs import monitor
 
-    run, hosts = _session(c, host)
+    inventory = load_inventory(c)
+    if job != "all" and any(job in h.names for h in inventory.hosts):
+        host, job = job, "all"
+    run = runner(c, inventory=inventory)
+    hosts = inventory.select([host] if host else None)
     try:
-        jobs = [monitor.find_job(run, hosts, job)] if job else [j for j in monitor.list_jobs(run, hosts)[0] if j.running]
+        if job == "all":
+            jobs = [j for j in monitor.list_jobs(run, hosts)[0] if j.running]
+        else:
+            jobs = [monitor.find_job(run, hosts, job)]
         rows = []
         for j in jobs:
             p = monitor.parse_progress(monitor.logs(run, j, tail=200))
@@ -81,9 +88,10 @@ def progress(c, job=None, host=None, json=False):
     if json:
         print_json(rows)
         return
-    print_table(["job", "host", "state", "percent", "step", "eta"],
+    print_table(["job", "host", "state", "percent", "step", "elapsed", "eta"],
                 [(r["job"], r["host"], r["state"], "" if r["percent"] is None else f"{r['percent']}%",
-                  f"{r['step']}/{r['total']}" if r["step"] is not None else "", r["eta"]) for r in rows])
+                  f"{r['step']}/{r['total']}" if r["step"] is not None else "", r["elapsed"], r["eta"])
+                 for r in rows])
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP})

@@ -47,32 +47,29 @@ def lerobot(c, checkpoints, port=8000, checkpoint=None, host=None, replace=False
           replace=replace)
 
 
-@rt_task(help={"job": "server job id (or unique prefix); omit with --host to stop every server there",
-               "host": "only look on this host", "dry_run": DRY_HELP})
-def stop(c, job=None, host=None, dry_run=False):
+@rt_task(help={"target": "a server job id (or unique prefix), or a host name to stop every server there",
+               "dry_run": DRY_HELP})
+def stop(c, target, dry_run=False):
     """Stop inference server jobs (their logs stay until jobs.clean)."""
     from remote_training.errors import InputError
     from remote_training.jobs import monitor
 
-    if not job and not host:
-        raise InputError("say which server to stop", "pass a job id, or --host to stop all servers on a host")
     inventory = load_inventory(c)
     run = runner(c, dry_run=dry_run, inventory=inventory)
-    hosts = inventory.select([host] if host else None)
+    on_host = next((h for h in inventory.hosts if target in h.names), None)
     try:
-        if job:
-            targets = [monitor.find_job(run, hosts, job)]
+        if on_host:
+            targets = [j for j in monitor.host_jobs(run, on_host) if j.kind == "serve" and j.running]
+        else:
+            targets = [monitor.find_job(run, inventory.hosts, target)]
             if targets[0].kind != "serve":
                 raise InputError(f"{targets[0].job_id} is a {targets[0].kind} job, not a server", "use inv jobs.stop")
-        else:
-            jobs, _ = monitor.list_jobs(run, hosts)
-            targets = [j for j in jobs if j.kind == "serve" and j.running]
-        for target in targets:
-            monitor.stop(run, target)
+        for job in targets:
+            monitor.stop(run, job)
             if not dry_run:
-                print(f"stopped {target.job_id} on {target.host}")
+                print(f"stopped {job.job_id} on {job.host}")
         if not targets:
-            print("no running server found")
+            print(f"no running server on {on_host.name if on_host else target}")
     finally:
         run.close()
 

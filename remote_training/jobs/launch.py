@@ -27,7 +27,10 @@ LAUNCH_SCRIPT = (
     f'proj=$1 envf=$2 image=$3; shift 3; [ -f "$proj/{MARKER}" ] || exit {PROJECT_MISSING}; '
     'if [ -n "$envf" ]; then set -a; . "./$envf"; set +a; rm -f "./$envf"; fi; '
     'export CACHE_ROOT="$HOME" COMPOSE_PROJECT_NAME=rt; cd "$proj" || exit 1; '
-    f'if [ -n "$image" ]; then docker pull -q "$image" >/dev/null || exit {PULL_FAILED}; fi; '
+    # Pushed refs are content tags: pull only when missing here, or for a moving `:latest` tag.
+    'if [ -n "$image" ]; then case $image in *:latest) docker pull -q "$image" >/dev/null ;; '
+    '*) docker image inspect -f . "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null ;; esac '
+    f'|| exit {PULL_FAILED}; fi; '
     'exec "$@"'
 )
 SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -80,6 +83,8 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
     hooks.before_launch(spec)  # may raise: then nothing has started
     started = time.monotonic()
     host = runner.inventory.get(spec.host)
+    if spec.replace:
+        replace_running(runner, host, spec.service)
     project_dir = project.remote_dir(host.workdir)
     job_env = {k: v for k, v in (job_env or {}).items() if v is not None}
     env_rel = f".rt-job-{spec.job_id}.env" if job_env else ""
@@ -131,3 +136,15 @@ def ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str) -
 def _echo_ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str, commands: list[str]) -> None:
     commands.insert(0, f"(only if {project_dir}/{MARKER} is missing) upload project-{project.digest}.tar.gz "
                        f"({len(project.files)} files) and {quote_command(unpack_argv(project_dir + '.tar.gz', project_dir))}")
+
+
+def replace_running(runner: RemoteRunner, host: Host, service: str) -> list[str]:
+    """--replace: stop this service's running jobs on the host (after preflight passed)."""
+    from .monitor import host_jobs, stop
+
+    stopped = []
+    for job in host_jobs(runner, host):
+        if job.service == service and job.running:
+            stop(runner, job)
+            stopped.append(job.job_id)
+    return stopped

@@ -1,6 +1,9 @@
 # Shared helpers of the sandbox stand-in programs (busybox sh). Sourced, not run.
 # S3 goes straight to the sandbox's moto server ($AWS_ENDPOINT_URL), which takes unsigned requests.
 
+# As PID 1 a shell ignores SIGTERM unless it traps it; jobs.stop must stop a stand-in promptly.
+trap 'echo "Error: stopped by SIGTERM" >&2; exit 143' TERM
+
 die() { echo "Error: $*" >&2; exit "${RT_EXIT:-1}"; }
 
 endpoint_hostport() {

@@ -11,4 +11,7 @@ www=/tmp/www; mkdir -p "$www/api/v1"
 printf '{"models": [{"id": "%s", "kind": "%s", "modality": "%s", "checkpoints_dir": "%s"}]}\n' \
   "$checkpoint" "$kind" "$modality" "$ckpts" > "$www/api/v1/models"
 echo "Loaded $checkpoint from $ckpts; serving on port $port"
-exec httpd -f -v -p "0.0.0.0:$port" -h "$www"
+# As PID 1 a shell ignores SIGTERM unless it traps it: stop promptly, like a real server.
+httpd -f -v -p "0.0.0.0:$port" -h "$www" & pid=$!
+trap 'echo "Shutting down"; kill $pid; exit 0' TERM INT
+wait $pid
