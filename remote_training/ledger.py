@@ -1,0 +1,163 @@
+"""The run ledger: what ran where, from which image, with which arguments.
+
+A local append-only JSON-lines file (one line per event: a launch, then an end),
+merged by job id when read, so two laptops' processes never rewrite each other's
+lines. Default: $XDG_STATE_HOME/remote-training/ledger.jsonl (~/.local/state/...),
+or the path in RT_LEDGER. When a job writes to S3, the same record lands as
+`run.json` in the job's run folder, so a checkpoint can be traced to its image
+and arguments without the laptop that launched it.
+
+Secrets never get in: arguments whose name looks secret, and any value equal to
+a secret in the environment, are replaced by "***" before anything is written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "WANDB_API_KEY",
+              "HF_TOKEN", "NEBIUS_IAM_TOKEN")
+SECRET_NAME_RE = re.compile(r"(secret|token|passw|api[_-]?key|access[_-]?key|credential|private[_-]?key)", re.I)
+MASK = "***"
+
+
+def default_path() -> Path:
+    if os.environ.get("RT_LEDGER"):
+        return Path(os.environ["RT_LEDGER"]).expanduser()
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "remote-training" / "ledger.jsonl"
+
+
+def _secret_values(environ: Mapping[str, str]) -> list[str]:
+    values = [environ[k] for k in environ if (k in SECRET_ENV or SECRET_NAME_RE.search(k)) and environ[k]]
+    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)  # longest first: no partial masks
+
+
+def scrub_text(text: str, environ: Mapping[str, str] | None = None) -> str:
+    for value in _secret_values(os.environ if environ is None else environ):
+        text = text.replace(value, MASK)
+    return text
+
+
+def scrub_args(args: Iterable[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    """Arguments fit for a log: `--x_token=...` masked by name, known secret values masked anywhere."""
+    out = []
+    for arg in args:
+        name, eq, _ = arg.partition("=")
+        if eq and SECRET_NAME_RE.search(name):
+            out.append(f"{name}={MASK}")
+        else:
+            out.append(scrub_text(arg, environ))
+    return out
+
+
+def scrub(value: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """A JSON-able structure with secret-named keys and secret values masked, recursively."""
+    if isinstance(value, Mapping):
+        return {k: (MASK if SECRET_NAME_RE.search(str(k)) and v else scrub(v, environ)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return scrub_args(value, environ) if all(isinstance(v, str) for v in value) else [scrub(v, environ) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value, environ)
+    return value
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def run_folder(service: str, output: str | None, exp_name: str | None, args: Iterable[str] = ()) -> str | None:
+    """Where a job's outputs land (REFERENCE.md), i.e. where its run.json belongs."""
+    if not output or not output.startswith("s3://"):
+        return None
+    base = output if output.endswith("/") else output + "/"
+    if service == "openpi-train" and exp_name:
+        config = next((a.split("=", 1)[1] for a in args if a.startswith("--config_name=")), "pi05_positronic_lowmem")
+        return f"{base}{config}/{exp_name}/"
+    return f"{base}{exp_name}/" if exp_name else base
+
+
+class Ledger:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+
+    def _append(self, event: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(scrub(event), sort_keys=True, default=str) + "\n"
+        # O_APPEND and one write per line: concurrent writers never interleave a line.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def start(self, spec: Any, *, image_digest: str | None = None, s3: Any = None,
+              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Record a launch; with an S3 client, also write run.json into the job's run folder."""
+        data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
+        entry = {
+            "event": "start", "job_id": data["job_id"], "host": data.get("host"), "service": data.get("service"),
+            "kind": data.get("kind"), "image": data.get("image"), "image_digest": image_digest,
+            "args": scrub_args(data.get("args") or ()), "inputs": list(data.get("inputs") or ()),
+            "output": data.get("output"), "exp_name": data.get("exp_name"), "port": data.get("port"),
+            "resume": data.get("resume", False), "force": data.get("force", False), "user": data.get("user"),
+            "started": now(), "ended": None, "exit_code": None,
+            "run_json": None, **(extra or {}),
+        }
+        folder = run_folder(entry["service"] or "", entry["output"], entry["exp_name"], entry["args"])
+        if folder:
+            entry["run_json"] = folder + "run.json"
+        self._append(entry)
+        if s3 is not None and entry["run_json"]:
+            from . import storage
+
+            storage.put_json(s3, entry["run_json"], scrub({k: v for k, v in entry.items() if k != "event"}))
+        return entry
+
+    def finish(self, job_id: str, exit_code: int, *, s3: Any = None, ended: str | None = None) -> dict[str, Any] | None:
+        """Record a job's end; updates run.json too when an S3 client is given."""
+        event = {"event": "end", "job_id": job_id, "ended": ended or now(), "exit_code": int(exit_code)}
+        self._append(event)
+        entry = self.get(job_id)
+        if entry and s3 is not None and entry.get("run_json"):
+            from . import storage
+
+            storage.put_json(s3, entry["run_json"], {k: v for k, v in entry.items() if k != "event"})
+        return entry
+
+    def entries(self) -> list[dict[str, Any]]:
+        """One merged record per job, oldest first; unreadable lines are skipped, not fatal."""
+        if not self.path.exists():
+            return []
+        merged: dict[str, dict[str, Any]] = {}
+        for line in self.path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(event, dict) or "job_id" not in event:
+                continue
+            record = merged.setdefault(event["job_id"], {"job_id": event["job_id"]})
+            if event.get("event") == "end":
+                record.update(ended=event.get("ended"), exit_code=event.get("exit_code"))
+            else:
+                record.update({k: v for k, v in event.items() if k != "event"}
+                              | {k: record[k] for k in ("ended", "exit_code") if record.get(k) is not None})
+        return list(merged.values())
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return next((e for e in self.entries() if e["job_id"] == job_id), None)
+
+    def trace(self, url: str) -> dict[str, Any] | None:
+        """The launch that wrote `url` (a checkpoint or any path under a run folder)."""
+        best = None
+        for entry in self.entries():
+            folder = entry.get("run_json", "") or ""
+            folder = folder[: -len("run.json")] if folder else ""
+            if folder and url.startswith(folder) and (best is None or len(folder) >= len(best["run_json"]) - 8):
+                best = entry
+        return best

@@ -1,0 +1,96 @@
+"""The run ledger: local JSON lines, run.json in the sandbox S3, secrets never written."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from remote_training import ledger, storage
+from remote_training.jobs.spec import JobSpec
+
+SECRET = "wandb-" + uuid.uuid4().hex  # a value only this test knows
+
+
+def spec(output="s3://checkpoints/x/", exp="040126", **kw):
+    fields = dict(job_id=f"groot-train-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train",
+                  host="vm-train2", image="localhost:5000/positro/gr00t:src-abc",
+                  args=("--input_path=s3://interim/d/", f"--output_path={output}", f"--exp_name={exp}",
+                        "--num_train_steps=20"),
+                  inputs=("s3://interim/d/",), output=output, exp_name=exp)
+    fields.update(kw)
+    return JobSpec(**fields)
+
+
+def test_run_folder_follows_each_trainer_layout():
+    assert ledger.run_folder("groot-train", "s3://c/g", "e1") == "s3://c/g/e1/"
+    assert ledger.run_folder("openpi-train", "s3://c/o/", "e1", ["--config_name=pi0_x"]) == "s3://c/o/pi0_x/e1/"
+    assert ledger.run_folder("openpi-train", "s3://c/o/", "e1") == "s3://c/o/pi05_positronic_lowmem/e1/"
+    assert ledger.run_folder("openpi-stats", "s3://i/assets", None) == "s3://i/assets/"
+    assert ledger.run_folder("groot-server", None, None) is None
+
+
+def test_start_and_finish_merge_into_one_record(tmp_path):
+    book = ledger.Ledger(tmp_path / "state" / "ledger.jsonl")
+    s = spec()
+    entry = book.start(s, image_digest="sha256:abc")
+    assert entry["run_json"] == "s3://checkpoints/x/040126/run.json"
+    book.finish(s.job_id, 0)
+    [record] = book.entries()
+    assert record["job_id"] == s.job_id and record["host"] == "vm-train2" and record["exit_code"] == 0
+    assert record["image"] == s.image and record["image_digest"] == "sha256:abc"
+    assert record["started"] and record["ended"] and record["user"]
+    assert (tmp_path / "state" / "ledger.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_secrets_are_excluded_by_name_and_by_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", SECRET)
+    book = ledger.Ledger(tmp_path / "ledger.jsonl")
+    s = spec(args=("--exp_name=e", f"--wandb_api_key={SECRET}", f"--note=key is {SECRET}", "--hf_token=abc"))
+    book.start(s)
+    text = (tmp_path / "ledger.jsonl").read_text()
+    assert SECRET not in text and "abc" not in text.split("hf_token")[1][:6]
+    args = book.entries()[0]["args"]
+    assert args == ["--exp_name=e", "--wandb_api_key=***", "--note=key is ***", "--hf_token=***"]
+
+
+def test_history_survives_a_torn_line_and_keeps_order(tmp_path):
+    book = ledger.Ledger(tmp_path / "ledger.jsonl")
+    first, second = spec(), spec()
+    book.start(first)
+    with open(book.path, "a") as fh:
+        fh.write('{"job_id": "half-writ')
+        fh.write("\n")
+    book.start(second)
+    assert [e["job_id"] for e in book.entries()] == [first.job_id, second.job_id]
+
+
+def test_default_path_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("RT_LEDGER", str(tmp_path / "l.jsonl"))
+    assert ledger.default_path() == tmp_path / "l.jsonl"
+    monkeypatch.delenv("RT_LEDGER")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert ledger.default_path() == tmp_path / "remote-training" / "ledger.jsonl"
+
+
+@pytest.fixture
+def s3(sandbox, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox-secret-value")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return storage.client(sandbox["s3_local_endpoint"])
+
+
+def test_run_json_lands_beside_the_checkpoints_and_traces_back(s3, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", SECRET)
+    root = f"s3://checkpoints/test-ledger/{uuid.uuid4().hex[:8]}"
+    s = spec(output=root, args=(f"--output_path={root}", "--exp_name=040126", f"--wandb_api_key={SECRET}"))
+    book = ledger.Ledger(tmp_path / "ledger.jsonl")
+    book.start(s, image_digest="sha256:feed", s3=s3)
+    storage.put_json(s3, f"{root}/040126/checkpoint-20/meta.json", {"step": 20})  # what the trainer writes
+    book.finish(s.job_id, 3, s3=s3)
+    run = storage.get_json(s3, f"{root}/040126/run.json")
+    assert run["job_id"] == s.job_id and run["exit_code"] == 3 and run["image_digest"] == "sha256:feed"
+    assert SECRET not in json.dumps(run) and "sandbox-secret-value" not in json.dumps(run)
+    latest = storage.latest_checkpoint(s3, f"{root}/040126/", "groot")
+    assert book.trace(latest.url)["job_id"] == s.job_id
