@@ -124,19 +124,17 @@ def docker_contexts(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def context_endpoint(host: Host) -> str:
-    return f"ssh://{host.ssh}"
-
-
 def check_docker_context(host: Host, contexts: Mapping[str, str]) -> tuple[str, str, str]:
-    want = context_endpoint(host)
+    from .docker_contexts import endpoint_for  # the same endpoint `inv vm.contexts` writes
+
+    want = endpoint_for(host)
     create = f"inv vm.contexts (or: docker context create {host.name} --docker host={want})"
     have = contexts.get(host.name)
     if have is None:
         return WARN, f"no docker context {host.name!r}, so `docker --context {host.name} ps` fails", create
     if have.rstrip("/") != want:
         return (FAIL, f"docker context {host.name!r} points at {have or 'nothing'}, the inventory says {want}",
-                f"inv vm.contexts (or: docker context update {host.name} --docker host={want})")
+                f"inv vm.contexts --force (or: docker context update {host.name} --docker host={want})")
     return OK, f"context {host.name} -> {want}", ""
 
 

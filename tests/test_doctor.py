@@ -106,7 +106,7 @@ def test_docker_context_missing_wrong_and_right(tmp_path):
     missing = doctor.check_docker_context(inv.get("desktop"), contexts)
     assert ok[0] == OK
     assert wrong[0] == FAIL and "ssh://vertix@elsewhere" in wrong[1]
-    assert wrong[2] == "inv vm.contexts (or: docker context update vm-train2 --docker host=ssh://vertix@vm-train2:2222)"
+    assert wrong[2] == "inv vm.contexts --force (or: docker context update vm-train2 --docker host=ssh://vertix@vm-train2:2222)"
     assert missing[0] == WARN
     assert missing[2] == "inv vm.contexts (or: docker context create desktop --docker host=ssh://vertix@desktop)"
 
@@ -336,3 +336,21 @@ def test_service_sizes_the_gpu_check(sandbox, tmp_path):
         runner.close()
     done = inv_doctor(inv.path, "--host", "desktop", "--service", "groot-trian")
     assert done.returncode == 2 and "did you mean 'groot-train'" in done.stderr
+
+
+def test_applying_the_context_fix_makes_the_check_pass(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path, top={"s3": {"endpoint": sandbox["s3_local_endpoint"]}})
+    env = {**MOTO_CREDS, "MUJOCO_GL": "egl", "DOCKER_CONFIG": str(tmp_path / "docker")}
+
+    def context_row() -> dict[str, Any]:
+        done = inv_doctor(inv.path, "--host", "desktop", "--json", env=env)
+        return next(r for r in json.loads(done.stdout) if r["check"] == "docker_context")
+
+    before = context_row()
+    assert before["status"] == WARN and before["fix"].startswith("inv vm.contexts")
+    fixed = subprocess.run([sys.executable, "-m", "invoke", "vm.contexts", "--host", "desktop"], cwd=ROOT,
+                           env={**os.environ, **env, "INVOKE_HOSTS_FILE": str(inv.path)},
+                           capture_output=True, text=True, timeout=60)
+    assert fixed.returncode == 0, fixed.stderr
+    after = context_row()
+    assert after["status"] == OK and after["summary"] == "context desktop -> ssh://root@desktop"
