@@ -1,0 +1,209 @@
+"""Jobs on the sandbox fleet: real sshd hosts, their own docker engines, compose v1.29, moto S3.
+
+The runbook's chain end to end, a client killed mid-job, jobs found from another
+process, stop, failing exit codes, secrets, and --dry-run starting nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, s3, ssh, started_job  # noqa: F401
+
+
+def test_chain_convert_stats_train_serve_infer(jobs_env, s3, prefix, sandbox, cleanup) -> None:
+    data, stats, ckpt = f"s3://interim/{prefix}/groot_q/", f"s3://interim/{prefix}/stats/", f"s3://checkpoints/{prefix}/g/"
+    convert = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft",
+                  "--observation", ".groot_rot6d_joints", "--action", ".groot_rot6d", "--output", data)
+    assert convert.returncode == 0, convert.stderr
+    job = started_job(convert)
+    cleanup.append(("desktop", job))
+    assert inv(jobs_env, "jobs.wait", job).returncode == 0
+    assert "meta/info.json" in keys(s3, data)
+
+    result = inv(jobs_env, "dataset.stats", "--input", data, "--output", stats)
+    cleanup.append(("desktop", started_job(result)))
+    assert "project unchanged" in result.stdout  # the second launch on desktop sent nothing
+    assert inv(jobs_env, "jobs.wait", started_job(result)).returncode == 0
+    assert "assets/norm_stats.json" in keys(s3, stats)
+
+    train = inv(jobs_env, "train.groot", "--input", data, "--output", ckpt, "--modality", "ee_rot6d_q",
+                "--exp-name", "e1", "--steps", "4", "--save-steps", "2", "--host", "train2")
+    assert train.returncode == 0, train.stderr
+    cleanup.append(("vm-train2", started_job(train)))
+    assert inv(jobs_env, "jobs.wait", started_job(train)).returncode == 0
+    saved = keys(s3, ckpt + "e1/")
+    assert "checkpoint-2/config.json" in saved and "checkpoint-4/config.json" in saved
+    assert any(k.startswith("run_metadata_") for k in saved)
+
+    openpi = inv(jobs_env, "train.openpi", "--input", data, "--stats", stats + "assets/", "--output",
+                 f"s3://checkpoints/{prefix}/pi/", "--exp-name", "e1", "--steps", "2000", "--host", "train2", "--wait")
+    cleanup.append(("vm-train2", started_job(openpi)))
+    assert openpi.returncode == 0, openpi.stdout + openpi.stderr
+    assert "pi05_positronic_lowmem/e1/2000/config.json" in keys(s3, f"s3://checkpoints/{prefix}/pi/")
+
+    port = 9300 + os.getpid() % 500
+    serve = inv(jobs_env, "serve.groot", "--checkpoints", ckpt + "e1/", "--modality", "ee_rot6d_q",
+                "--port", str(port), "--host", "train2")
+    assert serve.returncode == 0, serve.stdout + serve.stderr
+    server = started_job(serve)
+    cleanup.append(("vm-train2", server))
+    address = sandbox["hosts"]["vm-train2"]["address"]
+    assert f"answers on {address}:{port}" in serve.stdout
+    with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=5) as reply:
+        assert json.load(reply)["models"][0]["id"] == "checkpoint-4"
+    smi = ssh(sandbox, "vm-train2", "nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits")
+    assert int(smi.strip()) >= 6000  # the server's rt.gpu_mem_mb label reaches the GPU stand-in
+
+    client = inv(jobs_env, "infer.sim", "--server", server)
+    assert client.returncode == 0, client.stdout + client.stderr
+    cleanup.append(("vm-train2", started_job(client)))
+    assert "Policy .groot_ee_rot6d_joints connected" in client.stdout and "Simulation finished" in client.stdout
+
+    assert inv(jobs_env, "serve.stop", server).returncode == 0
+    assert jobs_json(jobs_env, "--host", "train2")[server]["state"] == "exited"
+
+
+def test_job_survives_a_killed_client_and_keeps_its_whole_log(jobs_env, s3, prefix, cleanup) -> None:
+    data = _dataset(jobs_env, prefix, cleanup)
+    ckpt = f"s3://checkpoints/{prefix}/cut/"
+    client = subprocess.Popen([sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", ckpt,
+                               "--modality", "ee_q", "--exp-name", "cut", "--steps", "12", "--save-steps", "1",
+                               "--host", "train", "--wait"], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    first = client.stdout.readline()
+    job = first.split()[1]
+    cleanup.append(("vm-train", job))
+    assert first.startswith("started ") and client.stdout.read(1)  # the streamed log has begun
+    os.killpg(client.pid, signal.SIGKILL)  # the laptop goes away: its SSH connection with it
+    client.wait(timeout=10)
+    assert jobs_json(jobs_env, "--running")[job]["state"] == "running"
+
+    assert inv(jobs_env, "jobs.wait", job).returncode == 0
+    log = inv(jobs_env, "jobs.logs", job).stdout
+    assert "Training finished: 12 steps" in log
+    assert all(f"| {step}/12 [" in log for step in range(1, 13))
+    progress = json.loads(inv(jobs_env, "jobs.progress", job, "--json").stdout)
+    assert progress[0]["percent"] == 100 and (progress[0]["step"], progress[0]["total"]) == (12, 12)
+    assert "checkpoint-12/config.json" in keys(s3, ckpt + "cut/")
+
+
+def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox, prefix, cleanup) -> None:
+    from remote_training.inventory import load_inventory
+    from remote_training.jobs import monitor
+    from remote_training.remote import RemoteRunner
+
+    data = _dataset(jobs_env, prefix, cleanup)
+    long = inv(jobs_env, "train.lerobot", "--input", data, "--output", f"s3://checkpoints/{prefix}/act/",
+               "--exp-name", "long", "--steps", "200000", "--host", "desktop")
+    job = started_job(long)
+    cleanup.append(("desktop", job))
+
+    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))
+    try:  # this test process never launched it: it finds it by label, like another laptop would
+        found = monitor.find_job(runner, runner.inventory.hosts, job)
+    finally:
+        runner.close()
+    assert (found.host, found.service, found.kind, found.running) == ("desktop", "lerobot-train", "train", True)
+    assert "--num_train_steps=200000" in found.args and found.user
+
+    began = time.monotonic()
+    assert inv(jobs_env, "jobs.stop", job).returncode == 0
+    assert time.monotonic() - began < 20
+    stopped = jobs_json(jobs_env, "--host", "desktop")[job]
+    assert stopped["state"] == "exited" and stopped["exit_code"] == 143
+    assert inv(jobs_env, "jobs.wait", job).returncode == 143
+
+    failing = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/missing/", "--output",
+                  f"s3://checkpoints/{prefix}/never/", "--modality", "ee", "--host", "desktop")
+    bad = started_job(failing)
+    cleanup.append(("desktop", bad))
+    waited = inv(jobs_env, "jobs.wait", bad)
+    assert waited.returncode == 2 and "exited 2" in waited.stderr
+    errors = inv(jobs_env, "jobs.errors", bad)
+    assert "no dataset at" in errors.stdout and "exited 2" in errors.stdout
+
+    attached = inv(jobs_env, "dataset.stats", "--input", f"s3://interim/{prefix}/missing/", "--output",
+                   f"s3://interim/{prefix}/st/", "--wait")
+    cleanup.append(("desktop", started_job(attached)))
+    assert attached.returncode == 2 and "no dataset at" in attached.stdout
+
+
+def test_a_server_that_dies_fails_the_task_fast(jobs_env, prefix, cleanup) -> None:
+    began = time.monotonic()
+    result = inv(jobs_env, "serve.lerobot", "--checkpoints", f"s3://checkpoints/{prefix}/empty/", "--port", "9297",
+                 "--host", "desktop")
+    cleanup.append(("desktop", started_job(result)))
+    assert result.returncode == 2 and "before its port 9297 answered" in result.stderr
+    assert time.monotonic() - began < 30
+
+
+def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, prefix, cleanup) -> None:
+    secret = f"wandb-{os.urandom(6).hex()}"
+    out = f"s3://interim/{prefix}/sec/"
+    args = ("dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot", "--output", out)
+    dry = inv(jobs_env, *args, "--dry-run", extra_env={"WANDB_API_KEY": secret})
+    assert dry.returncode == 0 and secret not in dry.stdout + dry.stderr and "WANDB_API_KEY" in dry.stdout
+    real = inv(jobs_env, *args, extra_env={"WANDB_API_KEY": secret})
+    job = started_job(real)
+    cleanup.append(("desktop", job))
+    assert secret not in real.stdout + real.stderr
+    record = json.loads(ssh(sandbox, "desktop", f"docker inspect {job}"))[0]
+    assert f"WANDB_API_KEY={secret}" in record["Config"]["Env"]  # it arrived, through the env file
+    assert secret not in json.dumps([record["Args"], record["Config"]["Cmd"], record["Config"]["Labels"]])
+    assert ".rt-job-" not in ssh(sandbox, "desktop", "ls -a ~")  # the env file was deleted after use
+
+
+def test_every_dry_run_starts_nothing(jobs_env, sandbox, prefix, cleanup) -> None:
+    done = inv(jobs_env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot",
+               "--output", f"s3://interim/{prefix}/d/", "--wait")
+    finished = started_job(done)
+    cleanup.append(("desktop", finished))
+    before = _containers(sandbox)
+    s3u = f"s3://interim/{prefix}/x/"
+    launching = [
+        ("dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot", "--output", s3u),
+        ("dataset.stats", "--input", s3u, "--output", s3u),
+        ("train.groot", "--input", s3u, "--output", s3u, "--modality", "ee"),
+        ("train.openpi", "--input", s3u, "--stats", s3u, "--output", s3u),
+        ("train.lerobot", "--input", s3u, "--output", s3u),
+        ("serve.groot", "--checkpoints", s3u, "--modality", "ee_q", "--replace"),
+        ("serve.openpi", "--checkpoints", s3u),
+        ("serve.lerobot", "--checkpoints", s3u),
+        ("infer.sim", "--server", "vm-train:9000", "--policy", "groot_ee"),
+    ]
+    for args in launching:
+        result = inv(jobs_env, *args, "--dry-run")
+        assert result.returncode == 0, (args, result.stderr)
+        assert "docker-compose run -d --name" in result.stdout and "\nstarted " not in result.stdout, args
+    for args in (("jobs.stop", finished), ("serve.stop", "desktop"), ("jobs.clean",)):
+        result = inv(jobs_env, *args, "--dry-run")
+        assert result.returncode == 0, (args, result.stderr)
+    assert f"docker stop --time 30 {finished}" in inv(jobs_env, "jobs.stop", finished, "--dry-run").stdout
+    assert _containers(sandbox) == before
+    assert ".rt-job-" not in ssh(sandbox, "vm-train", "ls -a ~")
+
+
+def _containers(sandbox: dict[str, Any]) -> dict[str, str]:
+    """Every container (id -> status) on the hosts that answer."""
+    seen: dict[str, str] = {}
+    for host in ("desktop", "vm-train", "vm-train2"):
+        for line in ssh(sandbox, host, "docker ps -a --format '{{.ID}} {{.Status}}'").splitlines():
+            cid, status = line.split(" ", 1)
+            seen[f"{host}/{cid}"] = status.split(" (")[0].split(" ")[0]
+    return seen
+
+
+def _dataset(env: dict[str, str], prefix: str, cleanup: list) -> str:
+    data = f"s3://interim/{prefix}/data/"
+    result = inv(env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot_joints", "--action",
+                 ".groot", "--output", data, "--wait")
+    cleanup.append(("desktop", started_job(result)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return data
