@@ -143,7 +143,7 @@ def _walk(root: Path, prefix: str, matcher: IgnoreMatcher, always: set[str]) -> 
             st = de.stat(follow_symlinks=False)
             excluded = matcher.excluded(rel) and rel not in always
             if stat.S_ISDIR(st.st_mode):
-                if excluded and not matcher.has_exclusions:
+                if excluded and not matcher.has_exclusions and not any(a.startswith(rel + "/") for a in always):
                     continue  # nothing below can be re-admitted: skip the whole tree
                 if not excluded:
                     yield ContextEntry(rel, Path(de.path), "dir", stat.S_IMODE(st.st_mode))

@@ -1,0 +1,254 @@
+"""Images against the real engine and registries: order, no-op reruns, staleness, failures.
+
+Each test builds a private copy of the sandbox catalog into its own registry
+prefix (localhost:5000/t-<random>/...), so tests never fight the demo or each other.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remote_training.errors import ExitCode, ImageError
+from remote_training.images import image_present, read_image_env
+from remote_training.images.catalog import load_catalog
+from remote_training.images.service import plan_images, raise_for, run_images
+
+PROJECT = Path(__file__).resolve().parent.parent
+SANDBOX_CATALOG = PROJECT / "docker" / "sandbox" / "images.yaml"
+FIVE = ["gr00t-base", "openpi-base", "positronic", "gr00t", "openpi"]
+
+
+class Recorder:
+    """Collects builder events: (image, status) in the order they happened."""
+
+    def __init__(self, on_status: Any = None) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.on_status = on_status
+
+    def __call__(self, name: str, status: str, detail: str) -> None:
+        if not self.events or self.events[-1] != (name, status):
+            self.events.append((name, status))
+        if self.on_status:
+            self.on_status(name, status)
+
+    def index(self, name: str, status: str) -> int:
+        return self.events.index((name, status))
+
+    def built(self) -> set[str]:
+        return {n for n, s in self.events if s == "building"}
+
+
+@pytest.fixture
+def work(tmp_path: Path, sandbox: dict) -> dict:
+    """A private catalog copy, registry prefix, hash cache and env file; local images removed after."""
+    shutil.copytree(SANDBOX_CATALOG.parent / "repos", tmp_path / "repos", symlinks=True)
+    shutil.copy(SANDBOX_CATALOG, tmp_path / "images.yaml")
+    prefix = f"t-{uuid.uuid4().hex[:10]}"
+    state = {"dir": tmp_path, "catalog": tmp_path / "images.yaml", "registry": f"{sandbox['registry']}/{prefix}",
+             "cache": tmp_path / "hashes.json", "env": tmp_path / "docker.env", "prefix": prefix}
+    yield state
+    _remove_local_images(prefix)
+
+
+def _remove_local_images(prefix: str) -> None:
+    import docker
+
+    client = docker.from_env()
+    for image in client.images.list():
+        for tag in image.tags:
+            if f"/{prefix}/" in tag:
+                client.images.remove(tag, force=True)
+
+
+def _run(work: dict, names=None, *, push: bool = True, registry: str | None = None, **kw):
+    catalog = load_catalog(work["catalog"], registry=registry or work["registry"])
+    return run_images(catalog, names, push=push, cache_path=work["cache"], env_file=work["env"], live=False, **kw)
+
+
+def _plan(work: dict, names=None, push: bool = True):
+    catalog = load_catalog(work["catalog"], registry=work["registry"])
+    return plan_images(catalog, names, push=push, cache_path=work["cache"])
+
+
+def _container_output(ref: str, command: str) -> str:
+    import docker
+
+    return docker.from_env().containers.run(ref, ["sh", "-c", command], remove=True).decode()
+
+
+def test_first_run_builds_in_order_second_run_does_nothing(work: dict) -> None:
+    rec = Recorder()
+    first = _run(work, on_event=rec, parallel=3)
+    raise_for(first)
+    assert {o.name: o.status for o in first.outcomes} == {n: "built+pushed" for n in FIVE}
+    for derived, base in (("gr00t", "gr00t-base"), ("openpi", "openpi-base")):
+        # a base is pushed before anything that depends on it starts building
+        assert rec.index(base, "built+pushed") < rec.index(derived, "building")
+    steps = first.plan.by_name()
+    assert steps["gr00t"].build_args["BASE_IMAGE"] == steps["gr00t-base"].key_ref
+    for step in first.plan.steps:
+        assert image_present(step.key_ref) and image_present(f"{step.repo_ref}:latest")
+    env = read_image_env(work["env"])
+    assert env["RT_IMAGE_GR00T"] == steps["gr00t"].key_ref and env["RT_IMAGE_OPENPI_BASE"].endswith(
+        steps["openpi-base"].key_tag)
+    assert env["IMAGE_TAG"]
+    assert "OPENPI_HOME=/opt/openpi" in _container_output(env["RT_IMAGE_OPENPI"], "env")
+
+    # Second run, through the CLI as a user types it: nothing built, nothing pushed, quick.
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "invoke", "images.push", "--json"], cwd=PROJECT, text=True,
+                          capture_output=True, timeout=60, env=_cli_env(work))
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r in json.loads(done.stdout)] == ["up to date"] * 5
+    assert "building" not in done.stderr and "pushing" not in done.stderr
+    assert elapsed < 5, f"no-op push took {elapsed:.1f}s"
+
+
+def _cli_env(work: dict) -> dict:
+    return {**os.environ, "INVOKE_IMAGES_CATALOG": str(work["catalog"]), "INVOKE_IMAGES_REGISTRY": work["registry"],
+            "INVOKE_IMAGES_ENV_FILE": str(work["env"]), "XDG_CACHE_HOME": str(work["dir"] / "xdg")}
+
+
+def test_changed_base_source_rebuilds_exactly_its_chain(work: dict) -> None:
+    raise_for(_run(work))
+    (work["dir"] / "repos" / "openpi" / "README.md").write_text("docs only, ignored by .dockerignore\n")
+    (work["dir"] / "repos" / "openpi" / "scratch").mkdir()
+    (work["dir"] / "repos" / "openpi" / "scratch" / "wip.txt").write_text("ignored too\n")
+    assert _plan(work).work == []  # files .dockerignore excludes change nothing
+
+    (work["dir"] / "repos" / "openpi" / "src" / "VERSION").write_text("openpi changed\n")
+    plan = _plan(work)
+    assert sorted(s.name for s in plan.work) == ["openpi", "openpi-base"]
+    rec = Recorder()
+    result = _run(work, on_event=rec)
+    raise_for(result)
+    assert rec.built() == {"openpi", "openpi-base"}
+    assert {o.name for o in result.outcomes if o.status == "built+pushed"} == {"openpi", "openpi-base"}
+    new_openpi = result.plan.by_name()["openpi"].key_ref
+    assert read_image_env(work["env"])["RT_IMAGE_OPENPI"] == new_openpi
+    assert _container_output(new_openpi, "cat /opt/openpi/VERSION").strip() == "openpi changed"
+
+
+def test_build_only_keeps_registry_untouched(work: dict) -> None:
+    rec = Recorder()
+    result = _run(work, ["gr00t"], push=False, on_event=rec)
+    raise_for(result)
+    assert [o.status for o in result.outcomes] == ["built", "built"]
+    assert not any(s == "pushing" for _, s in rec.events)
+    gr00t = result.plan.by_name()["gr00t"]
+    assert not image_present(gr00t.key_ref)
+    assert "GR00T_HOME=/opt/gr00t" in _container_output(gr00t.key_ref, "env")
+    # A later push only pushes what was built here, and builds nothing again.
+    plan = _plan(work, ["gr00t"])
+    assert [s.action for s in plan.steps] == ["push", "push"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_registry(tmp: Path, port: int) -> subprocess.Popen:
+    config = tmp / "registry.yml"
+    config.write_text(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {tmp / 'data'}}}\n"
+                      f"http: {{addr: '127.0.0.1:{port}'}}\n")
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("test registry did not start")
+
+
+def test_registry_stopped_mid_run_then_rerun_finishes_the_rest(work: dict) -> None:
+    port = _free_port()
+    registry = f"127.0.0.1:{port}/{work['prefix']}"
+    proc = _start_registry(work["dir"], port)
+    try:
+        def stop_after_first_push(name: str, status: str) -> None:
+            if status == "built+pushed" and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+        first = _run(work, registry=registry, parallel=1, on_event=Recorder(stop_after_first_push))
+        statuses = {o.name: o.status for o in first.outcomes}
+        assert list(statuses.values()).count("built+pushed") == 1
+        assert "failed" in statuses.values()
+        with pytest.raises(ImageError, match="not done.*push of .* failed") as info:
+            raise_for(first)
+        assert info.value.exit_code == ExitCode.IMAGE
+        built_before = {o.name for o in first.outcomes if o.status in ("built+pushed", "failed")}
+
+        proc = _start_registry(work["dir"], port)  # same storage: what was pushed is still there
+        rec = Recorder()
+        second = _run(work, registry=registry, parallel=1, on_event=rec)
+        raise_for(second)
+        assert not (rec.built() & built_before), "a rerun must not rebuild what the first run built"
+        done_first = [n for n, s in statuses.items() if s == "built+pushed"]
+        assert {o.name: o.status for o in second.outcomes}[done_first[0]] == "up to date"
+        assert _run(work, registry=registry).plan.work == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_unreachable_registry_fails_before_building(work: dict) -> None:
+    env = {**_cli_env(work), "INVOKE_IMAGES_REGISTRY": f"127.0.0.1:{_free_port()}/x"}
+    done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
+                          capture_output=True, timeout=60, env=env)
+    assert done.returncode == ExitCode.IMAGE
+    assert "unreachable" in done.stderr and "fix:" in done.stderr
+    assert "building" not in done.stderr
+
+
+def _registry_repos(prefix: str) -> list[str]:
+    """Which of the five repositories exist under the prefix (tags/list answers 404 for none)."""
+    found = []
+    for name in ("gr00t-base", "openpi-base", "positronic", "gr00t", "openpi"):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:5000/v2/{prefix}/positro/{name}/tags/list", timeout=5)
+            found.append(name)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+    return found
+
+
+@pytest.mark.parametrize("case", ["unknown-name", "cycle", "missing-dockerfile"])
+def test_bad_input_is_a_clear_error_and_pushes_nothing(work: dict, case: str) -> None:
+    args = ["images.push"]
+    catalog = work["catalog"]
+    if case == "unknown-name":
+        args.append("gr00t,nope")
+    elif case == "cycle":
+        catalog.write_text(catalog.read_text().replace("    dockerfile: docker/Dockerfile\n",
+                                                       "    dockerfile: docker/Dockerfile\n    base: gr00t\n", 1))
+    else:
+        (work["dir"] / "repos" / "positronic" / "docker" / "Dockerfile.openpi").unlink()
+    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=PROJECT, text=True, capture_output=True,
+                          timeout=60, env=_cli_env(work))
+    expected = {"unknown-name": (ExitCode.BAD_INPUT, "unknown image 'nope'"),
+                "cycle": (ExitCode.IMAGE, "base cycle gr00t-base -> gr00t -> gr00t-base"),
+                "missing-dockerfile": (ExitCode.IMAGE, "Dockerfile.openpi does not exist")}[case]
+    assert done.returncode == expected[0], done.stderr
+    assert expected[1] in done.stderr and "fix:" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _registry_repos(work["prefix"]) == []
