@@ -1,32 +1,46 @@
 """Follow a VM to its new address after a restart, without weakening host key checks.
 
-A Nebius VM may come back on another public IP. The inventory (and the user's
-ssh config) still name the old one. `readdress` returns an inventory whose
-ssh config sends that host to the new address and whose known_hosts pins, at
-the new address, exactly the key already pinned for the host: the same VM
-(same boot disk, same key) is accepted there, any other machine is refused.
+A Nebius VM may come back on another public IP, while the inventory (and the
+user's ssh config) still name the old one. `readdress` returns an inventory
+whose ssh config sends that host to the new address and whose known_hosts pins,
+at the new address, exactly the key already pinned for the host: the same VM
+(same boot disk, same host key) is accepted there, any other machine is refused.
 
-The generated files live in the state directory (see state.py), one pair per
-inventory, rewritten on every readdress.
+The generated ssh_config/known_hosts pair lives in a private temporary folder of
+this process (removed at exit): the provider is asked again by every command,
+so nothing stale is ever reused.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
-import hashlib
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 from .errors import UnreachableError
 from .inventory import Host, Inventory
-from .state import state_dir
+
+_LOCK = threading.Lock()
+_FOLDER: Path | None = None
+# generated ssh_config path -> (original inventory, {ssh host pattern: address})
+_GENERATED: dict[Path, tuple[Inventory, dict[str, str]]] = {}
+
+
+def _folder() -> Path:
+    global _FOLDER
+    if _FOLDER is None:
+        _FOLDER = Path(tempfile.mkdtemp(prefix="rt-addresses-"))
+        atexit.register(shutil.rmtree, _FOLDER, True)
+    return _FOLDER
 
 
 def _ssh_lookup(inventory: Inventory, host: Host) -> dict:
     import paramiko
 
-    config = paramiko.SSHConfig()
     path = inventory.ssh_config or Path("~/.ssh/config").expanduser()
-    if path.exists():
-        config = paramiko.SSHConfig.from_path(str(path))
+    config = paramiko.SSHConfig.from_path(str(path)) if path.exists() else paramiko.SSHConfig()
     return config.lookup(host.ssh_host)
 
 
@@ -39,69 +53,59 @@ def _key_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
-def _known_keys(inventory: Inventory, host: Host, lookup: dict, port: int) -> list[tuple[str, str]]:
+def _pinned_keys(inventory: Inventory, host: Host, lookup: dict, port: int) -> list[tuple[str, str]]:
+    """(type, base64) of every key pinned for the host's name or original address."""
     import paramiko
 
     files = [Path("~/.ssh/known_hosts").expanduser()]
-    for item in (lookup.get("userknownhostsfile") or "").split():
-        files.append(Path(item).expanduser())
+    files += [Path(p).expanduser() for p in str(lookup.get("userknownhostsfile") or "").split()]
     if inventory.known_hosts:
         files.append(inventory.known_hosts)
+    address = str(lookup.get("hostname", host.ssh_host))
+    names = {host.ssh_host, address, _key_name(host.ssh_host, port), _key_name(address, port)}
     keys: list[tuple[str, str]] = []
     for path in files:
         if not path.exists():
             continue
         known = paramiko.HostKeys(str(path))
-        for name in (host.ssh_host, str(lookup.get("hostname", "")), _key_name(str(lookup.get("hostname", "")), port)):
-            entry = known.lookup(name) if name else None
-            for key_type, key in (entry or {}).items():
-                pair = (key_type, key.get_base64())
-                if pair not in keys:
-                    keys.append(pair)
+        for name in names:
+            for key_type, key in (known.lookup(name) or {}).items():
+                if (key_type, key.get_base64()) not in keys:
+                    keys.append((key_type, key.get_base64()))
     return keys
 
 
 def readdress(inventory: Inventory, host: Host, address: str) -> Inventory:
-    """An inventory that reaches `host` at `address`; the same inventory when nothing changed."""
-    lookup = _ssh_lookup(inventory, host)
-    if str(lookup.get("hostname", host.ssh_host)) == address:
-        return inventory
-    port = int(host.ssh_port or lookup.get("port", 22))
-    keys = _known_keys(inventory, host, lookup, port)
-    if not keys:
-        raise UnreachableError(f"{host.name}: moved to {address}, but no host key is pinned for it to check there",
-                               f"connect once by hand (ssh {host.ssh}) so its key is in known_hosts, then retry")
-    tag = hashlib.sha1(str(inventory.path.resolve()).encode()).hexdigest()[:10]
-    folder = state_dir() / "addresses" / tag
-    folder.mkdir(parents=True, exist_ok=True)
-    ssh_config, known_hosts = folder / "ssh_config", folder / "known_hosts"
-    original = inventory.ssh_config or Path("~/.ssh/config").expanduser()
-    base_config = original.read_text() if original.exists() else ""
-    previous = _overrides(ssh_config)
-    previous[host.ssh_host] = address
-    # paramiko takes the first value it meets for a key, so these blocks win over the original ones
-    blocks = "".join(f"Host {pattern}\n  HostName {addr}\n\n" for pattern, addr in previous.items())
-    ssh_config.write_text(f"# generated by remote-training: VMs that came back on a new address\n{blocks}"
-                          f"# --- {original} ---\n{base_config}")
-    lines = known_hosts.read_text().splitlines() if known_hosts.exists() else []
-    base_known = inventory.known_hosts.read_text().splitlines() if inventory.known_hosts and inventory.known_hosts.exists() else []
-    new = [f"{_key_name(address, port)} {t} {k}" for t, k in keys]
-    merged = [ln for ln in dict.fromkeys(base_known + lines + new) if ln.strip()]
-    known_hosts.write_text("\n".join(merged) + "\n")
-    return dataclasses.replace(inventory, ssh_config=ssh_config, known_hosts=known_hosts)
-
-
-def _overrides(path: Path) -> dict[str, str]:
-    """The Host/HostName blocks written earlier (above the copied original)."""
-    found: dict[str, str] = {}
-    if not path.exists():
-        return found
-    pattern = None
-    for line in path.read_text().splitlines():
-        if line.startswith("# ---"):
-            break
-        if line.startswith("Host "):
-            pattern = line.split(None, 1)[1].strip()
-        elif line.strip().startswith("HostName ") and pattern:
-            found[pattern] = line.split(None, 1)[1].strip()
-    return found
+    """An inventory that reaches `host` at `address` (the same object when nothing changes)."""
+    with _LOCK:
+        original, overrides = _GENERATED.get(inventory.ssh_config or Path("/nonexistent"), (inventory, {}))
+        lookup = _ssh_lookup(original, host)
+        base_address = str(lookup.get("hostname", host.ssh_host))
+        if overrides.get(host.ssh_host, base_address) == address:
+            return inventory
+        overrides = dict(overrides)
+        if address == base_address:
+            overrides.pop(host.ssh_host, None)
+            if not overrides:
+                return original
+        else:
+            overrides[host.ssh_host] = address
+        port = int(host.ssh_port or lookup.get("port", 22))
+        keys = _pinned_keys(original, host, lookup, port)
+        if not keys and address != base_address:
+            raise UnreachableError(f"{host.name}: moved to {address}, but no host key is pinned to check it there",
+                                   f"connect once by hand (ssh {host.ssh}) so its key is in known_hosts, then retry")
+        folder = Path(tempfile.mkdtemp(dir=_folder()))
+        ssh_config, known_hosts = folder / "ssh_config", folder / "known_hosts"
+        source = original.ssh_config or Path("~/.ssh/config").expanduser()
+        # paramiko (like ssh) keeps the first value it meets for a key: these blocks win
+        blocks = "".join(f"Host {pattern}\n  HostName {addr}\n\n" for pattern, addr in overrides.items())
+        ssh_config.write_text(f"# VMs that came back on a new address (remote-training)\n{blocks}"
+                              f"# --- {source} ---\n{source.read_text() if source.exists() else ''}")
+        previous = inventory.known_hosts.read_text() if inventory.known_hosts and inventory.known_hosts.exists() else ""
+        pinned = [f"{_key_name(address, port)} {t} {k}" for t, k in keys]
+        lines = [ln for ln in dict.fromkeys(previous.splitlines() + pinned) if ln.strip()]
+        known_hosts.write_text("\n".join(lines) + "\n")
+        moved = dataclasses.replace(inventory, ssh_config=ssh_config, known_hosts=known_hosts)
+        _GENERATED[ssh_config] = (original, overrides)
+        return moved

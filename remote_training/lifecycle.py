@@ -6,6 +6,7 @@ it to a new address, waits until SSH answers, and returns the Host to use.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,9 @@ from .fleet_status import JOB_LABEL, PS_FORMAT, Job, parse_jobs
 from .inventory import Host
 from .providers import Provider, State, Status, provider_for
 from .remote import RemoteRunner
+
+
+_FOLLOW_LOCK = threading.Lock()  # runner.inventory is replaced read-modify-write
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,12 @@ def follow_address(runner: RemoteRunner, host: Host, status: Status) -> Host:
         return host
     from .addresses import readdress
 
-    moved = readdress(runner.inventory, host, status.address)
-    if moved is not runner.inventory:
-        runner.forget(host)
-        runner.inventory = moved  # later connections read ssh_config/known_hosts from here
-    return runner.inventory.get(host.name)
+    with _FOLLOW_LOCK:
+        moved = readdress(runner.inventory, host, status.address)
+        if moved is not runner.inventory:
+            runner.forget(host)
+            runner.inventory = moved  # later connections read ssh_config/known_hosts from here
+        return runner.inventory.get(host.name)
 
 
 def ssh_answers(runner: RemoteRunner, host: Host) -> bool:

@@ -42,6 +42,7 @@ DEFAULT_PARENT = "project-sandbox"
 # (instance name, current address, want a new address) -> the address it really got
 PowerOn = Callable[[str, str, bool], str]
 PowerOff = Callable[[str], None]
+Probe = Callable[[str], bool]  # is the machine really up? (someone may power it outside the API)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class InstanceRecord:
     state: str = "RUNNING"  # STOPPED, STARTING, RUNNING, STOPPING, ERROR
     parent_id: str = DEFAULT_PARENT
     restarts: int = 0
+    base_address: str = ""  # where the machine answers after a power cycle nobody asked us for
 
 
 @dataclass
@@ -65,20 +67,27 @@ class OperationRecord:
     message: str = ""
 
 
-def _fake_power_on(name: str, address: str, new_address: bool) -> str:
-    """Without a sandbox: only the address changes (last octet + 100), nothing starts."""
-    if not new_address:
-        return address
+def other_address(address: str) -> str:
+    """The address a restarted host moves to: last octet +100, or back (10.213.0.11 <-> 10.213.0.111)."""
     head, _, last = address.rpartition(".")
-    return f"{head}.{(int(last) + 100) % 250 + 2}" if last.isdigit() else address
+    if not last.isdigit():
+        return address
+    n = int(last)
+    return f"{head}.{n - 100 if n >= 110 else n + 100}"
+
+
+def _fake_power_on(name: str, address: str, new_address: bool) -> str:
+    """Without a sandbox: only the address changes, nothing starts."""
+    return other_address(address) if new_address else address
 
 
 class StandinState:
     """Instances and operations, persisted as JSON so a restarted server keeps them."""
 
     def __init__(self, state_dir: Path, *, delay: float = 1.0, power_on: PowerOn | None = None,
-                 power_off: PowerOff | None = None) -> None:
+                 power_off: PowerOff | None = None, probe: Probe | None = None) -> None:
         self.dir = state_dir
+        self.probe = probe
         self.dir.mkdir(parents=True, exist_ok=True)
         self.delay = delay
         self.power_on = power_on or _fake_power_on
@@ -121,8 +130,20 @@ class StandinState:
 
     def add_instance(self, instance_id: str, name: str, address: str, state: str = "RUNNING") -> None:
         with self.lock:
-            self.instances[instance_id] = InstanceRecord(instance_id, name, address, state)
+            self.instances[instance_id] = InstanceRecord(instance_id, name, address, state, base_address=address)
             self.save()
+
+    def refresh(self, inst: InstanceRecord) -> InstanceRecord:
+        """Follow power changes made outside the API (a test stopping a sandbox host directly)."""
+        if self.probe is None or inst.state not in ("RUNNING", "STOPPED"):
+            return inst
+        up = self.probe(inst.name)
+        if up != (inst.state == "RUNNING"):
+            inst.state = "RUNNING" if up else "STOPPED"
+            if up:
+                inst.address = inst.base_address or inst.address
+            self.save()
+        return inst
 
     # -- operations ----------------------------------------------------------
     def _new_operation(self, instance_id: str, what: str) -> OperationRecord:
@@ -136,7 +157,7 @@ class StandinState:
 
     def start(self, instance_id: str) -> OperationRecord:
         with self.lock:
-            inst = self._instance(instance_id)
+            inst = self.refresh(self._instance(instance_id))
             op = self._new_operation(instance_id, f"start instance {instance_id}")
             if inst.state in ("RUNNING", "STARTING"):
                 self._finish(op)  # idempotent: already (becoming) what was asked
@@ -158,7 +179,7 @@ class StandinState:
 
     def stop(self, instance_id: str) -> OperationRecord:
         with self.lock:
-            inst = self._instance(instance_id)
+            inst = self.refresh(self._instance(instance_id))
             op = self._new_operation(instance_id, f"stop instance {instance_id}")
             if inst.state in ("STOPPED", "STOPPING"):
                 self._finish(op)
@@ -216,7 +237,8 @@ class StandinServer:
         import grpc
 
         self.state = state
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        # no SO_REUSEPORT: a second stand-in on the same port must fail, not share the traffic
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[("grpc.so_reuseport", 0)])
         self.server.add_generic_rpc_handlers((
             self._service(INSTANCE_SERVICE, {"Get": self.get, "List": self.list, "Start": self.start,
                                              "Stop": self.stop}),
@@ -224,6 +246,8 @@ class StandinServer:
             self._service(PROFILE_SERVICE, {"Get": self.whoami}),
         ))
         self.port = self.server.add_insecure_port(f"{host}:{port}")
+        if not self.port:
+            raise OSError(f"cannot listen on {host}:{port} (in use?)")
         self.address = f"{host}:{self.port}"
 
     @staticmethod
@@ -291,13 +315,13 @@ class StandinServer:
             inst = self.state.instances.get(request.id)
             if inst is None:
                 self._not_found(context, f"instance {request.id}")
-            return self._instance_message(inst)
+            return self._instance_message(self.state.refresh(inst))
 
     def list(self, request: Any, context: Any) -> Any:
         from nebius.api.nebius.compute.v1 import ListInstancesResponse
 
         with self.state.lock:
-            items = [self._instance_message(i) for i in self.state.instances.values()
+            items = [self._instance_message(self.state.refresh(i)) for i in self.state.instances.values()
                      if not request.parent_id or i.parent_id == request.parent_id]
         return ListInstancesResponse(items=items)
 
@@ -335,18 +359,92 @@ class StandinServer:
         return ListOperationsResponse(operations=ops)
 
 
-def sandbox_power(root: Path) -> tuple[PowerOn, PowerOff]:
-    """Power hooks that really start and stop a sandbox host (its sshd and dockerd)."""
+def sandbox_power(root: Path) -> tuple[PowerOn, PowerOff, Probe]:
+    """Power hooks that really start and stop a sandbox host (its sshd and dockerd).
+
+    A new address is a real one: the host's network namespace gets it and its
+    sshd answers there (fleet.start_host(address=...)).
+    """
     from remote_training.sandbox import fleet
 
     def on(name: str, address: str, new_address: bool) -> str:
-        info = fleet.start_host(root, name, new_address=new_address)
-        return str(info.get("address", address)) if isinstance(info, dict) else address
+        wanted = other_address(address) if new_address else address
+        fleet.start_host(root, name, address=wanted)
+        return wanted
 
     def off(name: str) -> None:
         fleet.stop_host(root, name)
 
-    return on, off
+    def probe(name: str) -> bool:
+        return fleet.host_is_up(root, name)
+
+    return on, off, probe
+
+
+# -- the sandbox's stand-in process (started by fleet.ensure_up, stopped by fleet.down) -------
+SANDBOX_PORT = 9556
+
+
+def sandbox_instance_id(name: str) -> str:
+    return f"computeinstance-sandbox-{name}"
+
+
+def _sandbox_paths(root: Path) -> tuple[Path, Path, Path]:
+    sandbox = Path(root).resolve() / ".sandbox"
+    return sandbox / "nebius", sandbox / "pids" / "nebius.pid", sandbox / "logs" / "nebius.log"
+
+
+def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDBOX_PORT,
+                           delay: float = 1.0) -> dict[str, Any]:
+    """Run the stand-in for the sandbox's VMs ({name: address}, all just brought up: RUNNING).
+
+    A running stand-in is restarted only when the set of VMs changed (`--hosts N`),
+    so it keeps its operations. Returns the `nebius:` section for .sandbox/hosts.yaml.
+    """
+    import socket
+    import sys
+
+    from remote_training.sandbox import procs
+
+    state_dir, pid_file, log = _sandbox_paths(root)
+    token = f"--state-dir {state_dir}"
+    settings = {"endpoint": f"127.0.0.1:{port}", "insecure": True, "auth": "none"}
+    wanted = {sandbox_instance_id(n): (n, a, "RUNNING") for n, a in vms.items()}
+    try:
+        saved = json.loads((state_dir / "state.json").read_text()).get("instances", [])
+        have = {i["id"]: (i["name"], i["address"], i["state"]) for i in saved}
+    except (FileNotFoundError, ValueError, KeyError):
+        have = {}
+    if procs.alive(pid_file, token) and set(have) == set(wanted):
+        return settings  # it follows power changes itself (probe); a restart would lose its operations
+    procs.stop(pid_file, token)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "port").unlink(missing_ok=True)
+    records = [asdict(InstanceRecord(k, n, a, s, base_address=a)) for k, (n, a, s) in wanted.items()]
+    (state_dir / "state.json").write_text(json.dumps({"instances": records}, indent=2))
+    procs.start([sys.executable, "-m", "remote_training.nebius_standin", "--state-dir", str(state_dir),
+                 "--port", str(port), "--delay", str(delay), "--sandbox-root", str(Path(root).resolve())],
+                pid_file, log, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        if (state_dir / "port").exists():
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return settings
+        if not procs.alive(pid_file, token):
+            break
+        time.sleep(0.1)
+    from remote_training.errors import SandboxError
+
+    raise SandboxError(f"sandbox: the Nebius API stand-in did not start on 127.0.0.1:{port}",
+                       f"see {log}, then inv sandbox.up again")
+
+
+def stop_sandbox_standin(root: Path) -> bool:
+    from remote_training.sandbox import procs
+
+    state_dir, pid_file, _ = _sandbox_paths(root)
+    return procs.stop(pid_file, f"--state-dir {state_dir}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,8 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds spent in STARTING/STOPPING")
     parser.add_argument("--sandbox-root", type=Path, help="project root whose sandbox hosts Start/Stop power")
     args = parser.parse_args(argv)
-    hooks = sandbox_power(args.sandbox_root) if args.sandbox_root else (None, None)
-    state = StandinState(args.state_dir, delay=args.delay, power_on=hooks[0], power_off=hooks[1])
+    hooks = sandbox_power(args.sandbox_root) if args.sandbox_root else (None, None, None)
+    state = StandinState(args.state_dir, delay=args.delay, power_on=hooks[0], power_off=hooks[1], probe=hooks[2])
     server = StandinServer(state, args.port).start_serving()
     (args.state_dir / "port").write_text(str(server.port))
     done = threading.Event()

@@ -1,4 +1,4 @@
-"""Where remote-training keeps what must outlive one command (idle samples, moved VM addresses).
+"""Where remote-training keeps what must outlive one command (the idle samples of vm.reap).
 
 Default: $XDG_STATE_HOME/remote-training, i.e. ~/.local/state/remote-training.
 Override: the environment variable RT_STATE_DIR (the `vm.state_dir` config key

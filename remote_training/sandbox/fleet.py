@@ -95,8 +95,10 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
             machine.pull_base(spec, f"{REGISTRY}/{BASE_IMAGE}")
 
         _each(specs, bring_up)
-        # Extra stand-ins (e.g. a Nebius API server for the vm-* hosts) start here, before the inventory is written.
-        files.write_hosts_yaml(lay, specs)
+        from ..nebius_standin import ensure_sandbox_standin  # the Nebius API stand-in powers the vm-* hosts
+
+        nebius = ensure_sandbox_standin(lay.root, {s.name: s.address for s in specs if s.name.startswith("vm-")})
+        files.write_hosts_yaml(lay, specs, nebius)
         state = _state(lay, specs, delay)
         lay.state_file.write_text(json.dumps(state, indent=2) + "\n")
         return state
@@ -162,15 +164,19 @@ def stop_host(root: Path, name: str) -> None:
     """Power a host off: its containers are removed, its dockerd (with containerd) and sshd stop."""
     lay = Layout(Path(root).resolve())
     with _locked(lay):
-        machine.stop(lay, _known_spec(lay, name))
+        spec = _known_spec(lay, name)
+        machine.stop(lay, spec)
+        if network.netns_path(spec).exists():
+            network.set_extra_address(spec, None)  # a stopped VM gives its public address back
 
 
-def start_host(root: Path, name: str) -> None:
-    """Power a host back on: dockerd and sshd start again (same address, same host key)."""
+def start_host(root: Path, name: str, address: str | None = None) -> None:
+    """Power a host back on: dockerd and sshd start again (same host key); `address`: also answer there."""
     lay = Layout(Path(root).resolve())
     with _locked(lay):
         spec = _known_spec(lay, name)
         _ensure_network(lay, spec)
+        network.set_extra_address(spec, address)
         machine.ensure_forwarders(lay, spec)
         machine.start(lay, spec, float(_previous(lay).get("smi_delay", 0)))
 
@@ -215,6 +221,10 @@ def down(root: Path) -> list[str]:
         if network.link_exists(BRIDGE):
             network.remove_bridge()
             done.append(f"bridge {BRIDGE}")
+        from ..nebius_standin import stop_sandbox_standin
+
+        if stop_sandbox_standin(lay.root):
+            done.append("nebius stand-in")
         shutil.rmtree(RUN_DIR, ignore_errors=True)
         shutil.rmtree(lay.pids, ignore_errors=True)
         lay.state_file.unlink(missing_ok=True)

@@ -66,6 +66,17 @@ def ensure_host_network(spec: HostSpec) -> None:
     # No default route on purpose: a host reaches only the bridge's /24 (the sandbox's services), nothing else.
 
 
+def set_extra_address(spec: HostSpec, address: str | None) -> None:
+    """A restarted VM may come back on another address (the Nebius stand-in asks for it):
+    eth0 keeps the host's own address and gains at most one more; None drops the extra one."""
+    shown = _ip("-n", spec.netns, "-o", "-4", "addr", "show", "dev", "eth0", check=False).split()
+    present = {w.split("/")[0] for w in shown if "/" in w} - {spec.address}
+    for old in present - {address}:
+        _ip("-n", spec.netns, "addr", "del", f"{old}/24", "dev", "eth0", check=False)
+    if address and address != spec.address and address not in present:
+        _ip("-n", spec.netns, "addr", "add", f"{address}/24", "dev", "eth0")
+
+
 def remove_bridge() -> None:
     if link_exists(BRIDGE):
         _ip("link", "del", BRIDGE, check=False)
