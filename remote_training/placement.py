@@ -28,17 +28,31 @@ class Rule:
     why: str  # shown when a host is refused
 
 
-RULES: dict[str, Rule] = {
-    "positronic-to-lerobot": Rule(False, 0, "desktop", "dataset conversion runs on the desktop"),
-    "openpi-stats": Rule(False, 0, "desktop", "stats run on the desktop"),
-    "lerobot-train": Rule(False, 6144, "desktop", "lerobot/ACT training runs on the desktop"),
-    "lerobot-server": Rule(False, 2048, "desktop", "the ACT server runs on the desktop"),
-    "groot-train": Rule(True, 40960, "auto", "GR00T training needs an H100"),
-    "openpi-train": Rule(True, 61440, "auto", "OpenPI training needs an H100"),
-    "groot-server": Rule(False, 6144, "desktop", "a GR00T server holds about 6 GB"),
-    "openpi-server": Rule(True, 16384, "auto", "openpi-server needs an H100"),
-    "positronic-inference": Rule(False, 0, "local", "the inference client runs beside the simulator"),
+_RULES: dict[str, tuple[bool, int, str, str]] = {
+    # service: (needs_h100, GPU MiB if the service table has none, default host, why)
+    "positronic-to-lerobot": (False, 0, "desktop", "dataset conversion runs on the desktop"),
+    "openpi-stats": (False, 0, "desktop", "stats run on the desktop"),
+    "lerobot-train": (False, 8000, "desktop", "lerobot/ACT training runs on the desktop"),
+    "lerobot-server": (False, 2000, "desktop", "the ACT server runs on the desktop"),
+    "groot-train": (True, 60000, "auto", "GR00T training needs an H100"),
+    "openpi-train": (True, 70000, "auto", "OpenPI training needs an H100"),
+    "groot-server": (False, 6000, "desktop", "a GR00T server holds about 6 GB"),
+    "openpi-server": (True, 12000, "auto", "openpi-server needs an H100"),
+    "positronic-inference": (False, 0, "local", "the inference client runs beside the simulator"),
 }
+
+
+def _service_memory() -> dict[str, int]:
+    """GPU memory per service from the service table (jobs/services.py), the one place it is set."""
+    try:
+        from .jobs.services import SERVICES
+    except ImportError:  # the placement rules still stand on their own
+        return {}
+    return {name: s.gpu_mem_mb for name, s in SERVICES.items()}
+
+
+RULES: dict[str, Rule] = {name: Rule(h100, _service_memory().get(name, mem), host, why)
+                          for name, (h100, mem, host, why) in _RULES.items()}
 
 
 def rule(service: str) -> Rule:

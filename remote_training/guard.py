@@ -1,0 +1,74 @@
+"""The launch hooks that plug preflight, placement and the ledger into jobs/launch.py.
+
+    hooks = LaunchGuard(runner, inventory)
+    spec = hooks.place(spec)            # host "auto" -> a real host, and says why
+    launch(runner, spec, project, hooks=hooks)   # before_launch: preflight; record: ledger
+    ...
+    hooks.finish(job_id, exit_code)     # when the job's end is seen (jobs.wait)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import preflight, storage
+from .inventory import Host, Inventory
+from .ledger import Ledger
+
+
+class LaunchGuard:
+    def __init__(self, runner: Any, inventory: Inventory, *, ledger: Ledger | None = None, s3: Any = None,
+                 auto_start: bool = True, check_image: bool = True, check_in_dry_run: bool = True,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.runner = runner
+        self.inventory = inventory
+        self.ledger = ledger or Ledger()
+        self._s3 = s3
+        self.auto_start = auto_start
+        self.check_image = check_image
+        self.check_in_dry_run = check_in_dry_run  # preflight only reads, so --dry-run shows refusals too
+        self.echo = echo or (lambda line: print(line))
+        self.reports: dict[str, preflight.PreflightReport] = {}
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            settings = self.inventory.extra.get("s3") or {}
+            self._s3 = storage.client(settings.get("endpoint_url") or settings.get("endpoint"))
+        return self._s3
+
+    def _start(self, host: Host) -> Host:
+        from .lifecycle import ensure_running
+
+        return ensure_running(self.runner, host, auto_start=True)
+
+    def place(self, spec: Any) -> Any:
+        """Resolve `host="auto"`; print which host and why. Other specs come back unchanged."""
+        placed, chosen = preflight.resolve_auto(spec, self.runner, self.inventory)
+        if chosen:
+            self.echo(f"placement: {chosen.host.name}: {chosen.reason}")
+        return placed
+
+    def before_launch(self, spec: Any) -> None:
+        if self.runner.dry_run and not self.check_in_dry_run:
+            return
+        needs_s3 = bool(spec.inputs or spec.output)
+        report = preflight.run_preflight(spec, self.runner, self.inventory, s3=self.s3 if needs_s3 else None,
+                                         start_host=self._start if self.auto_start and not self.runner.dry_run
+                                         else None, check_image_tag=self.check_image)
+        self.reports[spec.job_id] = report
+        for note in report.notes:
+            self.echo(f"preflight: {note}")
+
+    def record(self, spec: Any, result: Any) -> None:
+        if getattr(result, "dry_run", False):
+            return
+        report = self.reports.get(spec.job_id)
+        extra = {"container": getattr(result, "container_id", "")}
+        if report and report.checkpoint:
+            extra["checkpoint"] = report.checkpoint.url
+        self.ledger.start(spec, image_digest=report.image_digest if report else None,
+                          s3=self.s3 if spec.output else None, extra=extra)
+
+    def finish(self, job_id: str, exit_code: int) -> None:
+        entry = self.ledger.get(job_id)
+        self.ledger.finish(job_id, exit_code, s3=self.s3 if entry and entry.get("run_json") else None)

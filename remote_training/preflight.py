@@ -1,0 +1,299 @@
+"""Preflight: every check a launch needs, run together, all failures reported at once.
+
+`run_preflight(spec, runner, inventory)` reads a JobSpec (remote_training/jobs/spec.py)
+and raises PreflightError with one (check, problem, fix) row per failure, or
+returns a PreflightReport (the host state it saw, the latest checkpoint it resolved,
+the image digest, notes). It only reads: nothing is created on any host, except
+that a stopped VM is started when `start_host` is given and the job needs that host.
+"""
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from . import placement, storage, validate
+from .errors import InputError, PreflightError, RTError
+from .inventory import Host, Inventory
+
+Row = tuple[str, str, str]  # (check, problem, fix)
+CHECKPOINT_LAYOUT = {"groot-server": "groot", "openpi-server": "openpi", "lerobot-server": "lerobot"}
+TRAINERS = ("groot-train", "openpi-train", "lerobot-train")
+# configuronic keys that name a table entry under another prefix (convert: --dataset.observation=.x)
+ARG_ALIASES = {"dataset.observation": "observation", "dataset.action": "action"}
+
+
+@dataclass
+class PreflightReport:
+    spec: Any
+    host_state: placement.HostState | None = None
+    placement: placement.Placement | None = None
+    checkpoint: storage.Checkpoint | None = None
+    image_digest: str | None = None
+    replaces: tuple[str, ...] = ()  # job ids that --replace will stop
+    notes: list[str] = field(default_factory=list)
+
+
+def options_from_args(args: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """`--a.b=value` program arguments as {'a.b': 'value'} (a bare `--flag` is True)."""
+    options: dict[str, Any] = {}
+    for arg in args:
+        if not arg.startswith("--"):
+            continue
+        key, eq, value = arg[2:].partition("=")
+        options[ARG_ALIASES.get(key, key)] = value if eq else True
+    return options
+
+
+def check_arguments(spec: Any) -> list[Row]:
+    """Pure checks of everything the user typed: names against the seed's tables, shapes of values."""
+    rows: list[Row] = []
+
+    def bad(exc: RTError) -> None:
+        rows.append(("arguments", exc.message, exc.fix or "correct the argument"))
+
+    try:
+        placement.rule(spec.service)
+    except InputError as exc:
+        bad(exc)
+    for arg in spec.args:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
+            rows.append(("arguments", f"argument {arg!r} contains control characters", "remove newlines and tabs"))
+    options = {k: v for k, v in options_from_args(spec.args).items() if v is not True}
+    if spec.exp_name is not None:
+        options.setdefault("exp_name", spec.exp_name)
+    if spec.port is not None:
+        options["port"] = spec.port
+    for exc in validate.check_options(options):
+        bad(exc)
+    for url in (*spec.inputs, *([spec.output] if spec.output else [])):
+        try:
+            validate.s3_url(url)
+        except InputError as exc:
+            if not any(exc.message == r[1] for r in rows):
+                bad(exc)
+    if spec.resume and spec.force:
+        rows.append(("arguments", "--resume and --force both given",
+                     "use --resume to continue the run, or --force to start over"))
+    return rows
+
+
+# -- host, GPU and port ----------------------------------------------------------------
+def _docker_port_holders(runner: Any, host: Host, port: int) -> list[tuple[str, str, str]]:
+    """(container, job id, service) of containers publishing `port` on the host."""
+    fmt = '{{.Names}}\t{{.Label "rt.job"}}\t{{.Label "rt.service"}}'
+    out = runner.run(host, ["docker", "ps", "--filter", f"publish={port}", "--format", fmt],
+                     mutating=False, timeout=20).stdout
+    return [tuple((line.split("\t") + ["", ""])[:3]) for line in out.splitlines() if line.strip()]
+
+
+def _listening(runner: Any, host: Host, port: int) -> bool:
+    """A process outside docker listening on the port (ss from iproute2)."""
+    res = runner.run(host, ["ss", "-Hltn", f"sport = :{port}"], mutating=False, check=False, timeout=20)
+    return res.ok and bool(res.stdout.strip())
+
+
+def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> list[Row]:
+    if spec.port is None:
+        return []
+    holders = _docker_port_holders(runner, host, spec.port)
+    rows: list[Row] = []
+    for container, job, service in holders:
+        who = f"container {container}" + (f" (job {job}, {service})" if job else "")
+        if job and spec.replace and service == spec.service:
+            report.notes.append(f"--replace: {who} will be stopped to free port {spec.port}")
+            continue  # --replace stops this service's jobs on the host (jobs/launch.py)
+        if job and service == spec.service:
+            fix = f"add --replace to stop {job} first, or choose another --port"
+        elif job:
+            fix = f"stop it first (inv jobs.stop {job}) or choose another --port"
+        else:
+            fix = f"stop {container} on {host.name} (docker stop {container}) or choose another --port"
+        rows.append(("port", f"port {spec.port} on {host.name} is held by {who}", fix))
+    if not holders and _listening(runner, host, spec.port):
+        rows.append(("port", f"port {spec.port} on {host.name} is taken by a process outside docker",
+                     "free it on the host or choose another --port"))
+    return rows
+
+
+def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
+               start_host: Callable[[Host], Any] | None) -> list[Row]:
+    try:
+        host = inventory.get(spec.host)
+    except RTError as exc:
+        return [("host", exc.message, exc.fix or "name a host from hosts.yaml")]
+    rule = placement.rule(spec.service) if spec.service in placement.RULES else None
+    need = spec.gpu_mem_mb or (rule.gpu_mem_mb if rule else 0)
+    why = placement.eligibility(spec.service, host, need) if rule else None
+    if why:
+        h100 = [h.name for h in inventory.hosts if placement.is_h100(h)]
+        fix = f"use --host auto or one of: {', '.join(h100)}" if rule and rule.needs_h100 else "use a larger host"
+        return [("host", why, fix)]
+    state = placement.probe(runner, host)
+    if state.power != "running" and state.startable and start_host is not None:
+        started = start_host(host)
+        host = started if isinstance(started, Host) else host  # a restarted VM may have a new address
+        report.notes.append(f"{host.name} was stopped and has been started")
+        state = placement.probe(runner, host)
+    report.host_state = state
+    if state.power != "running":
+        fix = (f"start it: inv vm.start {host.name}" if state.startable
+               else f"check that {host.name} is on and its sshd answers")
+        return [("host", f"{host.name} is {state.power}" + (f": {state.detail}" if state.detail else ""), fix)]
+    if spec.replace:
+        report.replaces = tuple(j.job_id for j in state.jobs if j.service == spec.service)
+    rows = check_port(runner, host, spec, report)
+    freed = sum(j.gpu_mem_mb for j in state.jobs if j.job_id in report.replaces)
+    if freed:
+        state = replace(state, gpu_used_mb=(state.gpu_used_mb or 0) - freed,
+                        jobs=tuple(j for j in state.jobs if j.job_id not in report.replaces))
+    problem = placement.memory_problem(state, need)
+    if problem:
+        rows.append(("gpu memory", problem, "stop a job there (inv jobs.stop), or pick another host (--host auto)"))
+    return rows
+
+
+# -- S3 ------------------------------------------------------------------------------
+def check_inputs(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
+    rows: list[Row] = []
+    options = options_from_args(spec.args)
+    checkpoints_dir = options.get("checkpoints_dir")
+    for url in spec.inputs:
+        if url == checkpoints_dir and spec.service in CHECKPOINT_LAYOUT:
+            continue  # checked below, with the checkpoint it resolves to
+        if not storage.exists(s3, url):
+            rows.append(("inputs", f"{url} does not exist", "check the path (aws s3 ls) or create it first "
+                         "(inv dataset.convert / dataset.stats)"))
+    if isinstance(checkpoints_dir, str) and spec.service in CHECKPOINT_LAYOUT:
+        rows += _check_checkpoint(s3, spec, checkpoints_dir, options.get("checkpoint"), report)
+    return rows
+
+
+def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, report: PreflightReport) -> list[Row]:
+    layout = CHECKPOINT_LAYOUT[spec.service]
+    latest = storage.latest_checkpoint(s3, folder, layout)
+    if latest is None:
+        return [("inputs", f"no checkpoint under {folder} ({layout} layout)",
+                 "point --checkpoints at the run folder that holds the checkpoints, e.g. .../<exp_name>/")]
+    report.checkpoint = latest
+    if isinstance(wanted, str) and wanted:
+        step = int(re.sub(r"^checkpoint-", "", wanted))
+        name = f"checkpoint-{step}" if layout == "groot" else str(step)
+        base = folder if folder.endswith("/") else folder + "/"
+        url = base + ("checkpoints/" if layout == "lerobot" else "") + name + "/"
+        if not storage.exists(s3, url):
+            return [("inputs", f"checkpoint {wanted} not found under {folder} (latest is {latest.name})",
+                     f"use --checkpoint {latest.step}, or leave it out for the latest")]
+        report.notes.append(f"checkpoint: {url}")
+    else:
+        report.notes.append(f"latest checkpoint: {latest.url} (step {latest.step})")
+    return []
+
+
+def check_output(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
+    if not spec.output or spec.service not in TRAINERS and spec.kind not in ("convert", "stats"):
+        return []
+    from .ledger import run_folder
+
+    folder = run_folder(spec.service, spec.output, spec.exp_name, spec.args)
+    bucket, key = validate.split_s3(folder)
+    answer = storage._call(s3.list_objects_v2, f"checking {folder}", Bucket=bucket, Prefix=key, MaxKeys=1)
+    held = answer.get("Contents", [])
+    if not held:
+        if spec.resume:
+            report.notes.append(f"--resume: {folder} is empty, the run starts from scratch")
+        return []
+    if spec.resume:
+        report.notes.append(f"--resume: continuing the run in {folder}")
+        return []
+    if spec.force:
+        report.notes.append(f"--force: {folder} already holds a run; it may be overwritten")
+        return []
+    return [("output", f"{folder} already holds a run ({held[0]['Key'][len(key):] or 'an object'})",
+             "add --resume to continue it, --force to overwrite it, or choose another --exp-name")]
+
+
+# -- image ---------------------------------------------------------------------------
+def image_digest(ref: str) -> str | None:
+    """The manifest digest the registry reports for a tag (HEAD; None when it gives none)."""
+    from .images.registry import MANIFEST_TYPES, TIMEOUT_S, parse_ref
+
+    parsed = parse_ref(ref)
+    req = urllib.request.Request(f"{parsed.api_base}/v2/{parsed.repository}/manifests/{parsed.tag}",
+                                 method="HEAD", headers={"Accept": MANIFEST_TYPES})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+            return resp.headers.get("Docker-Content-Digest")
+    except (urllib.error.URLError, OSError):
+        return None  # authenticated registries: presence was checked; the digest is best effort
+
+
+def check_image(spec: Any, report: PreflightReport) -> list[Row]:
+    if not spec.image:
+        return [("image", f"no image is known for {spec.service}",
+                 "push the images first (inv images.push) so the images env file names a tag")]
+    from .images.registry import manifest_exists
+
+    if not manifest_exists(spec.image):
+        return [("image", f"{spec.image} is not in the registry", "push it first: inv images.push")]
+    report.image_digest = image_digest(spec.image)
+    return []
+
+
+# -- the entry point ---------------------------------------------------------------
+def _guard(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
+    """Run one check; an error in it becomes its row instead of hiding the other checks."""
+    try:
+        return fn()
+    except PreflightError as exc:
+        return list(exc.failures)
+    except RTError as exc:
+        return [(name, exc.message, exc.fix or "see the message")]
+    except Exception as exc:  # a bug in one check must not hide the others' results
+        return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
+
+
+def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
+                 power: Callable[[Host], str] | None = None) -> tuple[Any, placement.Placement | None]:
+    """A spec whose host is `auto` gets the placed host (and the placement, with its reason)."""
+    if spec.host != "auto":
+        return spec, None
+    chosen = placement.place(spec.service, inventory, runner, need_mb=spec.gpu_mem_mb or None, power=power)
+    return replace(spec, host=chosen.host.name), chosen
+
+
+def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
+                  start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
+                  power: Callable[[Host], str] | None = None) -> PreflightReport:
+    """All checks at once; PreflightError with every failing row, else the report."""
+    argument_rows = check_arguments(spec)
+    chosen = None
+    if spec.host == "auto":
+        try:
+            spec, chosen = resolve_auto(spec, runner, inventory, power)
+        except RTError as exc:
+            raise PreflightError(argument_rows + [("placement", exc.message, exc.fix or "name a host")]) from None
+    report = PreflightReport(spec, placement=chosen)
+    if chosen:
+        report.notes.append(f"placed on {chosen.host.name}: {chosen.reason}")
+    if s3 is None and (spec.inputs or spec.output):
+        settings = inventory.extra.get("s3") or {}
+        endpoint = settings.get("endpoint_url") or settings.get("endpoint")
+        s3 = storage.client(endpoint)
+    checks: list[tuple[str, Callable[[], list[Row]]]] = [
+        ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
+                                    chosen.start_first else None)),
+    ]
+    if not argument_rows:  # S3 calls with malformed URLs would only repeat the argument errors
+        checks += [("inputs", lambda: check_inputs(s3, spec, report)), ("output", lambda: check_output(s3, spec, report))]
+    if check_image_tag:
+        checks.append(("image", lambda: check_image(spec, report)))
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        results = list(pool.map(lambda item: _guard(*item), checks))
+    rows = argument_rows + [row for result in results for row in result]
+    if rows:
+        raise PreflightError(rows)
+    return report

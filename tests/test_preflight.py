@@ -1,0 +1,212 @@
+"""Preflight on the sandbox: real sshd hosts, their own docker engines, moto S3 and the registry."""
+from __future__ import annotations
+
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+
+from remote_training import preflight
+from remote_training.errors import PreflightError
+from remote_training.inventory import load_inventory
+from remote_training.jobs.spec import JobSpec
+from remote_training.remote import RemoteRunner
+
+MISSING_IMAGE = "localhost:5000/positro/never-pushed:nope"
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox):
+    import boto3
+
+    inventory = load_inventory(Path(sandbox["hosts_file"]))
+    runner = RemoteRunner(inventory)
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    yield {"inventory": inventory, "runner": runner, "s3": s3, "image": sandbox["base_image"]}
+    runner.close()
+
+
+@pytest.fixture
+def fake_jobs(fleet):
+    """Start job-labelled containers (a stand-in for a running job); removed after the test."""
+    made: list[tuple[str, str]] = []
+
+    def start(host: str, service: str, mem: int, port: int | None = None) -> str:
+        name = f"rt-test-{service}-{uuid.uuid4().hex[:6]}"
+        argv = ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}", "--label", f"rt.service={service}",
+                "--label", f"rt.gpu_mem_mb={mem}"]
+        if port:
+            argv += ["-p", f"{port}:{port}"]
+        fleet["runner"].run(host, [*argv, fleet["image"], "sleep", "300"], timeout=120)
+        made.append((host, name))
+        return name
+
+    yield start
+    for host, name in made:
+        fleet["runner"].run(host, ["docker", "rm", "-f", name], check=False)
+
+
+@pytest.fixture
+def root():
+    return f"preflight-test/{uuid.uuid4().hex[:8]}"
+
+
+def free_port() -> int:
+    return random.randint(20000, 39999)
+
+
+def spec(fleet, **kw) -> JobSpec:
+    fields = dict(job_id=f"job-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="vm-train",
+                  args=(), image=fleet["image"], gpu_mem_mb=0)
+    fields.update(kw)
+    return JobSpec(**fields)
+
+
+def train_spec(fleet, root, exp="e1", **kw) -> JobSpec:
+    data, out = f"s3://interim/{root}/dataset/", f"s3://checkpoints/{root}/groot/"
+    args = (f"--input_path={data}", f"--output_path={out}", f"--exp_name={exp}", "--num_train_steps=20",
+            "--save_steps=10", "--num_workers=2", "--modality_config=ee_rot6d_q")
+    return spec(fleet, args=args, inputs=(data,), output=out, exp_name=exp, **kw)
+
+
+def server_spec(fleet, root, host, port, **kw) -> JobSpec:
+    ckpts = f"s3://checkpoints/{root}/groot/e1/"
+    args = (f"--checkpoints_dir={ckpts}", "--modality_config=ee_rot6d_q", f"--port={port}", *kw.pop("extra", ()))
+    return spec(fleet, service="groot-server", kind="serve", host=host, args=args, inputs=(ckpts,), port=port, **kw)
+
+
+def put(fleet, url: str) -> None:
+    bucket, _, key = url[5:].partition("/")
+    fleet["s3"].put_object(Bucket=bucket, Key=key, Body=b"x")
+
+
+def containers_of(fleet, job: JobSpec) -> list[str]:
+    """Containers of this job on any host that answers (other tests power-cycle a spare VM)."""
+    found = []
+    for host in fleet["inventory"].hosts:
+        try:
+            out = fleet["runner"].run(host, ["docker", "ps", "-aq", "--filter", f"name={job.job_id}"], check=False)
+        except Exception:
+            continue
+        found += out.stdout.split()
+    return found
+
+
+def rows_of(info) -> dict[str, list[tuple[str, str, str]]]:
+    out: dict[str, list] = {}
+    for row in info.value.failures:
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def check(fleet, job: JobSpec, **kw):
+    return preflight.run_preflight(job, fleet["runner"], fleet["inventory"], s3=fleet["s3"], **kw)
+
+
+def test_a_clean_training_launch_passes_and_reports_the_digest(fleet, root):
+    put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
+    report = check(fleet, train_spec(fleet, root))
+    assert report.image_digest and report.image_digest.startswith("sha256:")
+    assert report.host_state.power == "running" and report.host_state.gpu_total_mb == 81559
+
+
+def test_every_failure_is_reported_at_once_and_nothing_is_created(fleet, root):
+    put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-10/model")  # an earlier run
+    job = train_spec(fleet, root, image=MISSING_IMAGE)  # and the dataset was never made
+    with pytest.raises(PreflightError) as info:
+        check(fleet, job)
+    rows = rows_of(info)
+    assert set(rows) == {"inputs", "output", "image"}, info.value.failures
+    assert rows["inputs"][0][1] == f"s3://interim/{root}/dataset/ does not exist"
+    assert rows["output"][0][1].startswith(f"s3://checkpoints/{root}/groot/e1/ already holds a run")
+    assert "--resume" in rows["output"][0][2] and "--force" in rows["output"][0][2]
+    assert rows["image"][0] == ("image", f"{MISSING_IMAGE} is not in the registry", "push it first: inv images.push")
+    assert info.value.exit_code == 8
+    assert containers_of(fleet, job) == []
+
+
+def test_output_holding_a_run_is_accepted_with_resume_or_force(fleet, root):
+    put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
+    put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-10/model")
+    resumed = check(fleet, train_spec(fleet, root, resume=True))
+    assert any("--resume: continuing the run" in n for n in resumed.notes)
+    forced = check(fleet, train_spec(fleet, root, force=True))
+    assert any("--force" in n for n in forced.notes)
+    assert check(fleet, train_spec(fleet, root, exp="e2"))  # another experiment name is free
+
+
+def test_groot_training_on_the_desktop_is_refused(fleet, root):
+    put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
+    with pytest.raises(PreflightError) as info:
+        check(fleet, train_spec(fleet, root, host="desktop"))
+    assert info.value.failures == [("host", "GR00T training needs an H100; desktop has RTX 3060",
+                                    "use --host auto or one of: vm-train, vm-train2, vm-train3")]
+
+
+def test_a_second_groot_server_on_the_12gb_desktop_is_refused(fleet, root, fake_jobs):
+    put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-10/model")
+    first = fake_jobs("desktop", "groot-server", 6000)
+    with pytest.raises(PreflightError) as info:
+        check(fleet, server_spec(fleet, root, "desktop", free_port(), gpu_mem_mb=6000))
+    [row] = rows_of(info)["gpu memory"]
+    assert "the job needs 6000 MiB" in row[1] and f"held by {first} (6000 MiB)" in row[1]
+
+
+def test_a_taken_port_names_the_holder_and_replace_is_offered(fleet, root, fake_jobs):
+    put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-10/model")
+    port = free_port()
+    holder = fake_jobs("vm-train", "groot-server", 6000, port)
+    with pytest.raises(PreflightError) as info:
+        check(fleet, server_spec(fleet, root, "vm-train", port, gpu_mem_mb=6000))
+    assert info.value.failures == [("port", f"port {port} on vm-train is held by container {holder} "
+                                    f"(job {holder}, groot-server)",
+                                    f"add --replace to stop {holder} first, or choose another --port")]
+    report = check(fleet, server_spec(fleet, root, "vm-train", port, gpu_mem_mb=6000, replace=True))
+    assert holder in report.replaces
+    assert any(f"{holder}" in n and "will be stopped" in n for n in report.notes)
+
+
+def test_a_port_held_by_another_service_is_not_replaceable(fleet, root, fake_jobs):
+    put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-10/model")
+    port = free_port()
+    holder = fake_jobs("vm-train", "lerobot-server", 2000, port)
+    with pytest.raises(PreflightError) as info:
+        check(fleet, server_spec(fleet, root, "vm-train", port, replace=True))
+    assert info.value.failures[0][2] == f"stop it first (inv jobs.stop {holder}) or choose another --port"
+
+
+def test_server_checkpoints_resolve_to_the_latest_step(fleet, root):
+    for step in (10, 200, 30):
+        put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-{step}/model")
+    report = check(fleet, server_spec(fleet, root, "vm-train", free_port()))
+    assert report.checkpoint.name == "checkpoint-200"
+    assert f"latest checkpoint: s3://checkpoints/{root}/groot/e1/checkpoint-200/ (step 200)" in report.notes
+    with pytest.raises(PreflightError) as info:
+        check(fleet, server_spec(fleet, root, "vm-train", free_port(), extra=("--checkpoint=999",)))
+    assert info.value.failures[0][1] == (f"checkpoint 999 not found under s3://checkpoints/{root}/groot/e1/ "
+                                         "(latest is checkpoint-200)")
+
+
+def test_missing_checkpoints_are_refused(fleet, root):
+    with pytest.raises(PreflightError) as info:
+        check(fleet, server_spec(fleet, root, "vm-train", free_port()))
+    assert info.value.failures[0][:2] == ("inputs", f"no checkpoint under s3://checkpoints/{root}/groot/e1/ "
+                                                    "(groot layout)")
+
+
+def test_bad_arguments_all_show_up_with_an_unknown_host(fleet):
+    bad = spec(fleet, host="vm-trian", port=70000, exp_name="my run",
+               args=("--input_path=interim/x", "--modality_config=ee_rot", "--num_train_steps=-3", "--fps=fast",
+                     "--dataset.observation=.grot", "--dataset.action=.teleport", "--exp_name=my run"),
+               inputs=("interim/x",))
+    with pytest.raises(PreflightError) as info:
+        check(fleet, bad)
+    problems = [row[1] for row in info.value.failures]
+    for expected in ("unknown host 'vm-trian'", "not an s3:// URL", "unknown modality 'ee_rot'",
+                     "steps must be positive", "fps must be a number", "unknown observation '.grot'",
+                     "unknown action '.teleport'", "port 70000 is out of range", "experiment name 'my run'"):
+        assert any(expected in p for p in problems), (expected, problems)
+    assert all("\n" not in p for p in problems)
+    assert containers_of(fleet, bad) == []
