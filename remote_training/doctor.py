@@ -26,8 +26,9 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
              "--format=csv,noheader,nounits"]
 # One `docker ps` per host feeds both the GPU and the port check.
-PS_FORMAT = '{{.Names}}\t{{.Ports}}\t{{.Label "rt.job"}}\t{{.Label "rt.gpu_mem_mb"}}\t{{.Label "rt.service"}}'
-PORT_RE = re.compile(r"(?:^|[\s,])(?:\[?[0-9a-fA-F:.]*\]?):(\d+)->\d+/(?:tcp|udp)")
+PS_FORMAT = ('{{.Names}}\t{{.Ports}}\t{{.Label "rt.job"}}\t{{.Label "rt.gpu_mem_mb"}}\t{{.Label "rt.service"}}'
+             '\t{{.Label "rt.kind"}}')
+PORT_RE = re.compile(r"(?:^|[\s,])\[?[0-9a-fA-F:.]*\]?:(\d+)(?:-(\d+))?->[\d-]+/(?:tcp|udp)")
 
 
 @dataclass(frozen=True)
@@ -313,9 +314,10 @@ class HostProbe:
 
 
 def parse_ps_line(line: str) -> dict[str, Any]:
-    name, ports, job, mem, service = (line.split("\t") + [""] * 5)[:5]
-    return {"name": name, "ports": sorted({int(p) for p in PORT_RE.findall(ports)}), "job": job,
-            "gpu_mem_mb": int(mem) if mem.isdigit() else 0, "service": service}
+    name, ports, job, mem, service, kind = (line.split("\t") + [""] * 6)[:6]
+    published = {p for first, last in PORT_RE.findall(ports) for p in range(int(first), int(last or first) + 1)}
+    return {"name": name, "ports": sorted(published), "job": job,
+            "gpu_mem_mb": int(mem) if mem.isdigit() else 0, "service": service, "kind": kind}
 
 
 def parse_smi(text: str) -> list[dict[str, Any]]:
@@ -378,7 +380,8 @@ def check_gpu_memory(probe: HostProbe, need_mb: int, needs_h100: bool = False) -
 
 def _stop_command(host: Host, container: Mapping[str, Any]) -> str:
     if container.get("job"):
-        verb = "serve.stop" if container.get("service", "").endswith("-server") else "jobs.stop"
+        serving = container.get("kind") == "serve" or container.get("service", "").endswith("-server")
+        verb = "serve.stop" if serving else "jobs.stop"
         return f"inv {verb} {container['job']}"
     return f"docker --context {host.name} stop {container['name']}"
 

@@ -238,13 +238,13 @@ def test_gpu_memory_held_fails_naming_the_job(sandbox, tmp_path, host_engine):
         assert status == OK and "MiB free" in summary
         job = f"doctor-gpu-{uuid.uuid4().hex[:6]}"
         name = run_on_desktop(sandbox, host_engine, labels={"rt.gpu_mem_mb": "12000", "rt.job": job,
-                                                            "rt.service": "groot-server"})
+                                                            "rt.service": "lerobot-train", "rt.kind": "train"})
         probe = doctor.HostProbe(runner, inv.get("desktop"))  # a fresh probe: a new `docker ps`
         status, summary, fix = doctor.check_gpu_memory(probe, need_mb=6144)
     finally:
         runner.close()
     assert status == FAIL and f"{name} (12000 MiB)" in summary and "6144 MiB needed" in summary
-    assert f"inv serve.stop {job}" in fix and "--host auto" in fix
+    assert f"inv jobs.stop {job}" in fix and "--host auto" in fix
 
 
 def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_path, host_engine):
@@ -256,7 +256,7 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
         assert doctor.check_ports(probe, [port_a, port_b])[0] == OK
         foreign = run_on_desktop(sandbox, host_engine, labels={}, ports={"9000/tcp": port_a})
         job = f"doctor-port-{uuid.uuid4().hex[:6]}"
-        ours = run_on_desktop(sandbox, host_engine, labels={"rt.job": job, "rt.service": "groot-server"},
+        ours = run_on_desktop(sandbox, host_engine, labels={"rt.job": job, "rt.service": "groot-server", "rt.kind": "serve"},
                               ports={"9000/tcp": port_b})
         probe = doctor.HostProbe(runner, inv.get("desktop"))
         both = doctor.check_ports(probe, [port_a, port_b])
@@ -267,6 +267,16 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
     assert f"{port_a} held by {foreign}" in both[1] and f"{port_b} held by {ours} (job {job})" in both[1]
     assert f"docker --context desktop stop {foreign}" in both[2] and f"inv serve.stop {job}" in both[2]
     assert only_ours[0] == WARN and only_ours[2] == f"inv serve.stop {job}"
+
+
+def test_docker_ps_lines_parse():
+    row = doctor.parse_ps_line("srv\t0.0.0.0:9000->9000/tcp, :::9000->9000/tcp, 127.0.0.1:8000-8002->80-82/tcp, "
+                               "5000/tcp\tj1\t6144\tgroot-server\tserve")
+    assert row == {"name": "srv", "ports": [8000, 8001, 8002, 9000], "job": "j1", "gpu_mem_mb": 6144,
+                   "service": "groot-server", "kind": "serve"}
+    assert doctor.parse_ps_line("bare\t\t\t\t\t")["ports"] == []
+    assert doctor.parse_smi("NVIDIA H100 80GB HBM3, 81559, 6144, 100\ngarbage\n") == [
+        {"name": "NVIDIA H100 80GB HBM3", "total_mb": 81559, "used_mb": 6144, "util": 100, "free_mb": 75415}]
 
 
 # -- the runner: parallel, per-check deadline, stable order ------------------------------------
