@@ -184,6 +184,14 @@ def test_nebius_standin_answers(tmp_path):
     assert status == OK and "vm-a is STOPPED" in summary, summary
 
 
+def test_nebius_auth_against_the_sandbox_standin(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path)
+    vms = [h for h in inv.hosts if h.provider.type == "nebius"]
+    assert vms, "the sandbox serves its vm-* hosts through the Nebius stand-in"
+    status, summary, fix = doctor.check_nebius(inv, inv.hosts, {}, timeout=10)
+    assert status == OK and f"{vms[0].name} is " in summary, summary
+
+
 def test_nebius_endpoint_down_fails_with_fix(tmp_path):
     inv = parse_inventory(NEBIUS_INV.format(endpoint=f"127.0.0.1:{closed_port()}"), tmp_path / "h.yaml")
     t0 = time.monotonic()
