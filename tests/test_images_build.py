@@ -23,6 +23,7 @@ import pytest
 from remote_training.errors import ExitCode, ImageError
 from remote_training.images import image_present, read_image_env
 from remote_training.images.catalog import load_catalog
+from remote_training.images.registry import manifest_digest
 from remote_training.images.service import plan_images, raise_for, run_images
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,23 @@ def test_changed_base_source_rebuilds_exactly_its_chain(work: dict) -> None:
     new_openpi = result.plan.by_name()["openpi"].key_ref
     assert read_image_env(work["env"])["RT_IMAGE_OPENPI"] == new_openpi
     assert _container_output(new_openpi, "cat /opt/openpi/VERSION").strip() == "openpi changed"
+
+    # Back to the old sources: their keys are in the registry, so nothing builds; `latest` and the
+    # branch tag are re-pointed inside the registry at the old keys.
+    (work["dir"] / "repos" / "openpi" / "src" / "VERSION").write_text("openpi sandbox source 1\n")
+    rec = Recorder()
+    back = _run(work, on_event=rec)
+    raise_for(back)
+    assert rec.built() == set()
+    assert {o.name: o.status for o in back.outcomes if o.status != "up to date"} == {
+        "openpi-base": "retagged", "openpi": "retagged"}
+    openpi = back.plan.by_name()["openpi"]
+    assert manifest_digest(f"{openpi.repo_ref}:latest") == manifest_digest(openpi.key_ref)
+    import docker
+
+    docker.from_env().images.pull(openpi.repo_ref, tag="latest")  # the local `latest` still names the newer one
+    assert _container_output(f"{openpi.repo_ref}:latest", "cat /opt/openpi/VERSION").strip() == "openpi sandbox source 1"
+    assert _plan(work).work == []
 
 
 def test_build_only_keeps_registry_untouched(work: dict) -> None:

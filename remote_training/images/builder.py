@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import ImageError
-from .planner import BUILD, PUSH, SKIP, Plan, Step
+from .planner import BUILD, PUSH, SKIP, TAG, Plan, Step
+from .registry import copy_tag
 from .source_key import context_entries
 
 Event = Callable[[str, str, str], None]  # (image, status, detail)
@@ -94,7 +95,11 @@ def _run_step(step: Step, push: bool, factory: Callable[[], Any], event: Event) 
             for tag in step.tags:
                 event(step.name, "pushing", f"{step.repo_ref}:{tag}")
                 push_tag(client, step.repo_ref, tag)
-        status = {BUILD: "built+pushed" if push else "built", PUSH: "pushed"}[step.action]
+        if push and step.action == TAG:
+            for tag in step.stale_tags:
+                event(step.name, "tagging", f"{step.repo_ref}:{tag}")
+                copy_tag(step.key_ref, tag)
+        status = {BUILD: "built+pushed" if push else "built", PUSH: "pushed", TAG: "retagged"}[step.action]
         outcome = Outcome(step.name, status, step.reason, time.monotonic() - started, step.key_ref)
     except Exception as exc:  # one image's failure must not stop the other chains
         outcome = Outcome(step.name, "failed", _one_line(exc), time.monotonic() - started, step.key_ref)
@@ -173,7 +178,7 @@ class _Board:
         with self.lock:
             row = self.rows[name]
             changed = row[1] != status
-            if status in ("building", "pushing") and row[3] is None:
+            if status in ("building", "pushing", "tagging") and row[3] is None:
                 row[3] = time.monotonic()
             match = STEP_RE.match(detail)
             row[1], row[2] = status, (f"step {match.group(1)}" if match else detail)[:70] or row[2]

@@ -15,10 +15,10 @@ from typing import Callable, Iterable
 
 from ..errors import ImageError
 from .catalog import Catalog, ImageSpec
-from .registry import manifest_exists
+from .registry import manifest_digest
 from .source_key import FileHashCache, key_tag, source_key
 
-BUILD, PUSH, SKIP = "build", "push", "skip"
+BUILD, PUSH, TAG, SKIP = "build", "push", "tag", "skip"  # TAG: only moving tags lag behind
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Step:
     action: str = BUILD
     reason: str = ""
     base_ref: str | None = None
+    stale_tags: list[str] = field(default_factory=list)  # moving tags to re-point (TAG)
 
     @property
     def name(self) -> str:
@@ -66,6 +67,11 @@ class Step:
             out.append(shlex.join(argv + [str(self.spec.context)]))
         if push and self.action in (BUILD, PUSH):
             out += [shlex.join(["docker", "push", f"{self.repo_ref}:{tag}"]) for tag in self.tags]
+        if push and self.action == TAG:  # done through the registry API (no layers move); CLI equivalent:
+            out.append(shlex.join(["docker", "pull", self.key_ref]))
+            for tag in self.stale_tags:
+                out += [shlex.join(["docker", "tag", self.key_ref, f"{self.repo_ref}:{tag}"]),
+                        shlex.join(["docker", "push", f"{self.repo_ref}:{tag}"])]
         return out
 
 
@@ -89,7 +95,7 @@ def full_repo(registry: str, repository: str) -> str:
 
 
 def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
-              cache: FileHashCache, in_registry: Callable[[str], bool] = manifest_exists,
+              cache: FileHashCache, registry_digest: Callable[[str], str | None] = manifest_digest,
               local_has: Callable[[str], bool] | None = None) -> Plan:
     selected = catalog.select(list(names or []))
     forced = {s.name for s in selected} if force is True else set(force or ())
@@ -110,22 +116,27 @@ def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, forc
         moving = ["latest"] + ([git_tags[repo_dir]] if git_tags[repo_dir] else []) + list(spec.tags)
         step = Step(spec, key, full_repo(catalog.registry, spec.repository), list(dict.fromkeys(moving)), args,
                     base_ref=base.key_ref if base else None)
-        step.action, step.reason = _decide(step, push, spec.name in forced, in_registry, local_has)
+        step.action, step.reason = _decide(step, push, spec.name in forced, registry_digest, local_has)
         steps[spec.name] = step
     return Plan(list(steps.values()), push, cache.hashed, git_tags)
 
 
-def _decide(step: Step, push: bool, forced: bool, in_registry: Callable[[str], bool],
+def _decide(step: Step, push: bool, forced: bool, registry_digest: Callable[[str], str | None],
             local_has: Callable[[str], bool]) -> tuple[str, str]:
     if forced:
         return BUILD, "--force"
     try:
-        registry_has = in_registry(step.key_ref)
+        digest = registry_digest(step.key_ref)
     except ImageError:
         if push:
             raise  # pushing needs the registry: say so before building anything
-        registry_has = False
-    if registry_has:
+        digest = None
+    if digest and push:
+        # `latest` and the branch tag must name what was pushed last, even when that is an older key
+        step.stale_tags = [t for t in step.moving_tags if registry_digest(f"{step.repo_ref}:{t}") != digest]
+        if step.stale_tags:
+            return TAG, f"{step.key_tag} in the registry; re-point {', '.join(step.stale_tags)}"
+    if digest:
         return SKIP, f"{step.key_tag} in the registry"
     if local_has(step.key_ref):
         return (PUSH, f"{step.key_tag} built here, not yet pushed") if push else (SKIP, f"{step.key_tag} built here")

@@ -93,22 +93,47 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
 
 def manifest_exists(ref: str) -> bool:
     """True when the tag exists; False on 404; ImageError when the registry cannot answer."""
+    return manifest_digest(ref) is not None
+
+
+def manifest_digest(ref: str) -> str | None:
+    """The tag's manifest digest, None when the tag does not exist."""
+    status, headers, _ = _manifest_call(ref, "HEAD")
+    return None if status == 404 else (headers.get("Docker-Content-Digest") or "present")
+
+
+def copy_tag(ref: str, new_tag: str) -> None:
+    """Point `new_tag` at the manifest of `ref` inside the registry: no layers move, no engine needed."""
+    status, headers, body = _manifest_call(ref, "GET")
+    if status == 404:
+        raise ImageError(f"{ref} vanished from the registry", fix="rerun: the plan will rebuild it")
+    parsed = parse_ref(ref)
+    target = f"{parsed.registry}/{parsed.repository}:{new_tag}"
+    _manifest_call(target, "PUT", body, headers.get("Content-Type", MANIFEST_TYPES.split(",")[0]))
+
+
+def _manifest_call(ref: str, method: str, data: bytes | None = None,
+                   content_type: str | None = None) -> tuple[int, dict, bytes]:
+    """One manifest request with the registry's auth dance; (status, headers, body), 404 included."""
     parsed = parse_ref(ref)
     url = f"{parsed.api_base}/v2/{parsed.repository}/manifests/{parsed.tag}"
     headers = {"Accept": MANIFEST_TYPES}
+    if content_type:
+        headers["Content-Type"] = content_type
     creds = docker_credentials(parsed.registry)
     for attempt in range(2):
-        req = urllib.request.Request(url, method="HEAD", headers=headers)
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-                return 200 <= resp.status < 300
+                return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return False
+            if exc.code == 404 and method != "PUT":
+                return 404, {}, b""
             if exc.code == 401 and attempt == 0:
-                headers["Authorization"] = _authorization(exc.headers.get("WWW-Authenticate", ""), creds, parsed)
+                headers["Authorization"] = _authorization(exc.headers.get("WWW-Authenticate", ""), creds, parsed,
+                                                          "pull,push" if method == "PUT" else "pull")
                 continue
-            raise ImageError(f"registry {parsed.registry} answered HTTP {exc.code} for {ref}",
+            raise ImageError(f"registry {parsed.registry} answered HTTP {exc.code} to {method} {ref}",
                              fix="check `docker login` for this registry") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -118,7 +143,7 @@ def manifest_exists(ref: str) -> bool:
                      fix=f"run `docker login {parsed.registry}`")
 
 
-def _authorization(challenge: str, creds: tuple[str, str] | None, ref: ImageRef) -> str:
+def _authorization(challenge: str, creds: tuple[str, str] | None, ref: ImageRef, actions: str) -> str:
     scheme, _, params = challenge.partition(" ")
     if scheme.lower() == "basic":
         if not creds:
@@ -129,7 +154,7 @@ def _authorization(challenge: str, creds: tuple[str, str] | None, ref: ImageRef)
     if scheme.lower() != "bearer" or not realm:
         raise ImageError(f"registry {ref.registry} asks for unsupported auth {scheme!r}",
                          fix="use a registry with basic or token auth")
-    fields.setdefault("scope", f"repository:{ref.repository}:pull")
+    fields.setdefault("scope", f"repository:{ref.repository}:{actions}")
     token_req = urllib.request.Request(realm + "?" + urllib.parse.urlencode(fields))
     if creds:
         token_req.add_header("Authorization",

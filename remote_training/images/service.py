@@ -12,7 +12,7 @@ from .envfile import update_env_file
 from .planner import Plan, make_plan
 from .source_key import FileHashCache, default_cache_path
 
-PUSHED_OK = ("up to date", "pushed", "built+pushed")
+PUSHED_OK = ("up to date", "pushed", "built+pushed", "retagged")
 
 
 @dataclass
