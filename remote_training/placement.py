@@ -221,6 +221,8 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None) -> Hos
         smi = runner.run(host, NVIDIA_SMI, mutating=False, timeout=20)
         jobs = runner.run(host, DOCKER_JOBS, mutating=False, timeout=20)
     except RTError as exc:
+        if power is not None:  # the provider says it runs: it is on but not answering
+            return HostState(host, "unreachable", detail=str(exc))
         # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
         return HostState(host, "stopped" if startable else "unreachable", startable=startable, detail=str(exc))
     try:

@@ -120,7 +120,7 @@ def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> l
 
 
 def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
-               start_host: Callable[[Host], Any] | None) -> list[Row]:
+               start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None) -> list[Row]:
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -132,12 +132,13 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
         h100 = [h.name for h in inventory.hosts if placement.is_h100(h)]
         fix = f"use --host auto or one of: {', '.join(h100)}" if rule and rule.needs_h100 else "use a larger host"
         return [("host", why, fix)]
-    state = placement.probe(runner, host)
+    power = power or placement.provider_power(inventory)
+    state = placement.probe(runner, host, power)
     if state.power != "running" and state.startable and start_host is not None:
         started = start_host(host)
         host = started if isinstance(started, Host) else host  # a restarted VM may have a new address
         report.notes.append(f"{host.name} was stopped and has been started")
-        state = placement.probe(runner, host)
+        state = placement.probe(runner, host, power)
     report.host_state = state
     if state.power != "running":
         fix = (f"start it: inv vm.start {host.name}" if state.startable
@@ -285,7 +286,7 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
         s3 = storage.client(endpoint)
     checks: list[tuple[str, Callable[[], list[Row]]]] = [
         ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
-                                    chosen.start_first else None)),
+                                    chosen.start_first else None, power)),
     ]
     if not argument_rows:  # S3 calls with malformed URLs would only repeat the argument errors
         checks += [("inputs", lambda: check_inputs(s3, spec, report)), ("output", lambda: check_output(s3, spec, report))]

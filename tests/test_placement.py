@@ -119,3 +119,74 @@ def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
     finally:
         runner.run(host, ["docker", "rm", "-f", name], check=False)
         runner.close()
+
+
+# -- --host auto on the sandbox -----------------------------------------------------------
+def auto_inventory(sandbox, tmp_path):
+    """vm-train as the sandbox has it (Nebius stand-in) and vm-train3 behind a command provider whose
+    power switch is a marker file, so the test can hold it 'stopped' without power-cycling a shared VM."""
+    import yaml
+
+    source = Path(sandbox["hosts_file"])
+    data = yaml.safe_load(source.read_text())
+    for key in ("ssh_config", "known_hosts"):
+        data[key] = str(source.parent / data[key])
+    data.pop("compose_project", None)
+    marker = tmp_path / "vm-train3.on"
+    vm3 = dict(data["hosts"]["vm-train3"])
+    vm3["provider"] = {"type": "command", "start": f"touch '{marker}'", "stop": f"rm -f '{marker}'",
+                       "state": f"test -f '{marker}' && echo running || echo stopped", "timeout": 30}
+    data["hosts"] = {"vm-train": data["hosts"]["vm-train"], "vm-train3": vm3}
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_inventory(path), marker
+
+
+@pytest.fixture
+def busy(sandbox):
+    """Make a host busy with a job-labelled container (removed after the test)."""
+    made = []
+
+    def occupy(runner, host_name):
+        name = f"rt-test-busy-{uuid.uuid4().hex[:6]}"
+        runner.run(host_name, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}",
+                               "--label", "rt.service=groot-train", "--label", "rt.gpu_mem_mb=60000",
+                               sandbox["base_image"], "sleep", "300"], timeout=120)
+        made.append((runner, host_name, name))
+        return name
+
+    yield occupy
+    for runner, host_name, name in made:
+        runner.run(host_name, ["docker", "rm", "-f", name], check=False)
+        runner.close()
+
+
+def test_auto_skips_a_busy_sandbox_vm_and_picks_the_free_one(sandbox, tmp_path, busy):
+    inventory, marker = auto_inventory(sandbox, tmp_path)
+    marker.touch()  # vm-train3 is on
+    runner = RemoteRunner(inventory)
+    job = busy(runner, "vm-train")
+    chosen = pl.place("groot-train", inventory, runner)
+    assert chosen.host.name == "vm-train3" and not chosen.start_first
+    assert f"vm-train: busy with {job}" in chosen.skipped
+
+
+def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, tmp_path, busy):
+    from remote_training import preflight
+    from remote_training.guard import LaunchGuard
+    from remote_training.jobs.spec import JobSpec
+
+    inventory, marker = auto_inventory(sandbox, tmp_path)
+    runner = RemoteRunner(inventory)
+    spec = JobSpec(job_id=f"auto-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="auto",
+                   args=("--modality_config=ee_rot6d_q",), image=sandbox["base_image"])
+    guard = LaunchGuard(runner, inventory, ledger=None, echo=lambda line: None)
+    # vm-train is free: it is chosen and the stopped vm-train3 stays off.
+    report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
+    assert report.spec.host == "vm-train" and not marker.exists()
+    # vm-train busy: vm-train3 is started, and says why.
+    job = busy(runner, "vm-train")
+    report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
+    assert report.spec.host == "vm-train3" and report.placement.start_first and marker.exists()
+    assert f"every running eligible host is taken (vm-train: busy with {job})" in report.placement.reason
+    assert "vm-train3 was stopped and has been started" in report.notes
