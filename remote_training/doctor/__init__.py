@@ -1,0 +1,120 @@
+"""`inv doctor`: every "Common Issues" item of the runbook as a check that names the fix.
+
+Each check returns a CheckResult (ok / warn / fail, what is wrong, the exact
+command that fixes it). All checks run at once in a bounded pool of daemon
+threads with a deadline per check, so one dead host costs one connect timeout,
+and results come back in a fixed order (local checks, then host by host).
+
+The environment is passed in (default os.environ) so tests can replace it
+instead of mutating the process environment.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from typing import Any, Mapping, Sequence
+
+from ..errors import RTError
+from ..inventory import Host, Inventory
+from .base import FAIL, OK, WARN, Check, CheckResult, DoctorSettings, Verdict, short
+from .cloud import check_nebius, check_s3_bucket, s3_client, s3_endpoint
+from .hosts import HostProbe, check_gpu_memory, check_ports, check_ssh, parse_ps_line, parse_smi
+from .local import check_display, check_docker_context, check_docker_engine, docker_contexts
+from .logs import LOG_PATTERNS, LogPattern, explain_log
+
+__all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostProbe", "LogPattern",
+           "LOG_PATTERNS", "explain_log", "check_display", "check_docker_context", "check_docker_engine",
+           "docker_contexts", "check_nebius", "check_s3_bucket", "s3_client", "s3_endpoint", "check_gpu_memory",
+           "check_ports", "check_ssh", "parse_ps_line", "parse_smi", "plan_checks", "run_checks", "diagnose",
+           "failed"]
+
+
+def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settings: DoctorSettings,
+                env: Mapping[str, str]) -> list[Check]:
+    """Every check, in the order results are shown."""
+    checks = [
+        Check("docker_engine", "local", lambda: check_docker_engine(env, settings.connect_timeout)),
+        Check("display", "local", lambda: check_display(env)),
+        Check("nebius_auth", "local", lambda: check_nebius(inventory, hosts, env, settings.connect_timeout)),
+    ]
+    checks += [Check("s3", b, lambda b=b: check_s3_bucket(inventory, env, b, settings.connect_timeout))
+               for b in settings.buckets]
+    contexts = docker_contexts(env)
+    for host in hosts:
+        probe = HostProbe(runner, host)
+        checks += [
+            Check("ssh", host.name, lambda p=probe: check_ssh(p)),
+            Check("gpu_memory", host.name, lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb, settings.needs_h100)),
+            Check("ports", host.name, lambda p=probe: check_ports(p, settings.ports)),
+            Check("docker_context", host.name, lambda h=host: check_docker_context(h, contexts)),
+        ]
+    return checks
+
+
+def run_checks(checks: Sequence[Check], *, workers: int = 8, timeout: float = 20.0) -> list[CheckResult]:
+    """Run checks in `workers` daemon threads; one still running `timeout` s after it started fails."""
+    jobs: queue.Queue[int] = queue.Queue()
+    for i in range(len(checks)):
+        jobs.put(i)
+    started: dict[int, float] = {}
+    results: dict[int, CheckResult] = {}
+    lock = threading.Condition()
+
+    def worker() -> None:
+        while True:
+            try:
+                i = jobs.get_nowait()
+            except queue.Empty:
+                return
+            check = checks[i]
+            t0 = time.monotonic()
+            with lock:
+                started[i] = t0
+            try:
+                status, summary, fix = check.run()
+            except RTError as exc:
+                status, summary, fix = FAIL, exc.message, exc.fix or ""
+            except Exception as exc:  # a check must never take the others down
+                status, summary, fix = FAIL, f"check crashed: {short(exc)}", "report this as a bug"
+            with lock:
+                results.setdefault(i, CheckResult(check.name, check.target, status, summary, fix,
+                                                  round(time.monotonic() - t0, 3)))
+                lock.notify_all()
+
+    for _ in range(max(1, min(workers, len(checks)))):
+        threading.Thread(target=worker, daemon=True).start()  # daemon: a hung check never blocks exit
+    with lock:
+        while len(results) < len(checks):
+            now = time.monotonic()
+            for i, t0 in started.items():
+                if i not in results and now - t0 >= timeout:
+                    c = checks[i]
+                    results[i] = CheckResult(c.name, c.target, FAIL, f"no answer within {timeout:g}s",
+                                             "rerun with a larger --timeout, or check that target", round(now - t0, 3))
+            lock.wait(0.1)
+    return [results[i] for i in range(len(checks))]
+
+
+def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, runner: Any = None,
+             settings: DoctorSettings | None = None, env: Mapping[str, str] | None = None) -> list[CheckResult]:
+    """The whole doctor: plan the checks for the selected hosts and run them in parallel."""
+    settings = settings or DoctorSettings()
+    env = os.environ if env is None else env
+    hosts = inventory.select(list(host_names) if host_names else None)
+    own_runner = runner is None
+    if own_runner:
+        from ..remote import RemoteRunner
+
+        runner = RemoteRunner(inventory, connect_timeout=settings.connect_timeout)
+    try:
+        return run_checks(plan_checks(inventory, hosts, runner, settings, env),
+                          workers=settings.workers, timeout=settings.timeout)
+    finally:
+        if own_runner:
+            threading.Thread(target=runner.close, daemon=True).start()  # a stuck close must not hang us
+
+
+def failed(results: Sequence[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.status == FAIL]

@@ -1,0 +1,132 @@
+"""Checks of the cloud services: S3 (one head_bucket per bucket) and Nebius auth (one API call)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import RTError
+from ..inventory import Host, Inventory
+from .base import FAIL, OK, Verdict, short
+
+
+def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
+    """Inventory `s3: {endpoint:}` (or endpoint_url) first, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; else boto3's config files."""
+    s3 = inventory.extra.get("s3") or {}
+    if isinstance(s3, Mapping) and (s3.get("endpoint") or s3.get("endpoint_url")):
+        return str(s3.get("endpoint") or s3.get("endpoint_url"))
+    return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
+
+
+def s3_client(inventory: Inventory, env: Mapping[str, str], timeout: float) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.Session(profile_name=env.get("AWS_PROFILE") or None)
+    core = session._session  # botocore session: point it at the injected files, never at cloud metadata
+    for var, key in (("AWS_SHARED_CREDENTIALS_FILE", "credentials_file"), ("AWS_CONFIG_FILE", "config_file")):
+        if env.get(var):
+            core.set_config_variable(key, env[var])
+    resolver = core.get_component("credential_provider")
+    for method in ("iam-role", "container-role"):  # these call link-local addresses: not ours to touch
+        try:
+            resolver.remove(method)
+        except Exception:
+            pass
+    creds: dict[str, str] = {}
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        creds = {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
+        if env.get("AWS_SESSION_TOKEN"):
+            creds["aws_session_token"] = env["AWS_SESSION_TOKEN"]
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name or "us-east-1"
+    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
+    return session.client("s3", endpoint_url=s3_endpoint(inventory, env), region_name=region, config=config,
+                          **creds)
+
+
+def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, timeout: float) -> Verdict:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    endpoint = s3_endpoint(inventory, env) or "the endpoint in ~/.aws/config (or AWS's default)"
+    set_endpoint = "set s3: {endpoint: URL} in hosts.yaml or export AWS_ENDPOINT_URL=URL"
+    try:
+        client = s3_client(inventory, env, timeout)
+        client.head_bucket(Bucket=bucket)  # the one cheap request
+    except NoCredentialsError:
+        return (FAIL, "no S3 credentials found (env, ~/.aws/credentials, profile)",
+                "aws configure (or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    except EndpointConnectionError as exc:
+        return FAIL, f"S3 endpoint {endpoint} does not answer: {short(exc)}", set_endpoint
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            return FAIL, f"bucket {bucket!r} does not exist at {endpoint}", \
+                f"aws s3 mb s3://{bucket} (or fix doctor.buckets / {set_endpoint})"
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return FAIL, f"S3 refused the credentials for bucket {bucket!r} ({code})", \
+                "aws configure with a key that may read the bucket"
+        return FAIL, f"S3 error for bucket {bucket!r}: {code or short(exc)}", set_endpoint
+    except Exception as exc:  # e.g. a malformed endpoint URL, a read timeout
+        return FAIL, f"S3 at {endpoint}: {short(exc)}", set_endpoint
+    return OK, f"bucket {bucket} reachable at {endpoint}", ""
+
+
+def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, str],
+                 timeout: float) -> Verdict:
+    """Credentials present locally, then ONE API call (Get of the first Nebius VM) through the real SDK."""
+    nebius_hosts = [h for h in hosts if h.provider.type == "nebius"]
+    if not nebius_hosts:
+        return OK, "no Nebius VM among the selected hosts", ""
+    try:
+        import nebius  # noqa: F401
+    except ImportError:
+        return FAIL, "the nebius SDK is not installed", "pip install -r requirements.txt"
+    settings = dict(inventory.extra.get("nebius") or {})
+    missing = _nebius_credentials_missing(settings, nebius_hosts[0], env)
+    if missing:
+        return missing  # never let the SDK start a browser login from inside a check
+    from ..providers import provider_for
+
+    host = nebius_hosts[0]
+    where = settings.get("endpoint") or settings.get("domain") or "the Nebius API"
+    try:
+        status = provider_for(host, inventory).state(timeout=timeout)
+    except RTError as exc:
+        fix = exc.fix or "inv vm.login"
+        loopback = str(settings.get("endpoint", "")).startswith(("127.", "localhost", "[::1]"))
+        if loopback and "answer" in exc.message:  # the sandbox's stand-in is not running
+            fix = f"inv sandbox.up (it starts the API stand-in), or {fix}"
+        return FAIL, exc.message, fix
+    return OK, f"{where} answers: {host.name} is {status.state.value}", ""
+
+
+def _nebius_credentials_missing(settings: Mapping[str, Any], host: Host,
+                                env: Mapping[str, str]) -> Verdict | None:
+    if str(settings.get("auth", "")).lower() == "none" or env.get("NEBIUS_IAM_TOKEN"):
+        return None  # the stand-in takes no credentials; an env token outranks every file
+    files = [("credentials_file", settings.get("credentials_file")),
+             ("service_account.private_key_file", (settings.get("service_account") or {}).get("private_key_file"))]
+    for key, value in files:
+        if value:
+            path = Path(str(value)).expanduser()
+            if not path.is_file():
+                return FAIL, f"nebius.{key} {path} does not exist", f"inv vm.login, or fix nebius.{key} in hosts.yaml"
+            return None
+    home = Path(env.get("HOME", "~")).expanduser()
+    config = home / ".nebius" / "config.yaml"
+    if not config.is_file():
+        return FAIL, f"Nebius is not set up: no {config}", "inv vm.login"
+    try:
+        import yaml
+
+        data = yaml.safe_load(config.read_text()) or {}
+        profiles = data.get("profiles") or {}
+        name = (host.provider.options.get("profile") or settings.get("profile") or env.get("NEBIUS_PROFILE")
+                or data.get("default") or (next(iter(profiles)) if len(profiles) == 1 else None))
+        profile = profiles.get(name) if name else None
+    except Exception as exc:
+        return FAIL, f"{config} is unreadable: {short(exc)}", "inv vm.login"
+    if not isinstance(profile, dict):
+        return FAIL, f"no usable Nebius CLI profile in {config}", "inv vm.login (or: nebius profile activate NAME)"
+    if profile.get("auth-type") == "federation" and not (home / ".nebius" / "credentials.yaml").is_file():
+        return FAIL, f"profile {name!r} logs in through a browser and holds no cached token", "inv vm.login"
+    return None

@@ -1,0 +1,40 @@
+"""Known log patterns: runbook issues that are code bugs, not machine state.
+
+`inv doctor` cannot see these on a machine; they show up in a job's log.
+`explain_log(text)` names the ones found and their fix (the parquet
+object-array error of dataset conversion is the runbook's example).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LogPattern:
+    name: str
+    regex: re.Pattern[str]
+    meaning: str
+    fix: str
+
+
+LOG_PATTERNS: tuple[LogPattern, ...] = (
+    LogPattern("parquet-object-array", re.compile(r"ValueError: setting an array element with a sequence"),
+               "dataset conversion wrote a column of per-row arrays as an object array",
+               "in positronic/dataset/vector.py convert the object array with np.stack() to a 2-D array, "
+               "rebuild (inv images.push) and rerun the conversion"),
+    LogPattern("cuda-oom", re.compile(r"CUDA out of memory|CUDA error: out of memory|OutOfMemoryError"),
+               "the GPU had too little free memory (a GR00T server needs about 6 GB)",
+               "inv doctor --host HOST to see what holds the GPU, then inv jobs.stop JOB or pick another host"),
+    LogPattern("port-allocated", re.compile(r"port is already allocated|address already in use", re.IGNORECASE),
+               "another container already publishes the server's port",
+               "inv doctor --host HOST names the container; stop it (inv serve.stop JOB) or use --port"),
+    LogPattern("gladloadgl", re.compile(r"gladLoadGL|GLFW.*(?:DISPLAY|X11)|Failed to initialize GLFW"),
+               "MuJoCo tried to open a window on a machine without a display",
+               "export MUJOCO_GL=egl (inv infer.sim without --gui sets it)"),
+)
+
+
+def explain_log(text: str) -> list[LogPattern]:
+    """The known problems whose signature appears in a job's log, in table order."""
+    return [p for p in LOG_PATTERNS if p.regex.search(text)]
