@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -158,6 +159,21 @@ def stop(lay: Layout, spec: HostSpec, remove_containers: bool = True) -> None:
                            timeout=120)
     procs.stop(lay.pid(f"{spec.name}-sshd"), sshd_token(lay, spec))
     procs.stop(spec.run_dir / "dockerd.pid", str(spec.docker_sock), timeout=30)
+    _kill_leftovers(lay, spec)
+
+
+def _kill_leftovers(lay: Layout, spec: HostSpec) -> None:
+    """After a dockerd killed with -9: its containerd and shims (named by our exec root) and the
+    processes of its containers (found by cgroup) would live on and block the next dockerd."""
+    exec_root = f"{spec.run_dir}/"
+    containers = lay.host_dir(spec.name) / "docker" / "containers"
+    ids = [p.name for p in containers.iterdir()] if containers.is_dir() else []
+    leftovers = procs.matching(lambda cmd, cgroup: exec_root in cmd or any(i in cgroup for i in ids))
+    if leftovers:
+        procs.kill_all(leftovers)
+    # A stale containerd.pid whose number now belongs to another process makes the next dockerd wait
+    # forever for a containerd that is not there: the exec root holds only runtime state, so it goes.
+    shutil.rmtree(spec.run_dir / "x", ignore_errors=True)
 
 
 def pull_base(spec: HostSpec, image: str) -> None:

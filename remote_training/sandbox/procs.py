@@ -99,3 +99,37 @@ def run(argv: Sequence[str], *, check: bool = True, input: bytes | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess:
     """A short helper command (ip, docker, ssh-keygen), output captured."""
     return subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout, check=check)
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def matching(predicate) -> list[int]:
+    """Pids whose (cmdline, cgroup text) satisfy `predicate`; this process excluded."""
+    found = []
+    for pid in _all_pids():
+        if pid == os.getpid():
+            continue
+        try:
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            continue
+        cmdline = _cmdline(pid)
+        if cmdline and predicate(cmdline, cgroup):
+            found.append(pid)
+    return found
+
+
+def kill_all(pids: list[int], timeout: float = 10.0) -> None:
+    """Leftovers of a killed run (containerd, shims, container processes): TERM, then KILL."""
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and any(_cmdline(p) for p in pids):
+        for p in pids:
+            _reap(p)
+        time.sleep(0.1)
+    for pid in pids:
+        if _cmdline(pid):
+            _signal(pid, signal.SIGKILL)

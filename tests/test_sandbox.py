@@ -1,0 +1,210 @@
+"""The sandbox fleet: hosts behave like separate machines; stand-in, stop/start, idempotence, recovery."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from remote_training.inventory import load_inventory
+from remote_training.remote import RemoteRunner
+from remote_training.sandbox import fleet, procs, smi
+from remote_training.sandbox.layout import Layout, host_specs
+
+SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
+             "--format=csv,noheader,nounits"]
+SPARE = "vm-train3"  # the host the stop/start and recovery tests power-cycle
+
+
+def docker(sandbox, host: str, *args: str, check: bool = True) -> str:
+    env = {**os.environ, "DOCKER_HOST": sandbox["hosts"][host]["docker_host"]}
+    result = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture()
+def remote(sandbox):
+    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
+    yield runner
+    runner.close()
+
+
+@pytest.fixture()
+def tag():
+    return f"rtt-{uuid.uuid4().hex[:10]}"
+
+
+def smi_values(remote, host: str) -> tuple[str, int, int, int]:
+    line = remote.run(host, SMI_QUERY).stdout.strip()
+    assert re.fullmatch(r"[^,]+, \d+, \d+, \d+", line), line
+    name, total, used, util = [p.strip() for p in line.split(",")]
+    return name, int(total), int(used), int(util)
+
+
+def test_hosts_have_separate_engines_and_ports(sandbox, remote, tag):
+    base = sandbox["base_image"]
+    try:
+        for host in ("desktop", "vm-train"):
+            # each host serves its own name on port 9000: the second publish must not clash with the first
+            remote.run(host, ["docker", "run", "-d", "--name", tag, "-p", "9000:9000", base, "sh", "-c",
+                              f"mkdir -p /www && echo {host} > /www/index.html && httpd -f -p 9000 -h /www"])
+        for host in ("desktop", "vm-train"):
+            address = sandbox["hosts"][host]["address"]
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://{address}:9000/", timeout=2) as resp:
+                        assert resp.read().decode().strip() == host
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"port 9000 on {host} never answered"
+                    time.sleep(0.3)
+        assert tag in docker(sandbox, "desktop", "ps", "--format", "{{.Names}}").split()
+        assert tag in remote.run("vm-train", ["docker", "ps", "--format", "{{.Names}}"]).stdout.split()
+        assert tag not in remote.run("vm-train2", ["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+    finally:
+        for host in ("desktop", "vm-train"):
+            docker(sandbox, host, "rm", "-f", tag, check=False)
+    assert tag not in docker(sandbox, "desktop", "ps", "-a", "--format", "{{.Names}}").split()
+
+
+def test_hosts_have_separate_homes_and_names(remote, tag):
+    remote.run("desktop", ["sh", "-c", f"echo here > ~/{tag}"])
+    try:
+        assert remote.run("desktop", ["cat", f"/root/{tag}"]).stdout == "here\n"
+        assert remote.run("vm-train2", ["test", "-e", f"/root/{tag}"], check=False).exit_status == 1
+        assert remote.run("vm-train2", ["hostname"]).stdout.strip() == "vm-train2"
+    finally:
+        remote.run("desktop", ["rm", "-f", f"/root/{tag}"])
+
+
+def test_registry_and_s3_reachable_from_hosts_and_their_containers(sandbox, remote, tag):
+    image = f"{sandbox['registry']}/rt-sandbox/{tag}:1"
+    remote.run("desktop", ["docker", "tag", sandbox["base_image"], image])
+    try:
+        remote.run("desktop", ["docker", "push", image])
+        remote.run("vm-train2", ["docker", "pull", "-q", image])
+        # a container on a host reaches S3 at the published endpoint (through its engine's NAT)
+        listing = remote.run("vm-train2", ["docker", "run", "--rm", image, "wget", "-q", "-O", "-",
+                                           f"{sandbox['s3_endpoint']}/interim"]).stdout
+        assert "<Name>interim</Name>" in listing
+        # and an SSH session reaches it at localhost too, like this machine
+        local = remote.run("desktop", ["docker", "run", "--rm", "--network", "host", image, "wget", "-q", "-O",
+                                       "-", "http://127.0.0.1:9555/checkpoints"]).stdout
+        assert "<Name>checkpoints</Name>" in local
+    finally:
+        for host in ("desktop", "vm-train2"):
+            remote.run(host, ["docker", "rmi", "-f", image], check=False)
+
+
+def test_nvidia_smi_format_and_memory_accounting(sandbox, remote, tag):
+    host = "vm-train2"
+    name, total, used, util = smi_values(remote, host)
+    assert (name, total) == ("NVIDIA H100 80GB HBM3", 81559)
+    assert smi_values(remote, "desktop")[:2] == ("NVIDIA GeForce RTX 3060", 12288)
+    before = used
+    base = sandbox["base_image"]
+    try:
+        remote.run(host, ["docker", "run", "-d", "--name", f"{tag}-a", "-l", "rt.gpu_mem_mb=6144", base, "sleep", "300"])
+        assert smi_values(remote, host)[2:] == (before + 6144, 100)
+        remote.run(host, ["docker", "run", "-d", "--name", f"{tag}-b", "-l", "rt.gpu_mem_mb=1000", base, "sleep", "300"])
+        remote.run(host, ["docker", "run", "-d", "--name", f"{tag}-c", base, "sleep", "300"])  # no label: no GPU
+        assert smi_values(remote, host)[2] == before + 7144
+        # other hosts see none of it
+        assert smi_values(remote, "vm-train")[2] != before + 7144 or before + 7144 == 0
+    finally:
+        remote.run(host, ["docker", "rm", "-f", f"{tag}-a", f"{tag}-b", f"{tag}-c"], check=False)
+    assert smi_values(remote, host)[2] == before
+    with_units = remote.run(host, ["nvidia-smi", "--query-gpu=memory.total,utilization.gpu", "--format=csv"]).stdout
+    assert with_units.splitlines()[0] == "memory.total [MiB], utilization.gpu [%]"
+    assert re.fullmatch(r"81559 MiB, \d+ %", with_units.splitlines()[1])
+    bad = remote.run(host, ["nvidia-smi", "--query-gpu=bogus", "--format=csv"], check=False)
+    assert bad.exit_status != 0 and "bogus" in bad.stderr
+    assert "NVIDIA" in remote.run(host, ["nvidia-smi"]).stdout
+
+
+def test_smi_delay_is_honoured(sandbox, tmp_path):
+    spec = host_specs(1)[0]
+    script = smi.install(spec, tmp_path, delay=1.0)
+    start = time.monotonic()
+    out = subprocess.run([str(script), *SMI_QUERY[1:]], capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - start >= 1.0
+    assert out.returncode == 0 and out.stdout.startswith("NVIDIA GeForce RTX 3060, 12288, ")
+
+
+def test_stop_and_start_host(sandbox, remote, tag):
+    root = sandbox["root"]
+    remote.run(SPARE, ["docker", "run", "-d", "--name", tag, sandbox["base_image"], "sleep", "600"])
+    fleet.stop_host(root, SPARE)
+    try:
+        assert not fleet.host_is_up(root, SPARE)
+        remote.forget(remote.inventory.get(SPARE))
+        from remote_training.errors import UnreachableError
+
+        with pytest.raises(UnreachableError):
+            remote.run(SPARE, ["true"])
+        assert fleet.host_is_up(root, "desktop")  # the others keep running
+    finally:
+        fleet.start_host(root, SPARE)
+    assert fleet.host_is_up(root, SPARE)
+    assert remote.run(SPARE, ["docker", "ps", "-aq"]).stdout == ""  # its containers are gone, like a power-off
+    assert remote.run(SPARE, ["hostname"]).stdout.strip() == SPARE
+
+
+def _pids(lay: Layout) -> dict[str, int | None]:
+    return {p.stem: procs.read_pid(p) for p in lay.pids.glob("*.pid")}
+
+
+def test_up_is_idempotent(sandbox):
+    lay = Layout(sandbox["root"])
+    before = _pids(lay)
+    start = time.monotonic()
+    state = fleet.ensure_up(sandbox["root"])
+    assert time.monotonic() - start < 30
+    assert state["hosts"].keys() == sandbox["hosts"].keys() and state["s3_endpoint"] == sandbox["s3_endpoint"]
+    assert _pids(lay) == before, "a second up restarted something"
+    inv = load_inventory(Path(state["hosts_file"]))
+    assert [h.name for h in inv.hosts] == list(state["hosts"]) and inv.get("train2").name == "vm-train2"
+
+
+def test_up_recovers_after_processes_are_killed(sandbox, remote):
+    root, lay = sandbox["root"], Layout(sandbox["root"])
+    spec = next(s for s in host_specs(len(sandbox["hosts"])) if s.name == SPARE)
+    victims = [procs.read_pid(lay.pid(f"{SPARE}-sshd")), procs.read_pid(spec.run_dir / "dockerd.pid"),
+               procs.read_pid(lay.pid(f"{SPARE}-fwd5000"))]
+    assert all(victims)
+    for pid in victims:
+        os.kill(pid, 9)
+    lay.pid(f"{SPARE}-fwd9555").write_text("999999\n")  # a stale pid file pointing at nothing
+    time.sleep(0.5)
+    assert not fleet.host_is_up(root, SPARE)
+    fleet.ensure_up(root)
+    assert fleet.host_is_up(root, SPARE)
+    remote.forget(remote.inventory.get(SPARE))
+    assert remote.run(SPARE, ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"]).stdout
+    assert remote.run(SPARE, ["docker", "pull", "-q", sandbox["base_image"]]).exit_status == 0  # forwarder back
+
+
+def test_up_rebuilds_a_broken_host_network(sandbox, remote):
+    root = sandbox["root"]
+    spec = next(s for s in host_specs(len(sandbox["hosts"])) if s.name == SPARE)
+    subprocess.run(["ip", "link", "del", spec.veth], check=True)  # as if a killed run left half a network
+    assert not fleet.host_is_up(root, SPARE)
+    fleet.ensure_up(root)
+    assert fleet.host_is_up(root, SPARE)
+    remote.forget(remote.inventory.get(SPARE))
+    assert remote.run(SPARE, ["hostname"]).stdout.strip() == SPARE
+
+
+def test_status_reports_every_host(sandbox):
+    report = fleet.status(sandbox["root"])
+    assert report["registry"] and report["s3"] and report["bridge"] and report["forwarders"]
+    assert set(report["hosts"]) == set(sandbox["hosts"])
+    assert all(h["up"] for h in report["hosts"].values())
