@@ -66,7 +66,8 @@ def write_catalog(path: Path, nonce: str) -> None:
     text = text.replace('{SANDBOX_BASE: "rt-sandbox/base:latest"}',
                         f'{{SANDBOX_BASE: "rt-sandbox/base:latest", BENCH_NONCE: "{nonce}"}}')
     for derived in ("docker/Dockerfile.groot", "docker/Dockerfile.openpi"):
-        text = text.replace(f"dockerfile: {derived}\n", f"dockerfile: {derived}\n    build_args: {{BENCH_NONCE: \"{nonce}\"}}\n")
+        text = text.replace(f"dockerfile: {derived}\n",
+                            f"dockerfile: {derived}\n    build_args: {{BENCH_NONCE: \"{nonce}\"}}\n")
     path.write_text(text)
 
 

@@ -156,7 +156,8 @@ def test_changed_base_source_rebuilds_exactly_its_chain(work: dict) -> None:
     import docker
 
     docker.from_env().images.pull(openpi.repo_ref, tag="latest")  # the local `latest` still names the newer one
-    assert _container_output(f"{openpi.repo_ref}:latest", "cat /opt/openpi/VERSION").strip() == "openpi sandbox source 1"
+    latest = _container_output(f"{openpi.repo_ref}:latest", "cat /opt/openpi/VERSION")
+    assert latest.strip() == "openpi sandbox source 1"
     assert _plan(work).work == []
 
 
@@ -180,16 +181,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_registry(tmp: Path, port: int) -> subprocess.Popen:
+def _start_registry(tmp: Path, port: int, extra: str = "") -> subprocess.Popen:
     config = tmp / "registry.yml"
-    config.write_text(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {tmp / 'data'}}}\n"
-                      f"http: {{addr: '127.0.0.1:{port}'}}\n")
+    config.write_text(f"version: 0.1\nlog: {{level: error}}\n"
+                      f"storage:\n  filesystem: {{rootdirectory: {tmp / 'data'}}}\n"
+                      f"http: {{addr: '127.0.0.1:{port}'}}\n{extra}")
     proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
             return proc
+        except urllib.error.HTTPError:
+            return proc  # it answers (401 when it wants credentials)
         except OSError:
             time.sleep(0.1)
     proc.kill()
@@ -270,3 +274,32 @@ def test_bad_input_is_a_clear_error_and_pushes_nothing(work: dict, case: str) ->
     assert expected[1] in done.stderr and "fix:" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert _registry_repos(work["prefix"]) == []
+
+
+def test_private_registry_credentials_come_from_docker_config(work: dict, tmp_path: Path, monkeypatch) -> None:
+    import base64
+
+    import bcrypt
+
+    port = _free_port()
+    (tmp_path / "htpasswd").write_text("rt:" + bcrypt.hashpw(b"s3cret-pw", bcrypt.gensalt()).decode() + "\n")
+    proc = _start_registry(tmp_path, port, f"auth:\n  htpasswd: {{realm: rt, path: {tmp_path / 'htpasswd'}}}\n")
+    registry = f"127.0.0.1:{port}/{work['prefix']}"
+    try:
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-login"))
+        with pytest.raises(ImageError, match="needs credentials.*docker login 127.0.0.1"):
+            _run(work, ["gr00t-base"], registry=registry)
+
+        login = tmp_path / "login"  # what `docker login` leaves behind
+        login.mkdir()
+        token = base64.b64encode(b"rt:s3cret-pw").decode()
+        (login / "config.json").write_text(json.dumps({"auths": {f"127.0.0.1:{port}": {"auth": token}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(login))
+        result = _run(work, ["gr00t-base"], registry=registry)
+        raise_for(result)
+        assert [o.status for o in result.outcomes] == ["built+pushed"]
+        assert image_present(result.outcomes[0].ref)
+        assert "s3cret-pw" not in json.dumps([o.__dict__ for o in result.outcomes])
+    finally:
+        proc.kill()
+        proc.wait()

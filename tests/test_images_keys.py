@@ -118,7 +118,7 @@ def test_catalog_order_selection_and_names(repos: Path) -> None:
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.replace("base: gr00t-base", "base: missing-base"), "unknown base 'missing-base'"),
-    (lambda t: t.replace("    dockerfile: docker/Dockerfile\n", "    dockerfile: docker/Dockerfile\n    base: gr00t\n", 1),
+    (lambda t: t.replace("dockerfile: docker/Dockerfile\n", "dockerfile: docker/Dockerfile\n    base: gr00t\n", 1),
      "base cycle"),
     (lambda t: t.replace("docker/Dockerfile.openpi", "docker/Dockerfile.nope"), "Dockerfile .* does not exist"),
     (lambda t: t.replace("repo: openpi\n", "repo: openpi\n    context: gone\n", 1), "build context .* does not exist"),
@@ -134,7 +134,8 @@ def test_catalog_errors_are_clear(repos: Path, edit, message: str) -> None:
 def test_env_file_keeps_unrelated_lines(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("# compose settings\nCACHE_ROOT=/home/u\nRT_IMAGE_GR00T=old:1\nIMAGE_TAG=old\n")
-    update_env_file(env, {"RT_IMAGE_GR00T": "r/positro/gr00t:src-1", "RT_IMAGE_OPENPI": "r/o:src-2", "IMAGE_TAG": "main"})
+    update_env_file(env, {"RT_IMAGE_GR00T": "r/positro/gr00t:src-1", "RT_IMAGE_OPENPI": "r/o:src-2",
+                          "IMAGE_TAG": "main"})
     text = env.read_text()
     assert text.startswith("# compose settings\nCACHE_ROOT=/home/u\nRT_IMAGE_GR00T=r/positro/gr00t:src-1\n")
     assert read_image_env(env) == {"CACHE_ROOT": "/home/u", "RT_IMAGE_GR00T": "r/positro/gr00t:src-1",

@@ -53,8 +53,10 @@ class Catalog:
         bare = name.strip()
         if bare in self.images:
             return self.images[bare]
+        if ":" in bare.rsplit("/", 1)[-1]:
+            bare = bare.rsplit(":", 1)[0]  # drop a tag
         for spec in self.images.values():
-            if bare in (spec.repository, spec.repository.split(":")[0]) or bare.rsplit(":", 1)[0] == spec.repository:
+            if bare in (spec.repository, full_ref(self.registry, spec.repository)):
                 return spec
         raise InputError(f"unknown image {name!r} in {self.path}",
                          fix=f"use one of: {', '.join(self.images)}")
@@ -73,6 +75,10 @@ class Catalog:
 
     def dependents(self, name: str) -> list[str]:
         return [s.name for s in self.images.values() if s.base == name]
+
+
+def full_ref(registry: str, repository: str) -> str:
+    return f"{registry}/{repository}" if registry else repository
 
 
 def default_root(project_root: Path) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import ImageError
-from .catalog import Catalog, ImageSpec
+from .catalog import Catalog, ImageSpec, full_ref
 from .registry import manifest_digest
 from .source_key import FileHashCache, key_tag, source_key
 
@@ -90,10 +90,6 @@ class Plan:
         return [s for s in self.steps if s.action != SKIP]
 
 
-def full_repo(registry: str, repository: str) -> str:
-    return f"{registry}/{repository}" if registry else repository
-
-
 def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
               cache: FileHashCache, registry_digest: Callable[[str], str | None] = manifest_digest,
               local_has: Callable[[str], bool] | None = None) -> Plan:
@@ -114,7 +110,7 @@ def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, forc
         if repo_dir not in git_tags:
             git_tags[repo_dir] = git_moving_tag(spec.repo_dir)
         moving = ["latest"] + ([git_tags[repo_dir]] if git_tags[repo_dir] else []) + list(spec.tags)
-        step = Step(spec, key, full_repo(catalog.registry, spec.repository), list(dict.fromkeys(moving)), args,
+        step = Step(spec, key, full_ref(catalog.registry, spec.repository), list(dict.fromkeys(moving)), args,
                     base_ref=base.key_ref if base else None)
         step.action, step.reason = _decide(step, push, spec.name in forced, registry_digest, local_has)
         steps[spec.name] = step

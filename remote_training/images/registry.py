@@ -74,9 +74,12 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
     config_dir = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
     path = Path(config_dir) / "config.json"
     try:
-        auths = json.loads(path.read_text()).get("auths", {})
+        config = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if config.get("credsStore") or config.get("credHelpers"):
+        return _helper_credentials(registry)
+    auths = config.get("auths", {})
     keys = [registry]
     if registry == DEFAULT_REGISTRY:
         keys += ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io"]
@@ -89,6 +92,16 @@ def docker_credentials(registry: str) -> tuple[str, str] | None:
             user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             return user, password
     return None
+
+
+def _helper_credentials(registry: str) -> tuple[str, str] | None:
+    """Credentials kept by a docker credential helper: let the docker SDK ask it (heavy import, rare)."""
+    import docker.auth
+
+    index = "https://index.docker.io/v1/" if registry == DEFAULT_REGISTRY else registry
+    found = docker.auth.load_config().resolve_authconfig(index) or {}
+    user, password = found.get("Username") or found.get("username"), found.get("Password") or found.get("password")
+    return (user, password) if user and password else None
 
 
 def manifest_exists(ref: str) -> bool:
