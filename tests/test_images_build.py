@@ -303,3 +303,20 @@ def test_private_registry_credentials_come_from_docker_config(work: dict, tmp_pa
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_failed_base_blocks_its_chain_only_and_exits_non_zero(work: dict) -> None:
+    dockerfile = work["dir"] / "repos" / "gr00t" / "docker" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN echo broken-on-purpose && false\n")
+    done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
+                          capture_output=True, timeout=180, env=_cli_env(work))
+    assert done.returncode == ExitCode.IMAGE
+    rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.count("│") > 3}
+    assert "failed" in rows["gr00t-base"] and "blocked" in rows["gr00t"]
+    for name in ("openpi-base", "positronic", "openpi"):  # the independent chains still finished
+        assert "built+pushed" in rows[name]
+    assert "2 image(s) not done: gr00t-base (failed), gr00t (blocked)" in done.stderr
+    assert "build of gr00t-base failed" in done.stderr
+    env = read_image_env(work["env"])
+    assert "RT_IMAGE_OPENPI" in env and "RT_IMAGE_GR00T" not in env and "IMAGE_TAG" not in env
+    assert sorted(_registry_repos(work["prefix"])) == ["openpi", "openpi-base", "positronic"]
