@@ -14,14 +14,14 @@ from typing import Any, Sequence
 
 from remote_training.errors import InputError, JobFailed
 
-from ._cli import PROJECT_ROOT, load_inventory, runner, setting
+from ._cli import PROJECT_ROOT, err, load_inventory, runner, setting
 
 SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # Flag help shared by the launching tasks.
-HOST_HELP = "host name or alias to run on (default: the service's usual host)"
+HOST_HELP = "host name or alias to run on, or auto (placement picks one); default: the service's usual host"
 WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
 DRY_HELP = "print the host and the exact remote commands; start nothing"
-DEFAULTS = {"compose_project": "docker", "ready_timeout": 600, "wait_timeout": 0}
+JOBS_DEFAULTS = {"compose_project": "docker", "ready_timeout": 600, "preflight": True}
 
 
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:
@@ -66,10 +66,18 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
 
 
 def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
-    """The preflight/ledger seam: returns an object with before_launch(spec) and record(spec, result)."""
+    """Preflight before launch and the ledger after (remote_training.guard); jobs.preflight=false turns them off."""
     from remote_training.jobs.spec import NoHooks
 
-    return NoHooks()
+    if not _truthy(setting(c, "jobs.preflight", True)):
+        return NoHooks()
+    from remote_training.guard import LaunchGuard
+
+    return LaunchGuard(run, inventory)
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, dry_run: bool, wait: bool,
@@ -85,7 +93,8 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
 
     svc = service(service_name)
     inventory = load_inventory(c)
-    target = inventory.get(host or svc.default_host)
+    host = host or svc.default_host
+    host = host if host == "auto" else inventory.get(host).name  # an unknown name fails here, before anything
     env_path, images = image_env(c)
     image = images.get(svc.image_var)
     if not image and not dry_run:
@@ -93,15 +102,21 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
                          "build and push it first: inv images.push")
     folder = compose_folder(c, inventory)
     project = collect(folder, {".env": "".join(f"{k}={v}\n" for k, v in sorted(images.items()))})
-    spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=svc.kind, host=target.name,
+    spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=svc.kind, host=host,
                    args=tuple(args), image=image, port=(port or svc.port) if svc.kind == "serve" else None,
                    gpu_mem_mb=svc.gpu_mem_mb, inputs=tuple(inputs), output=output, exp_name=exp_name,
                    resume=resume, force=force, replace=replace, env=env or {})
     run = runner(c, dry_run=dry_run, inventory=inventory)
+    hooks = make_hooks(c, run, inventory)
     try:
+        if spec.host == "auto":
+            if not hasattr(hooks, "place"):
+                raise InputError("--host auto needs placement, which is off (jobs.preflight=false)", "name a host")
+            spec = hooks.place(spec)
+        target = inventory.get(spec.host)
         if dry_run:
             print(f"# {spec.job_id}: {svc.name} on {target.name} ({target.ssh}), image {image or '(none pushed yet)'}")
-        result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=make_hooks(c, run, inventory))
+        result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=hooks)
         if dry_run:
             return result
         shipped = "project sent" if result.shipped else "project unchanged"
@@ -115,23 +130,33 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
             wait_port(run, job, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
             print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
             if wait:
-                follow(run, job)
+                follow(run, job, hooks)
         else:
-            follow(run, job)
+            follow(run, job, hooks)
         return result
     finally:
         run.close()
 
 
-def follow(run: Any, job: Any) -> int:
-    """Stream the log until the job ends, then raise JobFailed on a non-zero exit."""
+def follow(run: Any, job: Any, hooks: Any = None) -> int:
+    """Stream the log until the job ends, record the end, then raise JobFailed on a non-zero exit."""
     from remote_training.jobs import monitor
 
     monitor.logs(run, job, follow=True, stream=sys.stdout)
     code = monitor.wait(run, job)
+    record_end(hooks, job.job_id, code)
     monitor.raise_if_failed(job, code)
     print(f"{job.job_id} finished (exit 0)")
     return code
+
+
+def record_end(hooks: Any, job_id: str, code: int) -> None:
+    """Tell the ledger how a job ended (hooks without `finish` record nothing)."""
+    if hasattr(hooks, "finish"):
+        try:
+            hooks.finish(job_id, code)
+        except Exception as exc:  # the exit code is the answer; a ledger problem is only a warning
+            err(f"warning: the end of {job_id} was not recorded: {exc}")
 
 
 def wait_port(run: Any, job: Any, address: str, port: int, timeout: float) -> None:

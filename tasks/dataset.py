@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import rt_task
-from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start
+from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS
 
 
 @rt_task(help={
@@ -37,4 +37,4 @@ def stats(c, input, output, host=None, wait=False, dry_run=False):
 ns = Collection("dataset")
 ns.add_task(convert)
 ns.add_task(stats)
-ns.configure({"jobs": {"compose_project": "docker", "ready_timeout": 600}})
+ns.configure({"jobs": JOBS_DEFAULTS})

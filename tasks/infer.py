@@ -6,7 +6,7 @@ import os
 from invoke import Collection
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP, start
+from ._jobrun import DRY_HELP, start, JOBS_DEFAULTS
 
 
 def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, str]:
@@ -60,4 +60,4 @@ def sim(c, server, policy=None, gui=False, simulation_time=10, host=None, wait=T
 
 ns = Collection("infer")
 ns.add_task(sim)
-ns.configure({"jobs": {"compose_project": "docker", "ready_timeout": 600}})
+ns.configure({"jobs": JOBS_DEFAULTS})

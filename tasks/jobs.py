@@ -8,7 +8,7 @@ from invoke import Collection
 from remote_training.output import print_json, print_table, warn
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP
+from ._jobrun import DRY_HELP, JOBS_DEFAULTS
 
 HOST_HELP = "only this host (default: every host in the inventory)"
 
@@ -116,9 +116,12 @@ def wait(c, job, host=None, timeout=None):
     """Wait for a job to end and exit with its exit code (for Makefile chains)."""
     from remote_training.jobs import monitor
 
+    from ._jobrun import make_hooks, record_end
+
     run, found = _find(c, job, host)
     try:
         code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
+        record_end(make_hooks(c, run, run.inventory), found.job_id, code)
     finally:
         run.close()
     print(f"{found.job_id} on {found.host} exited {code}")
@@ -160,4 +163,4 @@ ns = Collection("jobs")
 ns.add_task(list_, name="list", default=True)
 for t in (logs, progress, errors, wait, stop, clean):
     ns.add_task(t)
-ns.configure({"jobs": {"compose_project": "docker", "ready_timeout": 600}})
+ns.configure({"jobs": JOBS_DEFAULTS})

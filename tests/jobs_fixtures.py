@@ -23,7 +23,9 @@ def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     ref = standin_image.ensure(ROOT)
     env_file = standin_image.write_env_file(tmp_path_factory.mktemp("images") / "images.env", ref)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "WANDB_", "AWS_"))}
-    env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(env_file))
+    env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(env_file),
+               RT_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),
+               AWS_ACCESS_KEY_ID="AKIAJOBSSANDBOX0001", AWS_SECRET_ACCESS_KEY="moto-takes-any-secret-1")
     return env
 
 
@@ -45,6 +47,11 @@ def keys(s3: Any, url: str) -> list[str]:
     bucket, _, key = url.removeprefix("s3://").partition("/")
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
     return sorted(obj["Key"][len(key):] for page in pages for obj in page.get("Contents", []))
+
+
+def put(s3: Any, url: str, body: str) -> None:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
 
 
 def inv(env: dict[str, str], *args: str, timeout: float = 120, extra_env: dict[str, str] | None = None

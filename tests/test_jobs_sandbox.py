@@ -14,7 +14,8 @@ import time
 import urllib.request
 from typing import Any
 
-from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, s3, ssh, started_job  # noqa: F401
+from jobs_fixtures import (ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh,  # noqa: F401
+                          started_job)
 
 
 def test_chain_convert_stats_train_serve_infer(jobs_env, s3, prefix, sandbox, cleanup) -> None:
@@ -94,7 +95,7 @@ def test_job_survives_a_killed_client_and_keeps_its_whole_log(jobs_env, s3, pref
     assert "checkpoint-12/config.json" in keys(s3, ckpt + "cut/")
 
 
-def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox, prefix, cleanup) -> None:
+def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox, s3, prefix, cleanup) -> None:
     from remote_training.inventory import load_inventory
     from remote_training.jobs import monitor
     from remote_training.remote import RemoteRunner
@@ -120,27 +121,32 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
     assert stopped["state"] == "exited" and stopped["exit_code"] == 143
     assert inv(jobs_env, "jobs.wait", job).returncode == 143
 
-    failing = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/missing/", "--output",
-                  f"s3://checkpoints/{prefix}/never/", "--modality", "ee", "--host", "desktop")
+    # A failure only the running program can see: ee_q needs joints, this dataset has none.
+    put(s3, f"s3://interim/{prefix}/nojoints/meta/info.json", '{"observation": ".groot", "action": ".groot"}')
+    failing = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/nojoints/", "--output",
+                  f"s3://checkpoints/{prefix}/never/", "--modality", "ee_q", "--host", "train")
+    assert failing.returncode == 0, failing.stderr
     bad = started_job(failing)
-    cleanup.append(("desktop", bad))
+    cleanup.append(("vm-train", bad))
     waited = inv(jobs_env, "jobs.wait", bad)
-    assert waited.returncode == 2 and "exited 2" in waited.stderr
+    assert waited.returncode == 3 and "exited 3" in waited.stderr
     errors = inv(jobs_env, "jobs.errors", bad)
-    assert "no dataset at" in errors.stdout and "exited 2" in errors.stdout
+    assert "needs joint observations" in errors.stdout and "exited 3" in errors.stdout
 
-    attached = inv(jobs_env, "dataset.stats", "--input", f"s3://interim/{prefix}/missing/", "--output",
-                   f"s3://interim/{prefix}/st/", "--wait")
-    cleanup.append(("desktop", started_job(attached)))
-    assert attached.returncode == 2 and "no dataset at" in attached.stdout
+    attached = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/nojoints/", "--output",
+                   f"s3://checkpoints/{prefix}/never2/", "--modality", "ee_rot6d_q", "--host", "train", "--wait")
+    cleanup.append(("vm-train", started_job(attached)))
+    assert attached.returncode == 3 and "needs joint observations" in attached.stdout
 
 
-def test_a_server_that_dies_fails_the_task_fast(jobs_env, prefix, cleanup) -> None:
+def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -> None:
+    ckpts = f"s3://checkpoints/{prefix}/act/"
+    put(s3, ckpts + "checkpoints/1000/pretrained_model/config.json", "truncated upload")  # exists, unreadable
     began = time.monotonic()
-    result = inv(jobs_env, "serve.lerobot", "--checkpoints", f"s3://checkpoints/{prefix}/empty/", "--port", "9297",
-                 "--host", "desktop")
+    result = inv(jobs_env, "serve.lerobot", "--checkpoints", ckpts, "--port", "9297", "--host", "desktop")
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 2 and "before its port 9297 answered" in result.stderr
+    assert "unreadable" in result.stderr
     assert time.monotonic() - began < 30
 
 
@@ -160,22 +166,27 @@ def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, pr
     assert ".rt-job-" not in ssh(sandbox, "desktop", "ls -a ~")  # the env file was deleted after use
 
 
-def test_every_dry_run_starts_nothing(jobs_env, sandbox, prefix, cleanup) -> None:
+def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) -> None:
     done = inv(jobs_env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot",
                "--output", f"s3://interim/{prefix}/d/", "--wait")
     finished = started_job(done)
     cleanup.append(("desktop", finished))
     before = _containers(sandbox)
-    s3u = f"s3://interim/{prefix}/x/"
+    # Inputs that exist and an empty output, so preflight (it runs in a dry run too) lets every command through.
+    data, ckpts, out = (f"s3://interim/{prefix}/{name}/" for name in ("in", "ck", "out"))
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    put(s3, data + "norm_stats.json", "{}")
+    for key in ("checkpoint-2/config.json", "2000/config.json", "checkpoints/2000/pretrained_model/config.json"):
+        put(s3, ckpts + key, "{}")
     launching = [
-        ("dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot", "--output", s3u),
-        ("dataset.stats", "--input", s3u, "--output", s3u),
-        ("train.groot", "--input", s3u, "--output", s3u, "--modality", "ee"),
-        ("train.openpi", "--input", s3u, "--stats", s3u, "--output", s3u),
-        ("train.lerobot", "--input", s3u, "--output", s3u),
-        ("serve.groot", "--checkpoints", s3u, "--modality", "ee_q", "--replace"),
-        ("serve.openpi", "--checkpoints", s3u),
-        ("serve.lerobot", "--checkpoints", s3u),
+        ("dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot", "--output", out),
+        ("dataset.stats", "--input", data, "--output", out),
+        ("train.groot", "--input", data, "--output", out, "--modality", "ee"),
+        ("train.openpi", "--input", data, "--stats", data, "--output", out),
+        ("train.lerobot", "--input", data, "--output", out),
+        ("serve.groot", "--checkpoints", ckpts, "--modality", "ee_q", "--replace"),
+        ("serve.openpi", "--checkpoints", ckpts),
+        ("serve.lerobot", "--checkpoints", ckpts),
         ("infer.sim", "--server", "vm-train:9000", "--policy", "groot_ee"),
     ]
     for args in launching:

@@ -121,7 +121,10 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
     container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
     result = LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
                           time.monotonic() - started)
-    hooks.record(spec, result)
+    try:
+        hooks.record(spec, result)
+    except Exception as exc:  # the job runs now: a bookkeeping failure must not report the launch as failed
+        runner.echo(f"warning: {spec.job_id} started but was not recorded: {exc}")
     return result
 
 

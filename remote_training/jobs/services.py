@@ -31,7 +31,7 @@ class Service:
     name: str  # compose service name
     kind: str  # train / serve / convert / stats / infer
     image_var: str  # variable in the images env file that holds the image ref
-    default_host: str  # until placement picks one
+    default_host: str  # a host name, or auto (placement picks)
     gpu_mem_mb: int  # rough GPU memory the job holds (estimates; GR00T server ~6 GB per the seed)
     port: int | None = None  # servers: the port they listen on by default
 
@@ -39,8 +39,8 @@ class Service:
 SERVICES: dict[str, Service] = {s.name: s for s in (
     Service("positronic-to-lerobot", "convert", "RT_IMAGE_POSITRONIC", "desktop", 0),
     Service("openpi-stats", "stats", "RT_IMAGE_OPENPI", "desktop", 0),
-    Service("groot-train", "train", "RT_IMAGE_GR00T", "vm-train", 60000),
-    Service("openpi-train", "train", "RT_IMAGE_OPENPI", "vm-train", 70000),
+    Service("groot-train", "train", "RT_IMAGE_GR00T", "auto", 60000),  # placement picks a free H100
+    Service("openpi-train", "train", "RT_IMAGE_OPENPI", "auto", 70000),
     Service("lerobot-train", "train", "RT_IMAGE_POSITRONIC", "desktop", 8000),
     Service("groot-server", "serve", "RT_IMAGE_GR00T", "vm-train", 6000, 9000),
     Service("openpi-server", "serve", "RT_IMAGE_OPENPI", "vm-train", 12000, 8000),

@@ -36,6 +36,9 @@ s3_keys() {
     | sed 's/<Key>/\n<Key>/g' | sed -n 's/^<Key>\([^<]*\)<\/Key>.*/\1/p'
 }
 
+# s3_get s3://bucket/key -> the object's body on stdout
+s3_get() { hp=$(endpoint_hostport); wget -qO- --header "$(auth_header)" "http://$hp/$(s3_path "$1")" 2>/dev/null; }
+
 s3_exists() { [ -n "$(s3_keys "$1" | head -n 1)" ]; }
 
 # tqdm-shaped progress line: progress step total

@@ -7,6 +7,11 @@ if [ -z "$checkpoint" ]; then
     | awk -F- '{print $NF" "$0}' | sort -n | tail -n 1 | cut -d' ' -f2)
 fi
 [ -n "$checkpoint" ] || RT_EXIT=2 die "no checkpoint under $ckpts"
+bucket=${ckpts#s3://}; bucket=${bucket%%/*}
+config=$(s3_keys "$ckpts" | grep "/$checkpoint/" | grep 'config.json$' | head -n 1)
+case $(s3_get "s3://$bucket/$config") in  # a real server loads the weights and fails on a broken upload
+  "{"*) ;; *) RT_EXIT=2 die "checkpoint $checkpoint under $ckpts is unreadable (config.json is not JSON)" ;;
+esac
 www=/tmp/www; mkdir -p "$www/api/v1"
 printf '{"models": [{"id": "%s", "kind": "%s", "modality": "%s", "checkpoints_dir": "%s"}]}\n' \
   "$checkpoint" "$kind" "$modality" "$ckpts" > "$www/api/v1/models"
