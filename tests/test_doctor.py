@@ -237,6 +237,33 @@ def test_ssh_unreachable_host_fails_and_host_checks_point_there(sandbox, tmp_pat
     assert hosts_in_order == ["desktop", "ghost"]
 
 
+def test_silent_host_costs_one_deadline_and_is_reported_once(sandbox, tmp_path):
+    import threading
+
+    server = socket.socket()  # accepts TCP and never says a word: a hung sshd
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(8)], daemon=True).start()
+    try:
+        inv = sandbox_inventory(sandbox, tmp_path, hosts=ghost_host(server.getsockname()[1]))
+        t0 = time.monotonic()
+        results = diagnose(inv, ["ghost", "desktop"], env={**MOTO_CREDS, "MUJOCO_GL": "egl"},
+                           settings=DoctorSettings(timeout=2.5, connect_timeout=2))
+        elapsed = time.monotonic() - t0
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    by = {(r.check, r.target): r for r in results}
+    assert elapsed < 6  # bounded by the connect timeout / the check deadline, not paramiko's 15 s banner wait
+    ssh = by[("ssh", "ghost")]
+    assert ssh.status == FAIL and "ghost" in ssh.summary and ssh.fix
+    for check in ("gpu_memory", "ports"):
+        assert by[(check, "ghost")].status == WARN and "see the ssh check" in by[(check, "ghost")].summary
+    assert by[("ssh", "desktop")].status == OK and by[("gpu_memory", "desktop")].status in (OK, "fail")
+
+
 def test_gpu_memory_held_fails_naming_the_job(sandbox, tmp_path, host_engine):
     inv = sandbox_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inv, connect_timeout=5)
@@ -302,6 +329,18 @@ def test_checks_run_in_parallel_with_a_deadline_each():
     assert [r.status for r in results] == [OK, OK, FAIL, WARN, FAIL]
     assert "no answer within 2s" in results[2].summary
     assert "check crashed: ZeroDivisionError" in results[4].summary or "division" in results[4].summary
+
+
+def test_checks_stuck_behind_a_hung_ssh_point_to_it():
+    from remote_training.doctor import CheckResult, point_to_ssh
+
+    hung = "no answer within 2s"
+    results = [CheckResult("ssh", "h", FAIL, hung, "check h: it hangs (or rerun with a larger --timeout)"),
+               CheckResult("gpu_memory", "h", FAIL, hung, "x"), CheckResult("ports", "h", FAIL, hung, "x"),
+               CheckResult("ports", "other", FAIL, hung, "x")]
+    out = point_to_ssh(results)
+    assert [r.status for r in out] == [FAIL, WARN, WARN, FAIL]
+    assert out[1].fix == results[0].fix and "see the ssh check" in out[1].summary
 
 
 # -- known log patterns ----------------------------------------------------------------

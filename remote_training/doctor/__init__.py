@@ -28,7 +28,7 @@ __all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verd
            "LOG_PATTERNS", "explain_log", "check_display", "check_docker_context", "check_docker_engine",
            "docker_contexts", "check_nebius", "check_s3_bucket", "s3_client", "s3_endpoint", "check_gpu_memory",
            "check_ports", "check_ssh", "parse_ps_line", "parse_smi", "plan_checks", "run_checks", "diagnose",
-           "failed"]
+           "point_to_ssh", "failed"]
 
 
 def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settings: DoctorSettings,
@@ -92,7 +92,7 @@ def run_checks(checks: Sequence[Check], *, workers: int = 8, timeout: float = 20
                 if i not in results and now - t0 >= timeout:
                     c = checks[i]
                     results[i] = CheckResult(c.name, c.target, FAIL, f"no answer within {timeout:g}s",
-                                             "rerun with a larger --timeout, or check that target", round(now - t0, 3))
+                                             f"check {c.target}: it hangs (or rerun with a larger --timeout)", round(now - t0, 3))
             lock.wait(0.1)
     return [results[i] for i in range(len(checks))]
 
@@ -109,11 +109,25 @@ def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, r
 
         runner = RemoteRunner(inventory, connect_timeout=settings.connect_timeout)
     try:
-        return run_checks(plan_checks(inventory, hosts, runner, settings, env),
-                          workers=settings.workers, timeout=settings.timeout)
+        results = run_checks(plan_checks(inventory, hosts, runner, settings, env),
+                             workers=settings.workers, timeout=settings.timeout)
+        return point_to_ssh(results)
     finally:
         if own_runner:
             threading.Thread(target=runner.close, daemon=True).start()  # a stuck close must not hang us
+
+
+def point_to_ssh(results: Sequence[CheckResult]) -> list[CheckResult]:
+    """A host whose SSH hung is reported once, by its ssh check: the checks stuck behind it only point there."""
+    dead = {r.target: r for r in results if r.check == "ssh" and r.status == FAIL}
+    out = []
+    for r in results:
+        ssh = dead.get(r.target)
+        if ssh and r.check != "ssh" and r.status == FAIL and r.summary.startswith("no answer within"):
+            r = CheckResult(r.check, r.target, WARN, "not checked: the host does not answer SSH (see the ssh check)",
+                            ssh.fix, r.seconds)
+        out.append(r)
+    return out
 
 
 def failed(results: Sequence[CheckResult]) -> list[CheckResult]:
