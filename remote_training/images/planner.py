@@ -53,7 +53,7 @@ class Step:
     def to_dict(self) -> dict:
         return {"image": self.name, "ref": self.key_ref, "key": self.key, "action": self.action,
                 "reason": self.reason, "base": self.spec.base, "base_ref": self.base_ref,
-                "tags": self.tags, "context": str(self.spec.context), "dockerfile": str(self.spec.dockerfile)}
+                "tags": self.tags, "stale_tags": self.stale_tags, "context": str(self.spec.context), "dockerfile": str(self.spec.dockerfile)}
 
     def commands(self, push: bool) -> list[str]:
         """The docker CLI equivalent of what this step does (for --dry-run)."""
