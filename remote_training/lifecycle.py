@@ -71,6 +71,22 @@ def wait_for_ssh(runner: RemoteRunner, host: Host, timeout: float) -> None:
         time.sleep(1.0)
 
 
+def wait_for_docker(runner: RemoteRunner, host: Host, timeout: float = 60.0) -> bool:
+    """After a boot sshd may answer before the Docker engine does; jobs need the engine."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            done = runner.run(host, ["sh", "-c", "command -v docker >/dev/null || exit 0; docker info >/dev/null 2>&1"],
+                              check=False, mutating=False, timeout=30)
+            if done.ok:
+                return True
+        except UnreachableError:
+            runner.forget(host)
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.5)
+
+
 def start(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Started:
     """Start (no-op if running), follow a new address, wait until SSH answers."""
     t0 = time.monotonic()
@@ -79,6 +95,8 @@ def start(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Starte
     status = before if before.state is State.RUNNING else prov.start(timeout=timeout)
     host = follow_address(runner, host, status)
     wait_for_ssh(runner, host, max(5.0, timeout - (time.monotonic() - t0)))
+    if before.state is not State.RUNNING:
+        wait_for_docker(runner, host, min(120.0, max(5.0, timeout - (time.monotonic() - t0))))
     return Started(host, status, before.state is State.RUNNING, time.monotonic() - t0)
 
 

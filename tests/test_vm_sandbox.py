@@ -1,0 +1,219 @@
+"""The vm domain on the sandbox: real sshd/dockerd hosts, powered through the real nebius SDK
+talking to the loopback API stand-in that sandbox.up runs.
+
+The VM these tests stop and start is vm-train3 (the spare one); vm-train2 only gets a
+labelled busy container for a moment. Every test leaves vm-train3 running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from remote_training import lifecycle
+from remote_training.errors import InputError, NoCapacityError, UnreachableError
+from remote_training.fleet_status import fleet_status
+from remote_training.idle import SampleStore, reap
+from remote_training.inventory import load_inventory, parse_inventory
+from remote_training.nebius_standin import sandbox_instance_id
+from remote_training.providers import State
+from remote_training.remote import RemoteRunner
+from remote_training.sandbox import fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+SPARE, BUSY = "vm-train3", "vm-train2"
+
+
+@pytest.fixture()
+def runner(sandbox):
+    r = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
+    lifecycle.start(r, r.inventory.get(SPARE), timeout=300)  # whatever an earlier test left behind
+    yield r
+    r.close()
+
+
+@pytest.fixture()
+def control(sandbox):
+    """The stand-in's control file; emptied again afterwards."""
+    path = ROOT / ".sandbox" / "nebius" / "control.json"
+
+    def set_(**flags) -> None:
+        path.write_text(json.dumps(flags))
+
+    yield set_
+    path.unlink(missing_ok=True)
+
+
+def inv(sandbox, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state"),
+           "DOCKER_CONFIG": str(tmp_path / "docker")}
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=400)
+
+
+def start_job_container(r: RemoteRunner, host: str, sandbox) -> str:
+    name = f"rt-test-{uuid.uuid4().hex[:8]}"
+    r.run(host, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}", "--label", "rt.kind=train",
+                 "--label", "rt.gpu_mem_mb=6144", sandbox["base_image"], "sleep", "600"])
+    return name
+
+
+def server_address(r: RemoteRunner, host: str) -> str:
+    """The address this SSH session really reached, as the server saw it."""
+    return r.run(host, ["sh", "-c", "echo $SSH_CONNECTION"]).stdout.split()[2]
+
+
+def test_stop_refuses_busy_vm_then_stop_start_capacity(sandbox, runner, control, tmp_path):
+    spare = runner.inventory.get(SPARE)
+    job = start_job_container(runner, SPARE, sandbox)
+    refused = inv(sandbox, tmp_path, "vm.stop", "train3")
+    assert refused.returncode == 2, refused.stderr
+    assert "busy" in refused.stderr and job in refused.stderr and "--force" in refused.stderr
+    assert fleet.host_is_up(ROOT, SPARE)  # nothing was stopped
+    with pytest.raises(InputError, match="busy"):
+        lifecycle.stop(runner, spare)
+
+    stopped = inv(sandbox, tmp_path, "vm.stop", "train3", "--force")
+    assert stopped.returncode == 0 and "STOPPED" in stopped.stdout, stopped.stderr
+    assert not fleet.host_is_up(ROOT, SPARE)
+    assert lifecycle.provider(runner, spare).state().state is State.STOPPED
+    assert lifecycle.stop(runner, spare).state is State.STOPPED  # idempotent
+
+    control(capacity_error=[sandbox_instance_id(SPARE)])
+    no_gpu = inv(sandbox, tmp_path, "vm.start", "train3")
+    assert no_gpu.returncode == 7, no_gpu.stderr
+    assert "no free GPU" in no_gpu.stderr and "reservation" in no_gpu.stderr
+    control()
+
+    started = lifecycle.start(runner, spare, timeout=300)
+    assert not started.was_running and started.status.state is State.RUNNING
+    assert runner.run(SPARE, ["docker", "ps", "-q"]).stdout == ""  # the job died with the VM
+    again = inv(sandbox, tmp_path, "vm.start", "train3")
+    assert again.returncode == 0 and "already running" in again.stdout
+
+
+def test_new_address_after_restart(sandbox, runner, control):
+    spare = runner.inventory.get(SPARE)
+    base = sandbox["hosts"][SPARE]["address"]
+    control(new_address_on_restart=True)
+    try:
+        lifecycle.stop(runner, spare)
+        started = lifecycle.start(runner, spare, timeout=300)
+        moved = started.status.address
+        assert moved and moved != base
+        assert server_address(runner, SPARE) == moved  # this runner followed it
+        fresh = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)  # a later command
+        lifecycle.ensure_running(fresh, SPARE)
+        assert server_address(fresh, SPARE) == moved
+        fresh.close()
+    finally:  # one more restart brings it back to its own address
+        lifecycle.stop(runner, spare)
+        back = lifecycle.start(runner, spare, timeout=300)
+        control()
+    assert back.status.address == base and server_address(runner, SPARE) == base
+
+
+def test_ensure_running_auto_starts(sandbox, runner):
+    spare = runner.inventory.get(SPARE)
+    lifecycle.stop(runner, spare)
+    with pytest.raises(UnreachableError, match="auto-start is off"):
+        lifecycle.ensure_running(runner, SPARE, auto_start=False)
+    host = lifecycle.ensure_running(runner, SPARE)
+    assert runner.run(host, ["hostname"]).stdout.strip() == SPARE
+
+
+def test_status_with_one_host_down_answers_within_connect_timeout(sandbox, tmp_path):
+    text = Path(sandbox["hosts_file"]).read_text()
+    silent = sandbox["bridge_address"].rsplit(".", 1)[0] + ".250"  # nobody holds it: SYNs go unanswered
+    text += f"  ghost:\n    ssh: root@{silent}\n    gpu: H100\n    gpu_memory_gb: 80\n"
+    (tmp_path / "hosts.yaml").write_text(text.replace("ssh_config: ssh_config", f"ssh_config: {sandbox['ssh_config']}")
+                                         .replace("known_hosts: known_hosts", f"known_hosts: {sandbox['known_hosts']}"))
+    r = RemoteRunner(load_inventory(tmp_path / "hosts.yaml"), connect_timeout=2)
+    t0 = time.monotonic()
+    rows = {s.name: s for s in fleet_status(r, list(r.inventory.hosts))}
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2 + 2.5, f"status took {elapsed:.1f}s with a 2s connect timeout"
+    assert rows["ghost"].reachable is False and "ghost" in rows["ghost"].error
+    for name in ("desktop", "vm-train", "vm-train2", "vm-train3"):
+        assert rows[name].reachable is True, rows[name].error
+        assert rows[name].gpu_mem_total_mb and rows[name].gpu_util_pct is not None
+    assert rows["vm-train"].provider == "nebius" and rows["vm-train"].state == "RUNNING"
+    assert rows["desktop"].gpu == "NVIDIA GeForce RTX 3060"
+    r.close()
+
+
+def test_status_cli_shows_jobs_and_stopped_vm(sandbox, runner, tmp_path):
+    job = start_job_container(runner, BUSY, sandbox)
+    try:
+        lifecycle.stop(runner, runner.inventory.get(SPARE))
+        out = inv(sandbox, tmp_path, "vm.status", "--json")
+        assert out.returncode == 0, out.stderr
+        rows = {row["name"]: row for row in json.loads(out.stdout)}
+        assert rows[SPARE]["state"] == "STOPPED" and rows[SPARE]["reachable"] is None
+        busy = rows[BUSY]
+        assert busy["busy"] and [j["job"] for j in busy["jobs"]] == [job]
+        assert busy["gpu_mem_used_mb"] >= 6144 and busy["gpu_util_pct"] == 100
+        table = inv(sandbox, tmp_path, "vm.status")
+        assert job in table.stdout and "STOPPED" in table.stdout
+    finally:
+        runner.run(BUSY, ["docker", "rm", "-f", job])
+        lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
+
+
+def test_reap_stops_idle_vm_and_leaves_busy_one(sandbox, runner, tmp_path):
+    job = start_job_container(runner, BUSY, sandbox)
+    hosts = [runner.inventory.get(BUSY), runner.inventory.get(SPARE)]
+    store = SampleStore(tmp_path / "idle")
+    try:
+        first = {d.host: d for d in reap(runner, hosts, window=3, max_gap=30, store=store)}
+        assert first[SPARE].action == "kept" and "history covers" in first[SPARE].reason
+        assert first[BUSY].action == "kept" and "job container" in first[BUSY].reason
+        time.sleep(3.5)
+        dry = {d.host: d for d in reap(runner, hosts, window=3, max_gap=30, store=store, dry_run=True)}
+        assert dry[SPARE].action == "would stop" and fleet.host_is_up(ROOT, SPARE)
+        done = {d.host: d for d in reap(runner, hosts, window=3, max_gap=30, store=store)}
+        assert done[SPARE].action == "stopped", done[SPARE].reason
+        assert done[BUSY].action == "kept"
+        assert not fleet.host_is_up(ROOT, SPARE) and fleet.host_is_up(ROOT, BUSY)
+        assert len(store.load(BUSY)) == 3 and store.load(SPARE) == []  # history kept for the next run
+    finally:
+        runner.run(BUSY, ["docker", "rm", "-f", job])
+        lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
+
+
+def test_reap_cli_keeps_samples_in_state_dir(sandbox, tmp_path):
+    out = inv(sandbox, tmp_path, "vm.reap", "--idle", "1h", "--host", SPARE, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["action"] == "kept"
+    lines = (tmp_path / "state" / "idle" / f"{SPARE}.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["state"] == "RUNNING"
+
+
+def test_login_against_standin_and_dry_runs(sandbox, tmp_path):
+    out = inv(sandbox, tmp_path, "vm.login")
+    assert out.returncode == 0 and "logged in: user useraccount-sandbox" in out.stdout, out.stderr
+    dry = inv(sandbox, tmp_path, "vm.stop", "train3", "--dry-run")
+    assert dry.returncode == 0 and f"Stop(id={sandbox_instance_id(SPARE)})" in dry.stdout
+    assert fleet.host_is_up(ROOT, SPARE)
+    assert "would log in with no credentials" in inv(sandbox, tmp_path, "vm.login", "--dry-run").stdout
+
+
+def test_docker_contexts(sandbox, tmp_path):
+    first = inv(sandbox, tmp_path, "vm.contexts")
+    assert first.returncode == 0, first.stderr
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker")}
+    shown = subprocess.run(["docker", "context", "inspect", "vm-train2"], env=env, capture_output=True, text=True)
+    assert json.loads(shown.stdout)[0]["Endpoints"]["docker"]["Host"] == "ssh://root@vm-train2"
+    assert "up to date" in inv(sandbox, tmp_path, "vm.contexts").stdout
+    subprocess.run(["docker", "context", "update", "desktop", "--docker", "host=ssh://root@elsewhere"], env=env,
+                   check=True, capture_output=True)
+    kept = inv(sandbox, tmp_path, "vm.contexts", "--host", "desktop")
+    assert kept.returncode == 2 and "--force" in kept.stderr
+    forced = inv(sandbox, tmp_path, "vm.contexts", "--host", "desktop", "--force")
+    assert forced.returncode == 0 and "updated" in forced.stdout
