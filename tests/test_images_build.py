@@ -320,3 +320,17 @@ def test_failed_base_blocks_its_chain_only_and_exits_non_zero(work: dict) -> Non
     env = read_image_env(work["env"])
     assert "RT_IMAGE_OPENPI" in env and "RT_IMAGE_GR00T" not in env and "IMAGE_TAG" not in env
     assert sorted(_registry_repos(work["prefix"])) == ["openpi", "openpi-base", "positronic"]
+
+
+def test_docker_makefile_keeps_the_seed_targets(work: dict) -> None:
+    dry = subprocess.run(["make", "-n", "-C", str(PROJECT / "docker"), "push", "push-training", "push-groot",
+                          "push-openpi"], text=True, capture_output=True, timeout=30)
+    assert dry.returncode == 0, dry.stderr
+    tails = [line.split("invoke ", 1)[1].split() for line in dry.stdout.splitlines() if "invoke " in line]
+    assert tails == [["images.push"], ["images.push", "positronic"], ["images.push", "gr00t"],
+                     ["images.push", "openpi"]]
+    done = subprocess.run(["make", "-s", "-C", str(PROJECT / "docker"), "push-training"], text=True,
+                          capture_output=True, timeout=120, env=_cli_env(work))
+    assert done.returncode == 0, done.stderr
+    assert "built+pushed" in done.stdout and "positronic" in done.stdout
+    assert list(read_image_env(work["env"])) == ["RT_IMAGE_POSITRONIC", "IMAGE_TAG"]
