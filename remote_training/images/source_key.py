@@ -188,6 +188,8 @@ class FileHashCache:
     def save(self) -> None:
         if not (self.dirty and self.path):
             return
+        # Forget files that are gone, so the cache does not grow with every deleted checkout.
+        self.entries = {k: v for k, v in self.entries.items() if os.path.exists(k)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.entries, separators=(",", ":")))
