@@ -87,7 +87,7 @@ def status(c, host=None, json=False):
         jobs = ", ".join(j.job or j.name for j in s.jobs) or "-"
         util = "-" if s.gpu_util_pct is None else f"{s.gpu_util_pct}%"
         table.append((s.name, s.provider, s.state, ssh, s.gpu or "-", _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb),
-                      util, jobs, (s.error or "")[:80]))
+                      util, jobs, (s.error or "").split(" (fix: ")[0][:70]))
     print_table(["host", "provider", "state", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
                 title=f"fleet ({r.inventory.path})")
 
