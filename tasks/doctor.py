@@ -13,14 +13,16 @@ def _list(value: object) -> list[str]:
     return [str(v) for v in (value or [])]
 
 
-@rt_task(iterable=["host"], help={
+@rt_task(iterable=["host", "job", "log"], help={
     "host": "check only this host (name or alias); repeat for several; default: every host",
     "json": "print the results as JSON instead of a table",
     "need_gb": "GPU memory the next job needs, in GB (default doctor.gpu_need_gb: a GR00T server ~6)",
     "service": "size the GPU check for this service's need (placement rules), e.g. groot-train",
     "timeout": "seconds each check may take (default doctor.timeout)",
+    "job": "instead of the machine checks, read this job's log for known problems; repeatable",
+    "log": "instead of the machine checks, read this saved log file for known problems; repeatable",
 })
-def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None):
+def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, job=None, log=None):
     """Check engine, contexts, SSH, Nebius auth, S3, GPU memory, ports and display; print each fix."""
     from remote_training.doctor import FAIL, DoctorSettings, diagnose, failed
     from remote_training.errors import ExitCode
@@ -44,7 +46,8 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None):
         connect_timeout=float(setting(c, "hosts.connect_timeout", 5)),
         workers=int(setting(c, "doctor.workers", 8)),
     )
-    results = diagnose(inventory, host or None, runner=runner(c, inventory=inventory), settings=settings)
+    results = diagnose(inventory, host or None, runner=runner(c, inventory=inventory), settings=settings,
+                       jobs=job or (), log_files=log or ())
     if json:
         print_json([r.to_dict() for r in results])
     else:

@@ -353,6 +353,31 @@ def test_parquet_object_array_is_a_known_log_pattern():
     assert doctor.explain_log("step 10/100") == []
 
 
+def test_job_log_with_the_parquet_error_fails_with_the_np_stack_fix(sandbox, tmp_path, host_engine):
+    client, made = host_engine
+    bad, good = (f"doctor-log-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    script = {bad: "echo converting; echo 'ValueError: setting an array element with a sequence.' >&2; exit 1",
+              good: "echo '100%|##########| 10/10 [00:01<00:00]'; echo finished"}
+    for job, sh in script.items():
+        container = client.containers.run(sandbox["base_image"], ["sh", "-c", sh], name=job, detach=True,
+                                          labels={"rt.job": job, "rt.kind": "convert",
+                                                  "rt.service": "positronic-to-lerobot"})
+        made.append(container)
+        container.wait(timeout=60)
+    inv = sandbox_inventory(sandbox, tmp_path)
+    done = inv_doctor(inv.path, "--job", bad, "--job", good, "--json")
+    assert done.returncode == 8, done.stderr
+    rows = {r["target"]: r for r in json.loads(done.stdout)}
+    assert set(rows) == {bad, good}  # only the logs were read, no machine checks
+    assert rows[bad]["status"] == FAIL and f"job {bad} on desktop (exited 1)" in rows[bad]["summary"]
+    assert "np.stack()" in rows[bad]["fix"] and "positronic/dataset/vector.py" in rows[bad]["fix"]
+    assert rows[good]["status"] == OK
+    saved = tmp_path / "job.log"
+    saved.write_text("Traceback\nRuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n")
+    assert doctor.check_log_file(str(saved))[0] == FAIL
+    assert doctor.check_log_file(str(tmp_path / "missing.log"))[1].startswith("cannot read")
+
+
 # -- the task -------------------------------------------------------------------------
 def inv_doctor(hosts_file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "INVOKE_HOSTS_FILE": str(hosts_file), **(env or {})}

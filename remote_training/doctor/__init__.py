@@ -22,12 +22,12 @@ from .base import FAIL, OK, WARN, Check, CheckResult, DoctorSettings, Verdict, s
 from .cloud import check_nebius, check_s3_bucket, s3_client, s3_endpoint
 from .hosts import HostProbe, check_gpu_memory, check_ports, check_ssh, parse_ps_line, parse_smi
 from .local import check_display, check_docker_context, check_docker_engine, docker_contexts
-from .logs import LOG_PATTERNS, LogPattern, explain_log
+from .logs import LOG_PATTERNS, LogPattern, check_job_log, check_log_file, check_log_text, explain_log
 
 __all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostProbe", "LogPattern",
-           "LOG_PATTERNS", "explain_log", "check_display", "check_docker_context", "check_docker_engine",
+           "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_display", "check_docker_context", "check_docker_engine",
            "docker_contexts", "check_nebius", "check_s3_bucket", "s3_client", "s3_endpoint", "check_gpu_memory",
-           "check_ports", "check_ssh", "parse_ps_line", "parse_smi", "plan_checks", "run_checks", "diagnose",
+           "check_ports", "check_ssh", "parse_ps_line", "parse_smi", "plan_checks", "plan_log_checks", "run_checks", "diagnose",
            "point_to_ssh", "failed"]
 
 
@@ -97,9 +97,21 @@ def run_checks(checks: Sequence[Check], *, workers: int = 8, timeout: float = 20
     return [results[i] for i in range(len(checks))]
 
 
+def plan_log_checks(inventory: Inventory, runner: Any, jobs: Sequence[str] = (),
+                    log_files: Sequence[str] = ()) -> list[Check]:
+    """Known log patterns in jobs' logs (fetched from their hosts) and in saved log files."""
+    checks = [Check("job_log", ref, lambda r=ref: check_job_log(runner, inventory, r)) for ref in jobs]
+    checks += [Check("log_file", path, lambda p=path: check_log_file(p)) for path in log_files]
+    return checks
+
+
 def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, runner: Any = None,
-             settings: DoctorSettings | None = None, env: Mapping[str, str] | None = None) -> list[CheckResult]:
-    """The whole doctor: plan the checks for the selected hosts and run them in parallel."""
+             settings: DoctorSettings | None = None, env: Mapping[str, str] | None = None,
+             jobs: Sequence[str] = (), log_files: Sequence[str] = ()) -> list[CheckResult]:
+    """The whole doctor: plan the checks for the selected hosts and run them in parallel.
+
+    Given jobs or log files, it reads those logs for known problems instead.
+    """
     settings = settings or DoctorSettings()
     env = os.environ if env is None else env
     hosts = inventory.select(list(host_names) if host_names else None)
@@ -109,8 +121,11 @@ def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, r
 
         runner = RemoteRunner(inventory, connect_timeout=settings.connect_timeout)
     try:
-        results = run_checks(plan_checks(inventory, hosts, runner, settings, env),
-                             workers=settings.workers, timeout=settings.timeout)
+        if jobs or log_files:
+            checks = plan_log_checks(inventory, runner, jobs, log_files)
+        else:
+            checks = plan_checks(inventory, hosts, runner, settings, env)
+        results = run_checks(checks, workers=settings.workers, timeout=settings.timeout)
         return point_to_ssh(results)
     finally:
         if own_runner:

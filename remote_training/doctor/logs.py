@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,31 @@ LOG_PATTERNS: tuple[LogPattern, ...] = (
 def explain_log(text: str) -> list[LogPattern]:
     """The known problems whose signature appears in a job's log, in table order."""
     return [p for p in LOG_PATTERNS if p.regex.search(text)]
+
+
+def check_log_text(text: str, source: str) -> tuple[str, str, str]:
+    """A doctor verdict for one log: fail naming each known problem found, with its fix."""
+    hits = explain_log(text)
+    if not hits:
+        return "ok", f"{source}: no known problem in {len(text.splitlines())} log lines", ""
+    first_line = next((ln for ln in text.splitlines() if hits[0].regex.search(ln)), "").strip()
+    summary = f"{source}: {'; '.join(h.meaning for h in hits)} (log: {first_line[:120]})"
+    return "fail", summary, "; ".join(h.fix for h in hits)
+
+
+def check_job_log(runner: Any, inventory: Any, ref: str, tail: int = 5000) -> tuple[str, str, str]:
+    """Fetch a job's log from whichever host runs it and look for the known problems."""
+    from ..jobs import monitor
+
+    job = monitor.find_job(runner, inventory.hosts, ref)
+    text = monitor.logs(runner, job, tail=tail)
+    ended = "running" if job.running else f"exited {job.exit_code}"
+    return check_log_text(text, f"job {job.job_id} on {job.host} ({ended})")
+
+
+def check_log_file(path: str) -> tuple[str, str, str]:
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError as exc:
+        return "fail", f"cannot read {path}: {exc.strerror or exc}", "give the path of a saved log (inv jobs.logs JOB > job.log)"
+    return check_log_text(text, path)
