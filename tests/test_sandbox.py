@@ -208,3 +208,26 @@ def test_status_reports_every_host(sandbox):
     assert report["registry"] and report["s3"] and report["bridge"] and report["forwarders"]
     assert set(report["hosts"]) == set(sandbox["hosts"])
     assert all(h["up"] for h in report["hosts"].values())
+
+
+def _inv(sandbox, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=sandbox["root"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_cli_status_and_sandbox_inventory(sandbox):
+    import json
+
+    status = _inv(sandbox, "sandbox.status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert set(json.loads(status.stdout)["hosts"]) == set(sandbox["hosts"])
+    listed = _inv(sandbox, "hosts.list", "--json", env={"INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])})
+    assert listed.returncode == 0, listed.stderr
+    rows = {h["name"]: h for h in json.loads(listed.stdout)}
+    assert set(rows) == set(sandbox["hosts"])
+    assert rows["desktop"]["gpu_memory_gb"] == 12 and rows["vm-train2"]["aliases"] == ["train2"]
+    dry = _inv(sandbox, "sandbox.up", "--dry-run", "--hosts", "2")
+    assert dry.returncode == 0 and "would ensure" in dry.stdout
+    assert set(json.loads(_inv(sandbox, "sandbox.status", "--json").stdout)["hosts"]) == set(sandbox["hosts"])

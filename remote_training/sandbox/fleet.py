@@ -43,15 +43,24 @@ def _previous(lay: Layout) -> dict[str, Any]:
 
 
 def _claim(lay: Layout) -> None:
-    """One sandbox per machine: its names and addresses are fixed. Refuse to fight another checkout's."""
+    """One sandbox per machine: its names and addresses are fixed. A sandbox left by another checkout
+    (a CI clone, a deleted folder) is taken over: its hosts are stopped here and rebuilt from this one."""
     owner = RUN_DIR / "owner"
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    if owner.exists():
-        other = Path(owner.read_text().strip())
-        if other != lay.root and (other / ".sandbox" / "pids").exists() and network.link_exists(BRIDGE):
-            raise SandboxError(f"sandbox: the sandbox of another checkout ({other}) is up",
-                               f"run inv sandbox.down in {other} first")
+    other = Path(owner.read_text().strip()) if owner.exists() else None
+    if other is not None and other != lay.root:
+        import sys
+
+        sys.stderr.write(f"sandbox: taking over the sandbox hosts of {other}\n")
+        _each([s for s in host_specs(40) if network.netns_path(s).exists()], lambda s: _evict(lay, s))
     owner.write_text(f"{lay.root}\n")
+
+
+def _evict(lay: Layout, spec: HostSpec) -> None:
+    """Stop everything of a host that some other checkout started, and remove its network."""
+    machine.stop(lay, spec, remove_containers=False)
+    procs.kill_all(procs.in_netns(network.netns_path(spec)))
+    network.remove_host_network(spec)
 
 
 def _specs(lay: Layout, count: int | None) -> list[HostSpec]:
@@ -189,6 +198,7 @@ def host_is_up(root: Path, name: str) -> bool:
 def _remove_host(lay: Layout, spec: HostSpec) -> None:
     machine.stop(lay, spec)
     machine.stop_forwarders(lay, spec)
+    procs.kill_all(procs.in_netns(network.netns_path(spec)))  # whatever else still lives in it
     network.remove_host_network(spec)
     shutil.rmtree(spec.run_dir, ignore_errors=True)
 

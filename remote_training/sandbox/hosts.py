@@ -135,6 +135,12 @@ def start(lay: Layout, spec: HostSpec, smi_delay: float) -> None:
     if is_up(lay, spec):
         return
     stop(lay, spec, remove_containers=False)
+    # An sshd or dockerd whose pid file was lost (another checkout, a wiped .sandbox) would hold port 22
+    # or the exec root: anything left in the namespace but our forwarders goes.
+    keep = {forwarder_alive(lay, spec, port) for port in (REGISTRY_PORT, S3_PORT)}
+    strays = [p for p in procs.in_netns(netns_path(spec)) if p not in keep]
+    if strays:
+        procs.kill_all(strays)
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     config = _sshd_config(lay, spec)
     boot = _boot_script(lay, spec, config)
@@ -167,7 +173,10 @@ def _kill_leftovers(lay: Layout, spec: HostSpec) -> None:
     processes of its containers (found by cgroup) would live on and block the next dockerd."""
     exec_root = f"{spec.run_dir}/"
     containers = lay.host_dir(spec.name) / "docker" / "containers"
-    ids = [p.name for p in containers.iterdir()] if containers.is_dir() else []
+    ids = {p.name for p in containers.iterdir()} if containers.is_dir() else set()
+    for pid in procs.matching(lambda cmd, cgroup: exec_root in cmd and " -id " in cmd):  # shims name theirs
+        words = procs.cmdline(pid).split()
+        ids.add(words[words.index("-id") + 1])
     leftovers = procs.matching(lambda cmd, cgroup: exec_root in cmd or any(i in cgroup for i in ids))
     if leftovers:
         procs.kill_all(leftovers)

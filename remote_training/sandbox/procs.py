@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -35,7 +35,7 @@ def read_pid(pid_file: Path) -> int | None:
 def alive(pid_file: Path, token: str) -> int | None:
     """The pid in `pid_file` if that process runs and its command line contains `token`."""
     pid = read_pid(pid_file)
-    if pid and token in _cmdline(pid):
+    if pid and token in cmdline(pid):
         return pid
     return None
 
@@ -75,10 +75,10 @@ def wait_gone(pid: int, token: str, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         _reap(pid)
-        if token not in _cmdline(pid):
+        if token not in cmdline(pid):
             return True
         time.sleep(0.1)
-    return token not in _cmdline(pid)
+    return token not in cmdline(pid)
 
 
 def _reap(pid: int) -> None:
@@ -115,8 +115,8 @@ def matching(predicate) -> list[int]:
             cgroup = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             continue
-        cmdline = _cmdline(pid)
-        if cmdline and predicate(cmdline, cgroup):
+        command = cmdline(pid)
+        if command and predicate(command, cgroup):
             found.append(pid)
     return found
 
@@ -126,10 +126,26 @@ def kill_all(pids: list[int], timeout: float = 10.0) -> None:
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     end = time.monotonic() + timeout
-    while time.monotonic() < end and any(_cmdline(p) for p in pids):
+    while time.monotonic() < end and any(cmdline(p) for p in pids):
         for p in pids:
             _reap(p)
         time.sleep(0.1)
     for pid in pids:
-        if _cmdline(pid):
+        if cmdline(pid):
             _signal(pid, signal.SIGKILL)
+
+
+def in_netns(netns_file: Path) -> list[int]:
+    """Every process whose network namespace is the one bound at `netns_file` (whoever started it)."""
+    try:
+        target = os.stat(netns_file).st_ino
+    except OSError:
+        return []
+    found = []
+    for pid in _all_pids():
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino == target and pid != os.getpid():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
