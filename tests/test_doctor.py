@@ -436,3 +436,15 @@ def test_applying_the_context_fix_makes_the_check_pass(sandbox, tmp_path):
     assert fixed.returncode == 0, fixed.stderr
     after = context_row()
     assert after["status"] == OK and after["summary"] == "context desktop -> ssh://root@desktop"
+
+
+def test_config_keys_are_overridable_from_the_environment(sandbox, tmp_path):
+    inv = sandbox_inventory(sandbox, tmp_path, top={"s3": {"endpoint": sandbox["s3_local_endpoint"]}})
+    done = inv_doctor(inv.path, "--host", "desktop", "--json",
+                      env={**MOTO_CREDS, "MUJOCO_GL": "egl", "INVOKE_DOCTOR_BUCKETS": "interim,doctor-nope",
+                           "INVOKE_DOCTOR_PORTS": "18734", "INVOKE_DOCTOR_GPU_NEED_GB": "1"})
+    rows = {(r["check"], r["target"]): r for r in json.loads(done.stdout)}
+    assert done.returncode == 8 and "s3[doctor-nope]" in done.stderr
+    assert rows[("s3", "interim")]["status"] == OK and rows[("s3", "doctor-nope")]["status"] == FAIL
+    assert rows[("ports", "desktop")]["summary"] == "ports 18734 free"
+    assert "1024 MiB needed" in rows[("gpu_memory", "desktop")]["summary"]

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
 from ..inventory import Host
-from .base import FAIL, OK, WARN, Verdict
+from .base import FAIL, OK, WARN, Verdict, short
 
 SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
              "--format=csv,noheader,nounits"]
@@ -78,13 +78,15 @@ def parse_smi(text: str) -> list[dict[str, Any]]:
 
 
 def check_ssh(probe: HostProbe) -> Verdict:
+    host = probe.host
     try:
         probe.connect()
-    except RTError as exc:
-        fix = exc.fix or "check the host"
-        if probe.host.provider.type != "static" and "vm.start" not in fix:
-            fix = f"inv vm.start {probe.host.name}"
-        return FAIL, exc.message, fix
+    except Exception as exc:
+        message = exc.message if isinstance(exc, RTError) else f"{host.name}: SSH failed: {short(exc)}"
+        fix = (exc.fix if isinstance(exc, RTError) else "") or f"ssh -o ConnectTimeout=5 {host.ssh} true  # to see why"
+        if host.provider.type != "static" and "vm.start" not in fix:
+            fix += f" (if the VM is stopped: inv vm.start {host.name})"
+        return FAIL, message, fix
     return OK, f"SSH answers ({probe.host.ssh})", ""
 
 

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .base import FAIL, OK, Verdict
+
 
 @dataclass(frozen=True)
 class LogPattern:
@@ -41,17 +43,17 @@ def explain_log(text: str) -> list[LogPattern]:
     return [p for p in LOG_PATTERNS if p.regex.search(text)]
 
 
-def check_log_text(text: str, source: str) -> tuple[str, str, str]:
+def check_log_text(text: str, source: str) -> Verdict:
     """A doctor verdict for one log: fail naming each known problem found, with its fix."""
     hits = explain_log(text)
     if not hits:
-        return "ok", f"{source}: no known problem in {len(text.splitlines())} log lines", ""
+        return OK, f"{source}: no known problem in {len(text.splitlines())} log lines", ""
     first_line = next((ln for ln in text.splitlines() if hits[0].regex.search(ln)), "").strip()
     summary = f"{source}: {'; '.join(h.meaning for h in hits)} (log: {first_line[:120]})"
-    return "fail", summary, "; ".join(h.fix for h in hits)
+    return FAIL, summary, "; ".join(h.fix for h in hits)
 
 
-def check_job_log(runner: Any, inventory: Any, ref: str, tail: int = 5000) -> tuple[str, str, str]:
+def check_job_log(runner: Any, inventory: Any, ref: str, tail: int = 5000) -> Verdict:
     """Fetch a job's log from whichever host runs it and look for the known problems."""
     from ..jobs import monitor
 
@@ -61,9 +63,9 @@ def check_job_log(runner: Any, inventory: Any, ref: str, tail: int = 5000) -> tu
     return check_log_text(text, f"job {job.job_id} on {job.host} ({ended})")
 
 
-def check_log_file(path: str) -> tuple[str, str, str]:
+def check_log_file(path: str) -> Verdict:
     try:
         text = open(path, encoding="utf-8", errors="replace").read()
     except OSError as exc:
-        return "fail", f"cannot read {path}: {exc.strerror or exc}", "give the path of a saved log (inv jobs.logs JOB > job.log)"
+        return FAIL, f"cannot read {path}: {exc.strerror or exc}", "give the path of a saved log (inv jobs.logs JOB > job.log)"
     return check_log_text(text, path)
