@@ -5,7 +5,7 @@ from invoke import Collection
 
 from remote_training.output import print_json, print_table
 
-from ._cli import PROJECT_ROOT, rt_task
+from ._cli import PROJECT_ROOT, rt_task, setting
 
 
 @rt_task(help={"hosts": "number of SSH hosts: desktop, then vm-train, vm-train2, ... (default: as before, else 4)",
@@ -15,8 +15,10 @@ def up(c, hosts=None, smi_delay=None, dry_run=False):
     """Bring the sandbox fleet up (idempotent; repairs what a killed run left behind)."""
     from remote_training.sandbox import fleet
 
-    count = int(hosts) if hosts is not None else None
-    delay = float(smi_delay) if smi_delay is not None else None
+    hosts = hosts if hosts is not None else setting(c, "sandbox.hosts")  # INVOKE_SANDBOX_HOSTS
+    smi_delay = smi_delay if smi_delay is not None else setting(c, "sandbox.smi_delay")
+    count = int(hosts) if hosts not in (None, "") else None
+    delay = float(smi_delay) if smi_delay not in (None, "") else None
     if dry_run:
         print(f"would ensure under {PROJECT_ROOT / '.sandbox'}: root engine, registry 127.0.0.1:5000, moto S3 "
               f"127.0.0.1:9555, bridge, base image, {count or 'the previous number of (default 4)'} hosts, "
@@ -62,4 +64,5 @@ ns = Collection("sandbox")
 ns.add_task(up)
 ns.add_task(status)
 ns.add_task(down)
-ns.configure({"sandbox": {"hosts": 4, "smi_delay": 0}})
+# None: keep what the running sandbox has (first up: 4 hosts, no delay)
+ns.configure({"sandbox": {"hosts": None, "smi_delay": None}})
