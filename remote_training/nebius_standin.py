@@ -137,7 +137,10 @@ class StandinState:
         """Follow power changes made outside the API (a test stopping a sandbox host directly)."""
         if self.probe is None or inst.state not in ("RUNNING", "STOPPED"):
             return inst
-        up = self.probe(inst.name)
+        try:
+            up = self.probe(inst.name)
+        except Exception:
+            return inst  # cannot tell: keep what the API last did
         if up != (inst.state == "RUNNING"):
             inst.state = "RUNNING" if up else "STOPPED"
             if up:
@@ -425,17 +428,18 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
     procs.start([sys.executable, "-m", "remote_training.nebius_standin", "--state-dir", str(state_dir),
                  "--port", str(port), "--delay", str(delay), "--sandbox-root", str(Path(root).resolve())],
                 pid_file, log, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
+    began = time.monotonic()
+    while time.monotonic() < began + 30:
         if (state_dir / "port").exists():
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     return settings
-        if not procs.alive(pid_file, token):
-            break
+        if time.monotonic() > began + 5 and not procs.alive(pid_file, token):
+            break  # (before exec the child still shows our own command line: give it a moment)
         time.sleep(0.1)
     from remote_training.errors import SandboxError
 
+    procs.stop(pid_file, token)  # leave nothing half-started behind
     raise SandboxError(f"sandbox: the Nebius API stand-in did not start on 127.0.0.1:{port}",
                        f"see {log}, then inv sandbox.up again")
 

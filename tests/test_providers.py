@@ -142,3 +142,33 @@ hosts:
     inv = parse_inventory(text, tmp_path / "hosts.yaml")
     with pytest.raises(ProviderError, match="no quota"):
         provider_for(inv.get("bad"), inv).start()
+
+
+def test_sandbox_standin_process_lifecycle(tmp_path):
+    """What sandbox.up and sandbox.down do with the stand-in process, on a private root and port."""
+    import socket
+
+    from remote_training.nebius_standin import (ensure_sandbox_standin, sandbox_instance_id,
+                                                stop_sandbox_standin)
+    from remote_training.sandbox import procs
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pid_file = tmp_path / ".sandbox" / "pids" / "nebius.pid"
+    try:
+        settings = ensure_sandbox_standin(tmp_path, {"vm-a": "10.0.0.5"}, port=port)
+        assert settings == {"endpoint": f"127.0.0.1:{port}", "insecure": True, "auth": "none"}
+        pid = procs.read_pid(pid_file)
+        text = f"hosts:\n  vm-a: {{ssh: root@10.0.0.5, gpu_memory_gb: 80, provider: {{type: nebius, " \
+               f"instance_id: {sandbox_instance_id('vm-a')}}}}}\n"
+        inv = parse_inventory(text, tmp_path / "hosts.yaml")
+        status = provider_for(inv.get("vm-a"), settings=settings).state()
+        assert status.state is State.RUNNING and status.address == "10.0.0.5"
+        assert ensure_sandbox_standin(tmp_path, {"vm-a": "10.0.0.5"}, port=port) == settings
+        assert procs.read_pid(pid_file) == pid  # kept: a restart would lose its operations
+        ensure_sandbox_standin(tmp_path, {"vm-a": "10.0.0.5", "vm-b": "10.0.0.6"}, port=port)
+        assert procs.read_pid(pid_file) != pid  # the set of VMs changed: restarted with both
+    finally:
+        assert stop_sandbox_standin(tmp_path)
+    assert not pid_file.exists() and not stop_sandbox_standin(tmp_path)
