@@ -120,9 +120,9 @@ def reap(c, idle="", threshold=-1.0, max_gap="", host=None, dry_run=False, json=
 
 @rt_task(help={"profile": "nebius CLI profile to use (default: the CLI's default)",
                "credentials_file": "service-account credentials file instead of a user login",
-               "no_browser": "print the login URL instead of opening a browser (headless)",
+               "browser": "open a browser for a user login (default: print the URL, headless)",
                "dry_run": "show which credentials would be used, contact nothing"})
-def login(c, profile="", credentials_file="", no_browser=True, dry_run=False):
+def login(c, profile="", credentials_file="", browser=False, dry_run=False):
     """Log in to Nebius headlessly (prints the federation URL) or check service-account credentials."""
     import sys
 
@@ -139,7 +139,7 @@ def login(c, profile="", credentials_file="", no_browser=True, dry_run=False):
         print(f"would log in with {how}" + (f" at {settings['endpoint']}" if settings.get("endpoint") else ""))
         return
     err(f"logging in with {how}; a login URL will be printed if one is needed")
-    sdk = build_sdk(settings, profile or None, federation_invitation_no_browser_open=bool(no_browser),
+    sdk = build_sdk(settings, profile or None, federation_invitation_no_browser_open=not browser,
                     federation_invitation_writer=sys.stderr)
     try:
         who = sdk.whoami(timeout=600).wait()
