@@ -24,6 +24,7 @@ sys.path.insert(0, str(PROJECT))
 
 from remote_training.images.catalog import load_catalog  # noqa: E402
 from remote_training.images.service import raise_for, run_images  # noqa: E402
+from remote_training.images.source_key import context_entries  # noqa: E402
 
 SANDBOX = PROJECT / "docker" / "sandbox"
 ROOT_DOCKERFILE = """ARG SANDBOX_BASE=rt-sandbox/base:latest
@@ -118,10 +119,11 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, env=cli_env, check=True,
                            capture_output=True)
             cli_times.append(time.perf_counter() - started)
+        files_hashed = sum(len(context_entries(s.spec.context, s.spec.dockerfile)) for s in result.plan.steps)
         _cleanup(run_id)
 
     total_solo = sum(solo.values())
-    print(f"context files: {opts.files + 20} (about), parallel: {opts.parallel}")
+    print(f"context files hashed per run: {files_hashed}, parallel: {opts.parallel}")
     print("one by one: " + ", ".join(f"{n} {t:.2f}s" for n, t in solo.items()) + f"; sum {total_solo:.2f}s")
     print(f"full run: {full:.2f}s   no-op run: {noop:.3f}s (in-process)   "
           f"`inv images.push` no-op: {cli_times[1]:.2f}s warm cache, {cli_times[0]:.2f}s cold")
