@@ -172,3 +172,21 @@ def test_sandbox_standin_process_lifecycle(tmp_path):
     finally:
         assert stop_sandbox_standin(tmp_path)
     assert not pid_file.exists() and not stop_sandbox_standin(tmp_path)
+
+
+def test_standin_list_and_operations_through_sdk(standin, inventory):
+    from nebius.api.nebius.common.v1 import ListOperationsRequest
+    from nebius.api.nebius.compute.v1 import InstanceServiceClient, ListInstancesRequest
+
+    from remote_training.providers.nebius import shared_sdk
+
+    _, state, _ = standin
+    state.add_instance("computeinstance-b", "vm-b", "10.0.0.6")
+    client = InstanceServiceClient(shared_sdk(dict(inventory.extra["nebius"])))
+    listed = client.list(ListInstancesRequest(parent_id="project-sandbox"), timeout=10).wait()
+    assert sorted((i.metadata.name, i.status.state.name) for i in listed.items) == [("vm-a", "STOPPED"),
+                                                                                  ("vm-b", "RUNNING")]
+    provider_for(inventory.get("vm-a"), inventory).start(timeout=20)
+    ops = client.operation_service().list(ListOperationsRequest(resource_id="computeinstance-a"), timeout=10).wait()
+    assert [o.description for o in ops.operations] == ["start instance computeinstance-a"]
+    assert ops.operations[0].successful()
