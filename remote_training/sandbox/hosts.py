@@ -124,6 +124,9 @@ def ensure_forwarders(lay: Layout, spec: HostSpec) -> None:
     for port in (REGISTRY_PORT, S3_PORT):
         if forwarder_alive(lay, spec, port):
             continue
+        listen = f"TCP-LISTEN:{port},bind=127.0.0.1"
+        strays = [p for p in procs.in_netns(netns_path(spec)) if listen in procs.cmdline(p)]
+        procs.kill_all(strays)  # a forwarder whose pid file was lost still holds the port
         argv = ["nsenter", f"--net={netns_path(spec)}", "socat",
                 f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", f"TCP:{BRIDGE_ADDR}:{port}"]
         procs.start(argv, lay.pid(f"{spec.name}-fwd{port}"), lay.log(f"{spec.name}-fwd"))

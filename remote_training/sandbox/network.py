@@ -45,6 +45,8 @@ def host_network_ok(spec: HostSpec) -> bool:
 
 
 def remove_host_network(spec: HostSpec) -> None:
+    # Deleting a namespace only unbinds it: processes still inside would live on, unreachable.
+    procs.kill_all(procs.in_netns(netns_path(spec)))
     if link_exists(spec.veth):
         _ip("link", "del", spec.veth, check=False)
     if netns_path(spec).exists() or spec.netns in _ip("netns", "list", check=False).split():
