@@ -189,4 +189,4 @@ def test_standin_list_and_operations_through_sdk(standin, inventory):
     provider_for(inventory.get("vm-a"), inventory).start(timeout=20)
     ops = client.operation_service().list(ListOperationsRequest(resource_id="computeinstance-a"), timeout=10).wait()
     assert [o.description for o in ops.operations] == ["start instance computeinstance-a"]
-    assert ops.operations[0].successful()
+    assert ops.operations[0].status.code.name == "OK"
