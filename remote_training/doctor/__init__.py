@@ -124,12 +124,20 @@ def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, r
         if jobs or log_files:
             checks = plan_log_checks(inventory, runner, jobs, log_files)
         else:
+            _import_clients()
             checks = plan_checks(inventory, hosts, runner, settings, env)
         results = run_checks(checks, workers=settings.workers, timeout=settings.timeout)
         return point_to_ssh(results)
     finally:
         if own_runner:
             threading.Thread(target=runner.close, daemon=True).start()  # a stuck close must not hang us
+
+
+def _import_clients() -> None:
+    """Import the heavy clients once, here, rather than racing to import them from several threads."""
+    import boto3  # noqa: F401
+    import docker  # noqa: F401
+    import fabric  # noqa: F401
 
 
 def point_to_ssh(results: Sequence[CheckResult]) -> list[CheckResult]:
