@@ -159,6 +159,24 @@ def record_end(hooks: Any, job_id: str, code: int) -> None:
             err(f"warning: the end of {job_id} was not recorded: {exc}")
 
 
+def answers(address: str, port: int) -> bool:
+    """The server itself answers: an HTTP reply, or an open, silent socket (a ZeroMQ server).
+
+    A bare TCP connect is not enough: a userland port proxy accepts before the server listens,
+    then closes without a byte.
+    """
+    try:
+        with socket.create_connection((address, port), timeout=2) as conn:
+            conn.sendall(b"GET /api/v1/models HTTP/1.0\r\nHost: rt\r\n\r\n")
+            conn.settimeout(2)
+            try:
+                return bool(conn.recv(1))
+            except socket.timeout:
+                return True
+    except OSError:
+        return False
+
+
 def wait_port(run: Any, job: Any, address: str, port: int, timeout: float) -> None:
     """Return once the server's port accepts a connection; fail fast if the job died."""
     from remote_training.jobs import monitor
@@ -166,11 +184,8 @@ def wait_port(run: Any, job: Any, address: str, port: int, timeout: float) -> No
     deadline = time.monotonic() + timeout
     checks = 0
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((address, port), timeout=2):
-                return
-        except OSError:
-            pass
+        if answers(address, port):
+            return
         checks += 1
         if checks % 4 == 0:  # every ~2 s: did the server exit?
             current = monitor.host_jobs(run, run.inventory.get(job.host))

@@ -86,6 +86,8 @@ def test_job_survives_a_killed_client_and_keeps_its_whole_log(jobs_env, s3, pref
     client.wait(timeout=10)
     assert jobs_json(jobs_env, "--running")[job]["state"] == "running"
 
+    followed = inv(jobs_env, "jobs.logs", job, "--follow")  # a new client re-attaches until the end
+    assert followed.returncode == 0 and followed.stdout.rstrip().endswith("checkpoints in " + ckpt + "cut/")
     assert inv(jobs_env, "jobs.wait", job).returncode == 0
     log = inv(jobs_env, "jobs.logs", job).stdout
     assert "Training finished: 12 steps" in log

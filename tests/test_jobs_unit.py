@@ -138,3 +138,16 @@ def test_stand_in_compose_file_is_valid_for_debian_compose() -> None:
     result = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT / "docker" / "sandbox",
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_job_record_from_docker_inspect() -> None:
+    record = {"Config": {"Labels": {"rt.job": "groot-server-1", "rt.service": "groot-server", "rt.kind": "serve",
+                                    "rt.args": json.dumps(["--port=9000"]), "rt.user": "vertix", "rt.port": "9000",
+                                    "rt.started": "2026-01-04T10:00:00Z", "rt.gpu_mem_mb": "6000"}},
+              "State": {"Status": "exited", "ExitCode": 137, "FinishedAt": "2026-01-04T11:00:00.123Z"}}
+    job = monitor._job("vm-train", record)
+    assert (job.job_id, job.kind, job.exit_code, job.port, job.gpu_mem_mb) == ("groot-server-1", "serve", 137, 9000, 6000)
+    assert job.args == ("--port=9000",) and not job.running and job.finished == "2026-01-04T11:00:00"
+    running = monitor._job("vm-train", {**record, "State": {"Status": "running", "ExitCode": 0}})
+    assert running.running and running.exit_code is None
+    assert monitor._job("vm-train", {"Config": {"Labels": {"other": "x"}}, "State": {}}) is None

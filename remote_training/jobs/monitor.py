@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from ..errors import InputError, JobFailed, RemoteCommandError
+from ..errors import InputError, JobFailed, RemoteCommandError, UnreachableError
 from ..inventory import Host
 from ..remote import FanOut, RemoteRunner
 
@@ -142,15 +142,43 @@ def error_lines(text: str, limit: int = 50) -> list[str]:
 
 
 # -- waiting and stopping -----------------------------------------------------------
-def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None) -> int:
-    """Block until the job ends; its exit code."""
+def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk: int = 120,
+         reconnects: int = 5) -> int:
+    """Block until the job ends; its exit code.
+
+    Waits in chunks (`timeout N docker wait` on the host) so a long training run
+    never depends on one SSH channel staying up for hours; a dropped connection
+    is reopened up to `reconnects` times in a row.
+    """
+    import time
+
     if not job.running and job.exit_code is not None:
         return job.exit_code
-    out = runner.run(job.host, ["docker", "wait", job.job_id], check=True, mutating=False, timeout=timeout)
-    try:
-        return int(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise RemoteCommandError(f"{job.host}: docker wait gave {out.stdout.strip()!r}", "retry jobs.wait") from None
+    end = None if timeout is None else time.monotonic() + timeout
+    failures = 0
+    while True:
+        step = chunk if end is None else max(1, min(chunk, int(end - time.monotonic())))
+        try:
+            out = runner.run(job.host, ["timeout", str(step), "docker", "wait", job.job_id], check=False,
+                             mutating=False)
+        except UnreachableError:
+            failures += 1
+            if failures > reconnects:
+                raise
+            time.sleep(min(30, 2 ** failures))
+            continue
+        failures = 0
+        if out.exit_status == 0:
+            try:
+                return int(out.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                raise RemoteCommandError(f"{job.host}: docker wait gave {out.stdout.strip()!r}",
+                                         "retry jobs.wait") from None
+        if out.exit_status != 124:  # 124: this chunk ran out, the job still runs
+            raise RemoteCommandError(f"{job.host}: docker wait {job.job_id} failed: {out.stderr.strip()[:200]}",
+                                     "check the job still exists: inv jobs.list", exit_status=out.exit_status)
+        if end is not None and time.monotonic() >= end:
+            raise RemoteCommandError(f"{job.job_id} still runs after {timeout:g}s", "wait longer, or inv jobs.stop it")
 
 
 def raise_if_failed(job: Job, code: int) -> None:
