@@ -222,3 +222,31 @@ def test_docker_contexts(sandbox, tmp_path):
     assert kept.returncode == 2 and "--force" in kept.stderr
     forced = inv(sandbox, tmp_path, "vm.contexts", "--host", "desktop", "--force")
     assert forced.returncode == 0 and "updated" in forced.stdout
+
+
+def test_moved_address_must_show_the_pinned_key(sandbox, runner, tmp_path):
+    """Following a VM to a new address never trusts a new key: another machine there is refused."""
+    from remote_training.addresses import readdress
+    from remote_training.sandbox.layout import host_specs
+    from remote_training.sandbox.network import set_extra_address
+
+    fresh = sandbox["bridge_address"].rsplit(".", 1)[0] + ".199"  # pinned to nobody yet
+    spare_spec = next(s for s in host_specs(4) if s.name == SPARE)
+    set_extra_address(spare_spec, fresh)  # vm-train3 (its own key) now also answers there
+    try:
+        inventory = load_inventory(sandbox["hosts_file"])
+        moved = readdress(inventory, inventory.get(BUSY), fresh)  # claim vm-train2 moved there
+        r = RemoteRunner(moved, connect_timeout=5)
+        with pytest.raises(UnreachableError, match="Host key .* does not match"):
+            r.run(BUSY, ["true"])
+        assert r.run(SPARE, ["hostname"]).stdout.strip() == SPARE  # the others are untouched
+        r.close()
+        honest = readdress(inventory, inventory.get(SPARE), fresh)  # the same machine: accepted there
+        r = RemoteRunner(honest, connect_timeout=5)
+        assert server_address(r, SPARE) == fresh
+        r.close()
+    finally:
+        set_extra_address(spare_spec, None)
+    bare = parse_inventory(f"hosts:\n  nokey: {{ssh: root@{fresh}, gpu_memory_gb: 80}}\n", tmp_path / "h.yaml")
+    with pytest.raises(UnreachableError, match="no host key is pinned"):
+        readdress(bare, bare.get("nokey"), sandbox["bridge_address"].rsplit(".", 1)[0] + ".198")
