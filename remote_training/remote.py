@@ -105,7 +105,10 @@ class RemoteRunner:
         from fabric import Connection
 
         conn = Connection(host.ssh_host, user=host.ssh_user, port=host.ssh_port, config=self._fabric_config(),
-                          connect_timeout=self.connect_timeout)
+                          connect_timeout=self.connect_timeout,
+                          # A host that accepts TCP but never speaks SSH must fail as fast as a closed one.
+                          connect_kwargs={"banner_timeout": self.connect_timeout,
+                                          "auth_timeout": self.connect_timeout})
         conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
         for path in self._known_hosts_files(conn):
             if path.exists():
