@@ -3,7 +3,6 @@ parsing, project hashing and the exact launch command (quoting round-trips throu
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 from pathlib import Path
 

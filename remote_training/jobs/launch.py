@@ -17,7 +17,7 @@ from typing import Mapping
 from ..errors import InputError, RemoteCommandError
 from ..inventory import Host
 from ..remote import RemoteRunner, quote_command
-from .project import MARKER, Project, remote_path, unpack_argv
+from .project import MARKER, Project, unpack_argv
 from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
 
 PROJECT_MISSING = 97
@@ -33,7 +33,6 @@ LAUNCH_SCRIPT = (
     f'|| exit {PULL_FAILED}; fi; '
     'exec "$@"'
 )
-SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def labels(spec: JobSpec) -> dict[str, str]:
