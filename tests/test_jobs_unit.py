@@ -150,3 +150,15 @@ def test_job_record_from_docker_inspect() -> None:
     running = monitor._job("vm-train", {**record, "State": {"Status": "running", "ExitCode": 0}})
     assert running.running and running.exit_code is None
     assert monitor._job("vm-train", {"Config": {"Labels": {"other": "x"}}, "State": {}}) is None
+
+
+def test_every_jobs_task_flag_has_help() -> None:
+    import inspect
+
+    from tasks import dataset, infer, jobs, serve, train
+
+    for module in (dataset, train, serve, infer, jobs):
+        for name, task in module.ns.tasks.items():
+            params = list(inspect.signature(task.body).parameters)[1:]
+            assert params and all(p in (task.help or {}) for p in params), (module.__name__, name)
+            assert task.__doc__ and "\n" not in task.__doc__.strip(), (module.__name__, name)
