@@ -59,11 +59,9 @@ def test_context_entries_prune_and_always_send_dockerfile(tmp_path: Path) -> Non
 def test_source_key_tracks_content_args_platform_and_base(repos: Path) -> None:
     ctx = repos / "repos" / "openpi"
     df = ctx / "docker" / "Dockerfile.training.cloud"
-    cache = FileHashCache(None)
-
-    def key(**kw) -> str:
+    def key(**kw) -> str:  # a fresh cache per call, as each run has: context digests are memoised per run
         args = dict(kw.get("args", {"A": "1"}))
-        return source_key(ctx, df, args, kw.get("platform", "linux/amd64"), kw.get("base"), cache)
+        return source_key(ctx, df, args, kw.get("platform", "linux/amd64"), kw.get("base"), FileHashCache(None))
 
     first = key()
     assert key() == first

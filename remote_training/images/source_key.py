@@ -114,9 +114,11 @@ class IgnoreMatcher:
 @dataclass(frozen=True)
 class ContextEntry:
     rel: str  # '/'-separated path inside the context
-    path: Path
+    path: str
     kind: str  # "file", "dir" or "link"
     mode: int
+    size: int = 0
+    mtime_ns: int = 0
 
 
 def context_entries(context: Path, dockerfile: Path | None = None) -> list[ContextEntry]:
@@ -146,13 +148,13 @@ def _walk(root: Path, prefix: str, matcher: IgnoreMatcher, always: set[str]) -> 
                 if excluded and not matcher.has_exclusions and not any(a.startswith(rel + "/") for a in always):
                     continue  # nothing below can be re-admitted: skip the whole tree
                 if not excluded:
-                    yield ContextEntry(rel, Path(de.path), "dir", stat.S_IMODE(st.st_mode))
+                    yield ContextEntry(rel, de.path, "dir", stat.S_IMODE(st.st_mode))
                 yield from _walk(root, rel, matcher, always)
             elif not excluded:
                 kind = "link" if stat.S_ISLNK(st.st_mode) else "file"
                 if kind == "file" and not stat.S_ISREG(st.st_mode):
                     continue  # sockets, fifos: Docker cannot send them either
-                yield ContextEntry(rel, Path(de.path), kind, stat.S_IMODE(st.st_mode))
+                yield ContextEntry(rel, de.path, kind, stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns)
 
 
 class FileHashCache:
@@ -163,25 +165,29 @@ class FileHashCache:
         self.entries: dict[str, list] = {}
         self.dirty = False
         self.hashed = 0  # files actually read this run (for tests and the bench)
+        self.contexts: dict[str, str] = {}  # context folder -> digest, once per run (images share contexts)
         if path is not None and path.is_file():
             try:
                 self.entries = json.loads(path.read_text())
             except (OSError, ValueError):
                 self.entries = {}  # a corrupt cache only costs a rehash
 
-    def digest(self, path: Path) -> str:
-        st = path.stat()
+    def digest(self, path: Path | str, size: int | None = None, mtime_ns: int | None = None) -> str:
+        """Content hash; pass size and mtime_ns when a directory scan already has them."""
+        if size is None or mtime_ns is None:
+            st = os.stat(path)
+            size, mtime_ns = st.st_size, st.st_mtime_ns
         key = str(path)
         hit = self.entries.get(key)
-        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+        if hit and hit[0] == size and hit[1] == mtime_ns:
             return hit[2]
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         self.hashed += 1
-        if time.time() - st.st_mtime > RACY_SECONDS:
-            self.entries[key] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+        if time.time() - mtime_ns / 1e9 > RACY_SECONDS:
+            self.entries[key] = [size, mtime_ns, h.hexdigest()]
             self.dirty = True
         return h.hexdigest()
 
@@ -205,15 +211,29 @@ def source_key(context: Path, dockerfile: Path, build_args: Mapping[str, str], p
     for name in sorted(build_args):
         h.update(f"arg {name}={build_args[name]}\0".encode())
     h.update(f"dockerfile {cache.digest(dockerfile)}\0".encode())
-    for e in context_entries(context, dockerfile):
+    h.update(f"context {context_digest(context, cache)}\0".encode())
+    return h.hexdigest()
+
+
+def context_digest(context: Path, cache: FileHashCache) -> str:
+    """One hash over every admitted entry (path, kind, mode, content); computed once per context per run.
+
+    The Dockerfile enters the key on its own, so this walk ignores which Dockerfile uses the context.
+    """
+    memo = cache.contexts.get(str(context))
+    if memo is not None:
+        return memo
+    h = hashlib.sha256()
+    for e in context_entries(context):
         if e.kind == "file":
-            content = cache.digest(e.path)
+            content = cache.digest(e.path, e.size, e.mtime_ns)
         elif e.kind == "link":
             content = os.readlink(e.path)
         else:
             content = ""
         h.update(f"{e.kind} {e.rel} {e.mode:o} {content}\0".encode())
-    return h.hexdigest()
+    cache.contexts[str(context)] = h.hexdigest()
+    return cache.contexts[str(context)]
 
 
 def key_tag(key: str) -> str:
