@@ -26,8 +26,10 @@ DEFAULT_HOSTS = 4
 
 @contextlib.contextmanager
 def _locked(lay: Layout) -> Iterator[None]:
+    # Machine-wide, not per checkout: names and addresses are fixed, so two checkouts (a CI clone and
+    # a working copy) must not build hosts at the same moment.
     lay.dir.mkdir(parents=True, exist_ok=True)
-    with open(lay.dir / "lock", "w") as fh:
+    with open(RUN_DIR.parent / "rt-sandbox.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
