@@ -54,7 +54,8 @@ class LaunchGuard:
         needs_s3 = bool(spec.inputs or spec.output)
         report = preflight.run_preflight(spec, self.runner, self.inventory, s3=self.s3 if needs_s3 else None,
                                          start_host=self._start if self.auto_start and not self.runner.dry_run
-                                         else None, check_image_tag=self.check_image)
+                                         else None, check_image_tag=self.check_image,
+                                         dry_run=bool(self.runner.dry_run))
         self.reports[spec.job_id] = report
         for note in report.notes:
             self.echo(f"preflight: {note}")

@@ -120,7 +120,8 @@ def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> l
 
 
 def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
-               start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None) -> list[Row]:
+               start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None,
+               dry_run: bool = False) -> list[Row]:
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -134,6 +135,9 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
         return [("host", why, fix)]
     power = power or placement.provider_power(inventory)
     state = placement.probe(runner, host, power)
+    if state.power != "running" and state.startable and dry_run:
+        report.notes.append(f"{host.name} is {state.power}; a real launch starts it first (GPU and port unchecked)")
+        return []
     if state.power != "running" and state.startable and start_host is not None:
         started = start_host(host)
         host = started if isinstance(started, Host) else host  # a restarted VM may have a new address
@@ -268,7 +272,7 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
                   start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
-                  power: Callable[[Host], str] | None = None) -> PreflightReport:
+                  power: Callable[[Host], str] | None = None, dry_run: bool = False) -> PreflightReport:
     """All checks at once; PreflightError with every failing row, else the report."""
     argument_rows = check_arguments(spec)
     chosen = None
@@ -286,7 +290,7 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
         s3 = storage.client(endpoint)
     checks: list[tuple[str, Callable[[], list[Row]]]] = [
         ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
-                                    chosen.start_first else None, power)),
+                                    chosen.start_first else None, power, dry_run)),
     ]
     if not argument_rows:  # S3 calls with malformed URLs would only repeat the argument errors
         checks += [("inputs", lambda: check_inputs(s3, spec, report)), ("output", lambda: check_output(s3, spec, report))]

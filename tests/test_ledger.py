@@ -94,3 +94,27 @@ def test_run_json_lands_beside_the_checkpoints_and_traces_back(s3, tmp_path, mon
     assert SECRET not in json.dumps(run) and "sandbox-secret-value" not in json.dumps(run)
     latest = storage.latest_checkpoint(s3, f"{root}/040126/", "groot")
     assert book.trace(latest.url)["job_id"] == s.job_id
+
+
+def test_history_task_lists_traces_and_refuses_unknown_jobs(tmp_path, capsys):
+    from invoke import Config, Context, Exit
+
+    from tasks._history import history
+
+    book = ledger.Ledger(tmp_path / "ledger.jsonl")
+    first, second = spec(output="s3://checkpoints/a/"), spec(output="s3://checkpoints/b/")
+    book.start(first, image_digest="sha256:" + "1" * 64)
+    book.start(second)
+    book.finish(first.job_id, 0)
+    c = Context(Config(overrides={"jobs": {"ledger": str(book.path)}}))
+    history(c, json=True)
+    listed = json.loads(capsys.readouterr().out)
+    assert [e["job_id"] for e in listed] == [first.job_id, second.job_id] and listed[0]["exit_code"] == 0
+    history(c, json=True, trace="s3://checkpoints/b/040126/checkpoint-20/")
+    assert [e["job_id"] for e in json.loads(capsys.readouterr().out)] == [second.job_id]
+    history(c)
+    table = capsys.readouterr().out
+    assert first.job_id in table and "sha256:11111111" in table
+    with pytest.raises(Exit) as info:
+        history(c, job="nope")
+    assert info.value.code == 2 and "job 'nope' is not in the ledger" in str(info.value.message)
