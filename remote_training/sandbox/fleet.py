@@ -55,6 +55,9 @@ def _claim(lay: Layout) -> None:
 
         sys.stderr.write(f"sandbox: taking over the sandbox hosts of {other}\n")
         _each([s for s in host_specs(40) if network.netns_path(s).exists()], lambda s: _evict(lay, s))
+        from ..nebius_standin import stop_sandbox_standin  # its port is fixed too
+
+        stop_sandbox_standin(other)
     owner.write_text(f"{lay.root}\n")
 
 
