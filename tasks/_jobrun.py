@@ -21,7 +21,7 @@ SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "
 HOST_HELP = "host name or alias to run on, or auto (placement picks one); default: the service's usual host"
 WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
 DRY_HELP = "print the host and the exact remote commands; start nothing"
-JOBS_DEFAULTS = {"compose_project": "docker", "ready_timeout": 600, "preflight": True}
+JOBS_DEFAULTS = {"compose_project": "docker", "ready_timeout": 600, "preflight": True, "ledger": ""}
 
 
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:

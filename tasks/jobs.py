@@ -159,8 +159,10 @@ def clean(c, host=None, dry_run=False):
         print(f"removed {len(done)} finished job(s)")
 
 
+from ._history import history  # noqa: E402  (the ledger's view, owned beside preflight)
+
 ns = Collection("jobs")
 ns.add_task(list_, name="list", default=True)
-for t in (logs, progress, errors, wait, stop, clean):
+for t in (logs, progress, errors, wait, stop, clean, history):
     ns.add_task(t)
 ns.configure({"jobs": JOBS_DEFAULTS})
