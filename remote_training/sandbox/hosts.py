@@ -138,12 +138,6 @@ def start(lay: Layout, spec: HostSpec, smi_delay: float) -> None:
     if is_up(lay, spec):
         return
     stop(lay, spec, remove_containers=False)
-    # An sshd or dockerd whose pid file was lost (another checkout, a wiped .sandbox) would hold port 22
-    # or the exec root: anything left in the namespace but our forwarders goes.
-    keep = {forwarder_alive(lay, spec, port) for port in (REGISTRY_PORT, S3_PORT)}
-    strays = [p for p in procs.in_netns(netns_path(spec)) if p not in keep]
-    if strays:
-        procs.kill_all(strays)
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     config = _sshd_config(lay, spec)
     boot = _boot_script(lay, spec, config)
@@ -169,12 +163,18 @@ def stop(lay: Layout, spec: HostSpec, remove_containers: bool = True) -> None:
     procs.stop(lay.pid(f"{spec.name}-sshd"), sshd_token(lay, spec))
     procs.stop(spec.run_dir / "dockerd.pid", str(spec.docker_sock), timeout=30)
     _kill_leftovers(lay, spec)
+    # Open SSH sessions, and an sshd or dockerd whose pid file was lost (another checkout, a wiped
+    # .sandbox) holding port 22: everything left in the namespace but its forwarders goes, as at power-off.
+    keep = {forwarder_alive(lay, spec, port) for port in (REGISTRY_PORT, S3_PORT)}
+    strays = [p for p in procs.in_netns(netns_path(spec)) if p not in keep]
+    if strays:
+        procs.kill_all(strays)
 
 
 def _kill_leftovers(lay: Layout, spec: HostSpec) -> None:
     """After a dockerd killed with -9: its containerd and shims (named by our exec root) and the
     processes of its containers (found by cgroup) would live on and block the next dockerd."""
-    exec_root = f"{spec.run_dir}/"
+    exec_root = f"{spec.run_dir}/x/"  # dockerd's --exec-root; containerd and the shims live under it
     containers = lay.host_dir(spec.name) / "docker" / "containers"
     ids = {p.name for p in containers.iterdir()} if containers.is_dir() else set()
     for pid in procs.matching(lambda cmd, cgroup: exec_root in cmd and " -id " in cmd):  # shims name theirs
