@@ -125,3 +125,28 @@ def test_put_text_and_fan_out(remote, sandbox):
     hosts = remote.inventory.select(None)
     result = remote.fan_out(hosts, lambda h: remote.run(h, ["hostname"]).stdout.strip(), deadline=60)
     assert result.succeeded == {h.name: h.name for h in hosts} and not result.failed
+
+
+def test_dry_run_prints_the_exact_command_and_runs_nothing(sandbox, remote):
+    canary = f"/tmp/rt-canary-{uuid.uuid4().hex}"
+    lines: list[str] = []
+    dry = RemoteRunner(remote.inventory, dry_run=True, echo=lines.append)
+    result = dry.run("desktop", ["touch", canary], cwd="~/x y", env={"A": "1 2"})
+    assert result.dry_run and lines == [f"[desktop] cd \"$HOME\"/'x y' && env 'A=1 2' touch {canary}"]
+    assert remote.run("desktop", ["ls", canary], check=False).exit_status != 0
+    # the printed line is the command itself: run through a shell it does what run() would do
+    printed = lines[0].split("] ", 1)[1]
+    remote.run("desktop", ["mkdir", "-p", "x y"], cwd="~")
+    try:
+        remote.run("desktop", ["sh", "-c", printed])
+        assert remote.run("desktop", ["ls", canary], check=False).exit_status == 0
+    finally:
+        remote.run("desktop", ["rm", "-rf", canary, "x y"], cwd="~")
+
+
+def test_command_timeout(remote):
+    start = time.monotonic()
+    with pytest.raises(RemoteCommandError) as caught:
+        remote.run("vm-train", ["sleep", "30"], timeout=1)
+    assert time.monotonic() - start < 10 and "did not finish within 1s" in str(caught.value)
+    assert remote.run("vm-train", ["echo", "still usable"]).stdout == "still usable\n"
