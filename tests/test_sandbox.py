@@ -256,3 +256,19 @@ def test_cli_status_and_sandbox_inventory(sandbox):
     dry = _inv(sandbox, "sandbox.up", "--dry-run", "--hosts", "2")
     assert dry.returncode == 0 and "would ensure" in dry.stdout
     assert set(json.loads(_inv(sandbox, "sandbox.status", "--json").stdout)["hosts"]) == set(sandbox["hosts"])
+
+
+def test_up_recovers_when_pid_files_are_lost(sandbox, remote):
+    """As after a wiped .sandbox/pids or a sandbox left by another checkout: processes run, nobody owns them."""
+    root, lay = sandbox["root"], Layout(sandbox["root"])
+    spec = next(s for s in host_specs(len(sandbox["hosts"])) if s.name == SPARE)
+    orphans = [procs.read_pid(lay.pid(f"{SPARE}-sshd")), procs.read_pid(lay.pid(f"{SPARE}-fwd5000")),
+               procs.read_pid(lay.pid(f"{SPARE}-fwd9555")), procs.read_pid(spec.run_dir / "dockerd.pid")]
+    assert all(orphans)
+    for name in ("sshd", "fwd5000", "fwd9555"):
+        lay.pid(f"{SPARE}-{name}").unlink()
+    fleet.ensure_up(root)
+    assert fleet.host_is_up(root, SPARE)
+    assert not any(procs.cmdline(p) for p in orphans), "the unowned sshd/dockerd/forwarders were left running"
+    remote.forget(remote.inventory.get(SPARE))
+    assert remote.run(SPARE, ["docker", "pull", "-q", sandbox["base_image"]]).exit_status == 0
