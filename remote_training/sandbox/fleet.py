@@ -92,7 +92,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         specs = _specs(lay, hosts)
         delay = float(smi_delay if smi_delay is not None else previous.get("smi_delay", 0))
         for name in set(previous.get("hosts", {})) - {s.name for s in specs}:
-            _remove_host(lay, _spec_named(name, previous))  # `--hosts N` shrank the fleet
+            _remove_host(lay, _spec_named(name))  # `--hosts N` shrank the fleet
         services.ensure_root_engine(lay)
         services.ensure_registry(lay)
         services.ensure_s3(lay)
@@ -131,7 +131,8 @@ def _each(specs: list[HostSpec], work) -> None:
     """Run `work` for every host in parallel; report every failure, not just the first."""
     with ThreadPoolExecutor(max_workers=len(specs) or 1) as pool:
         futures = {spec.name: pool.submit(work, spec) for spec in specs}
-    errors = [f"{name}: {f.exception()}" for name, f in futures.items() if f.exception()]
+    errors = [f"{name}: {getattr(f.exception(), 'message', f.exception())}"
+              for name, f in futures.items() if f.exception()]
     if errors:
         raise SandboxError("sandbox: " + "; ".join(errors), "see .sandbox/logs/, then run inv sandbox.up again")
 
@@ -160,7 +161,7 @@ def _state(lay: Layout, specs: list[HostSpec], delay: float) -> dict[str, Any]:
     }
 
 
-def _spec_named(name: str, state: dict[str, Any] | None = None) -> HostSpec:
+def _spec_named(name: str) -> HostSpec:
     for spec in host_specs(40):
         if name in (spec.name, *spec.aliases):
             return spec
