@@ -75,12 +75,17 @@ def test_hosts_have_separate_engines_and_ports(sandbox, remote, tag):
     assert tag not in docker(sandbox, "desktop", "ps", "-a", "--format", "{{.Names}}").split()
 
 
-def test_hosts_have_separate_homes_and_names(remote, tag):
+def test_hosts_have_separate_homes_and_names(sandbox, remote, tag):
     remote.run("desktop", ["sh", "-c", f"echo here > ~/{tag}"])
     try:
         assert remote.run("desktop", ["cat", f"/root/{tag}"]).stdout == "here\n"
         assert remote.run("vm-train2", ["test", "-e", f"/root/{tag}"], check=False).exit_status == 1
         assert remote.run("vm-train2", ["hostname"]).stdout.strip() == "vm-train2"
+        # the host's engine resolves bind mounts in the host's file system, as compose volumes need
+        mounted = remote.run("desktop", ["docker", "run", "--rm", "-v", "/root:/h", sandbox["base_image"],
+                                         "cat", f"/h/{tag}"])
+        assert mounted.stdout == "here\n"
+        assert not (Path.home() / tag).exists(), "a host's home must not be this machine's"
     finally:
         remote.run("desktop", ["rm", "-f", f"/root/{tag}"])
 
