@@ -58,8 +58,19 @@ def ensure_root_engine(lay: Layout) -> None:
                            "run scripts/install.sh (as root) to install docker.io")
     pid_file, log = lay.pid("dockerd"), lay.log("dockerd")
     if not procs.alive(pid_file, "dockerd"):
+        _drop_stale_pid_files()
         procs.start(["dockerd", "--pidfile", "/var/run/docker.pid"], pid_file, log)
     wait_for(engine_answers, "the Docker engine (dockerd)", 90, log)
+
+
+def _drop_stale_pid_files() -> None:
+    """After every process was killed, a pid file whose number now names some other process makes
+    dockerd refuse to start, or wait forever for a containerd that is not there."""
+    for pid_file, program in ((Path("/var/run/docker.pid"), "dockerd"),
+                              (Path("/var/run/docker/containerd/containerd.pid"), "containerd")):
+        pid = procs.read_pid(pid_file)
+        if pid is not None and program not in procs.cmdline(pid).split(" ")[0]:
+            pid_file.unlink(missing_ok=True)
 
 
 def ensure_registry(lay: Layout) -> None:
