@@ -4,7 +4,7 @@ Both go to the sandbox host vm-train2 through a second sshd that this script sta
 inside that host's namespaces with LogLevel INFO, so every SSH login it accepts is
 logged and a launch's connections can be counted. Prints both timings (median of N),
 their ratio (must be <= 1.5) and SSH connections per task launch (must be exactly 1).
-The task is timed twice: the jobs layer alone (jobs.preflight=false), which the limit
+The task is timed twice: the jobs layer alone (INVOKE_JOBS_PREFLIGHT=0), which the limit
 applies to, and with the preflight/ledger hooks on (the default), printed beside it.
 Run: python3 bench/jobs_launch_bench.py [--rounds 5]
 """
@@ -85,7 +85,7 @@ def main() -> int:
     try:
         def launch_task(preflight: bool = True) -> float:
             exp = f"b{os.getpid()}-{len(made)}"  # a fresh experiment: preflight refuses to overwrite a run
-            run_env = env if preflight else {**env, "INVOKE_JOBS_PREFLIGHT": "false"}
+            run_env = env if preflight else {**env, "INVOKE_JOBS_PREFLIGHT": "0"}
             began = time.monotonic()
             out = subprocess.run([*task, "--exp-name", exp], cwd=ROOT, env=run_env, capture_output=True, text=True)
             took = time.monotonic() - began
@@ -130,7 +130,7 @@ def main() -> int:
         proc.wait(timeout=10)
     task_s, plain_s, bare_s = (statistics.median(t) for t in (task_times, plain_times, bare_times))
     print(f"bare ssh {HOST} docker-compose run -d groot-train:        median {bare_s:.2f}s  {fmt(bare_times)}")
-    print(f"inv train.groot, jobs layer (jobs.preflight=false):      median {plain_s:.2f}s  {fmt(plain_times)}"
+    print(f"inv train.groot, jobs layer (INVOKE_JOBS_PREFLIGHT=0):      median {plain_s:.2f}s  {fmt(plain_times)}"
           f"  ratio {plain_s / bare_s:.2f} (limit 1.50)")
     print(f"inv train.groot, with preflight + ledger (the default):  median {task_s:.2f}s  {fmt(task_times)}"
           f"  ratio {task_s / bare_s:.2f}")

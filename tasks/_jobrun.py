@@ -66,7 +66,7 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
 
 
 def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
-    """Preflight before launch and the ledger after (remote_training.guard); jobs.preflight=false turns them off."""
+    """Preflight before launch, the ledger after (remote_training.guard); INVOKE_JOBS_PREFLIGHT=0 turns both off."""
     from remote_training.jobs.spec import NoHooks
 
     if not _truthy(setting(c, "jobs.preflight", True)):
@@ -111,7 +111,7 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
     try:
         if spec.host == "auto":
             if not hasattr(hooks, "place"):
-                raise InputError("--host auto needs placement, which is off (jobs.preflight=false)", "name a host")
+                raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
             spec = hooks.place(spec)
         target = inventory.get(spec.host)
         if dry_run:
