@@ -107,6 +107,20 @@ def test_registry_and_s3_reachable_from_hosts_and_their_containers(sandbox, remo
     finally:
         for host in ("desktop", "vm-train2"):
             remote.run(host, ["docker", "rmi", "-f", image], check=False)
+        _delete_from_registry(f"rt-sandbox/{tag}", "1")
+
+
+def _delete_from_registry(repo: str, tag: str) -> None:
+    """Drop a test tag from the sandbox registry (its storage allows deletes)."""
+    url = f"http://127.0.0.1:5000/v2/{repo}/manifests"
+    head = urllib.request.Request(f"{url}/{tag}", method="HEAD",
+                                  headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    try:
+        with urllib.request.urlopen(head, timeout=5) as resp:
+            digest = resp.headers["Docker-Content-Digest"]
+        urllib.request.urlopen(urllib.request.Request(f"{url}/{digest}", method="DELETE"), timeout=5).close()
+    except OSError:
+        pass  # already gone
 
 
 def label_sum(remote, host: str) -> tuple[int, int]:
