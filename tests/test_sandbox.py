@@ -291,3 +291,21 @@ def test_up_recovers_when_pid_files_are_lost(sandbox, remote):
     assert not any(procs.cmdline(p) for p in orphans), "the unowned sshd/dockerd/forwarders were left running"
     remote.forget(remote.inventory.get(SPARE))
     assert remote.run(SPARE, ["docker", "pull", "-q", sandbox["base_image"]]).exit_status == 0
+
+
+def test_hosts_count_grows_and_shrinks(sandbox):
+    root, count = sandbox["root"], len(sandbox["hosts"])
+    extra = host_specs(count + 1)[-1]
+    try:
+        grown = fleet.ensure_up(root, hosts=count + 1)
+        assert extra.name in grown["hosts"] and fleet.host_is_up(root, extra.name)
+        inv = load_inventory(Path(grown["hosts_file"]))
+        assert inv.get(extra.aliases[0]).name == extra.name and inv.get(extra.name).gpu == "H100"
+        runner = RemoteRunner(inv, connect_timeout=5)
+        assert runner.run(extra.name, SMI_QUERY).stdout.startswith("NVIDIA H100 80GB HBM3, 81559, ")
+        runner.close()
+    finally:
+        shrunk = fleet.ensure_up(root, hosts=count)
+    assert set(shrunk["hosts"]) == set(sandbox["hosts"])
+    assert not fleet.host_is_up(root, extra.name) and not Path("/var/run/netns", extra.netns).exists()
+    assert extra.name not in [h.name for h in load_inventory(Path(shrunk["hosts_file"])).hosts]
