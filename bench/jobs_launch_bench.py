@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -128,6 +129,7 @@ def main() -> int:
         subprocess.run(["ssh", "-F", str(ssh_config), f"bench-{HOST}", f"docker rm -f {names}"], capture_output=True)
         proc.terminate()
         proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
     task_s, plain_s, bare_s = (statistics.median(t) for t in (task_times, plain_times, bare_times))
     print(f"bare ssh {HOST} docker-compose run -d groot-train:        median {bare_s:.2f}s  {fmt(bare_times)}")
     print(f"inv train.groot, jobs layer (INVOKE_JOBS_PREFLIGHT=0):      median {plain_s:.2f}s  {fmt(plain_times)}"
