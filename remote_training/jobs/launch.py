@@ -113,6 +113,9 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
                                  "push the image first (inv images.push) and check the host reaches the registry",
                                  exit_status=out.exit_status, stdout=out.stdout, stderr=out.stderr)
     if not out.ok:
+        # compose may have created the container before the start failed: a dead "created" job would
+        # look busy to jobs.list and placement, so remove it (best effort).
+        runner.run(host, ["docker", "rm", "-f", spec.job_id], check=False)
         detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:] or [""]
         raise RemoteCommandError(f"{host.name}: compose run {spec.service} exited {out.exit_status}: {detail[0]}",
                                  "see the message above; inv jobs.list shows what runs there",
