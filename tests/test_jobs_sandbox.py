@@ -220,3 +220,21 @@ def _dataset(env: dict[str, str], prefix: str, cleanup: list) -> str:
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 0, result.stdout + result.stderr
     return data
+
+
+def test_a_start_that_fails_leaves_no_container(jobs_env, sandbox, s3, prefix, cleanup) -> None:
+    ckpts = f"s3://checkpoints/{prefix}/srv/"
+    put(s3, ckpts + "checkpoint-1/config.json", "{}")
+    put(s3, ckpts + "checkpoints/1/pretrained_model/config.json", "{}")
+    port = "9296"
+    first = inv(jobs_env, "serve.groot", "--checkpoints", ckpts, "--modality", "ee", "--port", port, "--host", "desktop")
+    assert first.returncode == 0, first.stderr
+    cleanup.append(("desktop", started_job(first)))
+    # Preflight would refuse the taken port; with it off, docker refuses at start, after compose created the container.
+    second = inv(jobs_env, "serve.lerobot", "--checkpoints", ckpts, "--port", port, "--host", "desktop",
+                 extra_env={"INVOKE_JOBS_PREFLIGHT": "0"})
+    assert second.returncode == 5 and "compose run lerobot-server exited" in second.stderr, second.stderr
+    assert "already allocated" in second.stderr or "address already in use" in second.stderr
+    left = ssh(sandbox, "desktop", "docker ps -a --filter label=rt.service=lerobot-server --format '{{.Names}} {{.Status}}'")
+    assert "Created" not in left
+    assert inv(jobs_env, "serve.stop", started_job(first)).returncode == 0
