@@ -60,13 +60,13 @@ def inv(sandbox, tmp_path, *args: str) -> subprocess.CompletedProcess:
 def start_job_container(r: RemoteRunner, host: str, sandbox) -> str:
     name = f"rt-test-{uuid.uuid4().hex[:8]}"
     r.run(host, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}", "--label", "rt.kind=train",
-                 "--label", "rt.gpu_mem_mb=6144", sandbox["base_image"], "sleep", "600"])
+                 "--label", "rt.gpu_mem_mb=6144", sandbox["base_image"], "sleep", "600"], timeout=60)
     return name
 
 
 def server_address(r: RemoteRunner, host: str) -> str:
     """The address this SSH session really reached, as the server saw it."""
-    return r.run(host, ["sh", "-c", "echo $SSH_CONNECTION"]).stdout.split()[2]
+    return r.run(host, ["sh", "-c", "echo $SSH_CONNECTION"], timeout=30).stdout.split()[2]
 
 
 def test_stop_refuses_busy_vm_then_stop_start_capacity(sandbox, runner, control, tmp_path):
@@ -93,7 +93,7 @@ def test_stop_refuses_busy_vm_then_stop_start_capacity(sandbox, runner, control,
 
     started = lifecycle.start(runner, spare, timeout=300)
     assert not started.was_running and started.status.state is State.RUNNING
-    assert runner.run(SPARE, ["docker", "ps", "-q"]).stdout == ""  # the job died with the VM
+    assert runner.run(SPARE, ["docker", "ps", "-q"], timeout=30).stdout == ""  # the job died with the VM
     again = inv(sandbox, tmp_path, "vm.start", "train3")
     assert again.returncode == 0 and "already running" in again.stdout
 
@@ -125,7 +125,7 @@ def test_ensure_running_auto_starts(sandbox, runner):
     with pytest.raises(UnreachableError, match="auto-start is off"):
         lifecycle.ensure_running(runner, SPARE, auto_start=False)
     host = lifecycle.ensure_running(runner, SPARE)
-    assert runner.run(host, ["hostname"]).stdout.strip() == SPARE
+    assert runner.run(host, ["hostname"], timeout=30).stdout.strip() == SPARE
 
 
 def test_status_with_one_host_down_answers_within_connect_timeout(sandbox, tmp_path):
@@ -165,7 +165,7 @@ def test_status_cli_shows_jobs_and_stopped_vm(sandbox, runner, tmp_path):
         table = inv(sandbox, tmp_path, "vm.status")
         assert job in table.stdout and "STOPPED" in table.stdout
     finally:
-        runner.run(BUSY, ["docker", "rm", "-f", job])
+        runner.run(BUSY, ["docker", "rm", "-f", job], timeout=60)
         lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
 
 
@@ -186,7 +186,7 @@ def test_reap_stops_idle_vm_and_leaves_busy_one(sandbox, runner, tmp_path):
         assert not fleet.host_is_up(ROOT, SPARE) and fleet.host_is_up(ROOT, BUSY)
         assert len(store.load(BUSY)) == 3 and store.load(SPARE) == []  # history kept for the next run
     finally:
-        runner.run(BUSY, ["docker", "rm", "-f", job])
+        runner.run(BUSY, ["docker", "rm", "-f", job], timeout=60)
         lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
 
 
@@ -238,8 +238,8 @@ def test_moved_address_must_show_the_pinned_key(sandbox, runner, tmp_path):
         moved = readdress(inventory, inventory.get(BUSY), fresh)  # claim vm-train2 moved there
         r = RemoteRunner(moved, connect_timeout=5)
         with pytest.raises(UnreachableError, match="Host key .* does not match"):
-            r.run(BUSY, ["true"])
-        assert r.run(SPARE, ["hostname"]).stdout.strip() == SPARE  # the others are untouched
+            r.run(BUSY, ["true"], timeout=30)
+        assert r.run(SPARE, ["hostname"], timeout=30).stdout.strip() == SPARE  # the others are untouched
         r.close()
         honest = readdress(inventory, inventory.get(SPARE), fresh)  # the same machine: accepted there
         r = RemoteRunner(honest, connect_timeout=5)
