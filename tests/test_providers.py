@@ -190,3 +190,13 @@ def test_standin_list_and_operations_through_sdk(standin, inventory):
     ops = client.operation_service().list(ListOperationsRequest(resource_id="computeinstance-a"), timeout=10).wait()
     assert [o.description for o in ops.operations] == ["start instance computeinstance-a"]
     assert ops.operations[0].status.code.name == "OK"
+
+
+def test_nebius_without_any_credentials_says_how_to_log_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.nebius/config.yaml here
+    monkeypatch.delenv("NEBIUS_IAM_TOKEN", raising=False)
+    inv = parse_inventory("hosts:\n  vm: {ssh: root@10.0.0.5, gpu_memory_gb: 80, provider: "
+                          "{type: nebius, instance_id: computeinstance-x}}\n", tmp_path / "hosts.yaml")
+    with pytest.raises(ProviderError) as caught:
+        provider_for(inv.get("vm"), inv).state(timeout=2)
+    assert "CLI profile" in caught.value.message and "vm.login" in caught.value.fix

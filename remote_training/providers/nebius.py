@@ -74,7 +74,12 @@ def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any
         from nebius.aio.cli_config import Config
 
         wanted = profile or settings.get("profile")
-        kwargs["config_reader"] = Config(profile=wanted) if wanted else Config()
+        try:
+            kwargs["config_reader"] = Config(profile=wanted) if wanted else Config()
+        except Exception as exc:  # no ~/.nebius/config.yaml, or no such profile
+            raise ProviderError(f"nebius: no usable CLI profile: {exc}",
+                                "inv vm.login (after `nebius profile create`), or set nebius.credentials_file "
+                                "in hosts.yaml") from exc
     kwargs.update(extra)
     try:
         return SDK(**kwargs)
