@@ -86,9 +86,9 @@ def status(c, host=None, json=False):
         ssh = {True: "yes", False: "NO", None: "-"}[s.reachable]
         jobs = ", ".join(j.job or j.name for j in s.jobs) or "-"
         util = "-" if s.gpu_util_pct is None else f"{s.gpu_util_pct}%"
-        table.append((s.name, s.provider, s.state, ssh, s.gpu or "-", _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb),
-                      util, jobs, (s.error or "").split(" (fix: ")[0][:70]))
-    print_table(["host", "provider", "state", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
+        table.append((s.name, s.provider, s.state, s.address or "-", ssh, s.gpu or "-",
+                      _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb), util, jobs, (s.error or "").split(" (fix: ")[0][:60]))
+    print_table(["host", "provider", "state", "address", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
                 title=f"fleet ({r.inventory.path})")
 
 
