@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .errors import InputError, ProviderError, UnreachableError
+from .errors import InputError, ProviderError, RemoteCommandError, UnreachableError
 from .fleet_status import JOB_LABEL, PS_FORMAT, Job, parse_jobs
 from .inventory import Host
 from .providers import Provider, State, Status, provider_for
@@ -80,7 +80,7 @@ def wait_for_docker(runner: RemoteRunner, host: Host, timeout: float = 60.0) -> 
                               check=False, mutating=False, timeout=30)
             if done.ok:
                 return True
-        except UnreachableError:
+        except (UnreachableError, RemoteCommandError):
             runner.forget(host)
         if time.monotonic() >= end:
             return False
@@ -129,7 +129,7 @@ def stop(runner: RemoteRunner, host: Host, *, force: bool = False, timeout: floa
         host = follow_address(runner, host, now)
         try:
             jobs = job_containers(runner, host)
-        except UnreachableError as exc:
+        except (UnreachableError, RemoteCommandError) as exc:
             raise InputError(f"{host.name}: cannot check for running jobs ({exc.message})",
                              f"inv vm.stop {host.name} --force stops it anyway") from exc
         if jobs:
