@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from .inventory import Host, Inventory
+from .inventory import Host
 from .providers import State, provider_for
 from .remote import RemoteRunner, describe
 
@@ -130,7 +130,7 @@ def probe_host(runner: RemoteRunner, host: Host, *, command_timeout: float = 20.
 def fleet_status(runner: RemoteRunner, hosts: Sequence[Host], *, max_workers: int = 16,
                  command_timeout: float = 20.0) -> list[HostStatus]:
     """Status of `hosts`, in inventory order, all probed at once."""
-    deadline = runner.connect_timeout + command_timeout + 5.0
+    deadline = 2 * runner.connect_timeout + command_timeout + 5.0  # API call + SSH connect + the probe
     outcome = runner.fan_out(hosts, lambda h: probe_host(runner, h, command_timeout=command_timeout),
                              max_workers=max_workers, deadline=deadline)
     rows = []
@@ -142,6 +142,3 @@ def fleet_status(runner: RemoteRunner, hosts: Sequence[Host], *, max_workers: in
                                    error=describe(outcome.failed[host.name]), seconds=deadline))
     return rows
 
-
-def select(inventory: Inventory, names: Sequence[str] | None) -> list[Host]:
-    return inventory.select(list(names) if names else None)
