@@ -111,9 +111,9 @@ class StandinState:
         if self.state_file.exists():
             data = json.loads(self.state_file.read_text())
             self.instances = {i["id"]: InstanceRecord(**i) for i in data.get("instances", [])}
-            for record in self.instances.values():  # a transition cut short by a restart of the server
-                if record.state in ("STARTING", "STOPPING", "ERROR"):
-                    record.state = "STOPPED" if record.state == "STOPPING" else record.state
+            for record in self.instances.values():  # a transition cut short by a restart of the server:
+                if record.state in ("STARTING", "STOPPING"):  # call it STOPPED; the probe corrects it
+                    record.state = "STOPPED"
 
     def save(self) -> None:
         with self.lock:
