@@ -126,7 +126,7 @@ class RemoteRunner:
             raise UnreachableError(f"{host.name} ({target}): SSH authentication failed",
                                    "add your key to the host (ssh-copy-id) or set IdentityFile in ~/.ssh/config") from exc
         except paramiko.ssh_exception.BadHostKeyException as exc:  # before SSHException: it is one
-            raise UnreachableError(f"{host.name} ({target}): host key does not match the known one, refusing",
+            raise UnreachableError(f"{host.name} ({target}): refusing to connect: {exc}",
                                    f"verify the host; if it was rebuilt, drop the old key (ssh-keygen -R {conn.host})"
                                    ) from exc
         except paramiko.ssh_exception.SSHException as exc:

@@ -114,7 +114,7 @@ def test_wrong_host_key_is_refused(sandbox, tmp_path):
                           connect_timeout=3)
     with pytest.raises(UnreachableError) as caught:
         runner.run("desktop", ["true"])
-    assert "desktop" in str(caught.value) and "does not match" in str(caught.value)
+    assert "desktop" in str(caught.value) and "does not match" in str(caught.value) and "ssh-keygen -R" in str(caught.value)
 
 
 def test_put_text_and_fan_out(remote, sandbox):
