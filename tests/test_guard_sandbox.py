@@ -1,0 +1,84 @@
+"""Preflight, placement and the ledger inside real launches (`inv` on the sandbox, stand-in images):
+run.json beside the checkpoints, secrets kept out, a held output refused then resumed, a taken port
+refused then --replace'd, a second GR00T server refused on the 12 GB desktop."""
+from __future__ import annotations
+
+import json
+import uuid
+
+from jobs_fixtures import cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+
+SECRET = "wandb-secret-" + uuid.uuid4().hex
+
+
+def _dataset(s3, prefix):  # noqa: F811
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_rot6d_joints"}')
+    return data
+
+
+def test_run_json_lands_beside_the_checkpoints_without_secrets(jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
+    data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/groot/"
+    ledger_file = tmp_path / "ledger.jsonl"
+    extra = {"WANDB_API_KEY": SECRET, "RT_LEDGER": str(ledger_file)}
+    train = ("train.groot", "--input", data, "--output", out, "--modality", "ee_rot6d_q", "--exp-name", "e1",
+             "--steps", "4", "--save-steps", "2", "--host", "vm-train", "--wait")
+    first = inv(jobs_env, *train, extra_env=extra)
+    assert first.returncode == 0, first.stdout + first.stderr
+    job = started_job(first)
+    cleanup.append(("vm-train", job))
+    saved = keys(s3, out + "e1/")
+    assert "run.json" in saved and "checkpoint-4/config.json" in saved
+    run = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/groot/e1/run.json")["Body"].read())
+    assert run["job_id"] == job and run["exit_code"] == 0 and run["host"] == "vm-train"
+    assert run["image"].startswith("localhost:5000/") and run["image_digest"].startswith("sha256:")
+    assert "--modality_config=ee_rot6d_q" in run["args"] and run["ended"]
+    for text in (json.dumps(run), ledger_file.read_text(), first.stdout, first.stderr):
+        assert SECRET not in text
+    traced = inv(jobs_env, "jobs.history", "--json", "--trace", out + "e1/checkpoint-4/", extra_env=extra)
+    assert [e["job_id"] for e in json.loads(traced.stdout)] == [job], traced.stderr
+
+    again = inv(jobs_env, *train, extra_env=extra)
+    assert again.returncode == 8 and f"{out}e1/ already holds a run" in again.stderr, again.stderr
+    assert "--resume" in again.stderr and "started " not in again.stdout
+    resumed = inv(jobs_env, *train, "--resume", extra_env=extra)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    cleanup.append(("vm-train", started_job(resumed)))
+    assert "--resume: continuing the run" in resumed.stdout
+
+
+def test_a_taken_port_is_refused_naming_the_holder_then_replaced(jobs_env, s3, prefix, cleanup):  # noqa: F811
+    ckpts = f"s3://checkpoints/{prefix}/serve/e1/"
+    put(s3, ckpts + "checkpoint-2/config.json", "{}")
+    port = str(20000 + uuid.uuid4().int % 10000)
+    serve = ("serve.groot", "--checkpoints", ckpts, "--modality", "ee_rot6d_q", "--port", port, "--host", "vm-train")
+    first = inv(jobs_env, *serve)
+    assert first.returncode == 0, first.stdout + first.stderr
+    holder = started_job(first)
+    cleanup.append(("vm-train", holder))
+    assert "latest checkpoint: " + ckpts + "checkpoint-2/" in first.stdout
+
+    second = inv(jobs_env, *serve)
+    assert second.returncode == 8 and "started " not in second.stdout
+    assert f"port {port} on vm-train is held by container {holder} (job {holder}, groot-server)" in second.stderr
+    assert f"add --replace to stop {holder} first" in second.stderr
+
+    replaced = inv(jobs_env, *serve, "--replace")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    cleanup.append(("vm-train", started_job(replaced)))
+    jobs = jobs_json(jobs_env, "--host", "vm-train")
+    assert jobs[holder]["state"] != "running" and jobs[started_job(replaced)]["state"] == "running"
+
+
+def test_a_second_groot_server_does_not_fit_the_desktop(jobs_env, s3, prefix, cleanup):  # noqa: F811
+    ckpts = f"s3://checkpoints/{prefix}/desk/e1/"
+    put(s3, ckpts + "checkpoint-2/config.json", "{}")
+    base = 20000 + uuid.uuid4().int % 10000
+    serve = ("serve.groot", "--checkpoints", ckpts, "--modality", "ee_rot6d_q", "--host", "desktop")
+    first = inv(jobs_env, *serve, "--port", str(base))
+    assert first.returncode == 0, first.stdout + first.stderr
+    holder = started_job(first)
+    cleanup.append(("desktop", holder))
+    second = inv(jobs_env, *serve, "--port", str(base + 1))
+    assert second.returncode == 8 and "started " not in second.stdout
+    assert "gpu memory: desktop has" in second.stderr and f"held by {holder}" in second.stderr
