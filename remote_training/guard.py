@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import preflight, storage
+from .errors import RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
 
@@ -67,8 +68,13 @@ class LaunchGuard:
         extra = {"container": getattr(result, "container_id", "")}
         if report and report.checkpoint:
             extra["checkpoint"] = report.checkpoint.url
-        self.ledger.start(spec, image_digest=report.image_digest if report else None,
-                          s3=self.s3 if spec.output else None, extra=extra)
+        try:
+            self.ledger.start(spec, image_digest=report.image_digest if report else None,
+                              s3=self.s3 if spec.output else None, extra=extra)
+        except (OSError, RTError) as exc:  # the job runs either way; a lost record is a warning, not a failure
+            import sys
+
+            sys.stderr.write(f"warning: {spec.job_id} started but was not recorded in the ledger: {exc}\n")
 
     def finish(self, job_id: str, exit_code: int) -> None:
         entry = self.ledger.get(job_id)

@@ -34,7 +34,8 @@ def default_path() -> Path:
 
 def _secret_values(environ: Mapping[str, str]) -> list[str]:
     values = [environ[k] for k in environ if (k in SECRET_ENV or SECRET_NAME_RE.search(k)) and environ[k]]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)  # longest first: no partial masks
+    # Longest first: no partial masks. Very short values ("test") would mask ordinary words instead.
+    return sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
 
 
 def scrub_text(text: str, environ: Mapping[str, str] | None = None) -> str:

@@ -118,3 +118,16 @@ def test_history_task_lists_traces_and_refuses_unknown_jobs(tmp_path, capsys):
     with pytest.raises(Exit) as info:
         history(c, job="nope")
     assert info.value.code == 2 and "job 'nope' is not in the ledger" in str(info.value.message)
+
+
+def test_a_ledger_that_cannot_be_written_only_warns_after_launch(capsys):
+    from pathlib import Path
+
+    from remote_training.guard import LaunchGuard
+    from remote_training.jobs.spec import LaunchResult
+
+    guard = LaunchGuard(runner=None, inventory=None, ledger=ledger.Ledger(Path("/dev/null/ledger.jsonl")),
+                        s3=object(), echo=lambda line: None)
+    s = spec()
+    guard.record(s, LaunchResult(s.job_id, s.host))  # the job is already running: must not raise
+    assert f"warning: {s.job_id} started but was not recorded" in capsys.readouterr().err
