@@ -162,3 +162,20 @@ class Ledger:
             if folder and url.startswith(folder) and (best is None or len(folder) >= len(best["run_json"]) - 8):
                 best = entry
         return best
+
+
+def find_run_json(s3: Any, url: str) -> dict[str, Any] | None:
+    """The run.json of the run folder holding `url`, from S3: works on a laptop that did not launch it.
+
+    Walks up from the path, one HEAD per folder level (a checkpoint is a few levels deep).
+    """
+    from . import storage
+    from .validate import split_s3
+
+    bucket, key = split_s3(url)
+    parts = [p for p in key.split("/") if p]
+    for depth in range(len(parts), 0, -1):
+        candidate = f"s3://{bucket}/{'/'.join(parts[:depth])}/run.json"
+        if storage.object_exists(s3, candidate):
+            return storage.get_json(s3, candidate)
+    return None

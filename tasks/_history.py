@@ -18,7 +18,7 @@ def _ledger(c):
                "trace": "an s3:// path (e.g. a checkpoint): show the launch that wrote it",
                "limit": "show only the newest N launches (0: all)"})
 def history(c, json=False, job="", trace="", limit=20):
-    """List launches from the run ledger: host, image and digest, arguments, who, start, end, exit code."""
+    """List launches from the run ledger: host, image and digest, who, start, exit code (--json: arguments too)."""
     from remote_training.errors import InputError
     from remote_training.output import print_json, print_table
 
@@ -27,6 +27,8 @@ def history(c, json=False, job="", trace="", limit=20):
         from remote_training.validate import s3_url
 
         found = book.trace(s3_url(trace, "--trace path"))
+        if not found:  # launched from another laptop: its run.json in S3 tells the same story
+            found = _from_s3(c, trace)
         if not found:
             raise InputError(f"no launch in {book.path} wrote {trace}",
                              "check the path, or look for run.json in the run folder on S3")
@@ -47,3 +49,13 @@ def history(c, json=False, job="", trace="", limit=20):
              e.get("user"), e.get("started"), "" if e.get("exit_code") is None else e["exit_code"]) for e in entries]
     print_table(["job", "host", "image", "digest", "user", "started", "exit"], rows,
                 title=f"run ledger ({book.path})")
+
+
+def _from_s3(c, url: str):
+    from remote_training import storage
+    from remote_training.ledger import find_run_json
+
+    from ._cli import load_inventory
+
+    settings = load_inventory(c).extra.get("s3") or {}
+    return find_run_json(storage.client(settings.get("endpoint_url") or settings.get("endpoint")), url)

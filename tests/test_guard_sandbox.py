@@ -37,6 +37,9 @@ def test_run_json_lands_beside_the_checkpoints_without_secrets(jobs_env, s3, pre
         assert SECRET not in text
     traced = inv(jobs_env, "jobs.history", "--json", "--trace", out + "e1/checkpoint-4/", extra_env=extra)
     assert [e["job_id"] for e in json.loads(traced.stdout)] == [job], traced.stderr
+    elsewhere = inv(jobs_env, "jobs.history", "--json", "--trace", out + "e1/checkpoint-4/",
+                    extra_env={"RT_LEDGER": str(tmp_path / "another-laptop.jsonl")})  # only S3 knows
+    assert json.loads(elsewhere.stdout)[0]["image_digest"] == run["image_digest"], elsewhere.stderr
 
     again = inv(jobs_env, *train, extra_env=extra)
     assert again.returncode == 8 and f"{out}e1/ already holds a run" in again.stderr, again.stderr

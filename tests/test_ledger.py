@@ -131,3 +131,14 @@ def test_a_ledger_that_cannot_be_written_only_warns_after_launch(capsys):
     s = spec()
     guard.record(s, LaunchResult(s.job_id, s.host))  # the job is already running: must not raise
     assert f"warning: {s.job_id} started but was not recorded" in capsys.readouterr().err
+
+
+def test_a_checkpoint_traces_to_its_run_json_from_another_laptop(s3, tmp_path):
+    root = f"s3://checkpoints/test-ledger/{uuid.uuid4().hex[:8]}"
+    s = spec(output=root)
+    ledger.Ledger(tmp_path / "launcher.jsonl").start(s, image_digest="sha256:beef", s3=s3)
+    # Another laptop: an empty local ledger, only S3.
+    assert ledger.Ledger(tmp_path / "other.jsonl").trace(f"{root}/040126/checkpoint-20/") is None
+    found = ledger.find_run_json(s3, f"{root}/040126/checkpoint-20/model.safetensors")
+    assert found["job_id"] == s.job_id and found["image_digest"] == "sha256:beef"
+    assert ledger.find_run_json(s3, f"{root}-nothing/e/checkpoint-1/") is None
