@@ -210,3 +210,17 @@ def test_bad_arguments_all_show_up_with_an_unknown_host(fleet):
         assert any(expected in p for p in problems), (expected, problems)
     assert all("\n" not in p for p in problems)
     assert containers_of(fleet, bad) == []
+
+
+def test_an_unreachable_host_is_one_row_with_a_fix(fleet, tmp_path):
+    from remote_training.inventory import parse_inventory
+
+    inventory = parse_inventory("hosts:\n  ghost: {ssh: 'root@127.0.0.1:9', gpu: H100, gpu_memory_gb: 80}\n",
+                                tmp_path / "hosts.yaml")
+    runner = RemoteRunner(inventory, connect_timeout=2)
+    job = spec(fleet, host="ghost", image=None)
+    with pytest.raises(PreflightError) as info:
+        preflight.run_preflight(job, runner, inventory, check_image_tag=False)
+    [(name, problem, fix)] = info.value.failures
+    assert name == "host" and problem.startswith("ghost is unreachable: ghost (root@127.0.0.1:9): connection refused")
+    assert fix == "check that ghost is on and its sshd answers"
