@@ -217,7 +217,11 @@ def check_output(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
     if spec.force:
         report.notes.append(f"--force: {folder} already holds a run; it may be overwritten")
         return []
-    return [("output", f"{folder} already holds a run ({held[0]['Key'][len(key):] or 'an object'})",
+    what = held[0]["Key"][len(key):] or "an object"
+    if spec.service not in TRAINERS:  # a dataset or stats folder: no run to resume
+        return [("output", f"{folder} already holds data ({what})", "choose another --output, or add --force to "
+                 "overwrite it")]
+    return [("output", f"{folder} already holds a run ({what})",
              "add --resume to continue it, --force to overwrite it, or choose another --exp-name")]
 
 

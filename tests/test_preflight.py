@@ -1,6 +1,7 @@
 """Preflight on the sandbox: real sshd hosts, their own docker engines, moto S3 and the registry."""
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from pathlib import Path
@@ -224,3 +225,16 @@ def test_an_unreachable_host_is_one_row_with_a_fix(fleet, tmp_path):
     [(name, problem, fix)] = info.value.failures
     assert name == "host" and problem.startswith("ghost is unreachable: ghost (root@127.0.0.1:9): connection refused")
     assert fix == "check that ghost is on and its sshd answers"
+
+
+def test_a_dataset_output_that_holds_data_is_refused_unless_forced(fleet, root):
+    out = f"s3://interim/{root}/converted/"
+    put(fleet, out + "meta/info.json")
+    args = ("convert", "--dataset=@positronic.cfg.phail.sim_stack_groot_ft", "--dataset.observation=.groot",
+            "--dataset.action=.groot", f"--output_dir={out}", "--fps=15")
+    job = spec(fleet, service="positronic-to-lerobot", kind="convert", host="desktop", args=args, output=out)
+    with pytest.raises(PreflightError) as info:
+        check(fleet, job)
+    assert info.value.failures == [("output", f"{out} already holds data (meta/info.json)",
+                                    "choose another --output, or add --force to overwrite it")]
+    assert check(fleet, dataclasses.replace(job, force=True))
