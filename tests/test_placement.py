@@ -190,3 +190,16 @@ def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, t
     assert report.spec.host == "vm-train3" and report.placement.start_first and marker.exists()
     assert f"every running eligible host is taken (vm-train: busy with {job})" in report.placement.reason
     assert "vm-train3 was stopped and has been started" in report.notes
+
+
+def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path):
+    from remote_training import preflight
+    from remote_training.jobs.spec import JobSpec
+
+    inventory, marker = auto_inventory(sandbox, tmp_path)
+    runner = RemoteRunner(inventory, dry_run=True)
+    spec = JobSpec(job_id=f"dry-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="vm-train3",
+                   args=(), image=sandbox["base_image"])
+    report = preflight.run_preflight(spec, runner, inventory, start_host=lambda h: marker.touch(), dry_run=True)
+    assert "vm-train3 is stopped; a real launch starts it first (GPU and port unchecked)" in report.notes
+    assert not marker.exists()
