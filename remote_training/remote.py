@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from .errors import RemoteCommandError, RTError, UnreachableError
+from .errors import InputError, RemoteCommandError, RTError, UnreachableError
 from .inventory import Host, Inventory
 
 T = TypeVar("T")
@@ -44,6 +44,11 @@ def quote_command(argv: Sequence[str], env: dict[str, str] | None = None, cwd: s
     """
     if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError("a remote command is a non-empty list of strings")
+    pieces = [*argv, *(env or {}).values(), cwd or ""]
+    if any("\0" in piece for piece in pieces):
+        # No shell or exec can carry a NUL byte; sending one would just drop the SSH channel.
+        raise InputError("an argument holds a NUL character, which no remote command can receive",
+                         "remove the NUL from the argument")
     parts = []
     if cwd:
         parts.append("cd " + _quote_path(cwd) + " &&")

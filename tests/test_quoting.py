@@ -27,3 +27,10 @@ def test_env_and_home_relative_cwd_are_quoted(tmp_path):
 def test_refuses_a_plain_string():
     with pytest.raises(TypeError):
         quote_command("rm -rf /")  # type: ignore[arg-type]
+
+
+def test_nul_is_refused_before_anything_is_sent():
+    from remote_training.errors import InputError
+
+    with pytest.raises(InputError, match="NUL"):
+        quote_command(["printf", "%s", "a\0b"])
