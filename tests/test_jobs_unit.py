@@ -26,16 +26,16 @@ def test_groot_train_args_follow_the_runbook() -> None:
     assert args == ["--input_path=s3://interim/sim_ft/groot_rot6d_q/",
                     "--output_path=s3://checkpoints/sim_ft/groot_rot6d_q/", "--exp_name=260101",
                     "--num_train_steps=20000", "--save_steps=2000", "--num_workers=4", "--modality_config=ee_rot6d_q"]
-    assert services.groot_train_args("s3://a/b", "s3://c/d", "ee", "x", resume=True)[-1] == "--resume"
+    assert services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee", "x", resume=True)[-1] == "--resume"
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: services.groot_train_args("/local/path", "s3://c/d", "ee", "x"), "s3://"),
-    (lambda: services.groot_train_args("s3://a/b", "s3://c/d", "ee_rot6", "x"), "modality"),
-    (lambda: services.groot_train_args("s3://a/b", "s3://c/d", "ee", "x", steps=0), "positive"),
-    (lambda: services.groot_train_args("s3://a/b", "s3://c/d", "ee", "a/b"), "exp-name"),
-    (lambda: services.convert_args("@cfg.x", ".groot_rot", ".groot", "s3://i/x"), "observation"),
-    (lambda: services.groot_server_args("s3://c/x/", "ee", port=70000), "port"),
+    (lambda: services.groot_train_args("/local/path", "s3://checkpoints/d", "ee", "x"), "s3://"),
+    (lambda: services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee_rot6", "x"), "modality"),
+    (lambda: services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee", "x", steps=0), "positive"),
+    (lambda: services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee", "a/b"), "experiment name"),
+    (lambda: services.convert_args("@cfg.x", ".groot_rot", ".groot", "s3://interim/x"), "observation"),
+    (lambda: services.groot_server_args("s3://checkpoints/x/", "ee", port=70000), "port"),
 ])
 def test_bad_arguments_fail_before_any_host_is_touched(call, fragment) -> None:
     with pytest.raises(InputError) as info:
@@ -47,7 +47,7 @@ def test_bad_arguments_fail_before_any_host_is_touched(call, fragment) -> None:
                                               ("ee_rot6d_q_rel", "groot_ee_rot6d_joints"),
                                               ("ee_q", "groot_ee_joints"), ("ee", "groot_ee")])
 def test_client_policy_follows_the_seed_table(modality: str, policy: str) -> None:
-    assert services.client_policy("groot-server", services.groot_server_args("s3://c/x/", modality)) == policy
+    assert services.client_policy("groot-server", services.groot_server_args("s3://checkpoints/x/", modality)) == policy
 
 
 def test_client_policy_for_other_servers_and_unknown_modality() -> None:

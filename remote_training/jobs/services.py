@@ -12,18 +12,9 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 
-GROOT_MODALITIES = ("ee", "ee_q", "ee_rot6d", "ee_rot6d_q", "ee_rot6d_rel", "ee_rot6d_q_rel")
-OBSERVATIONS = (".groot", ".groot_joints", ".groot_rot6d", ".groot_rot6d_joints", ".eepose")
-ACTIONS = (".groot", ".groot_rot6d", ".absolute_position")
-
-# The seed's table: which client policy talks to which server.
-GROOT_CLIENT_POLICY = {
-    "ee_rot6d_q": "groot_ee_rot6d_joints",
-    "ee_rot6d_q_rel": "groot_ee_rot6d_joints",
-    "ee_q": "groot_ee_joints",
-    "ee": "groot_ee",
-}
-SERVICE_CLIENT_POLICY = {"openpi-server": "openpi_positronic", "lerobot-server": "act_absolute"}
+# The seed's tables (names, client policies) live in one place: validate.py.
+from .. import validate  # noqa: E402
+from ..validate import GROOT_CLIENT_POLICY, SERVICE_CLIENT_POLICY  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -62,51 +53,24 @@ def today() -> str:
 
 
 def s3_url(value: str, what: str, *, directory: bool = True) -> str:
-    if not isinstance(value, str) or not value.startswith("s3://") or len(value) <= 5 or value[5] == "/":
-        raise InputError(f"{what} must be an s3:// URL, got {value!r}", f"write it as s3://bucket/path/")
-    if directory and not value.endswith("/"):
-        value += "/"  # the trainers treat these as folders
-    return value
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise InputError(f"unknown {what} {value!r}", f"use one of: {', '.join(allowed)}")
-    return value
+    url = validate.s3_url(value, what)
+    return url if url.endswith("/") or not directory else url + "/"  # the trainers treat these as folders
 
 
 def _positive(value: int | str, what: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number <= 0:
-        raise InputError(f"{what} must be a positive whole number, got {value!r}", f"pass e.g. --{what}=1000")
-    return number
-
-
-def _port(value: int | str) -> int:
-    port = _positive(value, "port")
-    if port > 65535:
-        raise InputError(f"port {port} is out of range", "pass a port between 1 and 65535")
-    return port
+    return validate.steps(value, what)
 
 
 def _name(value: str, what: str) -> str:
-    if not value or any(ch in value for ch in "/ \t\n"):
-        raise InputError(f"bad {what} {value!r}", f"use a short name without '/' or spaces, e.g. {today()}")
-    return value
+    return validate.exp_name(value) if what == "exp-name" else validate.config_name(value)
 
 
 # -- argument builders: one per program -----------------------------------------
 def convert_args(dataset: str, observation: str, action: str, output: str, fps: int = 15) -> list[str]:
-    if not dataset.startswith(("@", ".")):
-        raise InputError(f"dataset config {dataset!r} is not a config path",
-                         "write it as @positronic.cfg.phail.sim_stack_groot_ft or .name")
-    return ["convert", f"--dataset={dataset}",
-            f"--dataset.observation={_choice(observation, OBSERVATIONS, 'observation config')}",
-            f"--dataset.action={_choice(action, ACTIONS, 'action config')}",
-            f"--output_dir={s3_url(output, 'output')}", f"--fps={_positive(fps, 'fps')}"]
+    return ["convert", f"--dataset={validate.config_ref(dataset, 'dataset config')}",
+            f"--dataset.observation={validate.observation(observation)}",
+            f"--dataset.action={validate.action(action)}",
+            f"--output_dir={s3_url(output, 'output')}", f"--fps={validate.fps(fps)}"]
 
 
 def stats_args(input: str, output: str) -> list[str]:
@@ -117,8 +81,8 @@ def groot_train_args(input: str, output: str, modality: str, exp_name: str, step
                      save_steps: int = 2000, workers: int = 4, resume: bool = False) -> list[str]:
     args = [f"--input_path={s3_url(input, 'input')}", f"--output_path={s3_url(output, 'output')}",
             f"--exp_name={_name(exp_name, 'exp-name')}", f"--num_train_steps={_positive(steps, 'steps')}",
-            f"--save_steps={_positive(save_steps, 'save-steps')}", f"--num_workers={_positive(workers, 'workers')}",
-            f"--modality_config={_choice(modality, GROOT_MODALITIES, 'modality')}"]
+            f"--save_steps={_positive(save_steps, 'save-steps')}", f"--num_workers={validate.workers(workers)}",
+            f"--modality_config={validate.modality(modality)}"]
     return args + (["--resume"] if resume else [])
 
 
@@ -144,41 +108,33 @@ def lerobot_train_args(input: str, output: str, exp_name: str, steps: int | None
 
 def groot_server_args(checkpoints: str, modality: str, port: int = 9000, checkpoint: str | None = None) -> list[str]:
     args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}",
-            f"--modality_config={_choice(modality, GROOT_MODALITIES, 'modality')}", f"--port={_port(port)}"]
-    return args + ([f"--checkpoint={_name(checkpoint, 'checkpoint')}"] if checkpoint else [])
+            f"--modality_config={validate.modality(modality)}", f"--port={validate.port(port)}"]
+    return args + ([f"--checkpoint={validate.checkpoint(checkpoint)}"] if checkpoint else [])
 
 
 def openpi_server_args(checkpoints: str, port: int = 8000, checkpoint: str | None = None,
                        config_name: str | None = None) -> list[str]:
-    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}", f"--port={_port(port)}"]
+    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}", f"--port={validate.port(port)}"]
     if config_name:
         args.append(f"--config_name={_name(config_name, 'config-name')}")
-    return args + ([f"--checkpoint={_name(checkpoint, 'checkpoint')}"] if checkpoint else [])
+    return args + ([f"--checkpoint={validate.checkpoint(checkpoint)}"] if checkpoint else [])
 
 
 def lerobot_server_args(checkpoints: str, port: int = 8000, checkpoint: str | None = None) -> list[str]:
-    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}", f"--port={_port(port)}"]
-    return args + ([f"--checkpoint={_name(checkpoint, 'checkpoint')}"] if checkpoint else [])
+    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}", f"--port={validate.port(port)}"]
+    return args + ([f"--checkpoint={validate.checkpoint(checkpoint)}"] if checkpoint else [])
 
 
 def inference_args(policy: str, server_host: str, server_port: int, gui: bool = False,
                    simulation_time: int = 10) -> list[str]:
     return ["sim", f"--policy=.{policy.lstrip('.')}", f"--policy.base.host={server_host}",
-            f"--policy.base.port={_port(server_port)}", f"--driver.show_gui={gui}",
+            f"--policy.base.port={validate.port(server_port)}", f"--driver.show_gui={gui}",
             f"--driver.simulation_time={_positive(simulation_time, 'simulation-time')}"]
 
 
 def client_policy(server_service: str, server_args: list[str] | tuple[str, ...]) -> str:
     """The client policy for a running server, from the seed's mapping table."""
-    if server_service in SERVICE_CLIENT_POLICY:
-        return SERVICE_CLIENT_POLICY[server_service]
-    if server_service != "groot-server":
-        raise InputError(f"{server_service!r} is not an inference server", "point --server at a serve.* job")
-    modality = next((a.split("=", 1)[1] for a in server_args if a.startswith("--modality_config=")), None)
-    if modality not in GROOT_CLIENT_POLICY:
-        raise InputError(f"no client policy is known for GR00T modality {modality!r}",
-                         f"pass --policy explicitly (known: {', '.join(GROOT_CLIENT_POLICY)})")
-    return GROOT_CLIENT_POLICY[modality]
+    return validate.client_policy(server_service, arg_value(server_args, "modality_config"))
 
 
 def arg_value(args: list[str] | tuple[str, ...], name: str) -> str | None:
