@@ -28,8 +28,9 @@ MASK = "***"
 def default_path() -> Path:
     if os.environ.get("RT_LEDGER"):
         return Path(os.environ["RT_LEDGER"]).expanduser()
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "remote-training" / "ledger.jsonl"
+    from .state import state_dir
+
+    return state_dir() / "ledger.jsonl"
 
 
 def _secret_values(environ: Mapping[str, str]) -> list[str]:

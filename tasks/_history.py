@@ -6,7 +6,8 @@ from pathlib import Path
 from ._cli import rt_task, setting
 
 
-def _ledger(c):
+def ledger_from_config(c):
+    """The ledger launches write and jobs.history reads: config jobs.ledger, else RT_LEDGER or the state dir."""
     from remote_training.ledger import Ledger
 
     path = str(setting(c, "jobs.ledger", "") or "")
@@ -22,7 +23,7 @@ def history(c, json=False, job="", trace="", limit=20):
     from remote_training.errors import InputError
     from remote_training.output import print_json, print_table
 
-    book = _ledger(c)
+    book = ledger_from_config(c)
     if trace:
         from remote_training.validate import s3_url
 

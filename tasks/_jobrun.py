@@ -73,7 +73,10 @@ def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
         return NoHooks()
     from remote_training.guard import LaunchGuard
 
-    return LaunchGuard(run, inventory)
+    from ._history import ledger_from_config
+
+    return LaunchGuard(run, inventory, ledger=ledger_from_config(c),
+                       auto_start=_truthy(setting(c, "vm.auto_start", True)))
 
 
 def _truthy(value: Any) -> bool:
