@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from . import preflight, storage
@@ -24,17 +25,27 @@ class LaunchGuard:
         self.inventory = inventory
         self.ledger = ledger or Ledger()
         self._s3 = s3
+        # Importing boto3 and making a client costs about half a second: do it while
+        # the caller opens SSH and packs the project, not in front of the checks.
+        self._s3_future: Future | None = None
+        if s3 is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-client")
+            self._s3_future = pool.submit(self._make_s3)
+            pool.shutdown(wait=False)
         self.auto_start = auto_start
         self.check_image = check_image
         self.check_in_dry_run = check_in_dry_run  # preflight only reads, so --dry-run shows refusals too
         self.echo = echo or (lambda line: print(line))
         self.reports: dict[str, preflight.PreflightReport] = {}
 
+    def _make_s3(self) -> Any:
+        settings = self.inventory.extra.get("s3") or {}
+        return storage.client(settings.get("endpoint_url") or settings.get("endpoint"))
+
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            settings = self.inventory.extra.get("s3") or {}
-            self._s3 = storage.client(settings.get("endpoint_url") or settings.get("endpoint"))
+            self._s3 = self._s3_future.result() if self._s3_future else self._make_s3()
         return self._s3
 
     def _start(self, host: Host) -> Host:
@@ -53,7 +64,8 @@ class LaunchGuard:
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)
-        report = preflight.run_preflight(spec, self.runner, self.inventory, s3=self.s3 if needs_s3 else None,
+        report = preflight.run_preflight(spec, self.runner, self.inventory,
+                                         s3=(lambda: self.s3) if needs_s3 else None,
                                          start_host=self._start if self.auto_start and not self.runner.dry_run
                                          else None, check_image_tag=self.check_image,
                                          dry_run=bool(self.runner.dry_run))

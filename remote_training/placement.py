@@ -207,24 +207,27 @@ def parse_jobs(text: str) -> tuple[RunningJob, ...]:
 
 
 def probe(runner, host: Host, power: Callable[[Host], str] | None = None) -> HostState:
-    """One host's state: provider power state (if known), GPU memory, running jobs."""
+    """One host's state: GPU memory and running jobs over SSH; power state from the provider.
+
+    SSH is asked first: a host that answers is running, and the provider call (the
+    cloud SDK's import and a round trip, about half a second) is only paid for a
+    host that does not answer, to tell "stopped" from "on but unreachable".
+    """
     startable = host.provider.type != "static"
-    state = "unknown"
-    if power is not None:
-        try:
-            state = power(host).lower()
-        except RTError as exc:
-            return HostState(host, "unknown", detail=str(exc))
-        if state != "running":
-            return HostState(host, state, startable=startable and state == "stopped")
     try:
         smi = runner.run(host, NVIDIA_SMI, mutating=False, timeout=20)
         jobs = runner.run(host, DOCKER_JOBS, mutating=False, timeout=20)
     except RTError as exc:
-        if power is not None:  # the provider says it runs: it is on but not answering
-            return HostState(host, "unreachable", detail=str(exc))
-        # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
-        return HostState(host, "stopped" if startable else "unreachable", startable=startable, detail=str(exc))
+        if power is None:
+            # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
+            return HostState(host, "stopped" if startable else "unreachable", startable=startable, detail=str(exc))
+        try:
+            state = power(host).lower()
+        except RTError as provider_exc:
+            return HostState(host, "unknown", detail=str(provider_exc))
+        if state != "running":
+            return HostState(host, state, startable=startable and state == "stopped")
+        return HostState(host, "unreachable", detail=str(exc))  # the provider says it runs: on but not answering
     try:
         total, used = parse_nvidia_smi(smi.stdout)
     except ValueError as exc:

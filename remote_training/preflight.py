@@ -288,16 +288,25 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
     report = PreflightReport(spec, placement=chosen)
     if chosen:
         report.notes.append(f"placed on {chosen.host.name}: {chosen.reason}")
-    if s3 is None and (spec.inputs or spec.output):
+    # `s3` may be a client or a function that returns one: called inside the S3 checks'
+    # threads, so making the client overlaps the SSH checks instead of preceding them.
+    if s3 is None:
         settings = inventory.extra.get("s3") or {}
-        endpoint = settings.get("endpoint_url") or settings.get("endpoint")
-        s3 = storage.client(endpoint)
+
+        def s3_client() -> Any:
+            return storage.client(settings.get("endpoint_url") or settings.get("endpoint"))
+    elif callable(s3) and not hasattr(s3, "meta"):  # boto3 clients carry .meta; factories do not
+        s3_client = s3
+    else:
+        def s3_client() -> Any:
+            return s3
     checks: list[tuple[str, Callable[[], list[Row]]]] = [
         ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
                                     chosen.start_first else None, power, dry_run)),
     ]
     if not argument_rows:  # S3 calls with malformed URLs would only repeat the argument errors
-        checks += [("inputs", lambda: check_inputs(s3, spec, report)), ("output", lambda: check_output(s3, spec, report))]
+        checks += [("inputs", lambda: check_inputs(s3_client(), spec, report)),
+                   ("output", lambda: check_output(s3_client(), spec, report))]
     if check_image_tag:
         checks.append(("image", lambda: check_image(spec, report)))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:

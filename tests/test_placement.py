@@ -123,8 +123,11 @@ def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
 
 # -- --host auto on the sandbox -----------------------------------------------------------
 def auto_inventory(sandbox, tmp_path):
-    """vm-train as the sandbox has it (Nebius stand-in) and vm-train3 behind a command provider whose
-    power switch is a marker file, so the test can hold it 'stopped' without power-cycling a shared VM."""
+    """vm-train as the sandbox has it (Nebius stand-in) and vm-train3 behind a command provider that
+    really powers the sandbox host off and on (sshd and engine gone, as on a stopped VM)."""
+    import shlex
+    import sys
+
     import yaml
 
     source = Path(sandbox["hosts_file"])
@@ -132,14 +135,38 @@ def auto_inventory(sandbox, tmp_path):
     for key in ("ssh_config", "known_hosts"):
         data[key] = str(source.parent / data[key])
     data.pop("compose_project", None)
-    marker = tmp_path / "vm-train3.on"
+    root = str(sandbox["root"])
+
+    def fleet_call(expression: str) -> str:
+        code = f"import sys; sys.path.insert(0, {root!r}); from remote_training.sandbox import fleet; {expression}"
+        return shlex.join([sys.executable, "-c", code])
+
     vm3 = dict(data["hosts"]["vm-train3"])
-    vm3["provider"] = {"type": "command", "start": f"touch '{marker}'", "stop": f"rm -f '{marker}'",
-                       "state": f"test -f '{marker}' && echo running || echo stopped", "timeout": 30}
+    vm3["provider"] = {"type": "command", "start": fleet_call(f"fleet.start_host({root!r}, 'vm-train3')"),
+                       "stop": fleet_call(f"fleet.stop_host({root!r}, 'vm-train3')"),
+                       "state": fleet_call(f"print('running' if fleet.host_is_up({root!r}, 'vm-train3') else 'stopped')"),
+                       "timeout": 120}
     data["hosts"] = {"vm-train": data["hosts"]["vm-train"], "vm-train3": vm3}
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(data))
-    return load_inventory(path), marker
+    return load_inventory(path)
+
+
+def vm3_is_up(sandbox) -> bool:
+    from remote_training.sandbox import fleet
+
+    return fleet.host_is_up(Path(sandbox["root"]), "vm-train3")
+
+
+@pytest.fixture
+def vm3_off(sandbox):
+    """vm-train3 powered off for the test, and on again afterwards (other tests expect it up)."""
+    from remote_training.sandbox import fleet
+
+    fleet.stop_host(Path(sandbox["root"]), "vm-train3")
+    yield
+    if not fleet.host_is_up(Path(sandbox["root"]), "vm-train3"):
+        fleet.start_host(Path(sandbox["root"]), "vm-train3")
 
 
 @pytest.fixture
@@ -162,8 +189,7 @@ def busy(sandbox):
 
 
 def test_auto_skips_a_busy_sandbox_vm_and_picks_the_free_one(sandbox, tmp_path, busy):
-    inventory, marker = auto_inventory(sandbox, tmp_path)
-    marker.touch()  # vm-train3 is on
+    inventory = auto_inventory(sandbox, tmp_path)  # vm-train3 is on
     runner = RemoteRunner(inventory)
     job = busy(runner, "vm-train")
     chosen = pl.place("groot-train", inventory, runner)
@@ -171,35 +197,36 @@ def test_auto_skips_a_busy_sandbox_vm_and_picks_the_free_one(sandbox, tmp_path, 
     assert f"vm-train: busy with {job}" in chosen.skipped
 
 
-def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, tmp_path, busy):
+def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, tmp_path, busy, vm3_off):
     from remote_training import preflight
     from remote_training.guard import LaunchGuard
     from remote_training.jobs.spec import JobSpec
 
-    inventory, marker = auto_inventory(sandbox, tmp_path)
+    inventory = auto_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inventory)
     spec = JobSpec(job_id=f"auto-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="auto",
                    args=("--modality_config=ee_rot6d_q",), image=sandbox["base_image"])
     guard = LaunchGuard(runner, inventory, ledger=None, echo=lambda line: None)
     # vm-train is free: it is chosen and the stopped vm-train3 stays off.
     report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
-    assert report.spec.host == "vm-train" and not marker.exists()
+    assert report.spec.host == "vm-train" and not vm3_is_up(sandbox)
     # vm-train busy: vm-train3 is started, and says why.
     job = busy(runner, "vm-train")
     report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
-    assert report.spec.host == "vm-train3" and report.placement.start_first and marker.exists()
+    assert report.spec.host == "vm-train3" and report.placement.start_first and vm3_is_up(sandbox)
     assert f"every running eligible host is taken (vm-train: busy with {job})" in report.placement.reason
     assert "vm-train3 was stopped and has been started" in report.notes
 
 
-def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path):
+def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path, vm3_off):
     from remote_training import preflight
     from remote_training.jobs.spec import JobSpec
 
-    inventory, marker = auto_inventory(sandbox, tmp_path)
+    inventory = auto_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inventory, dry_run=True)
+    started = []
     spec = JobSpec(job_id=f"dry-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="vm-train3",
                    args=(), image=sandbox["base_image"])
-    report = preflight.run_preflight(spec, runner, inventory, start_host=lambda h: marker.touch(), dry_run=True)
+    report = preflight.run_preflight(spec, runner, inventory, start_host=started.append, dry_run=True)
     assert "vm-train3 is stopped; a real launch starts it first (GPU and port unchecked)" in report.notes
-    assert not marker.exists()
+    assert not started and not vm3_is_up(sandbox)
