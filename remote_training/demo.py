@@ -7,6 +7,7 @@ where, how long it took and what it would have cost in GPU-hours.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -30,6 +31,7 @@ class StepResult:
     exit_code: int
     gpu: bool  # the step held a GPU on its host for its whole duration
     job: str | None = None
+    output: str = ""
 
     @property
     def gpu_hours(self) -> float:
@@ -82,7 +84,7 @@ class DemoRun:
         code = proc.wait()
         text = "".join(captured)
         job = (m := STARTED_RE.search(text)) and m[1] or None
-        result = StepResult(name, host, time.monotonic() - started, code, gpu, job)
+        result = StepResult(name, host, time.monotonic() - started, code, gpu, job, text)
         self.results.append(result)
         if code != 0:
             raise RTError(f"demo step {name!r} failed (exit {code})", "read its output above; inv doctor may say why")
@@ -124,6 +126,11 @@ class DemoRun:
         self.inv("vm.reap (sample)", ["vm.reap", "--idle", "3s", "--host", vm], host=vm)
         time.sleep(4)
         self.inv("vm.reap", ["vm.reap", "--idle", "3s", "--host", vm], host=vm)
+        status = self.inv("vm.status", ["vm.status", "--host", vm, "--json"], host=vm)
+        state = json.loads(status.output)[0]["state"]
+        if state != "STOPPED":
+            status.exit_code = 1
+            raise RTError(f"vm.reap left {vm} {state}, not STOPPED", "read the reap table above for its reason")
 
     def summary_rows(self) -> list[tuple[str, str, str, str, str]]:
         rows = [(r.name, r.host, f"{r.seconds:.1f}", f"{r.gpu_hours:.5f}" if r.gpu else "",
