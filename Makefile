@@ -18,5 +18,10 @@ demo: install
 sandbox-down:
 	$(INV) sandbox.down
 
+# Each script prints its own figures and ratios; vm_status_bench resizes the sandbox, so it runs last.
 bench: install
+	$(INV) sandbox.up
 	$(PYTHON) bench/cli_startup.py
+	$(PYTHON) bench/images_bench.py
+	$(PYTHON) bench/jobs_launch_bench.py
+	$(PYTHON) bench/vm_status_bench.py
