@@ -54,6 +54,7 @@ class InstanceRecord:
     parent_id: str = DEFAULT_PARENT
     restarts: int = 0
     base_address: str = ""  # where the machine answers after a power cycle nobody asked us for
+    stopped_at: float = 0.0  # when a Stop through the API finished (sandbox.up leaves it off a while)
 
 
 @dataclass
@@ -222,7 +223,7 @@ class StandinState:
                 self.save()
             return
         with self.lock:
-            inst.state = "STOPPED"
+            inst.state, inst.stopped_at = "STOPPED", time.time()
             self._finish(op)
             self.save()
 
@@ -442,6 +443,22 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
     procs.stop(pid_file, token)  # leave nothing half-started behind
     raise SandboxError(f"sandbox: the Nebius API stand-in did not start on 127.0.0.1:{port}",
                        f"see {log}, then inv sandbox.up again")
+
+
+def powered_off_recently(root: Path, within: float = 600.0) -> set[str]:
+    """VMs powered off through the API less than `within` seconds ago (or being powered off).
+
+    sandbox.up leaves them off: someone (a test, a user) is using that state right now; an older
+    stop is a leftover, and sandbox.up brings the VM back like any missing part.
+    """
+    state_dir, _, _ = _sandbox_paths(root)
+    try:
+        saved = json.loads((state_dir / "state.json").read_text()).get("instances", [])
+    except (FileNotFoundError, ValueError):
+        return set()
+    now = time.time()
+    return {i["name"] for i in saved if i.get("state") == "STOPPING"
+            or (i.get("state") == "STOPPED" and now - float(i.get("stopped_at") or 0) < within)}
 
 
 def stop_sandbox_standin(root: Path) -> bool:

@@ -31,7 +31,18 @@ SPARE, BUSY = "vm-train3", "vm-train2"
 
 
 @pytest.fixture()
-def runner(sandbox):
+def spare_lock(sandbox):
+    """One test at a time powers vm-train3, even when two runs of this file overlap."""
+    import fcntl
+
+    with open(ROOT / ".sandbox" / "vm-spare.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture()
+def runner(sandbox, spare_lock):
     r = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
     lifecycle.start(r, r.inventory.get(SPARE), timeout=300)  # whatever an earlier test left behind
     yield r
@@ -190,7 +201,7 @@ def test_reap_stops_idle_vm_and_leaves_busy_one(sandbox, runner, tmp_path):
         lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
 
 
-def test_reap_cli_keeps_samples_in_state_dir(sandbox, tmp_path):
+def test_reap_cli_keeps_samples_in_state_dir(sandbox, spare_lock, tmp_path):
     out = inv(sandbox, tmp_path, "vm.reap", "--idle", "1h", "--host", SPARE, "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)[0]["action"] == "kept"
@@ -198,7 +209,7 @@ def test_reap_cli_keeps_samples_in_state_dir(sandbox, tmp_path):
     assert len(lines) == 1 and json.loads(lines[0])["state"] == "RUNNING"
 
 
-def test_login_against_standin_and_dry_runs(sandbox, tmp_path):
+def test_login_against_standin_and_dry_runs(sandbox, spare_lock, tmp_path):
     out = inv(sandbox, tmp_path, "vm.login")
     assert out.returncode == 0 and "logged in: user useraccount-sandbox" in out.stdout, out.stderr
     dry = inv(sandbox, tmp_path, "vm.stop", "train3", "--dry-run")

@@ -158,12 +158,19 @@ class NebiusProvider(Provider):
         except Exception as exc:
             raise translate(exc, self.host.name, action) from exc
 
-    def _wait_for(self, target: State, timeout: float) -> Status:
+    def _wait_for(self, target: State, timeout: float, *, done: bool = False) -> Status:
+        """Poll until `target`. `done`: our operation already succeeded, so the opposite
+        settled state means someone else powered it back meanwhile: say so, do not wait on."""
+        opposite = {State.RUNNING: State.STOPPED, State.STOPPED: State.RUNNING}[target]
         end = time.monotonic() + timeout
         while True:
             now = self.state()
             if now.state is target:
                 return now
+            if done and now.state in (opposite, State.STARTING if target is State.STOPPED else State.STOPPING):
+                raise ProviderError(f"{self.host.name}: {now.state.value} right after a successful "
+                                    f"{'stop' if target is State.STOPPED else 'start'}: someone else changed it",
+                                    f"check who (nebius compute instance get --id {self.instance_id}), then retry")
             if now.state is State.ERROR or time.monotonic() >= end:
                 raise ProviderTimeout(f"{self.host.name}: instance is {now.state.value}, expected {target.value}",
                                       f"check it: nebius compute instance get --id {self.instance_id}")
@@ -180,6 +187,7 @@ class NebiusProvider(Provider):
             self._wait_for(State.STOPPED, timeout)
         if now.state is not State.STARTING:
             self._operation("start", StartInstanceRequest(id=self.instance_id), max(1.0, end - time.monotonic()))
+            return self._wait_for(State.RUNNING, max(1.0, end - time.monotonic()), done=True)
         return self._wait_for(State.RUNNING, max(1.0, end - time.monotonic()))
 
     def stop(self, *, timeout: float = 600.0) -> Status:
@@ -193,6 +201,7 @@ class NebiusProvider(Provider):
             self._wait_for(State.RUNNING, timeout)
         if now.state is not State.STOPPING:
             self._operation("stop", StopInstanceRequest(id=self.instance_id), max(1.0, end - time.monotonic()))
+            return self._wait_for(State.STOPPED, max(1.0, end - time.monotonic()), done=True)
         return self._wait_for(State.STOPPED, max(1.0, end - time.monotonic()))
 
     def describe_start(self) -> str:

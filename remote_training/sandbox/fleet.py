@@ -102,9 +102,15 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         machine.ensure_keys(lay, specs)
         files.write_ssh_files(lay, specs)
 
+        from ..nebius_standin import powered_off_recently
+
+        off = powered_off_recently(lay.root)  # VMs stopped through the Nebius API moments ago stay off
+
         def bring_up(spec: HostSpec) -> None:
             _ensure_network(lay, spec)
             machine.ensure_forwarders(lay, spec)
+            if spec.name in off:
+                return
             machine.start(lay, spec, delay)
             machine.pull_base(spec, f"{REGISTRY}/{BASE_IMAGE}")
 
