@@ -43,6 +43,7 @@ DEFAULT_PARENT = "project-sandbox"
 PowerOn = Callable[[str, str, bool], str]
 PowerOff = Callable[[str], None]
 Probe = Callable[[str], bool]  # is the machine really up? (someone may power it outside the API)
+Where = Callable[[str], set]  # the addresses the machine holds now
 
 
 @dataclass
@@ -86,9 +87,9 @@ class StandinState:
     """Instances and operations, persisted as JSON so a restarted server keeps them."""
 
     def __init__(self, state_dir: Path, *, delay: float = 1.0, power_on: PowerOn | None = None,
-                 power_off: PowerOff | None = None, probe: Probe | None = None) -> None:
+                 power_off: PowerOff | None = None, probe: Probe | None = None, where: Where | None = None) -> None:
         self.dir = state_dir
-        self.probe = probe
+        self.probe, self.where = probe, where
         self.dir.mkdir(parents=True, exist_ok=True)
         self.delay = delay
         self.power_on = power_on or _fake_power_on
@@ -147,6 +148,14 @@ class StandinState:
             if up:
                 inst.address = inst.base_address or inst.address
             self.save()
+        if up and self.where is not None:  # power-cycled behind our back between two calls
+            try:
+                held = self.where(inst.name)
+            except Exception:
+                held = set()
+            if held and inst.address not in held:
+                inst.address = inst.base_address if inst.base_address in held else sorted(held)[0]
+                self.save()
         return inst
 
     # -- operations ----------------------------------------------------------
@@ -385,6 +394,18 @@ def sandbox_power(root: Path) -> tuple[PowerOn, PowerOff, Probe]:
     return on, off, probe
 
 
+def sandbox_addresses(name: str) -> set:
+    """The IPv4 addresses a sandbox host's eth0 holds now."""
+    import subprocess
+
+    from remote_training.sandbox.layout import host_specs
+
+    spec = next(s for s in host_specs(40) if s.name == name)
+    shown = subprocess.run(["ip", "-n", spec.netns, "-o", "-4", "addr", "show", "dev", "eth0"],
+                           capture_output=True, text=True, timeout=10).stdout.split()
+    return {w.split("/")[0] for w in shown if "/" in w and w[0].isdigit()}
+
+
 # -- the sandbox's stand-in process (started by fleet.ensure_up, stopped by fleet.down) -------
 SANDBOX_PORT = 9556
 
@@ -476,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox-root", type=Path, help="project root whose sandbox hosts Start/Stop power")
     args = parser.parse_args(argv)
     hooks = sandbox_power(args.sandbox_root) if args.sandbox_root else (None, None, None)
-    state = StandinState(args.state_dir, delay=args.delay, power_on=hooks[0], power_off=hooks[1], probe=hooks[2])
+    state = StandinState(args.state_dir, delay=args.delay, power_on=hooks[0], power_off=hooks[1], probe=hooks[2],
+                         where=sandbox_addresses if args.sandbox_root else None)
     server = StandinServer(state, args.port).start_serving()
     (args.state_dir / "port").write_text(str(server.port))
     done = threading.Event()
