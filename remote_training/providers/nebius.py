@@ -109,6 +109,9 @@ def translate(error: BaseException, host: str, action: str, endpoint: str = "the
             "VM (inv vm.status), or attach a capacity reservation to the instance")
     if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return ProviderError(f"{host}: Nebius refused the {action} ({code}): {message}", LOGIN_FIX)
+    if code == "NOT_FOUND" and "operation" in message:
+        return ProviderError(f"{host}: Nebius lost track of the {action} operation: {message}",
+                             "check the instance (inv vm.status) and retry")
     if code == "NOT_FOUND":
         return ProviderError(f"{host}: Nebius does not know this instance: {message}",
                              "check provider.instance_id in hosts.yaml (nebius compute instance list)")
