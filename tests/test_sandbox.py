@@ -248,6 +248,7 @@ def test_up_rebuilds_a_broken_host_network(sandbox, remote):
 
 
 def test_status_reports_every_host(sandbox):
+    fleet.ensure_up(sandbox["root"])  # whatever an earlier test powered off is back
     report = fleet.status(sandbox["root"])
     assert report["registry"] and report["s3"] and report["bridge"] and report["forwarders"]
     assert set(report["hosts"]) == set(sandbox["hosts"])
