@@ -18,8 +18,13 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
 
     run_id = f"demo-test-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
-    out = subprocess.run([sys.executable, "-m", "invoke", "demo", "--run-id", run_id], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)
+    try:
+        out = subprocess.run([sys.executable, "-m", "invoke", "demo", "--run-id", run_id], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=900)
+    finally:
+        # The demo ends with vm.reap stopping its VM; the rest of the suite expects the fleet up.
+        subprocess.run([sys.executable, "-m", "invoke", "vm.start", "--host", "vm-train3"], cwd=ROOT,
+                       env={**env, "INVOKE_HOSTS_FILE": sandbox["hosts_file"]}, capture_output=True, timeout=300)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     for step in STEPS:
         assert f"== {step}" in out.stdout, f"step {step} did not run"
