@@ -39,8 +39,7 @@ class LaunchGuard:
         self.reports: dict[str, preflight.PreflightReport] = {}
 
     def _make_s3(self) -> Any:
-        settings = self.inventory.extra.get("s3") or {}
-        return storage.client(settings.get("endpoint_url") or settings.get("endpoint"))
+        return storage.client(self.inventory.s3_endpoint)
 
     @property
     def s3(self) -> Any:

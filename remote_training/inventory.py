@@ -90,6 +90,13 @@ class Inventory:
         raise InventoryError(f"unknown host {name!r} in {self.path}",
                              f"use one of: {known}")
 
+    @property
+    def s3_endpoint(self) -> str | None:
+        """The S3 endpoint this fleet names (`s3: {endpoint_url: ...}`), or None for boto3's own chain."""
+        s3 = self.extra.get("s3") or {}
+        value = s3.get("endpoint_url") or s3.get("endpoint") if isinstance(s3, Mapping) else None
+        return str(value) if value else None
+
     def select(self, names: list[str] | None) -> list[Host]:
         return [self.get(n) for n in names] if names else list(self.hosts)
 

@@ -291,10 +291,8 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
     # `s3` may be a client or a function that returns one: called inside the S3 checks'
     # threads, so making the client overlaps the SSH checks instead of preceding them.
     if s3 is None:
-        settings = inventory.extra.get("s3") or {}
-
         def s3_client() -> Any:
-            return storage.client(settings.get("endpoint_url") or settings.get("endpoint"))
+            return storage.client(inventory.s3_endpoint)
     elif callable(s3) and not hasattr(s3, "meta"):  # boto3 clients carry .meta; factories do not
         s3_client = s3
     else:

@@ -58,5 +58,4 @@ def _from_s3(c, url: str):
 
     from ._cli import load_inventory
 
-    settings = load_inventory(c).extra.get("s3") or {}
-    return find_run_json(storage.client(settings.get("endpoint_url") or settings.get("endpoint")), url)
+    return find_run_json(storage.client(load_inventory(c).s3_endpoint), url)

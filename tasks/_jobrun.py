@@ -54,8 +54,7 @@ def compose_folder(c: Any, inventory: Any) -> Path:
 def job_env(inventory: Any, folder: Path) -> dict[str, str]:
     """Values the container gets from a 0600 file on the host: S3 endpoint and the caller's secrets."""
     env: dict[str, str] = {}
-    s3 = inventory.extra.get("s3") or {}
-    endpoint = s3.get("endpoint_url") or s3.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = inventory.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         env["AWS_ENDPOINT_URL"] = str(endpoint)
     wandb_file = folder / ".env.wandb"

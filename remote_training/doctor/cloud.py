@@ -11,10 +11,7 @@ from .base import FAIL, OK, Verdict, short
 
 def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
     """Inventory `s3: {endpoint:}` (or endpoint_url) first, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; else boto3's config files."""
-    s3 = inventory.extra.get("s3") or {}
-    if isinstance(s3, Mapping) and (s3.get("endpoint") or s3.get("endpoint_url")):
-        return str(s3.get("endpoint") or s3.get("endpoint_url"))
-    return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
+    return inventory.s3_endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
 
 
 def s3_client(inventory: Inventory, env: Mapping[str, str], timeout: float) -> Any:
