@@ -16,7 +16,7 @@ def sandbox() -> dict[str, Any]:
     """The contents of .sandbox/sandbox.json, plus "root" and "hosts_file" as Paths."""
     from remote_training.sandbox import fleet
 
-    state = dict(fleet.ensure_up(PROJECT_ROOT))
+    state = dict(fleet.ensure_up(PROJECT_ROOT, keep_recent_stops=False))  # every test starts from a full fleet
     state["root"] = PROJECT_ROOT
     state["hosts_file"] = PROJECT_ROOT / ".sandbox" / "hosts.yaml"
     return state

@@ -82,8 +82,13 @@ def _require_root() -> None:
         raise SandboxError("sandbox: needs root (network namespaces, dockerd)", "run as root")
 
 
-def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = None) -> dict[str, Any]:
-    """Start what is missing (default 4 hosts) and return the contents of .sandbox/sandbox.json."""
+def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = None, *,
+              keep_recent_stops: bool = True) -> dict[str, Any]:
+    """Start what is missing (default 4 hosts) and return the contents of .sandbox/sandbox.json.
+
+    `keep_recent_stops`: leave off a VM stopped through the Nebius API in the last minutes (someone is
+    using that state, e.g. the demo's vm.reap); the test suite passes False to start from a full fleet.
+    """
     _require_root()
     lay = Layout(Path(root).resolve())
     with _locked(lay):
@@ -104,7 +109,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
 
         from ..nebius_standin import powered_off_recently
 
-        off = powered_off_recently(lay.root)  # VMs stopped through the Nebius API moments ago stay off
+        off = powered_off_recently(lay.root) if keep_recent_stops else set()
 
         def bring_up(spec: HostSpec) -> None:
             _ensure_network(lay, spec)
