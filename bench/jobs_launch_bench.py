@@ -4,8 +4,8 @@ Both go to the sandbox host vm-train2 through a second sshd that this script sta
 inside that host's namespaces with LogLevel INFO, so every SSH login it accepts is
 logged and a launch's connections can be counted. Prints both timings (median of N),
 their ratio (must be <= 1.5) and SSH connections per task launch (must be exactly 1).
-The task is timed twice: the jobs layer alone (INVOKE_JOBS_PREFLIGHT=0), which the limit
-applies to, and with the preflight/ledger hooks on (the default), printed beside it.
+The task is timed twice: as a user runs it (preflight and ledger on, the default) and the
+jobs layer alone (INVOKE_JOBS_PREFLIGHT=0); the limit applies to both.
 Run: python3 bench/jobs_launch_bench.py [--rounds 5]
 """
 from __future__ import annotations
@@ -132,13 +132,13 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     task_s, plain_s, bare_s = (statistics.median(t) for t in (task_times, plain_times, bare_times))
     print(f"bare ssh {HOST} docker-compose run -d groot-train:        median {bare_s:.2f}s  {fmt(bare_times)}")
+    print(f"inv train.groot, with preflight + ledger (the default):  median {task_s:.2f}s  {fmt(task_times)}"
+          f"  ratio {task_s / bare_s:.2f} (limit 1.50)")
     print(f"inv train.groot, jobs layer (INVOKE_JOBS_PREFLIGHT=0):      median {plain_s:.2f}s  {fmt(plain_times)}"
           f"  ratio {plain_s / bare_s:.2f} (limit 1.50)")
-    print(f"inv train.groot, with preflight + ledger (the default):  median {task_s:.2f}s  {fmt(task_times)}"
-          f"  ratio {task_s / bare_s:.2f}")
     print(f"SSH connections per task launch (sshd log): {connections} (must be 1 each)")
     print("(each inv time is the whole CLI process: Python start, imports, SSH handshake, remote work)")
-    ok = plain_s / bare_s <= 1.5 and all(c == 1 for c in connections)
+    ok = max(task_s, plain_s) / bare_s <= 1.5 and all(c == 1 for c in connections)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

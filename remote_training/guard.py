@@ -15,28 +15,37 @@ from . import preflight, storage
 from .errors import RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
+from .s3_worker import S3Worker
 
 
 class LaunchGuard:
     def __init__(self, runner: Any, inventory: Inventory, *, ledger: Ledger | None = None, s3: Any = None,
                  auto_start: bool = True, check_image: bool = True, check_in_dry_run: bool = True,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 s3_worker: bool = False, echo: Callable[[str], None] | None = None) -> None:
         self.runner = runner
         self.inventory = inventory
         self.ledger = ledger or Ledger()
         self._s3 = s3
-        # Importing boto3 and making a client costs about half a second: do it while
-        # the caller opens SSH and packs the project, not in front of the checks.
         self._s3_future: Future | None = None
-        if s3 is None:
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-client")
-            self._s3_future = pool.submit(self._make_s3)
-            pool.shutdown(wait=False)
+        # s3_worker: the S3 checks and the ledger's run.json go through a process forked now, which
+        # makes its client on another core while this one opens SSH (remote_training/s3_worker.py).
+        self._worker = S3Worker(inventory.s3_endpoint) if s3_worker and s3 is None else None
         self.auto_start = auto_start
         self.check_image = check_image
         self.check_in_dry_run = check_in_dry_run  # preflight only reads, so --dry-run shows refusals too
         self.echo = echo or (lambda line: print(line))
         self.reports: dict[str, preflight.PreflightReport] = {}
+
+    def _prefetch_s3(self) -> None:
+        """Make the S3 client in the background (boto3's import and set-up take about half a second)."""
+        if self._s3 is None and self._s3_future is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-client")
+            self._s3_future = pool.submit(self._make_s3)
+            pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
 
     def _make_s3(self) -> Any:
         return storage.client(self.inventory.s3_endpoint)
@@ -63,12 +72,17 @@ class LaunchGuard:
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)
+        if needs_s3 and self._worker is None:
+            self._prefetch_s3()  # overlaps the SSH checks
         report = preflight.run_preflight(spec, self.runner, self.inventory,
                                          s3=(lambda: self.s3) if needs_s3 else None,
+                                         s3_worker=self._worker if needs_s3 else None,
                                          start_host=self._start if self.auto_start and not self.runner.dry_run
                                          else None, check_image_tag=self.check_image,
                                          dry_run=bool(self.runner.dry_run))
         self.reports[spec.job_id] = report
+        if spec.output and not self.runner.dry_run and not self._worker_alive():
+            self._prefetch_s3()  # for the ledger's run.json: made while the job starts
         for note in report.notes:
             self.echo(f"preflight: {note}")
 
@@ -81,7 +95,7 @@ class LaunchGuard:
             extra["checkpoint"] = report.checkpoint.url
         try:
             self.ledger.start(spec, image_digest=report.image_digest if report else None,
-                              s3=self.s3 if spec.output else None, extra=extra)
+                              s3=self._ledger_s3() if spec.output else None, extra=extra)
         except (OSError, RTError) as exc:  # the job runs either way; a lost record is a warning, not a failure
             import sys
 
@@ -89,4 +103,11 @@ class LaunchGuard:
 
     def finish(self, job_id: str, exit_code: int) -> None:
         entry = self.ledger.get(job_id)
-        self.ledger.finish(job_id, exit_code, s3=self.s3 if entry and entry.get("run_json") else None)
+        self.ledger.finish(job_id, exit_code, s3=self._ledger_s3() if entry and entry.get("run_json") else None)
+
+    def _worker_alive(self) -> bool:
+        return self._worker is not None and bool(self._worker.pid)
+
+    def _ledger_s3(self) -> Any:
+        """What writes run.json: the worker while it runs (it has a client already), else our own."""
+        return self._worker if self._worker_alive() else self.s3

@@ -265,6 +265,18 @@ def _guard(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
 
 
+def _worker_checks(worker: Any, s3_client: Callable[[], Any], spec: Any, report: PreflightReport) -> list[Row]:
+    """The S3 checks from the worker process; in-process when it gave no answer."""
+    answer = worker.check(spec)
+    if answer is None:
+        return (_guard("inputs", lambda: check_inputs(s3_client(), spec, report))
+                + _guard("output", lambda: check_output(s3_client(), spec, report)))
+    rows, notes, checkpoint = answer
+    report.notes.extend(notes)
+    report.checkpoint = report.checkpoint or checkpoint
+    return rows
+
+
 def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
                  power: Callable[[Host], str] | None = None) -> tuple[Any, placement.Placement | None]:
     """A spec whose host is `auto` gets the placed host (and the placement, with its reason)."""
@@ -276,8 +288,12 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
                   start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
-                  power: Callable[[Host], str] | None = None, dry_run: bool = False) -> PreflightReport:
-    """All checks at once; PreflightError with every failing row, else the report."""
+                  power: Callable[[Host], str] | None = None, dry_run: bool = False,
+                  s3_worker: Any = None) -> PreflightReport:
+    """All checks at once; PreflightError with every failing row, else the report.
+
+    `s3_worker` (remote_training.s3_worker.S3Worker) runs the S3 checks in its own process.
+    """
     argument_rows = check_arguments(spec)
     chosen = None
     if spec.host == "auto":
@@ -302,7 +318,9 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
         ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
                                     chosen.start_first else None, power, dry_run)),
     ]
-    if not argument_rows:  # S3 calls with malformed URLs would only repeat the argument errors
+    if not argument_rows and s3_worker is not None:  # S3 calls with malformed URLs would only repeat errors
+        checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report)))
+    elif not argument_rows:
         checks += [("inputs", lambda: check_inputs(s3_client(), spec, report)),
                    ("output", lambda: check_output(s3_client(), spec, report))]
     if check_image_tag:

@@ -8,6 +8,7 @@ refused, never silently trusted, unlike Fabric's default.
 """
 from __future__ import annotations
 
+import io
 import shlex
 import socket
 import threading
@@ -35,6 +36,17 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.exit_status == 0
+
+
+class _WholeText(io.StringIO):
+    """Stdin for a remote command, handed over in one read.
+
+    Invoke reads a stream that is not a TTY one byte per call, with a 10 ms nap
+    between calls: 200 bytes of environment would take two seconds.
+    """
+
+    def read(self, size: int | None = -1) -> str:
+        return super().read()
 
 
 def quote_command(argv: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None) -> str:
@@ -171,7 +183,9 @@ class RemoteRunner:
             mutating: bool = True, stream: Any = None, stdin: str | None = None) -> RunResult:
         """Run one command. In dry-run, a mutating command is only printed.
 
-        `env` is for non-secret values only: it is on the remote command line.
+        `env` is for non-secret values only: it is on the remote command line. `stdin` is
+        where secrets go; the command must read it to the end before it exits (a command
+        that exits first closes the channel under the write).
         """
         host = self.inventory.get(host) if isinstance(host, str) else host
         command = quote_command(argv, env=env, cwd=cwd)
@@ -186,9 +200,7 @@ class RemoteRunner:
         if stream is not None:
             kwargs.update(out_stream=stream, err_stream=stream)
         if stdin is not None:
-            import io
-
-            kwargs["in_stream"] = io.StringIO(stdin)
+            kwargs["in_stream"] = _WholeText(stdin)
         try:
             result = conn.run(command, **kwargs)
         except CommandTimedOut as exc:

@@ -238,3 +238,69 @@ def test_a_dataset_output_that_holds_data_is_refused_unless_forced(fleet, root):
     assert info.value.failures == [("output", f"{out} already holds data (meta/info.json)",
                                     "choose another --output, or add --force to overwrite it")]
     assert check(fleet, dataclasses.replace(job, force=True))
+
+
+WORKER_SCRIPT = """
+import json, sys
+from types import SimpleNamespace
+from remote_training.s3_worker import S3Worker
+worker = S3Worker(sys.argv[1])  # no thread runs yet: this forks, as the CLI does
+spec = SimpleNamespace(**json.loads(sys.stdin.read()))
+rows, notes, checkpoint = worker.check(spec)
+worker.put_object(Bucket="checkpoints", Key=spec.key, Body=b'{"from": "worker"}', ContentType="application/json")
+try:
+    worker.put_object(Bucket="no-such-bucket-rt", Key="k", Body=b"x")
+    refused = ""
+except Exception as exc:
+    refused = f"{type(exc).__name__}: {exc.message}"
+print(json.dumps({"pid": worker.pid, "rows": rows, "notes": notes, "checkpoint": checkpoint.url, "refused": refused}))
+worker.close()
+"""
+
+
+def test_the_forked_s3_worker_answers_like_the_in_process_checks(fleet, root, sandbox, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    for step in (10, 200):
+        put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-{step}/model")
+    job = server_spec(fleet, root, "vm-train", free_port())
+    job = dataclasses.replace(job, inputs=(*job.inputs, f"s3://interim/{root}/missing/"))
+    fields = {name: list(v) if isinstance(v, tuple) else v for name, v in dataclasses.asdict(job).items()}
+    fields["key"] = f"{root}/from-worker.json"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, sandbox["s3_local_endpoint"]], input=json.dumps(fields),
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    forked = json.loads(out.stdout)
+    report = preflight.PreflightReport(job)
+    in_process = preflight.check_inputs(fleet["s3"], job, report) + preflight.check_output(fleet["s3"], job, report)
+    assert forked["rows"] == [list(row) for row in in_process] and len(in_process) == 1  # the missing input
+    assert forked["notes"] == report.notes and forked["checkpoint"] == report.checkpoint.url
+    assert forked["checkpoint"].endswith("/checkpoint-200/") and forked["pid"] > 0
+    # The ledger's write goes through the same worker; S3's refusal comes back as a StorageError.
+    body = fleet["s3"].get_object(Bucket="checkpoints", Key=f"{root}/from-worker.json")["Body"].read()
+    assert json.loads(body) == {"from": "worker"}
+    assert forked["refused"] == "StorageError: writing s3://no-such-bucket-rt/k: bucket 'no-such-bucket-rt' does not exist"
+
+
+def test_with_threads_running_the_worker_does_not_fork_and_checks_run_in_process(fleet, root):
+    import threading
+
+    from remote_training.s3_worker import S3Worker
+
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait)
+    waiter.start()
+    try:
+        worker = S3Worker(None)
+    finally:
+        stop.set()
+        waiter.join()
+    job = train_spec(fleet, root)  # its dataset was never made
+    assert worker.pid == 0 and worker.check(job) is None
+    with pytest.raises(PreflightError) as info:
+        check(fleet, job, s3_worker=worker)
+    assert [row[:2] for row in info.value.failures] == [("inputs", f"s3://interim/{root}/dataset/ does not exist")]

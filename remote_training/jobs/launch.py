@@ -1,7 +1,7 @@
 """Start one compose job on a host, detached, over a single SSH connection.
 
-One remote command does the work in the common case: check the shipped
-project is there, load the job's env file (secrets; then delete it), set
+One remote command does the work in the common case: read the job's
+environment (secrets) from its stdin, check the shipped project is there, set
 CACHE_ROOT to the host's home, pull the image, then `compose run -d` with the
 job's name and labels. Only when the project is missing (exit 97) is it
 uploaded and the command run again. Every argument travels quoted.
@@ -22,16 +22,18 @@ from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
 
 PROJECT_MISSING = 97
 PULL_FAILED = 98
-# $1 project dir, $2 env file (relative to $HOME, may be empty), $3 image to pull; then the compose argv.
+# $1 project dir, $2 "env" when the job's environment comes on stdin (else empty), $3 image to pull;
+# then the compose argv. Stdin is read first, always to its end, so a retry can send it again.
 LAUNCH_SCRIPT = (
-    f'proj=$1 envf=$2 image=$3; shift 3; [ -f "$proj/{MARKER}" ] || exit {PROJECT_MISSING}; '
-    'if [ -n "$envf" ]; then set -a; . "./$envf"; set +a; rm -f "./$envf"; fi; '
+    'proj=$1 envin=$2 image=$3; shift 3; '
+    'if [ -n "$envin" ]; then set -a; . /dev/stdin; set +a; fi; '
+    f'[ -f "$proj/{MARKER}" ] || exit {PROJECT_MISSING}; '
     'export CACHE_ROOT="$HOME" COMPOSE_PROJECT_NAME=rt; cd "$proj" || exit 1; '
     # Pushed refs are content tags: pull only when missing here, or for a moving `:latest` tag.
     'if [ -n "$image" ]; then case $image in *:latest) docker pull -q "$image" >/dev/null ;; '
     '*) docker image inspect -f . "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null ;; esac '
     f'|| exit {PULL_FAILED}; fi; '
-    'exec "$@"'
+    'exec "$@" </dev/null'  # compose starts slower on a stdin at its end
 )
 
 
@@ -56,7 +58,7 @@ def compose_argv(host: Host, spec: JobSpec, env_names: list[str]) -> list[str]:
     for key, value in spec.env.items():
         argv += ["-e", f"{key}={value}"]  # non-secret by contract
     for name in env_names:
-        argv += ["-e", name]  # value comes from the sourced env file, never the command line
+        argv += ["-e", name]  # value comes from the environment read on stdin, never the command line
     if spec.kind == "serve":
         argv.append("--service-ports")
     argv = [*argv, spec.service, *spec.args]
@@ -75,8 +77,8 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
            hooks: LaunchHooks | None = None) -> LaunchResult:
     """Run the hooks and start the job; in dry-run print the exact commands and start nothing.
 
-    `job_env` holds values for the container (secrets included): they reach the host
-    in a 0600 file over SFTP, which the launch command sources and deletes.
+    `job_env` holds values for the container (secrets included): they travel on the launch
+    command's stdin and are read into its environment: never a command line, never a file.
     """
     hooks = hooks or NoHooks()
     hooks.before_launch(spec)  # may raise: then nothing has started
@@ -86,16 +88,13 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
         replace_running(runner, host, spec.service)
     project_dir = project.remote_dir(host.workdir)
     job_env = {k: v for k, v in (job_env or {}).items() if v is not None}
-    env_rel = f".rt-job-{spec.job_id}.env" if job_env else ""
-    argv = ["sh", "-c", LAUNCH_SCRIPT, "sh", project_dir, env_rel, spec.image or "",
+    env_text = env_file_text(job_env) if job_env else None
+    argv = ["sh", "-c", LAUNCH_SCRIPT, "sh", project_dir, "env" if job_env else "", spec.image or "",
             *compose_argv(host, spec, sorted(job_env))]
-    commands: list[str] = []
+    commands = [quote_command(argv)]
+    if job_env:  # values never printed, only names
+        commands.insert(0, f"(the next command reads {', '.join(sorted(job_env))} on its stdin; values not shown)")
     shipped = False
-    if env_rel:  # values never printed, only names
-        commands.append(f"write ~/{env_rel} (mode 600; {', '.join(sorted(job_env))})")
-        if not runner.dry_run:
-            runner.put_text(host, env_file_text(job_env), env_rel, mode=0o600)
-    commands.append(quote_command(argv))
     if runner.dry_run:
         _echo_ship(runner, host, project, project_dir, commands)
         for line in commands:
@@ -103,11 +102,11 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
         result = LaunchResult(spec.job_id, host.name, "", project_dir, False, tuple(commands), 0.0, True)
         hooks.record(spec, result)
         return result
-    out = runner.run(host, argv, check=False)
+    out = runner.run(host, argv, check=False, stdin=env_text)
     if out.exit_status == PROJECT_MISSING:
         ship(runner, host, project, project_dir)
-        shipped = True  # the first attempt stopped before reading the env file: it is still there
-        out = runner.run(host, argv, check=False)
+        shipped = True
+        out = runner.run(host, argv, check=False, stdin=env_text)
     if out.exit_status == PULL_FAILED:
         raise RemoteCommandError(f"{host.name}: pulling {spec.image} failed",
                                  "push the image first (inv images.push) and check the host reaches the registry",
