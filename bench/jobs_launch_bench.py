@@ -6,7 +6,7 @@ logged and a launch's connections can be counted. Prints both timings (median of
 their ratio (must be <= 1.5) and SSH connections per task launch (must be exactly 1).
 The task is timed twice: as a user runs it (preflight and ledger on, the default) and the
 jobs layer alone (INVOKE_JOBS_PREFLIGHT=0); the limit applies to both.
-Run: python3 bench/jobs_launch_bench.py [--rounds 5]
+Run: python3 bench/jobs_launch_bench.py [--rounds 7]
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def start_sshd(state: dict, work: Path) -> tuple[subprocess.Popen, Path, Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="launches of each kind (median is reported)")
+    parser.add_argument("--rounds", type=int, default=7, help="launches of each kind (median is reported)")
     rounds = parser.parse_args().rounds
     from remote_training.jobs import standin_image
     from remote_training.jobs.project import collect

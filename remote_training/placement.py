@@ -181,9 +181,12 @@ NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilizati
 DOCKER_JOBS = ["docker", "ps", "--filter", f"label={JOB_LABEL}", "--format",
                '{{.Label "rt.job"}}\t{{.Label "rt.service"}}\t{{.Names}}\t{{.Label "rt.gpu_mem_mb"}}\t{{.Ports}}']
 JOBS_MARK = "--rt-probe-jobs--"
-# Both in one remote command: one round trip instead of two on every launch's critical path.
-# The pieces are constants, quoted like any remote command.
-PROBE = ["sh", "-c", f"{quote_command(NVIDIA_SMI)} && echo {JOBS_MARK} && exec {quote_command(DOCKER_JOBS)}"]
+# Both in one remote command, one round trip on every launch's critical path, and side by side
+# on the host (nvidia-smi can take a while to wake the driver). Exit status: nvidia-smi's if it
+# failed, else docker's. The pieces are constants, quoted like any remote command.
+PROBE = ["sh", "-c", f't=$(mktemp) || exit 1; {quote_command(DOCKER_JOBS)} >"$t" 2>&1 & p=$!; '
+         f'{quote_command(NVIDIA_SMI)}; s=$?; wait $p; d=$?; [ $s -eq 0 ] && echo {JOBS_MARK} && cat "$t"; '
+         'rm -f "$t"; [ $s -eq 0 ] || exit $s; exit $d']
 
 
 def parse_nvidia_smi(text: str) -> tuple[int, int]:

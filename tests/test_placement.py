@@ -121,6 +121,24 @@ def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
         runner.close()
 
 
+def test_the_probe_command_fails_with_nvidia_smi_and_leaves_no_file(sandbox):
+    inventory = load_inventory(Path(sandbox["hosts_file"]))
+    runner = RemoteRunner(inventory)
+    try:
+        scratch = runner.run("desktop", ["mktemp", "-d"]).stdout.strip()
+        ok = runner.run("desktop", pl.PROBE, env={"TMPDIR": scratch})
+        smi, mark, jobs = ok.stdout.partition(pl.JOBS_MARK + "\n")
+        assert mark and pl.parse_nvidia_smi(smi)[0] == 12288  # the 12 GB desktop
+        # No nvidia-smi on the PATH (the stand-in lives in /usr/local/sbin): its status, not docker's.
+        broken = runner.run("desktop", pl.PROBE, env={"PATH": "/usr/local/bin:/usr/bin:/bin", "TMPDIR": scratch},
+                            check=False)
+        assert broken.exit_status == 127 and pl.JOBS_MARK not in broken.stdout
+        assert runner.run("desktop", ["ls", "-A", scratch]).stdout == ""  # each run removed its temp file
+        runner.run("desktop", ["rmdir", scratch])
+    finally:
+        runner.close()
+
+
 # -- --host auto on the sandbox -----------------------------------------------------------
 def auto_inventory(sandbox, tmp_path):
     """vm-train as the sandbox has it (Nebius stand-in) and vm-train3 behind a command provider that
