@@ -102,6 +102,19 @@ def test_parsers_read_nvidia_smi_and_job_labels():
     assert jobs == (pl.RunningJob("j1", "groot-server", "j1", 6144, "0.0.0.0:9000->9000/tcp"),)
 
 
+def test_every_parser_reads_nvidia_smi_as_captured_on_a_real_gpu():
+    """tests/data/nvidia_smi_h200_*.txt: the output of the real nvidia-smi on an H200 (driver 580)."""
+    from remote_training.doctor.hosts import parse_smi as doctor_parse
+    from remote_training.fleet_status import parse_smi as status_parse
+
+    data = Path(__file__).parent / "data"
+    query = (data / "nvidia_smi_h200_query.txt").read_text()
+    assert "143771MiB" in (data / "nvidia_smi_h200_full.txt").read_text()  # the same GPU, the human table
+    assert pl.parse_nvidia_smi(query) == (143771, 0)
+    assert status_parse(query) == ("NVIDIA H200", 143771, 0, 0)
+    assert doctor_parse(query)[0]["free_mb"] == 143771
+
+
 def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
     inventory = load_inventory(Path(sandbox["hosts_file"]))
     runner = RemoteRunner(inventory)
