@@ -68,3 +68,29 @@ def rt_task(*args: Any, **kwargs: Any) -> Callable:
 
 def err(message: str) -> None:
     sys.stderr.write(message + "\n")
+
+
+# Invoke fills a positional argument only while it is None and then insists on it.
+# Registered (task, argument) pairs are filled with "" when left out, which the task
+# reads as "not given". One patch of Invoke's parser, installed on first use.
+_OPTIONAL_POSITIONALS: set[tuple[str, str]] = set()
+
+
+def optional_positional(task_name: str, arg_name: str) -> None:
+    """Let `inv TASK` run without the positional ARG (it arrives as "")."""
+    from invoke.parser.parser import ParseMachine
+
+    _OPTIONAL_POSITIONALS.add((task_name, arg_name))
+    original = ParseMachine.complete_context
+    if getattr(original, "_rt_patched", False):
+        return
+
+    def complete_context(self: Any) -> None:
+        ctx = self.context
+        for arg in ctx.positional_args if ctx else ():
+            if (ctx.name, arg.name) in _OPTIONAL_POSITIONALS and arg.value is None:
+                arg.value = ""
+        original(self)
+
+    complete_context._rt_patched = True  # type: ignore[attr-defined]
+    ParseMachine.complete_context = complete_context

@@ -7,32 +7,11 @@ from invoke import Collection
 
 from remote_training.output import print_json, print_table
 
-from ._cli import PROJECT_ROOT, rt_task, setting
+from ._cli import PROJECT_ROOT, optional_positional, rt_task, setting
 
-# Invoke fills a positional only while it is None and then insists on it; these
-# tasks take image names positionally (`inv images.push gr00t`) yet work without.
-OPTIONAL_POSITIONAL = {("images.plan", "names"), ("images.build", "names"), ("images.push", "names")}
-
-
-def _allow_optional_positionals() -> None:
-    from invoke.parser.parser import ParseMachine
-
-    original = ParseMachine.complete_context
-    if getattr(original, "_rt_patched", False):
-        return
-
-    def complete_context(self) -> None:
-        ctx = self.context
-        for arg in ctx.positional_args if ctx else ():
-            if (ctx.name, arg.name) in OPTIONAL_POSITIONAL and arg.value is None:
-                arg.value = ""  # not given: "" means every image
-        original(self)
-
-    complete_context._rt_patched = True  # type: ignore[attr-defined]
-    ParseMachine.complete_context = complete_context
-
-
-_allow_optional_positionals()
+# `inv images.push gr00t` names images, `inv images.push` means all of them.
+for _name in ("images.plan", "images.build", "images.push"):
+    optional_positional(_name, "names")
 
 NAMES_HELP = "image names, comma separated (gr00t,openpi); their bases come along; default: all"
 FORCE_HELP = "rebuild even when the key tag is already in the registry"
