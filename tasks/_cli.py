@@ -51,6 +51,8 @@ def rt_task(*args: Any, **kwargs: Any) -> Callable:
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
+            if "dry_run" in kw and a and _core_dry(a[0]):
+                kw["dry_run"] = True  # Invoke's own --dry (-R) means the same here: act on nothing
             try:
                 return fn(*a, **kw)
             except RTError as exc:
@@ -66,31 +68,61 @@ def rt_task(*args: Any, **kwargs: Any) -> Callable:
     return decorate
 
 
+def _core_dry(c: Any) -> bool:
+    try:
+        return bool(c.config.run.dry)
+    except AttributeError:
+        return False
+
+
 def err(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-# Invoke fills a positional argument only while it is None and then insists on it.
-# Registered (task, argument) pairs are filled with "" when left out, which the task
-# reads as "not given". One patch of Invoke's parser, installed on first use.
+# Two fixes to Invoke's parser (2.x), installed once, when the tasks load:
+# - a core flag typed after a task name whose positional is still unfilled
+#   (`inv vm.stop --help`) is a flag, not that positional's value (invoke#982, #1084);
+# - registered (task, argument) pairs may be left out and arrive as "", which the
+#   task reads as "not given" (Invoke insists on every positional otherwise).
 _OPTIONAL_POSITIONALS: set[tuple[str, str]] = set()
 
 
 def optional_positional(task_name: str, arg_name: str) -> None:
     """Let `inv TASK` run without the positional ARG (it arrives as "")."""
+    _OPTIONAL_POSITIONALS.add((task_name, arg_name))
+
+
+def _patch_invoke_parser() -> None:
     from invoke.parser.parser import ParseMachine
 
-    _OPTIONAL_POSITIONALS.add((task_name, arg_name))
-    original = ParseMachine.complete_context
-    if getattr(original, "_rt_patched", False):
+    if getattr(ParseMachine, "_rt_patched", False):
         return
+    original_handle, original_complete = ParseMachine.handle, ParseMachine.complete_context
+
+    def handle(self: Any, token: str) -> None:
+        ctx, core = self.context, self.initial
+        if (ctx is not None and core is not None and ctx.missing_positional_args and token in core.flags
+                and token not in ctx.flags and token not in ctx.inverse_flags
+                and not self.waiting_for_flag_value and self.current_state != "unknown"):
+            flag = core.flags[token]
+            if flag.name == "help":
+                flag.value = ctx.name  # what Invoke does for `inv TASK --help` when no positional is pending
+            else:
+                self.switch_to_flag(token)
+            return
+        original_handle(self, token)
 
     def complete_context(self: Any) -> None:
-        ctx = self.context
+        ctx, core = self.context, self.initial
+        help_asked = core is not None and "--help" in core.flags and bool(core.flags["--help"].value)
         for arg in ctx.positional_args if ctx else ():
-            if (ctx.name, arg.name) in _OPTIONAL_POSITIONALS and arg.value is None:
-                arg.value = ""
-        original(self)
+            if arg.value is None and (help_asked or (ctx.name, arg.name) in _OPTIONAL_POSITIONALS):
+                arg.value = ""  # with --help the task prints its help and does not run
+        original_complete(self)
 
-    complete_context._rt_patched = True  # type: ignore[attr-defined]
+    ParseMachine.handle = handle
     ParseMachine.complete_context = complete_context
+    ParseMachine._rt_patched = True  # type: ignore[attr-defined]
+
+
+_patch_invoke_parser()

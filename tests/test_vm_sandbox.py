@@ -216,6 +216,9 @@ def test_login_against_standin_and_dry_runs(sandbox, spare_lock, tmp_path):
     assert out.returncode == 0 and "logged in: user useraccount-sandbox" in out.stdout, out.stderr
     dry = inv(sandbox, tmp_path, "vm.stop", "train3", "--dry-run")
     assert dry.returncode == 0 and f"Stop(id={sandbox_instance_id(SPARE)})" in dry.stdout
+    # Invoke's own --dry, even typed where the host name goes, is a dry run too, not a host name.
+    core_dry = inv(sandbox, tmp_path, "vm.stop", "--dry", "train3")
+    assert core_dry.returncode == 0 and f"Stop(id={sandbox_instance_id(SPARE)})" in core_dry.stdout, core_dry.stderr
     assert fleet.host_is_up(ROOT, SPARE)
     assert "would log in with no credentials" in inv(sandbox, tmp_path, "vm.login", "--dry-run").stdout
     waited = inv(sandbox, tmp_path, "vm.wait", "train3", "--timeout", "60")
