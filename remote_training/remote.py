@@ -218,7 +218,7 @@ class RemoteRunner:
         return out
 
     def put_text(self, host: Host | str, text: str | bytes, remote_path: str, *, mode: int = 0o600) -> None:
-        """Write a file on the host over SFTP (secrets go this way, never on a command line)."""
+        """Write a file on the host over SFTP (its content never on a command line), then set its mode."""
         import io
 
         host = self.inventory.get(host) if isinstance(host, str) else host

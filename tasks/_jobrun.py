@@ -52,7 +52,7 @@ def compose_folder(c: Any, inventory: Any) -> Path:
 
 
 def job_env(inventory: Any, folder: Path) -> dict[str, str]:
-    """Values the container gets from a 0600 file on the host: S3 endpoint and the caller's secrets."""
+    """Values the container gets on the launch command's stdin: S3 endpoint and the caller's secrets."""
     env: dict[str, str] = {}
     endpoint = inventory.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
