@@ -142,21 +142,23 @@ def stop(c, job, host=None, dry_run=False):
         print(f"stopped {found.job_id} on {found.host}")
 
 
-@rt_task(help={"host": HOST_HELP, "dry_run": DRY_HELP})
-def clean(c, host=None, dry_run=False):
+@rt_task(help={"host": HOST_HELP, "dry_run": DRY_HELP,
+               "user": "only jobs this user launched (their rt.user label, e.g. $USER); default: everyone's"})
+def clean(c, host=None, user=None, dry_run=False):
     """Remove finished job containers (and with them their logs)."""
     from remote_training.jobs import monitor
 
     run, hosts = _session(c, host, dry_run)
     try:
         jobs, _ = monitor.list_jobs(run, hosts)
-        done = [j for j in jobs if not j.running]
+        done = [j for j in jobs if not j.running and (user is None or j.user == user)]
         for j in done:
             monitor.remove(run, j)
     finally:
         run.close()
     if not dry_run:
-        print(f"removed {len(done)} finished job(s)")
+        names = ", ".join(f"{j.job_id} ({j.host})" for j in done)
+        print(f"removed {len(done)} finished job(s)" + (f": {names}" if names else ""))
 
 
 from ._history import history  # noqa: E402  (the ledger's view, owned beside preflight)

@@ -240,3 +240,22 @@ def test_a_start_that_fails_leaves_no_container(jobs_env, sandbox, s3, prefix, c
     left = ssh(sandbox, "desktop", "docker ps -a --filter label=rt.service=lerobot-server --format '{{.Names}} {{.Status}}'")
     assert "Created" not in left
     assert inv(jobs_env, "serve.stop", started_job(first)).returncode == 0
+
+
+def test_clean_removes_finished_jobs_and_user_narrows_it(jobs_env, sandbox, prefix, cleanup) -> None:
+    alice, bob = (f"{name}-{os.urandom(3).hex()}" for name in ("alice", "bob"))
+    made = {}
+    for user in (alice, bob):
+        done = inv(jobs_env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action",
+                   ".groot", "--output", f"s3://interim/{prefix}/{user}/", "--wait", extra_env={"USER": user})
+        made[user] = started_job(done)
+        cleanup.append(("desktop", made[user]))
+    assert {made[alice], made[bob]} <= set(jobs_json(jobs_env, "--host", "desktop"))
+    dry = inv(jobs_env, "jobs.clean", "--host", "desktop", "--user", alice, "--dry-run")
+    assert dry.returncode == 0 and f"docker rm -f {made[alice]}" in dry.stdout and made[bob] not in dry.stdout
+    out = inv(jobs_env, "jobs.clean", "--host", "desktop", "--user", alice)
+    assert out.returncode == 0 and out.stdout.strip() == f"removed 1 finished job(s): {made[alice]} (desktop)"
+    left = jobs_json(jobs_env, "--host", "desktop")
+    assert made[alice] not in left and left[made[bob]]["exit_code"] == 0  # bob's log and exit code stay
+    assert inv(jobs_env, "jobs.clean", "--host", "desktop", "--user", bob).returncode == 0
+    assert made[bob] not in jobs_json(jobs_env, "--host", "desktop")
