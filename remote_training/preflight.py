@@ -265,12 +265,17 @@ def _guard(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
 
 
+def check_storage(s3_client: Callable[[], Any], spec: Any, report: PreflightReport) -> list[Row]:
+    """Both S3 checks, one after the other, each failure its own row (the S3 worker's whole job)."""
+    return (_guard("inputs", lambda: check_inputs(s3_client(), spec, report))
+            + _guard("output", lambda: check_output(s3_client(), spec, report)))
+
+
 def _worker_checks(worker: Any, s3_client: Callable[[], Any], spec: Any, report: PreflightReport) -> list[Row]:
     """The S3 checks from the worker process; in-process when it gave no answer."""
     answer = worker.check(spec)
     if answer is None:
-        return (_guard("inputs", lambda: check_inputs(s3_client(), spec, report))
-                + _guard("output", lambda: check_output(s3_client(), spec, report)))
+        return check_storage(s3_client, spec, report)
     rows, notes, checkpoint = answer
     report.notes.extend(notes)
     report.checkpoint = report.checkpoint or checkpoint

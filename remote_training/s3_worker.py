@@ -127,13 +127,12 @@ def _plain(value: Any) -> Any:
 def answer_check(request: dict[str, Any], client: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from .preflight import PreflightReport, _guard, check_inputs, check_output
+    from .preflight import PreflightReport, check_storage
 
     spec = SimpleNamespace(**{**request["spec"], "args": tuple(request["spec"]["args"]),
                               "inputs": tuple(request["spec"]["inputs"])})
     report = PreflightReport(spec)
-    rows = (_guard("inputs", lambda: check_inputs(client, spec, report))
-            + _guard("output", lambda: check_output(client, spec, report)))
+    rows = check_storage(lambda: client, spec, report)
     return {"rows": [list(row) for row in rows], "notes": report.notes,
             "checkpoint": asdict(report.checkpoint) if report.checkpoint else None}
 
@@ -155,8 +154,14 @@ def _serve(endpoint: str | None, request_fd: int, answer_fd: int) -> int:
     from . import storage
     from .preflight import _guard
 
-    made: list[Any] = []
-    failure = _guard("inputs", lambda: made.append(storage.client(endpoint)) or [])
+    client: Any = None
+
+    def make_client() -> list:
+        nonlocal client
+        client = storage.client(endpoint)
+        return []
+
+    failure = _guard("inputs", make_client)  # an unusable AWS config becomes the answer to every request
     with os.fdopen(request_fd) as requests, os.fdopen(answer_fd, "w") as answers:
         for line in requests:
             request = json.loads(line)
@@ -164,7 +169,7 @@ def _serve(endpoint: str | None, request_fd: int, answer_fd: int) -> int:
                 reply = ({"rows": [list(r) for r in failure], "notes": [], "checkpoint": None}
                          if request["op"] == "check" else {"error": failure[0][1], "fix": failure[0][2]})
             else:
-                reply = (answer_check if request["op"] == "check" else answer_put)(request, made[0])
+                reply = (answer_check if request["op"] == "check" else answer_put)(request, client)
             answers.write(json.dumps(reply) + "\n")
             answers.flush()
     return 0

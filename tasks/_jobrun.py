@@ -90,7 +90,11 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
           resume: bool = False, force: bool = False, replace: bool = False, port: int | None = None,
           env: dict[str, str] | None = None) -> Any:
     """Launch one job; returns the LaunchResult (after the job ends when `wait`)."""
+    from remote_training.jobs import monitor
+    from remote_training.jobs.launch import launch
+    from remote_training.jobs.project import collect
     from remote_training.jobs.services import service
+    from remote_training.jobs.spec import JobSpec, new_job_id
 
     svc = service(service_name)
     inventory = load_inventory(c)
@@ -99,58 +103,46 @@ def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, d
     run = runner(c, dry_run=dry_run, inventory=inventory)
     hooks = make_hooks(c, run, inventory, s3_worker=bool(inputs or output))  # first: its worker warms up meanwhile
     try:
-        return _start(c, run, hooks, inventory, svc, args, host=host, dry_run=dry_run, wait=wait, inputs=inputs,
-                      output=output, exp_name=exp_name, resume=resume, force=force, replace=replace, port=port, env=env)
+        env_path, images = image_env(c)
+        image = images.get(svc.image_var)
+        if not image and not dry_run:
+            raise InputError(f"no {svc.image_var} in {env_path}: no pushed image to run for {svc.name}",
+                             "build and push it first: inv images.push")
+        folder = compose_folder(c, inventory)
+        project = collect(folder, {".env": "".join(f"{k}={v}\n" for k, v in sorted(images.items()))})
+        spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=svc.kind, host=host,
+                       args=tuple(args), image=image, port=(port or svc.port) if svc.kind == "serve" else None,
+                       gpu_mem_mb=svc.gpu_mem_mb, inputs=tuple(inputs), output=output, exp_name=exp_name,
+                       resume=resume, force=force, replace=replace, env=env or {})
+        if spec.host == "auto":
+            if not hasattr(hooks, "place"):
+                raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
+            spec = hooks.place(spec)
+        target = inventory.get(spec.host)
+        if dry_run:
+            print(f"# {spec.job_id}: {svc.name} on {target.name} ({target.ssh}), image {image or '(none pushed yet)'}")
+        result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=hooks)
+        if dry_run:
+            return result
+        shipped = "project sent" if result.shipped else "project unchanged"
+        print(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
+        if svc.kind != "serve" and not wait:
+            print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
+            return result
+        job = monitor.find_job(run, [target], spec.job_id)
+        if svc.kind == "serve":
+            address = run.connection(target).host
+            wait_port(run, job, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
+            print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
+            if wait:
+                follow(run, job, hooks)
+        else:
+            follow(run, job, hooks)
+        return result
     finally:
         if hasattr(hooks, "close"):
             hooks.close()
         run.close()
-
-
-def _start(c: Any, run: Any, hooks: Any, inventory: Any, svc: Any, args: Sequence[str], *, host: str,
-           dry_run: bool, wait: bool, inputs: Sequence[str], output: str | None, exp_name: str | None,
-           resume: bool, force: bool, replace: bool, port: int | None, env: dict[str, str] | None) -> Any:
-    from remote_training.jobs import monitor
-    from remote_training.jobs.launch import launch
-    from remote_training.jobs.project import collect
-    from remote_training.jobs.spec import JobSpec, new_job_id
-
-    env_path, images = image_env(c)
-    image = images.get(svc.image_var)
-    if not image and not dry_run:
-        raise InputError(f"no {svc.image_var} in {env_path}: no pushed image to run for {svc.name}",
-                         "build and push it first: inv images.push")
-    folder = compose_folder(c, inventory)
-    project = collect(folder, {".env": "".join(f"{k}={v}\n" for k, v in sorted(images.items()))})
-    spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=svc.kind, host=host,
-                   args=tuple(args), image=image, port=(port or svc.port) if svc.kind == "serve" else None,
-                   gpu_mem_mb=svc.gpu_mem_mb, inputs=tuple(inputs), output=output, exp_name=exp_name,
-                   resume=resume, force=force, replace=replace, env=env or {})
-    if spec.host == "auto":
-        if not hasattr(hooks, "place"):
-            raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
-        spec = hooks.place(spec)
-    target = inventory.get(spec.host)
-    if dry_run:
-        print(f"# {spec.job_id}: {svc.name} on {target.name} ({target.ssh}), image {image or '(none pushed yet)'}")
-    result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=hooks)
-    if dry_run:
-        return result
-    shipped = "project sent" if result.shipped else "project unchanged"
-    print(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
-    if svc.kind != "serve" and not wait:
-        print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
-        return result
-    job = monitor.find_job(run, [target], spec.job_id)
-    if svc.kind == "serve":
-        address = run.connection(target).host
-        wait_port(run, job, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
-        print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
-        if wait:
-            follow(run, job, hooks)
-    else:
-        follow(run, job, hooks)
-    return result
 
 
 def follow(run: Any, job: Any, hooks: Any = None) -> int:
