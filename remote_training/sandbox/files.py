@@ -46,7 +46,7 @@ def write_hosts_yaml(lay: Layout, specs: list[HostSpec], nebius: dict | None = N
         f"s3: {{endpoint_url: 'http://{BRIDGE_ADDR}:{S3_PORT}'}}",
         *([f"nebius: {{endpoint: '{nebius['endpoint']}', insecure: true, auth: none}}"] if nebius else []),
         "defaults:",
-        "  compose: docker-compose",  # Debian's compose v1 here; real hosts use `docker compose`
+        "  compose: docker compose",  # Compose v2, as on the real hosts (scripts/install.sh installs it)
         "  workdir: ~/remote-training",
         "hosts:",
     ]

@@ -1,8 +1,8 @@
 """One sandbox host: its own dockerd and sshd inside its network namespace and a private mount namespace.
 
 Inside that mount namespace the host's home (/root), its docker socket (/var/run/docker.sock) and
-its /usr/local/sbin (the nvidia-smi stand-in) are its own, so a login, `docker compose` bind mounts
-and GPU queries all see this host only, like a separate machine.
+its /usr/local/sbin (the nvidia-smi and nvidia-container-runtime-hook stand-ins) are its own, so a
+login, `docker compose` bind mounts and GPU queries all see this host only, like a separate machine.
 """
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ mount --bind {q(str(hd / 'bin'))} /usr/local/sbin
 mount -o remount,bind,ro /usr/local/sbin
 mkdir -p {q(str(spec.run_dir))}
 rm -f {sock}
-setsid {dockerd} >>{q(str(lay.log(spec.name + '-dockerd')))} 2>&1 </dev/null &
+# dockerd registers its nvidia device driver (--gpus) only if it finds the hook on its PATH at start
+PATH=/usr/local/sbin:$PATH setsid {dockerd} >>{q(str(lay.log(spec.name + '-dockerd')))} 2>&1 </dev/null &
 i=0
 until [ -S {sock} ] && DOCKER_HOST={q(spec.docker_host)} docker version >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 900 ] || {{ echo "dockerd of {spec.name} did not answer" >&2; exit 1; }}
@@ -136,8 +137,13 @@ def ensure_forwarders(lay: Layout, spec: HostSpec) -> None:
 
 def start(lay: Layout, spec: HostSpec, smi_delay: float) -> None:
     """Bring the host's dockerd and sshd up (whatever of them is missing restarts both)."""
-    smi.install(spec, lay.host_dir(spec.name) / "bin", smi_delay)
-    if is_up(lay, spec):
+    bin_dir = lay.host_dir(spec.name) / "bin"
+    smi.install(spec, bin_dir, smi_delay)
+    hook_was_there = (bin_dir / smi.HOOK).exists()
+    smi.install_hook(bin_dir)
+    # A dockerd started before the hook existed (a sandbox older than the hook) has no nvidia driver
+    # and would refuse --gpus until its next start: restart it now.
+    if is_up(lay, spec) and hook_was_there:
         return
     stop(lay, spec, remove_containers=False)
     spec.run_dir.mkdir(parents=True, exist_ok=True)
