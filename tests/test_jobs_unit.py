@@ -134,7 +134,7 @@ def test_both_compose_files_define_every_service() -> None:
 
 
 def test_stand_in_compose_file_is_valid_for_debian_compose() -> None:
-    result = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT / "docker" / "sandbox",
+    result = subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT / "docker" / "sandbox",
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
