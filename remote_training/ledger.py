@@ -72,15 +72,16 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def run_folder(service: str, output: str | None, exp_name: str | None, args: Iterable[str] = ()) -> str | None:
-    """Where a job's outputs land (REFERENCE.md), i.e. where its run.json belongs."""
-    if not output or not output.startswith("s3://"):
-        return None
-    base = output if output.endswith("/") else output + "/"
-    if service == "openpi-train" and exp_name:
-        config = next((a.split("=", 1)[1] for a in args if a.startswith("--config_name=")), "pi05_positronic_lowmem")
-        return f"{base}{config}/{exp_name}/"
-    return f"{base}{exp_name}/" if exp_name else base
+RECORDS = ".rt-runs"  # beside run folders: jobs sync (and mirror-delete) inside theirs, never here
+
+
+def record_url(run_folder: str) -> str:
+    """Where a run folder's run.json lives: `<parent>/.rt-runs/<name>/run.json`, outside every prefix
+    the job syncs (pos3's mirror would delete it; the LeRobot writer wants its folder absent)."""
+    bucket, _, key = run_folder[len("s3://"):].partition("/")
+    parts = [p for p in key.split("/") if p]
+    parent, name = parts[:-1], parts[-1] if parts else "_bucket"
+    return f"s3://{bucket}/" + "".join(f"{p}/" for p in parent) + f"{RECORDS}/{name}/run.json"
 
 
 class Ledger:
@@ -110,9 +111,9 @@ class Ledger:
             "started": now(), "ended": None, "exit_code": None,
             "run_json": None, **(extra or {}),
         }
-        folder = run_folder(entry["service"] or "", entry["output"], entry["exp_name"], entry["args"])
-        if folder:
-            entry["run_json"] = folder + "run.json"
+        folder = data.get("run_folder")
+        if folder and folder.startswith("s3://"):
+            entry["run_folder"], entry["run_json"] = folder, record_url(folder)
         self._append(entry)
         if s3 is not None and entry["run_json"]:
             from . import storage
@@ -158,9 +159,8 @@ class Ledger:
         """The launch that wrote `url` (a checkpoint or any path under a run folder)."""
         best = None
         for entry in self.entries():
-            folder = entry.get("run_json", "") or ""
-            folder = folder[: -len("run.json")] if folder else ""
-            if folder and url.startswith(folder) and (best is None or len(folder) >= len(best["run_json"]) - 8):
+            folder = entry.get("run_folder") or ""
+            if folder and url.startswith(folder) and (best is None or len(folder) >= len(best["run_folder"])):
                 best = entry
         return best
 
@@ -176,7 +176,7 @@ def find_run_json(s3: Any, url: str) -> dict[str, Any] | None:
     bucket, key = split_s3(url)
     parts = [p for p in key.split("/") if p]
     for depth in range(len(parts), 0, -1):
-        candidate = f"s3://{bucket}/{'/'.join(parts[:depth])}/run.json"
+        candidate = record_url(f"s3://{bucket}/{'/'.join(parts[:depth])}/")
         if storage.object_exists(s3, candidate):
             return storage.get_json(s3, candidate)
     return None

@@ -29,39 +29,23 @@ class Rule:
     why: str  # shown when a host is refused
 
 
-_RULES: dict[str, tuple[bool, int, str, str]] = {
-    # service: (needs_h100, GPU MiB if the service table has none, default host, why)
-    "positronic-to-lerobot": (False, 0, "desktop", "dataset conversion runs on the desktop"),
-    "openpi-stats": (False, 0, "desktop", "stats run on the desktop"),
-    "lerobot-train": (False, 8000, "desktop", "lerobot/ACT training runs on the desktop"),
-    "lerobot-server": (False, 2000, "desktop", "the ACT server runs on the desktop"),
-    "groot-train": (True, 60000, "auto", "GR00T training needs an H100"),
-    "openpi-train": (True, 70000, "auto", "OpenPI training needs an H100"),
-    "groot-server": (False, 6000, "desktop", "a GR00T server holds about 6 GB"),
-    "openpi-server": (True, 12000, "auto", "openpi-server needs an H100"),
-    "positronic-inference": (False, 0, "local", "the inference client runs beside the simulator"),
-}
+def _rules() -> dict[str, Rule]:
+    """One rule per program, from the service catalog (jobs/catalog.py), the one place they are set."""
+    from .jobs.catalog import PROGRAMS
+
+    return {name: Rule(p.needs_h100, p.gpu_mem_mb, p.default_host, p.why) for name, p in PROGRAMS.items()}
 
 
-def _service_memory() -> dict[str, int]:
-    """GPU memory per service from the service table (jobs/services.py), the one place it is set."""
-    try:
-        from .jobs.services import SERVICES
-    except ImportError:  # the placement rules still stand on their own
-        return {}
-    return {name: s.gpu_mem_mb for name, s in SERVICES.items()}
+RULES: dict[str, Rule] = _rules()
 
 
-RULES: dict[str, Rule] = {name: Rule(h100, _service_memory().get(name, mem), host, why)
-                          for name, (h100, mem, host, why) in _RULES.items()}
-
-
-def rule(service: str) -> Rule:
-    if service not in RULES:
+def rule(program: str) -> Rule:
+    """The placement rule of a program (the module or console script a compose service starts)."""
+    if program not in RULES:
         from .validate import did_you_mean
 
-        raise InputError(f"unknown service {service!r}", f"{did_you_mean(service, RULES)}known: {', '.join(RULES)}")
-    return RULES[service]
+        raise InputError(f"unknown program {program!r}", f"{did_you_mean(program, RULES)}known: {', '.join(RULES)}")
+    return RULES[program]
 
 
 def is_h100(host: Host) -> bool:

@@ -20,10 +20,6 @@ from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 
 Row = tuple[str, str, str]  # (check, problem, fix)
-CHECKPOINT_LAYOUT = {"groot-server": "groot", "openpi-server": "openpi", "lerobot-server": "lerobot"}
-TRAINERS = ("groot-train", "openpi-train", "lerobot-train")
-# configuronic keys that name a table entry under another prefix (convert: --dataset.observation=.x)
-ARG_ALIASES = {"dataset.observation": "observation", "dataset.action": "action"}
 
 
 @dataclass
@@ -37,17 +33,6 @@ class PreflightReport:
     notes: list[str] = field(default_factory=list)
 
 
-def options_from_args(args: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """`--a.b=value` program arguments as {'a.b': 'value'} (a bare `--flag` is True)."""
-    options: dict[str, Any] = {}
-    for arg in args:
-        if not arg.startswith("--"):
-            continue
-        key, eq, value = arg[2:].partition("=")
-        options[ARG_ALIASES.get(key, key)] = value if eq else True
-    return options
-
-
 def check_arguments(spec: Any) -> list[Row]:
     """Pure checks of everything the user typed: names against the seed's tables, shapes of values."""
     rows: list[Row] = []
@@ -56,13 +41,13 @@ def check_arguments(spec: Any) -> list[Row]:
         rows.append(("arguments", exc.message, exc.fix or "correct the argument"))
 
     try:
-        placement.rule(spec.service)
+        placement.rule(spec.program)
     except InputError as exc:
         bad(exc)
     for arg in spec.args:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
             rows.append(("arguments", f"argument {arg!r} contains control characters", "remove newlines and tabs"))
-    options = {k: v for k, v in options_from_args(spec.args).items() if v is not True}
+    options = dict(spec.options)
     if spec.exp_name is not None:
         options.setdefault("exp_name", spec.exp_name)
     if spec.port is not None:
@@ -126,9 +111,9 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
         host = inventory.get(spec.host)
     except RTError as exc:
         return [("host", exc.message, exc.fix or "name a host from hosts.yaml")]
-    rule = placement.rule(spec.service) if spec.service in placement.RULES else None
+    rule = placement.rule(spec.program) if spec.program in placement.RULES else None
     need = spec.gpu_mem_mb or (rule.gpu_mem_mb if rule else 0)
-    why = placement.eligibility(spec.service, host, need) if rule else None
+    why = placement.eligibility(spec.program, host, need) if rule else None
     if why:
         h100 = [h.name for h in inventory.hosts if placement.is_h100(h)]
         fix = f"use --host auto or one of: {', '.join(h100)}" if rule and rule.needs_h100 else "use a larger host"
@@ -164,34 +149,35 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
 # -- S3 ------------------------------------------------------------------------------
 def check_inputs(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
     rows: list[Row] = []
-    options = options_from_args(spec.args)
-    checkpoints_dir = options.get("checkpoints_dir")
+    checkpoints_dir = spec.checkpoints if spec.kind == "serve" and spec.layout else None
     for url in spec.inputs:
-        if url == checkpoints_dir and spec.service in CHECKPOINT_LAYOUT:
+        if url == checkpoints_dir:
             continue  # checked below, with the checkpoint it resolves to
         if not storage.exists(s3, url):
             rows.append(("inputs", f"{url} does not exist", "check the path (aws s3 ls) or create it first "
                          "(inv dataset.convert / dataset.stats)"))
-    if isinstance(checkpoints_dir, str) and spec.service in CHECKPOINT_LAYOUT:
-        rows += _check_checkpoint(s3, spec, checkpoints_dir, options.get("checkpoint"), report)
+    if checkpoints_dir:
+        rows += _check_checkpoint(s3, spec, checkpoints_dir, spec.checkpoint, report)
     return rows
 
 
 def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, report: PreflightReport) -> list[Row]:
-    layout = CHECKPOINT_LAYOUT[spec.service]
+    layout = spec.layout
     latest = storage.latest_checkpoint(s3, folder, layout)
     if latest is None:
         return [("inputs", f"no checkpoint under {folder} ({layout} layout)",
                  "point --checkpoints at the run folder that holds the checkpoints, e.g. .../<exp_name>/")]
     report.checkpoint = latest
     if isinstance(wanted, str) and wanted:
-        step = int(re.sub(r"^checkpoint-", "", wanted))
-        name = f"checkpoint-{step}" if layout == "groot" else str(step)
+        # LeRobot servers take the exact (zero-padded) folder name; GR00T and OpenPI a step number.
+        step = re.sub(r"^checkpoint-", "", wanted)
+        name = wanted if layout == "lerobot" else f"checkpoint-{int(step)}" if layout == "groot" else str(int(step))
         base = folder if folder.endswith("/") else folder + "/"
         url = base + ("checkpoints/" if layout == "lerobot" else "") + name + "/"
         if not storage.exists(s3, url):
+            name = latest.name if layout == "lerobot" else latest.step
             return [("inputs", f"checkpoint {wanted} not found under {folder} (latest is {latest.name})",
-                     f"use --checkpoint {latest.step}, or leave it out for the latest")]
+                     f"use --checkpoint {name}, or leave it out for the latest")]
         report.notes.append(f"checkpoint: {url}")
     else:
         report.notes.append(f"latest checkpoint: {latest.url} (step {latest.step})")
@@ -199,14 +185,16 @@ def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, report: Pref
 
 
 def check_output(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
-    if not spec.output or spec.service not in TRAINERS and spec.kind not in ("convert", "stats"):
+    if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
-    from .ledger import run_folder
+    from .ledger import record_url
 
-    folder = run_folder(spec.service, spec.output, spec.exp_name, spec.args)
+    folder = spec.run_folder
     bucket, key = validate.split_s3(folder)
     answer = storage._call(s3.list_objects_v2, f"checking {folder}", Bucket=bucket, Prefix=key, MaxKeys=1)
     held = answer.get("Contents", [])
+    if not held and storage.object_exists(s3, record_url(folder)):  # launched, nothing written yet
+        held = [{"Key": key + f" (claimed by the launch recorded in {record_url(folder)})"}]
     if not held:
         if spec.resume:
             report.notes.append(f"--resume: {folder} is empty, the run starts from scratch")
@@ -218,7 +206,7 @@ def check_output(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
         report.notes.append(f"--force: {folder} already holds a run; it may be overwritten")
         return []
     what = held[0]["Key"][len(key):] or "an object"
-    if spec.service not in TRAINERS:  # a dataset or stats folder: no run to resume
+    if spec.kind != "train":  # a dataset or stats folder: no run to resume
         return [("output", f"{folder} already holds data ({what})", "choose another --output, or add --force to "
                  "overwrite it")]
     return [("output", f"{folder} already holds a run ({what})",
@@ -287,7 +275,7 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
     """A spec whose host is `auto` gets the placed host (and the placement, with its reason)."""
     if spec.host != "auto":
         return spec, None
-    chosen = placement.place(spec.service, inventory, runner, need_mb=spec.gpu_mem_mb or None, power=power)
+    chosen = placement.place(spec.program, inventory, runner, need_mb=spec.gpu_mem_mb or None, power=power)
     return replace(spec, host=chosen.host.name), chosen
 
 

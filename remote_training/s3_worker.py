@@ -26,7 +26,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-SPEC_FIELDS = ("service", "kind", "args", "inputs", "output", "exp_name", "resume", "force")
+SPEC_FIELDS = ("service", "kind", "args", "inputs", "output", "exp_name", "resume", "force", "run_folder", "checkpoints",
+               "checkpoint", "layout")
 ANSWER_TIMEOUT_S = 90.0  # above boto's own connect/read timeouts and retries
 
 

@@ -21,6 +21,7 @@ GROOT_MODALITIES: dict[str, str] = {
     "ee_rot6d_q": "6D rotation + joint feedback",
     "ee_rot6d_rel": "6D rotation, relative actions",
     "ee_rot6d_q_rel": "6D rotation + joints, relative actions",
+    "joints": "joint positions (current era only; no server pipeline)",
 }
 OBSERVATIONS: dict[str, str] = {
     ".groot": "EE pose (quaternion)",
@@ -34,14 +35,6 @@ ACTIONS: dict[str, str] = {
     ".groot_rot6d": "EE delta (6D rotation)",
     ".absolute_position": "absolute EE pose",
 }
-# Server modality -> the inference client's policy config (seed: client-server mapping).
-GROOT_CLIENT_POLICY: dict[str, str] = {
-    "ee_rot6d_q": "groot_ee_rot6d_joints",
-    "ee_rot6d_q_rel": "groot_ee_rot6d_joints",
-    "ee_q": "groot_ee_joints",
-    "ee": "groot_ee",
-}
-SERVICE_CLIENT_POLICY: dict[str, str] = {"openpi-server": "openpi_positronic", "lerobot-server": "act_absolute"}
 
 # -- shapes --------------------------------------------------------------------
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -97,18 +90,12 @@ def action(value: object) -> str:
     return _from_table("action", value, ACTIONS, allow_absolute=True)
 
 
-def client_policy(service: str, modality_name: str | None = None) -> str:
-    """The inference client's policy for a server, by the seed's mapping table."""
-    if service == "groot-server":
-        name = modality(modality_name)
-        if name not in GROOT_CLIENT_POLICY:
-            raise InputError(f"no client policy is known for GR00T modality {name!r}",
-                             f"serve one of: {', '.join(GROOT_CLIENT_POLICY)}")
-        return GROOT_CLIENT_POLICY[name]
-    if service in SERVICE_CLIENT_POLICY:
-        return SERVICE_CLIENT_POLICY[service]
-    raise InputError(f"{service!r} is not an inference server",
-                     f"{did_you_mean(service, ['groot-server', *SERVICE_CLIENT_POLICY])}use a server job")
+def identifier(value: object, kind: str = "name") -> str:
+    """A configuronic command or config name (a Python identifier)."""
+    text = _text(kind, value)
+    if not IDENTIFIER_RE.match(text):
+        raise InputError(f"{kind} {text!r} is not a name", "use letters, digits and '_', e.g. ee_rot6d")
+    return text
 
 
 def s3_url(value: object, kind: str = "s3 URL") -> str:

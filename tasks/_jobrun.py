@@ -21,34 +21,50 @@ SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "
 HOST_HELP = "host name or alias to run on, or auto (placement picks one); default: the service's usual host"
 WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
 DRY_HELP = "print the host and the exact remote commands; start nothing"
-JOBS_DEFAULTS = {"compose_project": "docker", "ready_timeout": 600, "preflight": True, "ledger": ""}
+JOBS_DEFAULTS = {"compose_project": "", "ready_timeout": 600, "preflight": True, "ledger": ""}
 
 
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:
     """The RT_IMAGE_* refs images.push last wrote (config images.env_file)."""
+    from remote_training.images.envfile import read_image_env
     from remote_training.inventory import resolve_path
 
     path = resolve_path(str(setting(c, "images.env_file", "docker/.env")), PROJECT_ROOT)
-    try:
-        from remote_training.images.envfile import read_image_env
-    except ImportError:  # the images package is optional for jobs
-        read_image_env = _read_env
     return path, {k: v for k, v in read_image_env(path).items() if k.startswith("RT_IMAGE_")}
 
 
-def _read_env(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
-    return {k.strip(): v.strip().strip("'\"") for k, v in pairs}
-
-
 def compose_folder(c: Any, inventory: Any) -> Path:
+    """The team's positronic checkout's docker/ folder: jobs.compose_project, else hosts.yaml's
+    compose_project, else the positronic repository the image catalog names, plus docker/."""
     from remote_training.inventory import resolve_path
 
+    configured = str(setting(c, "jobs.compose_project", "") or "")
+    if configured:
+        return resolve_path(configured, PROJECT_ROOT)
     if inventory.compose_project:
         return inventory.compose_project
-    return resolve_path(str(setting(c, "jobs.compose_project", "docker")), PROJECT_ROOT)
+    from .images import catalog
+
+    cat = catalog(c)
+    repo = next((s.repo_dir for s in cat.images.values() if s.repo == (cat.image_tag_repo or "positronic")), None)
+    if repo is None:
+        raise InputError(f"the image catalog {cat.path} names no positronic repository",
+                         "set jobs.compose_project (INVOKE_JOBS_COMPOSE_PROJECT) to positronic's docker/ folder")
+    return repo / "docker"
+
+
+def service_images(c: Any, checkout: Any) -> tuple[Path, dict[str, str]]:
+    """(env file, compose service -> pushed ref) for every service whose image the catalog builds."""
+    from .images import catalog
+
+    env_path, refs = image_env(c)
+    cat = catalog(c)
+    out = {}
+    for svc in checkout.services.values():
+        spec = next((s for s in cat.images.values() if s.repository == svc.repository), None)
+        if spec is not None and refs.get(spec.env_name):
+            out[svc.name] = refs[spec.env_name]
+    return env_path, out
 
 
 def job_env(inventory: Any, folder: Path) -> dict[str, str]:
@@ -57,9 +73,11 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
     endpoint = inventory.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         env["AWS_ENDPOINT_URL"] = str(endpoint)
+    from remote_training.images.envfile import read_image_env
+
     wandb_file = folder / ".env.wandb"
     if "WANDB_API_KEY" not in os.environ and wandb_file.exists():
-        env.update({k: v for k, v in _read_env(wandb_file).items() if k == "WANDB_API_KEY"})
+        env.update({k: v for k, v in read_image_env(wandb_file).items() if k == "WANDB_API_KEY"})
     env.update({k: os.environ[k] for k in SECRET_NAMES if os.environ.get(k)})
     return env
 
@@ -85,59 +103,72 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
-def start(c: Any, service_name: str, args: Sequence[str], *, host: str | None, dry_run: bool, wait: bool,
-          inputs: Sequence[str] = (), output: str | None = None, exp_name: str | None = None,
-          resume: bool = False, force: bool = False, replace: bool = False, port: int | None = None,
-          env: dict[str, str] | None = None) -> Any:
-    """Launch one job; returns the LaunchResult (after the job ends when `wait`)."""
+def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, force: bool = False,
+          replace: bool = False, port: int | None = None, env: dict[str, str] | None = None) -> Any:
+    """Launch one typed job (remote_training.jobs.services) through the checkout's compose file;
+    returns the LaunchResult (after the job ends when `wait`)."""
+    from remote_training import validate
+    from remote_training.errors import PreflightError
     from remote_training.jobs import monitor
+    from remote_training.jobs.catalog import load_checkout
     from remote_training.jobs.launch import launch
-    from remote_training.jobs.project import collect
-    from remote_training.jobs.services import service
+    from remote_training.jobs.project import OVERRIDE, collect, override_text
     from remote_training.jobs.spec import JobSpec, new_job_id
 
-    svc = service(service_name)
     inventory = load_inventory(c)
-    host = host or svc.default_host
+    folder = compose_folder(c, inventory)
+    checkout = load_checkout(folder)
+    era = checkout.era
+    svc, program = checkout.role(job.role)
+    problems = validate.check_options(job.options)  # every bad value at once, before rendering any
+    if problems:
+        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
+    args = job.argv(era)
+    host = host or program.default_host
     host = host if host == "auto" else inventory.get(host).name  # an unknown name fails here, before anything
+    container_port = era.server_port.get(job.role) if program.kind == "serve" else None
     run = runner(c, dry_run=dry_run, inventory=inventory)
-    hooks = make_hooks(c, run, inventory, s3_worker=bool(inputs or output))  # first: its worker warms up meanwhile
+    hooks = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
     try:
-        env_path, images = image_env(c)
-        image = images.get(svc.image_var)
+        env_path, images = service_images(c, checkout)
+        image = images.get(svc.name)
         if not image and not dry_run:
-            raise InputError(f"no {svc.image_var} in {env_path}: no pushed image to run for {svc.name}",
+            raise InputError(f"no pushed image for {svc.repository} in {env_path}: nothing to run {svc.name} with",
                              "build and push it first: inv images.push")
-        folder = compose_folder(c, inventory)
-        project = collect(folder, {".env": "".join(f"{k}={v}\n" for k, v in sorted(images.items()))})
-        spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=svc.kind, host=host,
-                       args=tuple(args), image=image, port=(port or svc.port) if svc.kind == "serve" else None,
-                       gpu_mem_mb=svc.gpu_mem_mb, inputs=tuple(inputs), output=output, exp_name=exp_name,
-                       resume=resume, force=force, replace=replace, env=env or {})
+        project = collect(folder, {OVERRIDE: override_text(images)})
+        spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=program.kind, host=host, args=tuple(args),
+                       image=image, port=(port or container_port) if container_port else None,
+                       gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output, exp_name=getattr(job, "exp_name", None),
+                       resume=getattr(job, "resume", False), force=force, replace=replace, env=env or {}, program=program.name,
+                       era=era.name, run_folder=job.run_folder(era), checkpoints=job.checkpoints,
+                       checkpoint=getattr(job, "checkpoint", None), layout=program.layout,
+                       client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
+                       options=job.options)
         if spec.host == "auto":
             if not hasattr(hooks, "place"):
                 raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
             spec = hooks.place(spec)
         target = inventory.get(spec.host)
         if dry_run:
-            print(f"# {spec.job_id}: {svc.name} on {target.name} ({target.ssh}), image {image or '(none pushed yet)'}")
+            print(f"# {spec.job_id}: {svc.name} ({era.label}) on {target.name} ({target.ssh}), "
+                  f"image {image or '(none pushed yet)'}")
         result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=hooks)
         if dry_run:
             return result
         shipped = "project sent" if result.shipped else "project unchanged"
         print(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
-        if svc.kind != "serve" and not wait:
+        if program.kind != "serve" and not wait:
             print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
             return result
-        job = monitor.find_job(run, [target], spec.job_id)
-        if svc.kind == "serve":
+        found = monitor.find_job(run, [target], spec.job_id)
+        if program.kind == "serve":
             address = run.connection(target).host
-            wait_port(run, job, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
+            wait_port(run, found, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
             print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
             if wait:
-                follow(run, job, hooks)
+                follow(run, found, hooks)
         else:
-            follow(run, job, hooks)
+            follow(run, found, hooks)
         return result
     finally:
         if hasattr(hooks, "close"):

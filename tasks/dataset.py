@@ -8,21 +8,22 @@ from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS
 
 
 @rt_task(help={
-    "dataset": "dataset config, e.g. @positronic.cfg.phail.sim_stack_groot_ft",
-    "observation": "observation config: .groot, .groot_joints, .groot_rot6d, .groot_rot6d_joints, .eepose",
-    "action": "action config: .groot, .groot_rot6d, .absolute_position",
+    "dataset": "dataset config, e.g. @positronic.cfg.phail.sim_stack_groot_ft (current era: @positronic.cfg.ds...)",
+    "observation": "runbook era: observation config (.groot_rot6d_joints, .eepose, ...)",
+    "action": "runbook era: action config (.groot, .groot_rot6d, .absolute_position)",
+    "codec": "current era: codec, e.g. @positronic.vendors.gr00t.codecs.ee_rot6d_joints",
     "output": "s3:// folder for the converted dataset",
-    "fps": "frames per second of the output (default 15)",
+    "fps": "frames per second of the output (runbook era: default 15; current era: from the codec)",
     "force": "write into an output folder that already holds data",
     "host": HOST_HELP, "wait": WAIT_HELP, "dry_run": DRY_HELP,
 })
-def convert(c, dataset, observation, action, output, fps=15, force=False, host=None, wait=False, dry_run=False):
-    """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot)."""
-    from remote_training.jobs.services import arg_value, convert_args
+def convert(c, dataset, output, observation=None, action=None, codec=None, fps=None, force=False, host=None,
+            wait=False, dry_run=False):
+    """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert)."""
+    from remote_training.jobs.services import Convert
 
-    args = convert_args(dataset, observation, action, output, fps)
-    start(c, "positronic-to-lerobot", args, host=host, dry_run=dry_run, wait=wait, output=arg_value(args, "output_dir"),
-          force=force)
+    job = Convert(dataset, output, int(fps) if fps else None, observation, action, codec)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help={"input": "s3:// folder of a converted dataset", "output": "s3:// folder; stats land in <output>/assets/",
@@ -30,11 +31,9 @@ def convert(c, dataset, observation, action, output, fps=15, force=False, host=N
                "host": HOST_HELP, "wait": WAIT_HELP, "dry_run": DRY_HELP})
 def stats(c, input, output, force=False, host=None, wait=False, dry_run=False):
     """Compute OpenPI normalisation stats for a dataset (openpi-stats)."""
-    from remote_training.jobs.services import arg_value, stats_args
+    from remote_training.jobs.services import Stats
 
-    args = stats_args(input, output)
-    start(c, "openpi-stats", args, host=host, dry_run=dry_run, wait=wait, inputs=[arg_value(args, "input_path")],
-          output=arg_value(args, "output_path"), force=force)
+    start(c, Stats(input, output), host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 ns = Collection("dataset")

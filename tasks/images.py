@@ -22,7 +22,8 @@ def _path(value: str) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def _catalog(c):
+def catalog(c):
+    """The image catalog the config names (images.catalog, images.root, images.registry)."""
     from remote_training.images.catalog import load_catalog
 
     root = str(setting(c, "images.root", "") or "")
@@ -51,7 +52,7 @@ def _show_plan(plan, json: bool, dry_run: bool) -> None:
 def _plan(c, names: str | None, push: bool, force: bool):
     from remote_training.images.service import plan_images
 
-    return plan_images(_catalog(c), _names(names), push=push, force=force)
+    return plan_images(catalog(c), _names(names), push=push, force=force)
 
 
 def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: bool, parallel: int) -> None:
@@ -60,7 +61,7 @@ def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: boo
     if dry_run:
         _show_plan(_plan(c, names, push, force), json, dry_run=True)
         return
-    result = run_images(_catalog(c), _names(names), push=push, force=force,
+    result = run_images(catalog(c), _names(names), push=push, force=force,
                         parallel=int(parallel or setting(c, "images.parallel", 3)),
                         env_file=_path(str(setting(c, "images.env_file", "docker/.env"))) if push else None)
     if json:

@@ -16,35 +16,37 @@ SERVE_HELP = {
 
 
 @rt_task(help={**SERVE_HELP, "modality": "GR00T modality config the checkpoints were trained with",
-               "port": "port to serve on (default 9000)"})
-def groot(c, checkpoints, modality, port=9000, checkpoint=None, host=None, replace=False, wait=False, dry_run=False):
+               "port": "host port to serve on (default: the server's own, 9000 in the runbook era, else 8000)"})
+def groot(c, checkpoints, modality, port=None, checkpoint=None, host=None, replace=False, wait=False, dry_run=False):
     """Start a GR00T inference server (groot-server)."""
-    from remote_training.jobs.services import groot_server_args
+    from remote_training.jobs.services import GrootServer
 
-    args = groot_server_args(checkpoints, modality, port, checkpoint)
-    start(c, "groot-server", args, host=host, dry_run=dry_run, wait=wait, inputs=[checkpoints], port=int(port),
-          replace=replace)
+    job = GrootServer(checkpoints, checkpoint, None, modality)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
-@rt_task(help={**SERVE_HELP, "port": "port to serve on (default 8000)", "config_name": "OpenPI config name"})
-def openpi(c, checkpoints, port=8000, checkpoint=None, config_name=None, host=None, replace=False, wait=False,
-           dry_run=False):
+@rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)", "config_name": "OpenPI config name",
+               "pipeline": "current era: the server's pipeline subcommand (default ee)",
+               "ee_frame": "current era: --pipeline.ee_frame for ee* pipelines (None: the rig's default frame)"})
+def openpi(c, checkpoints, port=None, checkpoint=None, config_name=None, pipeline="ee", ee_frame=None, host=None,
+           replace=False, wait=False, dry_run=False):
     """Start an OpenPI policy server (openpi-server)."""
-    from remote_training.jobs.services import openpi_server_args
+    from remote_training.jobs.services import OPENPI_CONFIG, OpenpiServer
 
-    args = openpi_server_args(checkpoints, port, checkpoint, config_name)
-    start(c, "openpi-server", args, host=host, dry_run=dry_run, wait=wait, inputs=[checkpoints], port=int(port),
-          replace=replace)
+    job = OpenpiServer(checkpoints, checkpoint, None, config_name or OPENPI_CONFIG, pipeline, ee_frame)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
-@rt_task(help={**SERVE_HELP, "port": "port to serve on (default 8000)"})
-def lerobot(c, checkpoints, port=8000, checkpoint=None, host=None, replace=False, wait=False, dry_run=False):
-    """Start a LeRobot ACT server (lerobot-server)."""
-    from remote_training.jobs.services import lerobot_server_args
+@rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)",
+               "checkpoint": "serve this checkpoint folder (exact name, e.g. 050000) instead of the latest",
+               "pipeline": "the server's pipeline subcommand (default ee)"})
+def lerobot(c, checkpoints, port=None, checkpoint=None, pipeline="ee", host=None, replace=False, wait=False,
+            dry_run=False):
+    """Start a LeRobot ACT server (lerobot-0_3_3-server; the runbook era has none)."""
+    from remote_training.jobs.services import LerobotServer
 
-    args = lerobot_server_args(checkpoints, port, checkpoint)
-    start(c, "lerobot-server", args, host=host, dry_run=dry_run, wait=wait, inputs=[checkpoints], port=int(port),
-          replace=replace)
+    job = LerobotServer(checkpoints, checkpoint, None, pipeline)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
 @rt_task(help={"target": "a server job id (or unique prefix), or a host name to stop every server there",

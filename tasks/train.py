@@ -15,23 +15,17 @@ COMMON_HELP = {
 }
 
 
-def _value(args: list[str], name: str) -> str:
-    from remote_training.jobs.services import arg_value
-
-    return arg_value(args, name) or ""
-
-
-@rt_task(help={**COMMON_HELP, "modality": "GR00T modality config: ee, ee_q, ee_rot6d, ee_rot6d_q, ee_rot6d_rel, ee_rot6d_q_rel",
-               "save_steps": "save a checkpoint every N steps", "workers": "data loader workers"})
-def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=2000, workers=4, resume=False,
+@rt_task(help={**COMMON_HELP, "modality": "GR00T modality config: ee, ee_q, ee_rot6d, ee_rot6d_q, ee_rot6d_rel, "
+               "ee_rot6d_q_rel (current era also joints)",
+               "save_steps": "save a checkpoint every N steps (default: the trainer's)",
+               "workers": "data loader workers (default: the trainer's)"})
+def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=None, workers=None, resume=False,
           force=False, host=None, wait=False, dry_run=False):
     """Train GR00T (groot-train); checkpoints land in <output>/<exp-name>/checkpoint-<step>/."""
-    from remote_training.jobs.services import groot_train_args, today
+    from remote_training.jobs.services import GrootTrain, today
 
-    exp_name = exp_name or today()
-    args = groot_train_args(input, output, modality, exp_name, steps, save_steps, workers, resume)
-    start(c, "groot-train", args, host=host, dry_run=dry_run, wait=wait, inputs=[_value(args, "input_path")],
-          output=_value(args, "output_path"), exp_name=exp_name, resume=resume, force=force)
+    job = GrootTrain(input, output, exp_name or today(), steps, resume, modality, save_steps, workers)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help={**COMMON_HELP, "stats": "s3:// folder of the stats assets (openpi-stats output + assets/)",
@@ -39,25 +33,20 @@ def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=200
 def openpi(c, input, stats, output, exp_name=None, config_name=None, steps=None, resume=False, force=False,
            host=None, wait=False, dry_run=False):
     """Train OpenPI (openpi-train); checkpoints land in <output>/<config>/<exp-name>/<step>/."""
-    from remote_training.jobs.services import openpi_train_args, today
+    from remote_training.jobs.services import OPENPI_CONFIG, OpenpiTrain, today
 
-    exp_name = exp_name or today()
-    args = openpi_train_args(input, stats, output, exp_name, config_name, steps, resume)
-    start(c, "openpi-train", args, host=host, dry_run=dry_run, wait=wait,
-          inputs=[_value(args, "input_path"), _value(args, "stats_path")], output=_value(args, "output_path"),
-          exp_name=exp_name, resume=resume, force=force)
+    job = OpenpiTrain(input, output, exp_name or today(), steps, resume, stats, config_name or OPENPI_CONFIG)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help=COMMON_HELP)
 def lerobot(c, input, output, exp_name=None, steps=None, resume=False, force=False, host=None, wait=False,
             dry_run=False):
-    """Train LeRobot ACT (lerobot-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
-    from remote_training.jobs.services import lerobot_train_args, today
+    """Train LeRobot ACT (lerobot-train / lerobot-0_3_3-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
+    from remote_training.jobs.services import LerobotTrain, today
 
-    exp_name = exp_name or today()
-    args = lerobot_train_args(input, output, exp_name, steps, resume)
-    start(c, "lerobot-train", args, host=host, dry_run=dry_run, wait=wait, inputs=[_value(args, "input_path")],
-          output=_value(args, "output_path"), exp_name=exp_name, resume=resume, force=force)
+    job = LerobotTrain(input, output, exp_name or today(), steps, resume)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 ns = Collection("train")

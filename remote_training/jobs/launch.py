@@ -17,7 +17,7 @@ from typing import Mapping
 from ..errors import InputError, RemoteCommandError
 from ..inventory import Host
 from ..remote import RemoteRunner, quote_command
-from .project import MARKER, Project, unpack_argv
+from .project import MARKER, OVERRIDE, Project, unpack_argv
 from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
 
 PROJECT_MISSING = 97
@@ -48,22 +48,24 @@ def labels(spec: JobSpec) -> dict[str, str]:
         out["rt.image"] = spec.image
     if spec.output:
         out["rt.output"] = spec.output
+    for key in ("program", "era", "client"):
+        if getattr(spec, key):
+            out[f"rt.{key}"] = getattr(spec, key)
     return out
 
 
 def compose_argv(host: Host, spec: JobSpec, env_names: list[str]) -> list[str]:
-    argv = [*host.compose, "run", "-d", "--name", spec.job_id]
+    """The checkout's compose file as it is, plus our override (image refs) as a second -f."""
+    argv = [*host.compose, "-f", "docker-compose.yml", "-f", OVERRIDE, "run", "-d", "--name", spec.job_id]
     for key, value in labels(spec).items():
         argv += ["-l", f"{key}={value}"]
     for key, value in spec.env.items():
         argv += ["-e", f"{key}={value}"]  # non-secret by contract
     for name in env_names:
         argv += ["-e", name]  # value comes from the environment read on stdin, never the command line
-    if spec.kind == "serve":
-        argv.append("--service-ports")
-    argv = [*argv, spec.service, *spec.args]
-    # RT_PORT is read by the compose file's `ports:` (interpolation, not container env).
-    return ["env", f"RT_PORT={spec.port}", *argv] if spec.port else argv
+    if spec.port:  # only the server's own port, at the host port asked for (not all of the service's ports)
+        argv += ["-p", f"{spec.port}:{spec.container_port or spec.port}"]
+    return [*argv, spec.service, *spec.args]
 
 
 def env_file_text(values: Mapping[str, str]) -> str:

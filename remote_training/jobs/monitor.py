@@ -38,6 +38,7 @@ class Job:
     image: str
     port: int | None
     output: str
+    client: str = ""  # servers: the inference client's policy config (label rt.client)
 
     @property
     def running(self) -> bool:
@@ -66,7 +67,7 @@ def _job(host: str, record: dict[str, Any]) -> Job | None:
                started=labels.get("rt.started", ""), finished="" if finished.startswith("0001") else finished[:19],
                user=labels.get("rt.user", ""), args=args, gpu_mem_mb=int(labels.get("rt.gpu_mem_mb", "0") or 0),
                image=labels.get("rt.image", ""), port=int(labels["rt.port"]) if labels.get("rt.port") else None,
-               output=labels.get("rt.output", ""))
+               output=labels.get("rt.output", ""), client=labels.get("rt.client", ""))
 
 
 def host_jobs(runner: RemoteRunner, host: Host) -> list[Job]:

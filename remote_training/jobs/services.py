@@ -1,50 +1,29 @@
-"""The service table of the compose project, and the program arguments of each job.
+"""Typed jobs: what each typed task asks for, rendered once into the argv its era's program reads.
 
-Argument builders take typed options and return the argument list in the
-configuronic syntax the Positronic programs read (`--a.b=value`). They check
-what can be checked locally (s3:// URLs, known modality configs) so a typo
-fails here, before any host is touched.
+A job object holds the user's values; `options` feeds the validators (every problem reported at
+once), `argv(era)` renders configuronic syntax for the checkout's era (runbook 4261b1aa or current
+a060cbea, see catalog.py), and the run folder, inputs, output and checkpoints are fields, never
+parsed back out of the argv.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from .. import validate
 from ..errors import InputError
+from .catalog import Era
 
-# The seed's tables (names, client policies) live in one place: validate.py.
-from .. import validate  # noqa: E402
-from ..validate import GROOT_CLIENT_POLICY, SERVICE_CLIENT_POLICY  # noqa: E402,F401
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str  # compose service name
-    kind: str  # train / serve / convert / stats / infer
-    image_var: str  # variable in the images env file that holds the image ref
-    default_host: str  # a host name, or auto (placement picks)
-    gpu_mem_mb: int  # rough GPU memory the job holds (estimates; GR00T server ~6 GB per the seed)
-    port: int | None = None  # servers: the port they listen on by default
-
-
-SERVICES: dict[str, Service] = {s.name: s for s in (
-    Service("positronic-to-lerobot", "convert", "RT_IMAGE_POSITRONIC", "desktop", 0),
-    Service("openpi-stats", "stats", "RT_IMAGE_OPENPI", "desktop", 0),
-    Service("groot-train", "train", "RT_IMAGE_GR00T", "auto", 60000),  # placement picks a free H100
-    Service("openpi-train", "train", "RT_IMAGE_OPENPI", "auto", 70000),
-    Service("lerobot-train", "train", "RT_IMAGE_POSITRONIC", "desktop", 8000),
-    Service("groot-server", "serve", "RT_IMAGE_GR00T", "vm-train", 6000, 9000),
-    Service("openpi-server", "serve", "RT_IMAGE_OPENPI", "vm-train", 12000, 8000),
-    Service("lerobot-server", "serve", "RT_IMAGE_POSITRONIC", "desktop", 2000, 8000),
-    Service("positronic-inference", "infer", "RT_IMAGE_POSITRONIC", "desktop", 0),
-)}
-
-
-def service(name: str) -> Service:
-    try:
-        return SERVICES[name]
-    except KeyError:
-        raise InputError(f"unknown service {name!r}", f"use one of: {', '.join(SERVICES)}") from None
+RUNBOOK, CURRENT = "4261b1aa", "a060cbea"
+# GR00T training modality -> the current server's pipeline subcommand (server names differ).
+GROOT_PIPELINE = {"ee": "ee", "ee_q": "ee_joints", "ee_rot6d": "ee_rot6d", "ee_rot6d_q": "ee_rot6d_joints",
+                  "ee_rot6d_rel": "ee_rot6d_rel", "ee_rot6d_q_rel": "ee_rot6d_joints_rel"}
+# GR00T modality -> the runbook-era client config (positronic/cfg/policy/policy.py at 4261b1aa).
+GROOT_CLIENT_POLICY = {"ee": "groot_ee", "ee_q": "groot_ee_joints", "ee_rot6d": "groot_ee_rot6d",
+                       "ee_rot6d_rel": "groot_ee_rot6d", "ee_rot6d_q": "groot_ee_rot6d_joints",
+                       "ee_rot6d_q_rel": "groot_ee_rot6d_joints"}
+OPENPI_CONFIG = "pi05_positronic_lowmem"
 
 
 def today() -> str:
@@ -52,92 +31,287 @@ def today() -> str:
     return time.strftime("%y%m%d")
 
 
-def s3_url(value: str, what: str, *, directory: bool = True) -> str:
-    url = validate.s3_url(value, what)
-    return url if url.endswith("/") or not directory else url + "/"  # the trainers treat these as folders
+def folder(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
 
 
-def _positive(value: int | str, what: str) -> int:
-    return validate.steps(value, what)
+def _flag(name: str, value: bool) -> list[str]:
+    """A configuronic boolean: bare `--x` is True (`--x=true` would arrive as a string)."""
+    return [f"--{name}"] if value else []
 
 
-def _name(value: str, what: str) -> str:
-    return validate.exp_name(value) if what == "exp-name" else validate.config_name(value)
+def _wrong_era(what: str, era: Era, fix: str) -> InputError:
+    return InputError(f"{what} does not exist in the {era.label}", fix)
 
 
-# -- argument builders: one per program -----------------------------------------
-def convert_args(dataset: str, observation: str, action: str, output: str, fps: int = 15) -> list[str]:
-    return ["convert", f"--dataset={validate.config_ref(dataset, 'dataset config')}",
-            f"--dataset.observation={validate.observation(observation)}",
-            f"--dataset.action={validate.action(action)}",
-            f"--output_dir={s3_url(output, 'output')}", f"--fps={validate.fps(fps)}"]
+@dataclass(frozen=True)
+class Job:
+    role: ClassVar[str]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Typed values by validator name (validate.OPTION_VALIDATORS)."""
+        return {k: v for k, v in vars(self).items() if v is not None and not isinstance(v, bool)}
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def output(self) -> str | None:
+        return None
+
+    def run_folder(self, era: Era) -> str | None:
+        """The prefix the job writes (and syncs) under."""
+        return None
+
+    @property
+    def checkpoints(self) -> str | None:
+        return None
+
+    def argv(self, era: Era) -> list[str]:
+        raise NotImplementedError
 
 
-def stats_args(input: str, output: str) -> list[str]:
-    return [f"--input_path={s3_url(input, 'input')}", f"--output_path={s3_url(output, 'output')}"]
+@dataclass(frozen=True)
+class Convert(Job):
+    role: ClassVar[str] = "convert"
+    dataset: str
+    output_dir: str
+    fps: int | None = None
+    observation: str | None = None
+    action: str | None = None
+    codec: str | None = None
+
+    @property
+    def output(self) -> str:
+        return folder(self.output_dir)
+
+    def run_folder(self, era: Era) -> str:
+        return self.output
+
+    def argv(self, era: Era) -> list[str]:
+        if era.name == RUNBOOK:
+            if self.codec:
+                raise _wrong_era("--codec", era, "give --observation and --action (the runbook's converter)")
+            if not (self.observation and self.action):
+                raise InputError("the runbook-era converter needs --observation and --action",
+                                 "e.g. --observation .groot_rot6d_joints --action .groot_rot6d")
+            return ["convert", f"--dataset={validate.config_ref(self.dataset, 'dataset config')}",
+                    f"--dataset.observation={validate.observation(self.observation)}",
+                    f"--dataset.action={validate.action(self.action)}",
+                    f"--output_dir={self.output}", f"--fps={int(validate.fps(self.fps or 15))}"]
+        if self.observation or self.action:
+            raise _wrong_era("--observation/--action", era,
+                             "give --codec, e.g. @positronic.vendors.gr00t.codecs.ee_rot6d_joints")
+        if not self.codec:
+            raise InputError(f"the {era.label} converter needs --codec",
+                             "e.g. --codec @positronic.vendors.gr00t.codecs.ee_rot6d_joints")
+        args = ["convert", f"--dataset.dataset={validate.config_ref(self.dataset, 'dataset config')}",
+                f"--dataset.codec={validate.config_ref(self.codec, 'codec')}", f"--output_dir={self.output}"]
+        return args + ([f"--fps={int(validate.fps(self.fps))}"] if self.fps else [])
 
 
-def groot_train_args(input: str, output: str, modality: str, exp_name: str, steps: int = 20000,
-                     save_steps: int = 2000, workers: int = 4, resume: bool = False) -> list[str]:
-    args = [f"--input_path={s3_url(input, 'input')}", f"--output_path={s3_url(output, 'output')}",
-            f"--exp_name={_name(exp_name, 'exp-name')}", f"--num_train_steps={_positive(steps, 'steps')}",
-            f"--save_steps={_positive(save_steps, 'save-steps')}", f"--num_workers={validate.workers(workers)}",
-            f"--modality_config={validate.modality(modality)}"]
-    return args + (["--resume"] if resume else [])
+@dataclass(frozen=True)
+class Stats(Job):
+    role: ClassVar[str] = "stats"
+    input_path: str
+    output_path: str
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (folder(self.input_path),)
+
+    @property
+    def output(self) -> str:
+        return folder(self.output_path)
+
+    def run_folder(self, era: Era) -> str:
+        return self.output
+
+    def argv(self, era: Era) -> list[str]:
+        return [f"--input_path={self.inputs[0]}", f"--output_path={self.output}"]
 
 
-def openpi_train_args(input: str, stats: str, output: str, exp_name: str, config_name: str | None = None,
-                      steps: int | None = None, resume: bool = False) -> list[str]:
-    args = [f"--input_path={s3_url(input, 'input')}", f"--stats_path={s3_url(stats, 'stats')}",
-            f"--output_path={s3_url(output, 'output')}", f"--exp_name={_name(exp_name, 'exp-name')}"]
-    if config_name:
-        args.append(f"--config_name={_name(config_name, 'config-name')}")
-    if steps:
-        args.append(f"--num_train_steps={_positive(steps, 'steps')}")
-    return args + (["--resume"] if resume else [])
+@dataclass(frozen=True)
+class _Train(Job):
+    input_path: str
+    output_path: str
+    exp_name: str = field(default_factory=today)
+    steps: int | None = None
+    resume: bool = False
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (folder(self.input_path),)
+
+    @property
+    def output(self) -> str:
+        return folder(self.output_path)
+
+    def run_folder(self, era: Era) -> str:
+        return f"{self.output}{self.exp_name}/"
 
 
-def lerobot_train_args(input: str, output: str, exp_name: str, steps: int | None = None,
-                       resume: bool = False) -> list[str]:
-    args = [f"--input_path={s3_url(input, 'input')}", f"--output_path={s3_url(output, 'output')}",
-            f"--exp_name={_name(exp_name, 'exp-name')}"]
-    if steps:
-        args.append(f"--num_train_steps={_positive(steps, 'steps')}")
-    return args + (["--resume"] if resume else [])
+@dataclass(frozen=True)
+class GrootTrain(_Train):
+    role: ClassVar[str] = "groot-train"
+    modality: str = "ee"
+    save_steps: int | None = None
+    workers: int | None = None
+
+    def argv(self, era: Era) -> list[str]:
+        modality = validate.modality(self.modality)
+        if modality == "joints" and era.name == RUNBOOK:
+            raise _wrong_era("GR00T modality 'joints'", era, f"use one of: {', '.join(GROOT_PIPELINE)}")
+        args = [f"--input_path={self.inputs[0]}", f"--output_path={self.output}", f"--exp_name={self.exp_name}",
+                f"--modality_config={modality}"]
+        args += [f"--num_train_steps={self.steps}"] if self.steps else []
+        args += [f"--save_steps={self.save_steps}"] if self.save_steps else []
+        args += [f"--num_workers={self.workers}"] if self.workers is not None else []
+        return args + _flag("resume", self.resume)
 
 
-def groot_server_args(checkpoints: str, modality: str, port: int = 9000, checkpoint: str | None = None) -> list[str]:
-    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}",
-            f"--modality_config={validate.modality(modality)}", f"--port={validate.port(port)}"]
-    return args + ([f"--checkpoint={validate.checkpoint(checkpoint)}"] if checkpoint else [])
+@dataclass(frozen=True)
+class OpenpiTrain(_Train):
+    role: ClassVar[str] = "openpi-train"
+    stats_path: str = ""
+    config_name: str = OPENPI_CONFIG
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (folder(self.input_path), folder(self.stats_path))
+
+    def run_folder(self, era: Era) -> str:
+        return f"{self.output}{self.config_name}/{self.exp_name}/"
+
+    def argv(self, era: Era) -> list[str]:
+        args = [f"--input_path={self.inputs[0]}", f"--stats_path={self.inputs[1]}", f"--output_path={self.output}",
+                f"--exp_name={self.exp_name}"]
+        args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
+        args += [f"--num_train_steps={self.steps}"] if self.steps else []
+        return args + _flag("resume", self.resume)
 
 
-def openpi_server_args(checkpoints: str, port: int = 8000, checkpoint: str | None = None,
-                       config_name: str | None = None) -> list[str]:
-    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}", f"--port={validate.port(port)}"]
-    if config_name:
-        args.append(f"--config_name={_name(config_name, 'config-name')}")
-    return args + ([f"--checkpoint={validate.checkpoint(checkpoint)}"] if checkpoint else [])
+@dataclass(frozen=True)
+class LerobotTrain(_Train):
+    role: ClassVar[str] = "lerobot-train"
+
+    def argv(self, era: Era) -> list[str]:
+        if era.name == RUNBOOK:  # positronic-train: lerobot's own names, run_name and steps
+            args = [f"--dataset_root={self.inputs[0]}", f"--run_name={self.exp_name}", f"--output_dir={self.output}"]
+            args += [f"--steps={self.steps}"] if self.steps else []
+        else:
+            args = [f"--input_path={self.inputs[0]}", f"--exp_name={self.exp_name}", f"--output_dir={self.output}"]
+            args += [f"--num_train_steps={self.steps}"] if self.steps else []
+        return args + (["--resume=True"] if self.resume else [])  # lerobot's cfg key, read by configuronic
 
 
-def lerobot_server_args(checkpoints: str, port: int = 8000, checkpoint: str | None = None) -> list[str]:
-    args = [f"--checkpoints_dir={s3_url(checkpoints, 'checkpoints')}", f"--port={validate.port(port)}"]
-    return args + ([f"--checkpoint={validate.checkpoint(checkpoint)}"] if checkpoint else [])
+@dataclass(frozen=True)
+class _Server(Job):
+    checkpoints_dir: str
+    checkpoint: str | None = None
+    port: int | None = None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.checkpoints,)
+
+    @property
+    def checkpoints(self) -> str:
+        return folder(self.checkpoints_dir)
+
+    def step(self) -> str | None:
+        """The checkpoint as its step number (servers add their own `checkpoint-` prefix)."""
+        return validate.checkpoint(self.checkpoint).removeprefix("checkpoint-") if self.checkpoint else None
+
+    def client(self, era: Era) -> str:
+        """The inference client's policy config for this server."""
+        return "remote"
 
 
-def inference_args(policy: str, server_host: str, server_port: int, gui: bool = False,
-                   simulation_time: int = 10) -> list[str]:
-    return ["sim", f"--policy=.{policy.lstrip('.')}", f"--policy.base.host={server_host}",
-            f"--policy.base.port={validate.port(server_port)}", f"--driver.show_gui={gui}",
-            f"--driver.simulation_time={_positive(simulation_time, 'simulation-time')}"]
+@dataclass(frozen=True)
+class GrootServer(_Server):
+    role: ClassVar[str] = "groot-server"
+    modality: str = "ee"
+
+    def argv(self, era: Era) -> list[str]:
+        modality = validate.modality(self.modality)
+        if modality not in GROOT_PIPELINE:
+            raise InputError(f"no GR00T server pipeline serves modality {modality!r}",
+                             f"serve one of: {', '.join(GROOT_PIPELINE)}")
+        if era.name == RUNBOOK:
+            args = [f"--checkpoints_dir={self.checkpoints}", f"--modality_config={modality}",
+                    f"--port={era.server_port[self.role]}"]
+            return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
+        args = [GROOT_PIPELINE[modality], f"--pipeline.source.checkpoints_dir={self.checkpoints}"]
+        return args + ([f"--pipeline.source.checkpoint={self.step()}"] if self.checkpoint else [])
+
+    def client(self, era: Era) -> str:
+        return GROOT_CLIENT_POLICY[validate.modality(self.modality)] if era.name == RUNBOOK else "remote"
 
 
-def client_policy(server_service: str, server_args: list[str] | tuple[str, ...]) -> str:
-    """The client policy for a running server, from the seed's mapping table."""
-    return validate.client_policy(server_service, arg_value(server_args, "modality_config"))
+@dataclass(frozen=True)
+class OpenpiServer(_Server):
+    role: ClassVar[str] = "openpi-server"
+    config_name: str = OPENPI_CONFIG
+    pipeline: str = "ee"
+    ee_frame: str | None = None
+
+    def argv(self, era: Era) -> list[str]:
+        if era.name == RUNBOOK:
+            args = [f"--checkpoints_dir={self.checkpoints}", f"--port={era.server_port[self.role]}"]
+            args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
+            return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
+        pipeline = validate.identifier(self.pipeline, "pipeline")
+        if pipeline in ("serve", "ee", "ee_joints", "ee_traj", "ee_joints_traj", "ee_flip_grip") and not self.ee_frame:
+            raise InputError(f"the {era.label} OpenPI pipeline {pipeline!r} needs --ee-frame",
+                             "give the frame the checkpoint was trained in, or --ee-frame None for the rig's default")
+        args = [pipeline, f"--pipeline.source.checkpoints_dir={self.checkpoints}"]
+        args += [f"--pipeline.ee_frame={self.ee_frame}"] if self.ee_frame else []
+        args += [f"--pipeline.source.config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
+        return args + ([f"--pipeline.source.checkpoint={self.step()}"] if self.checkpoint else [])
+
+    def client(self, era: Era) -> str:
+        return "openpi_positronic" if era.name == RUNBOOK else "remote"
 
 
-def arg_value(args: list[str] | tuple[str, ...], name: str) -> str | None:
-    """`--name=value` from an argument list, or None."""
-    prefix = f"--{name}="
-    return next((a[len(prefix):] for a in args if a.startswith(prefix)), None)
+@dataclass(frozen=True)
+class LerobotServer(_Server):
+    role: ClassVar[str] = "lerobot-server"
+    pipeline: str = "ee"
+
+    def argv(self, era: Era) -> list[str]:
+        # LeRobot names checkpoints by the exact, zero-padded directory: sent as typed (preflight checks it).
+        args = [validate.identifier(self.pipeline, "pipeline"), f"--pipeline.source.checkpoints_dir={self.checkpoints}"]
+        return args + ([f"--pipeline.source.checkpoint={self.checkpoint}"] if self.checkpoint else [])
+
+
+@dataclass(frozen=True)
+class Inference(Job):
+    """positronic-inference sim against a server at host:port with the server's client policy."""
+    role: ClassVar[str] = "inference"
+    policy: str
+    server_host: str
+    server_port: int
+    gui: bool = False
+    simulation_time: int = 10
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"port": self.server_port, "steps": self.simulation_time}
+
+    def argv(self, era: Era) -> list[str]:
+        policy = self.policy.lstrip(".")
+        if era.name == RUNBOOK:
+            if policy == "act_absolute":
+                raise InputError("act_absolute runs ACT in-process and contacts no server",
+                                 "against a LeRobot server use --policy remote")
+            where = ([f"--policy.host={self.server_host}", f"--policy.port={self.server_port}"] if policy == "remote"
+                     else [f"--policy.base.host={self.server_host}", f"--policy.base.port={self.server_port}"])
+            return ["sim", f"--policy=.{policy}", *where, f"--driver.show_gui={self.gui}",
+                    f"--driver.simulation_time={self.simulation_time}"]
+        if policy not in ("remote", "authed_remote"):
+            raise _wrong_era(f"client policy {policy!r}", era, "use --policy remote (one client for every server)")
+        return ["sim", f"--policy=.{policy}", f"--policy.url={self.server_host}:{self.server_port}",
+                f"--eval.timeout={self.simulation_time}"]

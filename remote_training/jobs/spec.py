@@ -36,6 +36,16 @@ class JobSpec:
     user: str = field(default_factory=lambda: os.environ.get("USER") or getpass.getuser())
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     env: Mapping[str, str] = field(default_factory=dict)  # non-secret container env (e.g. MUJOCO_GL)
+    # Typed facts of the job, set once from its typed arguments (jobs/services.py), never parsed from args:
+    program: str = ""  # the module or console script the service starts (catalog key)
+    era: str = ""  # the upstream commit whose compose file runs it
+    run_folder: str | None = None  # the prefix the job writes and syncs (output + exp, per layout)
+    checkpoints: str | None = None  # servers: the run folder they serve from
+    checkpoint: str | None = None  # servers: the checkpoint asked for (None: the latest)
+    layout: str | None = None  # checkpoint layout of the program: groot / openpi / lerobot
+    client: str | None = None  # servers: the inference client's policy config
+    container_port: int | None = None  # servers: the port inside the container
+    options: Mapping[str, Any] = field(default_factory=dict)  # the typed values, for the validators
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -44,6 +54,7 @@ class JobSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["args"], data["inputs"], data["env"] = list(self.args), list(self.inputs), dict(self.env)
+        data["options"] = dict(self.options)
         return data
 
 
