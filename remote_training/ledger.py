@@ -80,7 +80,9 @@ def record_url(run_folder: str) -> str:
     the job syncs (pos3's mirror would delete it; the LeRobot writer wants its folder absent)."""
     bucket, _, key = run_folder[len("s3://"):].partition("/")
     parts = [p for p in key.split("/") if p]
-    parent, name = parts[:-1], parts[-1] if parts else "_bucket"
+    if not parts:
+        raise ValueError(f"{run_folder} is a bucket root: a run needs a folder")
+    parent, name = parts[:-1], parts[-1]
     return f"s3://{bucket}/" + "".join(f"{p}/" for p in parent) + f"{RECORDS}/{name}/run.json"
 
 

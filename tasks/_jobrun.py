@@ -124,6 +124,9 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     if problems:
         raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
     args = job.argv(era)
+    run_folder = job.run_folder(era)
+    if run_folder and not validate.split_s3(run_folder)[1].strip("/"):
+        raise InputError(f"output {run_folder} is a bucket root", f"write under a folder, e.g. {run_folder}my_run/")
     host = host or program.default_host
     host = host if host == "auto" else inventory.get(host).name  # an unknown name fails here, before anything
     container_port = era.server_port.get(job.role) if program.kind == "serve" else None
@@ -140,7 +143,7 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
                        image=image, port=(port or container_port) if container_port else None,
                        gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output, exp_name=getattr(job, "exp_name", None),
                        resume=getattr(job, "resume", False), force=force, replace=replace, env=env or {}, program=program.name,
-                       era=era.name, run_folder=job.run_folder(era), checkpoints=job.checkpoints,
+                       era=era.name, run_folder=run_folder, checkpoints=job.checkpoints,
                        checkpoint=getattr(job, "checkpoint", None), layout=program.layout,
                        client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
                        options=job.options)

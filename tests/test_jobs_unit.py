@@ -1,5 +1,5 @@
-"""Jobs logic that needs no host: argument builders, the client-policy table, progress
-parsing, project hashing and the exact launch command (quoting round-trips through a shell)."""
+"""Jobs logic that needs no host: progress parsing, project hashing and the exact launch command
+(quoting round-trips through a shell). Typed arguments per era: tests/test_catalog.py."""
 from __future__ import annotations
 
 import json
@@ -7,54 +7,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from remote_training.errors import InputError
 from remote_training.inventory import parse_inventory
-from remote_training.jobs import launch, monitor, project, services
+from remote_training.jobs import launch, monitor, project
 from remote_training.jobs.spec import JobSpec, new_job_id
 from remote_training.remote import quote_command
 
 ROOT = Path(__file__).resolve().parent.parent
-INVENTORY = parse_inventory("hosts:\n  vm-train: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80, compose: docker-compose}\n",
+INVENTORY = parse_inventory("hosts:\n  vm-train: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80, compose: docker compose}\n",
                             Path("hosts.yaml"))
-
-
-def test_groot_train_args_follow_the_runbook() -> None:
-    args = services.groot_train_args("s3://interim/sim_ft/groot_rot6d_q/", "s3://checkpoints/sim_ft/groot_rot6d_q",
-                                     "ee_rot6d_q", "260101", 20000, 2000, 4)
-    assert args == ["--input_path=s3://interim/sim_ft/groot_rot6d_q/",
-                    "--output_path=s3://checkpoints/sim_ft/groot_rot6d_q/", "--exp_name=260101",
-                    "--num_train_steps=20000", "--save_steps=2000", "--num_workers=4", "--modality_config=ee_rot6d_q"]
-    assert services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee", "x", resume=True)[-1] == "--resume"
-
-
-@pytest.mark.parametrize("call, fragment", [
-    (lambda: services.groot_train_args("/local/path", "s3://checkpoints/d", "ee", "x"), "s3://"),
-    (lambda: services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee_rot6", "x"), "modality"),
-    (lambda: services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee", "x", steps=0), "positive"),
-    (lambda: services.groot_train_args("s3://interim/b", "s3://checkpoints/d", "ee", "a/b"), "experiment name"),
-    (lambda: services.convert_args("@cfg.x", ".groot_rot", ".groot", "s3://interim/x"), "observation"),
-    (lambda: services.groot_server_args("s3://checkpoints/x/", "ee", port=70000), "port"),
-])
-def test_bad_arguments_fail_before_any_host_is_touched(call, fragment) -> None:
-    with pytest.raises(InputError) as info:
-        call()
-    assert fragment in str(info.value) and info.value.fix
-
-
-@pytest.mark.parametrize("modality, policy", [("ee_rot6d_q", "groot_ee_rot6d_joints"),
-                                              ("ee_rot6d_q_rel", "groot_ee_rot6d_joints"),
-                                              ("ee_q", "groot_ee_joints"), ("ee", "groot_ee")])
-def test_client_policy_follows_the_seed_table(modality: str, policy: str) -> None:
-    assert services.client_policy("groot-server", services.groot_server_args("s3://checkpoints/x/", modality)) == policy
-
-
-def test_client_policy_for_other_servers_and_unknown_modality() -> None:
-    assert services.client_policy("openpi-server", []) == "openpi_positronic"
-    assert services.client_policy("lerobot-server", []) == "act_absolute"
-    with pytest.raises(InputError, match="ee_rot6d"):
-        services.client_policy("groot-server", ["--modality_config=ee_rot6d"])
 
 
 def test_progress_takes_the_last_tqdm_update() -> None:
@@ -89,17 +51,21 @@ def test_launch_command_round_trips_through_a_real_shell() -> None:
     """Every piece reaches compose exactly as built, hostile text included."""
     nasty = "--exp_name=$(touch /tmp/pwned);`id`'\""
     spec = JobSpec(new_job_id("groot-server"), "groot-server", "serve", "vm-train", ("--port=9000", nasty),
-                   image="localhost:5000/positro/gr00t:src-abc", port=9000, gpu_mem_mb=6000)
+                   image="localhost:5000/positro/gr00t:src-abc", port=9001, gpu_mem_mb=6000, container_port=9000,
+                   program="positronic.vendors.gr00t.server", era="4261b1aa", client="groot_ee")
     argv = launch.compose_argv(INVENTORY.get("vm-train"), spec, ["WANDB_API_KEY"])
     # Replace the compose command by a printer, keep the rest: what would compose receive?
     line = quote_command(["sh", "-c", 'for a in "$@"; do printf "%s\\n" "$a"; done', "sh", *argv])
     out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == argv
-    assert argv[:2] == ["env", "RT_PORT=9000"] and argv[2:6] == ["docker-compose", "run", "-d", "--name"]
+    assert argv[:8] == ["docker", "compose", "-f", "docker-compose.yml", "-f", project.OVERRIDE, "run", "-d"]
     labels = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "-l")
     assert labels["rt.job"] == spec.job_id and labels["rt.kind"] == "serve" and labels["rt.gpu_mem_mb"] == "6000"
+    assert labels["rt.client"] == "groot_ee" and labels["rt.program"] == "positronic.vendors.gr00t.server"
     assert json.loads(labels["rt.args"]) == ["--port=9000", nasty]
-    assert "--service-ports" in argv and argv[-3:] == ["groot-server", "--port=9000", nasty]
+    # Only the server's own port, at the host port asked for: never the service's other ports.
+    assert "--service-ports" not in argv and argv[argv.index("-p") + 1] == "9001:9000"
+    assert argv[-3:] == ["groot-server", "--port=9000", nasty]
     assert ["-e", "WANDB_API_KEY"] == argv[argv.index("WANDB_API_KEY") - 1:argv.index("WANDB_API_KEY") + 1]
 
 
@@ -117,26 +83,6 @@ def test_env_file_quotes_values_and_rejects_bad_names(tmp_path: Path) -> None:
 def test_job_ids_are_valid_container_names() -> None:
     job_id = new_job_id("positronic-to-lerobot", now=0)
     assert job_id.startswith("positronic-to-lerobot-700101-000000-") and len(job_id.rsplit("-", 1)[1]) == 4
-
-
-def test_both_compose_files_define_every_service() -> None:
-    real = yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text())["services"]
-    stand_in = yaml.safe_load((ROOT / "docker" / "sandbox" / "docker-compose.yml").read_text())["services"]
-    assert set(real) == set(stand_in) == set(services.SERVICES)
-    for name, svc in real.items():
-        devices = svc["deploy"]["resources"]["reservations"]["devices"]
-        assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["compute", "graphics", "utility"]}]
-        assert "${CACHE_ROOT:-$HOME}/.cache:/root/.cache" in svc["volumes"]
-        assert svc["image"].startswith("${" + services.SERVICES[name].image_var + ":-positro/")
-        assert "deploy" not in stand_in[name]  # the sandbox has no GPU to reserve
-    assert real["groot-train"]["shm_size"] == "8g" and real["groot-train"]["ipc"] == "host"
-    assert {n for n, s in real.items() if "ports" in s} == {n for n, s in services.SERVICES.items() if s.port}
-
-
-def test_stand_in_compose_file_is_valid_for_debian_compose() -> None:
-    result = subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT / "docker" / "sandbox",
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
 
 
 def test_job_record_from_docker_inspect() -> None:

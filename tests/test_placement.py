@@ -32,9 +32,9 @@ def job(job_id, mem=6000, service="groot-server"):
 
 
 def test_rules_match_the_seed():
-    assert pl.rule("groot-train").needs_h100 and pl.rule("openpi-train").needs_h100
-    assert pl.rule("openpi-server").needs_h100
-    assert not pl.rule("groot-server").needs_h100 and 5500 <= pl.rule("groot-server").gpu_mem_mb <= 6500
+    assert pl.rule("positronic.vendors.gr00t.train").needs_h100 and pl.rule("positronic.vendors.openpi.train").needs_h100
+    assert pl.rule("positronic.vendors.openpi.server").needs_h100
+    assert not pl.rule("positronic.vendors.gr00t.server").needs_h100 and 5500 <= pl.rule("positronic.vendors.gr00t.server").gpu_mem_mb <= 6500
     for service in ("positronic-to-lerobot", "openpi-stats", "lerobot-train", "lerobot-server"):
         assert pl.rule(service).default_host == "desktop"
     with pytest.raises(InputError, match="did you mean 'groot-train'"):
@@ -42,13 +42,13 @@ def test_rules_match_the_seed():
 
 
 def test_groot_training_is_refused_on_the_desktop():
-    why = pl.eligibility("groot-train", DESKTOP)
+    why = pl.eligibility("positronic.vendors.gr00t.train", DESKTOP)
     assert why == "GR00T training needs an H100; desktop has RTX 3060"
-    assert pl.eligibility("groot-train", VM1) is None
+    assert pl.eligibility("positronic.vendors.gr00t.train", VM1) is None
 
 
 def test_a_second_groot_server_does_not_fit_the_12gb_desktop():
-    need = pl.rule("groot-server").gpu_mem_mb
+    need = pl.rule("positronic.vendors.gr00t.server").gpu_mem_mb
     assert pl.memory_problem(running(DESKTOP), need) is None
     problem = pl.memory_problem(running(DESKTOP, need, [job("groot-server-1", need)]), need)
     assert problem and f"held by groot-server-1 ({need} MiB)" in problem
@@ -57,7 +57,7 @@ def test_a_second_groot_server_does_not_fit_the_12gb_desktop():
 def test_auto_skips_a_busy_h100_and_picks_a_free_one():
     states = [running(DESKTOP), running(VM1, 40960, [job("groot-train-a", 40960, "groot-train")]),
               running(VM2), stopped(VM3)]
-    chosen = pl.choose("groot-train", states)
+    chosen = pl.choose("positronic.vendors.gr00t.train", states)
     assert chosen.host is VM2 and not chosen.start_first
     assert "vm-train2 is running with no job" in chosen.reason
     assert any(s.startswith("vm-train: busy with groot-train-a") for s in chosen.skipped)
@@ -66,7 +66,7 @@ def test_auto_skips_a_busy_h100_and_picks_a_free_one():
 
 def test_auto_starts_a_stopped_vm_only_when_all_running_ones_are_busy():
     states = [running(VM1, 100, [job("a", 100)]), running(VM2, 100, [job("b", 100)]), stopped(VM3)]
-    chosen = pl.choose("groot-train", states)
+    chosen = pl.choose("positronic.vendors.gr00t.train", states)
     assert chosen.host is VM3 and chosen.start_first
     assert "vm-train3 is stopped and will be started" in chosen.reason
     assert "vm-train: busy with a" in chosen.reason and "vm-train2: busy with b" in chosen.reason
@@ -76,7 +76,7 @@ def test_auto_refuses_when_nothing_is_free_naming_every_host():
     states = [running(DESKTOP), running(VM1, 100, [job("a", 100)]),
               pl.HostState(VM2, "unreachable", detail="no SSH answer")]
     with pytest.raises(InputError) as info:
-        pl.choose("groot-train", states)
+        pl.choose("positronic.vendors.gr00t.train", states)
     assert "vm-train: busy with a" in info.value.message
     assert "vm-train2: unreachable: no SSH answer" in info.value.message
     assert "--host" in info.value.fix
@@ -84,12 +84,12 @@ def test_auto_refuses_when_nothing_is_free_naming_every_host():
 
 def test_auto_prefers_the_smallest_gpu_that_fits():
     # A GR00T server fits the desktop: the H100s stay free for work that needs them.
-    chosen = pl.choose("groot-server", [running(VM1), running(DESKTOP), running(VM2)])
+    chosen = pl.choose("positronic.vendors.gr00t.server", [running(VM1), running(DESKTOP), running(VM2)])
     assert chosen.host is DESKTOP
 
 
 def test_auto_does_not_start_a_vm_while_a_running_host_is_free():
-    chosen = pl.choose("groot-train", [stopped(VM1), running(VM2)])
+    chosen = pl.choose("positronic.vendors.gr00t.train", [stopped(VM1), running(VM2)])
     assert chosen.host is VM2 and not chosen.start_first
 
 
@@ -223,7 +223,7 @@ def test_auto_skips_a_busy_sandbox_vm_and_picks_the_free_one(sandbox, tmp_path, 
     inventory = auto_inventory(sandbox, tmp_path)  # vm-train3 is on
     runner = RemoteRunner(inventory)
     job = busy(runner, "vm-train")
-    chosen = pl.place("groot-train", inventory, runner)
+    chosen = pl.place("positronic.vendors.gr00t.train", inventory, runner)
     assert chosen.host.name == "vm-train3" and not chosen.start_first
     assert f"vm-train: busy with {job}" in chosen.skipped
 

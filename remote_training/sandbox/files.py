@@ -41,7 +41,7 @@ def write_hosts_yaml(lay: Layout, specs: list[HostSpec], nebius: dict | None = N
         "# Use: INVOKE_HOSTS_FILE=.sandbox/hosts.yaml inv hosts.list",
         "ssh_config: ssh_config",
         "known_hosts: known_hosts",
-        "compose_project: ../docker/sandbox",
+        "compose_project: ../docker/sandbox/checkouts/positronic-a060cbea/docker",  # the current era; tests switch eras
         f"registry: {REGISTRY}",
         f"s3: {{endpoint_url: 'http://{BRIDGE_ADDR}:{S3_PORT}'}}",
         *([f"nebius: {{endpoint: '{nebius['endpoint']}', insecure: true, auth: none}}"] if nebius else []),

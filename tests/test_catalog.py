@@ -1,0 +1,154 @@
+"""The service catalog read from upstream's verbatim compose files, and typed jobs rendered per era.
+
+No host, no root: these run in the fast tier. The compose files are the verbatim copies under
+docker/sandbox/checkouts/ (checked against the reference pack when it is present).
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from remote_training.errors import InputError
+from remote_training.jobs import catalog, project, services
+from remote_training.ledger import record_url
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
+PACK = ROOT.parent / "shared" / "upstream"
+RUNBOOK = catalog.load_checkout(CHECKOUTS / "positronic-4261b1aa" / "docker")
+CURRENT = catalog.load_checkout(CHECKOUTS / "positronic-a060cbea" / "docker")
+
+
+@pytest.mark.parametrize("commit", ["4261b1aa", "a060cbea"])
+def test_checkout_copies_are_verbatim(commit: str) -> None:
+    ours = (CHECKOUTS / f"positronic-{commit}" / "docker" / "docker-compose.yml").read_bytes()
+    pack = PACK / f"positronic-{commit}" / "docker" / "docker-compose.yml"
+    if pack.exists():  # the reference pack sits beside the clone on the team's machines
+        assert ours == pack.read_bytes()
+    assert b"uv\", \"run\"" in ours  # upstream's own entrypoints, not ours
+
+
+def test_eras_are_recognised_from_the_files() -> None:
+    assert (RUNBOOK.era.name, CURRENT.era.name) == ("4261b1aa", "a060cbea")
+    svc, program = RUNBOOK.role("groot-server")
+    assert (svc.name, svc.python, svc.ports, svc.gpu, program.layout) == ("groot-server", "3.11", ((9000, 9000),), True,
+                                                                          "groot")
+    svc, _ = CURRENT.role("convert")  # renamed upstream: followed through its program
+    assert (svc.name, svc.extra, svc.program) == ("lerobot-0_3_3-convert", "lerobot_0_3_3",
+                                                  "positronic.vendors.lerobot_0_3_3.to_lerobot")
+    assert CURRENT.role("lerobot-server")[0].name == "lerobot-0_3_3-server"
+    assert CURRENT.role("openpi-server")[0].repository == "positro/openpi"
+
+
+def test_the_runbook_era_has_no_lerobot_server() -> None:
+    with pytest.raises(InputError, match="runbook era.*no lerobot-server"):
+        RUNBOOK.role("lerobot-server")
+
+
+def test_an_unknown_layout_names_what_differs(tmp_path: Path) -> None:
+    text = (CHECKOUTS / "positronic-a060cbea" / "docker" / "docker-compose.yml").read_text()
+    (tmp_path / "docker-compose.yml").write_text(text.replace("positronic.vendors.gr00t.train", "positronic.gr00t.fit")
+                                                 .replace('"3.13"', '"3.14"'))
+    with pytest.raises(InputError) as info:
+        catalog.load_checkout(tmp_path)
+    assert "positronic.vendors.gr00t.train" in info.value.message and "3.14" in info.value.message
+    with pytest.raises(InputError, match="docker-compose.yml missing"):
+        catalog.load_checkout(tmp_path / "nowhere")
+
+
+def test_groot_training_is_the_same_in_both_eras_and_booleans_are_bare() -> None:
+    job = services.GrootTrain("s3://interim/ds", "s3://checkpoints/g", "260105", 4000, True, "ee_rot6d_q", 2000)
+    for era in (RUNBOOK.era, CURRENT.era):
+        assert job.argv(era) == ["--input_path=s3://interim/ds/", "--output_path=s3://checkpoints/g/",
+                                 "--exp_name=260105", "--modality_config=ee_rot6d_q", "--num_train_steps=4000",
+                                 "--save_steps=2000", "--resume"]  # configuronic: `--resume=true` is a string
+        assert job.run_folder(era) == "s3://checkpoints/g/260105/"
+    with pytest.raises(InputError, match="runbook era"):
+        services.GrootTrain("s3://interim/ds", "s3://checkpoints/g", "x", modality="joints").argv(RUNBOOK.era)
+
+
+def test_lerobot_training_speaks_each_eras_arguments() -> None:
+    job = services.LerobotTrain("s3://interim/act", "s3://checkpoints/act", "run1", 500, True)
+    assert job.argv(RUNBOOK.era) == ["--dataset_root=s3://interim/act/", "--run_name=run1",
+                                     "--output_dir=s3://checkpoints/act/", "--steps=500", "--resume=True"]
+    assert job.argv(CURRENT.era) == ["--input_path=s3://interim/act/", "--exp_name=run1",
+                                     "--output_dir=s3://checkpoints/act/", "--num_train_steps=500", "--resume=True"]
+    assert not any(a.startswith("--output_path") for era in (RUNBOOK.era, CURRENT.era) for a in job.argv(era))
+
+
+def test_convert_per_era() -> None:
+    old = services.Convert("@positronic.cfg.phail.sim_stack_groot_ft", "s3://interim/x", None, ".groot_rot6d_joints",
+                           ".groot_rot6d")
+    assert old.argv(RUNBOOK.era)[-1] == "--fps=15" and old.argv(RUNBOOK.era)[0] == "convert"
+    with pytest.raises(InputError, match="--codec"):
+        old.argv(CURRENT.era)
+    new = services.Convert("@positronic.cfg.ds.sim.sim_stack_cubes", "s3://interim/x",
+                           codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joints")
+    assert new.argv(CURRENT.era) == ["convert", "--dataset.dataset=@positronic.cfg.ds.sim.sim_stack_cubes",
+                                     "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints",
+                                     "--output_dir=s3://interim/x/"]
+    with pytest.raises(InputError, match="does not exist in the runbook era"):
+        new.argv(RUNBOOK.era)
+
+
+def test_servers_get_a_step_number_and_their_eras_shape() -> None:
+    job = services.GrootServer("s3://checkpoints/g/260105", "checkpoint-2000", None, "ee_rot6d_q")
+    assert job.argv(RUNBOOK.era) == ["--checkpoints_dir=s3://checkpoints/g/260105/", "--modality_config=ee_rot6d_q",
+                                     "--port=9000", "--checkpoint=2000"]  # the server adds `checkpoint-` itself
+    assert job.argv(CURRENT.era) == ["ee_rot6d_joints", "--pipeline.source.checkpoints_dir=s3://checkpoints/g/260105/",
+                                     "--pipeline.source.checkpoint=2000"]
+    assert job.client(RUNBOOK.era) == "groot_ee_rot6d_joints" and job.client(CURRENT.era) == "remote"
+    rot6d = services.GrootServer("s3://checkpoints/g/x", modality="ee_rot6d")
+    assert rot6d.client(RUNBOOK.era) == "groot_ee_rot6d"  # upstream has it, the runbook's table does not
+    openpi = services.OpenpiServer("s3://checkpoints/o/pi05_positronic_lowmem/x", "3000")
+    assert openpi.argv(RUNBOOK.era) == ["--checkpoints_dir=s3://checkpoints/o/pi05_positronic_lowmem/x/",
+                                        "--port=8000", "--checkpoint=3000"]
+    with pytest.raises(InputError, match="ee-frame"):
+        openpi.argv(CURRENT.era)
+    lerobot = services.LerobotServer("s3://checkpoints/act/run1", "050000")
+    assert lerobot.argv(CURRENT.era)[-1] == "--pipeline.source.checkpoint=050000"  # exact folder name
+    assert lerobot.client(CURRENT.era) == "remote"
+
+
+def test_the_inference_client_per_era() -> None:
+    old = services.Inference("groot_ee_rot6d_joints", "10.0.0.2", 9000)
+    assert old.argv(RUNBOOK.era) == ["sim", "--policy=.groot_ee_rot6d_joints", "--policy.base.host=10.0.0.2",
+                                     "--policy.base.port=9000", "--driver.show_gui=False",
+                                     "--driver.simulation_time=10"]
+    assert services.Inference("remote", "h", 8000).argv(RUNBOOK.era)[2:4] == ["--policy.host=h", "--policy.port=8000"]
+    with pytest.raises(InputError, match="in-process"):
+        services.Inference("act_absolute", "h", 8000).argv(RUNBOOK.era)
+    assert services.Inference("remote", "h", 8001).argv(CURRENT.era) == ["sim", "--policy=.remote",
+                                                                         "--policy.url=h:8001", "--eval.timeout=10"]
+    with pytest.raises(InputError, match="current era"):
+        old.argv(CURRENT.era)
+
+
+def test_run_json_lives_outside_every_synced_prefix() -> None:
+    for folder in ("s3://checkpoints/g/260105/", "s3://interim/sim_ft/groot_rot6d_q/", "s3://bb/x/"):
+        url = record_url(folder)
+        assert not url.startswith(folder) and url.endswith("/run.json") and "/.rt-runs/" in url
+    assert record_url("s3://checkpoints/g/260105/") == "s3://checkpoints/g/.rt-runs/260105/run.json"
+    with pytest.raises(ValueError, match="bucket root"):
+        record_url("s3://checkpoints/")
+
+
+@pytest.mark.parametrize("commit", ["4261b1aa", "a060cbea"])
+def test_override_merges_with_the_unmodified_file(commit: str, tmp_path: Path) -> None:
+    """`docker compose config` of the verbatim file plus our override: image pinned, all else upstream's."""
+    checkout = RUNBOOK if commit == "4261b1aa" else CURRENT
+    (tmp_path / "docker-compose.yml").write_bytes((checkout.compose_dir / "docker-compose.yml").read_bytes())
+    ref = "localhost:5000/positro/gr00t:src-0123456789ab"
+    (tmp_path / project.OVERRIDE).write_text(project.override_text({"groot-train": ref}))
+    out = subprocess.run(["docker", "compose", "-f", "docker-compose.yml", "-f", project.OVERRIDE, "config",
+                          "--format", "json"], cwd=tmp_path, capture_output=True, text=True, env={
+                              "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/home/u"})
+    assert out.returncode == 0, out.stderr
+    import json
+
+    svc = json.loads(out.stdout)["services"]["groot-train"]
+    assert svc["image"] == ref and svc["pull_policy"] == "missing"
+    assert svc["environment"]["HOME"] == "/root" and svc["shm_size"] and svc["ipc"] == "host"
+    assert svc["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
