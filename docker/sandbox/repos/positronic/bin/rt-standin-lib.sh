@@ -126,13 +126,13 @@ s3_exists() { [ -n "$(s3_keys "$1" | head -n 1)" ]; }
 # s3_children s3://b/dir/ -> names of its direct "subdirectories" (inferred from keys, like pos3.ls)
 s3_children() {
   path=$(s3_path "$1"); prefix=${path#*/}; [ "$prefix" = "$path" ] && prefix=""
-  s3_keys "$1" | awk -v p="$prefix" 'index($0, p) == 1 { r = substr($0, length(p) + 1)
+  s3_keys "$1" | awk -v p="$prefix" '(p == "" || index($0, p) == 1) { r = substr($0, length(p) + 1)
     i = index(r, "/"); if (i > 1) print substr(r, 1, i - 1) }' | sort -u
 }
 
 # ckpt_list s3://dir/ PREFIX -> children named PREFIX<digits>, numeric order (utils/checkpoints.py)
 ckpt_list() {
-  s3_children "$1" | awk -v p="$2" 'index($0, p) == 1 { n = substr($0, length(p) + 1)
+  s3_children "$1" | awk -v p="$2" '(p == "" || index($0, p) == 1) { n = substr($0, length(p) + 1)
     if (n ~ /^[0-9]+$/) print n + 0, $0 }' | sort -n -k1,1 | cut -d' ' -f2
 }
 
