@@ -1,6 +1,7 @@
-"""Bench: `inv train.groot` (detached) against a bare `ssh host docker-compose run -d` of the same service.
+"""Bench: `inv train.groot` (detached) against a bare `ssh host docker compose run -d` of the same service.
 
-Both go to the sandbox host vm-train2 through a second sshd that this script starts
+Both run upstream's verbatim compose file (current era) with the same override file, and
+go to the sandbox host vm-train2 through a second sshd that this script starts
 inside that host's namespaces with LogLevel INFO, so every SSH login it accepts is
 logged and a launch's connections can be counted. Prints both timings (median of N),
 their ratio (must be <= 1.5) and SSH connections per task launch (must be exactly 1).
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 HOST, PORT = "vm-train2", 2222
 ARGS = ["--input_path=s3://interim/jobs-bench/data/", "--output_path=s3://checkpoints/jobs-bench/", "--exp_name=bare",
-        "--num_train_steps=2", "--save_steps=1", "--num_workers=4", "--modality_config=ee"]
+        "--modality_config=ee", "--num_train_steps=2", "--save_steps=1"]
+CHECKOUT = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker"
 
 
 def start_sshd(state: dict, work: Path) -> tuple[subprocess.Popen, Path, Path]:
@@ -61,7 +63,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7, help="launches of each kind (median is reported)")
     rounds = parser.parse_args().rounds
     from remote_training.jobs import standin_image
-    from remote_training.jobs.project import collect
+    from remote_training.jobs.project import OVERRIDE, collect, override_text
     from remote_training.sandbox import fleet
 
     state = fleet.ensure_up(ROOT)
@@ -70,15 +72,18 @@ def main() -> int:
     env_file = standin_image.write_env_file(work / "images.env", ref)
     proc, log, ssh_config = start_sshd(state, work)
     (work / "hosts.yaml").write_text(
-        f"ssh_config: {ssh_config}\nknown_hosts: {work / 'known_hosts'}\ncompose_project: {ROOT / 'docker' / 'sandbox'}\n"
+        f"ssh_config: {ssh_config}\nknown_hosts: {work / 'known_hosts'}\ncompose_project: {CHECKOUT}\n"
         f"s3: {{endpoint_url: '{state['s3_endpoint']}'}}\nhosts:\n  {HOST}:\n    ssh: root@bench-{HOST}\n"
-        "    gpu: H100\n    gpu_memory_gb: 80\n    compose: docker-compose\n    workdir: ~/remote-training\n")
+        "    gpu: H100\n    gpu_memory_gb: 80\n    compose: docker compose\n    workdir: ~/remote-training\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "AWS_", "WANDB_"))}
     env.update(INVOKE_HOSTS_FILE=str(work / "hosts.yaml"), INVOKE_IMAGES_ENV_FILE=str(env_file),
                RT_LEDGER=str(work / "ledger.jsonl"), AWS_ACCESS_KEY_ID="AKIABENCH0001", AWS_SECRET_ACCESS_KEY="bench")
     put_dataset(state["s3_local_endpoint"])  # preflight checks the input exists
-    images = "".join(f"{k}={v}\n" for k, v in sorted(standin_image_vars(ref).items()))
-    project_dir = collect(ROOT / "docker" / "sandbox", {".env": images}).remote_dir("~/remote-training")
+    from remote_training.jobs.catalog import load_checkout
+
+    built = ("positro/gr00t", "positro/openpi", "positro/positronic")  # what the image catalog builds
+    services = {name: ref for name, svc in load_checkout(CHECKOUT).services.items() if svc.repository in built}
+    project_dir = collect(CHECKOUT, {OVERRIDE: override_text(services)}).remote_dir("~/remote-training")
     task = [sys.executable, "-m", "invoke", "train.groot", "--input", ARGS[0].split("=")[1], "--output",
             ARGS[1].split("=")[1], "--steps", "2", "--save-steps", "1", "--modality", "ee", "--host", HOST]
     made: list[str] = []
@@ -101,7 +106,8 @@ def main() -> int:
 
         def launch_bare(n: int) -> float:
             name = f"bench-bare-{os.getpid()}-{n}"
-            remote = (f"cd {shlex.quote(project_dir)} && CACHE_ROOT=$HOME COMPOSE_PROJECT_NAME=rt docker-compose run -d "
+            remote = (f"cd {shlex.quote(project_dir)} && CACHE_ROOT=$HOME COMPOSE_PROJECT_NAME=rt docker compose "
+                      f"-f docker-compose.yml -f {OVERRIDE} run -d "
                       f"--name {name} -e AWS_ENDPOINT_URL={shlex.quote(state['s3_endpoint'])} groot-train "
                       + " ".join(shlex.quote(a) for a in ARGS))
             began = time.monotonic()
@@ -131,7 +137,7 @@ def main() -> int:
         proc.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
     task_s, plain_s, bare_s = (statistics.median(t) for t in (task_times, plain_times, bare_times))
-    print(f"bare ssh {HOST} docker-compose run -d groot-train:        median {bare_s:.2f}s  {fmt(bare_times)}")
+    print(f"bare ssh {HOST} docker compose run -d groot-train:        median {bare_s:.2f}s  {fmt(bare_times)}")
     print(f"inv train.groot, with preflight + ledger (the default):  median {task_s:.2f}s  {fmt(task_times)}"
           f"  ratio {task_s / bare_s:.2f} (limit 1.50)")
     print(f"inv train.groot, jobs layer (INVOKE_JOBS_PREFLIGHT=0):      median {plain_s:.2f}s  {fmt(plain_times)}"
@@ -149,10 +155,6 @@ def put_dataset(endpoint: str) -> None:
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIABENCH0001",
                       aws_secret_access_key="bench")
     s3.put_object(Bucket="interim", Key="jobs-bench/data/meta/info.json", Body=b'{"observation": ".groot_joints"}')
-
-
-def standin_image_vars(ref: str) -> dict[str, str]:
-    return {var: ref for var in ("RT_IMAGE_GR00T", "RT_IMAGE_OPENPI", "RT_IMAGE_POSITRONIC")}
 
 
 def accepted(log: Path) -> int:

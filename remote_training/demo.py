@@ -48,7 +48,7 @@ class DemoRun:
     echo: Callable[[str], None] = print
     results: list[StepResult] = field(default_factory=list)
     server_job: str | None = None
-    server_started: float = 0.0
+    era: str = "a060cbea"  # the sandbox positronic checkout whose verbatim compose file runs the jobs
 
     def env(self) -> dict[str, str]:
         sandbox = self.root / ".sandbox"
@@ -60,6 +60,8 @@ class DemoRun:
             "INVOKE_IMAGES_ENV_FILE": str(sandbox / "images.env"),
             "RT_STATE_DIR": str(sandbox / "demo-state"),
             "RT_LEDGER": str(sandbox / "demo-state" / "ledger.jsonl"),
+            "INVOKE_JOBS_COMPOSE_PROJECT": str(self.root / "docker" / "sandbox" / "checkouts" /
+                                               f"positronic-{self.era}" / "docker"),
             # moto accepts any key; these are placeholders, not credentials.
             "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "sandbox"),
             "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "sandbox"),
@@ -68,8 +70,9 @@ class DemoRun:
         env.pop("AWS_ENDPOINT_URL", None)  # the sandbox inventory names its own S3 endpoint
         return env
 
-    def inv(self, name: str, args: Sequence[str], *, host: str = "local", gpu: bool = False) -> StepResult:
-        """Run one `inv` command, streaming its output, and time it."""
+    def inv(self, name: str, args: Sequence[str], *, host: str = "local", gpu: bool = False,
+            refused: str | None = None) -> StepResult:
+        """Run one `inv` command, streaming its output, and time it; `refused`: it must fail saying this."""
         argv = [sys.executable, "-m", "invoke", *args]
         self.echo(f"\n== {name}: inv {' '.join(args)}")
         started = time.monotonic()
@@ -86,42 +89,27 @@ class DemoRun:
         job = (m := STARTED_RE.search(text)) and m[1] or None
         result = StepResult(name, host, time.monotonic() - started, code, gpu, job, text)
         self.results.append(result)
+        if refused is not None:
+            if code == 0 or refused not in text:
+                raise RTError(f"demo step {name!r} should have been refused ({refused!r})", "read its output above")
+            result.exit_code = 0  # refused as it must be: a passed step
+            return result
         if code != 0:
             raise RTError(f"demo step {name!r} failed (exit {code})", "read its output above; inv doctor may say why")
         return result
 
     # -- the runbook, in order --------------------------------------------------------
-    def pipeline(self) -> None:
-        data = f"s3://interim/demo/{self.run_id}/groot_rot6d_q/"
-        assets = f"s3://interim/demo/{self.run_id}/openpi_assets/"
-        checkpoints = f"s3://checkpoints/demo/{self.run_id}/groot_rot6d_q/"
+    def pipeline(self, eras: Sequence[str] = ("4261b1aa", "a060cbea")) -> None:
         vm = self.vm
         self.inv("images", ["images.push"])
         self.inv("vm stopped (setup)", ["vm.stop", "--host", vm, "--force"], host=vm)
         self.results.pop()  # setting the stage is not part of the pipeline's bill
         self.inv("vm.start", ["vm.start", "--host", vm], host=vm)
-        self.inv("dataset.convert", ["dataset.convert", "--host", "desktop",
-                                     "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft",
-                                     "--observation", ".groot_rot6d_joints", "--action", ".groot_rot6d",
-                                     "--output", data, "--fps", "15", "--wait"], host="desktop", gpu=True)
-        self.inv("dataset.stats", ["dataset.stats", "--host", "desktop", "--input", data, "--output", assets,
-                                   "--wait"], host="desktop", gpu=True)
-        self.inv("train.groot", ["train.groot", "--host", vm, "--input", data, "--output", checkpoints,
-                                 "--exp-name", self.run_id, "--modality", "ee_rot6d_q", "--steps", "2000",
-                                 "--save-steps", "500", "--wait"], host=vm, gpu=True)
-        served = self.inv("serve.groot", ["serve.groot", "--host", vm, "--checkpoints",
-                                          f"{checkpoints}{self.run_id}/", "--modality", "ee_rot6d_q",
-                                          "--port", "9000", "--replace"], host=vm)
-        self.server_job, self.server_started = served.job, time.monotonic()
-        if not self.server_job:
-            raise RTError("serve.groot printed no job id", "run inv jobs.list to see what started")
-        self.inv("infer.sim", ["infer.sim", "--server", self.server_job, "--simulation-time", "3"], host=vm)
+        for era in eras:  # the same tasks through each era's verbatim compose file
+            self.era = era
+            self.chain()
         self.inv("jobs.list", ["jobs.list"])
         self.inv("jobs.history", ["jobs.history"])
-        stop = self.inv("serve.stop", ["serve.stop", self.server_job], host=vm)
-        # The server held a GPU from its start until it was stopped.
-        self.results.append(StepResult("server up", vm, time.monotonic() - self.server_started - stop.seconds,
-                                       0, True, self.server_job))
         # Two samples a few seconds apart prove the VM idle for a short window, as cron would over 30 minutes.
         self.inv("vm.reap (sample)", ["vm.reap", "--idle", "3s", "--host", vm], host=vm)
         time.sleep(4)
@@ -132,9 +120,59 @@ class DemoRun:
             status.exit_code = 1
             raise RTError(f"vm.reap left {vm} {state}, not STOPPED", "read the reap table above for its reason")
 
+    def chain(self) -> None:
+        """convert, stats, train (GR00T, OpenPI, LeRobot), then each server with the client against it."""
+        vm, era, run = self.vm, self.era, f"{self.run_id}-{self.era}"
+        base = f"demo/{run}"
+        data, stats = f"s3://interim/{base}/groot_rot6d_q/", f"s3://interim/{base}/openpi_stats/"
+        groot, openpi, act = (f"s3://checkpoints/{base}/{name}/" for name in ("groot", "openpi", "act"))
+        runbook = era == "4261b1aa"
+        recipe = (["--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot_rot6d_joints",
+                   "--action", ".groot_rot6d", "--fps", "15"] if runbook else
+                  ["--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes",
+                   "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"])
+        step = f"[{era}] "
+        self.inv(step + "dataset.convert", ["dataset.convert", "--host", "desktop", *recipe, "--output", data,
+                                            "--wait"], host="desktop", gpu=True)
+        self.inv(step + "dataset.stats", ["dataset.stats", "--host", "desktop", "--input", data, "--output", stats,
+                                          "--wait"], host="desktop", gpu=True)
+        self.inv(step + "train.groot", ["train.groot", "--host", vm, "--input", data, "--output", groot,
+                                        "--exp-name", run, "--modality", "ee_rot6d_q", "--steps", "2000",
+                                        "--save-steps", "500", "--wait"], host=vm, gpu=True)
+        self.inv(step + "train.openpi", ["train.openpi", "--host", vm, "--input", data, "--stats",
+                                         f"{stats}assets/", "--output", openpi, "--exp-name", run, "--steps", "1000",
+                                         "--wait"], host=vm, gpu=True)
+        self.inv(step + "train.lerobot", ["train.lerobot", "--host", "desktop", "--input", data, "--output", act,
+                                          "--exp-name", run, "--steps", "1000", "--wait"], host="desktop", gpu=True)
+        self.serve(step + "serve.groot", ["serve.groot", "--checkpoints", f"{groot}{run}/", "--modality",
+                                          "ee_rot6d_q"], vm)
+        frame = [] if runbook else ["--ee-frame", "None"]
+        self.serve(step + "serve.openpi", ["serve.openpi", "--checkpoints",
+                                           f"{openpi}pi05_positronic_lowmem/{run}/", *frame], vm)
+        lerobot = ["serve.lerobot", "--checkpoints", f"{act}{run}/"]
+        if runbook:  # upstream added the LeRobot server after the runbook: refused, naming the era
+            self.inv(step + "serve.lerobot (refused)", [*lerobot, "--host", "desktop"], host="desktop",
+                     refused="runbook era")
+        else:
+            self.serve(step + "serve.lerobot", lerobot, "desktop")
+
+    def serve(self, name: str, args: list[str], host: str) -> None:
+        """Start a server, run the simulation client against it, stop it; bill the server's GPU time."""
+        served = self.inv(name, [*args, "--host", host, "--replace"], host=host)
+        started = time.monotonic()
+        server = (m := SERVER_RE.search(served.output)) and m[1] or served.job
+        if not server:
+            raise RTError(f"{args[0]} printed no job id", "run inv jobs.list to see what started")
+        self.server_job = server
+        self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3"],
+                 host=host)
+        stop = self.inv(name.replace("serve.", "serve.stop "), ["serve.stop", server], host=host)
+        self.results.append(StepResult(name.replace("serve.", "server up: "), host,
+                                       time.monotonic() - started - stop.seconds, 0, True, server))
+
     def summary_rows(self) -> list[tuple[str, str, str, str, str]]:
         rows = [(r.name, r.host, f"{r.seconds:.1f}", f"{r.gpu_hours:.5f}" if r.gpu else "",
                  "ok" if r.exit_code == 0 else f"exit {r.exit_code}") for r in self.results]
-        total = sum(r.seconds for r in self.results if r.name != "server up")
+        total = sum(r.seconds for r in self.results if "server up" not in r.name)
         rows.append(("total", "", f"{total:.1f}", f"{sum(r.gpu_hours for r in self.results):.5f}", ""))
         return rows

@@ -13,11 +13,18 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
+
+
+def era_env(era: str) -> dict[str, str]:
+    """Run jobs through that era's verbatim positronic compose file."""
+    return {"INVOKE_JOBS_COMPOSE_PROJECT": str(CHECKOUTS / f"positronic-{era}" / "docker")}
 
 
 @pytest.fixture(scope="session")
 def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for `inv` subprocesses: the sandbox inventory and an images file naming the stand-in."""
+    """Environment for `inv` subprocesses: the sandbox inventory, an images file naming the stand-in, and the
+    runbook era's compose file (tests of the current era pass era_env("a060cbea"))."""
     from remote_training.jobs import standin_image
 
     ref = standin_image.ensure(ROOT)
@@ -25,7 +32,8 @@ def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "WANDB_", "AWS_"))}
     env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(env_file),
                RT_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),
-               AWS_ACCESS_KEY_ID="AKIAJOBSSANDBOX0001", AWS_SECRET_ACCESS_KEY="moto-takes-any-secret-1")
+               AWS_ACCESS_KEY_ID="AKIAJOBSSANDBOX0001", AWS_SECRET_ACCESS_KEY="moto-takes-any-secret-1",
+               **era_env("4261b1aa"))
     return env
 
 

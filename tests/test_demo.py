@@ -9,8 +9,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STEPS = ["images", "vm.start", "dataset.convert", "dataset.stats", "train.groot", "serve.groot", "infer.sim",
-         "jobs.list", "jobs.history", "serve.stop", "vm.reap", "vm.status"]
+ERAS = ("4261b1aa", "a060cbea")
+CHAIN = ["dataset.convert", "dataset.stats", "train.groot", "train.openpi", "train.lerobot", "serve.groot",
+         "infer.sim vs groot", "serve.stop groot", "serve.openpi", "infer.sim vs openpi", "serve.stop openpi"]
+STEPS = (["images", "vm.start"] + [f"[{era}] {step}" for era in ERAS for step in CHAIN]
+         + ["[4261b1aa] serve.lerobot (refused)", "[a060cbea] serve.lerobot", "[a060cbea] infer.sim vs lerobot",
+            "jobs.list", "jobs.history", "vm.reap", "vm.status"])
 
 
 def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
@@ -33,7 +37,14 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
     # What the pipeline made is really in the sandbox's S3: the trained checkpoints and the run record.
     s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
                       aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-    listed = s3.list_objects_v2(Bucket="checkpoints", Prefix=f"demo/{run_id}/groot_rot6d_q/{run_id}/")
-    keys = [o["Key"] for o in listed.get("Contents", [])]
-    assert any("/checkpoint-2000/" in k for k in keys), keys
-    assert any(k.endswith("run.json") for k in keys), keys
+    for era in ERAS:
+        run = f"{run_id}-{era}"
+        listed = s3.list_objects_v2(Bucket="checkpoints", Prefix=f"demo/{run}/")
+        keys = [o["Key"] for o in listed.get("Contents", [])]
+        assert f"demo/{run}/groot/{run}/checkpoint-2000/config.json" in keys, keys
+        assert any(k.startswith(f"demo/{run}/openpi/pi05_positronic_lowmem/{run}/1000/") for k in keys), keys
+        assert any(k.startswith(f"demo/{run}/act/{run}/checkpoints/001000/pretrained_model/") for k in keys), keys
+        # run.json sits beside each run folder, never inside the prefix the trainer syncs
+        assert f"demo/{run}/groot/.rt-runs/{run}/run.json" in keys, keys
+        assert not any(k.endswith("run.json") and "/.rt-runs/" not in k for k in keys), keys
+    assert "runbook era" in out.stdout  # the runbook-era LeRobot server is refused, naming the era

@@ -1,4 +1,5 @@
-"""Jobs on the sandbox fleet: real sshd hosts, their own docker engines, compose v1.29, moto S3.
+"""Jobs on the sandbox fleet: real sshd hosts, their own docker engines (26, Compose v2), moto S3, and
+upstream's verbatim compose files run with stand-in images that speak upstream's entrypoints.
 
 The runbook's chain end to end, a client killed mid-job, jobs found from another
 process, stop, failing exit codes, secrets, and --dry-run starting nothing.
@@ -14,7 +15,7 @@ import time
 import urllib.request
 from typing import Any
 
-from jobs_fixtures import (ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh,  # noqa: F401
+from jobs_fixtures import (ROOT, cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh,  # noqa: F401
                           started_job)
 
 
@@ -114,7 +115,7 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
     finally:
         runner.close()
     assert (found.host, found.service, found.kind, found.running) == ("desktop", "lerobot-train", "train", True)
-    assert "--num_train_steps=200000" in found.args and found.user
+    assert "--steps=200000" in found.args and found.user  # positronic-train: lerobot's own key
 
     began = time.monotonic()
     assert inv(jobs_env, "jobs.stop", job).returncode == 0
@@ -145,7 +146,8 @@ def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -
     ckpts = f"s3://checkpoints/{prefix}/act/"
     put(s3, ckpts + "checkpoints/1000/pretrained_model/config.json", "truncated upload")  # exists, unreadable
     began = time.monotonic()
-    result = inv(jobs_env, "serve.lerobot", "--checkpoints", ckpts, "--port", "9297", "--host", "desktop")
+    result = inv(jobs_env, "serve.lerobot", "--checkpoints", ckpts, "--port", "9297", "--host", "desktop",
+                 extra_env=era_env("a060cbea"))  # the runbook era has no LeRobot server
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 2 and "before its port 9297 answered" in result.stderr
     assert "unreadable" in result.stderr
@@ -191,13 +193,13 @@ def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) ->
         ("train.lerobot", "--input", data, "--output", out),
         ("serve.groot", "--checkpoints", ckpts, "--modality", "ee_q", "--replace"),
         ("serve.openpi", "--checkpoints", ckpts),
-        ("serve.lerobot", "--checkpoints", ckpts),
         ("infer.sim", "--server", "vm-train:9000", "--policy", "groot_ee"),
     ]
     for args in launching:
         result = inv(jobs_env, *args, "--dry-run")
         assert result.returncode == 0, (args, result.stderr)
-        assert "docker-compose run -d --name" in result.stdout and "\nstarted " not in result.stdout, args
+        assert "docker compose -f docker-compose.yml -f rt-override.yml run -d --name" in result.stdout, args
+        assert "\nstarted " not in result.stdout, args
     for args in (("jobs.stop", finished), ("serve.stop", "desktop"), ("jobs.clean",)):
         result = inv(jobs_env, *args, "--dry-run")
         assert result.returncode == 0, (args, result.stderr)
@@ -227,17 +229,17 @@ def _dataset(env: dict[str, str], prefix: str, cleanup: list) -> str:
 def test_a_start_that_fails_leaves_no_container(jobs_env, sandbox, s3, prefix, cleanup) -> None:
     ckpts = f"s3://checkpoints/{prefix}/srv/"
     put(s3, ckpts + "checkpoint-1/config.json", "{}")
-    put(s3, ckpts + "checkpoints/1/pretrained_model/config.json", "{}")
+    put(s3, ckpts + "1/config.json", "{}")
     port = "9296"
     first = inv(jobs_env, "serve.groot", "--checkpoints", ckpts, "--modality", "ee", "--port", port, "--host", "desktop")
     assert first.returncode == 0, first.stderr
     cleanup.append(("desktop", started_job(first)))
     # Preflight would refuse the taken port; with it off, docker refuses at start, after compose created the container.
-    second = inv(jobs_env, "serve.lerobot", "--checkpoints", ckpts, "--port", port, "--host", "desktop",
+    second = inv(jobs_env, "serve.openpi", "--checkpoints", ckpts, "--port", port, "--host", "desktop",
                  extra_env={"INVOKE_JOBS_PREFLIGHT": "0"})
-    assert second.returncode == 5 and "compose run lerobot-server exited" in second.stderr, second.stderr
+    assert second.returncode == 5 and "compose run openpi-server exited" in second.stderr, second.stderr
     assert "already allocated" in second.stderr or "address already in use" in second.stderr
-    left = ssh(sandbox, "desktop", "docker ps -a --filter label=rt.service=lerobot-server --format '{{.Names}} {{.Status}}'")
+    left = ssh(sandbox, "desktop", "docker ps -a --filter label=rt.service=openpi-server --format '{{.Names}} {{.Status}}'")
     assert "Created" not in left
     assert inv(jobs_env, "serve.stop", started_job(first)).returncode == 0
 
