@@ -17,7 +17,7 @@ def _list(value: object) -> list[str]:
     "host": "check only this host (name or alias); repeat for several; default: every host",
     "json": "print the results as JSON instead of a table",
     "need_gb": "GPU memory the next job needs, in GB (default doctor.gpu_need_gb: a GR00T server ~6)",
-    "service": "size the GPU check for this service's need (placement rules), e.g. groot-train",
+    "service": "size the GPU check for this compose service's need (placement rules), e.g. groot-train",
     "timeout": "seconds each check may take (default doctor.timeout)",
     "job": "instead of the machine checks, read this job's log for known problems; repeatable",
     "log": "instead of the machine checks, read this saved log file for known problems; repeatable",
@@ -31,10 +31,11 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
     inventory = load_inventory(c)
     need_mb = int(float(need_gb if need_gb is not None else setting(c, "doctor.gpu_need_gb", 6)) * 1024)
     needs_h100 = False
+    compose_project = _compose_project(c, inventory)
     if service:
         from remote_training.placement import rule
 
-        service_rule = rule(service)  # an unknown name raises InputError with a did-you-mean
+        service_rule = rule(_program(compose_project, service))  # unknown: InputError with a did-you-mean
         needs_h100 = service_rule.needs_h100
         need_mb = need_mb if need_gb is not None else service_rule.gpu_mem_mb
     settings = DoctorSettings(
@@ -45,6 +46,7 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
         timeout=float(timeout if timeout is not None else setting(c, "doctor.timeout", 20)),
         connect_timeout=float(setting(c, "hosts.connect_timeout", 5)),
         workers=int(setting(c, "doctor.workers", 8)),
+        compose_project=str(compose_project or ""),
     )
     results = diagnose(inventory, host or None, runner=runner(c, inventory=inventory), settings=settings,
                        jobs=job or (), log_files=log or ())
@@ -59,6 +61,29 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
     if bad:
         raise Exit(f"error: {len(bad)} check(s) failed: " + ", ".join(f"{r.check}[{r.target}]" for r in bad),
                    code=int(ExitCode.PREFLIGHT))
+
+
+def _compose_project(c, inventory):
+    from remote_training.errors import RTError
+
+    from ._jobrun import compose_folder
+
+    try:
+        return compose_folder(c, inventory)
+    except RTError:
+        return None  # the checkout check says what is missing
+
+
+def _program(compose_project, service: str) -> str:
+    """A compose service name of the checkout (groot-train) as the program it runs; else as given."""
+    from remote_training.errors import RTError
+    from remote_training.jobs.catalog import load_checkout
+
+    try:
+        services = load_checkout(compose_project).services if compose_project else {}
+    except RTError:
+        services = {}
+    return services[service].program if service in services else service
 
 
 ns = Collection("doctor")

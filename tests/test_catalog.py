@@ -152,3 +152,16 @@ def test_override_merges_with_the_unmodified_file(commit: str, tmp_path: Path) -
     assert svc["image"] == ref and svc["pull_policy"] == "missing"
     assert svc["environment"]["HOME"] == "/root" and svc["shm_size"] and svc["ipc"] == "host"
     assert svc["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+
+
+def test_doctor_names_a_missing_or_unrecognised_checkout(tmp_path: Path) -> None:
+    from remote_training.doctor import check_checkout
+
+    status, finding, fix = check_checkout(str(tmp_path))
+    assert status == "fail" and "no positronic checkout" in finding and "jobs.compose_project" in fix
+    (tmp_path / "docker-compose.yml").write_text("services:\n  groot-train:\n    image: positro/gr00t\n"
+                                                 "    entrypoint: [groot-train]\n")
+    status, finding, fix = check_checkout(str(tmp_path))
+    assert status == "fail" and "matches no positronic layout" in finding and "4261b1aa" in fix
+    status, finding, _ = check_checkout(str(CURRENT.compose_dir))
+    assert status == "ok" and "current era" in finding

@@ -21,11 +21,11 @@ from ..inventory import Host, Inventory
 from .base import FAIL, OK, WARN, Check, CheckResult, DoctorSettings, Verdict, short
 from .cloud import check_nebius, check_s3_bucket, s3_client, s3_endpoint
 from .hosts import HostProbe, check_gpu_memory, check_ports, check_ssh, parse_ps_line, parse_smi
-from .local import check_display, check_docker_context, check_docker_engine, docker_contexts
+from .local import check_checkout, check_display, check_docker_context, check_docker_engine, docker_contexts
 from .logs import LOG_PATTERNS, LogPattern, check_job_log, check_log_file, check_log_text, explain_log
 
 __all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostProbe", "LogPattern",
-           "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_display", "check_docker_context", "check_docker_engine",
+           "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_checkout", "check_display", "check_docker_context", "check_docker_engine",
            "docker_contexts", "check_nebius", "check_s3_bucket", "s3_client", "s3_endpoint", "check_gpu_memory",
            "check_ports", "check_ssh", "parse_ps_line", "parse_smi", "plan_checks", "plan_log_checks", "run_checks", "diagnose",
            "point_to_ssh", "failed"]
@@ -37,6 +37,7 @@ def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settin
     checks = [
         Check("docker_engine", "local", lambda: check_docker_engine(env, settings.connect_timeout)),
         Check("display", "local", lambda: check_display(env)),
+        Check("positronic_checkout", "local", lambda: check_checkout(settings.compose_project)),
         Check("nebius_auth", "local", lambda: check_nebius(inventory, hosts, env, settings.connect_timeout)),
     ]
     checks += [Check("s3", b, lambda b=b: check_s3_bucket(inventory, env, b, settings.connect_timeout))

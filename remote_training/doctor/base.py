@@ -30,6 +30,7 @@ class DoctorSettings:
     timeout: float = 20.0  # per check, from the moment it starts
     connect_timeout: float = 5.0
     workers: int = 8
+    compose_project: str = ""  # positronic's docker/ folder the jobs run ("" when it could not be worked out)
 
 
 @dataclass(frozen=True)

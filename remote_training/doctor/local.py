@@ -66,3 +66,18 @@ def check_display(env: Mapping[str, str]) -> Verdict:
                 "export MUJOCO_GL=egl")
     return (WARN, "no DISPLAY and MUJOCO_GL unset: a bare inference client fails in gladLoadGL "
             "(inv infer.sim sets it itself)", "export MUJOCO_GL=egl")
+
+
+def check_checkout(compose_project: str) -> Verdict:
+    """The team's positronic checkout: present, and of a layout (era) this tool knows."""
+    from ..errors import RTError
+    from ..jobs.catalog import load_checkout
+
+    if not compose_project:
+        return (FAIL, "no positronic checkout is configured",
+                "clone positronic beside this project, or set jobs.compose_project to its docker/ folder")
+    try:
+        checkout = load_checkout(Path(compose_project))
+    except RTError as exc:
+        return FAIL, exc.message, exc.fix or "point jobs.compose_project at positronic's docker/ folder"
+    return OK, f"{compose_project}: {checkout.era.label}, {len(checkout.services)} services", ""
