@@ -82,6 +82,11 @@ hostname {q(spec.name)}
 mount --bind {q(str(home))} /root
 mount --bind {q(str(hd / 'bin'))} /usr/local/sbin
 mount -o remount,bind,ro /usr/local/sbin
+# The GPU's render node, which upstream's positronic-inference service maps (devices: /dev/dri): a
+# stand-in null device on a tmpfs private to this host (only an empty mountpoint shows outside).
+[ -e /dev/dri ] || mkdir /dev/dri
+mount -t tmpfs -o size=64k,mode=755 rt-dri /dev/dri
+mknod -m 666 /dev/dri/renderD128 c 1 3
 mkdir -p {q(str(spec.run_dir))}
 rm -f {sock}
 # dockerd registers its nvidia device driver (--gpus) only if it finds the hook on its PATH at start
