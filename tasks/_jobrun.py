@@ -45,7 +45,7 @@ def compose_folder(c: Any, inventory: Any) -> Path:
         return inventory.compose_project
     from .images import catalog
 
-    cat = catalog(c)
+    cat = catalog(c, check_sources=False)
     repo = next((s.repo_dir for s in cat.images.values() if s.repo == (cat.image_tag_repo or "positronic")), None)
     if repo is None:
         raise InputError(f"the image catalog {cat.path} names no positronic repository",
@@ -58,7 +58,7 @@ def service_images(c: Any, checkout: Any) -> tuple[Path, dict[str, str]]:
     from .images import catalog
 
     env_path, refs = image_env(c)
-    cat = catalog(c)
+    cat = catalog(c, check_sources=False)
     out = {}
     for svc in checkout.services.values():
         spec = next((s for s in cat.images.values() if s.repository == svc.repository), None)

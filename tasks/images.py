@@ -22,14 +22,14 @@ def _path(value: str) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def catalog(c):
+def catalog(c, check_sources: bool = True):
     """The image catalog the config names (images.catalog, images.root, images.registry)."""
     from remote_training.images.catalog import load_catalog
 
     root = str(setting(c, "images.root", "") or "")
     return load_catalog(_path(str(setting(c, "images.catalog", "docker/images.yaml"))),
                         root=_path(root) if root else None,
-                        registry=str(setting(c, "images.registry", "") or "") or None)
+                        registry=str(setting(c, "images.registry", "") or "") or None, check_sources=check_sources)
 
 
 def _names(names: str | None) -> list[str]:

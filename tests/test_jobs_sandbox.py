@@ -15,43 +15,56 @@ import time
 import urllib.request
 from typing import Any
 
+import pytest
+
 from jobs_fixtures import (ROOT, cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh,  # noqa: F401
                           started_job)
 
 
-def test_chain_convert_stats_train_serve_infer(jobs_env, s3, prefix, sandbox, cleanup) -> None:
+@pytest.mark.parametrize("era", ["4261b1aa", "a060cbea"])
+def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbox, cleanup) -> None:
+    """The runbook's chain through each era's verbatim compose file, with each era's own arguments."""
+    env = {**jobs_env, **era_env(era)}
+    runbook = era == "4261b1aa"
     data, stats, ckpt = f"s3://interim/{prefix}/groot_q/", f"s3://interim/{prefix}/stats/", f"s3://checkpoints/{prefix}/g/"
-    convert = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft",
-                  "--observation", ".groot_rot6d_joints", "--action", ".groot_rot6d", "--output", data)
+    recipe = (["--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot_rot6d_joints",
+               "--action", ".groot_rot6d"] if runbook else
+              ["--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes", "--codec",
+               "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"])
+    convert = inv(env, "dataset.convert", *recipe, "--output", data)
     assert convert.returncode == 0, convert.stderr
     job = started_job(convert)
     cleanup.append(("desktop", job))
-    assert inv(jobs_env, "jobs.wait", job).returncode == 0
+    assert inv(env, "jobs.wait", job).returncode == 0, inv(env, "jobs.logs", job).stdout
     assert "meta/info.json" in keys(s3, data)
+    service = jobs_json(env, "--host", "desktop")[job]["service"]
+    assert service == ("positronic-to-lerobot" if runbook else "lerobot-0_3_3-convert")  # upstream's own names
 
-    result = inv(jobs_env, "dataset.stats", "--input", data, "--output", stats)
+    result = inv(env, "dataset.stats", "--input", data, "--output", stats)
     cleanup.append(("desktop", started_job(result)))
     assert "project unchanged" in result.stdout  # the second launch on desktop sent nothing
-    assert inv(jobs_env, "jobs.wait", started_job(result)).returncode == 0
-    assert "assets/norm_stats.json" in keys(s3, stats)
+    assert inv(env, "jobs.wait", started_job(result)).returncode == 0
+    assert any(k.startswith("assets/") for k in keys(s3, stats))
 
-    train = inv(jobs_env, "train.groot", "--input", data, "--output", ckpt, "--modality", "ee_rot6d_q",
+    train = inv(env, "train.groot", "--input", data, "--output", ckpt, "--modality", "ee_rot6d_q",
                 "--exp-name", "e1", "--steps", "4", "--save-steps", "2", "--host", "train2")
     assert train.returncode == 0, train.stderr
     cleanup.append(("vm-train2", started_job(train)))
-    assert inv(jobs_env, "jobs.wait", started_job(train)).returncode == 0
+    assert inv(env, "jobs.wait", started_job(train)).returncode == 0
     saved = keys(s3, ckpt + "e1/")
     assert "checkpoint-2/config.json" in saved and "checkpoint-4/config.json" in saved
     assert any(k.startswith("run_metadata_") for k in saved)
+    assert not any(k.endswith("run.json") for k in saved)  # the record lives beside the synced prefix
+    assert "run.json" in keys(s3, ckpt + ".rt-runs/e1/")
 
-    openpi = inv(jobs_env, "train.openpi", "--input", data, "--stats", stats + "assets/", "--output",
+    openpi = inv(env, "train.openpi", "--input", data, "--stats", stats + "assets/", "--output",
                  f"s3://checkpoints/{prefix}/pi/", "--exp-name", "e1", "--steps", "2000", "--host", "train2", "--wait")
     cleanup.append(("vm-train2", started_job(openpi)))
     assert openpi.returncode == 0, openpi.stdout + openpi.stderr
-    assert "pi05_positronic_lowmem/e1/2000/config.json" in keys(s3, f"s3://checkpoints/{prefix}/pi/")
+    assert any(k.startswith("pi05_positronic_lowmem/e1/2000/") for k in keys(s3, f"s3://checkpoints/{prefix}/pi/"))
 
     port = 9300 + os.getpid() % 500
-    serve = inv(jobs_env, "serve.groot", "--checkpoints", ckpt + "e1/", "--modality", "ee_rot6d_q",
+    serve = inv(env, "serve.groot", "--checkpoints", ckpt + "e1/", "--modality", "ee_rot6d_q",
                 "--port", str(port), "--host", "train2")
     assert serve.returncode == 0, serve.stdout + serve.stderr
     server = started_job(serve)
@@ -59,17 +72,19 @@ def test_chain_convert_stats_train_serve_infer(jobs_env, s3, prefix, sandbox, cl
     address = sandbox["hosts"]["vm-train2"]["address"]
     assert f"answers on {address}:{port}" in serve.stdout
     with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=5) as reply:
-        assert json.load(reply)["models"][0]["id"] == "checkpoint-4"
+        models = json.load(reply)["models"]
+    assert (models[0]["id"] == "checkpoint-4") if runbook else (models == ["2", "4"])  # every step, unpadded
     smi = ssh(sandbox, "vm-train2", "nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits")
-    assert int(smi.strip()) >= 6000  # the server's rt.gpu_mem_mb label reaches the GPU stand-in
+    assert int(smi.strip()) >= 6000  # the server's GPU request and rt.gpu_mem_mb label reach the GPU stand-in
 
-    client = inv(jobs_env, "infer.sim", "--server", server)
+    client = inv(env, "infer.sim", "--server", server)
     assert client.returncode == 0, client.stdout + client.stderr
     cleanup.append(("vm-train2", started_job(client)))
-    assert "Policy .groot_ee_rot6d_joints connected" in client.stdout and "Simulation finished" in client.stdout
+    policy = ".groot_ee_rot6d_joints" if runbook else ".remote"
+    assert f"Policy {policy} connected" in client.stdout and "Simulation finished" in client.stdout
 
-    assert inv(jobs_env, "serve.stop", server).returncode == 0
-    assert jobs_json(jobs_env, "--host", "train2")[server]["state"] == "exited"
+    assert inv(env, "serve.stop", server).returncode == 0
+    assert jobs_json(env, "--host", "train2")[server]["state"] == "exited"
 
 
 def test_job_survives_a_killed_client_and_keeps_its_whole_log(jobs_env, s3, prefix, cleanup) -> None:

@@ -85,8 +85,12 @@ def default_root(project_root: Path) -> Path:
     return project_root.resolve().parent
 
 
-def load_catalog(path: Path, root: Path | None = None, registry: str | None = None) -> Catalog:
-    """Read and validate a catalog; `root`/`registry` from config win over the file's own."""
+def load_catalog(path: Path, root: Path | None = None, registry: str | None = None, *,
+                 check_sources: bool = True) -> Catalog:
+    """Read and validate a catalog; `root`/`registry` from config win over the file's own.
+
+    check_sources=False: what jobs need (repositories, env names, where repos live) without the
+    image sources being checked out on this machine."""
     if not path.is_file():
         raise InputError(f"image catalog {path} not found", fix="set images.catalog (INVOKE_IMAGES_CATALOG)")
     try:
@@ -104,7 +108,8 @@ def load_catalog(path: Path, root: Path | None = None, registry: str | None = No
     root = root.resolve()
     repos: dict[str, Any] = data.get("repos") or {}
     platform = str(data.get("platform") or DEFAULT_PLATFORM)
-    specs = {name: _image(path, root, repos, platform, name, raw) for name, raw in data["images"].items()}
+    specs = {name: _image(path, root, repos, platform, name, raw, check_sources)
+             for name, raw in data["images"].items()}
 
     for spec in specs.values():
         if spec.base is not None and spec.base not in specs:
@@ -116,7 +121,7 @@ def load_catalog(path: Path, root: Path | None = None, registry: str | None = No
                    image_tag_repo=data.get("image_tag_repo"))
 
 
-def _image(path: Path, root: Path, repos: dict, platform: str, name: str, raw: Any) -> ImageSpec:
+def _image(path: Path, root: Path, repos: dict, platform: str, name: str, raw: Any, check_sources: bool) -> ImageSpec:
     where = f"{path}: image {name!r}"
     if not isinstance(raw, dict):
         raise InputError(f"{where} must be a mapping", fix="see docker/images.yaml")
@@ -130,10 +135,10 @@ def _image(path: Path, root: Path, repos: dict, platform: str, name: str, raw: A
     repo_dir = (root / str(repos.get(repo, repo))).resolve()
     context = (repo_dir / str(raw.get("context", "."))).resolve()
     dockerfile = (repo_dir / str(raw["dockerfile"])).resolve()
-    if not context.is_dir():
+    if check_sources and not context.is_dir():
         raise ImageError(f"{where}: build context {context} does not exist",
                          fix=f"check out the {repo} repository under {root} or set images.root")
-    if not dockerfile.is_file():
+    if check_sources and not dockerfile.is_file():
         raise ImageError(f"{where}: Dockerfile {dockerfile} does not exist",
                          fix="fix `dockerfile:` in the catalog or add the file")
     args = raw.get("build_args") or {}

@@ -35,7 +35,7 @@ def ensure(root: Path) -> str:
             shutil.copytree(bin_dir(root), Path(tmp) / "bin")
             (Path(tmp) / "Dockerfile").write_text(f"FROM {BASE}\nCOPY bin/ /usr/local/bin/\nWORKDIR /positronic\n")
             subprocess.run(["docker", "build", "-q", "-t", ref, tmp], check=True, capture_output=True,
-                           env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+                           env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
     subprocess.run(["docker", "push", "-q", ref], check=True, capture_output=True)
     return ref
 
