@@ -172,7 +172,7 @@ def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -
 def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, prefix, cleanup) -> None:
     secret = f"wandb-{os.urandom(6).hex()}"
     out = f"s3://interim/{prefix}/sec/"
-    args = ("dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot", "--output", out)
+    args = ("dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot", "--output", out)
     dry = inv(jobs_env, *args, "--dry-run", extra_env={"WANDB_API_KEY": secret})
     assert dry.returncode == 0 and secret not in dry.stdout + dry.stderr and "WANDB_API_KEY" in dry.stdout
     real = inv(jobs_env, *args, extra_env={"WANDB_API_KEY": secret})
@@ -189,7 +189,7 @@ def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, pr
 
 
 def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) -> None:
-    done = inv(jobs_env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot",
+    done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot",
                "--output", f"s3://interim/{prefix}/d/", "--wait")
     finished = started_job(done)
     cleanup.append(("desktop", finished))
@@ -201,7 +201,7 @@ def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) ->
     for key in ("checkpoint-2/config.json", "2000/config.json", "checkpoints/2000/pretrained_model/config.json"):
         put(s3, ckpts + key, "{}")
     launching = [
-        ("dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action", ".groot", "--output", out),
+        ("dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot", "--output", out),
         ("dataset.stats", "--input", data, "--output", out),
         ("train.groot", "--input", data, "--output", out, "--modality", "ee"),
         ("train.openpi", "--input", data, "--stats", data, "--output", out),
@@ -234,7 +234,7 @@ def _containers(sandbox: dict[str, Any]) -> dict[str, str]:
 
 def _dataset(env: dict[str, str], prefix: str, cleanup: list) -> str:
     data = f"s3://interim/{prefix}/data/"
-    result = inv(env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot_joints", "--action",
+    result = inv(env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot_joints", "--action",
                  ".groot", "--output", data, "--wait")
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -263,7 +263,7 @@ def test_clean_removes_finished_jobs_and_user_narrows_it(jobs_env, sandbox, pref
     alice, bob = (f"{name}-{os.urandom(3).hex()}" for name in ("alice", "bob"))
     made = {}
     for user in (alice, bob):
-        done = inv(jobs_env, "dataset.convert", "--dataset", "@cfg.x", "--observation", ".groot", "--action",
+        done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action",
                    ".groot", "--output", f"s3://interim/{prefix}/{user}/", "--wait", extra_env={"USER": user})
         made[user] = started_job(done)
         cleanup.append(("desktop", made[user]))

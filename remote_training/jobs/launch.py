@@ -117,8 +117,8 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
         # compose may have created the container before the start failed: a dead "created" job would
         # look busy to jobs.list and placement, so remove it (best effort).
         runner.run(host, ["docker", "rm", "-f", spec.job_id], check=False)
-        detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:] or [""]
-        raise RemoteCommandError(f"{host.name}: compose run {spec.service} exited {out.exit_status}: {detail[0]}",
+        raise RemoteCommandError(f"{host.name}: compose run {spec.service} exited {out.exit_status}: "
+                                 f"{_reason(out.stderr.strip() or out.stdout.strip())}",
                                  "see the message above; inv jobs.list shows what runs there",
                                  exit_status=out.exit_status, stdout=out.stdout, stderr=out.stderr)
     container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
@@ -129,6 +129,14 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
     except Exception as exc:  # the job runs now: a bookkeeping failure must not report the launch as failed
         runner.echo(f"warning: {spec.job_id} started but was not recorded: {exc}")
     return result
+
+
+def _reason(text: str) -> str:
+    """The line that says why: Compose v2 ends with a bare "failed to start containers: <id>" after the
+    daemon's own reason (port already allocated, no such device...)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    daemon = [ln for ln in lines if "Error response from daemon" in ln]
+    return (daemon or lines or [""])[-1]
 
 
 def ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str) -> None:
