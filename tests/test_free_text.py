@@ -59,7 +59,7 @@ def test_preflight_refuses_nul_and_control_characters_before_any_host_is_asked()
     from remote_training.preflight import check_arguments
 
     spec = JobSpec(job_id="j", service="groot-train", kind="train", host="vm-train",
-                   args=("--exp_name=a\x00b", "--note=x\ny"))
+                   args=("--exp_name=a\x00b", "--note=x\ny"), program="positronic.vendors.gr00t.train")
     rows = check_arguments(spec)
     assert [r[1] for r in rows][:2] == ["argument '--exp_name=a\\x00b' contains control characters",
                                         "argument '--note=x\\ny' contains control characters"]
@@ -100,8 +100,9 @@ def job(**kw) -> JobSpec:
 @settings(SLOW, max_examples=600)
 @given(exp=HOSTILE, output=HOSTILE, modality=HOSTILE, extra=HOSTILE)
 def test_training_arguments_reach_the_program_unchanged(echo_host, exp, output, modality, extra):
-    spec = job(service="groot-train", args=(f"--exp_name={exp}", f"--output_path={output}",
-                                            f"--modality_config={modality}", extra), exp_name=exp)
+    spec = job(service="groot-train", program="positronic.vendors.gr00t.train", era="4261b1aa",
+               args=(f"--exp_name={exp}", f"--output_path={output}", f"--modality_config={modality}", extra),
+               exp_name=exp)
     received, sent = launch_echo(echo_host, spec)
     assert received == sent
     assert received[-4:] == list(spec.args)
@@ -111,7 +112,8 @@ def test_training_arguments_reach_the_program_unchanged(echo_host, exp, output, 
 @given(checkpoints=HOSTILE, dataset=HOSTILE, observation=HOSTILE, env_value=HOSTILE)
 def test_server_and_convert_arguments_and_labels_reach_the_program_unchanged(echo_host, checkpoints, dataset,
                                                                             observation, env_value):
-    spec = job(service="groot-server", kind="serve", port=9000, env={"NOTE": env_value},
+    spec = job(service="groot-server", kind="serve", port=9000, container_port=9000, env={"NOTE": env_value},
+               program="positronic.vendors.gr00t.server", era="4261b1aa", client="groot_ee",
                args=(f"--checkpoints_dir={checkpoints}", f"--dataset={dataset}",
                      f"--dataset.observation={observation}"), output=checkpoints)
     received, sent = launch_echo(echo_host, spec)

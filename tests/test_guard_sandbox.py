@@ -1,5 +1,5 @@
 """Preflight, placement and the ledger inside real launches (`inv` on the sandbox, stand-in images):
-run.json beside the checkpoints, secrets kept out, a held output refused then resumed, a taken port
+run.json beside the run folder (outside what the job syncs), secrets kept out, a held output refused then resumed, a taken port
 refused then --replace'd, a second GR00T server refused on the 12 GB desktop."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _dataset(s3, prefix):  # noqa: F811
     return data
 
 
-def test_run_json_lands_beside_the_checkpoints_without_secrets(jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
+def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
     data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/groot/"
     ledger_file = tmp_path / "ledger.jsonl"
     extra = {"WANDB_API_KEY": SECRET, "RT_LEDGER": str(ledger_file)}
@@ -28,9 +28,11 @@ def test_run_json_lands_beside_the_checkpoints_without_secrets(jobs_env, s3, pre
     job = started_job(first)
     cleanup.append(("vm-train", job))
     saved = keys(s3, out + "e1/")
-    assert "run.json" in saved and "checkpoint-4/config.json" in saved
-    run = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/groot/e1/run.json")["Body"].read())
+    assert "checkpoint-4/config.json" in saved and "run.json" not in saved  # the job syncs e1/; the record is outside
+    assert keys(s3, out + ".rt-runs/e1/") == ["run.json"]
+    run = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/groot/.rt-runs/e1/run.json")["Body"].read())
     assert run["job_id"] == job and run["exit_code"] == 0 and run["host"] == "vm-train"
+    assert run["run_folder"] == out + "e1/"
     assert run["image"].startswith("localhost:5000/") and run["image_digest"].startswith("sha256:")
     assert "--modality_config=ee_rot6d_q" in run["args"] and run["ended"]
     for text in (json.dumps(run), ledger_file.read_text(), first.stdout, first.stderr):

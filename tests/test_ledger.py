@@ -13,28 +13,41 @@ SECRET = "wandb-" + uuid.uuid4().hex  # a value only this test knows
 
 
 def spec(output="s3://checkpoints/x/", exp="040126", **kw):
+    output = output if output.endswith("/") else output + "/"
     fields = dict(job_id=f"groot-train-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train",
                   host="vm-train2", image="localhost:5000/positro/gr00t:src-abc",
                   args=("--input_path=s3://interim/d/", f"--output_path={output}", f"--exp_name={exp}",
                         "--num_train_steps=20"),
-                  inputs=("s3://interim/d/",), output=output, exp_name=exp)
+                  inputs=("s3://interim/d/",), output=output, exp_name=exp,
+                  program="positronic.vendors.gr00t.train", era="4261b1aa", run_folder=f"{output}{exp}/",
+                  layout="groot", options={"modality": "ee", "steps": 20, "exp_name": exp})
     fields.update(kw)
     return JobSpec(**fields)
 
 
 def test_run_folder_follows_each_trainer_layout():
-    assert ledger.run_folder("groot-train", "s3://c/g", "e1") == "s3://c/g/e1/"
-    assert ledger.run_folder("openpi-train", "s3://c/o/", "e1", ["--config_name=pi0_x"]) == "s3://c/o/pi0_x/e1/"
-    assert ledger.run_folder("openpi-train", "s3://c/o/", "e1") == "s3://c/o/pi05_positronic_lowmem/e1/"
-    assert ledger.run_folder("openpi-stats", "s3://i/assets", None) == "s3://i/assets/"
-    assert ledger.run_folder("groot-server", None, None) is None
+    """The run folder is set once per job (jobs/services.py) and the ledger records exactly that."""
+    from remote_training.jobs import catalog, services
+
+    for era in catalog.ERAS:
+        assert services.GrootTrain("s3://i/d", "s3://c/g", "e1").run_folder(era) == "s3://c/g/e1/"
+        assert services.OpenpiTrain("s3://i/d", "s3://c/o/", "e1", stats_path="s3://i/s",
+                                    config_name="pi0_x").run_folder(era) == "s3://c/o/pi0_x/e1/"
+        assert (services.OpenpiTrain("s3://i/d", "s3://c/o/", "e1", stats_path="s3://i/s").run_folder(era)
+                == "s3://c/o/pi05_positronic_lowmem/e1/")
+        assert services.LerobotTrain("s3://i/d", "s3://c/act", "e1").run_folder(era) == "s3://c/act/e1/"
+        assert services.Stats("s3://i/d", "s3://i/assets").run_folder(era) == "s3://i/assets/"
+        assert services.Convert("@positronic.cfg.ds.x", "s3://i/conv").run_folder(era) == "s3://i/conv/"
+        assert services.GrootServer("s3://c/g/e1").run_folder(era) is None
+    assert ledger.record_url("s3://c/o/pi0_x/e1/") == "s3://c/o/pi0_x/.rt-runs/e1/run.json"
 
 
 def test_start_and_finish_merge_into_one_record(tmp_path):
     book = ledger.Ledger(tmp_path / "state" / "ledger.jsonl")
     s = spec()
     entry = book.start(s, image_digest="sha256:abc")
-    assert entry["run_json"] == "s3://checkpoints/x/040126/run.json"
+    assert entry["run_folder"] == "s3://checkpoints/x/040126/"
+    assert entry["run_json"] == "s3://checkpoints/x/.rt-runs/040126/run.json"  # outside the synced prefix
     book.finish(s.job_id, 0)
     [record] = book.entries()
     assert record["job_id"] == s.job_id and record["host"] == "vm-train2" and record["exit_code"] == 0
@@ -81,7 +94,7 @@ def s3(sandbox, monkeypatch):
     return storage.client(sandbox["s3_local_endpoint"])
 
 
-def test_run_json_lands_beside_the_checkpoints_and_traces_back(s3, tmp_path, monkeypatch):
+def test_run_json_lands_beside_the_run_folder_and_traces_back(s3, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_API_KEY", SECRET)
     root = f"s3://checkpoints/test-ledger/{uuid.uuid4().hex[:8]}"
     s = spec(output=root, args=(f"--output_path={root}", "--exp_name=040126", f"--wandb_api_key={SECRET}"))
@@ -89,7 +102,8 @@ def test_run_json_lands_beside_the_checkpoints_and_traces_back(s3, tmp_path, mon
     book.start(s, image_digest="sha256:feed", s3=s3)
     storage.put_json(s3, f"{root}/040126/checkpoint-20/meta.json", {"step": 20})  # what the trainer writes
     book.finish(s.job_id, 3, s3=s3)
-    run = storage.get_json(s3, f"{root}/040126/run.json")
+    assert not storage.object_exists(s3, f"{root}/040126/run.json")  # never inside what the job syncs
+    run = storage.get_json(s3, f"{root}/.rt-runs/040126/run.json")
     assert run["job_id"] == s.job_id and run["exit_code"] == 3 and run["image_digest"] == "sha256:feed"
     assert SECRET not in json.dumps(run) and "sandbox-secret-value" not in json.dumps(run)
     latest = storage.latest_checkpoint(s3, f"{root}/040126/", "groot")

@@ -31,24 +31,30 @@ def job(job_id, mem=6000, service="groot-server"):
     return pl.RunningJob(job_id, service, job_id, mem)
 
 
+GROOT_TRAIN, GROOT_SERVER = "positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server"
+
+
 def test_rules_match_the_seed():
-    assert pl.rule("positronic.vendors.gr00t.train").needs_h100 and pl.rule("positronic.vendors.openpi.train").needs_h100
+    assert pl.rule(GROOT_TRAIN).needs_h100 and pl.rule("positronic.vendors.openpi.train").needs_h100
     assert pl.rule("positronic.vendors.openpi.server").needs_h100
-    assert not pl.rule("positronic.vendors.gr00t.server").needs_h100 and 5500 <= pl.rule("positronic.vendors.gr00t.server").gpu_mem_mb <= 6500
-    for service in ("positronic-to-lerobot", "openpi-stats", "lerobot-train", "lerobot-server"):
-        assert pl.rule(service).default_host == "desktop"
-    with pytest.raises(InputError, match="did you mean 'groot-train'"):
-        pl.rule("grot-train")
+    assert not pl.rule(GROOT_SERVER).needs_h100 and 5500 <= pl.rule(GROOT_SERVER).gpu_mem_mb <= 6500
+    for program in ("positronic-to-lerobot", "positronic.vendors.openpi.stats", "positronic-train",
+                    "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server"):
+        assert pl.rule(program).default_host == "desktop"
+    with pytest.raises(InputError, match="did you mean 'positronic.vendors.gr00t.train'"):
+        pl.rule("positronic.vendors.gr00t.trian")
+    with pytest.raises(InputError, match="unknown program 'groot-train'"):
+        pl.rule("groot-train")  # a compose service name is no program
 
 
 def test_groot_training_is_refused_on_the_desktop():
-    why = pl.eligibility("positronic.vendors.gr00t.train", DESKTOP)
+    why = pl.eligibility(GROOT_TRAIN, DESKTOP)
     assert why == "GR00T training needs an H100; desktop has RTX 3060"
-    assert pl.eligibility("positronic.vendors.gr00t.train", VM1) is None
+    assert pl.eligibility(GROOT_TRAIN, VM1) is None
 
 
 def test_a_second_groot_server_does_not_fit_the_12gb_desktop():
-    need = pl.rule("positronic.vendors.gr00t.server").gpu_mem_mb
+    need = pl.rule(GROOT_SERVER).gpu_mem_mb
     assert pl.memory_problem(running(DESKTOP), need) is None
     problem = pl.memory_problem(running(DESKTOP, need, [job("groot-server-1", need)]), need)
     assert problem and f"held by groot-server-1 ({need} MiB)" in problem
@@ -57,7 +63,7 @@ def test_a_second_groot_server_does_not_fit_the_12gb_desktop():
 def test_auto_skips_a_busy_h100_and_picks_a_free_one():
     states = [running(DESKTOP), running(VM1, 40960, [job("groot-train-a", 40960, "groot-train")]),
               running(VM2), stopped(VM3)]
-    chosen = pl.choose("positronic.vendors.gr00t.train", states)
+    chosen = pl.choose(GROOT_TRAIN, states)
     assert chosen.host is VM2 and not chosen.start_first
     assert "vm-train2 is running with no job" in chosen.reason
     assert any(s.startswith("vm-train: busy with groot-train-a") for s in chosen.skipped)
@@ -66,7 +72,7 @@ def test_auto_skips_a_busy_h100_and_picks_a_free_one():
 
 def test_auto_starts_a_stopped_vm_only_when_all_running_ones_are_busy():
     states = [running(VM1, 100, [job("a", 100)]), running(VM2, 100, [job("b", 100)]), stopped(VM3)]
-    chosen = pl.choose("positronic.vendors.gr00t.train", states)
+    chosen = pl.choose(GROOT_TRAIN, states)
     assert chosen.host is VM3 and chosen.start_first
     assert "vm-train3 is stopped and will be started" in chosen.reason
     assert "vm-train: busy with a" in chosen.reason and "vm-train2: busy with b" in chosen.reason
@@ -76,7 +82,7 @@ def test_auto_refuses_when_nothing_is_free_naming_every_host():
     states = [running(DESKTOP), running(VM1, 100, [job("a", 100)]),
               pl.HostState(VM2, "unreachable", detail="no SSH answer")]
     with pytest.raises(InputError) as info:
-        pl.choose("positronic.vendors.gr00t.train", states)
+        pl.choose(GROOT_TRAIN, states)
     assert "vm-train: busy with a" in info.value.message
     assert "vm-train2: unreachable: no SSH answer" in info.value.message
     assert "--host" in info.value.fix
@@ -84,12 +90,12 @@ def test_auto_refuses_when_nothing_is_free_naming_every_host():
 
 def test_auto_prefers_the_smallest_gpu_that_fits():
     # A GR00T server fits the desktop: the H100s stay free for work that needs them.
-    chosen = pl.choose("positronic.vendors.gr00t.server", [running(VM1), running(DESKTOP), running(VM2)])
+    chosen = pl.choose(GROOT_SERVER, [running(VM1), running(DESKTOP), running(VM2)])
     assert chosen.host is DESKTOP
 
 
 def test_auto_does_not_start_a_vm_while_a_running_host_is_free():
-    chosen = pl.choose("positronic.vendors.gr00t.train", [stopped(VM1), running(VM2)])
+    chosen = pl.choose(GROOT_TRAIN, [stopped(VM1), running(VM2)])
     assert chosen.host is VM2 and not chosen.start_first
 
 
@@ -123,7 +129,7 @@ def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
     try:
         before = pl.probe(runner, host)
         assert before.power == "running" and before.gpu_total_mb == 81559
-        runner.run(host, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}",
+        runner.run(host, ["docker", "run", "-d", "--gpus", "all", "--name", name, "--label", f"rt.job={name}",
                           "--label", "rt.service=groot-server", "--label", "rt.gpu_mem_mb=6144",
                           sandbox["base_image"], "sleep", "120"], timeout=120)
         after = pl.probe(runner, host)
@@ -207,7 +213,7 @@ def busy(sandbox):
 
     def occupy(runner, host_name):
         name = f"rt-test-busy-{uuid.uuid4().hex[:6]}"
-        runner.run(host_name, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}",
+        runner.run(host_name, ["docker", "run", "-d", "--gpus", "all", "--name", name, "--label", f"rt.job={name}",
                                "--label", "rt.service=groot-train", "--label", "rt.gpu_mem_mb=60000",
                                sandbox["base_image"], "sleep", "300"], timeout=120)
         made.append((runner, host_name, name))
@@ -223,7 +229,7 @@ def test_auto_skips_a_busy_sandbox_vm_and_picks_the_free_one(sandbox, tmp_path, 
     inventory = auto_inventory(sandbox, tmp_path)  # vm-train3 is on
     runner = RemoteRunner(inventory)
     job = busy(runner, "vm-train")
-    chosen = pl.place("positronic.vendors.gr00t.train", inventory, runner)
+    chosen = pl.place(GROOT_TRAIN, inventory, runner)
     assert chosen.host.name == "vm-train3" and not chosen.start_first
     assert f"vm-train: busy with {job}" in chosen.skipped
 
@@ -236,7 +242,8 @@ def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, t
     inventory = auto_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inventory)
     spec = JobSpec(job_id=f"auto-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="auto",
-                   args=("--modality_config=ee_rot6d_q",), image=sandbox["base_image"])
+                   args=("--modality_config=ee_rot6d_q",), image=sandbox["base_image"], program=GROOT_TRAIN,
+                   layout="groot", options={"modality": "ee_rot6d_q"})
     guard = LaunchGuard(runner, inventory, ledger=None, echo=lambda line: None)
     # vm-train is free: it is chosen and the stopped vm-train3 stays off.
     report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
@@ -257,7 +264,7 @@ def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path, vm3_
     runner = RemoteRunner(inventory, dry_run=True)
     started = []
     spec = JobSpec(job_id=f"dry-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="vm-train3",
-                   args=(), image=sandbox["base_image"])
+                   args=(), image=sandbox["base_image"], program=GROOT_TRAIN, layout="groot")
     report = preflight.run_preflight(spec, runner, inventory, start_host=started.append, dry_run=True)
     assert "vm-train3 is stopped; a real launch starts it first (GPU and port unchecked)" in report.notes
     assert not started and not vm3_is_up(sandbox)

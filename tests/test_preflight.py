@@ -15,6 +15,7 @@ from remote_training.jobs.spec import JobSpec
 from remote_training.remote import RemoteRunner
 
 MISSING_IMAGE = "localhost:5000/positro/never-pushed:nope"
+GROOT_TRAIN = "positronic.vendors.gr00t.train"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def fake_jobs(fleet):
 
     def start(host: str, service: str, mem: int, port: int | None = None) -> str:
         name = f"rt-test-{service}-{uuid.uuid4().hex[:6]}"
-        argv = ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}", "--label", f"rt.service={service}",
+        argv = ["docker", "run", "-d", "--gpus", "all", "--name", name, "--label", f"rt.job={name}", "--label", f"rt.service={service}",
                 "--label", f"rt.gpu_mem_mb={mem}"]
         if port:
             argv += ["-p", f"{port}:{port}"]
@@ -60,7 +61,7 @@ def free_port() -> int:
 
 def spec(fleet, **kw) -> JobSpec:
     fields = dict(job_id=f"job-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="vm-train",
-                  args=(), image=fleet["image"], gpu_mem_mb=0)
+                  args=(), image=fleet["image"], gpu_mem_mb=0, program=GROOT_TRAIN, era="4261b1aa", layout="groot")
     fields.update(kw)
     return JobSpec(**fields)
 
@@ -69,13 +70,20 @@ def train_spec(fleet, root, exp="e1", **kw) -> JobSpec:
     data, out = f"s3://interim/{root}/dataset/", f"s3://checkpoints/{root}/groot/"
     args = (f"--input_path={data}", f"--output_path={out}", f"--exp_name={exp}", "--num_train_steps=20",
             "--save_steps=10", "--num_workers=2", "--modality_config=ee_rot6d_q")
-    return spec(fleet, args=args, inputs=(data,), output=out, exp_name=exp, **kw)
+    options = {"input_path": data, "output_path": out, "exp_name": exp, "steps": 20, "save_steps": 10, "workers": 2,
+               "modality": "ee_rot6d_q"}
+    return spec(fleet, args=args, inputs=(data,), output=out, exp_name=exp, run_folder=f"{out}{exp}/",
+                options=options, **kw)
 
 
-def server_spec(fleet, root, host, port, **kw) -> JobSpec:
+def server_spec(fleet, root, host, port, checkpoint=None, **kw) -> JobSpec:
     ckpts = f"s3://checkpoints/{root}/groot/e1/"
-    args = (f"--checkpoints_dir={ckpts}", "--modality_config=ee_rot6d_q", f"--port={port}", *kw.pop("extra", ()))
-    return spec(fleet, service="groot-server", kind="serve", host=host, args=args, inputs=(ckpts,), port=port, **kw)
+    args = (f"--checkpoints_dir={ckpts}", "--modality_config=ee_rot6d_q", "--port=9000",
+            *([f"--checkpoint={checkpoint.removeprefix('checkpoint-')}"] if checkpoint else []))
+    options = {"checkpoints_dir": ckpts, "modality": "ee_rot6d_q", **({"checkpoint": checkpoint} if checkpoint else {})}
+    return spec(fleet, service="groot-server", kind="serve", host=host, args=args, inputs=(ckpts,), port=port,
+                program="positronic.vendors.gr00t.server", checkpoints=ckpts, checkpoint=checkpoint,
+                container_port=9000, client="groot_ee_rot6d_joints", options=options, **kw)
 
 
 def put(fleet, url: str) -> None:
@@ -184,10 +192,14 @@ def test_server_checkpoints_resolve_to_the_latest_step(fleet, root):
     report = check(fleet, server_spec(fleet, root, "vm-train", free_port()))
     assert report.checkpoint.name == "checkpoint-200"
     assert f"latest checkpoint: s3://checkpoints/{root}/groot/e1/checkpoint-200/ (step 200)" in report.notes
+    for asked in ("30", "checkpoint-30"):  # a step number, or the folder name GR00T writes
+        report = check(fleet, server_spec(fleet, root, "vm-train", free_port(), checkpoint=asked))
+        assert f"checkpoint: s3://checkpoints/{root}/groot/e1/checkpoint-30/" in report.notes
     with pytest.raises(PreflightError) as info:
-        check(fleet, server_spec(fleet, root, "vm-train", free_port(), extra=("--checkpoint=999",)))
+        check(fleet, server_spec(fleet, root, "vm-train", free_port(), checkpoint="999"))
     assert info.value.failures[0][1] == (f"checkpoint 999 not found under s3://checkpoints/{root}/groot/e1/ "
                                          "(latest is checkpoint-200)")
+    assert info.value.failures[0][2] == "use --checkpoint 200, or leave it out for the latest"
 
 
 def test_missing_checkpoints_are_refused(fleet, root):
@@ -199,9 +211,9 @@ def test_missing_checkpoints_are_refused(fleet, root):
 
 def test_bad_arguments_all_show_up_with_an_unknown_host(fleet):
     bad = spec(fleet, host="vm-trian", port=70000, exp_name="my run",
-               args=("--input_path=interim/x", "--modality_config=ee_rot", "--num_train_steps=-3", "--fps=fast",
-                     "--dataset.observation=.grot", "--dataset.action=.teleport", "--exp_name=my run"),
-               inputs=("interim/x",))
+               options={"input_path": "interim/x", "modality": "ee_rot", "steps": -3, "fps": "fast",
+                        "observation": ".grot", "action": ".teleport"},
+               inputs=("interim/x",))  # the typed values (spec.options), as the typed task set them
     with pytest.raises(PreflightError) as info:
         check(fleet, bad)
     problems = [row[1] for row in info.value.failures]
@@ -232,7 +244,10 @@ def test_a_dataset_output_that_holds_data_is_refused_unless_forced(fleet, root):
     put(fleet, out + "meta/info.json")
     args = ("convert", "--dataset=@positronic.cfg.phail.sim_stack_groot_ft", "--dataset.observation=.groot",
             "--dataset.action=.groot", f"--output_dir={out}", "--fps=15")
-    job = spec(fleet, service="positronic-to-lerobot", kind="convert", host="desktop", args=args, output=out)
+    job = spec(fleet, service="positronic-to-lerobot", kind="convert", host="desktop", args=args, output=out,
+               program="positronic-to-lerobot", layout=None, run_folder=out,
+               options={"dataset": "@positronic.cfg.phail.sim_stack_groot_ft", "observation": ".groot",
+                        "action": ".groot", "output_dir": out, "fps": 15})
     with pytest.raises(PreflightError) as info:
         check(fleet, job)
     assert info.value.failures == [("output", f"{out} already holds data (meta/info.json)",

@@ -53,16 +53,22 @@ BAD = [  # (inv arguments, a piece of the message)
 
 
 @pytest.fixture(scope="module")
-def cli(sandbox):
+def cli(sandbox, tmp_path_factory):
     import boto3
+
+    from remote_training.jobs import standin_image
 
     s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
     for url in (DATA + "meta/info.json", CKPTS + "e1/checkpoint-2/model", HELD + "e1/checkpoint-2/model"):
         bucket, _, key = url[5:].partition("/")
         s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    # Every service has a pushed image (the sandbox base, in the sandbox registry): a launch without one stops
+    # before preflight, and each case here is about its own bad input. The runbook era's compose file.
+    images = standin_image.write_env_file(tmp_path_factory.mktemp("images") / "images.env", sandbox["base_image"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "AWS_", "WANDB_"))}
-    env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(ROOT / ".sandbox/images.env"),
+    env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(images),
+               INVOKE_JOBS_COMPOSE_PROJECT=str(ROOT / "docker/sandbox/checkouts/positronic-4261b1aa/docker"),
                AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", USER=USER, RT_LEDGER="/dev/null/nowhere")
     return env
 
