@@ -151,8 +151,8 @@ def _ports(raw: Any) -> tuple[tuple[int, int], ...]:
 def parse_compose(text: str, where: str) -> dict[str, ComposeService]:
     import yaml
 
-    class Loader(yaml.SafeLoader):  # `!override` / `!reset` are Compose's own tags: read them as plain values
-        pass
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        """`!override` / `!reset` are Compose's own tags: read them as plain values."""
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_sequence(node)
                                  if isinstance(node, yaml.SequenceNode) else loader.construct_scalar(node)

@@ -29,10 +29,9 @@ LAUNCH_SCRIPT = (
     'if [ -n "$envin" ]; then set -a; . /dev/stdin; set +a; fi; '
     f'[ -f "$proj/{MARKER}" ] || exit {PROJECT_MISSING}; '
     'export CACHE_ROOT="$HOME" COMPOSE_PROJECT_NAME=rt; cd "$proj" || exit 1; '
-    # Pushed refs are content tags: pull only when missing here, or for a moving `:latest` tag.
-    'if [ -n "$image" ]; then case $image in *:latest) docker pull -q "$image" >/dev/null ;; '
-    '*) docker image inspect -f . "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null ;; esac '
-    f'|| exit {PULL_FAILED}; fi; '
+    # Pushed refs are content tags, which compose pulls only when missing (the override's pull_policy);
+    # a moving `:latest` tag is pulled every time, as upstream's `--pull always` would.
+    'case $image in *:latest) docker pull -q "$image" >/dev/null || exit ' f'{PULL_FAILED} ;; esac; '
     'exec "$@" </dev/null'  # compose starts slower on a stdin at its end
 )
 

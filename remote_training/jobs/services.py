@@ -113,8 +113,8 @@ class Convert(Job):
 
 
 @dataclass(frozen=True)
-class Stats(Job):
-    role: ClassVar[str] = "stats"
+class _InOut(Job):
+    """A job that reads one S3 folder and writes another."""
     input_path: str
     output_path: str
 
@@ -129,25 +129,20 @@ class Stats(Job):
     def run_folder(self, era: Era) -> str:
         return self.output
 
+
+@dataclass(frozen=True)
+class Stats(_InOut):
+    role: ClassVar[str] = "stats"
+
     def argv(self, era: Era) -> list[str]:
         return [f"--input_path={self.inputs[0]}", f"--output_path={self.output}"]
 
 
 @dataclass(frozen=True)
-class _Train(Job):
-    input_path: str
-    output_path: str
+class _Train(_InOut):
     exp_name: str = field(default_factory=today)
     steps: int | None = None
     resume: bool = False
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (folder(self.input_path),)
-
-    @property
-    def output(self) -> str:
-        return folder(self.output_path)
 
     def run_folder(self, era: Era) -> str:
         return f"{self.output}{self.exp_name}/"

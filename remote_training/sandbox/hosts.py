@@ -145,7 +145,7 @@ def start(lay: Layout, spec: HostSpec, smi_delay: float) -> None:
     bin_dir = lay.host_dir(spec.name) / "bin"
     smi.install(spec, bin_dir, smi_delay)
     hook_was_there = (bin_dir / smi.HOOK).exists()
-    smi.install_hook(bin_dir)
+    smi.install_hook(bin_dir, spec.run_dir)
     # A dockerd started before the hook existed (a sandbox older than the hook) has no nvidia driver
     # and would refuse --gpus until its next start: restart it now.
     if is_up(lay, spec) and hook_was_there:
