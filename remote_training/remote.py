@@ -117,6 +117,17 @@ class RemoteRunner:
                 self._connections[host.name] = conn
             return conn
 
+    def prewarm(self, host: Host) -> None:
+        """Open the host's connection in the background while the caller gets ready: the first real
+        command finds it open. A failure is not kept: that command opens again and reports it."""
+        def connect() -> None:
+            try:
+                self.connection(host)
+            except Exception:  # noqa: BLE001 - reported by the command that needs the connection
+                pass
+
+        threading.Thread(target=connect, name=f"prewarm-{host.name}", daemon=True).start()
+
     def _open(self, host: Host) -> Any:
         import paramiko
         from fabric import Connection

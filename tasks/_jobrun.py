@@ -132,6 +132,8 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     container_port = era.server_port.get(job.role) if program.kind == "serve" else None
     run = runner(c, dry_run=dry_run, inventory=inventory)
     hooks = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
+    if host != "auto" and not dry_run:
+        run.prewarm(inventory.get(host))  # after the worker's fork: SSH connects while the launch is planned
     try:
         env_path, images = service_images(c, checkout)
         image = images.get(svc.name)
