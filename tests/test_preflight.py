@@ -209,6 +209,50 @@ def test_missing_checkpoints_are_refused(fleet, root):
                                                     "(groot layout)")
 
 
+def test_lerobot_takes_the_exact_folder_name_and_openpi_a_step(fleet, root):
+    ckpts = f"s3://checkpoints/{root}/act/e1/"
+    for step in ("005000", "020000"):
+        put(fleet, f"{ckpts}checkpoints/{step}/pretrained_model/model.safetensors")
+
+    def lerobot(checkpoint):
+        return spec(fleet, service="lerobot-0_3_3-server", kind="serve", host="vm-train2", port=free_port(),
+                    container_port=8000, inputs=(ckpts,), program="positronic.vendors.lerobot_0_3_3.server",
+                    checkpoints=ckpts, checkpoint=checkpoint, layout="lerobot", gpu_mem_mb=2000,
+                    options={"checkpoints_dir": ckpts})
+
+    report = check(fleet, lerobot("005000"))
+    assert f"checkpoint: {ckpts}checkpoints/005000/" in report.notes and report.checkpoint.name == "020000"
+    with pytest.raises(PreflightError) as info:
+        check(fleet, lerobot("5000"))  # the step, not the zero-padded folder LeRobot names
+    assert info.value.failures == [("inputs", f"checkpoint 5000 not found under {ckpts} (latest is 020000)",
+                                    "use --checkpoint 020000, or leave it out for the latest")]
+    pi = f"s3://checkpoints/{root}/pi/pi05_positronic_lowmem/e1/"
+    put(fleet, f"{pi}3000/params/x")
+
+    def openpi(checkpoint):
+        return spec(fleet, service="openpi-server", kind="serve", host="vm-train2", port=free_port(),
+                    container_port=8000, inputs=(pi,), program="positronic.vendors.openpi.server", checkpoints=pi,
+                    checkpoint=checkpoint, layout="openpi", gpu_mem_mb=2000, options={"checkpoints_dir": pi})
+
+    for asked in ("3000", "checkpoint-3000"):
+        assert f"checkpoint: {pi}3000/" in check(fleet, openpi(asked)).notes
+
+
+def test_an_empty_run_folder_claimed_by_a_launch_counts_as_held(fleet, root):
+    from remote_training.ledger import record_url
+
+    put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
+    job = train_spec(fleet, root)
+    put(fleet, record_url(job.run_folder))  # launched a moment ago; no checkpoint written yet
+    with pytest.raises(PreflightError) as info:
+        check(fleet, job)
+    [(name, problem, fix)] = info.value.failures
+    assert name == "output" and problem.startswith(f"{job.run_folder} already holds a run")
+    assert f"claimed by the launch recorded in {record_url(job.run_folder)}" in problem
+    assert "--resume" in fix
+    assert any("--resume: continuing the run" in n for n in check(fleet, train_spec(fleet, root, resume=True)).notes)
+
+
 def test_bad_arguments_all_show_up_with_an_unknown_host(fleet):
     bad = spec(fleet, host="vm-trian", port=70000, exp_name="my run",
                options={"input_path": "interim/x", "modality": "ee_rot", "steps": -3, "fps": "fast",

@@ -124,10 +124,25 @@ def _delete_from_registry(repo: str, tag: str) -> None:
 
 
 def label_sum(remote, host: str) -> tuple[int, int]:
-    """(sum of rt.gpu_mem_mb, number of such containers) as the host's engine reports them."""
-    out = remote.run(host, ["docker", "ps", "--filter", f"label={smi.LABEL}", "--format",
-                            '{{.Label "%s"}}' % smi.LABEL]).stdout.split()
-    return sum(int(v) for v in out if v.isdigit()), len(out)
+    """(sum of rt.gpu_mem_mb, number of such containers) over the running containers that requested a GPU
+    (`--gpus`, compose's nvidia reservation), as the host's engine reports them: a real GPU's memory is held
+    only by those."""
+    import json
+
+    ids = remote.run(host, ["docker", "ps", "-q", "--filter", f"label={smi.LABEL}"]).stdout.split()
+    if not ids:
+        return 0, 0
+    out = remote.run(host, ["docker", "inspect", "--format",
+                            '{{json .HostConfig.DeviceRequests}}\t{{index .Config.Labels "%s"}}' % smi.LABEL, *ids],
+                     check=False).stdout  # a container may go between ps and inspect
+    values = []
+    for line in out.splitlines():
+        requests, _, value = line.partition("\t")
+        gpu = any(r.get("Driver") == "nvidia" or any("gpu" in caps for caps in r.get("Capabilities") or [])
+                  for r in json.loads(requests or "null") or [])
+        if gpu and value.strip().isdigit():
+            values.append(int(value))
+    return sum(values), len(values)
 
 
 def consistent_smi(remote, host: str) -> tuple[int, int, int]:
@@ -148,10 +163,12 @@ def test_nvidia_smi_format_and_memory_accounting(sandbox, remote, tag):
     assert smi_values(remote, "desktop")[:2] == ("NVIDIA GeForce RTX 3060", 12288)
     base = sandbox["base_image"]
     try:
-        remote.run(host, ["docker", "run", "-d", "--name", f"{tag}-a", "-l", "rt.gpu_mem_mb=6144", base, "sleep", "300"])
+        remote.run(host, ["docker", "run", "-d", "--gpus", "all", "--name", f"{tag}-a", "-l", "rt.gpu_mem_mb=6144",
+                          base, "sleep", "300"])
         used, util, labelled = consistent_smi(remote, host)
         assert used == labelled >= 6144 and util == 100
-        remote.run(host, ["docker", "run", "-d", "--name", f"{tag}-b", "-l", "rt.gpu_mem_mb=1000", base, "sleep", "300"])
+        remote.run(host, ["docker", "run", "-d", "--gpus", "all", "--name", f"{tag}-b", "-l", "rt.gpu_mem_mb=1000",
+                          base, "sleep", "300"])
         remote.run(host, ["docker", "run", "-d", "--name", f"{tag}-c", base, "sleep", "300"])  # no label: no GPU
         used, util, labelled = consistent_smi(remote, host)
         assert used == labelled >= 7144 and util == 100

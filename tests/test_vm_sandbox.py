@@ -70,8 +70,9 @@ def inv(sandbox, tmp_path, *args: str) -> subprocess.CompletedProcess:
 
 def start_job_container(r: RemoteRunner, host: str, sandbox) -> str:
     name = f"rt-test-{uuid.uuid4().hex[:8]}"
-    r.run(host, ["docker", "run", "-d", "--name", name, "--label", f"rt.job={name}", "--label", "rt.kind=train",
-                 "--label", "rt.gpu_mem_mb=6144", sandbox["base_image"], "sleep", "600"], timeout=60)
+    r.run(host, ["docker", "run", "-d", "--gpus", "all", "--name", name, "--label", f"rt.job={name}",
+                 "--label", "rt.kind=train", "--label", "rt.gpu_mem_mb=6144", sandbox["base_image"], "sleep", "600"],
+          timeout=60)
     return name
 
 
