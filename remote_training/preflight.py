@@ -194,7 +194,7 @@ def check_output(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
     answer = storage._call(s3.list_objects_v2, f"checking {folder}", Bucket=bucket, Prefix=key, MaxKeys=1)
     held = answer.get("Contents", [])
     if not held and storage.object_exists(s3, record_url(folder)):  # launched, nothing written yet
-        held = [{"Key": key + f" (claimed by the launch recorded in {record_url(folder)})"}]
+        held = [{"Key": key + f"nothing yet, claimed by the launch recorded in {record_url(folder)}"}]
     if not held:
         if spec.resume:
             report.notes.append(f"--resume: {folder} is empty, the run starts from scratch")

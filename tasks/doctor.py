@@ -83,7 +83,16 @@ def _program(compose_project, service: str) -> str:
         services = load_checkout(compose_project).services if compose_project else {}
     except RTError:
         services = {}
-    return services[service].program if service in services else service
+    if service in services:
+        return services[service].program
+    from remote_training.errors import InputError
+    from remote_training.placement import RULES
+    from remote_training.validate import did_you_mean
+
+    if service not in RULES:
+        raise InputError(f"unknown service {service!r}", f"{did_you_mean(service, [*services, *RULES])}"
+                         f"known: {', '.join(services) or ', '.join(RULES)}")
+    return service
 
 
 ns = Collection("doctor")

@@ -434,8 +434,6 @@ def test_service_sizes_the_gpu_check(sandbox, tmp_path):
     assert done.returncode == 2 and "did you mean 'positronic.vendors.gr00t.train'" in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: tasks/doctor.py _program() hands a mistyped compose service "
-                   "name to placement.rule() as a program: 'unknown program' with no did-you-mean of the services")
 def test_a_mistyped_service_gets_a_did_you_mean(sandbox, tmp_path):
     inv = sandbox_inventory(sandbox, tmp_path)
     done = inv_doctor(inv.path, "--host", "desktop", "--service", "groot-trian")
