@@ -110,7 +110,7 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     from remote_training import validate
     from remote_training.errors import PreflightError
     from remote_training.jobs import monitor
-    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.catalog import PROGRAMS, load_checkout
     from remote_training.jobs.launch import launch
     from remote_training.jobs.project import OVERRIDE, collect, override_text
     from remote_training.jobs.spec import JobSpec, new_job_id
@@ -119,7 +119,7 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     folder = compose_folder(c, inventory)
     checkout = load_checkout(folder)
     era = checkout.era
-    svc, program = checkout.role(job.role)
+    svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
     problems = validate.check_options(job.options)  # every bad value at once, before rendering any
     if problems:
         raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
@@ -128,8 +128,12 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     if run_folder and not validate.split_s3(run_folder)[1].strip("/"):
         raise InputError(f"output {run_folder} is a bucket root", f"write under a folder, e.g. {run_folder}my_run/")
     host = host or program.default_host
+    if not host or (host == "auto" and program.name not in PROGRAMS):
+        raise InputError(f"{svc.name} runs {program.name}, which the catalog does not size for placement",
+                         "name the host with --host")
     host = host if host == "auto" else inventory.get(host).name  # an unknown name fails here, before anything
-    container_port = era.server_port.get(job.role) if program.kind == "serve" else None
+    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
+                      if program.kind == "serve" else None)
     run = runner(c, dry_run=dry_run, inventory=inventory)
     hooks = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
     if host != "auto" and not dry_run:
@@ -141,8 +145,9 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
             raise InputError(f"no pushed image for {svc.repository} in {env_path}: nothing to run {svc.name} with",
                              "build and push it first: inv images.push")
         project = collect(folder, {OVERRIDE: override_text(images)})
+        default_port = next((h for h, c in svc.ports if c == container_port), container_port)
         spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=program.kind, host=host, args=tuple(args),
-                       image=image, port=(port or container_port) if container_port else None,
+                       image=image, port=(port or default_port) if container_port else None,
                        gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output, exp_name=getattr(job, "exp_name", None),
                        resume=getattr(job, "resume", False), force=force, replace=replace, env=env or {}, program=program.name,
                        era=era.name, run_folder=run_folder, checkpoints=job.checkpoints,

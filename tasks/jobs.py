@@ -163,8 +163,32 @@ def clean(c, host=None, user=None, dry_run=False):
 
 from ._history import history  # noqa: E402  (the ledger's view, owned beside preflight)
 
+def _passed_args() -> tuple[str, ...]:
+    """The words after `--`, exactly as the shell gave them (Invoke keeps only a joined string)."""
+    return tuple(sys.argv[sys.argv.index("--") + 1:]) if "--" in sys.argv else ()
+
+
+@rt_task(help={
+    "service": "a service of the positronic checkout's compose file, e.g. lance-convert or molmoact2-server",
+    "host": "host name or alias to run on (auto works for programs the catalog knows)",
+    "port": "servers: host port to publish the service's port on (default: the compose file's)",
+    "wait": "stay attached: stream the job's log and exit with its exit code (servers: after the port answers)",
+    "replace": "stop a running job of the same service on that host first",
+    "dry_run": DRY_HELP,
+})
+def run(c, service, host=None, port=None, wait=False, replace=False, dry_run=False):
+    """Run any service of the checkout as a job; its program's arguments go after `--`."""
+    from remote_training.jobs.services import ServiceRun
+
+    from ._jobrun import start
+
+    start(c, ServiceRun(service, _passed_args()), host=host, dry_run=dry_run, wait=wait, replace=replace,
+          port=int(port) if port else None)
+
+
 ns = Collection("jobs")
 ns.add_task(list_, name="list", default=True)
+ns.add_task(run)
 for t in (logs, progress, errors, wait, stop, clean, history):
     ns.add_task(t)
 ns.configure({"jobs": JOBS_DEFAULTS})

@@ -122,6 +122,27 @@ class Checkout:
                          "update the positronic checkout, or point jobs.compose_project at one that has it")
 
 
+    def service(self, name: str) -> tuple[ComposeService, Program]:
+        """Any service of the checkout by name (inv jobs.run), with what the catalog knows of its program."""
+        svc = self.services.get(name)
+        if svc is None:
+            from ..validate import did_you_mean
+
+            raise InputError(f"no service {name!r} in {self.compose_dir / 'docker-compose.yml'} ({self.era.label})",
+                             f"{did_you_mean(name, self.services)}services: {', '.join(sorted(self.services))}")
+        return svc, program_of(svc)
+
+
+def program_of(svc: ComposeService) -> Program:
+    """The catalog's facts, or for a program it does not know yet (a service upstream just added)
+    a neutral entry: no GPU estimate, no checkpoint layout, the host the user names."""
+    known = PROGRAMS.get(svc.program)
+    if known is not None:
+        return known
+    kind = "serve" if svc.ports else "train"
+    return Program(svc.program, kind, 0, False, "", f"{svc.program} is not in the catalog: it runs where you say")
+
+
 def _entrypoint(name: str, raw: Any) -> tuple[str, str | None, str | None]:
     """(program, python, extra) from `uv run --python V [--extra X] (python -m MODULE | PROGRAM)`."""
     argv = [str(a) for a in raw] if isinstance(raw, list) else str(raw or "").split()

@@ -310,3 +310,22 @@ class Inference(Job):
             raise _wrong_era(f"client policy {policy!r}", era, "use --policy remote (one client for every server)")
         return ["sim", f"--policy=.{policy}", f"--policy.url={self.server_host}:{self.server_port}",
                 f"--eval.timeout={self.simulation_time}"]
+
+
+@dataclass(frozen=True)
+class ServiceRun(Job):
+    """Any service of the checkout with the user's own arguments (inv jobs.run), passed through as given."""
+    role: ClassVar[str] = "service"
+    service: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {}
+
+    def argv(self, era: Era) -> list[str]:
+        return list(self.args)
+
+    def client(self, era: Era) -> str | None:
+        """Current-era servers all speak the one protocol of `.remote`; runbook-era ones each their own."""
+        return "remote" if era.name != RUNBOOK else None
