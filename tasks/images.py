@@ -7,7 +7,7 @@ from invoke import Collection
 
 from remote_training.output import print_json, print_table
 
-from ._cli import PROJECT_ROOT, optional_positional, rt_task, setting
+from ._cli import PROJECT_ROOT, err, optional_positional, rt_task, setting
 
 # `inv images.push gr00t` names images, `inv images.push` means all of them.
 for _name in ("images.plan", "images.build", "images.push"):
@@ -15,6 +15,7 @@ for _name in ("images.plan", "images.build", "images.push"):
 
 NAMES_HELP = "image names, comma separated (gr00t,openpi); their bases come along; default: all"
 FORCE_HELP = "rebuild even when the key tag is already in the registry"
+LATEST_HELP = "tag and push `latest` too (default: only when CI is set, as upstream's Makefile)"
 
 
 def _path(value: str) -> Path:
@@ -32,11 +33,30 @@ def catalog(c, check_sources: bool = True):
                         registry=str(setting(c, "images.registry", "") or "") or None, check_sources=check_sources)
 
 
+def cache_path(c) -> Path:
+    """The file-digest cache: <state dir>/images/file-digests.json, the state dir being $RT_STATE_DIR,
+    else vm.state_dir, else ~/.local/state/remote-training."""
+    from remote_training.images.source_key import default_cache_path
+
+    configured = str(setting(c, "vm.state_dir", "") or "")
+    return default_cache_path(configured or None)
+
+
+def _latest(latest: bool) -> bool | None:
+    return True if latest else None  # None: the planner asks CI
+
+
 def _names(names: str | None) -> list[str]:
     return [n for n in (names or "").replace(",", " ").split() if n]
 
 
+def _notes(plan) -> None:
+    for note in plan.notes:
+        err(f"note: {note}")
+
+
 def _show_plan(plan, json: bool, dry_run: bool) -> None:
+    _notes(plan)
     if json:
         print_json([s.to_dict() | ({"commands": s.commands(plan.push)} if dry_run else {}) for s in plan.steps])
         return
@@ -49,21 +69,27 @@ def _show_plan(plan, json: bool, dry_run: bool) -> None:
                 print(line)
 
 
-def _plan(c, names: str | None, push: bool, force: bool):
+def _plan(c, names: str | None, push: bool, force: bool, latest: bool):
     from remote_training.images.service import plan_images
 
-    return plan_images(catalog(c), _names(names), push=push, force=force)
+    return plan_images(catalog(c), _names(names), push=push, force=force, cache_path=cache_path(c),
+                       latest=_latest(latest))
 
 
-def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: bool, parallel: int) -> None:
+def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: bool, parallel: int,
+         latest: bool) -> None:
     from remote_training.images.service import raise_for, run_images
 
     if dry_run:
-        _show_plan(_plan(c, names, push, force), json, dry_run=True)
+        _show_plan(_plan(c, names, push, force, latest), json, dry_run=True)
         return
-    result = run_images(catalog(c), _names(names), push=push, force=force,
-                        parallel=int(parallel or setting(c, "images.parallel", 3)),
+    result = run_images(catalog(c), _names(names), push=push, force=force, cache_path=cache_path(c),
+                        latest=_latest(latest), parallel=int(parallel or setting(c, "images.parallel", 3)),
                         env_file=_path(str(setting(c, "images.env_file", "docker/.env"))) if push else None)
+    _notes(result.plan)
+    for outcome in result.outcomes:
+        if outcome.log:
+            err(f"--- {outcome.name}: last lines of the build ---\n" + "\n".join(outcome.log))
     if json:
         print_json([{"image": o.name, "status": o.status, "ref": o.ref, "seconds": round(o.seconds, 2),
                      "detail": o.detail} for o in result.outcomes])
@@ -75,26 +101,30 @@ def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: boo
 
 @rt_task(positional=["names"], help={"names": NAMES_HELP, "json": "print JSON instead of a table",
                                      "force": "plan as if every named image had to be rebuilt",
-                                     "push": "plan for a push (the default); --no-push plans a build"})
-def plan(c, names=None, json=False, force=False, push=True):
+                                     "push": "plan for a push (the default); --no-push plans a build",
+                                     "latest": LATEST_HELP})
+def plan(c, names=None, json=False, force=False, push=True, latest=False):
     """Show, per image, build, push or skip and why."""
-    _show_plan(_plan(c, names, push, force), json, dry_run=False)
+    _show_plan(_plan(c, names, push, force, latest), json, dry_run=False)
 
 
-@rt_task(positional=["names"], help={"names": NAMES_HELP, "force": FORCE_HELP,
-                                     "dry_run": "print the plan and the docker commands; build nothing",
+@rt_task(positional=["names"], help={"names": NAMES_HELP, "force": FORCE_HELP, "latest": LATEST_HELP,
+                                     "dry_run": "print the plan and the exact docker commands; build nothing",
                                      "json": "print the result as JSON", "parallel": "chains built at once"})
-def build(c, names=None, force=False, dry_run=False, json=False, parallel=0):
-    """Build the named images (and stale bases) locally, without pushing."""
-    _run(c, names, False, force, dry_run, json, parallel)
+def build(c, names=None, force=False, dry_run=False, json=False, parallel=0, latest=False):
+    """Build the named images (and stale bases) locally with BuildKit, without pushing."""
+    _run(c, names, False, force, dry_run, json, parallel, latest)
 
 
-@rt_task(positional=["names"], help={"names": NAMES_HELP, "force": FORCE_HELP,
-                                     "dry_run": "print the plan and the docker commands; push nothing",
+@rt_task(positional=["names"], help={"names": NAMES_HELP, "force": FORCE_HELP, "latest": LATEST_HELP,
+                                     "dry_run": "print the plan and the exact docker commands; push nothing",
                                      "json": "print the result as JSON", "parallel": "chains built at once"})
-def push(c, names=None, force=False, dry_run=False, json=False, parallel=0):
-    """Build what changed and push it, bases first; record the refs in images.env_file."""
-    _run(c, names, True, force, dry_run, json, parallel)
+def push(c, names=None, force=False, dry_run=False, json=False, parallel=0, latest=False):
+    """Build what changed with BuildKit and push it, bases first; record the refs in images.env_file.
+
+    Tags: the branch and short SHA of each repository's git checkout, `latest` under CI or --latest,
+    and the content key tag src-<12 hex> that lets unchanged images be skipped."""
+    _run(c, names, True, force, dry_run, json, parallel, latest)
 
 
 ns = Collection("images")

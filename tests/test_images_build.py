@@ -29,6 +29,8 @@ from remote_training.images.service import plan_images, raise_for, run_images
 PROJECT = Path(__file__).resolve().parent.parent
 SANDBOX_CATALOG = PROJECT / "docker" / "sandbox" / "images.yaml"
 FIVE = ["gr00t-base", "openpi-base", "positronic", "gr00t", "openpi"]
+BRANCH = "team/buildkit"  # the work copy's git branch; its tag is BRANCH with `/` -> `-`
+BRANCH_TAG = "team-buildkit"
 
 
 class Recorder:
@@ -53,14 +55,28 @@ class Recorder:
 
 @pytest.fixture
 def work(tmp_path: Path, sandbox: dict) -> dict:
-    """A private catalog copy, registry prefix, hash cache and env file; local images removed after."""
+    """A private catalog copy (a git checkout on BRANCH), registry prefix, hash cache and env file;
+    local images removed after."""
     shutil.copytree(SANDBOX_CATALOG.parent / "repos", tmp_path / "repos", symlinks=True)
     shutil.copy(SANDBOX_CATALOG, tmp_path / "images.yaml")
+    sha = _git_checkout(tmp_path / "repos", BRANCH)
     prefix = f"t-{uuid.uuid4().hex[:10]}"
     state = {"dir": tmp_path, "catalog": tmp_path / "images.yaml", "registry": f"{sandbox['registry']}/{prefix}",
-             "cache": tmp_path / "hashes.json", "env": tmp_path / "docker.env", "prefix": prefix}
+             "cache": tmp_path / "hashes.json", "env": tmp_path / "docker.env", "prefix": prefix, "sha": sha}
     yield state
     _remove_local_images(prefix)
+
+
+def _git_checkout(folder: Path, branch: str) -> str:
+    """Make `folder` a git checkout on `branch` with one commit; returns the short SHA."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.com",
+                               *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q", "-b", branch)
+    git("add", "-A")
+    git("commit", "-q", "-m", "sources")
+    return git("rev-parse", "--short", "HEAD")
 
 
 def _remove_local_images(prefix: str) -> None:
@@ -73,14 +89,15 @@ def _remove_local_images(prefix: str) -> None:
                 client.images.remove(tag, force=True)
 
 
-def _run(work: dict, names=None, *, push: bool = True, registry: str | None = None, **kw):
+def _run(work: dict, names=None, *, push: bool = True, registry: str | None = None, latest: bool = False, **kw):
     catalog = load_catalog(work["catalog"], registry=registry or work["registry"])
-    return run_images(catalog, names, push=push, cache_path=work["cache"], env_file=work["env"], live=False, **kw)
+    return run_images(catalog, names, push=push, cache_path=work["cache"], env_file=work["env"], live=False,
+                      latest=latest, **kw)
 
 
-def _plan(work: dict, names=None, push: bool = True):
+def _plan(work: dict, names=None, push: bool = True, latest: bool = False):
     catalog = load_catalog(work["catalog"], registry=work["registry"])
-    return plan_images(catalog, names, push=push, cache_path=work["cache"])
+    return plan_images(catalog, names, push=push, cache_path=work["cache"], latest=latest)
 
 
 def _container_output(ref: str, command: str) -> str:
@@ -100,12 +117,20 @@ def test_first_run_builds_in_order_second_run_does_nothing(work: dict) -> None:
     steps = first.plan.by_name()
     assert steps["gr00t"].build_args["BASE_IMAGE"] == steps["gr00t-base"].key_ref
     for step in first.plan.steps:
-        assert image_present(step.key_ref) and image_present(f"{step.repo_ref}:latest")
+        # upstream's habit: branch (`/` -> `-`) and short SHA; `latest` only under CI or --latest
+        assert step.tags == [BRANCH_TAG, work["sha"], step.key_tag]
+        for tag in step.tags:
+            assert image_present(f"{step.repo_ref}:{tag}")
+        assert not image_present(f"{step.repo_ref}:latest")
     env = read_image_env(work["env"])
     assert env["RT_IMAGE_GR00T"] == steps["gr00t"].key_ref and env["RT_IMAGE_OPENPI_BASE"].endswith(
         steps["openpi-base"].key_tag)
-    assert env["IMAGE_TAG"]
+    assert env["IMAGE_TAG"] == BRANCH_TAG  # what upstream's `make push` writes to docker/.env
     assert "OPENPI_HOME=/opt/openpi" in _container_output(env["RT_IMAGE_OPENPI"], "env")
+    # BuildKit ran the heredocs and the cache mounts; gr00t sits on the gr00t-base just built
+    out = _container_output(env["RT_IMAGE_GR00T"], "cat /etc/profile.d/gr00t.sh /opt/gr00t/.uv-cache-builds "
+                                                   "/opt/rt-build/positronic")
+    assert "export GR00T_HOME=/opt/gr00t" in out and "positronic sandbox source" in out
 
     # Second run, through the CLI as a user types it: nothing built, nothing pushed, quick.
     started = time.monotonic()
@@ -116,15 +141,18 @@ def test_first_run_builds_in_order_second_run_does_nothing(work: dict) -> None:
     assert [r["status"] for r in json.loads(done.stdout)] == ["up to date"] * 5
     assert "building" not in done.stderr and "pushing" not in done.stderr
     assert elapsed < 5, f"no-op push took {elapsed:.1f}s"
+    cache = json.loads((work["dir"] / "state" / "images" / "file-digests.json").read_text())  # in RT_STATE_DIR
+    assert cache["version"] == "rt-file-digests-v2" and cache["entries"]
 
 
-def _cli_env(work: dict) -> dict:
-    return {**os.environ, "INVOKE_IMAGES_CATALOG": str(work["catalog"]), "INVOKE_IMAGES_REGISTRY": work["registry"],
-            "INVOKE_IMAGES_ENV_FILE": str(work["env"]), "XDG_CACHE_HOME": str(work["dir"] / "xdg")}
+def _cli_env(work: dict, **extra: str) -> dict:
+    env = {**os.environ, "INVOKE_IMAGES_CATALOG": str(work["catalog"]), "INVOKE_IMAGES_REGISTRY": work["registry"],
+           "INVOKE_IMAGES_ENV_FILE": str(work["env"]), "RT_STATE_DIR": str(work["dir"] / "state"), "CI": ""}
+    return {**env, **extra}
 
 
 def test_changed_base_source_rebuilds_exactly_its_chain(work: dict) -> None:
-    raise_for(_run(work))
+    raise_for(_run(work, latest=True))
     (work["dir"] / "repos" / "openpi" / "README.md").write_text("docs only, ignored by .dockerignore\n")
     (work["dir"] / "repos" / "openpi" / "scratch").mkdir()
     (work["dir"] / "repos" / "openpi" / "scratch" / "wip.txt").write_text("ignored too\n")
@@ -134,7 +162,7 @@ def test_changed_base_source_rebuilds_exactly_its_chain(work: dict) -> None:
     plan = _plan(work)
     assert sorted(s.name for s in plan.work) == ["openpi", "openpi-base"]
     rec = Recorder()
-    result = _run(work, on_event=rec)
+    result = _run(work, on_event=rec, latest=True)  # as `--latest` (or CI=1) does
     raise_for(result)
     assert rec.built() == {"openpi", "openpi-base"}
     assert {o.name for o in result.outcomes if o.status == "built+pushed"} == {"openpi", "openpi-base"}
@@ -142,23 +170,24 @@ def test_changed_base_source_rebuilds_exactly_its_chain(work: dict) -> None:
     assert read_image_env(work["env"])["RT_IMAGE_OPENPI"] == new_openpi
     assert _container_output(new_openpi, "cat /opt/openpi/VERSION").strip() == "openpi changed"
 
-    # Back to the old sources: their keys are in the registry, so nothing builds; `latest` and the
-    # branch tag are re-pointed inside the registry at the old keys.
+    # Back to the old sources: their keys are in the registry, so nothing builds; `latest`, the
+    # branch and the SHA tag are re-pointed inside the registry at the old keys.
     (work["dir"] / "repos" / "openpi" / "src" / "VERSION").write_text("openpi sandbox source 1\n")
     rec = Recorder()
-    back = _run(work, on_event=rec)
+    back = _run(work, on_event=rec, latest=True)
     raise_for(back)
     assert rec.built() == set()
     assert {o.name: o.status for o in back.outcomes if o.status != "up to date"} == {
         "openpi-base": "retagged", "openpi": "retagged"}
     openpi = back.plan.by_name()["openpi"]
-    assert manifest_digest(f"{openpi.repo_ref}:latest") == manifest_digest(openpi.key_ref)
+    for tag in ("latest", BRANCH_TAG, work["sha"]):
+        assert manifest_digest(f"{openpi.repo_ref}:{tag}") == manifest_digest(openpi.key_ref)
     import docker
 
     docker.from_env().images.pull(openpi.repo_ref, tag="latest")  # the local `latest` still names the newer one
     latest = _container_output(f"{openpi.repo_ref}:latest", "cat /opt/openpi/VERSION")
     assert latest.strip() == "openpi sandbox source 1"
-    assert _plan(work).work == []
+    assert _plan(work, latest=True).work == []
 
 
 def test_build_only_keeps_registry_untouched(work: dict) -> None:
@@ -169,6 +198,8 @@ def test_build_only_keeps_registry_untouched(work: dict) -> None:
     assert not any(s == "pushing" for _, s in rec.events)
     gr00t = result.plan.by_name()["gr00t"]
     assert not image_present(gr00t.key_ref)
+    # gr00t was built FROM a base that exists only in the local engine (never pushed, never pulled)
+    assert gr00t.build_args["BASE_IMAGE"] == gr00t.base_ref and not image_present(gr00t.base_ref)
     assert "GR00T_HOME=/opt/gr00t" in _container_output(gr00t.key_ref, "env")
     # A later push only pushes what was built here, and builds nothing again.
     plan = _plan(work, ["gr00t"])
@@ -334,4 +365,70 @@ def test_docker_makefile_keeps_the_seed_targets(work: dict) -> None:
                           capture_output=True, timeout=120, env=_cli_env(work))
     assert done.returncode == 0, done.stderr
     assert "built+pushed" in done.stdout and "positronic" in done.stdout
+    assert read_image_env(work["env"])["IMAGE_TAG"] == BRANCH_TAG
     assert list(read_image_env(work["env"])) == ["RT_IMAGE_POSITRONIC", "IMAGE_TAG"]
+
+
+CATALOG_DOCKERFILES = ["gr00t/docker/Dockerfile", "openpi/docker/Dockerfile.training.cloud",
+                       "positronic/docker/Dockerfile.training.cloud", "positronic/docker/Dockerfile.groot",
+                       "positronic/docker/Dockerfile.openpi"]
+
+
+@pytest.mark.parametrize("rel", CATALOG_DOCKERFILES)
+def test_classic_builder_refuses_the_catalog_dockerfiles(work: dict, rel: str) -> None:
+    """Like the team's real gr00t-base Dockerfile, each uses a cache mount and a heredoc, which only
+    BuildKit builds; docker-py's classic api.build (what images.push used before) fails on them."""
+    import docker
+
+    text = (work["dir"] / "repos" / rel).read_text()
+    assert "RUN --mount=type=cache," in text and "<<EOF" in text
+    # no parser directive: the engine's built-in frontend builds these; `# syntax=` would pull from the Hub
+    assert not any(line.replace(" ", "").lower().startswith("#syntax=") for line in text.splitlines())
+    repo, _, dockerfile = rel.partition("/")
+    client = docker.from_env()
+    stream = client.api.build(path=str(work["dir"] / "repos" / repo), dockerfile=dockerfile, decode=True,
+                              tag=f"rt-classic-{work['prefix']}:{repo}", pull=False, rm=True, forcerm=True,
+                              buildargs={"BASE_IMAGE": "rt-sandbox/base:latest"})
+    errors = [chunk.get("error", "") for chunk in stream if "error" in chunk]
+    assert errors and "requires BuildKit" in errors[0], errors
+    assert not client.images.list(name=f"rt-classic-{work['prefix']}")
+
+
+def _tagged_refs(commands: list[str]) -> list[str]:
+    """The refs a step's commands tag (-t) or push."""
+    refs = []
+    for command in commands:
+        argv = command.split()
+        refs += [argv[i + 1] for i, a in enumerate(argv) if a == "-t"]
+        if argv[:2] == ["docker", "push"]:
+            refs.append(argv[-1])
+    return refs
+
+
+def test_dry_run_prints_the_exact_buildx_commands_and_latest_follows_ci(work: dict) -> None:
+    def dry(*flags: str, **env: str) -> list[dict]:
+        done = subprocess.run([sys.executable, "-m", "invoke", "images.push", "--dry-run", "--json", *flags],
+                              cwd=PROJECT, text=True, capture_output=True, timeout=60, env=_cli_env(work, **env))
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    plain = {row["image"]: row for row in dry()}
+    gr00t, base = plain["gr00t"], plain["gr00t-base"]
+    assert gr00t["tags"] == [BRANCH_TAG, work["sha"], gr00t["ref"].rsplit(":", 1)[1]]
+    build = gr00t["commands"][0]
+    assert build.startswith("docker buildx build --progress=plain --platform linux/amd64 -f ")
+    assert f"--build-arg BASE_IMAGE={base['ref']}" in build and "--label rt.source_key=" in build
+    assert [c.split()[:3] for c in gr00t["commands"][1:]] == [["docker", "push", "--quiet"]] * 3
+    assert gr00t["commands"][-1].endswith(gr00t["ref"])  # the key tag is pushed last
+    assert not any(ref.endswith(":latest") for row in plain.values() for ref in _tagged_refs(row["commands"]))
+    for rows in (dry(CI="1"), dry("--latest")):
+        assert all(row["tags"][2] == "latest" for row in rows)
+        assert all(f"{row['ref'].rsplit(':', 1)[0]}:latest" in _tagged_refs(row["commands"]) for row in rows)
+
+    # Exact: the printed build command, run by a shell, builds the image that images.push then only pushes.
+    subprocess.run(base["commands"][0], shell=True, check=True, capture_output=True, timeout=120)
+    steps = _plan(work).by_name()
+    assert steps["gr00t-base"].action == "push" and steps["gr00t-base"].key_ref == base["ref"]
+    result = _run(work, ["gr00t-base"])
+    raise_for(result)
+    assert [o.status for o in result.outcomes] == ["pushed"] and image_present(base["ref"])

@@ -1,4 +1,11 @@
-"""Carrying out a plan with the local engine (docker SDK, classic builder).
+"""Carrying out a plan: BuildKit builds (`docker buildx build`) and `docker push`, as subprocesses.
+
+BuildKit, because the team's Dockerfiles use `RUN --mount=type=cache` and heredocs,
+which the classic builder (docker-py's `api.build`, `DOCKER_BUILDKIT=0`) refuses.
+buildx must use a builder with the `docker` driver (the engine's own BuildKit): then
+FROM sees the engine's images, so a derived image builds FROM the base just built
+here (by its exact key ref, never pulled from the Hub) and the result lands in the
+engine's store, from which `docker push` sends it.
 
 Independent chains run at the same time (bounded by `parallel`); an image
 starts only once its base has been built and, when pushing, pushed. A failure
@@ -7,25 +14,27 @@ Outcome per image and decides the exit code.
 """
 from __future__ import annotations
 
+import collections
 import re
+import subprocess
 import sys
-import tarfile
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ImageError
 from .planner import BUILD, PUSH, SKIP, TAG, Plan, Step
 from .registry import copy_tag
-from .source_key import context_entries
 
 Event = Callable[[str, str, str], None]  # (image, status, detail)
-OUTSIDE_DOCKERFILE = ".rt-dockerfile"  # name inside the tar for a Dockerfile kept outside its context
-ENGINE_TIMEOUT_S = 1800  # a quiet RUN step may hold the stream this long
-STEP_RE = re.compile(r"^Step (\d+/\d+)")
+LOG_TAIL = 25  # lines of a failed build's output kept for the report
+# buildx --progress=plain: "#7 [stage-0 2/4] RUN ..." starts a step; "#9 exporting to image" the export.
+STEP_RE = re.compile(r"^#\d+ \[(?:[^\]]*? )?(\d+/\d+)\] (.*)$")
+EXPORT_RE = re.compile(r"^#\d+ (exporting to image|naming to .*)$")
+BUILDX_FIX = ("install the buildx plugin (Debian: apt-get install docker-buildx; Docker's repo: docker-buildx-plugin) "
+              "and use a builder with the docker driver: docker buildx use default")
 
 
 @dataclass
@@ -35,15 +44,19 @@ class Outcome:
     detail: str = ""
     seconds: float = 0.0
     ref: str = ""
+    log: list[str] = field(default_factory=list)  # the last lines of a failed build
 
     @property
     def ok(self) -> bool:
         return self.status not in ("failed", "blocked")
 
 
-def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, live: bool | None = None,
-            client_factory: Callable[[], Any] | None = None) -> list[Outcome]:
-    """Run every non-skipped step; returns outcomes in plan order."""
+def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, live: bool | None = None) -> list[Outcome]:
+    """Run every non-skipped step; returns outcomes in plan order.
+
+    ImageError before anything starts when a build is due and buildx cannot build into the engine."""
+    if any(s.action == BUILD for s in plan.steps):
+        check_buildx()
     board = _Board(plan, on_event, live)
     by_name = plan.by_name()
     outcomes: dict[str, Outcome] = {}
@@ -51,7 +64,6 @@ def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, liv
         if step.action == SKIP:
             outcomes[step.name] = Outcome(step.name, "up to date", step.reason, ref=step.key_ref)
     pending = [s for s in plan.steps if s.action != SKIP]
-    factory = client_factory or _client
     with board, ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="image") as pool:
         running: dict[Future, str] = {}
         while pending or running:
@@ -65,7 +77,7 @@ def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, liv
                                                   ref=step.key_ref)
                     board.event(step.name, "blocked", outcomes[step.name].detail)
                     continue
-                running[pool.submit(_run_step, step, plan.push, factory, board.event)] = step.name
+                running[pool.submit(_run_step, step, plan.push, board.event)] = step.name
             if not running:
                 continue
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -75,26 +87,35 @@ def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, liv
     return [outcomes[s.name] for s in plan.steps]
 
 
-def _client() -> Any:
-    import docker
-
+def check_buildx() -> str:
+    """The current buildx builder's name; ImageError unless buildx is there and uses the docker driver."""
     try:
-        return docker.from_env(timeout=ENGINE_TIMEOUT_S)
-    except docker.errors.DockerException as exc:
-        raise ImageError(f"docker engine unreachable: {exc}", fix="start dockerd or set DOCKER_HOST") from None
+        done = subprocess.run(["docker", "buildx", "inspect"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ImageError(f"docker buildx cannot run ({exc})", fix=BUILDX_FIX) from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ImageError(f"docker buildx cannot build: {last}", fix=BUILDX_FIX)
+    fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line and not line.startswith(" "))
+    name, driver = fields.get("Name", "").strip(), fields.get("Driver", "").strip()
+    if driver != "docker":
+        raise ImageError(f"buildx builder {name or '?'} uses the {driver or 'unknown'} driver: its builds cannot "
+                         "start FROM images that exist only in the local engine",
+                         fix="docker buildx use default (the engine's own BuildKit)")
+    return name
 
 
-def _run_step(step: Step, push: bool, factory: Callable[[], Any], event: Event) -> Outcome:
+def _run_step(step: Step, push: bool, event: Event) -> Outcome:
     started = time.monotonic()
+    log: list[str] = []
     try:
-        client = factory()
         if step.action == BUILD:
             event(step.name, "building", "")
-            build_image(client, step, lambda line: event(step.name, "building", line))
+            build_image(step, lambda line: event(step.name, "building", line), log)
         if push and step.action in (BUILD, PUSH):
-            for tag in step.tags:
-                event(step.name, "pushing", f"{step.repo_ref}:{tag}")
-                push_tag(client, step.repo_ref, tag)
+            for argv in step.push_argvs():
+                event(step.name, "pushing", argv[-1])
+                push_tag(argv)
         if push and step.action == TAG:
             for tag in step.stale_tags:
                 event(step.name, "tagging", f"{step.repo_ref}:{tag}")
@@ -102,57 +123,51 @@ def _run_step(step: Step, push: bool, factory: Callable[[], Any], event: Event) 
         status = {BUILD: "built+pushed" if push else "built", PUSH: "pushed", TAG: "retagged"}[step.action]
         outcome = Outcome(step.name, status, step.reason, time.monotonic() - started, step.key_ref)
     except Exception as exc:  # one image's failure must not stop the other chains
-        outcome = Outcome(step.name, "failed", _one_line(exc), time.monotonic() - started, step.key_ref)
+        outcome = Outcome(step.name, "failed", _one_line(exc), time.monotonic() - started, step.key_ref, log)
     event(step.name, outcome.status, outcome.detail)
     return outcome
 
 
-def build_image(client: Any, step: Step, progress: Callable[[str], None]) -> None:
-    """Build `step` from a tar of exactly the files its key was computed from."""
-    spec = step.spec
-    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as fh:
-        dockerfile = _write_context(fh, step)
-        fh.seek(0)
-        stream = client.api.build(fileobj=fh, custom_context=True, dockerfile=dockerfile, tag=step.key_ref,
-                                  buildargs=step.build_args, platform=spec.platform, pull=False, rm=True,
-                                  forcerm=True, decode=True, labels={"rt.source_key": step.key})
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                msg = chunk.get("error") or chunk["errorDetail"].get("message", "")
-                raise ImageError(f"build of {spec.name} failed: {msg.strip()}",
-                                 fix=f"fix {spec.dockerfile} and rerun")
-            line = str(chunk.get("stream", "")).strip()
-            if line:
-                progress(line)
-    for tag in step.moving_tags:
-        client.api.tag(step.key_ref, step.repo_ref, tag)
+def build_image(step: Step, progress: Callable[[str], None], log: list[str] | None = None) -> None:
+    """`docker buildx build` of `step` (see Step.build_argv), its output streamed to `progress`."""
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+    try:
+        proc = subprocess.Popen(step.build_argv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1)
+    except OSError as exc:
+        raise ImageError(f"build of {step.name} failed: cannot run docker ({exc})", fix=BUILDX_FIX) from None
+    assert proc.stdout is not None
+    with proc:
+        for raw in proc.stdout:
+            line = raw.rstrip()
+            if not line:
+                continue
+            tail.append(line)
+            match = STEP_RE.match(line)
+            if match:
+                progress(f"[{match.group(1)}] {match.group(2)}")
+            elif EXPORT_RE.match(line):
+                progress(line.split(" ", 1)[1])
+    if log is not None:
+        log[:] = list(tail)
+    if proc.returncode != 0:
+        errors = [line for line in tail if line.startswith("ERROR:")] or [line for line in tail if "ERROR" in line]
+        message = (errors[-1] if errors else (tail[-1] if tail else f"exit {proc.returncode}"))
+        raise ImageError(f"build of {step.name} failed: {message.removeprefix('ERROR: ').strip()}",
+                         fix=f"fix {step.spec.dockerfile} and rerun")
 
 
-def _write_context(fh: Any, step: Step) -> str:
-    """Tar the admitted context files into `fh`; returns the Dockerfile's name inside it."""
-    spec = step.spec
-
-    def owner_free(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        return info
-
-    with tarfile.open(fileobj=fh, mode="w") as tar:
-        for entry in context_entries(spec.context, spec.dockerfile):
-            tar.add(str(entry.path), arcname=entry.rel, recursive=False, filter=owner_free)
-        try:
-            return spec.dockerfile.relative_to(spec.context).as_posix()
-        except ValueError:
-            tar.add(str(spec.dockerfile), arcname=OUTSIDE_DOCKERFILE, recursive=False, filter=owner_free)
-            return OUTSIDE_DOCKERFILE
-
-
-def push_tag(client: Any, repo_ref: str, tag: str) -> None:
-    for chunk in client.api.push(repo_ref, tag=tag, stream=True, decode=True):
-        if "error" in chunk or "errorDetail" in chunk:
-            msg = chunk.get("error") or chunk["errorDetail"].get("message", "")
-            raise ImageError(f"push of {repo_ref}:{tag} failed: {msg.strip()}",
-                             fix="check that the registry is up and `docker login` is done, then rerun")
+def push_tag(argv: list[str]) -> None:
+    """`docker push --quiet REF` (see Step.push_argvs)."""
+    ref = argv[-1]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise ImageError(f"push of {ref} failed: cannot run docker ({exc})", fix="install the docker CLI") from None
+    if done.returncode != 0:
+        lines = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()
+        raise ImageError(f"push of {ref} failed: {lines[-1].strip()}",
+                         fix="check that the registry is up and `docker login` is done, then rerun")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -180,8 +195,7 @@ class _Board:
             changed = row[1] != status
             if status in ("building", "pushing", "tagging") and row[3] is None:
                 row[3] = time.monotonic()
-            match = STEP_RE.match(detail)
-            row[1], row[2] = status, (f"step {match.group(1)}" if match else detail)[:70] or row[2]
+            row[1], row[2] = status, detail[:70] or row[2]
         if self.on_event:
             self.on_event(name, status, detail)
         if not self.live_enabled and changed:

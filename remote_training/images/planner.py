@@ -6,17 +6,18 @@ built here already and only the push is left?), so a no-op run needs no engine.
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ..errors import ImageError
 from .catalog import Catalog, ImageSpec, full_ref
 from .registry import manifest_digest
-from .source_key import FileHashCache, key_tag, source_key
+from .source_key import KEY_TAG_PREFIX, FileHashCache, key_tag, source_key
 
 BUILD, PUSH, TAG, SKIP = "build", "push", "tag", "skip"  # TAG: only moving tags lag behind
 
@@ -55,23 +56,33 @@ class Step:
                 "reason": self.reason, "base": self.spec.base, "base_ref": self.base_ref,
                 "tags": self.tags, "stale_tags": self.stale_tags, "context": str(self.spec.context), "dockerfile": str(self.spec.dockerfile)}
 
+    def build_argv(self) -> list[str]:
+        """The exact BuildKit build this step runs: buildx's default `docker` driver builds inside the
+        engine, so FROM sees the engine's own images (a base built here, never pulled from the Hub)
+        and the result lands in the engine's image store under every tag."""
+        argv = ["docker", "buildx", "build", "--progress=plain", "--platform", self.spec.platform,
+                "-f", str(self.spec.dockerfile)]
+        for k, v in sorted(self.build_args.items()):
+            argv += ["--build-arg", f"{k}={v}"]
+        argv += ["--label", f"rt.source_key={self.key}"]
+        for tag in self.tags:
+            argv += ["-t", f"{self.repo_ref}:{tag}"]
+        return argv + [str(self.spec.context)]
+
+    def push_argvs(self) -> list[list[str]]:
+        """One `docker push` per tag, the key tag last (its presence in the registry means 'done')."""
+        return [["docker", "push", "--quiet", f"{self.repo_ref}:{tag}"] for tag in self.tags]
+
     def commands(self, push: bool) -> list[str]:
-        """The docker CLI equivalent of what this step does (for --dry-run)."""
+        """The commands this step runs, as a shell would take them (for --dry-run)."""
         out: list[str] = []
         if self.action == BUILD:
-            argv = ["docker", "build", "--platform", self.spec.platform, "-f", str(self.spec.dockerfile)]
-            for k, v in sorted(self.build_args.items()):
-                argv += ["--build-arg", f"{k}={v}"]
-            for tag in self.tags:
-                argv += ["-t", f"{self.repo_ref}:{tag}"]
-            out.append(shlex.join(argv + [str(self.spec.context)]))
+            out.append(shlex.join(self.build_argv()))
         if push and self.action in (BUILD, PUSH):
-            out += [shlex.join(["docker", "push", f"{self.repo_ref}:{tag}"]) for tag in self.tags]
-        if push and self.action == TAG:  # done through the registry API (no layers move); CLI equivalent:
-            out.append(shlex.join(["docker", "pull", self.key_ref]))
-            for tag in self.stale_tags:
-                out += [shlex.join(["docker", "tag", self.key_ref, f"{self.repo_ref}:{tag}"]),
-                        shlex.join(["docker", "push", f"{self.repo_ref}:{tag}"])]
+            out += [shlex.join(argv) for argv in self.push_argvs()]
+        if push and self.action == TAG:  # no command: a manifest copy inside the registry, no layers move
+            out += [f"# registry API: tag {self.key_ref} as {self.repo_ref}:{tag} (manifest copy, no layers move)"
+                    for tag in self.stale_tags]
         return out
 
 
@@ -80,7 +91,12 @@ class Plan:
     steps: list[Step]
     push: bool
     hashed_files: int = 0  # contents read this run; the rest came from the cache
-    git_tags: dict[str, str] = field(default_factory=dict)
+    git: dict[str, GitInfo] = field(default_factory=dict)  # repo folder -> what git says about it
+    latest: bool = False  # `latest` is among the moving tags (CI or --latest)
+
+    @property
+    def notes(self) -> list[str]:
+        return [g.note for g in self.git.values() if g.note]
 
     def by_name(self) -> dict[str, Step]:
         return {s.name: s for s in self.steps}
@@ -91,13 +107,17 @@ class Plan:
 
 
 def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
-              cache: FileHashCache, registry_digest: Callable[[str], str | None] = manifest_digest,
+              cache: FileHashCache, latest: bool | None = None,
+              registry_digest: Callable[[str], str | None] = manifest_digest,
               local_has: Callable[[str], bool] | None = None) -> Plan:
+    """Tags per image: branch and short SHA of its git checkout, `latest` when `latest` (None: under CI),
+    the catalog's extra tags, and the content key tag `src-<12 hex>` last."""
     selected = catalog.select(list(names or []))
     forced = {s.name for s in selected} if force is True else set(force or ())
     local_has = local_has or engine_has_image
+    latest = ci_latest() if latest is None else latest
     steps: dict[str, Step] = {}
-    git_tags: dict[str, str] = {}
+    git: dict[str, GitInfo] = {}
     for spec in selected:
         base = steps.get(spec.base) if spec.base else None
         args = dict(spec.build_args)
@@ -107,14 +127,14 @@ def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, forc
         if base is not None:
             args[spec.base_arg] = base.key_ref  # the exact base just resolved, never `latest`
         repo_dir = str(spec.repo_dir)
-        if repo_dir not in git_tags:
-            git_tags[repo_dir] = git_moving_tag(spec.repo_dir)
-        moving = ["latest"] + ([git_tags[repo_dir]] if git_tags[repo_dir] else []) + list(spec.tags)
+        if repo_dir not in git:
+            git[repo_dir] = git_info(spec.repo_dir)
+        moving = git[repo_dir].tags + (["latest"] if latest else []) + list(spec.tags)
         step = Step(spec, key, full_ref(catalog.registry, spec.repository), list(dict.fromkeys(moving)), args,
                     base_ref=base.key_ref if base else None)
         step.action, step.reason = _decide(step, push, spec.name in forced, registry_digest, local_has)
         steps[spec.name] = step
-    return Plan(list(steps.values()), push, cache.hashed, git_tags)
+    return Plan(list(steps.values()), push, cache.hashed, git, latest)
 
 
 def _decide(step: Step, push: bool, forced: bool, registry_digest: Callable[[str], str | None],
@@ -151,16 +171,66 @@ def engine_has_image(ref: str) -> bool:
         raise ImageError(f"docker engine unreachable: {exc}", fix="start dockerd or set DOCKER_HOST") from None
 
 
-def git_moving_tag(repo_dir: Path) -> str:
-    """The repository's branch, or its short SHA when detached; '' outside git."""
-    def git(*args: str) -> str:
+@dataclass(frozen=True)
+class GitInfo:
+    """What git says about the checkout that holds an image's sources (upstream's Makefile habit)."""
+
+    repo_dir: str
+    toplevel: str = ""  # the checkout's root; differs from repo_dir when the sources sit inside another checkout
+    branch: str = ""  # as a Docker tag: `/` -> `-`; '' when detached or outside git
+    sha: str = ""  # short SHA of HEAD; '' outside git or before the first commit
+    note: str = ""  # why a tag is missing, or whose commit the tags name
+
+    @property
+    def tags(self) -> list[str]:
+        return [t for t in (self.branch, self.sha) if t]
+
+
+def git_info(repo_dir: Path) -> GitInfo:
+    """Branch and short SHA of the git checkout holding `repo_dir`, as `git rev-parse` reports them.
+
+    Like upstream's `BRANCH := $(shell git rev-parse --abbrev-ref HEAD | tr '/' '-')` and
+    `GIT_SHA := $(shell git rev-parse --short HEAD)`, run in the repository. Sources inside another
+    checkout (the sandbox repos in this project's tree) get that checkout's branch and SHA, with a note;
+    sources outside git get neither, with a note; a detached HEAD gets only the SHA.
+    """
+    def git(*args: str) -> tuple[int, str]:
         try:
             done = subprocess.run(["git", "-C", str(repo_dir), *args], capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        return done.stdout.strip() if done.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return 1, str(exc)
+        return done.returncode, (done.stdout if done.returncode == 0 else done.stderr).strip()
 
-    branch = git("rev-parse", "--abbrev-ref", "HEAD")
-    tag = branch if branch and branch != "HEAD" else git("rev-parse", "--short", "HEAD")
-    tag = re.sub(r"[^A-Za-z0-9_.-]", "-", tag).lstrip(".-")[:128]
-    return "" if tag == "latest" else tag
+    where = str(repo_dir)
+    rc, out = git("rev-parse", "--show-toplevel")
+    if rc != 0:
+        reason = out.splitlines()[-1] if out else "git failed"
+        if "not a git repository" in reason:
+            reason = "not a git checkout"
+        return GitInfo(where, note=f"{where}: {reason}; no branch/SHA tags (only the src- key tag)")
+    toplevel = out
+    rc, sha = git("rev-parse", "--short", "HEAD")
+    if rc != 0:
+        return GitInfo(where, toplevel, note=f"{where}: no commit yet in {toplevel}; no branch/SHA tags")
+    _, branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    notes = []
+    if Path(toplevel).resolve() != Path(where).resolve():
+        notes.append(f"{where} is inside the git checkout {toplevel}: branch/SHA tags name its commit")
+    branch_tag = docker_tag(branch) if branch and branch != "HEAD" else ""
+    if branch == "HEAD":
+        notes.append(f"{where}: detached HEAD, no branch tag")
+    elif branch_tag in ("latest", "") or branch_tag.startswith(KEY_TAG_PREFIX):
+        notes.append(f"{where}: branch {branch!r} would clash with the {branch_tag or 'empty'} tag; no branch tag")
+        branch_tag = ""
+    return GitInfo(where, toplevel, branch_tag, docker_tag(sha), "; ".join(notes))
+
+
+def docker_tag(text: str) -> str:
+    """A branch name as a Docker tag: `/` (and anything else Docker refuses) becomes `-`."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text.strip()).lstrip(".-")[:128]
+
+
+def ci_latest(environ: Mapping[str, str] | None = None) -> bool:
+    """Upstream pushes `latest` only under `ifdef CI`: CI set to anything but empty/0/false/no."""
+    value = (os.environ if environ is None else environ).get("CI", "").strip().lower()
+    return value not in ("", "0", "false", "no")

@@ -32,18 +32,19 @@ class RunResult:
 
 
 def plan_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
-                cache_path: Path | None = None) -> Plan:
+                cache_path: Path | None = None, latest: bool | None = None) -> Plan:
+    """`latest`: push/tag `latest` too (None: only under CI, as upstream's Makefile)."""
     cache = FileHashCache(cache_path or default_cache_path())
-    plan = make_plan(catalog, names, push=push, force=force, cache=cache)
+    plan = make_plan(catalog, names, push=push, force=force, cache=cache, latest=latest)
     cache.save()
     return plan
 
 
 def run_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
                parallel: int = 3, env_file: Path | None = None, cache_path: Path | None = None,
-               on_event: Event | None = None, live: bool | None = None) -> RunResult:
+               latest: bool | None = None, on_event: Event | None = None, live: bool | None = None) -> RunResult:
     """Build (and push) what the plan says; never raises for a failed image (see `raise_for`)."""
-    plan = plan_images(catalog, names, push=push, force=force, cache_path=cache_path)
+    plan = plan_images(catalog, names, push=push, force=force, cache_path=cache_path, latest=latest)
     outcomes = execute(plan, parallel=parallel, on_event=on_event, live=live)
     result = RunResult(plan, outcomes)
     if push and env_file is not None:
@@ -54,12 +55,18 @@ def run_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, for
 
 
 def image_env(catalog: Catalog, plan: Plan, outcomes: list[Outcome]) -> dict[str, str]:
-    """RT_IMAGE_<NAME>=<key ref> for every image now in the registry; IMAGE_TAG when all are."""
+    """RT_IMAGE_<NAME>=<key ref> for every image now in the registry; IMAGE_TAG when all are.
+
+    IMAGE_TAG is what upstream's `make push` writes: the branch of the image_tag_repo checkout;
+    its short SHA when detached; `latest` when that was pushed; otherwise none (no common tag)."""
     steps = plan.by_name()
     env = {steps[o.name].spec.env_name: o.ref for o in outcomes if o.status in PUSHED_OK}
     if env and len(env) == len(outcomes):
         repo_dirs = [str(s.spec.repo_dir) for s in plan.steps if s.spec.repo == catalog.image_tag_repo]
-        env["IMAGE_TAG"] = (plan.git_tags.get(repo_dirs[0]) if repo_dirs else "") or "latest"
+        git = plan.git.get(repo_dirs[0]) if repo_dirs else None
+        tag = (git.branch or git.sha) if git else ""
+        if tag or plan.latest:
+            env["IMAGE_TAG"] = tag or "latest"
     return env
 
 

@@ -3,8 +3,9 @@
 The key covers the Dockerfile, the context files that .dockerignore admits
 (path, mode, content), the build args, the platform and the base image's key,
 so a derived image's key changes whenever its base's sources change.
-File contents are hashed once and cached by (size, mtime): a no-op run over a
-context of thousands of files costs one stat per file, not one read.
+File contents are hashed once and cached by (path, size, mtime_ns, inode) in the
+state directory: a no-op run over a context of thousands of files (or one of
+model weights) costs one stat per file, not one read.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +23,21 @@ from typing import Iterator, Mapping
 KEY_VERSION = "rt-image-key-v1"
 KEY_TAG_PREFIX = "src-"
 KEY_TAG_HEX = 12
-# A file changed within this many seconds is not cached: a second write inside
-# the filesystem's timestamp granularity would otherwise go unnoticed.
+# A file whose mtime is this close to "now" when it is hashed is not cached: a second
+# same-size write inside the filesystem's timestamp granularity would otherwise go unnoticed.
 RACY_SECONDS = 2.0
+CACHE_VERSION = "rt-file-digests-v2"  # a cache file with any other version is ignored, never trusted
+CACHE_NAME = "file-digests.json"
 
 
-def default_cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "remote-training" / "image-file-hashes.json"
+def default_cache_path(state_dir: Path | str | None = None) -> Path:
+    """<state dir>/images/file-digests.json; the state dir is $RT_STATE_DIR, else the caller's
+    (config vm.state_dir), else $XDG_STATE_HOME/remote-training (~/.local/state/remote-training)."""
+    if state_dir is None or os.environ.get("RT_STATE_DIR"):
+        from ..state import state_dir as default_state_dir
+
+        state_dir = default_state_dir()
+    return Path(state_dir).expanduser() / "images" / CACHE_NAME
 
 
 # --- .dockerignore, with Docker's semantics ---------------------------------
@@ -119,6 +128,17 @@ class ContextEntry:
     mode: int
     size: int = 0
     mtime_ns: int = 0
+    ino: int = 0
+
+
+def ignore_file(context: Path, dockerfile: Path | None = None) -> Path:
+    """The ignore file BuildKit applies: `<Dockerfile>.dockerignore` beside the Dockerfile when there
+    is one, else the context's `.dockerignore`."""
+    if dockerfile is not None:
+        specific = dockerfile.with_name(dockerfile.name + ".dockerignore")
+        if specific.is_file():
+            return specific
+    return context / ".dockerignore"
 
 
 def context_entries(context: Path, dockerfile: Path | None = None) -> list[ContextEntry]:
@@ -126,7 +146,8 @@ def context_entries(context: Path, dockerfile: Path | None = None) -> list[Conte
 
     .dockerignore and the Dockerfile are always sent, as Docker itself does.
     """
-    matcher = IgnoreMatcher.for_context(context)
+    ignore = ignore_file(context, dockerfile)
+    matcher = IgnoreMatcher(ignore.read_text().splitlines() if ignore.is_file() else [])
     always = {".dockerignore"}
     if dockerfile is not None:
         try:
@@ -154,53 +175,97 @@ def _walk(root: Path, prefix: str, matcher: IgnoreMatcher, always: set[str]) -> 
                 kind = "link" if stat.S_ISLNK(st.st_mode) else "file"
                 if kind == "file" and not stat.S_ISREG(st.st_mode):
                     continue  # sockets, fifos: Docker cannot send them either
-                yield ContextEntry(rel, de.path, kind, stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns)
+                yield ContextEntry(rel, de.path, kind, stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns,
+                                   st.st_ino)
 
 
 class FileHashCache:
-    """sha256 of file contents, remembered by (size, mtime_ns) in one JSON file."""
+    """sha256 of file contents, remembered per path by (size, mtime_ns, inode) in one JSON file.
+
+    File format: {"version": CACHE_VERSION, "entries": {path: [size, mtime_ns, inode, sha256 hex]}}.
+    A file whose size, mtime or inode differs from its entry is read again; a file hashed while its
+    mtime was within RACY_SECONDS of now is not remembered. A cache that is unreadable, not JSON, of
+    another version or of another shape is ignored as a whole (`ignored` says why); a malformed entry
+    is a miss. Saving writes a temporary file and renames it over the old one.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, list] = {}
         self.dirty = False
         self.hashed = 0  # files actually read this run (for tests and the bench)
-        self.contexts: dict[str, str] = {}  # context folder -> digest, once per run (images share contexts)
-        if path is not None and path.is_file():
-            try:
-                self.entries = json.loads(path.read_text())
-            except (OSError, ValueError):
-                self.entries = {}  # a corrupt cache only costs a rehash
+        self.ignored = ""  # why an existing cache file was not used
+        self.contexts: dict[tuple, str] = {}  # (context, ignore file) -> digest, once per run (images share contexts)
+        if path is not None:
+            self.entries, self.ignored = _load_entries(path)
 
-    def digest(self, path: Path | str, size: int | None = None, mtime_ns: int | None = None) -> str:
-        """Content hash; pass size and mtime_ns when a directory scan already has them."""
-        if size is None or mtime_ns is None:
+    def digest(self, path: Path | str, size: int | None = None, mtime_ns: int | None = None,
+               ino: int | None = None) -> str:
+        """Content hash; pass size, mtime_ns and ino when a directory scan already has them."""
+        if size is None or mtime_ns is None or ino is None:
             st = os.stat(path)
-            size, mtime_ns = st.st_size, st.st_mtime_ns
+            size, mtime_ns, ino = st.st_size, st.st_mtime_ns, st.st_ino
         key = str(path)
         hit = self.entries.get(key)
-        if hit and hit[0] == size and hit[1] == mtime_ns:
-            return hit[2]
+        if _valid_entry(hit) and hit[0] == size and hit[1] == mtime_ns and hit[2] == ino:
+            return hit[3]
+        now = time.time()  # before reading: a write after this moment leaves a newer mtime
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         self.hashed += 1
-        if time.time() - mtime_ns / 1e9 > RACY_SECONDS:
-            self.entries[key] = [size, mtime_ns, h.hexdigest()]
-            self.dirty = True
+        if now - mtime_ns / 1e9 > RACY_SECONDS:
+            self.entries[key] = [size, mtime_ns, ino, h.hexdigest()]
+        else:
+            self.entries.pop(key, None)  # racy: the next run reads it again
+        self.dirty = True
         return h.hexdigest()
 
     def save(self) -> None:
         if not (self.dirty and self.path):
             return
         # Forget files that are gone, so the cache does not grow with every deleted checkout.
-        self.entries = {k: v for k, v in self.entries.items() if os.path.exists(k)}
+        self.entries = {k: v for k, v in self.entries.items() if _valid_entry(v) and os.path.exists(k)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, separators=(",", ":")))
-        os.replace(tmp, self.path)  # atomic: a parallel run never reads half a file
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "w") as fh:
+                json.dump({"version": CACHE_VERSION, "entries": self.entries}, fh, separators=(",", ":"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)  # atomic: a parallel run never reads half a file
+        finally:
+            tmp.unlink(missing_ok=True)
         self.dirty = False
+
+
+def _load_entries(path: Path) -> tuple[dict[str, list], str]:
+    """(entries, why ignored); a missing file is simply empty."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}, ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, f"unreadable ({exc.__class__.__name__})"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}, "not JSON"
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        found = data.get("version") if isinstance(data, dict) else type(data).__name__
+        return {}, f"version {found!r}, not {CACHE_VERSION!r}"
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        return {}, "no entries mapping"
+    return entries, ""
+
+
+def _valid_entry(entry: object) -> bool:
+    return (isinstance(entry, list) and len(entry) == 4
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in entry[:3])
+            and isinstance(entry[3], str) and len(entry[3]) == 64
+            and all(c in "0123456789abcdef" for c in entry[3]))
 
 
 def source_key(context: Path, dockerfile: Path, build_args: Mapping[str, str], platform: str,
@@ -211,29 +276,34 @@ def source_key(context: Path, dockerfile: Path, build_args: Mapping[str, str], p
     for name in sorted(build_args):
         h.update(f"arg {name}={build_args[name]}\0".encode())
     h.update(f"dockerfile {cache.digest(dockerfile)}\0".encode())
-    h.update(f"context {context_digest(context, cache)}\0".encode())
+    h.update(f"context {context_digest(context, cache, dockerfile)}\0".encode())
     return h.hexdigest()
 
 
-def context_digest(context: Path, cache: FileHashCache) -> str:
-    """One hash over every admitted entry (path, kind, mode, content); computed once per context per run.
+def context_digest(context: Path, cache: FileHashCache, dockerfile: Path | None = None) -> str:
+    """One hash over every admitted entry (path, kind, mode, content); computed once per context and
+    ignore file per run.
 
-    The Dockerfile enters the key on its own, so this walk ignores which Dockerfile uses the context.
+    The Dockerfile enters the key on its own; it matters here only through a Dockerfile-specific
+    ignore file (`Dockerfile.groot.dockerignore`), which BuildKit prefers to the context's.
     """
-    memo = cache.contexts.get(str(context))
+    ignore = ignore_file(context, dockerfile)
+    memo_key = (str(context), str(ignore))
+    memo = cache.contexts.get(memo_key)
     if memo is not None:
         return memo
     h = hashlib.sha256()
-    for e in context_entries(context):
+    h.update(f"ignore {ignore.name}\0".encode())
+    for e in context_entries(context, dockerfile if ignore.name != ".dockerignore" else None):
         if e.kind == "file":
-            content = cache.digest(e.path, e.size, e.mtime_ns)
+            content = cache.digest(e.path, e.size, e.mtime_ns, e.ino)
         elif e.kind == "link":
             content = os.readlink(e.path)
         else:
             content = ""
         h.update(f"{e.kind} {e.rel} {e.mode:o} {content}\0".encode())
-    cache.contexts[str(context)] = h.hexdigest()
-    return cache.contexts[str(context)]
+    cache.contexts[memo_key] = h.hexdigest()
+    return cache.contexts[memo_key]
 
 
 def key_tag(key: str) -> str:
