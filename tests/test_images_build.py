@@ -112,8 +112,10 @@ def test_first_run_builds_in_order_second_run_does_nothing(work: dict) -> None:
     raise_for(first)
     assert {o.name: o.status for o in first.outcomes} == {n: "built+pushed" for n in FIVE}
     for derived, base in (("gr00t", "gr00t-base"), ("openpi", "openpi-base")):
-        # a base is pushed before anything that depends on it starts building
-        assert rec.index(base, "built+pushed") < rec.index(derived, "building")
+        # a base is built before its dependents start building (they may overlap its push),
+        # and it is in the registry before any of them is pushed
+        assert rec.index(base, "pushing") < rec.index(derived, "building")
+        assert rec.index(base, "built+pushed") < rec.index(derived, "pushing")
     steps = first.plan.by_name()
     assert steps["gr00t"].build_args["BASE_IMAGE"] == steps["gr00t-base"].key_ref
     for step in first.plan.steps:
@@ -258,6 +260,35 @@ def test_registry_stopped_mid_run_then_rerun_finishes_the_rest(work: dict) -> No
         done_first = [n for n, s in statuses.items() if s == "built+pushed"]
         assert {o.name: o.status for o in second.outcomes}[done_first[0]] == "up to date"
         assert _run(work, registry=registry).plan.work == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_base_whose_push_fails_blocks_its_dependent_which_waits_built(work: dict) -> None:
+    """gr00t builds FROM gr00t-base while the base is pushed; it is never pushed before its base is."""
+    port = _free_port()
+    registry = f"127.0.0.1:{port}/{work['prefix']}"
+    proc = _start_registry(work["dir"], port)
+    try:
+        def kill_when_base_is_built(name: str, status: str) -> None:
+            if (name, status) == ("gr00t-base", "pushing") and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+        rec = Recorder(kill_when_base_is_built)
+        first = _run(work, ["gr00t"], registry=registry, on_event=rec)
+        statuses = {o.name: (o.status, o.detail) for o in first.outcomes}
+        assert statuses["gr00t-base"][0] == "failed" and "push of" in statuses["gr00t-base"][1]
+        assert statuses["gr00t"] == ("blocked", "base gr00t-base failed; built here, not pushed")
+        assert ("gr00t", "pushing") not in rec.events and rec.built() == {"gr00t-base", "gr00t"}
+
+        proc = _start_registry(work["dir"], port)
+        rec = Recorder()
+        second = _run(work, ["gr00t"], registry=registry, on_event=rec)
+        raise_for(second)
+        assert [o.status for o in second.outcomes] == ["pushed", "pushed"] and rec.built() == set()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,20 +7,22 @@ FROM sees the engine's images, so a derived image builds FROM the base just buil
 here (by its exact key ref, never pulled from the Hub) and the result lands in the
 engine's store, from which `docker push` sends it.
 
-Independent chains run at the same time (bounded by `parallel`); an image
-starts only once its base has been built and, when pushing, pushed. A failure
-blocks its dependents and lets the other chains finish; the caller gets one
-Outcome per image and decides the exit code.
+Independent chains run at the same time (bounded by `parallel`). An image
+starts building once its base is built here, while the base is pushed, and is
+pushed only once its base is in the registry. A failure blocks its dependents
+and lets the other chains finish; the caller gets one Outcome per image and
+decides the exit code.
 """
 from __future__ import annotations
 
 import collections
+import queue
 import re
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -54,36 +56,57 @@ class Outcome:
 def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, live: bool | None = None) -> list[Outcome]:
     """Run every non-skipped step; returns outcomes in plan order.
 
-    ImageError before anything starts when a build is due and buildx cannot build into the engine."""
+    A derived image starts building as soon as its base is built here (FROM reads the engine's
+    store), while the base is still being pushed; it is pushed only once its base is in the registry,
+    and is `blocked` (built here, not pushed) when its base fails. ImageError before anything starts
+    when a build is due and buildx cannot build into the engine."""
     if any(s.action == BUILD for s in plan.steps):
         check_buildx()
     board = _Board(plan, on_event, live)
     by_name = plan.by_name()
     outcomes: dict[str, Outcome] = {}
+    finished = {s.name: threading.Event() for s in plan.steps}  # set once outcomes[name] is final
+    ready: set[str] = set()  # images whose local build is done (or not needed): dependents may build
     for step in plan.steps:
         if step.action == SKIP:
             outcomes[step.name] = Outcome(step.name, "up to date", step.reason, ref=step.key_ref)
+            finished[step.name].set()
+            ready.add(step.name)
+    notes: queue.Queue = queue.Queue()  # ("built", name) and ("done", name, outcome) from the workers
+
+    def base_outcome(step: Step) -> Outcome | None:
+        base = step.spec.base
+        if base not in by_name:
+            return None
+        finished[base].wait()
+        return outcomes[base]
+
     pending = [s for s in plan.steps if s.action != SKIP]
+    running = 0
     with board, ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="image") as pool:
-        running: dict[Future, str] = {}
         while pending or running:
             for step in list(pending):
                 base = step.spec.base
-                if base in by_name and base not in outcomes:
-                    continue  # its base is still on its way
+                if base in by_name and base not in ready and not finished[base].is_set():
+                    continue  # its base is still being built
                 pending.remove(step)
-                if base in outcomes and not outcomes[base].ok:
+                if base in by_name and finished[base].is_set() and not outcomes[base].ok:
                     outcomes[step.name] = Outcome(step.name, "blocked", f"base {base} {outcomes[base].status}",
                                                   ref=step.key_ref)
+                    finished[step.name].set()
                     board.event(step.name, "blocked", outcomes[step.name].detail)
                     continue
-                running[pool.submit(_run_step, step, plan.push, board.event)] = step.name
+                pool.submit(_run_step, step, plan.push, board.event, lambda s=step: base_outcome(s), notes.put)
+                running += 1
             if not running:
                 continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                name = running.pop(fut)
-                outcomes[name] = fut.result()
+            note = notes.get()
+            if note[0] == "built":
+                ready.add(note[1])
+            else:
+                outcomes[note[1]] = note[2]
+                finished[note[1]].set()
+                running -= 1
     return [outcomes[s.name] for s in plan.steps]
 
 
@@ -105,27 +128,38 @@ def check_buildx() -> str:
     return name
 
 
-def _run_step(step: Step, push: bool, event: Event) -> Outcome:
+def _run_step(step: Step, push: bool, event: Event, base_outcome: Callable[[], Outcome | None],
+              notify: Callable[[tuple], None]) -> None:
     started = time.monotonic()
     log: list[str] = []
     try:
         if step.action == BUILD:
             event(step.name, "building", "")
             build_image(step, lambda line: event(step.name, "building", line), log)
-        if push and step.action in (BUILD, PUSH):
-            for argv in step.push_argvs():
-                event(step.name, "pushing", argv[-1])
-                push_tag(argv)
-        if push and step.action == TAG:
-            for tag in step.stale_tags:
-                event(step.name, "tagging", f"{step.repo_ref}:{tag}")
-                copy_tag(step.key_ref, tag)
-        status = {BUILD: "built+pushed" if push else "built", PUSH: "pushed", TAG: "retagged"}[step.action]
-        outcome = Outcome(step.name, status, step.reason, time.monotonic() - started, step.key_ref)
+        notify(("built", step.name))  # dependents may build FROM it now
+        base = base_outcome() if push else None  # never push before the base is in the registry
+        if base is not None and not base.ok:
+            outcome = Outcome(step.name, "blocked", f"base {base.name} {base.status}"
+                              + ("; built here, not pushed" if step.action == BUILD else ""),
+                              time.monotonic() - started, step.key_ref)
+        else:
+            if push and step.action in (BUILD, PUSH):
+                for argv in step.push_argvs():
+                    event(step.name, "pushing", argv[-1])
+                    push_tag(argv)
+            if push and step.action == TAG:
+                for tag in step.stale_tags:
+                    event(step.name, "tagging", f"{step.repo_ref}:{tag}")
+                    copy_tag(step.key_ref, tag)
+            status = {BUILD: "built+pushed" if push else "built", PUSH: "pushed", TAG: "retagged"}[step.action]
+            outcome = Outcome(step.name, status, step.reason, time.monotonic() - started, step.key_ref)
     except Exception as exc:  # one image's failure must not stop the other chains
         outcome = Outcome(step.name, "failed", _one_line(exc), time.monotonic() - started, step.key_ref, log)
+    except BaseException as exc:  # never leave the scheduler waiting for this image
+        notify(("done", step.name, Outcome(step.name, "failed", _one_line(exc), ref=step.key_ref)))
+        raise
     event(step.name, outcome.status, outcome.detail)
-    return outcome
+    notify(("done", step.name, outcome))
 
 
 def build_image(step: Step, progress: Callable[[str], None], log: list[str] | None = None) -> None:
