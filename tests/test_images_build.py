@@ -295,6 +295,16 @@ def test_a_base_whose_push_fails_blocks_its_dependent_which_waits_built(work: di
             proc.wait()
 
 
+def test_no_usable_buildx_builder_fails_before_building(work: dict) -> None:
+    env = _cli_env(work, BUILDX_BUILDER="rt-no-such-builder")  # buildx's own variable: which builder to use
+    done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
+                          capture_output=True, timeout=60, env=env)
+    assert done.returncode == ExitCode.IMAGE
+    assert 'docker buildx cannot build: ERROR: no builder "rt-no-such-builder" found' in done.stderr
+    assert "fix: install the buildx plugin" in done.stderr and "docker buildx use default" in done.stderr
+    assert "building" not in done.stderr and _registry_repos(work["prefix"]) == []
+
+
 def test_unreachable_registry_fails_before_building(work: dict) -> None:
     env = {**_cli_env(work), "INVOKE_IMAGES_REGISTRY": f"127.0.0.1:{_free_port()}/x"}
     done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
@@ -463,3 +473,17 @@ def test_dry_run_prints_the_exact_buildx_commands_and_latest_follows_ci(work: di
     result = _run(work, ["gr00t-base"])
     raise_for(result)
     assert [o.status for o in result.outcomes] == ["pushed"] and image_present(base["ref"])
+
+
+def test_cli_keeps_the_digest_cache_in_vm_state_dir_unless_rt_state_dir_is_set(work: dict) -> None:
+    env = _cli_env(work, INVOKE_VM_STATE_DIR=str(work["dir"] / "config-state"))
+    for rt_state_dir, where in ((None, "config-state"), (str(work["dir"] / "env-state"), "env-state")):
+        env.pop("RT_STATE_DIR", None)
+        if rt_state_dir:
+            env["RT_STATE_DIR"] = rt_state_dir
+        done = subprocess.run([sys.executable, "-m", "invoke", "images.plan", "--json"], cwd=PROJECT, text=True,
+                              capture_output=True, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+        cache = json.loads((work["dir"] / where / "images" / "file-digests.json").read_text())
+        assert cache["version"] == "rt-file-digests-v2"
+        assert str(work["dir"] / "repos" / "gr00t" / "src" / "VERSION") in cache["entries"]
