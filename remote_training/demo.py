@@ -68,7 +68,23 @@ class DemoRun:
             "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"),
         })
         env.pop("AWS_ENDPOINT_URL", None)  # the sandbox inventory names its own S3 endpoint
+        env["PATH"] = f"{self.standin_uv()}{os.pathsep}{env.get('PATH', os.defpath)}"
         return env
+
+    def standin_uv(self) -> Path:
+        """.sandbox/bin/ with a `uv` that runs the sandbox's stand-in of upstream's uv (busybox sh): the
+        inference client runs on this machine, as in the runbook, and finds it first on PATH."""
+        folder = self.root / ".sandbox" / "bin"
+        standin = self.root / "docker" / "sandbox" / "repos" / "positronic" / "bin" / "uv"
+        text = f'#!/bin/sh\nexec busybox sh "{standin}" "$@"\n'
+        wrapper = folder / "uv"
+        if not wrapper.is_file() or wrapper.read_text() != text:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f".uv.{os.getpid()}"
+            partial.write_text(text)
+            partial.chmod(0o755)
+            partial.replace(wrapper)  # atomic: a concurrent demo never runs half a file
+        return folder
 
     def inv(self, name: str, args: Sequence[str], *, host: str = "local", gpu: bool = False,
             refused: str | None = None) -> StepResult:
@@ -164,8 +180,8 @@ class DemoRun:
         if not server:
             raise RTError(f"{args[0]} printed no job id", "run inv jobs.list to see what started")
         self.server_job = server
-        self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3"],
-                 host=host)
+        # The client runs here (uv in the positronic checkout), against the server's address as this machine sees it.
+        self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3"])
         stop = self.inv(name.replace("serve.", "serve.stop "), ["serve.stop", server], host=host)
         self.results.append(StepResult(name.replace("serve.", "server up: "), host,
                                        time.monotonic() - started - stop.seconds, 0, True, server))

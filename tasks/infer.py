@@ -6,7 +6,7 @@ import os
 from invoke import Collection
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP, start, JOBS_DEFAULTS
+from ._jobrun import JOBS_DEFAULTS, compose_folder, start
 
 
 def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, str]:
@@ -42,22 +42,53 @@ def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, s
 @rt_task(help={
     "server": "server job id (or unique prefix), or host:port",
     "policy": "client policy config (default: the one the server was started for)",
-    "gui": "show the simulator window (needs a display); otherwise headless with MUJOCO_GL=egl",
+    "gui": "show the simulator window (runbook era; needs DISPLAY or WAYLAND_DISPLAY). Default: a window when "
+           "there is a display, else headless",
+    "headless": "no window even with a display: MUJOCO_GL=egl and PYOPENGL_PLATFORM=egl (the default without one)",
     "simulation_time": "seconds to simulate",
-    "host": "host to run the client on (default: the server's host)",
-    "wait": "stream the client's log and exit with its exit code (default on; --no-wait detaches)",
-    "dry_run": DRY_HELP,
+    "host": "run the client on this fleet host through the compose service (detached job, log followed) "
+            "instead of on this machine with uv in the positronic checkout (the default)",
+    "wait": "with --host: stream the client's log and exit with its exit code (default on; --no-wait detaches)",
+    "dry_run": "print the exact command (local: cwd, env additions and the uv command line; with --host: "
+               "the host and remote commands); start nothing",
 })
-def sim(c, server, policy=None, gui=False, simulation_time=10, host=None, wait=True, dry_run=False):
-    """Run the simulation client (positronic-inference sim) against a policy server."""
+def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, host=None, wait=True, dry_run=False):
+    """Run the simulation client (positronic-inference sim) here with uv, as the runbook does, or on a fleet host."""
+    from remote_training.errors import InputError
     from remote_training.jobs.services import Inference
 
-    server_host, address, port, client = resolve_server(c, server, policy)
-    job = Inference(client, address, port, gui=gui, simulation_time=int(simulation_time))
-    env = {} if gui else {"MUJOCO_GL": "egl"}  # headless rendering, else gladLoadGL fails
-    if gui and os.environ.get("DISPLAY"):
-        env["DISPLAY"] = os.environ["DISPLAY"]
-    start(c, job, host=host or server_host or None, dry_run=dry_run, wait=wait, env=env)
+    if host:
+        if gui:
+            raise InputError("--gui with --host: a fleet host has no display for the simulator window",
+                             "drop --gui (the fleet client runs headless), or drop --host to run it here")
+        _, address, port, client = resolve_server(c, server, policy)
+        job = Inference(client, address, port, gui=False, simulation_time=int(simulation_time))
+        start(c, job, host=host, dry_run=dry_run, wait=wait, env={"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"})
+        return
+    if not wait:
+        raise InputError("--no-wait detaches a fleet job; the local client runs in the foreground",
+                         "drop --no-wait, or run it on a fleet host with --host HOST")
+    run_local(c, server, policy, gui=gui, headless=headless, simulation_time=int(simulation_time), dry_run=dry_run)
+
+
+def run_local(c, server: str, policy: str | None, *, gui: bool, headless: bool, simulation_time: int,
+              dry_run: bool) -> None:
+    """The client on this machine: checkout, uv and flags checked before the server is looked up."""
+    from remote_training.jobs import client as local
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.services import Inference
+
+    checkout = load_checkout(compose_folder(c, load_inventory(c)))
+    local.choose_window(checkout.era, gui=gui, headless=headless, environ=os.environ)
+    local.find_uv()
+    _, address, port, client = resolve_server(c, server, policy)
+    job = Inference(client, address, port, simulation_time=simulation_time)
+    planned = local.plan(checkout, job, gui=gui, headless=headless)
+    print("\n".join(planned.describe()), flush=True)
+    if dry_run:
+        return
+    local.run(planned)
+    print("positronic-inference finished (exit 0)")
 
 
 ns = Collection("infer")

@@ -77,7 +77,7 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
     smi = ssh(sandbox, "vm-train2", "nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits")
     assert int(smi.strip()) >= 6000  # the server's GPU request and rt.gpu_mem_mb label reach the GPU stand-in
 
-    client = inv(env, "infer.sim", "--server", server)
+    client = inv(env, "infer.sim", "--server", server, "--host", "vm-train2")  # the fleet path
     assert client.returncode == 0, client.stdout + client.stderr
     cleanup.append(("vm-train2", started_job(client)))
     policy = ".groot_ee_rot6d_joints" if runbook else ".remote"
@@ -208,7 +208,7 @@ def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) ->
         ("train.lerobot", "--input", data, "--output", out),
         ("serve.groot", "--checkpoints", ckpts, "--modality", "ee_q", "--replace"),
         ("serve.openpi", "--checkpoints", ckpts),
-        ("infer.sim", "--server", "vm-train:9000", "--policy", "groot_ee"),
+        ("infer.sim", "--server", "vm-train:9000", "--policy", "groot_ee", "--host", "vm-train"),
     ]
     for args in launching:
         result = inv(jobs_env, *args, "--dry-run")
