@@ -20,3 +20,22 @@ def sandbox() -> dict[str, Any]:
     state["root"] = PROJECT_ROOT
     state["hosts_file"] = PROJECT_ROOT / ".sandbox" / "hosts.yaml"
     return state
+
+
+@pytest.fixture()
+def remote(sandbox: dict[str, Any]):
+    """A runner over the sandbox inventory, closed after the test."""
+    from remote_training.inventory import load_inventory
+    from remote_training.remote import RemoteRunner
+
+    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
+    yield runner
+    runner.close()
+
+
+@pytest.fixture()
+def tag() -> str:
+    """A fresh name for the containers and labels a test makes."""
+    import uuid
+
+    return f"rtt-{uuid.uuid4().hex[:10]}"

@@ -6,7 +6,6 @@ import re
 import subprocess
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,6 @@ def docker(sandbox, host: str, *args: str, check: bool = True) -> str:
     if check:
         assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-@pytest.fixture()
-def remote(sandbox):
-    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
-    yield runner
-    runner.close()
-
-
-@pytest.fixture()
-def tag():
-    return f"rtt-{uuid.uuid4().hex[:10]}"
 
 
 def smi_values(remote, host: str) -> tuple[str, int, int, int]:

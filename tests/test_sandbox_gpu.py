@@ -7,13 +7,10 @@ import json
 import os
 import re
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
-from remote_training.inventory import load_inventory
-from remote_training.remote import RemoteRunner
 from remote_training.sandbox import smi
 
 HOST = "vm-train2"  # 80 GB: the labels below never reach the stand-in's clamp at memory.total
@@ -31,18 +28,6 @@ services:
               count: all
               capabilities: [compute, graphics, utility]
 """
-
-
-@pytest.fixture()
-def remote(sandbox):
-    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
-    yield runner
-    runner.close()
-
-
-@pytest.fixture()
-def tag():
-    return f"rtg-{uuid.uuid4().hex[:10]}"
 
 
 def docker(sandbox, host: str, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
