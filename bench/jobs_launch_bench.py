@@ -62,9 +62,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="launches of each kind (median is reported)")
     rounds = parser.parse_args().rounds
-    from remote_training.jobs import standin_image
+    from rt_sandbox import standin_image
     from remote_training.jobs.project import OVERRIDE, collect, override_text
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     state = fleet.ensure_up(ROOT)
     ref = standin_image.ensure(ROOT)

@@ -19,10 +19,17 @@ import tempfile
 import threading
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .errors import UnreachableError
 from .inventory import Host, Inventory
 
+if TYPE_CHECKING:
+    from .providers import Status
+    from .remote import RemoteRunner
+
 _LOCK = threading.Lock()
+_FOLLOW_LOCK = threading.Lock()  # runner.inventory is replaced read-modify-write
 _FOLDER: Path | None = None
 # generated ssh_config path -> (original inventory, {ssh host pattern: address})
 _GENERATED: dict[Path, tuple[Inventory, dict[str, str]]] = {}
@@ -109,3 +116,15 @@ def readdress(inventory: Inventory, host: Host, address: str) -> Inventory:
         moved = dataclasses.replace(inventory, ssh_config=ssh_config, known_hosts=known_hosts)
         _GENERATED[ssh_config] = (original, overrides)
         return moved
+
+
+def follow_address(runner: RemoteRunner, host: Host, status: Status) -> Host:
+    """Point the runner at the address the provider reports, if it moved."""
+    if not status.address or host.provider.type == "static":
+        return host
+    with _FOLLOW_LOCK:
+        moved = readdress(runner.inventory, host, status.address)
+        if moved is not runner.inventory:
+            runner.forget(host)
+            runner.inventory = moved  # later connections read ssh_config/known_hosts from here
+        return runner.inventory.get(host.name)

@@ -103,7 +103,7 @@ def probe_host(runner: RemoteRunner, host: Host, *, command_timeout: float = 20.
         status = provider_for(host, runner.inventory).state(timeout=runner.connect_timeout)
         out.state, out.address = status.state.value, status.address
         if status.state is State.RUNNING and status.address:
-            from .lifecycle import follow_address
+            from .addresses import follow_address
 
             host = follow_address(runner, host, status)  # a VM may come back on a new address
     except Exception as exc:  # report, and still try SSH: the machine may well be up

@@ -6,10 +6,10 @@ it to a new address, waits until SSH answers, and returns the Host to use.
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
+from .addresses import follow_address
 from .errors import InputError, ProviderError, RemoteCommandError, UnreachableError
 from .fleet_status import JOB_LABEL, PS_FORMAT, Job, parse_jobs
 from .inventory import Host
@@ -17,7 +17,6 @@ from .providers import Provider, State, Status, provider_for
 from .remote import RemoteRunner
 
 
-_FOLLOW_LOCK = threading.Lock()  # runner.inventory is replaced read-modify-write
 
 
 @dataclass(frozen=True)
@@ -37,20 +36,6 @@ def job_containers(runner: RemoteRunner, host: Host) -> list[Job]:
     result = runner.run(host, ["docker", "ps", "--filter", f"label={JOB_LABEL}", "--format", PS_FORMAT],
                         mutating=False, timeout=30)
     return parse_jobs(result.stdout)
-
-
-def follow_address(runner: RemoteRunner, host: Host, status: Status) -> Host:
-    """Point the runner at the address the provider reports, if it moved."""
-    if not status.address or host.provider.type == "static":
-        return host
-    from .addresses import readdress
-
-    with _FOLLOW_LOCK:
-        moved = readdress(runner.inventory, host, status.address)
-        if moved is not runner.inventory:
-            runner.forget(host)
-            runner.inventory = moved  # later connections read ssh_config/known_hosts from here
-        return runner.inventory.get(host.name)
 
 
 def ssh_answers(runner: RemoteRunner, host: Host) -> bool:

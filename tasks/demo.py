@@ -12,9 +12,9 @@ from ._cli import PROJECT_ROOT, rt_task
                "run_id": "name of this pass (S3 paths and experiment); default: demo-<time>"})
 def demo(c, vm="", run_id=""):
     """Run the runbook on the sandbox: images, VM, convert, stats, train, serve, infer, reap."""
-    from remote_training.demo import DemoRun
+    from rt_sandbox.demo import DemoRun
     from remote_training.output import print_table
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     fleet.ensure_up(PROJECT_ROOT)  # a no-op when `make demo` already brought it up
     run = DemoRun(PROJECT_ROOT, run_id or time.strftime("demo-%y%m%d%H%M%S"), vm=vm or c.demo.vm)

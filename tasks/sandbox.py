@@ -13,7 +13,7 @@ from ._cli import PROJECT_ROOT, rt_task, setting
                "dry_run": "print what would be brought up, start nothing"})
 def up(c, hosts=None, smi_delay=None, dry_run=False):
     """Bring the sandbox fleet up (idempotent; repairs what a killed run left behind)."""
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     hosts = hosts if hosts is not None else setting(c, "sandbox.hosts")  # INVOKE_SANDBOX_HOSTS
     smi_delay = smi_delay if smi_delay is not None else setting(c, "sandbox.smi_delay")
@@ -34,7 +34,7 @@ def up(c, hosts=None, smi_delay=None, dry_run=False):
 @rt_task(help={"json": "print JSON instead of a table"})
 def status(c, json=False):
     """Show which sandbox parts run now."""
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     report = fleet.status(PROJECT_ROOT)
     if json:
@@ -50,7 +50,7 @@ def status(c, json=False):
 @rt_task(help={"dry_run": "print what would be stopped, stop nothing"})
 def down(c, dry_run=False):
     """Stop everything the sandbox started; remove its namespaces, links and runtime files."""
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     if dry_run:
         print_json(fleet.status(PROJECT_ROOT))

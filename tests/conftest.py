@@ -14,7 +14,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 @pytest.fixture(scope="session")
 def sandbox() -> dict[str, Any]:
     """The contents of .sandbox/sandbox.json, plus "root" and "hosts_file" as Paths."""
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     state = dict(fleet.ensure_up(PROJECT_ROOT, keep_recent_stops=False))  # every test starts from a full fleet
     state["root"] = PROJECT_ROOT

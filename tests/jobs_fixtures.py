@@ -25,7 +25,7 @@ def era_env(era: str) -> dict[str, str]:
 def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for `inv` subprocesses: the sandbox inventory, an images file naming the stand-in, and the
     runbook era's compose file (tests of the current era pass era_env("a060cbea"))."""
-    from remote_training.jobs import standin_image
+    from rt_sandbox import standin_image
 
     ref = standin_image.ensure(ROOT)
     env_file = standin_image.write_env_file(tmp_path_factory.mktemp("images") / "images.env", ref)

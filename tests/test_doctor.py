@@ -179,7 +179,7 @@ NEBIUS_INV = ("nebius: {{endpoint: '{endpoint}', insecure: true, auth: none}}\nh
 
 
 def test_nebius_standin_answers(tmp_path):
-    from remote_training.nebius_standin import StandinServer, StandinState
+    from rt_sandbox.nebius_standin import StandinServer, StandinState
 
     state = StandinState(tmp_path / "nebius", delay=0.1)
     state.add_instance("computeinstance-a", "vm-a", "10.213.0.99", "STOPPED")

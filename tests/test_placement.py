@@ -175,7 +175,7 @@ def auto_inventory(sandbox, tmp_path):
     root = str(sandbox["root"])
 
     def fleet_call(expression: str) -> str:
-        code = f"import sys; sys.path.insert(0, {root!r}); from remote_training.sandbox import fleet; {expression}"
+        code = f"import sys; sys.path.insert(0, {root!r}); from rt_sandbox import fleet; {expression}"
         return shlex.join([sys.executable, "-c", code])
 
     vm3 = dict(data["hosts"]["vm-train3"])
@@ -190,7 +190,7 @@ def auto_inventory(sandbox, tmp_path):
 
 
 def vm3_is_up(sandbox) -> bool:
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     return fleet.host_is_up(Path(sandbox["root"]), "vm-train3")
 
@@ -198,7 +198,7 @@ def vm3_is_up(sandbox) -> bool:
 @pytest.fixture
 def vm3_off(sandbox):
     """vm-train3 powered off for the test, and on again afterwards (other tests expect it up)."""
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     fleet.stop_host(Path(sandbox["root"]), "vm-train3")
     yield

@@ -56,7 +56,7 @@ BAD = [  # (inv arguments, a piece of the message)
 def cli(sandbox, tmp_path_factory):
     import boto3
 
-    from remote_training.jobs import standin_image
+    from rt_sandbox import standin_image
 
     s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")

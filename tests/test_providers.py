@@ -10,7 +10,7 @@ import pytest
 
 from remote_training.errors import NoCapacityError, ProviderError
 from remote_training.inventory import parse_inventory
-from remote_training.nebius_standin import StandinServer, StandinState
+from rt_sandbox.nebius_standin import StandinServer, StandinState
 from remote_training.providers import State, provider_for
 from remote_training.providers.static import StaticProvider
 
@@ -148,9 +148,9 @@ def test_sandbox_standin_process_lifecycle(tmp_path):
     """What sandbox.up and sandbox.down do with the stand-in process, on a private root and port."""
     import socket
 
-    from remote_training.nebius_standin import (ensure_sandbox_standin, sandbox_instance_id,
+    from rt_sandbox.nebius_standin import (ensure_sandbox_standin, sandbox_instance_id,
                                                 stop_sandbox_standin)
-    from remote_training.sandbox import procs
+    from rt_sandbox import procs
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

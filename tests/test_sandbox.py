@@ -12,8 +12,8 @@ import pytest
 
 from remote_training.inventory import load_inventory
 from remote_training.remote import RemoteRunner
-from remote_training.sandbox import fleet, procs, smi
-from remote_training.sandbox.layout import Layout, host_specs
+from rt_sandbox import fleet, procs, smi
+from rt_sandbox.layout import Layout, host_specs
 
 SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
              "--format=csv,noheader,nounits"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from remote_training.sandbox import smi
+from rt_sandbox import smi
 
 HOST = "vm-train2"  # 80 GB: the labels below never reach the stand-in's clamp at memory.total
 

@@ -19,7 +19,7 @@ CASES = [(era.name, role) for era in catalog.ERAS for role in catalog.ROLES if e
 @pytest.fixture(scope="module")
 def project(sandbox: dict[str, Any]):
     """Each era's compose file, unmodified, with an override naming the stand-in image, on the desktop host."""
-    from remote_training.jobs import standin_image
+    from rt_sandbox import standin_image
 
     ref = standin_image.ensure(ROOT)
     dirs = {}

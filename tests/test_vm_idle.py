@@ -6,7 +6,7 @@ import pytest
 from remote_training.errors import InputError
 from remote_training.fleet_status import HostStatus, Job, parse_jobs, parse_smi
 from remote_training.idle import Sample, SampleStore, idle_for_window, parse_duration
-from remote_training.nebius_standin import other_address
+from rt_sandbox.nebius_standin import other_address
 from remote_training.providers import State
 
 NOW = 10_000.0

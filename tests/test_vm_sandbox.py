@@ -21,10 +21,10 @@ from remote_training.errors import InputError, NoCapacityError, UnreachableError
 from remote_training.fleet_status import fleet_status
 from remote_training.idle import SampleStore, reap
 from remote_training.inventory import load_inventory, parse_inventory
-from remote_training.nebius_standin import sandbox_instance_id
+from rt_sandbox.nebius_standin import sandbox_instance_id
 from remote_training.providers import State
 from remote_training.remote import RemoteRunner
-from remote_training.sandbox import fleet
+from rt_sandbox import fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 SPARE, BUSY = "vm-train3", "vm-train2"
@@ -244,8 +244,8 @@ def test_docker_contexts(sandbox, tmp_path):
 def test_moved_address_must_show_the_pinned_key(sandbox, runner, tmp_path):
     """Following a VM to a new address never trusts a new key: another machine there is refused."""
     from remote_training.addresses import readdress
-    from remote_training.sandbox.layout import host_specs
-    from remote_training.sandbox.network import set_extra_address
+    from rt_sandbox.layout import host_specs
+    from rt_sandbox.network import set_extra_address
 
     fresh = sandbox["bridge_address"].rsplit(".", 1)[0] + ".199"  # pinned to nobody yet
     spare_spec = next(s for s in host_specs(4) if s.name == SPARE)

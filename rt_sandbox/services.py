@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ..errors import SandboxError
+from remote_training.errors import SandboxError
 from . import procs
 from .layout import BASE_IMAGE, BRIDGE_ADDR, BUCKETS, REGISTRY, REGISTRY_PORT, S3_PORT, Layout
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import SandboxError
+from remote_training.errors import SandboxError
 from . import procs, smi
 from .layout import BRIDGE_ADDR, REGISTRY, REGISTRY_PORT, S3_PORT, HostSpec, Layout
 from .network import netns_path

@@ -15,7 +15,7 @@ call, so a test (or a person) can flip them while the server runs:
   {"capacity_error": true | ["<instance id>", ...],   # Start fails: no GPU free
    "new_address_on_restart": true}                    # Start hands out a new address
 
-Run: python -m remote_training.nebius_standin --state-dir DIR [--port 0]
+Run: python -m rt_sandbox.nebius_standin --state-dir DIR [--port 0]
      [--sandbox-root ROOT] [--delay 1.0]
 It writes DIR/port once it listens and DIR/state.json on every change.
 """
@@ -378,7 +378,7 @@ def sandbox_power(root: Path) -> tuple[PowerOn, PowerOff, Probe]:
     A new address is a real one: the host's network namespace gets it and its
     sshd answers there (fleet.start_host(address=...)).
     """
-    from remote_training.sandbox import fleet
+    from rt_sandbox import fleet
 
     def on(name: str, address: str, new_address: bool) -> str:
         wanted = other_address(address) if new_address else address
@@ -398,7 +398,7 @@ def sandbox_addresses(name: str) -> set:
     """The IPv4 addresses a sandbox host's eth0 holds now."""
     import subprocess
 
-    from remote_training.sandbox.layout import host_specs
+    from rt_sandbox.layout import host_specs
 
     spec = next(s for s in host_specs(40) if s.name == name)
     shown = subprocess.run(["ip", "-n", spec.netns, "-o", "-4", "addr", "show", "dev", "eth0"],
@@ -429,7 +429,7 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
     import socket
     import sys
 
-    from remote_training.sandbox import procs
+    from rt_sandbox import procs
 
     state_dir, pid_file, log = _sandbox_paths(root)
     token = f"--state-dir {state_dir}"
@@ -447,7 +447,7 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
     (state_dir / "port").unlink(missing_ok=True)
     records = [asdict(InstanceRecord(k, n, a, s, base_address=a)) for k, (n, a, s) in wanted.items()]
     (state_dir / "state.json").write_text(json.dumps({"instances": records}, indent=2))
-    procs.start([sys.executable, "-m", "remote_training.nebius_standin", "--state-dir", str(state_dir),
+    procs.start([sys.executable, "-m", "rt_sandbox.nebius_standin", "--state-dir", str(state_dir),
                  "--port", str(port), "--delay", str(delay), "--sandbox-root", str(Path(root).resolve())],
                 pid_file, log, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     began = time.monotonic()
@@ -483,7 +483,7 @@ def powered_off_recently(root: Path, within: float = 600.0) -> set[str]:
 
 
 def stop_sandbox_standin(root: Path) -> bool:
-    from remote_training.sandbox import procs
+    from rt_sandbox import procs
 
     state_dir, pid_file, _ = _sandbox_paths(root)
     return procs.stop(pid_file, f"--state-dir {state_dir}")

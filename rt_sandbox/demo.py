@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import RTError
+from remote_training.errors import RTError
 
 STARTED_RE = re.compile(r"^started (\S+) on (\S+)", re.M)
 SERVER_RE = re.compile(r"\(job (\S+); stop:", re.M)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import SandboxError
+from remote_training.errors import SandboxError
 from . import procs
 from .layout import BRIDGE, BRIDGE_ADDR, NETNS_DIR, HostSpec
 
