@@ -4,16 +4,18 @@ Nothing here pastes user text into a shell string: every command is a list of
 arguments joined with shlex quoting, so `$(...)`, backticks, `;` and newlines
 reach the remote program as plain bytes. Host keys are checked against
 ~/.ssh/known_hosts (and the files the ssh config names); an unknown host is
-refused, never silently trusted, unlike Fabric's default.
+refused, never silently trusted, unlike Fabric's default. The same holds for
+every ProxyJump hop (a bastion), with the same timeouts; every transport
+sends keepalives.
 """
 from __future__ import annotations
 
 import io
+import queue
 import shlex
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
@@ -129,43 +131,103 @@ class RemoteRunner:
         threading.Thread(target=connect, name=f"prewarm-{host.name}", daemon=True).start()
 
     def _open(self, host: Host) -> Any:
-        import paramiko
-        from fabric import Connection
+        """The host's connection, opened: its ProxyJump hops first, each checked like the target."""
+        config = self._fabric_config()
+        conn = self._checked(host.ssh_host, host.ssh_user, host.ssh_port, config, seen=frozenset())
+        hops = []
+        gateway = conn.gateway
+        while isinstance(gateway, _connection_class()):
+            hops.insert(0, gateway)  # the first hop is the one connected to first
+            gateway = gateway.gateway
+        try:
+            for i, hop in enumerate(hops):
+                self._connect(hop, f"{host.name}: jump host {hop.original_host}", hop.original_host, hop=True,
+                              via=hops[i - 1].original_host if i else None)
+            self._connect(conn, host.name, host.ssh, via=hops[-1].original_host if hops else None)
+        except BaseException:
+            _close_chain(conn)
+            raise
+        return conn
 
-        conn = Connection(host.ssh_host, user=host.ssh_user, port=host.ssh_port, config=self._fabric_config(),
-                          connect_timeout=self.connect_timeout,
-                          # A host that accepts TCP but never speaks SSH must fail as fast as a closed one.
-                          connect_kwargs={"banner_timeout": self.connect_timeout,
-                                          "auth_timeout": self.connect_timeout})
+    def _checked(self, name: str, user: str | None, port: int | None, config: Any, *, seen: frozenset,
+                 gateway: Any = None) -> Any:
+        """A Connection that refuses unknown host keys and answers within the connect timeout.
+
+        Fabric would build a ProxyJump hop itself, with AutoAddPolicy and no timeout: a
+        bastion's key would never be checked. So every hop is built here, the same way as
+        the target: RejectPolicy, the same known_hosts files, the same timeouts, keepalive.
+        """
+        cls = _connection_class()
+        if gateway is None:
+            lookup = config.base_ssh_config.lookup(name)
+            jump = str(lookup.get("proxyjump") or "").strip()
+            if jump and jump.lower() != "none":
+                chain: Any = None
+                for spec in (s.strip() for s in jump.split(",")):
+                    hop_user, hop_host, hop_port = _split_hop(spec)
+                    if hop_host in seen | {name}:
+                        chain = None  # a hop through itself (a wildcard Host block): connect directly, as Fabric does
+                        break
+                    chain = self._checked(hop_host, hop_user, hop_port, config, seen=seen | {name}, gateway=chain)
+                gateway = chain if chain is not None else False
+            elif "proxycommand" in lookup and str(lookup["proxycommand"]).lower() != "none":
+                gateway = str(lookup["proxycommand"])  # a local command; the target's key is still checked
+            else:
+                gateway = False
+        conn = cls(name, user=user, port=port, config=config, gateway=gateway,
+                   connect_timeout=max(1, int(self.connect_timeout)),
+                   # A host that accepts TCP but never speaks SSH must fail as fast as a closed one.
+                   connect_kwargs={"banner_timeout": self.connect_timeout, "auth_timeout": self.connect_timeout})
+        conn.connect_timeout = self.connect_timeout  # Fabric rounds it down to whole seconds
+        import paramiko
+
         conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
         for path in self._known_hosts_files(conn):
             if path.exists():
                 conn.client.get_host_keys().load(str(path))
+        return conn
+
+    def _connect(self, conn: Any, who: str, name: str, *, hop: bool = False, via: str | None = None) -> None:
+        """Open one connection of a chain; every failure is one line naming `who` and the fix."""
+        import paramiko
+
         target = f"{conn.user}@{conn.host}:{conn.port}"
+        where = f"{who} ({target})" + (f" via jump host {via}" if via else "")
+        what = "the jump host" if hop else "the host"
         try:
             conn.open()
         except (socket.timeout, TimeoutError) as exc:
-            raise UnreachableError(f"{host.name} ({target}): no SSH answer within {self.connect_timeout:g}s",
-                                   f"check that it is up (inv vm.status) or start it (inv vm.start {host.name})") from exc
+            raise UnreachableError(f"{where}: no SSH answer within {self.connect_timeout:g}s",
+                                   f"check that {name} is up and its address in ~/.ssh/config" if hop else
+                                   f"check that it is up (inv vm.status) or start it (inv vm.start {who})") from exc
         except paramiko.ssh_exception.NoValidConnectionsError as exc:
-            raise UnreachableError(f"{host.name} ({target}): connection refused",
-                                   f"start it (inv vm.start {host.name}) or check its sshd and port") from exc
+            raise UnreachableError(f"{where}: connection refused",
+                                   f"check {name}'s sshd and port in ~/.ssh/config" if hop else
+                                   f"start it (inv vm.start {who}) or check its sshd and port") from exc
         except paramiko.ssh_exception.AuthenticationException as exc:
-            raise UnreachableError(f"{host.name} ({target}): SSH authentication failed",
-                                   "add your key to the host (ssh-copy-id) or set IdentityFile in ~/.ssh/config") from exc
-        except paramiko.ssh_exception.BadHostKeyException as exc:  # before SSHException: it is one
-            raise UnreachableError(f"{host.name} ({target}): refusing to connect: {exc}",
-                                   f"verify the host; if it was rebuilt, drop the old key (ssh-keygen -R {conn.host})"
+            raise UnreachableError(f"{where}: SSH authentication failed",
+                                   f"add your key to {what} (ssh-copy-id {name}) or set IdentityFile in ~/.ssh/config"
                                    ) from exc
+        except paramiko.ssh_exception.BadHostKeyException as exc:  # before SSHException: it is one
+            raise UnreachableError(f"{where}: refusing to connect: {exc}",
+                                   f"verify {what}; if it was rebuilt, drop the old key (ssh-keygen -R {conn.host})"
+                                   ) from exc
+        except paramiko.ssh_exception.ChannelException as exc:
+            raise UnreachableError(f"{where}: jump host {via} could not reach it: {exc.text or exc}",
+                                   f"check that {who} is up and that {via} can reach {conn.host}:{conn.port}") from exc
         except paramiko.ssh_exception.SSHException as exc:
-            if "known_hosts" in str(exc) or "not found in" in str(exc):
-                raise UnreachableError(f"{host.name} ({target}): host key unknown, refusing to connect",
-                                       f"verify the host and add its key: ssh {host.ssh} once, or ssh-keyscan") from exc
-            raise UnreachableError(f"{host.name} ({target}): SSH failed: {exc}", "check the host's sshd") from exc
+            text = str(exc)
+            if "known_hosts" in text or "not found in" in text:
+                raise UnreachableError(f"{where}: host key unknown, refusing to connect",
+                                       f"verify {what} and add its key: ssh {name} once, or ssh-keyscan") from exc
+            if "Timeout opening channel" in text:
+                raise UnreachableError(f"{where}: jump host {via} did not reach it within {self.connect_timeout:g}s",
+                                       f"check that {who} is up and that {via} can reach {conn.host}:{conn.port}"
+                                       ) from exc
+            raise UnreachableError(f"{where}: SSH failed: {exc}", f"check {what}'s sshd") from exc
         except OSError as exc:
-            raise UnreachableError(f"{host.name} ({target}): {exc.strerror or exc}",
+            raise UnreachableError(f"{where}: {exc.strerror or exc}",
                                    "check the address in hosts.yaml or ~/.ssh/config") from exc
-        return conn
 
     def _known_hosts_files(self, conn: Any) -> list[Path]:
         files = [Path("~/.ssh/known_hosts").expanduser()]
@@ -179,14 +241,14 @@ class RemoteRunner:
 
     def close(self) -> None:
         for conn in self._connections.values():
-            conn.close()
+            _close_chain(conn)
         self._connections.clear()
 
     def forget(self, host: Host) -> None:
         """Drop a cached connection (after a VM restart its address may change)."""
         conn = self._connections.pop(host.name, None)
         if conn is not None:
-            conn.close()
+            _close_chain(conn)
 
     # -- commands ----------------------------------------------------------
     def run(self, host: Host | str, argv: Sequence[str], *, env: dict[str, str] | None = None,
@@ -252,27 +314,106 @@ class RemoteRunner:
                 deadline: float | None = None) -> FanOut:
         """Call `work(host)` for every host in a bounded pool; a slow host never holds up the rest.
 
-        A host not done by `deadline` seconds is reported failed with UnreachableError.
+        A host not done by `deadline` seconds is reported failed with UnreachableError. The
+        workers are daemon threads: one still waiting on a host that missed the deadline never
+        holds the process at exit (a ThreadPoolExecutor's workers are joined there).
         """
         outcome = FanOut()
         if not hosts:
             return outcome
-        pool = ThreadPoolExecutor(max_workers=min(max_workers, len(hosts)))
-        futures = {pool.submit(work, h): h for h in hosts}
-        done, pending = wait(futures, timeout=deadline)
-        for future in done:
-            host = futures[future]
-            exc = future.exception()
-            if exc is None:
-                outcome.succeeded[host.name] = future.result()
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for index in range(len(hosts)):
+            todo.put(index)
+        results: dict[int, tuple[bool, Any]] = {}
+        settled = threading.Condition()
+        over = threading.Event()  # past the deadline: start no other host
+
+        def worker() -> None:
+            while not over.is_set():
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    result: tuple[bool, Any] = (True, work(hosts[index]))
+                except BaseException as exc:  # noqa: BLE001 - reported per host, as a pool would
+                    result = (False, exc)
+                with settled:
+                    results[index] = result
+                    settled.notify_all()
+
+        for n in range(min(max_workers, len(hosts))):
+            threading.Thread(target=worker, name=f"fan-out-{n}", daemon=True).start()
+        end = None if deadline is None else time.monotonic() + deadline
+        with settled:
+            while len(results) < len(hosts):
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                settled.wait(left)
+            over.set()
+            finished = dict(results)
+        for index, host in enumerate(hosts):
+            if index in finished:
+                ok, value = finished[index]
+                if ok:
+                    outcome.succeeded[host.name] = value
+                else:
+                    outcome.failed[host.name] = value
             else:
-                outcome.failed[host.name] = exc
-        for future in pending:
-            host = futures[future]
-            outcome.failed[host.name] = UnreachableError(f"{host.name}: no answer within {deadline:g}s",
-                                                         "check the host (inv vm.status)")
-        pool.shutdown(wait=False, cancel_futures=True)
+                outcome.failed[host.name] = UnreachableError(f"{host.name}: no answer within {deadline:g}s",
+                                                             "check the host (inv vm.status)")
         return outcome
+
+
+KEEPALIVE_S = 15  # an SSH keepalive on every transport: a NAT or firewall never drops an idle job's log stream
+_CONNECTION_CLASS: Any = None
+
+
+def _connection_class() -> Any:
+    """Fabric's Connection with two bounds it lacks: the channel through a jump host opens within
+    the connect timeout, and every transport sends keepalives. Built on first use (Fabric is heavy)."""
+    global _CONNECTION_CLASS
+    if _CONNECTION_CLASS is None:
+        from fabric import Connection
+
+        class CheckedConnection(Connection):
+            def open(self) -> Any:
+                if self.is_connected:
+                    return None
+                result = super().open()
+                if self.transport is not None:
+                    self.transport.set_keepalive(KEEPALIVE_S)
+                return result
+
+            def open_gateway(self) -> Any:
+                if not isinstance(self.gateway, Connection):
+                    return super().open_gateway()  # a ProxyCommand string
+                self.gateway.open()
+                return self.gateway.transport.open_channel(
+                    kind="direct-tcpip", dest_addr=(self.host, int(self.port)), src_addr=("", 0),
+                    timeout=self.connect_timeout)
+
+        _CONNECTION_CLASS = CheckedConnection
+    return _CONNECTION_CLASS
+
+
+def _split_hop(spec: str) -> tuple[str | None, str, int | None]:
+    """One ProxyJump hop, `[user@]host[:port]` or `ssh://[user@]host[:port]` (IPv6 in brackets)."""
+    from .inventory import split_ssh_target
+
+    text = spec[len("ssh://"):] if spec.startswith("ssh://") else spec
+    return split_ssh_target(text)
+
+
+def _close_chain(conn: Any) -> None:
+    """Close a connection and the jump hosts it went through."""
+    while conn is not None and not isinstance(conn, (bool, str)):
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+        conn = getattr(conn, "gateway", None)
 
 
 def describe(error: BaseException) -> str:
