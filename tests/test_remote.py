@@ -150,3 +150,51 @@ def test_command_timeout(remote):
         remote.run("vm-train", ["sleep", "30"], timeout=1)
     assert time.monotonic() - start < 10 and "did not finish within 1s" in str(caught.value)
     assert remote.run("vm-train", ["echo", "still usable"]).stdout == "still usable\n"
+
+
+def test_every_transport_sends_keepalives(remote):
+    from remote_training.remote import KEEPALIVE_S
+
+    remote.run("desktop", ["true"])
+    transport = remote.connection(remote.inventory.get("desktop")).transport
+    assert transport.packetizer._Packetizer__keepalive_interval == KEEPALIVE_S == 15
+
+
+FAN_OUT_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from remote_training.inventory import parse_inventory
+from remote_training.remote import RemoteRunner
+inv = parse_inventory("hosts:\\n  mute:\\n    ssh: root@127.0.0.1:{port}\\n    gpu_memory_gb: 1\\n", Path("h.yaml"))
+runner = RemoteRunner(inv, connect_timeout=30)  # the host's own connect would wait 30 s for a banner
+start = time.monotonic()
+outcome = runner.fan_out(list(inv.hosts), lambda h: runner.run(h, ["true"]), deadline=1)
+print(f"answered {{time.monotonic() - start:.2f}}", sorted(outcome.failed), sorted(outcome.succeeded), flush=True)
+"""
+
+
+def test_fan_out_deadline_does_not_hold_the_process_at_exit(tmp_path):
+    """A host that accepts TCP and never speaks SSH: fan_out answers at its 1 s deadline and the
+    process exits right after, not when the stuck connect gives up (its pool thread used to be joined)."""
+    import socket
+    import subprocess
+    import sys
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # the kernel accepts; nobody ever sends an SSH banner
+    try:
+        script = FAN_OUT_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent),
+                                       port=listener.getsockname()[1])
+        start = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+        elapsed = time.monotonic() - start
+    finally:
+        listener.close()
+    assert done.returncode == 0, done.stderr
+    words = done.stdout.split()
+    assert words[0] == "answered" and 0.9 <= float(words[1]) < 2.5, done.stdout
+    assert done.stdout.split(" ", 2)[2].strip() == "['mute'] []"
+    assert elapsed < 5, f"the process exited {elapsed:.1f}s after start; answered at {words[1]}s"
