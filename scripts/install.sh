@@ -54,15 +54,30 @@ if ((${#missing[@]})) || ((need_docker)); then
   fi
 fi
 
+# This checkout, editable, with its dependencies and the `test` extra (setup.cfg): `rt` on PATH, and
+# remote_training, tasks and rt_sandbox importable from anywhere. Skipped when that is already so.
 PY=${PYTHON:-python3}
-if ! "$PY" - <<'PY' 2>/dev/null
-import importlib.metadata as md, re, sys
-for line in open("requirements.txt"):
-    name = re.split(r"[<>=\[ ]", line.strip())[0]
-    if name:
-        md.version(name)
+if ! "$PY" - "$PWD" <<'PY' 2>/dev/null
+import configparser, json, sys
+import importlib.metadata as md
+from pathlib import Path
+
+root = Path(sys.argv[1])
+# installed, editable, from this checkout? (the source tree's own remote_training.egg-info has no direct_url.json)
+urls = [json.loads(d.read_text("direct_url.json") or "{}") for d in md.distributions(name="remote-training")]
+assert any(u.get("dir_info", {}).get("editable") and u.get("url") == root.as_uri() for u in urls), "not installed here"
+cfg = configparser.ConfigParser()
+cfg.read(root / "setup.cfg")
+wanted = cfg["options"]["install_requires"].split() + cfg["options.extras_require"]["test"].split()
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+for line in wanted:
+    req = Requirement(line)
+    assert req.specifier.contains(md.version(req.name), prereleases=True), line
 PY
 then
-  echo "installing Python packages from requirements.txt"
-  "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt
+  echo "installing this checkout and its Python packages (pip install -e '.[test]')"
+  "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
 fi

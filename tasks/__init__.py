@@ -1,18 +1,16 @@
-"""The `inv` entry point: one collection per domain.
+"""The tasks: one collection per domain, for `rt` (tasks/program.py) and for `inv` from the repository root.
 
 This is a package, not a tasks.py: Python cannot import a module and a package
 of the same name from one folder, and a package lets each domain live in its own
 small file while `inv` still finds `tasks` from the repository root.
 """
+import importlib
 import sys
 from pathlib import Path
 
-# Invoke imports this package by path; make the core package beside it importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from invoke import Collection
 
-from invoke import Collection  # noqa: E402
-
-import importlib  # noqa: E402
+from .program import adopt
 
 # One module per domain, each ending with its `ns` Collection and its defaults.
 DOMAINS = ("hosts", "sandbox", "images", "vm", "dataset", "train", "serve", "infer", "jobs", "doctor", "demo")
@@ -28,3 +26,8 @@ for name in DOMAINS:
     else:
         ns.add_collection(module.ns)
     ns.configure(module.ns.configuration())
+
+# `inv`, `invoke`, `python3 -m invoke`: Invoke's own program object is loading these tasks; from here on
+# it follows the same rules as `rt` (TASK --help, --dry, optional positionals, exit codes).
+if "invoke.main" in sys.modules:
+    adopt(sys.modules["invoke.main"].program)

@@ -1,5 +1,6 @@
-"""Glue between Invoke and the core: config lookups, the inventory, the runner,
-and `@rt_task`, the one place core errors become exit codes.
+"""Glue between Invoke and the core: config lookups, the inventory, the runner, and `@rt_task`.
+
+The command line's own rules (`TASK --help`, `--dry`, errors to exit codes) live in `program.py`.
 """
 from __future__ import annotations
 
@@ -8,28 +9,51 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from invoke import Exit, task
+from invoke import task
 
-from remote_training.errors import RTError, exit_code_for
+from remote_training.errors import RTError
+
+from .program import as_exit, optional_positional  # noqa: F401  (optional_positional: for the task modules)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_MISSING = object()
 
 
-def setting(c: Any, dotted: str, default: Any = None) -> Any:
-    """Read `a.b.c` from Invoke config (files, INVOKE_A_B_C env vars, -D overrides)."""
-    node: Any = c.config
+def setting(c: Any, dotted: str) -> Any:
+    """Read `a.b.c` from Invoke config (files, INVOKE_A_B_C env vars, -D overrides).
+
+    The default is the one the key's domain declares in `ns.configure`, and only there: a task run by
+    Invoke sees it in its config already; a task called from Python with a bare Config gets it here.
+    """
+    value = _lookup(c.config, dotted)
+    if value is _MISSING:
+        value = _lookup(defaults(), dotted)
+    if value is _MISSING:
+        raise KeyError(f"config key {dotted!r} has no default: declare it in its domain's ns.configure")
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def defaults() -> dict:
+    """Every default the domains declare (the root collection's configuration)."""
+    from . import ns
+
+    return ns.configuration()
+
+
+def _lookup(node: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         try:
             node = node[part]
         except (KeyError, TypeError, AttributeError):
-            return default
+            return _MISSING
     return node
 
 
 def inventory_path(c: Any) -> Path:
     from remote_training.inventory import resolve_path
 
-    return resolve_path(str(setting(c, "hosts.file", "hosts.yaml")), PROJECT_ROOT)
+    return resolve_path(str(setting(c, "hosts.file")), PROJECT_ROOT)
 
 
 def load_inventory(c: Any):
@@ -42,23 +66,20 @@ def runner(c: Any, *, dry_run: bool = False, inventory: Any = None):
     from remote_training.remote import RemoteRunner
 
     return RemoteRunner(inventory or load_inventory(c), dry_run=dry_run,
-                        connect_timeout=float(setting(c, "hosts.connect_timeout", 5)))
+                        connect_timeout=float(setting(c, "hosts.connect_timeout")))
 
 
 def rt_task(*args: Any, **kwargs: Any) -> Callable:
-    """`@task`, with core errors turned into one clear stderr line and a typed exit code."""
+    """`@task` whose core errors leave as `invoke.Exit` (one stderr line, the typed exit code), by
+    `program.as_exit`: the same whether the task runs from the command line or is called from Python."""
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
-            if "dry_run" in kw and a and _core_dry(a[0]):
-                kw["dry_run"] = True  # Invoke's own --dry (-R) means the same here: act on nothing
             try:
                 return fn(*a, **kw)
-            except RTError as exc:
-                raise Exit(f"error: {exc}", code=exit_code_for(exc)) from None
-            except KeyboardInterrupt:
-                raise Exit("interrupted", code=130) from None
+            except (RTError, KeyboardInterrupt) as exc:
+                raise as_exit(exc) from None
 
         return task(*args, **kwargs)(wrapper)
 
@@ -68,61 +89,5 @@ def rt_task(*args: Any, **kwargs: Any) -> Callable:
     return decorate
 
 
-def _core_dry(c: Any) -> bool:
-    try:
-        return bool(c.config.run.dry)
-    except AttributeError:
-        return False
-
-
 def err(message: str) -> None:
     sys.stderr.write(message + "\n")
-
-
-# Two fixes to Invoke's parser (2.x), installed once, when the tasks load:
-# - a core flag typed after a task name whose positional is still unfilled
-#   (`inv vm.stop --help`) is a flag, not that positional's value (invoke#982, #1084);
-# - registered (task, argument) pairs may be left out and arrive as "", which the
-#   task reads as "not given" (Invoke insists on every positional otherwise).
-_OPTIONAL_POSITIONALS: set[tuple[str, str]] = set()
-
-
-def optional_positional(task_name: str, arg_name: str) -> None:
-    """Let `inv TASK` run without the positional ARG (it arrives as "")."""
-    _OPTIONAL_POSITIONALS.add((task_name, arg_name))
-
-
-def _patch_invoke_parser() -> None:
-    from invoke.parser.parser import ParseMachine
-
-    if getattr(ParseMachine, "_rt_patched", False):
-        return
-    original_handle, original_complete = ParseMachine.handle, ParseMachine.complete_context
-
-    def handle(self: Any, token: str) -> None:
-        ctx, core = self.context, self.initial
-        if (ctx is not None and core is not None and ctx.missing_positional_args and token in core.flags
-                and token not in ctx.flags and token not in ctx.inverse_flags
-                and not self.waiting_for_flag_value and self.current_state != "unknown"):
-            flag = core.flags[token]
-            if flag.name == "help":
-                flag.value = ctx.name  # what Invoke does for `inv TASK --help` when no positional is pending
-            else:
-                self.switch_to_flag(token)
-            return
-        original_handle(self, token)
-
-    def complete_context(self: Any) -> None:
-        ctx, core = self.context, self.initial
-        help_asked = core is not None and "--help" in core.flags and bool(core.flags["--help"].value)
-        for arg in ctx.positional_args if ctx else ():
-            if arg.value is None and (help_asked or (ctx.name, arg.name) in _OPTIONAL_POSITIONALS):
-                arg.value = ""  # with --help the task prints its help and does not run
-        original_complete(self)
-
-    ParseMachine.handle = handle
-    ParseMachine.complete_context = complete_context
-    ParseMachine._rt_patched = True  # type: ignore[attr-defined]
-
-
-_patch_invoke_parser()

@@ -10,7 +10,7 @@ def ledger_from_config(c):
     """The ledger launches write and jobs.history reads: config jobs.ledger, else RT_LEDGER or the state dir."""
     from remote_training.ledger import Ledger
 
-    path = str(setting(c, "jobs.ledger", "") or "")
+    path = str(setting(c, "jobs.ledger") or "")
     return Ledger(Path(path).expanduser() if path else None)  # empty: RT_LEDGER or ~/.local/state/...
 
 

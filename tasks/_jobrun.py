@@ -29,7 +29,7 @@ def image_env(c: Any) -> tuple[Path, dict[str, str]]:
     from remote_training.images.envfile import read_image_env
     from remote_training.inventory import resolve_path
 
-    path = resolve_path(str(setting(c, "images.env_file", "docker/.env")), PROJECT_ROOT)
+    path = resolve_path(str(setting(c, "images.env_file")), PROJECT_ROOT)
     return path, {k: v for k, v in read_image_env(path).items() if k.startswith("RT_IMAGE_")}
 
 
@@ -38,7 +38,7 @@ def compose_folder(c: Any, inventory: Any) -> Path:
     compose_project, else the positronic repository the image catalog names, plus docker/."""
     from remote_training.inventory import resolve_path
 
-    configured = str(setting(c, "jobs.compose_project", "") or "")
+    configured = str(setting(c, "jobs.compose_project") or "")
     if configured:
         return resolve_path(configured, PROJECT_ROOT)
     if inventory.compose_project:
@@ -89,14 +89,14 @@ def make_hooks(c: Any, run: Any, inventory: Any, *, s3_worker: bool = False) -> 
     """
     from remote_training.jobs.spec import NoHooks
 
-    if not _truthy(setting(c, "jobs.preflight", True)):
+    if not _truthy(setting(c, "jobs.preflight")):
         return NoHooks()
     from remote_training.guard import LaunchGuard
 
     from ._history import ledger_from_config
 
     return LaunchGuard(run, inventory, ledger=ledger_from_config(c), s3_worker=s3_worker,
-                       auto_start=_truthy(setting(c, "vm.auto_start", True)))
+                       auto_start=_truthy(setting(c, "vm.auto_start")))
 
 
 def _truthy(value: Any) -> bool:
@@ -173,7 +173,7 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         found = monitor.find_job(run, [target], spec.job_id)
         if program.kind == "serve":
             address = run.connection(target).host
-            wait_port(run, found, address, spec.port, float(setting(c, "jobs.ready_timeout", 600)))
+            wait_port(run, found, address, spec.port, float(setting(c, "jobs.ready_timeout")))
             print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
             if wait:
                 follow(run, found, hooks)

@@ -29,7 +29,7 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
     from remote_training.output import print_json, print_table
 
     inventory = load_inventory(c)
-    need_mb = int(float(need_gb if need_gb is not None else setting(c, "doctor.gpu_need_gb", 6)) * 1024)
+    need_mb = int(float(need_gb if need_gb is not None else setting(c, "doctor.gpu_need_gb")) * 1024)
     needs_h100 = False
     compose_project = _compose_project(c, inventory)
     if service:
@@ -39,13 +39,13 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
         needs_h100 = service_rule.needs_h100
         need_mb = need_mb if need_gb is not None else service_rule.gpu_mem_mb
     settings = DoctorSettings(
-        ports=tuple(int(p) for p in _list(setting(c, "doctor.ports", "8000,9000"))),
-        buckets=tuple(_list(setting(c, "doctor.buckets", "interim,checkpoints"))),
+        ports=tuple(int(p) for p in _list(setting(c, "doctor.ports"))),
+        buckets=tuple(_list(setting(c, "doctor.buckets"))),
         gpu_need_mb=need_mb,
         needs_h100=needs_h100,
-        timeout=float(timeout if timeout is not None else setting(c, "doctor.timeout", 20)),
-        connect_timeout=float(setting(c, "hosts.connect_timeout", 5)),
-        workers=int(setting(c, "doctor.workers", 8)),
+        timeout=float(timeout if timeout is not None else setting(c, "doctor.timeout")),
+        connect_timeout=float(setting(c, "hosts.connect_timeout")),
+        workers=int(setting(c, "doctor.workers")),
         compose_project=str(compose_project or ""),
     )
     results = diagnose(inventory, host or None, runner=runner(c, inventory=inventory), settings=settings,

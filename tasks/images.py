@@ -27,10 +27,10 @@ def catalog(c, check_sources: bool = True):
     """The image catalog the config names (images.catalog, images.root, images.registry)."""
     from remote_training.images.catalog import load_catalog
 
-    root = str(setting(c, "images.root", "") or "")
-    return load_catalog(_path(str(setting(c, "images.catalog", "docker/images.yaml"))),
+    root = str(setting(c, "images.root") or "")
+    return load_catalog(_path(str(setting(c, "images.catalog"))),
                         root=_path(root) if root else None,
-                        registry=str(setting(c, "images.registry", "") or "") or None, check_sources=check_sources)
+                        registry=str(setting(c, "images.registry") or "") or None, check_sources=check_sources)
 
 
 def cache_path(c) -> Path:
@@ -38,7 +38,7 @@ def cache_path(c) -> Path:
     else vm.state_dir, else ~/.local/state/remote-training."""
     from remote_training.images.source_key import default_cache_path
 
-    configured = str(setting(c, "vm.state_dir", "") or "")
+    configured = str(setting(c, "vm.state_dir") or "")
     return default_cache_path(configured or None)
 
 
@@ -84,8 +84,8 @@ def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: boo
         _show_plan(_plan(c, names, push, force, latest), json, dry_run=True)
         return
     result = run_images(catalog(c), _names(names), push=push, force=force, cache_path=cache_path(c),
-                        latest=_latest(latest), parallel=int(parallel or setting(c, "images.parallel", 3)),
-                        env_file=_path(str(setting(c, "images.env_file", "docker/.env"))) if push else None)
+                        latest=_latest(latest), parallel=int(parallel or setting(c, "images.parallel")),
+                        env_file=_path(str(setting(c, "images.env_file"))) if push else None)
     _notes(result.plan)
     for outcome in result.outcomes:
         if outcome.log:

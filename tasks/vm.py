@@ -9,7 +9,7 @@ from ._cli import err, load_inventory, rt_task, runner, setting
 
 
 def _runner(c, dry_run: bool = False):
-    state_dir = setting(c, "vm.state_dir", "")
+    state_dir = setting(c, "vm.state_dir")
     if state_dir:
         os.environ["RT_STATE_DIR"] = str(state_dir)  # read by remote_training.state
     return runner(c, dry_run=dry_run)
@@ -28,7 +28,7 @@ def start(c, host, timeout=0, dry_run=False):
         print(f"then wait until ssh {h.ssh} answers")
         return
     err(f"starting {h.name} ...")
-    done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout", 900)))
+    done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout")))
     where = f" at {done.status.address}" if done.status.address else ""
     print(f"{h.name}: {'already running' if done.was_running else 'started'}{where}, SSH answers "
           f"({done.seconds:.1f}s)")
@@ -48,7 +48,7 @@ def stop(c, host, force=False, timeout=0, dry_run=False):
             print(f"{h.name}: {len(jobs)} job container(s) running" + ("; would refuse" if jobs else ""))
         print(provider(r, h).describe_stop())
         return
-    status = stop_vm(r, h, force=force, timeout=float(timeout or setting(c, "vm.stop_timeout", 600)))
+    status = stop_vm(r, h, force=force, timeout=float(timeout or setting(c, "vm.stop_timeout")))
     print(f"{h.name}: {status.state.value}")
 
 
@@ -58,7 +58,7 @@ def wait(c, host, timeout=0):
     from remote_training.lifecycle import wait as wait_vm
 
     r = _runner(c)
-    h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout", 900)))
+    h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout")))
     print(f"{h.name}: running, SSH answers")
 
 
@@ -77,7 +77,7 @@ def status(c, host=None, json=False):
 
     r = _runner(c)
     rows = fleet_status(r, r.inventory.select(host or None),
-                        max_workers=int(setting(c, "vm.status_workers", 16)))
+                        max_workers=int(setting(c, "vm.status_workers")))
     if json:
         print_json([s.to_dict() for s in rows])
         return
@@ -106,11 +106,11 @@ def reap(c, idle="", threshold=-1.0, max_gap="", host=None, dry_run=False, json=
     from remote_training.output import print_json, print_table
 
     r = _runner(c)  # samples are read-only; stops are skipped by dry_run below
-    window = parse_duration(idle or setting(c, "vm.reap.idle", "30m"))
-    gap = parse_duration(max_gap or setting(c, "vm.reap.max_gap", "15m"))
-    limit = float(threshold if threshold >= 0 else setting(c, "vm.reap.threshold", 10))
+    window = parse_duration(idle or setting(c, "vm.reap.idle"))
+    gap = parse_duration(max_gap or setting(c, "vm.reap.max_gap"))
+    limit = float(threshold if threshold >= 0 else setting(c, "vm.reap.threshold"))
     decisions = reap_vms(r, r.inventory.select(host or None), window=window, threshold=limit, max_gap=gap,
-                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout", 600)))
+                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout")))
     if json:
         print_json([asdict(d) for d in decisions])
     else:

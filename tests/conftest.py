@@ -1,14 +1,23 @@
-"""Shared fixtures. `sandbox` brings the sandbox fleet up once per session (never skipped)."""
+"""Shared fixtures. `sandbox` brings the sandbox fleet up once per session (never skipped).
+
+Two tiers: every test that uses the `sandbox` fixture, directly or through other fixtures, is marked
+`sandbox` here (it needs root and the fleet); `-m "not sandbox"` is the fast tier (`make test-fast`).
+The packages are imported as installed (`pip install -e '.[test]'`), not through sys.path.
+"""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "sandbox" in getattr(item, "fixturenames", ()):  # the closure: fixtures of fixtures count
+            item.add_marker(pytest.mark.sandbox)
 
 
 @pytest.fixture(scope="session")
