@@ -5,6 +5,8 @@ file is rejected: nothing may run against a half-understood fleet.
 """
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,17 @@ HOST_KEYS = {"ssh", "aliases", "gpu", "gpu_memory_gb", "provider", "compose", "w
 TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "compose_project", "nebius", "s3", "registry"}
 DEFAULTS = {"compose": "docker compose", "workdir": "~/remote-training"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-SSH_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_.-]+)@)?(?P<host>[A-Za-z0-9_.:-]+?)(?::(?P<port>\d+))?$")
+# Words the CLI gives a meaning of its own: `--host auto` picks a free H100, `all` means every host or job.
+RESERVED_NAMES = {"auto", "all"}
+# [user@]host[:port]; an IPv6 literal only in brackets. Neither user nor host may start with '-':
+# ssh would read `-Jx` or `-lroot` as an option.
+SSH_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@)?"
+                    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9_.-]*))"
+                    r"(?::(?P<port>\d{1,5}))?$")
+# compose: plain words only (no shell metacharacters, no quoting), an executable first, naming compose last.
+COMPOSE_WORD_RE = re.compile(r"^[A-Za-z0-9_./+=:@,-]+$")
+COMPOSE_FIX = ("write compose: docker compose (or docker-compose, podman compose, sudo docker compose): "
+               "plain words, an executable first, ending in compose or *-compose")
 MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:G|GB|GiB)?\s*$", re.IGNORECASE)
 
 
@@ -105,18 +117,85 @@ def _split_ssh(target: str) -> tuple[str | None, str, int | None]:
     m = SSH_RE.match(target)
     if not m:
         return None, target, None
-    return m["user"], m["host"], int(m["port"]) if m["port"] else None
+    return m["user"], m["ipv6"] or m["host"], int(m["port"]) if m["port"] else None
+
+
+def split_ssh_target(target: str) -> tuple[str | None, str, int | None]:
+    """(user, host, port) of `[user@]host[:port]` (IPv6 as `[addr]`); the host is returned whole when
+    the text has another shape (an ssh config alias is looked up by that text)."""
+    return _split_ssh(target.strip())
+
+
+def ssh_target_problem(target: str) -> tuple[str, str] | None:
+    """What is wrong with an ssh target and its fix, or None when `[user@]host[:port]` is well formed."""
+    text = target.strip()
+    user, _, rest = text.rpartition("@")
+    if text.startswith("-") or user.startswith("-"):
+        return (f"ssh target {target!r} starts with '-', which ssh would read as an option",
+                "write user@host with a user name that does not start with '-'")
+    if rest.startswith("-"):
+        return (f"ssh target {target!r}: host {rest!r} starts with '-', which ssh would read as an option",
+                "write the host's name or address (a jump host goes in ~/.ssh/config as ProxyJump)")
+    if not rest.startswith("[") and rest.count(":") > 1:
+        return (f"ssh target {target!r}: an IPv6 address must be written in brackets",
+                f"write {user + '@' if user else ''}[{rest}] or {user + '@' if user else ''}[{rest}]:22")
+    m = SSH_RE.match(text)
+    if not m:
+        return f"bad ssh target {target!r}", "write [user@]host[:port], e.g. ubuntu@10.0.0.5:22 or an ~/.ssh/config alias"
+    if m["ipv6"]:
+        try:
+            ipaddress.IPv6Address(m["ipv6"])
+        except ValueError:
+            return f"ssh target {target!r}: {m['ipv6']!r} is not an IPv6 address", "write [fe80::1] or [fe80::1]:22"
+    if m["port"] and not 1 <= int(m["port"]) <= 65535:
+        return f"ssh target {target!r}: port {int(m['port'])} is out of range", "use a port from 1 to 65535, e.g. host:22"
+    return None
 
 
 def _memory(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if value > 0 else None
+        return float(value) if math.isfinite(value) and value > 0 else None
     if isinstance(value, str):
         m = MEMORY_RE.match(value)
         if m and float(m[1]) > 0:
             return float(m[1])
+    return None
+
+
+def compose_problem(value: Any) -> str | None:
+    """Why `compose:` is not a compose command we may run, or None.
+
+    The rule: plain words separated by spaces (letters, digits and `_ . / + = : @ , -`, so no
+    shell metacharacters, quotes or `~`), the first an executable name or path (not an option),
+    and the last `compose` or a name ending in `-compose`: `docker compose`, `docker-compose`,
+    `podman compose`, `sudo docker compose`, `/usr/local/bin/docker-compose`,
+    `docker --context gpu compose`. Jobs append their own arguments to these words.
+    """
+    if not isinstance(value, str) or not value.split():
+        return f"must be a command, got {value!r}"
+    words = value.split()
+    bad = [w for w in words if not COMPOSE_WORD_RE.match(w)]
+    if bad:
+        return f"{value!r} holds shell metacharacters or quotes ({bad[0]!r}); it is not run through a shell"
+    if words[0].startswith("-"):
+        return f"{value!r} starts with an option, not a program"
+    last = words[-1].rsplit("/", 1)[-1]
+    if last != "compose" and not last.endswith("-compose"):
+        return f"{value!r} is not a compose command"
+    return None
+
+
+def _workdir_problem(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return f"must be a folder on the host, got {value!r}"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return f"{value!r} holds control characters"
+    if value.strip().startswith("-"):
+        return f"{value!r} starts with '-', which cd would read as an option"
+    if value.strip() in ("/", "~", "~/"):
+        return f"{value!r} is a whole home or root folder; jobs write files into it"
     return None
 
 
@@ -163,6 +242,10 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
     if not isinstance(name, str) or not NAME_RE.match(name):
         check.bad(where, "bad host name", "use letters, digits, '-', '_' or '.'")
         return None
+    if name in RESERVED_NAMES:
+        check.bad(where, f"{name!r} is a reserved word of the CLI (--host auto picks a free H100, 'all' means "
+                  "every host)", "rename the host, e.g. vm-auto")
+        return None
     if not isinstance(raw, dict):
         check.bad(where, "must be a mapping of keys", "indent ssh:, gpu:, ... under the host name")
         return None
@@ -174,13 +257,14 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
     if not isinstance(ssh, str) or not ssh.strip():
         check.bad(f"{where}, key 'ssh'", "missing ssh target", "add ssh: user@hostname (or a ~/.ssh/config alias)")
         ok = False
-    elif not SSH_RE.match(ssh.strip()):
-        check.bad(f"{where}, key 'ssh'", f"bad ssh target {ssh!r}", "write [user@]host[:port]")
+    elif ssh_target_problem(ssh):
+        message, fix = ssh_target_problem(ssh)  # type: ignore[misc]
+        check.bad(f"{where}, key 'ssh'", message, fix)
         ok = False
     memory = _memory(raw.get("gpu_memory_gb"))
     if memory is None:
         check.bad(f"{where}, key 'gpu_memory_gb'", f"bad memory value {raw.get('gpu_memory_gb')!r}",
-                  "give a positive number of GB, e.g. gpu_memory_gb: 80")
+                  "give a positive, finite number of GB, e.g. gpu_memory_gb: 80")
         ok = False
     aliases = raw.get("aliases", [])
     if isinstance(aliases, str):
@@ -188,9 +272,28 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
     if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_RE.match(a) for a in aliases):
         check.bad(f"{where}, key 'aliases'", "must be a list of names", "write aliases: [train2]")
         ok = False
+    else:
+        for alias in aliases:
+            if alias in RESERVED_NAMES:
+                check.bad(f"{where}, key 'aliases'", f"{alias!r} is a reserved word of the CLI (--host auto picks "
+                          "a free H100, 'all' means every host)", "choose another alias")
+                ok = False
     compose = raw.get("compose", DEFAULTS["compose"])
-    if not isinstance(compose, str) or not compose.split():
-        check.bad(f"{where}, key 'compose'", "must be a command", "write compose: docker compose")
+    problem = compose_problem(compose)
+    if problem:
+        check.bad(f"{where}, key 'compose'", problem, COMPOSE_FIX)
+        ok = False
+    workdir = raw.get("workdir", DEFAULTS["workdir"])
+    problem = _workdir_problem(workdir)
+    if problem:
+        check.bad(f"{where}, key 'workdir'", problem, "write workdir: ~/remote-training (a folder of its own)")
+        ok = False
+    tags = raw.get("tags", [])
+    if tags is None:
+        tags = []
+    if not isinstance(tags, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in tags):
+        shown = f"[{tags}]" if isinstance(tags, str) else "[gpu, h100]"
+        check.bad(f"{where}, key 'tags'", f"must be a list of names, got {tags!r}", f"write tags: {shown}")
         ok = False
     provider = _provider(check, where, raw.get("provider", "static"))
     if not ok or provider is None:
@@ -198,7 +301,7 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
     return Host(
         name=name, ssh=ssh.strip(), gpu=str(raw.get("gpu", "none")), gpu_memory_gb=memory,
         provider=provider, aliases=tuple(aliases), compose=tuple(compose.split()),
-        workdir=str(raw.get("workdir", DEFAULTS["workdir"])), tags=tuple(raw.get("tags", []) or []),
+        workdir=workdir.strip(), tags=tuple(tags),
     )
 
 

@@ -211,13 +211,74 @@ def checkpoint(value: object) -> str:
     return text
 
 
+def s3_folder(value: object, kind: str = "output") -> str:
+    """An s3:// folder inside a bucket: outputs never go to a bucket's root, where a run would mix
+    with (or, for a syncing writer, delete) everything else in the bucket."""
+    text = s3_url(value, kind)
+    bucket, key = text[5:].partition("/")[::2]
+    if not key.strip("/"):
+        raise InputError(f"{kind} {text!r} is a bucket root",
+                         f"write a folder inside the bucket, e.g. s3://{bucket}/my_run/")
+    return text
+
+
+JOB_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def job_ref(value: object) -> str:
+    """A job id or a prefix of one (or a host name, or `all`, where the task allows them).
+    Never empty: an empty prefix would match every job."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError("job id is empty (an empty prefix would match every job)",
+                         "give the job id or a unique prefix (inv jobs.list shows them)")
+    text = _text("job id", value)
+    if not JOB_REF_RE.match(text):
+        raise InputError(f"job id {text!r} is not a job id",
+                         "give the job id or a unique prefix as inv jobs.list shows it (letters, digits, '.', '_', '-')")
+    return text
+
+
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
+
+
+def duration(value: object, kind: str = "duration") -> float:
+    """A positive duration: `30m`, `2h`, `90s`, `1d` or a number of seconds; the seconds."""
+    if isinstance(value, bool):
+        raise InputError(f"{kind} must be a duration, got {value!r}", "write e.g. 30m, 2h or 90s")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = _text(kind, value)
+        m = DURATION_RE.match(text)
+        if not m:
+            raise InputError(f"{kind} {text!r} is not a duration", "write e.g. 30m, 2h or 90s")
+        seconds = float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[(m[2] or "s").lower()[0]]
+    if not seconds > 0 or seconds == float("inf"):
+        raise InputError(f"{kind} must be longer than zero, got {value!r}", "write e.g. 30m, 2h or 90s")
+    return seconds
+
+
+def percent(value: object, kind: str = "percent") -> float:
+    """A percentage from 0 to 100."""
+    if isinstance(value, bool):
+        raise InputError(f"{kind} must be a number, got {value!r}", "give a percentage from 0 to 100, e.g. 10")
+    text = value.strip().rstrip("%") if isinstance(value, str) else value
+    try:
+        number = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{kind} must be a number, got {value!r}", "give a percentage from 0 to 100, e.g. 10") from None
+    if not 0 <= number <= 100:  # also refuses nan
+        raise InputError(f"{kind} {value!r} is not a percentage", "give a percentage from 0 to 100, e.g. 10")
+    return number
+
+
 # Which validator checks which typed option of a job (names as JobSpec/service options use them).
 OPTION_VALIDATORS = {
     "modality": modality, "modality_config": modality, "observation": observation, "action": action,
     "port": port, "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
     "workers": workers, "num_workers": workers, "fps": fps, "exp_name": exp_name, "config_name": config_name,
     "dataset": lambda v: config_ref(v, "dataset config"), "checkpoint": checkpoint,
-    "input": s3_url, "input_path": s3_url, "output": s3_url, "output_path": s3_url, "output_dir": s3_url,
+    "input": s3_url, "input_path": s3_url, "output": s3_folder, "output_path": s3_folder, "output_dir": s3_folder,
     "stats": s3_url, "stats_path": s3_url, "checkpoints": s3_url, "checkpoints_dir": s3_url,
 }
 

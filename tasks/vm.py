@@ -98,17 +98,23 @@ def status(c, host=None, json=False):
     "max_gap": "longest gap between samples still trusted (e.g. 15m)",
     "host": "only this host (repeatable); default: all",
     "dry_run": "sample and report, stop nothing", "json": "print JSON instead of a table"})
-def reap(c, idle="", threshold=-1.0, max_gap="", host=None, dry_run=False, json=False):
+def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=False):
     """Sample the fleet and stop VMs idle for the whole window (run it from cron)."""
     from dataclasses import asdict
 
-    from remote_training.idle import parse_duration, reap as reap_vms
+    from remote_training import validate
+    from remote_training.idle import reap as reap_vms
     from remote_training.output import print_json, print_table
 
+    # Every argument is checked before a host is asked anything: `--idle 0` would stop every VM
+    # on its first idle sample, `--threshold 1000` would call every busy GPU idle.
+    window = validate.duration(idle, "--idle") if idle else validate.duration(
+        setting(c, "vm.reap.idle"), "vm.reap.idle")
+    gap = validate.duration(max_gap, "--max-gap") if max_gap else validate.duration(
+        setting(c, "vm.reap.max_gap"), "vm.reap.max_gap")
+    limit = validate.percent(threshold, "--threshold") if str(threshold).strip() else validate.percent(
+        setting(c, "vm.reap.threshold"), "vm.reap.threshold")
     r = _runner(c)  # samples are read-only; stops are skipped by dry_run below
-    window = parse_duration(idle or setting(c, "vm.reap.idle"))
-    gap = parse_duration(max_gap or setting(c, "vm.reap.max_gap"))
-    limit = float(threshold if threshold >= 0 else setting(c, "vm.reap.threshold"))
     decisions = reap_vms(r, r.inventory.select(host or None), window=window, threshold=limit, max_gap=gap,
                          dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout")))
     if json:

@@ -1,0 +1,185 @@
+"""Bad inputs are refused with one line that names the fix: hosts.yaml values and command-line arguments."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from remote_training import validate
+from remote_training.errors import ExitCode, InputError, InventoryError
+from remote_training.inventory import compose_problem, parse_inventory, split_ssh_target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _host(extra: str = "", ssh: str = "u@h", name: str = "a") -> str:
+    return f"hosts:\n  {name}:\n    ssh: {ssh}\n    gpu_memory_gb: 80\n{extra}"
+
+
+BAD_HOSTS = [
+    ("empty workdir", _host("    workdir: ''\n"), ["key 'workdir'", "got ''", "write workdir: ~/remote-training"]),
+    ("null workdir", _host("    workdir:\n"), ["key 'workdir'", "got None"]),
+    ("option workdir", _host("    workdir: -rf\n"), ["key 'workdir'", "starts with '-'"]),
+    ("root workdir", _host("    workdir: /\n"), ["key 'workdir'", "whole home or root folder"]),
+    ("compose rm", _host("    compose: 'rm -rf ~'\n"), ["key 'compose'", "shell metacharacters", "'~'",
+                                                          "write compose: docker compose"]),
+    ("compose not compose", _host("    compose: 'rm -rf /tmp/x'\n"), ["key 'compose'", "is not a compose command"]),
+    ("compose chain", _host("    compose: 'docker compose; reboot'\n"), ["key 'compose'", "shell metacharacters"]),
+    ("compose option", _host("    compose: '--project x compose'\n"), ["key 'compose'", "starts with an option"]),
+    ("host as option", _host(ssh="u@-Jx"), ["key 'ssh'", "host '-Jx' starts with '-'", "ProxyJump"]),
+    ("user as option", _host(ssh="-lroot@h"), ["key 'ssh'", "'-lroot@h' starts with '-'"]),
+    ("bare option", _host(ssh="'-oProxyCommand=x'"), ["key 'ssh'", "starts with '-'"]),
+    ("port 0", _host(ssh="h:0"), ["key 'ssh'", "port 0 is out of range", "1 to 65535"]),
+    ("port too big", _host(ssh="h:65536"), ["port 65536 is out of range"]),
+    ("bare ipv6", _host(ssh="'fe80::1'"), ["key 'ssh'", "IPv6 address must be written in brackets",
+                                           "write [fe80::1] or [fe80::1]:22"]),
+    ("bare ipv6 with user", _host(ssh="'root@fe80::1'"), ["write root@[fe80::1] or root@[fe80::1]:22"]),
+    ("bad ipv6", _host(ssh="'[fe80::zz]'"), ["bad ssh target"]),
+    ("bracketed not ipv6", _host(ssh="'[1.2.3]'"), ["is not an IPv6 address"]),
+    ("host auto", _host(name="auto"), ["host 'auto'", "reserved word", "rename the host"]),
+    ("host all", _host(name="all"), ["host 'all'", "reserved word"]),
+    ("alias all", _host("    aliases: [train, all]\n"), ["key 'aliases'", "'all' is a reserved word", "another alias"]),
+    ("alias auto string", _host("    aliases: auto\n"), ["'auto' is a reserved word"]),
+    ("tags string", _host("    tags: gpu\n"), ["key 'tags'", "must be a list of names, got 'gpu'", "write tags: [gpu]"]),
+    ("tags mapping", _host("    tags: {a: 1}\n"), ["key 'tags'", "must be a list"]),
+    ("tags numbers", _host("    tags: [1, 2]\n"), ["key 'tags'", "must be a list of names"]),
+    ("memory inf", _host().replace("80", ".inf"), ["bad memory value inf", "positive, finite"]),
+    ("memory -inf", _host().replace("80", "-.inf"), ["bad memory value -inf"]),
+    ("memory nan", _host().replace("80", ".nan"), ["bad memory value nan"]),
+    ("memory negative", _host().replace("80", "-1"), ["bad memory value -1"]),
+    ("memory zero", _host().replace("80", "0"), ["bad memory value 0"]),
+    ("memory zero text", _host().replace("80", "'0 GB'"), ["bad memory value '0 GB'"]),
+]
+
+
+@pytest.mark.parametrize("text,expected", [(t, e) for _, t, e in BAD_HOSTS], ids=[n for n, _, _ in BAD_HOSTS])
+def test_bad_host_value_is_refused_with_its_fix(text, expected):
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(text, Path("/etc/fleet.yaml"))
+    message = str(caught.value)
+    assert message.startswith("/etc/fleet.yaml: host ") and "(fix: " in message
+    assert message.count("\n") == 0, message
+    for fragment in expected:
+        assert fragment in message, message
+
+
+def test_every_problem_of_a_file_is_named_at_once():
+    text = ("hosts:\n  auto:\n    ssh: u@h\n    gpu_memory_gb: 8\n"
+            "  b:\n    ssh: 'fe80::1'\n    gpu_memory_gb: .inf\n    tags: gpu\n    workdir: ''\n"
+            "    compose: 'rm -rf ~'\n")
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(text, Path("x.yaml"))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 6, lines
+    for key in ("host 'auto'", "'ssh'", "'gpu_memory_gb'", "'tags'", "'workdir'", "'compose'"):
+        assert sum(key in line for line in lines) == 1, (key, lines)
+
+
+GOOD_TARGETS = [
+    ("u@h", ("u", "h", None)), ("h", (None, "h", None)), ("h:2222", (None, "h", 2222)),
+    ("bob@box.example.com:22", ("bob", "box.example.com", 22)), ("[fe80::1]", (None, "fe80::1", None)),
+    ("root@[fe80::1]:22", ("root", "fe80::1", 22)), ("[2001:db8::5]:65535", (None, "2001:db8::5", 65535)),
+    ("ci-user@vm-train2", ("ci-user", "vm-train2", None)), ("h:1", (None, "h", 1)),
+]
+
+
+@pytest.mark.parametrize("target,parts", GOOD_TARGETS, ids=[t for t, _ in GOOD_TARGETS])
+def test_good_ssh_targets_load_and_split(target, parts):
+    inv = parse_inventory(_host(ssh=f"'{target}'"), Path("f.yaml"))
+    host = inv.get("a")
+    assert (host.ssh_user, host.ssh_host, host.ssh_port) == parts == split_ssh_target(target)
+
+
+@pytest.mark.parametrize("command", ["docker compose", "docker-compose", "podman compose", "podman-compose",
+                                     "sudo docker compose", "/usr/local/bin/docker-compose",
+                                     "docker --context gpu compose"])
+def test_compose_commands_that_are_compose_are_accepted(command):
+    assert compose_problem(command) is None
+    inv = parse_inventory(_host(f"    compose: '{command}'\n"), Path("f.yaml"))
+    assert inv.get("a").compose == tuple(command.split())
+
+
+def test_good_values_keep_loading():
+    inv = parse_inventory(_host("    tags: [gpu, h100]\n    workdir: ' ~/rt '\n    aliases: [train]\n"), Path("f.yaml"))
+    host = inv.get("a")
+    assert (host.tags, host.workdir, host.aliases, host.gpu_memory_gb) == (("gpu", "h100"), "~/rt", ("train",), 80.0)
+    assert parse_inventory(_host("    tags:\n"), Path("f.yaml")).get("a").tags == ()
+
+
+# -- the validators the command line uses ----------------------------------------------------------
+
+@pytest.mark.parametrize("check,value,expected", [
+    (lambda v: validate.duration(v, "--idle"), "0", "--idle must be longer than zero"),
+    (lambda v: validate.duration(v, "--idle"), "0m", "--idle must be longer than zero"),
+    (lambda v: validate.duration(v, "--idle"), 0, "--idle must be longer than zero"),
+    (lambda v: validate.duration(v, "--idle"), "-5m", "--idle '-5m' is not a duration"),
+    (lambda v: validate.duration(v, "--idle"), "soon", "--idle 'soon' is not a duration"),
+    (lambda v: validate.duration(v, "--idle"), "", "--idle is empty"),
+    (lambda v: validate.duration(v, "--idle"), float("inf"), "--idle must be longer than zero"),
+    (lambda v: validate.percent(v, "--threshold"), "1000", "--threshold '1000' is not a percentage"),
+    (lambda v: validate.percent(v, "--threshold"), "-1", "--threshold '-1' is not a percentage"),
+    (lambda v: validate.percent(v, "--threshold"), "nan", "--threshold 'nan' is not a percentage"),
+    (lambda v: validate.percent(v, "--threshold"), "abc", "--threshold must be a number, got 'abc'"),
+    (validate.job_ref, "", "job id is empty (an empty prefix would match every job)"),
+    (validate.job_ref, "   ", "job id is empty"),
+    (validate.job_ref, None, "job id is empty"),
+    (validate.job_ref, "groot-*", "job id 'groot-*' is not a job id"),
+    (validate.job_ref, "-a", "job id '-a' is not a job id"),
+    (validate.s3_folder, "s3://checkpoints", "output 's3://checkpoints' is a bucket root"),
+    (validate.s3_folder, "s3://checkpoints/", "output 's3://checkpoints/' is a bucket root"),
+    (validate.s3_folder, "checkpoints/x", "output 'checkpoints/x' is not an s3:// URL"),
+])
+def test_bad_argument_is_one_line_with_a_fix(check, value, expected):
+    with pytest.raises(InputError) as caught:
+        check(value)
+    text = str(caught.value)
+    assert text.startswith(expected), text
+    assert "\n" not in text and "(fix: " in text and caught.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_good_arguments_come_back_cleaned():
+    assert validate.duration("30m") == 1800 and validate.duration("2h") == 7200 and validate.duration(90) == 90
+    assert validate.percent("10") == 10 and validate.percent("0") == 0 and validate.percent("100%") == 100
+    assert validate.job_ref(" groot-train-250101-120000-ab12 ") == "groot-train-250101-120000-ab12"
+    assert validate.job_ref("all") == "all"
+    assert validate.s3_folder("s3://checkpoints/run1/") == "s3://checkpoints/run1/"
+    assert "bucket root" in str(validate.check_options({"output": "s3://interim"})[0])
+    assert validate.check_options({"output": "s3://interim/x/", "input": "s3://interim"}) == []
+
+
+def _inv(*args: str, hosts: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    extra = {"INVOKE_HOSTS_FILE": str(hosts)} if hosts else {}
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **extra, **(env or {})})
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--idle", "0"], "error: --idle must be longer than zero, got '0' (fix: write e.g. 30m, 2h or 90s)"),
+    (["--idle", "-5m"], "error: --idle '-5m' is not a duration (fix: write e.g. 30m, 2h or 90s)"),
+    (["--idle", "soon"], "error: --idle 'soon' is not a duration (fix: write e.g. 30m, 2h or 90s)"),
+    (["--max-gap", "0"], "error: --max-gap must be longer than zero, got '0' (fix: write e.g. 30m, 2h or 90s)"),
+    (["--threshold", "1000"],
+     "error: --threshold '1000' is not a percentage (fix: give a percentage from 0 to 100, e.g. 10)"),
+    (["--threshold", "abc"],
+     "error: --threshold must be a number, got 'abc' (fix: give a percentage from 0 to 100, e.g. 10)"),
+])
+def test_vm_reap_refuses_bad_arguments_before_touching_anything(tmp_path, args, expected):
+    # An inventory whose only host is unreachable: had reap gone on, it would have sampled it.
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("hosts:\n  a:\n    ssh: root@127.0.0.1:9\n    gpu_memory_gb: 8\n")
+    done = _inv("vm.reap", *args, hosts=hosts, env={"RT_STATE_DIR": str(tmp_path / "state")})
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr
+    assert done.stdout == "" and done.stderr.strip() == expected
+    assert not (tmp_path / "state").exists(), "nothing may be sampled"
+
+
+def test_bad_hosts_yaml_is_refused_by_the_cli_with_the_inventory_code(tmp_path):
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(_host("    compose: 'rm -rf ~'\n", ssh="u@-Jx"))
+    done = _inv("hosts.list", hosts=hosts)
+    assert done.returncode == ExitCode.INVENTORY and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and "starts with '-'" in lines[0] and "key 'compose'" in lines[1], lines
