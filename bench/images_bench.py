@@ -31,7 +31,6 @@ import uuid
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
 
 from remote_training.images.catalog import load_catalog  # noqa: E402
 from remote_training.images.service import raise_for, run_images  # noqa: E402

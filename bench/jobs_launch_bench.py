@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 HOST, PORT = "vm-train2", 2222
 ARGS = ["--input_path=s3://interim/jobs-bench/data/", "--output_path=s3://checkpoints/jobs-bench/", "--exp_name=bare",
         "--modality_config=ee", "--num_train_steps=2", "--save_steps=1"]

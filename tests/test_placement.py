@@ -175,7 +175,7 @@ def auto_inventory(sandbox, tmp_path):
     root = str(sandbox["root"])
 
     def fleet_call(expression: str) -> str:
-        code = f"import sys; sys.path.insert(0, {root!r}); from rt_sandbox import fleet; {expression}"
+        code = f"from rt_sandbox import fleet; {expression}"
         return shlex.join([sys.executable, "-c", code])
 
     vm3 = dict(data["hosts"]["vm-train3"])
