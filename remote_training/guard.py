@@ -68,7 +68,8 @@ class LaunchGuard:
             self.echo(f"placement: {chosen.host.name}: {chosen.reason}")
         return placed
 
-    def before_launch(self, spec: Any) -> None:
+    def before_launch(self, spec: Any, probed: tuple[str, int] | None = None) -> None:
+        """Every check; `probed` is the host probe's (output, status) when the launch command ran it."""
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)
@@ -79,7 +80,7 @@ class LaunchGuard:
                                          s3_worker=self._worker if needs_s3 else None,
                                          start_host=self._start if self.auto_start and not self.runner.dry_run
                                          else None, check_image_tag=self.check_image,
-                                         dry_run=bool(self.runner.dry_run))
+                                         dry_run=bool(self.runner.dry_run), probed=probed)
         self.reports[spec.job_id] = report
         if spec.output and not self.runner.dry_run and not self._worker_alive():
             self._prefetch_s3()  # for the ledger's run.json: made while the job starts

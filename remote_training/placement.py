@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .errors import InputError, RTError
+from .errors import InputError, RemoteCommandError, RTError
 from .inventory import Host, Inventory
 from .remote import quote_command
 
@@ -168,9 +168,11 @@ JOBS_MARK = "--rt-probe-jobs--"
 # Both in one remote command, one round trip on every launch's critical path, and side by side
 # on the host (nvidia-smi can take a while to wake the driver). Exit status: nvidia-smi's if it
 # failed, else docker's. The pieces are constants, quoted like any remote command.
-PROBE = ["sh", "-c", f't=$(mktemp) || exit 1; {quote_command(DOCKER_JOBS)} >"$t" 2>&1 & p=$!; '
-         f'{quote_command(NVIDIA_SMI)}; s=$?; wait $p; d=$?; [ $s -eq 0 ] && echo {JOBS_MARK} && cat "$t"; '
-         'rm -f "$t"; [ $s -eq 0 ] || exit $s; exit $d']
+# PROBE_BODY leaves nvidia-smi's status in $s and docker's in $d for what follows it.
+PROBE_BODY = (f't=$(mktemp) || exit 1; {quote_command(DOCKER_JOBS)} >"$t" 2>&1 & p=$!; '
+              f'{quote_command(NVIDIA_SMI)}; s=$?; wait $p; d=$?; [ $s -eq 0 ] && echo {JOBS_MARK} && cat "$t"; '
+              'rm -f "$t"')
+PROBE = ["sh", "-c", PROBE_BODY + '; [ $s -eq 0 ] || exit $s; exit $d']
 
 
 def parse_nvidia_smi(text: str) -> tuple[int, int]:
@@ -198,7 +200,8 @@ def parse_jobs(text: str) -> tuple[RunningJob, ...]:
     return tuple(jobs)
 
 
-def probe(runner, host: Host, power: Callable[[Host], str] | None = None) -> HostState:
+def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
+          probed: tuple[str, int] | None = None) -> HostState:
     """One host's state: GPU memory and running jobs over SSH; power state from the provider.
 
     SSH is asked first: a host that answers is running, and the provider call (the
@@ -207,7 +210,12 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None) -> Hos
     """
     startable = host.provider.type != "static"
     try:
-        smi_text, _, jobs_text = runner.run(host, PROBE, mutating=False, timeout=20).stdout.partition(JOBS_MARK + "\n")
+        # `probed`: (output, status) of PROBE_BODY already run on the host, e.g. by the launch command itself
+        text, status = probed if probed is not None else _run_probe(runner, host)
+        if status != 0:
+            raise RemoteCommandError(f"{host.name}: the host probe exited {status}: {text.strip()[-200:]}",
+                                     "check nvidia-smi and docker on the host", exit_status=status)
+        smi_text, _, jobs_text = text.partition(JOBS_MARK + "\n")
     except RTError as exc:
         if power is None:
             # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
@@ -224,6 +232,11 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None) -> Hos
     except ValueError as exc:
         return HostState(host, "running", jobs=parse_jobs(jobs_text), detail=str(exc))
     return HostState(host, "running", total, used, parse_jobs(jobs_text))
+
+
+def _run_probe(runner, host: Host) -> tuple[str, int]:
+    out = runner.run(host, PROBE, mutating=False, timeout=20, check=False)
+    return out.stdout, out.exit_status
 
 
 def probe_all(runner, hosts: Sequence[Host], power: Callable[[Host], str] | None = None,

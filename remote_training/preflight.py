@@ -102,7 +102,8 @@ def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> l
 
 def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
                start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None,
-               dry_run: bool = False) -> list[Row]:
+               dry_run: bool = False, probed: tuple[str, int] | None = None) -> list[Row]:
+    """`probed`: the probe's (output, status) when the launch command already ran it on the host."""
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -115,7 +116,7 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
         fix = f"use --host auto or one of: {', '.join(h100)}" if rule and rule.needs_h100 else "use a larger host"
         return [("host", why, fix)]
     power = power or placement.provider_power(inventory)
-    state = placement.probe(runner, host, power)
+    state = placement.probe(runner, host, power, probed=probed)
     if state.power != "running" and state.startable and dry_run:
         report.notes.append(f"{host.name} is {state.power}; a real launch starts it first (GPU and port unchecked)")
         return []
@@ -278,7 +279,7 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
                   start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
                   power: Callable[[Host], str] | None = None, dry_run: bool = False,
-                  s3_worker: Any = None) -> PreflightReport:
+                  s3_worker: Any = None, probed: tuple[str, int] | None = None) -> PreflightReport:
     """All checks at once; PreflightError with every failing row, else the report.
 
     `s3_worker` (remote_training.s3_worker.S3Worker) runs the S3 checks in its own process.
@@ -305,7 +306,7 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
             return s3
     checks: list[tuple[str, Callable[[], list[Row]]]] = [
         ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
-                                    chosen.start_first else None, power, dry_run)),
+                                    chosen.start_first else None, power, dry_run, probed)),
     ]
     if not argument_rows and s3_worker is not None:  # S3 calls with malformed URLs would only repeat errors
         checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report)))

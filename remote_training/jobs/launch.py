@@ -17,6 +17,7 @@ from typing import Mapping
 from ..errors import InputError, RemoteCommandError
 from ..inventory import Host
 from ..remote import RemoteRunner, quote_command
+from .gate import open_gate
 from .project import MARKER, OVERRIDE, Project, unpack_argv
 from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
 
@@ -82,16 +83,30 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
     command's stdin and are read into its environment: never a command line, never a file.
     """
     hooks = hooks or NoHooks()
-    hooks.before_launch(spec)  # may raise: then nothing has started
     started = time.monotonic()
-    host = runner.inventory.get(spec.host)
-    if spec.replace:
-        replace_running(runner, host, spec.service)
-    project_dir = project.remote_dir(host.workdir)
     job_env = {k: v for k, v in (job_env or {}).items() if v is not None}
     env_text = env_file_text(job_env) if job_env else None
-    argv = ["sh", "-c", LAUNCH_SCRIPT, "sh", project_dir, "env" if job_env else "", spec.image or "",
-            *compose_argv(host, spec, sorted(job_env))]
+
+    def command(host: Host) -> list[str]:
+        tail = [project.remote_dir(host.workdir), "env" if job_env else "", spec.image or "",
+                *compose_argv(host, spec, sorted(job_env))]
+        return ["sh", "-c", LAUNCH_SCRIPT, "sh", *tail]
+
+    # The checks need the host's probe: run it in the launch command itself, held until they pass.
+    planned = runner.inventory.get(spec.host)
+    gate = None if runner.dry_run or isinstance(hooks, NoHooks) else open_gate(runner, planned, LAUNCH_SCRIPT,
+                                                                            command(planned)[4:])
+    try:
+        hooks.before_launch(spec, probed=gate.probe if gate else None)  # may raise: then nothing has started
+        host = runner.inventory.get(spec.host)  # a VM started by the checks may have a new address
+        if spec.replace:
+            replace_running(runner, host, spec.service)
+    except BaseException:
+        if gate:
+            gate.abort()
+        raise
+    project_dir = project.remote_dir(host.workdir)
+    argv = command(host)
     commands = [quote_command(argv)]
     if job_env:  # values never printed, only names
         commands.insert(0, f"(the next command reads {', '.join(sorted(job_env))} on its stdin; values not shown)")
@@ -103,7 +118,12 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
         result = LaunchResult(spec.job_id, host.name, "", project_dir, False, tuple(commands), 0.0, True)
         hooks.record(spec, result)
         return result
-    out = runner.run(host, argv, check=False, stdin=env_text)
+    if gate and host.ssh == planned.ssh:
+        out = gate.go(env_text)
+    else:
+        if gate:
+            gate.abort()
+        out = runner.run(host, argv, check=False, stdin=env_text)
     if out.exit_status == PROJECT_MISSING:
         ship(runner, host, project, project_dir)
         shipped = True
