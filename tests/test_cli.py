@@ -17,12 +17,12 @@ CLIS = {"inv": ([sys.executable, "-m", "invoke"], "inv[oke]"), "rt": ([sys.execu
 
 
 @pytest.fixture(params=sorted(CLIS))
-def cli(request):
-    """Runs one of the two commands in the repository root, with a bare environment."""
+def cli(request, tmp_path):
+    """Runs one of the two commands in the repository root, with a bare environment and an empty HOME."""
     command, binary = CLIS[request.param]
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-        full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(ROOT / ".no-home"), **(env or {})}
+        full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path / "home"), **(env or {})}
         return subprocess.run([*command, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=60)
 
     run.binary = binary  # type: ignore[attr-defined]
@@ -80,7 +80,7 @@ def test_a_core_error_is_one_stderr_line_and_its_exit_code(cli):
 
 def test_rt_runs_from_any_directory(tmp_path):
     # inv finds the tasks from the repository root only; rt loads them wherever it runs (installed package).
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(ROOT / ".no-home")}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
     out = subprocess.run([*CLIS["rt"][0], "--list"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "vm.start" in out.stdout and "images.push" in out.stdout, out.stderr
 
