@@ -68,8 +68,8 @@ class LaunchGuard:
             self.echo(f"placement: {chosen.host.name}: {chosen.reason}")
         return placed
 
-    def before_launch(self, spec: Any, probed: tuple[str, int] | None = None) -> None:
-        """Every check; `probed` is the host probe's (output, status) when the launch command ran it."""
+    def before_launch(self, spec: Any, probed: Callable[[], tuple[str, int] | None] | None = None) -> None:
+        """Every check; `probed` gives the host probe's (output, status) when the launch command runs it."""
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)

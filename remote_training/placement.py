@@ -201,7 +201,7 @@ def parse_jobs(text: str) -> tuple[RunningJob, ...]:
 
 
 def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
-          probed: tuple[str, int] | None = None) -> HostState:
+          probed: Callable[[], tuple[str, int] | None] | None = None) -> HostState:
     """One host's state: GPU memory and running jobs over SSH; power state from the provider.
 
     SSH is asked first: a host that answers is running, and the provider call (the
@@ -210,8 +210,10 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
     """
     startable = host.provider.type != "static"
     try:
-        # `probed`: (output, status) of PROBE_BODY already run on the host, e.g. by the launch command itself
-        text, status = probed if probed is not None else _run_probe(runner, host)
+        # `probed`: gives (output, status) of PROBE_BODY already run on the host by the launch command
+        # itself (None when that command could not start: then probe the usual way)
+        given = probed() if probed is not None else None
+        text, status = given if given is not None else _run_probe(runner, host)
         if status != 0:
             raise RemoteCommandError(f"{host.name}: the host probe exited {status}: {text.strip()[-200:]}",
                                      "check nvidia-smi and docker on the host", exit_status=status)

@@ -102,8 +102,8 @@ def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> l
 
 def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
                start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None,
-               dry_run: bool = False, probed: tuple[str, int] | None = None) -> list[Row]:
-    """`probed`: the probe's (output, status) when the launch command already ran it on the host."""
+               dry_run: bool = False, probed: Callable[[], tuple[str, int] | None] | None = None) -> list[Row]:
+    """`probed`: gives the probe's (output, status) when the launch command runs it on the host."""
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -279,7 +279,7 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
                   start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
                   power: Callable[[Host], str] | None = None, dry_run: bool = False,
-                  s3_worker: Any = None, probed: tuple[str, int] | None = None) -> PreflightReport:
+                  s3_worker: Any = None, probed: Callable[[], tuple[str, int] | None] | None = None) -> PreflightReport:
     """All checks at once; PreflightError with every failing row, else the report.
 
     `s3_worker` (remote_training.s3_worker.S3Worker) runs the S3 checks in its own process.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping
 
@@ -92,16 +93,28 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
                 *compose_argv(host, spec, sorted(job_env))]
         return ["sh", "-c", LAUNCH_SCRIPT, "sh", *tail]
 
-    # The checks need the host's probe: run it in the launch command itself, held until they pass.
+    # The checks need the host's probe: run it in the launch command itself, held until they pass;
+    # it opens while the other checks (S3, registry) already run.
     planned = runner.inventory.get(spec.host)
-    gate = None if runner.dry_run or isinstance(hooks, NoHooks) else open_gate(runner, planned, LAUNCH_SCRIPT,
-                                                                            command(planned)[4:])
+    gating = not runner.dry_run and not isinstance(hooks, NoHooks)
+    pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate") if gating else None
+    opening = pending.submit(open_gate, runner, planned, LAUNCH_SCRIPT, command(planned)[4:]) if pending else None
+    if pending:
+        pending.shutdown(wait=False)
+
+    def probed() -> tuple[str, int] | None:
+        gate = opening.result() if opening else None
+        return gate.probe if gate else None
+
+    gate = None
     try:
-        hooks.before_launch(spec, probed=gate.probe if gate else None)  # may raise: then nothing has started
+        hooks.before_launch(spec, probed=probed if opening else None)  # may raise: then nothing has started
+        gate = opening.result() if opening else None
         host = runner.inventory.get(spec.host)  # a VM started by the checks may have a new address
         if spec.replace:
             replace_running(runner, host, spec.service)
     except BaseException:
+        gate = gate or (opening.result() if opening else None)
         if gate:
             gate.abort()
         raise

@@ -71,7 +71,7 @@ class LaunchResult:
 
 
 class LaunchHooks(Protocol):
-    def before_launch(self, spec: JobSpec, probed: tuple[str, int] | None = None) -> None: ...
+    def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
 
     def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
 
@@ -79,7 +79,7 @@ class LaunchHooks(Protocol):
 class NoHooks:
     """The default until preflight/ledger plug in: checks nothing, records nothing."""
 
-    def before_launch(self, spec: JobSpec, probed: tuple[str, int] | None = None) -> None:
+    def before_launch(self, spec: JobSpec, probed: Any = None) -> None:
         return None
 
     def record(self, spec: JobSpec, result: LaunchResult) -> None:
