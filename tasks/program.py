@@ -59,8 +59,7 @@ class _Segment:
 
     def __init__(self, context: ParserContext, at: int) -> None:
         self.context = context
-        self.at = at  # index of the task's name in the token list
-        self.end = at + 1  # one past its last token
+        self.end = at + 1  # one past its last token (`at`: the task's name)
         self.missing = len(context.positional_args)  # positional slots not yet filled
         self.waiting = False  # its last token was a flag still waiting for its value
 
@@ -85,13 +84,16 @@ def scan(tokens: Sequence[str], contexts: Any, initial: ParserContext) -> Readin
     """
     found = Reading()
     segment: Optional[_Segment] = None
-    waiting_core = False
+    core_value = ""  # "move" or "keep": the next token is the value of a core flag
     for index, token in enumerate(tokens):
         if token == "--":
             break
-        if waiting_core:  # the value of a core flag that is being moved
-            found.core_tokens.append(index)
-            waiting_core = False
+        if core_value:
+            if core_value == "move":
+                found.core_tokens.append(index)
+            elif segment is not None:
+                segment.end = index + 1
+            core_value = ""
             continue
         ctx = segment.context if segment else None
         flag, inline = token, False
@@ -110,7 +112,7 @@ def scan(tokens: Sequence[str], contexts: Any, initial: ParserContext) -> Readin
                 found.help_for = ctx
                 return found
             found.core_tokens.append(index)
-            waiting_core = initial.flags[flag].takes_value and not inline and not initial.flags[flag].optional
+            core_value = "move" if _takes_next(initial.flags[flag], inline) else ""
             continue
         elif segment is not None and segment.missing:
             segment.missing -= 1
@@ -121,8 +123,7 @@ def scan(tokens: Sequence[str], contexts: Any, initial: ParserContext) -> Readin
             if flag in HELP_TOKENS and segment is not None:
                 found.help_for = ctx  # what Invoke does too once no positional is missing
                 return found
-            arg = initial.flags[flag]
-            waiting_core = arg.takes_value and not inline and not arg.optional
+            core_value = "keep" if _takes_next(initial.flags[flag], inline) else ""
             if segment is not None:
                 segment.end = index + 1
             continue
@@ -130,6 +131,11 @@ def scan(tokens: Sequence[str], contexts: Any, initial: ParserContext) -> Readin
             break  # unknown: the parser will say so
         segment.end = index + 1
     return found
+
+
+def _takes_next(arg: Any, inline: bool) -> bool:
+    """Whether a flag takes the next token as its value (`--hide both`; not `--hide=both`)."""
+    return bool(arg.takes_value and not inline and not arg.optional)
 
 
 class RTProgram(Program):

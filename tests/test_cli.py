@@ -143,6 +143,10 @@ def run_program(capsys, *argv: str) -> tuple[int, str, str]:
     (["plan", "stop", "b"], None),  # as Invoke does: a missing positional takes the next word, task name or not
     (["plan", "--json=false"], None),  # a bool flag takes no value: Invoke's error
     (["--echo", "plan"], "plan names='' json=False"),
+    (["plan", "x", "--hide", "both"], "plan names='x' json=False"),  # a core flag's value stays with it
+    (["plan", "--hide", "both", "--json"], "plan names='' json=True"),
+    (["stop", "-T", "5", "a"], "stop host='a' dry_run=False"),
+    (["stop", "--command-timeout=5", "a", "-R"], "stop host='a' dry_run=True"),
 ])
 def test_the_program_reads_argv_as_invoke_does_but_for_its_rules(capsys, argv, expected):
     code, out, err = run_program(capsys, *argv)
