@@ -99,6 +99,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         for name in set(previous.get("hosts", {})) - {s.name for s in specs}:
             _remove_host(lay, _spec_named(name))  # `--hosts N` shrank the fleet
         services.ensure_root_engine(lay)
+        network.allow_host_to_host()
         services.ensure_registry(lay)
         services.ensure_s3(lay)
         network.ensure_bridge()

@@ -29,6 +29,15 @@ def ensure_bridge() -> None:
     _ip("link", "set", BRIDGE, "up")
 
 
+def allow_host_to_host() -> None:
+    """Let the sandbox hosts reach each other over the bridge, as machines on one network do: the
+    engine sets the forward policy to drop once it starts, which would cut them apart."""
+    chain = "DOCKER-USER" if procs.run(["iptables", "-nL", "DOCKER-USER"], check=False).returncode == 0 else "FORWARD"
+    rule = ["-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
+    if procs.run(["iptables", "-C", chain, *rule], check=False).returncode != 0:
+        procs.run(["iptables", "-I", chain, *rule])
+
+
 def netns_path(spec: HostSpec) -> Path:
     return NETNS_DIR / spec.netns
 

@@ -125,8 +125,8 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
     args = job.argv(era)
     run_folder = job.run_folder(era)
-    if run_folder and not validate.split_s3(run_folder)[1].strip("/"):
-        raise InputError(f"output {run_folder} is a bucket root", f"write under a folder, e.g. {run_folder}my_run/")
+    if run_folder:
+        validate.s3_folder(run_folder)
     host = host or program.default_host
     if not host or (host == "auto" and program.name not in PROGRAMS):
         raise InputError(f"{svc.name} runs {program.name}, which the catalog does not size for placement",

@@ -90,6 +90,9 @@ def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *, deadline: float = 
 
 def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
     """A job by exact id or unique prefix, searched on every host."""
+    from ..validate import job_ref
+
+    ref = job_ref(ref)  # an empty prefix would match every job
     jobs, outcome = list_jobs(runner, hosts)
     exact = [j for j in jobs if j.job_id == ref]
     matches = exact or [j for j in jobs if j.job_id.startswith(ref)]
