@@ -35,6 +35,7 @@ class LaunchGuard:
         self.check_in_dry_run = check_in_dry_run  # preflight only reads, so --dry-run shows refusals too
         self.echo = echo or (lambda line: print(line))
         self.reports: dict[str, preflight.PreflightReport] = {}
+        self.claims: dict[str, dict[str, Any] | None] = {}
 
     def _prefetch_s3(self) -> None:
         """Make the S3 client in the background (boto3's import and set-up take about half a second)."""
@@ -75,15 +76,21 @@ class LaunchGuard:
         needs_s3 = bool(spec.inputs or spec.output)
         if needs_s3 and self._worker is None:
             self._prefetch_s3()  # overlaps the SSH checks
-        report = preflight.run_preflight(spec, self.runner, self.inventory,
-                                         s3=(lambda: self.s3) if needs_s3 else None,
-                                         s3_worker=self._worker if needs_s3 else None,
-                                         start_host=self._start if self.auto_start and not self.runner.dry_run
-                                         else None, check_image_tag=self.check_image,
-                                         dry_run=bool(self.runner.dry_run), probed=probed)
+        # The output is claimed (its run.json written) as soon as it is known free; taken back below
+        # when another check fails, or by abandon() when the launch itself fails.
+        claim = {"entry": self.ledger.entry(spec)} if spec.run_folder and not self.runner.dry_run else None
+        try:
+            report = preflight.run_preflight(spec, self.runner, self.inventory,
+                                             s3=(lambda: self.s3) if needs_s3 else None,
+                                             s3_worker=self._worker if needs_s3 else None,
+                                             start_host=self._start if self.auto_start and not self.runner.dry_run
+                                             else None, check_image_tag=self.check_image,
+                                             dry_run=bool(self.runner.dry_run), probed=probed, claim=claim)
+        except BaseException:
+            self._release(spec.job_id, claim)
+            raise
         self.reports[spec.job_id] = report
-        if spec.output and not self.runner.dry_run and not self._worker_alive():
-            self._prefetch_s3()  # for the ledger's run.json: made while the job starts
+        self.claims[spec.job_id] = claim
         for note in report.notes:
             self.echo(f"preflight: {note}")
 
@@ -94,21 +101,32 @@ class LaunchGuard:
         extra = {"container": getattr(result, "container_id", "")}
         if report and report.checkpoint:
             extra["checkpoint"] = report.checkpoint.url
-        try:
-            self.ledger.start(spec, image_digest=report.image_digest if report else None,
-                              s3=self._ledger_s3() if spec.output else None, extra=extra)
+        claim = self.claims.get(spec.job_id)
+        try:  # local only: run.json was written when the output was claimed
+            self.ledger.start(spec, image_digest=report.image_digest if report else None, extra=extra,
+                              entry=claim["entry"] if claim else None)
         except (OSError, RTError) as exc:  # the job runs either way; a lost record is a warning, not a failure
             import sys
 
             sys.stderr.write(f"warning: {spec.job_id} started but was not recorded in the ledger: {exc}\n")
 
+    def abandon(self, spec: Any) -> None:
+        """The launch failed after the checks passed: take its claim on the output back."""
+        self._release(spec.job_id, self.claims.pop(spec.job_id, None))
+
+    def _release(self, job_id: str, claim: dict[str, Any] | None) -> None:
+        if not claim or not claim.get("url"):
+            return
+        from . import storage
+
+        try:
+            storage.release_run(self.s3, claim["url"], job_id)
+        except RTError as exc:
+            import sys
+
+            sys.stderr.write(f"warning: {job_id} did not start, but its claim {claim['url']} could not be taken "
+                             f"back: {exc}; delete it by hand\n")
+
     def finish(self, job_id: str, exit_code: int) -> None:
         entry = self.ledger.get(job_id)
-        self.ledger.finish(job_id, exit_code, s3=self._ledger_s3() if entry and entry.get("run_json") else None)
-
-    def _worker_alive(self) -> bool:
-        return self._worker is not None and bool(self._worker.pid)
-
-    def _ledger_s3(self) -> Any:
-        """What writes run.json: the worker while it runs (it has a client already), else our own."""
-        return self._worker if self._worker_alive() else self.s3
+        self.ledger.finish(job_id, exit_code, s3=self.s3 if entry and entry.get("run_json") else None)

@@ -100,38 +100,43 @@ class Ledger:
         finally:
             os.close(fd)
 
-    def start(self, spec: Any, *, image_digest: str | None = None, s3: Any = None,
-              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Record a launch; with an S3 client, also write run.json into the job's run folder."""
+    @staticmethod
+    def entry(spec: Any, *, image_digest: str | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A launch's record (secrets scrubbed): the ledger's line and its run folder's run.json entry."""
         data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
         entry = {
-            "event": "start", "job_id": data["job_id"], "host": data.get("host"), "service": data.get("service"),
+            "job_id": data["job_id"], "host": data.get("host"), "service": data.get("service"),
             "kind": data.get("kind"), "image": data.get("image"), "image_digest": image_digest,
             "args": scrub_args(data.get("args") or ()), "inputs": list(data.get("inputs") or ()),
             "output": data.get("output"), "exp_name": data.get("exp_name"), "port": data.get("port"),
             "resume": data.get("resume", False), "force": data.get("force", False), "user": data.get("user"),
-            "started": now(), "ended": None, "exit_code": None,
-            "run_json": None, **(extra or {}),
+            "started": now(), "ended": None, "exit_code": None, "run_folder": None, "run_json": None,
+            **(extra or {}),
         }
         folder = data.get("run_folder")
         if folder and folder.startswith("s3://"):
             entry["run_folder"], entry["run_json"] = folder, record_url(folder)
-        self._append(entry)
-        if s3 is not None and entry["run_json"]:
-            from . import storage
+        return scrub(entry)
 
-            storage.put_json(s3, entry["run_json"], scrub({k: v for k, v in entry.items() if k != "event"}))
-        return entry
+    def start(self, spec: Any, *, image_digest: str | None = None, extra: Mapping[str, Any] | None = None,
+              entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Record a launch in the local ledger (run.json was written when the output was claimed)."""
+        record = {**(entry or self.entry(spec)), **(extra or {})}
+        if image_digest:
+            record["image_digest"] = image_digest
+        self._append({"event": "start", **record})
+        return record
 
     def finish(self, job_id: str, exit_code: int, *, s3: Any = None, ended: str | None = None) -> dict[str, Any] | None:
-        """Record a job's end; updates run.json too when an S3 client is given."""
+        """Record a job's end; also in its run.json when an S3 client is given."""
         event = {"event": "end", "job_id": job_id, "ended": ended or now(), "exit_code": int(exit_code)}
         self._append(event)
         entry = self.get(job_id)
         if entry and s3 is not None and entry.get("run_json"):
             from . import storage
 
-            storage.put_json(s3, entry["run_json"], {k: v for k, v in entry.items() if k != "event"})
+            storage.update_run(s3, entry["run_json"], job_id, {"ended": event["ended"], "exit_code": event["exit_code"],
+                                                                "image_digest": entry.get("image_digest")})
         return entry
 
     def entries(self) -> list[dict[str, Any]]:
@@ -168,9 +173,10 @@ class Ledger:
 
 
 def find_run_json(s3: Any, url: str) -> dict[str, Any] | None:
-    """The run.json of the run folder holding `url`, from S3: works on a laptop that did not launch it.
+    """The launch recorded in the run.json of the run folder holding `url`, from S3: works on a laptop
+    that did not launch it. The latest launch, with the earlier ones (--resume, --force) beside it.
 
-    Walks up from the path, one HEAD per folder level (a checkpoint is a few levels deep).
+    Walks up from the path, one request per folder level (a checkpoint is a few levels deep).
     """
     from . import storage
     from .validate import split_s3
@@ -178,7 +184,8 @@ def find_run_json(s3: Any, url: str) -> dict[str, Any] | None:
     bucket, key = split_s3(url)
     parts = [p for p in key.split("/") if p]
     for depth in range(len(parts), 0, -1):
-        candidate = record_url(f"s3://{bucket}/{'/'.join(parts[:depth])}/")
-        if storage.object_exists(s3, candidate):
-            return storage.get_json(s3, candidate)
+        record, _ = storage.read_run(s3, record_url(f"s3://{bucket}/{'/'.join(parts[:depth])}/"))
+        launches = (record or {}).get("launches") or []
+        if launches:
+            return {**launches[-1], "earlier_launches": launches[:-1]}
     return None

@@ -63,26 +63,15 @@ def check_arguments(spec: Any) -> list[Row]:
 
 
 # -- host, GPU and port ----------------------------------------------------------------
-def _docker_port_holders(runner: Any, host: Host, port: int) -> list[tuple[str, str, str]]:
-    """(container, job id, service) of containers publishing `port` on the host."""
-    fmt = '{{.Names}}\t{{.Label "rt.job"}}\t{{.Label "rt.service"}}'
-    out = runner.run(host, ["docker", "ps", "--filter", f"publish={port}", "--format", fmt],
-                     mutating=False, timeout=20).stdout
-    return [tuple((line.split("\t") + ["", ""])[:3]) for line in out.splitlines() if line.strip()]
-
-
-def _listening(runner: Any, host: Host, port: int) -> bool:
-    """A process outside docker listening on the port (ss from iproute2)."""
-    res = runner.run(host, ["ss", "-Hltn", f"sport = :{port}"], mutating=False, check=False, timeout=20)
-    return res.ok and bool(res.stdout.strip())
-
-
-def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> list[Row]:
+def check_port(snap: Any, host: Host, spec: Any, report: PreflightReport) -> list[Row]:
+    """The port from the host's snapshot (snapshot.HostSnapshot): containers publishing it, else a
+    process outside docker listening on it (ss); reads nothing itself."""
     if spec.port is None:
         return []
-    holders = _docker_port_holders(runner, host, spec.port)
+    holders = snap.holders(spec.port)
     rows: list[Row] = []
-    for container, job, service in holders:
+    for holder in holders:
+        container, job, service = holder.name, holder.job_id, holder.service
         who = f"container {container}" + (f" (job {job}, {service})" if job else "")
         if job and spec.replace and service == spec.service:
             report.notes.append(f"--replace: {who} will be stopped to free port {spec.port}")
@@ -94,7 +83,7 @@ def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> l
         else:
             fix = f"stop {container} on {host.name} (docker stop {container}) or choose another --port"
         rows.append(("port", f"port {spec.port} on {host.name} is held by {who}", fix))
-    if not holders and _listening(runner, host, spec.port):
+    if not holders and snap.listens(spec.port):
         rows.append(("port", f"port {spec.port} on {host.name} is taken by a process outside docker",
                      "free it on the host or choose another --port"))
     return rows
@@ -103,7 +92,7 @@ def check_port(runner: Any, host: Host, spec: Any, report: PreflightReport) -> l
 def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
                start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None,
                dry_run: bool = False, probed: Callable[[], tuple[str, int] | None] | None = None) -> list[Row]:
-    """`probed`: gives the probe's (output, status) when the launch command runs it on the host."""
+    """`probed`: gives the snapshot's (output, status) when the launch command takes it on the host."""
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -132,7 +121,7 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
         return [("host", f"{host.name} is {state.power}" + (f": {state.detail}" if state.detail else ""), fix)]
     if spec.replace:
         report.replaces = tuple(j.job_id for j in state.jobs if j.service == spec.service)
-    rows = check_port(runner, host, spec, report)
+    rows = check_port(state.snapshot, host, spec, report) if state.snapshot is not None else []
     freed = sum(j.gpu_mem_mb for j in state.jobs if j.job_id in report.replaces)
     if freed:
         state = replace(state, gpu_used_mb=(state.gpu_used_mb or 0) - freed,
@@ -181,7 +170,27 @@ def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, report: Pref
     return []
 
 
-def check_output(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
+def check_output(s3: Any, spec: Any, report: PreflightReport, claim: dict[str, Any] | None = None) -> list[Row]:
+    """Is the run folder free (or joined with --resume/--force)? With `claim` ({"entry": launch record}),
+    a free folder is claimed at once: its run.json is written before the job starts, and
+    claim["url"] says so (the caller takes it back if the launch does not go ahead)."""
+    rows = _output_rows(s3, spec, report)
+    if rows or claim is None or not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
+        return rows
+    from .ledger import record_url
+
+    url = record_url(spec.run_folder)
+    try:
+        storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force))
+    except storage.ClaimTaken as exc:
+        return [("output", exc.message, exc.fix or "choose another --exp-name")]
+    except RTError as exc:  # a claim that cannot be written stops the launch: the output would be unguarded
+        return [("output", f"could not claim {spec.run_folder}: {exc.message}", exc.fix or "check S3 and retry")]
+    claim["url"] = url
+    return []
+
+
+def _output_rows(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
     if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
     from .ledger import record_url
@@ -238,7 +247,7 @@ def check_image(spec: Any, report: PreflightReport) -> list[Row]:
 
 
 # -- the entry point ---------------------------------------------------------------
-def _guard(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
+def run_check(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
     """Run one check; an error in it becomes its row instead of hiding the other checks."""
     try:
         return fn()
@@ -250,20 +259,25 @@ def _guard(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
 
 
-def check_storage(s3_client: Callable[[], Any], spec: Any, report: PreflightReport) -> list[Row]:
-    """Both S3 checks, one after the other, each failure its own row (the S3 worker's whole job)."""
-    return (_guard("inputs", lambda: check_inputs(s3_client(), spec, report))
-            + _guard("output", lambda: check_output(s3_client(), spec, report)))
+def check_storage(s3_client: Callable[[], Any], spec: Any, report: PreflightReport,
+                  claim: dict[str, Any] | None = None) -> list[Row]:
+    """Both S3 checks, one after the other, each failure its own row (the S3 worker's whole job); the
+    output is claimed only when the inputs are fine too."""
+    rows = run_check("inputs", lambda: check_inputs(s3_client(), spec, report))
+    return rows + run_check("output", lambda: check_output(s3_client(), spec, report, None if rows else claim))
 
 
-def _worker_checks(worker: Any, s3_client: Callable[[], Any], spec: Any, report: PreflightReport) -> list[Row]:
+def _worker_checks(worker: Any, s3_client: Callable[[], Any], spec: Any, report: PreflightReport,
+                   claim: dict[str, Any] | None = None) -> list[Row]:
     """The S3 checks from the worker process; in-process when it gave no answer."""
-    answer = worker.check(spec)
+    answer = worker.check(spec, claim=claim["entry"] if claim else None)
     if answer is None:
-        return check_storage(s3_client, spec, report)
-    rows, notes, checkpoint = answer
+        return check_storage(s3_client, spec, report, claim)
+    rows, notes, checkpoint, claimed = answer
     report.notes.extend(notes)
     report.checkpoint = report.checkpoint or checkpoint
+    if claimed and claim is not None:
+        claim["url"] = claimed
     return rows
 
 
@@ -279,10 +293,13 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
                   start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
                   power: Callable[[Host], str] | None = None, dry_run: bool = False,
-                  s3_worker: Any = None, probed: Callable[[], tuple[str, int] | None] | None = None) -> PreflightReport:
+                  s3_worker: Any = None, probed: Callable[[], tuple[str, int] | None] | None = None,
+                  claim: dict[str, Any] | None = None) -> PreflightReport:
     """All checks at once; PreflightError with every failing row, else the report.
 
     `s3_worker` (remote_training.s3_worker.S3Worker) runs the S3 checks in its own process.
+    `claim` ({"entry": ...}): claim the output once it is known free (see check_output); whoever
+    passes it takes the claim back (claim["url"]) when the launch does not go ahead.
     """
     argument_rows = check_arguments(spec)
     chosen = None
@@ -309,14 +326,13 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
                                     chosen.start_first else None, power, dry_run, probed)),
     ]
     if not argument_rows and s3_worker is not None:  # S3 calls with malformed URLs would only repeat errors
-        checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report)))
+        checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report, claim)))
     elif not argument_rows:
-        checks += [("inputs", lambda: check_inputs(s3_client(), spec, report)),
-                   ("output", lambda: check_output(s3_client(), spec, report))]
+        checks.append(("inputs", lambda: check_storage(s3_client, spec, report, claim)))
     if check_image_tag:
         checks.append(("image", lambda: check_image(spec, report)))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        results = list(pool.map(lambda item: _guard(*item), checks))
+        results = list(pool.map(lambda item: run_check(*item), checks))
     rows = argument_rows + [row for result in results for row in result]
     if rows:
         raise PreflightError(rows)

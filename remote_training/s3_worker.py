@@ -1,4 +1,4 @@
-"""A launch's S3 work (the preflight checks, the ledger's run.json) in a forked worker.
+"""A launch's S3 work (the preflight checks and the claim of its output) in a forked worker.
 
 Importing boto3 and building a client is a quarter of a second of pure Python. In
 the launching process it would hold the GIL while the SSH handshake, the host
@@ -6,15 +6,14 @@ probe and the compose run need it. A child forked when the guard is made (no
 Python start-up to pay, every module already loaded) does it on another core and
 then answers requests, one JSON line each way, until its pipe closes:
 
-    {"op": "check", "spec": {service, kind, args, inputs, output, exp_name, resume, force}}
-        -> {"rows": [[check, problem, fix], ...], "notes": [...], "checkpoint": {url, step, name} | null}
-    {"op": "put_object", "params": {Bucket, Key, Body (text), ContentType}}
-        -> {"ok": true} | {"error": message, "fix": fix}
+    {"op": "check", "spec": {service, kind, args, inputs, output, ...}, "claim": launch record | null}
+        -> {"rows": [[check, problem, fix], ...], "notes": [...], "checkpoint": {url, step, name} | null,
+            "claimed": run.json URL | null}
 
 The child is this process's copy, so the AWS credential chain is the caller's. When
 there is no worker (threads already running: no safe fork) or it stops answering,
-`check` returns None and the caller runs the same checks in-process, and
-`put_object` uses an in-process client: a slower launch, never a skipped step.
+`check` returns None and the caller runs the same checks in-process: a slower launch, never a
+skipped step.
 """
 from __future__ import annotations
 
@@ -55,9 +54,11 @@ class S3Worker:
         os.close(request_r)
         os.close(answer_w)
 
-    def check(self, spec: Any) -> tuple[list, list[str], Any] | None:
-        """(rows, notes, checkpoint) of the S3 checks for `spec`; None when the worker gave no answer."""
-        answer = self._ask({"op": "check", "spec": {name: _plain(getattr(spec, name)) for name in SPEC_FIELDS}})
+    def check(self, spec: Any, claim: dict[str, Any] | None = None) -> tuple[list, list[str], Any, Any] | None:
+        """(rows, notes, checkpoint, claimed url) of the S3 checks for `spec`, claiming its output with the
+        launch record `claim` once it is free; None when the worker gave no answer."""
+        answer = self._ask({"op": "check", "spec": {name: _plain(getattr(spec, name)) for name in SPEC_FIELDS},
+                            "claim": claim})
         try:
             rows, notes, checkpoint = [tuple(r) for r in answer["rows"]], list(answer["notes"]), answer["checkpoint"]
         except (KeyError, TypeError):
@@ -66,21 +67,7 @@ class S3Worker:
             from .storage import Checkpoint
 
             checkpoint = Checkpoint(**checkpoint)
-        return rows, notes, checkpoint
-
-    def put_object(self, **params: Any) -> None:
-        """The one S3 call the ledger makes (storage.put_json), done by the worker's client."""
-        text = {**params, "Body": params["Body"].decode()} if isinstance(params.get("Body"), bytes) else params
-        answer = self._ask({"op": "put_object", "params": text})
-        if answer is None:  # no worker: this process's own client
-            from . import storage
-
-            self._fallback = self._fallback or storage.client(self.endpoint)
-            self._fallback.put_object(**params)
-        elif "error" in answer:
-            from .storage import StorageError
-
-            raise StorageError(answer["error"], answer.get("fix"))
+        return rows, notes, checkpoint, answer.get("claimed")
 
     def _ask(self, request: dict[str, Any]) -> Any:
         if not self.pid:
@@ -133,27 +120,17 @@ def answer_check(request: dict[str, Any], client: Any) -> dict[str, Any]:
     spec = SimpleNamespace(**{**request["spec"], "args": tuple(request["spec"]["args"]),
                               "inputs": tuple(request["spec"]["inputs"])})
     report = PreflightReport(spec)
-    rows = check_storage(lambda: client, spec, report)
+    claim = {"entry": request["claim"]} if request.get("claim") else None
+    rows = check_storage(lambda: client, spec, report, claim)
     return {"rows": [list(row) for row in rows], "notes": report.notes,
-            "checkpoint": asdict(report.checkpoint) if report.checkpoint else None}
-
-
-def answer_put(request: dict[str, Any], client: Any) -> dict[str, Any]:
-    from . import storage
-    from .errors import RTError
-
-    params = {**request["params"], "Body": request["params"]["Body"].encode()}
-    try:
-        storage._call(client.put_object, f"writing s3://{params['Bucket']}/{params['Key']}", **params)
-    except RTError as exc:
-        return {"error": exc.message, "fix": exc.fix}
-    return {"ok": True}
+            "checkpoint": asdict(report.checkpoint) if report.checkpoint else None,
+            "claimed": (claim or {}).get("url")}
 
 
 def _serve(endpoint: str | None, request_fd: int, answer_fd: int) -> int:
     """The child's whole life: make the client (the head start), then answer until the pipe closes."""
     from . import storage
-    from .preflight import _guard
+    from .preflight import run_check
 
     client: Any = None
 
@@ -162,15 +139,14 @@ def _serve(endpoint: str | None, request_fd: int, answer_fd: int) -> int:
         client = storage.client(endpoint)
         return []
 
-    failure = _guard("inputs", make_client)  # an unusable AWS config becomes the answer to every request
+    failure = run_check("inputs", make_client)  # an unusable AWS config becomes the answer to every request
     with os.fdopen(request_fd) as requests, os.fdopen(answer_fd, "w") as answers:
         for line in requests:
             request = json.loads(line)
             if failure:
-                reply = ({"rows": [list(r) for r in failure], "notes": [], "checkpoint": None}
-                         if request["op"] == "check" else {"error": failure[0][1], "fix": failure[0][2]})
+                reply = {"rows": [list(r) for r in failure], "notes": [], "checkpoint": None}
             else:
-                reply = (answer_check if request["op"] == "check" else answer_put)(request, client)
+                reply = answer_check(request, client)
             answers.write(json.dumps(reply) + "\n")
             answers.flush()
     return 0

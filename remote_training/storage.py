@@ -156,3 +156,100 @@ def get_json(s3: Any, url: str) -> Any:
     bucket, key = split_s3(url)
     answer = _call(s3.get_object, f"reading {url}", Bucket=bucket, Key=key)
     return json.loads(answer["Body"].read())
+
+
+# -- a run's record (run.json): claimed before the launch, updated in place -------------------
+RUN_RECORD_VERSION = 1
+
+
+class ClaimTaken(StorageError):
+    """Another launch claimed the run folder first."""
+
+
+def read_run(s3: Any, url: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, ETag) of a run.json, or (None, None) when there is none. Records of the older flat
+    form (one launch) read as a record of that one launch."""
+    bucket, key = split_s3(url)
+    try:
+        answer = _call(s3.get_object, f"reading {url}", Bucket=bucket, Key=key)
+    except StorageError as exc:
+        if re.search(r"S3 error (404|NoSuchKey|NotFound)\b", exc.message):
+            return None, None
+        raise
+    data = json.loads(answer["Body"].read() or b"{}")
+    if isinstance(data, dict) and "launches" not in data:
+        data = {"version": RUN_RECORD_VERSION, "launches": [data]}
+    return data, answer.get("ETag")
+
+
+def _put_run(s3: Any, url: str, record: dict[str, Any], *, etag: str | None) -> None:
+    """Create (etag None: only if absent) or replace (only if still at `etag`) a run.json."""
+    bucket, key = split_s3(url)
+    condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+    body = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
+    try:
+        _call(s3.put_object, f"writing {url}", Bucket=bucket, Key=key, Body=body, ContentType="application/json",
+              **condition)
+    except StorageError as exc:
+        if re.search(r"S3 error (412|PreconditionFailed|ConditionalRequestConflict)\b", exc.message):
+            raise ClaimTaken(f"{url} changed under this launch", "retry") from None
+        raise
+
+
+def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool) -> None:
+    """Claim a run folder by writing its record before the job starts.
+
+    A fresh run creates run.json only if it is absent: of two racing launches exactly one wins, the
+    other gets ClaimTaken naming the winner. `append` (--resume, --force) keeps the earlier launches
+    and adds this one, conditional on the version read (retried when another writer got in between).
+    """
+    for _ in range(5):
+        record, etag = read_run(s3, url) if append else (None, None)
+        launches = list((record or {}).get("launches", []))
+        try:
+            _put_run(s3, url, {"version": RUN_RECORD_VERSION, "launches": [*launches, entry]}, etag=etag)
+            return
+        except ClaimTaken:
+            if append:
+                continue
+            winner, _ = read_run(s3, url)
+            last = ((winner or {}).get("launches") or [{}])[-1]
+            raise ClaimTaken(f"{url} was claimed a moment ago by {last.get('job_id', 'another launch')} "
+                             f"({last.get('user', '?')} on {last.get('host', '?')})",
+                             "choose another --exp-name or --output, or add --resume to join that run") from None
+    raise ClaimTaken(f"{url} kept changing while this launch tried to add itself", "retry")
+
+
+def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any]) -> bool:
+    """Set fields of one launch in a run.json (read, change, write back if unchanged); False if absent."""
+    for _ in range(5):
+        record, etag = read_run(s3, url)
+        launches = (record or {}).get("launches", [])
+        mine = [e for e in launches if e.get("job_id") == job_id]
+        if not mine:
+            return False
+        mine[-1].update(changes)
+        try:
+            _put_run(s3, url, record, etag=etag)
+            return True
+        except ClaimTaken:
+            continue
+    raise StorageError(f"{url} kept changing while {job_id}'s end was written", "retry inv jobs.wait")
+
+
+def release_run(s3: Any, url: str, job_id: str) -> None:
+    """Take back a claim whose launch did not start: drop its launch, and the record when none is left."""
+    for _ in range(5):
+        record, etag = read_run(s3, url)
+        if record is None:
+            return
+        left = [e for e in record.get("launches", []) if e.get("job_id") != job_id]
+        try:
+            if left:
+                _put_run(s3, url, {**record, "launches": left}, etag=etag)
+            else:
+                bucket, key = split_s3(url)
+                _call(s3.delete_object, f"releasing {url}", Bucket=bucket, Key=key, IfMatch=etag)
+            return
+        except (ClaimTaken, StorageError):
+            continue

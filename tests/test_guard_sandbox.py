@@ -1,12 +1,13 @@
 """Preflight, placement and the ledger inside real launches (`inv` on the sandbox, stand-in images):
 run.json beside the run folder (outside what the job syncs), secrets kept out, a held output refused then resumed, a taken port
-refused then --replace'd, a second GR00T server refused on the 12 GB desktop."""
+refused then --replace'd, a second GR00T server refused on the 12 GB desktop, two launches racing for one
+output (exactly one starts), and a failed start giving its claim back."""
 from __future__ import annotations
 
 import json
 import uuid
 
-from jobs_fixtures import cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
 
 SECRET = "wandb-secret-" + uuid.uuid4().hex
 
@@ -30,7 +31,8 @@ def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, pref
     saved = keys(s3, out + "e1/")
     assert "checkpoint-4/config.json" in saved and "run.json" not in saved  # the job syncs e1/; the record is outside
     assert keys(s3, out + ".rt-runs/e1/") == ["run.json"]
-    run = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/groot/.rt-runs/e1/run.json")["Body"].read())
+    record = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/groot/.rt-runs/e1/run.json")["Body"].read())
+    [run] = record["launches"]
     assert run["job_id"] == job and run["exit_code"] == 0 and run["host"] == "vm-train"
     assert run["run_folder"] == out + "e1/"
     assert run["image"].startswith("localhost:5000/") and run["image_digest"].startswith("sha256:")
@@ -50,6 +52,50 @@ def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, pref
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     cleanup.append(("vm-train", started_job(resumed)))
     assert "--resume: continuing the run" in resumed.stdout
+    # --resume keeps the earlier launch in the record and adds its own
+    record = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/groot/.rt-runs/e1/run.json")["Body"].read())
+    assert [e["job_id"] for e in record["launches"]] == [job, started_job(resumed)]
+
+
+def test_two_launches_racing_for_one_output_start_exactly_one(jobs_env, s3, prefix, cleanup):  # noqa: F811
+    """The claim is a conditional write of run.json: whichever launch makes it first runs, the other is
+    refused before anything started; a refused launch leaves no claim behind."""
+    import subprocess
+    import sys
+
+    data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/race/"
+    argv = [sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out, "--modality", "ee",
+            "--exp-name", "same", "--steps", "2", "--save-steps", "1"]
+    racers = [subprocess.Popen([*argv, "--host", host], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for host in ("vm-train", "vm-train2")]
+    results = [(r.wait(timeout=120), *r.communicate()) for r in racers]
+    started = [(code, o) for code, o, _ in results if code == 0]
+    refused = [(code, e) for code, _, e in results if code != 0]
+    assert len(started) == 1 and len(refused) == 1, results
+    cleanup.append(("vm-train" if results[0][0] == 0 else "vm-train2", started_job_text(started[0][1])))
+    code, err = refused[0]
+    assert code == 8 and (f"{out}same/" in err) and ("claimed a moment ago" in err or "already holds a run" in err)
+    record = json.loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/race/.rt-runs/same/run.json")["Body"].read())
+    assert [e["job_id"] for e in record["launches"]] == [started_job_text(started[0][1])]
+
+
+def test_a_launch_that_fails_after_its_checks_gives_its_claim_back(jobs_env, s3, prefix, tmp_path):  # noqa: F811
+    """Every check passes, then compose refuses to start the job (a fault put into a copy of the
+    compose file): the output's claim is taken back, so the next launch is not refused."""
+    data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/fail/"
+    source = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker" / "docker-compose.yml"
+    text = source.read_text()
+    assert "    shm_size: 8g\n    ipc: host  # Enable shared memory" in text
+    (tmp_path / "docker-compose.yml").write_text(text.replace("    shm_size: 8g\n    ipc: host  # Enable shared memory",
+                                                              "    shm_size: 8zz\n    ipc: host  # Enable shared memory"))
+    result = inv(jobs_env, "train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "x",
+                 "--host", "vm-train", extra_env={"INVOKE_JOBS_COMPOSE_PROJECT": str(tmp_path)})
+    assert result.returncode == 5 and "compose run groot-train exited" in result.stderr, result.stdout + result.stderr
+    assert keys(s3, out) == []  # no claim left behind, nothing written
+
+
+def started_job_text(stdout: str) -> str:
+    return next(line.split()[1] for line in stdout.splitlines() if line.startswith("started "))
 
 
 def test_a_taken_port_is_refused_naming_the_holder_then_replaced(jobs_env, s3, prefix, cleanup):  # noqa: F811

@@ -99,11 +99,13 @@ def test_run_json_lands_beside_the_run_folder_and_traces_back(s3, tmp_path, monk
     root = f"s3://checkpoints/test-ledger/{uuid.uuid4().hex[:8]}"
     s = spec(output=root, args=(f"--output_path={root}", "--exp_name=040126", f"--wandb_api_key={SECRET}"))
     book = ledger.Ledger(tmp_path / "ledger.jsonl")
-    book.start(s, image_digest="sha256:feed", s3=s3)
+    entry = book.entry(s)  # the claim, written before the job starts
+    storage.claim_run(s3, entry["run_json"], entry, append=False)
+    book.start(s, image_digest="sha256:feed", entry=entry)
     storage.put_json(s3, f"{root}/040126/checkpoint-20/meta.json", {"step": 20})  # what the trainer writes
     book.finish(s.job_id, 3, s3=s3)
     assert not storage.object_exists(s3, f"{root}/040126/run.json")  # never inside what the job syncs
-    run = storage.get_json(s3, f"{root}/.rt-runs/040126/run.json")
+    [run] = storage.get_json(s3, f"{root}/.rt-runs/040126/run.json")["launches"]
     assert run["job_id"] == s.job_id and run["exit_code"] == 3 and run["image_digest"] == "sha256:feed"
     assert SECRET not in json.dumps(run) and "sandbox-secret-value" not in json.dumps(run)
     latest = storage.latest_checkpoint(s3, f"{root}/040126/", "groot")
@@ -150,7 +152,9 @@ def test_a_ledger_that_cannot_be_written_only_warns_after_launch(capsys):
 def test_a_checkpoint_traces_to_its_run_json_from_another_laptop(s3, tmp_path):
     root = f"s3://checkpoints/test-ledger/{uuid.uuid4().hex[:8]}"
     s = spec(output=root)
-    ledger.Ledger(tmp_path / "launcher.jsonl").start(s, image_digest="sha256:beef", s3=s3)
+    entry = ledger.Ledger.entry(s, image_digest="sha256:beef")
+    storage.claim_run(s3, entry["run_json"], entry, append=False)
+    ledger.Ledger(tmp_path / "launcher.jsonl").start(s, entry=entry)
     # Another laptop: an empty local ledger, only S3.
     assert ledger.Ledger(tmp_path / "other.jsonl").trace(f"{root}/040126/checkpoint-20/") is None
     found = ledger.find_run_json(s3, f"{root}/040126/checkpoint-20/model.safetensors")

@@ -304,15 +304,13 @@ import json, sys
 from types import SimpleNamespace
 from remote_training.s3_worker import S3Worker
 worker = S3Worker(sys.argv[1])  # no thread runs yet: this forks, as the CLI does
-spec = SimpleNamespace(**json.loads(sys.stdin.read()))
-rows, notes, checkpoint = worker.check(spec)
-worker.put_object(Bucket="checkpoints", Key=spec.key, Body=b'{"from": "worker"}', ContentType="application/json")
-try:
-    worker.put_object(Bucket="no-such-bucket-rt", Key="k", Body=b"x")
-    refused = ""
-except Exception as exc:
-    refused = f"{type(exc).__name__}: {exc.message}"
-print(json.dumps({"pid": worker.pid, "rows": rows, "notes": notes, "checkpoint": checkpoint.url, "refused": refused}))
+fields = json.loads(sys.stdin.read())
+rows, notes, checkpoint, _ = worker.check(SimpleNamespace(**fields["server"]))
+train = SimpleNamespace(**fields["train"])
+first = worker.check(train, claim={"job_id": "first", "user": "ann", "host": "vm-train"})
+second = worker.check(train, claim={"job_id": "second"})
+print(json.dumps({"pid": worker.pid, "rows": rows, "notes": notes, "checkpoint": checkpoint.url,
+                  "first": [first[0], first[3]], "second": [second[0], second[3]]}))
 worker.close()
 """
 
@@ -323,15 +321,22 @@ def test_the_forked_s3_worker_answers_like_the_in_process_checks(fleet, root, sa
     import subprocess
     import sys
 
+    from remote_training.ledger import record_url
+
     for step in (10, 200):
         put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-{step}/model")
+    put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
     job = server_spec(fleet, root, "vm-train", free_port())
     job = dataclasses.replace(job, inputs=(*job.inputs, f"s3://interim/{root}/missing/"))
-    fields = {name: list(v) if isinstance(v, tuple) else v for name, v in dataclasses.asdict(job).items()}
-    fields["key"] = f"{root}/from-worker.json"
+    train = train_spec(fleet, root, exp="claimed")
+
+    def plain(spec) -> dict:
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in dataclasses.asdict(spec).items()}
+
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-    out = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, sandbox["s3_local_endpoint"]], input=json.dumps(fields),
-                         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, sandbox["s3_local_endpoint"]],
+                         input=json.dumps({"server": plain(job), "train": plain(train)}), capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     forked = json.loads(out.stdout)
     report = preflight.PreflightReport(job)
@@ -339,10 +344,11 @@ def test_the_forked_s3_worker_answers_like_the_in_process_checks(fleet, root, sa
     assert forked["rows"] == [list(row) for row in in_process] and len(in_process) == 1  # the missing input
     assert forked["notes"] == report.notes and forked["checkpoint"] == report.checkpoint.url
     assert forked["checkpoint"].endswith("/checkpoint-200/") and forked["pid"] > 0
-    # The ledger's write goes through the same worker; S3's refusal comes back as a StorageError.
-    body = fleet["s3"].get_object(Bucket="checkpoints", Key=f"{root}/from-worker.json")["Body"].read()
-    assert json.loads(body) == {"from": "worker"}
-    assert forked["refused"] == "StorageError: writing s3://no-such-bucket-rt/k: bucket 'no-such-bucket-rt' does not exist"
+    # The worker claims a free output (its run.json, written before any start), exactly once.
+    assert forked["first"] == [[], record_url(train.run_folder)]
+    [(check, problem, _)] = forked["second"][0]
+    assert check == "output" and forked["second"][1] is None
+    assert "claimed a moment ago by first (ann on vm-train)" in problem or "already holds a run" in problem
 
 
 def test_with_threads_running_the_worker_does_not_fork_and_checks_run_in_process(fleet, root):

@@ -13,7 +13,7 @@ import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..errors import InputError, RemoteCommandError
 from ..inventory import Host
@@ -123,24 +123,43 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
     commands = [quote_command(argv)]
     if job_env:  # values never printed, only names
         commands.insert(0, f"(the next command reads {', '.join(sorted(job_env))} on its stdin; values not shown)")
-    shipped = False
     if runner.dry_run:
         _echo_ship(runner, host, project, project_dir, commands)
         for line in commands:
             runner.echo(f"[{host.name}] {line}")
         result = LaunchResult(spec.job_id, host.name, "", project_dir, False, tuple(commands), 0.0, True)
         hooks.record(spec, result)
-        return result
-    if gate and host.ssh == planned.ssh:
-        out = gate.go(env_text)
-    else:
         if gate:
             gate.abort()
-        out = runner.run(host, argv, check=False, stdin=env_text)
-    if out.exit_status == PROJECT_MISSING:
-        ship(runner, host, project, project_dir)
-        shipped = True
-        out = runner.run(host, argv, check=False, stdin=env_text)
+        return result
+    try:
+        out, shipped = _start(runner, host, project, project_dir, argv, env_text,
+                              gate if gate and host.ssh == planned.ssh else None)
+        _raise_unless_started(runner, host, spec, out)
+    except BaseException:
+        hooks.abandon(spec)  # nothing runs: the output's claim goes back
+        raise
+    container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
+    result = LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
+                          time.monotonic() - started)
+    try:
+        hooks.record(spec, result)
+    except Exception as exc:  # the job runs now: a bookkeeping failure must not report the launch as failed
+        runner.echo(f"warning: {spec.job_id} started but was not recorded: {exc}")
+    return result
+
+
+def _start(runner: RemoteRunner, host: Host, project: Project, project_dir: str, argv: list[str],
+           env_text: str | None, gate: Any) -> tuple[Any, bool]:
+    """Run the launch (through the held gate when there is one); ship the project if it is missing."""
+    out = gate.go(env_text) if gate else runner.run(host, argv, check=False, stdin=env_text)
+    if out.exit_status != PROJECT_MISSING:
+        return out, False
+    ship(runner, host, project, project_dir)
+    return runner.run(host, argv, check=False, stdin=env_text), True
+
+
+def _raise_unless_started(runner: RemoteRunner, host: Host, spec: JobSpec, out: Any) -> None:
     if out.exit_status == PULL_FAILED:
         raise RemoteCommandError(f"{host.name}: pulling {spec.image} failed",
                                  "push the image first (inv images.push) and check the host reaches the registry",
@@ -153,14 +172,6 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
                                  f"{_reason(out.stderr.strip() or out.stdout.strip())}",
                                  "see the message above; inv jobs.list shows what runs there",
                                  exit_status=out.exit_status, stdout=out.stdout, stderr=out.stderr)
-    container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
-    result = LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
-                          time.monotonic() - started)
-    try:
-        hooks.record(spec, result)
-    except Exception as exc:  # the job runs now: a bookkeeping failure must not report the launch as failed
-        runner.echo(f"warning: {spec.job_id} started but was not recorded: {exc}")
-    return result
 
 
 def _reason(text: str) -> str:

@@ -2,8 +2,9 @@
 
 This is the seam for preflight, placement and the ledger: a launch builds a
 JobSpec, hands it to `hooks.before_launch(spec)` (which may raise, e.g. a
-PreflightError, and then nothing has started), runs it, then calls
-`hooks.record(spec, result)`. Both hooks only read the spec.
+PreflightError, and then nothing has started; it claims the output when all is
+well), runs it, then calls `hooks.record(spec, result)`, or `hooks.abandon(spec)`
+when the start failed (the claim goes back). The hooks only read the spec.
 """
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ class LaunchHooks(Protocol):
 
     def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
 
+    def abandon(self, spec: JobSpec) -> None: ...
+
 
 class NoHooks:
     """The default until preflight/ledger plug in: checks nothing, records nothing."""
@@ -83,6 +86,9 @@ class NoHooks:
         return None
 
     def record(self, spec: JobSpec, result: LaunchResult) -> None:
+        return None
+
+    def abandon(self, spec: JobSpec) -> None:
         return None
 
 
