@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 from .addresses import follow_address
 from .errors import InputError, ProviderError, RemoteCommandError, UnreachableError
-from .fleet_status import JOB_LABEL, PS_FORMAT, Job, parse_jobs
 from .inventory import Host
 from .providers import Provider, State, Status, provider_for
 from .remote import RemoteRunner
-
-
+from .snapshot import Job, take
 
 
 @dataclass(frozen=True)
@@ -31,11 +29,10 @@ def provider(runner: RemoteRunner, host: Host) -> Provider:
     return provider_for(host, runner.inventory)
 
 
-def job_containers(runner: RemoteRunner, host: Host) -> list[Job]:
-    """Running containers labelled rt.job on the host (read-only, also in dry-run)."""
-    result = runner.run(host, ["docker", "ps", "--filter", f"label={JOB_LABEL}", "--format", PS_FORMAT],
-                        mutating=False, timeout=30)
-    return parse_jobs(result.stdout)
+def busy_jobs(runner: RemoteRunner, host: Host) -> list[Job]:
+    """The jobs holding the host now, from its snapshot (read-only, also in dry-run); RemoteCommandError
+    when docker gave no container list."""
+    return list(take(runner, host, timeout=30).require_docker().active_jobs)
 
 
 def ssh_answers(runner: RemoteRunner, host: Host) -> bool:
@@ -113,12 +110,12 @@ def stop(runner: RemoteRunner, host: Host, *, force: bool = False, timeout: floa
     if not force:
         host = follow_address(runner, host, now)
         try:
-            jobs = job_containers(runner, host)
+            jobs = busy_jobs(runner, host)
         except (UnreachableError, RemoteCommandError) as exc:
             raise InputError(f"{host.name}: cannot check for running jobs ({exc.message})",
                              f"inv vm.stop {host.name} --force stops it anyway") from exc
         if jobs:
-            listed = ", ".join(f"{j.job} ({j.name})" for j in jobs)
+            listed = ", ".join(f"{j.job_id} ({j.name})" for j in jobs)
             raise InputError(f"{host.name} is busy: {len(jobs)} job container(s) running: {listed}",
                              f"wait for them (inv vm.status), stop them, or inv vm.stop {host.name} --force")
     runner.forget(host)

@@ -3,22 +3,20 @@
 The seed's rules as data: which services need an H100, how much GPU memory
 each holds, which take a whole host. `choose()` is pure (host states in, a
 decision and its reason out), so every rule is unit-tested; `probe()` reads
-one host's state over SSH (nvidia-smi and the job containers' labels).
+one host's state from its snapshot (remote_training/snapshot.py).
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .errors import InputError, RemoteCommandError, RTError
+from . import snapshot
+from .errors import InputError, RTError
 from .inventory import Host, Inventory
-from .remote import quote_command
+from .snapshot import HostSnapshot, Job
 
 # A job never gets the last GiB: the CUDA context and (on a desktop) the display hold some.
 HEADROOM_MB = 1024
-JOB_LABEL, SERVICE_LABEL, GPU_LABEL = "rt.job", "rt.service", "rt.gpu_mem_mb"
 
 
 @dataclass(frozen=True)
@@ -53,25 +51,23 @@ def is_h100(host: Host) -> bool:
 
 
 @dataclass(frozen=True)
-class RunningJob:
-    job_id: str
-    service: str
-    container: str
-    gpu_mem_mb: int = 0
-    ports: str = ""
-
-
-@dataclass(frozen=True)
 class HostState:
-    """What placement needs to know about one host right now."""
+    """What placement needs to know about one host right now: a view of its snapshot (snapshot.py)
+    and its power state. The numbers are copied out of the snapshot so that `choose` stays pure."""
 
     host: Host
     power: str  # running | stopped | unreachable | unknown
     gpu_total_mb: int | None = None
     gpu_used_mb: int | None = None
-    jobs: tuple[RunningJob, ...] = ()
+    jobs: tuple[Job, ...] = ()  # the jobs that hold the host now
     startable: bool = False  # a provider can power it on (stopped VMs)
     detail: str = ""  # e.g. the SSH error of an unreachable host
+    snapshot: HostSnapshot | None = None  # what it was read from (None when the host gave none)
+
+    @classmethod
+    def of(cls, host: Host, snap: HostSnapshot) -> "HostState":
+        return cls(host, "running", snap.gpu_total_mb, snap.gpu_used_mb, snap.active_jobs,
+                   host.provider.type != "static", snap.smi_error, snap)
 
     @property
     def free_mb(self) -> int | None:
@@ -160,64 +156,23 @@ def choose(service: str, states: Sequence[HostState], need_mb: int | None = None
 
 
 # -- reading a host's state ---------------------------------------------------------
-NVIDIA_SMI = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
-              "--format=csv,noheader,nounits"]
-DOCKER_JOBS = ["docker", "ps", "--filter", f"label={JOB_LABEL}", "--format",
-               '{{.Label "rt.job"}}\t{{.Label "rt.service"}}\t{{.Names}}\t{{.Label "rt.gpu_mem_mb"}}\t{{.Ports}}']
-JOBS_MARK = "--rt-probe-jobs--"
-# Both in one remote command, one round trip on every launch's critical path, and side by side
-# on the host (nvidia-smi can take a while to wake the driver). Exit status: nvidia-smi's if it
-# failed, else docker's. The pieces are constants, quoted like any remote command.
-# PROBE_BODY leaves nvidia-smi's status in $s and docker's in $d for what follows it.
-PROBE_BODY = (f't=$(mktemp) || exit 1; {quote_command(DOCKER_JOBS)} >"$t" 2>&1 & p=$!; '
-              f'{quote_command(NVIDIA_SMI)}; s=$?; wait $p; d=$?; [ $s -eq 0 ] && echo {JOBS_MARK} && cat "$t"; '
-              'rm -f "$t"')
-PROBE = ["sh", "-c", PROBE_BODY + '; [ $s -eq 0 ] || exit $s; exit $d']
-
-
-def parse_nvidia_smi(text: str) -> tuple[int, int]:
-    """(total MiB, used MiB) summed over the GPUs in nvidia-smi's CSV."""
-    total = used = 0
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(c.strip() for c in row)]
-    if not rows:
-        raise ValueError("nvidia-smi printed no GPU")
-    for row in rows:
-        if len(row) < 3:
-            raise ValueError(f"unexpected nvidia-smi line: {','.join(row)!r}")
-        total += int(float(row[1]))
-        used += int(float(row[2]))
-    return total, used
-
-
-def parse_jobs(text: str) -> tuple[RunningJob, ...]:
-    jobs = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = (line.split("\t") + [""] * 5)[:5]
-        mem = int(parts[3]) if parts[3].strip().isdigit() else 0
-        jobs.append(RunningJob(parts[0], parts[1], parts[2], mem, parts[4]))
-    return tuple(jobs)
-
-
 def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
           probed: Callable[[], tuple[str, int] | None] | None = None) -> HostState:
-    """One host's state: GPU memory and running jobs over SSH; power state from the provider.
+    """One host's state: its snapshot over SSH (snapshot.take); power state from the provider.
 
     SSH is asked first: a host that answers is running, and the provider call (the
     cloud SDK's import and a round trip, about half a second) is only paid for a
     host that does not answer, to tell "stopped" from "on but unreachable".
+    A host whose docker gives no container list counts as unreachable (its jobs are unknown);
+    one whose nvidia-smi fails is running with its GPU memory unknown.
     """
     startable = host.provider.type != "static"
     try:
-        # `probed`: gives (output, status) of PROBE_BODY already run on the host by the launch command
-        # itself (None when that command could not start: then probe the usual way)
+        # `probed`: gives (output, status) of snapshot.BODY already run on the host by the launch command
+        # itself (None when that command could not start: then take the snapshot the usual way)
         given = probed() if probed is not None else None
-        text, status = given if given is not None else _run_probe(runner, host)
-        if status != 0:
-            raise RemoteCommandError(f"{host.name}: the host probe exited {status}: {text.strip()[-200:]}",
-                                     "check nvidia-smi and docker on the host", exit_status=status)
-        smi_text, _, jobs_text = text.partition(JOBS_MARK + "\n")
+        snap = snapshot.parse(host.name, given[0]) if given is not None else snapshot.take(runner, host)
+        snap.require_docker()
     except RTError as exc:
         if power is None:
             # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
@@ -229,16 +184,7 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
         if state != "running":
             return HostState(host, state, startable=startable and state == "stopped")
         return HostState(host, "unreachable", detail=str(exc))  # the provider says it runs: on but not answering
-    try:
-        total, used = parse_nvidia_smi(smi_text)
-    except ValueError as exc:
-        return HostState(host, "running", jobs=parse_jobs(jobs_text), detail=str(exc))
-    return HostState(host, "running", total, used, parse_jobs(jobs_text))
-
-
-def _run_probe(runner, host: Host) -> tuple[str, int]:
-    out = runner.run(host, PROBE, mutating=False, timeout=20, check=False)
-    return out.stdout, out.exit_status
+    return HostState.of(host, snap)
 
 
 def probe_all(runner, hosts: Sequence[Host], power: Callable[[Host], str] | None = None,

@@ -38,13 +38,13 @@ def start(c, host, timeout=0, dry_run=False):
                "timeout": "seconds to wait for STOPPED", "dry_run": "print what would be called, stop nothing"})
 def stop(c, host, force=False, timeout=0, dry_run=False):
     """Stop a VM through its provider; refuses while jobs run unless --force."""
-    from remote_training.lifecycle import job_containers, provider, stop as stop_vm
+    from remote_training.lifecycle import busy_jobs, provider, stop as stop_vm
 
     r = _runner(c, dry_run)
     h = r.inventory.get(host)
     if dry_run:
         if not force:
-            jobs = job_containers(r, h)
+            jobs = busy_jobs(r, h)
             print(f"{h.name}: {len(jobs)} job container(s) running" + ("; would refuse" if jobs else ""))
         print(provider(r, h).describe_stop())
         return
@@ -84,7 +84,7 @@ def status(c, host=None, json=False):
     table = []
     for s in rows:
         ssh = {True: "yes", False: "NO", None: "-"}[s.reachable]
-        jobs = ", ".join(j.job or j.name for j in s.jobs) or "-"
+        jobs = ", ".join(j.job_id or j.name for j in s.jobs) or "-"
         util = "-" if s.gpu_util_pct is None else f"{s.gpu_util_pct}%"
         table.append((s.name, s.provider, s.state, s.address or "-", ssh, s.gpu or "-",
                       _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb), util, jobs, (s.error or "").split(" (fix: ")[0][:60]))

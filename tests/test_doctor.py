@@ -276,14 +276,14 @@ def test_gpu_memory_held_fails_naming_the_job(sandbox, tmp_path, host_engine):
     inv = sandbox_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inv, connect_timeout=5)
     try:
-        probe = doctor.HostProbe(runner, inv.get("desktop"))
+        probe = doctor.HostView(runner, inv.get("desktop"))
         status, summary, _ = doctor.check_gpu_memory(probe, need_mb=1)
         assert status == OK and "MiB free" in summary
         job = f"doctor-gpu-{uuid.uuid4().hex[:6]}"
         name = run_on_desktop(sandbox, host_engine, labels={"rt.gpu_mem_mb": "12000", "rt.job": job,
                                                             "rt.service": "lerobot-train", "rt.kind": "train"},
                               gpu=True)
-        probe = doctor.HostProbe(runner, inv.get("desktop"))  # a fresh probe: a new `docker ps`
+        probe = doctor.HostView(runner, inv.get("desktop"))  # a fresh view: a new snapshot
         status, summary, fix = doctor.check_gpu_memory(probe, need_mb=6144)
     finally:
         runner.close()
@@ -296,13 +296,13 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
     runner = RemoteRunner(inv, connect_timeout=5)
     port_a, port_b = 18731, 18732  # not 8000/9000: other tests run real servers there
     try:
-        probe = doctor.HostProbe(runner, inv.get("desktop"))
+        probe = doctor.HostView(runner, inv.get("desktop"))
         assert doctor.check_ports(probe, [port_a, port_b])[0] == OK
         foreign = run_on_desktop(sandbox, host_engine, labels={}, ports={"9000/tcp": port_a})
         job = f"doctor-port-{uuid.uuid4().hex[:6]}"
         ours = run_on_desktop(sandbox, host_engine, labels={"rt.job": job, "rt.service": "groot-server", "rt.kind": "serve"},
                               ports={"9000/tcp": port_b})
-        probe = doctor.HostProbe(runner, inv.get("desktop"))
+        probe = doctor.HostView(runner, inv.get("desktop"))
         both = doctor.check_ports(probe, [port_a, port_b])
         only_ours = doctor.check_ports(probe, [port_b])
     finally:
@@ -313,14 +313,30 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
     assert only_ours[0] == WARN and only_ours[2] == f"inv serve.stop {job}"
 
 
-def test_docker_ps_lines_parse():
-    row = doctor.parse_ps_line("srv\t0.0.0.0:9000->9000/tcp, :::9000->9000/tcp, 127.0.0.1:8000-8002->80-82/tcp, "
-                               "5000/tcp\tj1\t6144\tgroot-server\tserve")
-    assert row == {"name": "srv", "ports": [8000, 8001, 8002, 9000], "job": "j1", "gpu_mem_mb": 6144,
-                   "service": "groot-server", "kind": "serve"}
-    assert doctor.parse_ps_line("bare\t\t\t\t\t")["ports"] == []
-    assert doctor.parse_smi("NVIDIA H100 80GB HBM3, 81559, 6144, 100\ngarbage\n") == [
-        {"name": "NVIDIA H100 80GB HBM3", "total_mb": 81559, "used_mb": 6144, "util": 100, "free_mb": 75415}]
+def test_host_checks_read_one_snapshot():
+    """The GPU and port checks are views of the host's snapshot (remote_training/snapshot.py)."""
+    import json
+
+    from remote_training.inventory import Host, Provider
+    from remote_training.snapshot import parse
+
+    def row(name, ports, job="", mem="", service="", kind="", state="running"):
+        labels = [job, service, kind, "", "", "", mem, "", "", "", "", "", "", ""]
+        return json.dumps([f"id-{name}", name, state, "Up 1 minute", ports, *labels])
+
+    containers = [row("srv", "0.0.0.0:9000->9000/tcp, :::9000->9000/tcp, 127.0.0.1:8000-8002->80-82/tcp, 5000/tcp",
+                      "j1", "6144", "groot-server", "serve"),
+                  row("bare", ""), row("gone", "", "j0", "9999", "lerobot-train", "train", state="exited")]
+    text = ("NVIDIA H100 80GB HBM3, 81559, 78000, 100\ngarbage\n--rt-snapshot-- smi 0\n--rt-snapshot-- docker 0\n"
+            + "\n".join(containers) + "\n--rt-snapshot-- ss 0\n--rt-snapshot-- end\n")
+    host = Host("vm", "root@vm", "H100", 80, Provider("static"))
+    view = doctor.HostView(None, host, _connected=True, _snapshot=parse("vm", text))
+    status, summary, fix = doctor.check_gpu_memory(view, need_mb=6144)
+    assert status == FAIL and "3559 of 81559 MiB free, 100% busy" in summary and "srv (6144 MiB)" in summary
+    assert "gone" not in summary and fix.startswith("inv serve.stop j1")  # an exited job holds nothing
+    status, summary, fix = doctor.check_ports(view, [8001, 9000, 7000])
+    assert status == WARN and summary == "8001 held by srv (job j1); 9000 held by srv (job j1)"
+    assert fix == "inv serve.stop j1" and doctor.check_ports(view, [5000, 7000])[0] == OK  # 5000: not published
 
 
 # -- the runner: parallel, per-check deadline, stable order ------------------------------------
@@ -418,10 +434,10 @@ def test_service_sizes_the_gpu_check(sandbox, tmp_path):
     inv = sandbox_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inv, connect_timeout=5)
     try:  # groot-train (placement: H100 only, ~40 GB) never goes to the 12 GB desktop: not a failure there
-        status, summary, _ = doctor.check_gpu_memory(doctor.HostProbe(runner, inv.get("desktop")), 40960,
+        status, summary, _ = doctor.check_gpu_memory(doctor.HostView(runner, inv.get("desktop")), 40960,
                                                      needs_h100=True)
         assert status == OK and "needs an H100" in summary
-        status, summary, fix = doctor.check_gpu_memory(doctor.HostProbe(runner, inv.get("desktop")), 40960)
+        status, summary, fix = doctor.check_gpu_memory(doctor.HostView(runner, inv.get("desktop")), 40960)
         assert status == FAIL and "40960 MiB needed" in summary and "--host auto" in fix
     finally:
         runner.close()

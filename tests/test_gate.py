@@ -1,4 +1,4 @@
-"""The held launch command on a real sandbox host: the probe comes back first, and nothing after the
+"""The held launch command on a real sandbox host: the host snapshot comes back first, and nothing after the
 gate runs unless the laptop says go."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from remote_training.inventory import load_inventory
 from remote_training.jobs.gate import ABORTED, open_gate
 from remote_training.remote import RemoteRunner
+from remote_training.snapshot import parse
 
 # Stands in for the launch script: leaves a mark, echoes the environment it read on stdin.
 MARKING = 'mark=$1; set -a; . /dev/stdin; set +a; touch "$mark"; echo "launched with $RT_GATE_VALUE"; '
@@ -28,7 +29,9 @@ def test_the_probe_arrives_before_anything_runs_and_go_runs_the_rest(sandbox) ->
         gate = open_gate(runner, runner.inventory.get("desktop"), MARKING, [mark])
         assert gate is not None
         text, status = gate.probe
-        assert status == 0 and "--rt-probe-jobs--" in text and text.split("\n")[0].count(",") == 3  # smi CSV
+        assert status == 0 and text.split("\n")[0].count(",") == 3  # smi CSV first
+        snap = parse("desktop", text)  # the whole snapshot came before the gate line
+        assert snap.gpu_total_mb == 12288 and not snap.smi_error and not snap.docker_error and 22 in snap.listening
         assert not _exists(runner, mark)  # held at the gate
         out = gate.go("RT_GATE_VALUE='a b'\n")
         assert out.exit_status == 0 and "launched with a b" in out.stdout

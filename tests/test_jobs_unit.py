@@ -85,17 +85,21 @@ def test_job_ids_are_valid_container_names() -> None:
     assert job_id.startswith("positronic-to-lerobot-700101-000000-") and len(job_id.rsplit("-", 1)[1]) == 4
 
 
-def test_job_record_from_docker_inspect() -> None:
-    record = {"Config": {"Labels": {"rt.job": "groot-server-1", "rt.service": "groot-server", "rt.kind": "serve",
-                                    "rt.args": json.dumps(["--port=9000"]), "rt.user": "vertix", "rt.port": "9000",
-                                    "rt.started": "2026-01-04T10:00:00Z", "rt.gpu_mem_mb": "6000"}},
-              "State": {"Status": "exited", "ExitCode": 137, "FinishedAt": "2026-01-04T11:00:00.123Z"}}
-    job = monitor._job("vm-train", record)
+def test_job_record_from_the_snapshots_docker_ps_line() -> None:
+    """monitor reads jobs from the host snapshot: `docker ps -a` rendered as JSON, no `docker inspect`."""
+    from remote_training.snapshot import DOCKER_PS, LABELS, parse_container
+
+    labels = {"rt.job": "groot-server-1", "rt.service": "groot-server", "rt.kind": "serve",
+              "rt.args": json.dumps(["--port=9000"]), "rt.user": "vertix", "rt.port": "9000",
+              "rt.started": "2026-01-04T10:00:00Z", "rt.gpu_mem_mb": "6000"}
+    row = ["f00d" * 16, "groot-server-1", "exited", "Exited (137) 3 minutes ago", ""] + [labels.get(k, "") for k in LABELS]
+    job = parse_container("vm-train", json.dumps(row))
     assert (job.job_id, job.kind, job.exit_code, job.port, job.gpu_mem_mb) == ("groot-server-1", "serve", 137, 9000, 6000)
-    assert job.args == ("--port=9000",) and not job.running and job.finished == "2026-01-04T11:00:00"
-    running = monitor._job("vm-train", {**record, "State": {"Status": "running", "ExitCode": 0}})
-    assert running.running and running.exit_code is None
-    assert monitor._job("vm-train", {"Config": {"Labels": {"other": "x"}}, "State": {}}) is None
+    assert job.args == ("--port=9000",) and not job.running and job.finished == "3 minutes ago"
+    assert job.container == "f00d" * 16 and job.host == "vm-train" and job.to_dict()["args"] == ["--port=9000"]
+    running = parse_container("vm-train", json.dumps(row[:2] + ["running", "Up 5 seconds"] + row[4:]))
+    assert running.running and running.exit_code is None and running.finished == ""
+    assert "inspect" not in DOCKER_PS and "-a" in DOCKER_PS  # every state; no environment leaves the host
 
 
 def test_every_jobs_task_flag_has_help() -> None:

@@ -10,6 +10,7 @@ from remote_training import placement as pl
 from remote_training.errors import InputError
 from remote_training.inventory import Host, Provider, load_inventory
 from remote_training.remote import RemoteRunner
+from remote_training.snapshot import Job, parse
 
 DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, Provider("static"))
 VM1 = Host("vm-train", "root@vm-train", "H100", 80, Provider("nebius", {"instance_id": "i1"}))
@@ -28,7 +29,7 @@ def stopped(host):
 
 
 def job(job_id, mem=6000, service="groot-server"):
-    return pl.RunningJob(job_id, service, job_id, mem)
+    return Job(job_id, "vm", service, gpu_mem_mb=mem, name=job_id)
 
 
 GROOT_TRAIN, GROOT_SERVER = "positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server"
@@ -99,26 +100,43 @@ def test_auto_does_not_start_a_vm_while_a_running_host_is_free():
     assert chosen.host is VM2 and not chosen.start_first
 
 
-def test_parsers_read_nvidia_smi_and_job_labels():
-    assert pl.parse_nvidia_smi("NVIDIA H100 80GB HBM3, 81559, 6144, 100\n") == (81559, 6144)
-    assert pl.parse_nvidia_smi("A, 100, 10, 0\nB, 200, 20, 0\n") == (300, 30)
-    with pytest.raises(ValueError):
-        pl.parse_nvidia_smi("")
-    jobs = pl.parse_jobs("j1\tgroot-server\tj1\t6144\t0.0.0.0:9000->9000/tcp\n")
-    assert jobs == (pl.RunningJob("j1", "groot-server", "j1", 6144, "0.0.0.0:9000->9000/tcp"),)
+def _output(smi: str, containers: list[str] = (), ss: str = "") -> str:
+    """What snapshot.BODY prints on a host (the gate's head)."""
+    return (smi + "--rt-snapshot-- smi 0\n--rt-snapshot-- docker 0\n" + "".join(c + "\n" for c in containers)
+            + "--rt-snapshot-- ss 0\n" + ss + "--rt-snapshot-- end\n")
 
 
-def test_every_parser_reads_nvidia_smi_as_captured_on_a_real_gpu():
+def _row(job_id, state="running", status="Up 1 minute", ports="", service="groot-server", mem="6144"):
+    import json
+
+    labels = [job_id, service, "serve", "[]", "u", "2026-01-01T00:00:00Z", mem, "", "", "", "", "", "", "rt"]
+    return json.dumps(["c-" + job_id, job_id or "foreign", state, status, ports, *labels])
+
+
+def test_host_state_is_a_view_of_the_snapshot():
+    """Placement reads the snapshot: GPU memory summed, busy = the rt.job containers holding the host."""
+    snap = parse("vm-train", _output("A, 100, 10, 0\nB, 200, 20, 0\n",
+                                     [_row("j1", ports="0.0.0.0:9000->9000/tcp"),
+                                      _row("old", state="exited", status="Exited (0) 2 hours ago"),
+                                      _row("", service="", mem="")]))
+    state = pl.HostState.of(VM1, snap)
+    assert (state.power, state.gpu_total_mb, state.gpu_used_mb, state.free_mb) == ("running", 300, 30, 270)
+    assert [j.job_id for j in state.jobs] == ["j1"] and state.jobs[0].gpu_mem_mb == 6144
+    assert state.jobs[0].published == (9000,) and state.snapshot is snap and state.startable
+    # nvidia-smi failed: running, GPU memory unknown, and memory_problem says so
+    blind = pl.HostState.of(DESKTOP, parse("desktop", _output("sh: nvidia-smi: not found\n").replace(
+        "smi 0", "smi 127")))
+    assert blind.power == "running" and blind.free_mb is None and "127" in blind.detail
+    assert "GPU memory unknown" in pl.memory_problem(blind, 1000)
+
+
+def test_placement_reads_nvidia_smi_as_captured_on_a_real_gpu():
     """tests/data/nvidia_smi_h200_*.txt: the output of the real nvidia-smi on an H200 (driver 580)."""
-    from remote_training.doctor.hosts import parse_smi as doctor_parse
-    from remote_training.fleet_status import parse_smi as status_parse
-
     data = Path(__file__).parent / "data"
     query = (data / "nvidia_smi_h200_query.txt").read_text()
     assert "143771MiB" in (data / "nvidia_smi_h200_full.txt").read_text()  # the same GPU, the human table
-    assert pl.parse_nvidia_smi(query) == (143771, 0)
-    assert status_parse(query) == ("NVIDIA H200", 143771, 0, 0)
-    assert doctor_parse(query)[0]["free_mb"] == 143771
+    state = pl.HostState.of(VM1, parse("vm-train", _output(query)))
+    assert (state.gpu_total_mb, state.gpu_used_mb, state.detail) == (143771, 0, "")
 
 
 def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
@@ -137,24 +155,6 @@ def test_probe_reads_a_sandbox_hosts_gpu_and_jobs(sandbox):
         assert after.gpu_used_mb - before.gpu_used_mb >= 6144  # other jobs may come and go
     finally:
         runner.run(host, ["docker", "rm", "-f", name], check=False)
-        runner.close()
-
-
-def test_the_probe_command_fails_with_nvidia_smi_and_leaves_no_file(sandbox):
-    inventory = load_inventory(Path(sandbox["hosts_file"]))
-    runner = RemoteRunner(inventory)
-    try:
-        scratch = runner.run("desktop", ["mktemp", "-d"]).stdout.strip()
-        ok = runner.run("desktop", pl.PROBE, env={"TMPDIR": scratch})
-        smi, mark, jobs = ok.stdout.partition(pl.JOBS_MARK + "\n")
-        assert mark and pl.parse_nvidia_smi(smi)[0] == 12288  # the 12 GB desktop
-        # No nvidia-smi on the PATH (the stand-in lives in /usr/local/sbin): its status, not docker's.
-        broken = runner.run("desktop", pl.PROBE, env={"PATH": "/usr/local/bin:/usr/bin:/bin", "TMPDIR": scratch},
-                            check=False)
-        assert broken.exit_status == 127 and pl.JOBS_MARK not in broken.stdout
-        assert runner.run("desktop", ["ls", "-A", scratch]).stdout == ""  # each run removed its temp file
-        runner.run("desktop", ["rmdir", scratch])
-    finally:
         runner.close()
 
 

@@ -1,13 +1,14 @@
-"""Pure logic of the vm domain: idleness from samples, durations, nvidia-smi and docker ps parsing."""
+"""Pure logic of the vm domain: idleness from samples (host statuses read from snapshots), durations."""
 from __future__ import annotations
 
 import pytest
 
 from remote_training.errors import InputError
-from remote_training.fleet_status import HostStatus, Job, parse_jobs, parse_smi
+from remote_training.fleet_status import HostStatus
 from remote_training.idle import Sample, SampleStore, idle_for_window, parse_duration
 from rt_sandbox.nebius_standin import other_address
 from remote_training.providers import State
+from remote_training.snapshot import Job
 
 NOW = 10_000.0
 
@@ -48,7 +49,7 @@ def test_sample_of_status():
     hot = HostStatus("vm", "nebius", state="RUNNING", reachable=True, gpu_util_pct=40)
     assert not Sample.of(hot, threshold=10, t=1).idle
     stalled = HostStatus("vm", "nebius", state="RUNNING", reachable=True, gpu_util_pct=0,
-                         jobs=[Job("c1", "job-1")])  # a hung training loop still holds its container
+                         jobs=[Job("job-1", "vm", container="c1")])  # a hung training loop still holds its container
     assert not Sample.of(stalled, threshold=10, t=1).idle
     unknown = HostStatus("vm", "nebius", state="RUNNING", reachable=False)
     assert not Sample.of(unknown, threshold=10, t=1).idle
@@ -75,18 +76,6 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects_garbage():
     with pytest.raises(InputError, match="bad duration"):
         parse_duration("soon")
-
-
-def test_parse_smi_one_and_many_gpus():
-    assert parse_smi("NVIDIA H100 80GB HBM3, 81559, 6144, 100\n") == ("NVIDIA H100 80GB HBM3", 81559, 6144, 100)
-    two = "NVIDIA H100 80GB HBM3, 81559, 100, 0\nNVIDIA H100 80GB HBM3, 81559, 200, 50\n"
-    assert parse_smi(two) == ("2x NVIDIA H100 80GB HBM3", 163118, 300, 50)
-    assert parse_smi("nvidia-smi: command not found\nnvidia-smi-failed\n") == (None, None, None, None)
-
-
-def test_parse_jobs():
-    text = "abc123\tjob-7\tgroot-train\ttrain\t6144\trt-job-7\tUp 2 minutes\nbad line\n"
-    assert parse_jobs(text) == [Job("abc123", "job-7", "groot-train", "train", 6144, "rt-job-7", "Up 2 minutes")]
 
 
 def test_state_words_and_addresses():

@@ -174,7 +174,7 @@ def test_status_cli_shows_jobs_and_stopped_vm(sandbox, runner, tmp_path):
         rows = {row["name"]: row for row in json.loads(out.stdout)}
         assert rows[SPARE]["state"] == "STOPPED" and rows[SPARE]["reachable"] is None
         busy = rows[BUSY]
-        assert busy["busy"] and [j["job"] for j in busy["jobs"]] == [job]
+        assert busy["busy"] and [j["job_id"] for j in busy["jobs"]] == [job]  # the snapshot's Job
         assert busy["gpu_mem_used_mb"] >= 6144 and busy["gpu_util_pct"] == 100
         table = inv(sandbox, tmp_path, "vm.status")
         assert job in table.stdout and "STOPPED" in table.stdout

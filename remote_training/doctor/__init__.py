@@ -20,14 +20,14 @@ from ..errors import RTError
 from ..inventory import Host, Inventory
 from .base import FAIL, OK, WARN, Check, CheckResult, DoctorSettings, Verdict, short
 from .cloud import check_nebius, check_s3_bucket, s3_client, s3_endpoint
-from .hosts import HostProbe, check_gpu_memory, check_ports, check_ssh, parse_ps_line, parse_smi
+from .hosts import HostView, check_gpu_memory, check_ports, check_ssh
 from .local import check_checkout, check_display, check_docker_context, check_docker_engine, docker_contexts
 from .logs import LOG_PATTERNS, LogPattern, check_job_log, check_log_file, check_log_text, explain_log
 
-__all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostProbe", "LogPattern",
+__all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostView", "LogPattern",
            "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_checkout", "check_display", "check_docker_context", "check_docker_engine",
            "docker_contexts", "check_nebius", "check_s3_bucket", "s3_client", "s3_endpoint", "check_gpu_memory",
-           "check_ports", "check_ssh", "parse_ps_line", "parse_smi", "plan_checks", "plan_log_checks", "run_checks", "diagnose",
+           "check_ports", "check_ssh", "plan_checks", "plan_log_checks", "run_checks", "diagnose",
            "point_to_ssh", "failed"]
 
 
@@ -44,7 +44,7 @@ def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settin
                for b in settings.buckets]
     contexts = docker_contexts(env)
     for host in hosts:
-        probe = HostProbe(runner, host)
+        probe = HostView(runner, host)
         checks += [
             Check("ssh", host.name, lambda p=probe: check_ssh(p)),
             Check("gpu_memory", host.name, lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb, settings.needs_h100)),

@@ -1,7 +1,7 @@
 """The host probe and the launch in one remote command, held between them for the laptop's verdict.
 
 Every exec on a host costs an sshd session (about 45 ms before the command even starts). The launch
-therefore opens one: it runs the probe (nvidia-smi and the job list, read-only), prints it and a gate
+therefore opens one: it takes the host snapshot (snapshot.py: GPUs, containers, ports; read-only), prints it and a gate
 line, then waits on its stdin. The laptop runs every check with that probe, then writes `go` and the
 job's environment, or `stop`. Nothing starts before `go`; a laptop that dies closes the channel, the
 `read` fails, and the command exits having started nothing.
@@ -14,13 +14,14 @@ from typing import Any
 
 from ..errors import RemoteCommandError, UnreachableError
 from ..inventory import Host
-from ..placement import PROBE_BODY
 from ..remote import RemoteRunner, RunResult, quote_command
+from ..snapshot import BODY
 
 GATE = "--rt-launch-gate--"
 ABORTED = 95  # the laptop said stop, or went away before saying anything
-# $s and $d: the probe's nvidia-smi and docker statuses; the launch script follows the verdict.
-GATE_SCRIPT = PROBE_BODY + f'; echo "{GATE} $s $d"; IFS= read -r verdict || exit {ABORTED}; ' \
+# The host snapshot's body (snapshot.BODY) first; $s and $d: its nvidia-smi and docker statuses; the launch
+# script follows the verdict. What comes before the gate line is the snapshot (snapshot.parse reads it).
+GATE_SCRIPT = BODY + f'; echo "{GATE} $s $d"; IFS= read -r verdict || exit {ABORTED}; ' \
     f'[ "$verdict" = go ] || exit {ABORTED}; '
 
 

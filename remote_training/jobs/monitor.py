@@ -1,91 +1,42 @@
 """Find, watch, wait on and stop jobs: containers that carry the `rt.job` label.
 
 Jobs are found by label on every host at once, so a job started from another
-laptop (or by a process that has since died) is as visible as our own.
+laptop (or by a process that has since died) is as visible as our own. They are
+read from each host's snapshot (remote_training/snapshot.py: `docker ps -a` with
+the labels we use, never `docker inspect`, so no container's environment leaves
+its host); `Job` is the snapshot's.
 """
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..errors import InputError, JobFailed, RemoteCommandError, UnreachableError
 from ..inventory import Host
-from ..remote import FanOut, RemoteRunner
+from ..remote import RemoteRunner
+from ..snapshot import Job, SnapshotGroup, take, take_all
 
-# One round trip per host: the ids, then their full records.
-INSPECT_SCRIPT = ('ids=$(docker ps -aq --filter label=rt.job) || exit 1; '
-                  'if [ -z "$ids" ]; then echo "[]"; else docker inspect $ids; fi')
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
 PERCENT_RE = re.compile(r"(\d{1,3})%")
 ERROR_RE = re.compile(r"error|exception|traceback|fatal|killed|out of memory", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Job:
-    job_id: str
-    host: str
-    service: str
-    kind: str
-    state: str  # created / running / exited / dead ...
-    exit_code: int | None  # None while running
-    started: str
-    finished: str
-    user: str
-    args: tuple[str, ...]
-    gpu_mem_mb: int
-    image: str
-    port: int | None
-    output: str
-    client: str = ""  # servers: the inference client's policy config (label rt.client)
-
-    @property
-    def running(self) -> bool:
-        return self.state in ("running", "restarting", "created")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["args"] = list(self.args)
-        return data
-
-
-def _job(host: str, record: dict[str, Any]) -> Job | None:
-    labels = (record.get("Config") or {}).get("Labels") or {}
-    if "rt.job" not in labels:
-        return None
-    state = record.get("State") or {}
-    status = state.get("Status", "unknown")
-    try:
-        args = tuple(json.loads(labels.get("rt.args", "[]")))
-    except ValueError:
-        args = ()
-    finished = state.get("FinishedAt", "")
-    return Job(job_id=labels["rt.job"], host=host, service=labels.get("rt.service", ""),
-               kind=labels.get("rt.kind", ""), state=status,
-               exit_code=None if status in ("running", "restarting", "created") else int(state.get("ExitCode", 0)),
-               started=labels.get("rt.started", ""), finished="" if finished.startswith("0001") else finished[:19],
-               user=labels.get("rt.user", ""), args=args, gpu_mem_mb=int(labels.get("rt.gpu_mem_mb", "0") or 0),
-               image=labels.get("rt.image", ""), port=int(labels["rt.port"]) if labels.get("rt.port") else None,
-               output=labels.get("rt.output", ""), client=labels.get("rt.client", ""))
-
-
 def host_jobs(runner: RemoteRunner, host: Host) -> list[Job]:
-    out = runner.run(host, ["sh", "-c", INSPECT_SCRIPT], check=False, mutating=False)
-    try:
-        records = json.loads(out.stdout or "[]")
-    except ValueError:
-        raise RemoteCommandError(f"{host.name}: could not list containers: {out.stderr.strip()[:200]}",
-                                 "check docker on the host (inv doctor)", exit_status=out.exit_status) from None
-    jobs = [j for j in (_job(host.name, r) for r in records) if j]
-    return sorted(jobs, key=lambda j: j.started)
+    """The jobs on one host, in every state, from its snapshot (remote_training/snapshot.py)."""
+    return sorted(take(runner, host).require_docker().jobs, key=lambda j: j.started)
 
 
-def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *, deadline: float = 20.0) -> tuple[list[Job], FanOut]:
-    """Jobs on all hosts at once; hosts that failed are in the FanOut's `failed`."""
-    outcome = runner.fan_out(hosts, lambda h: host_jobs(runner, h), deadline=deadline)
-    jobs = [j for name in outcome.succeeded for j in outcome.succeeded[name]]
-    return sorted(jobs, key=lambda j: (j.started, j.job_id)), outcome
+def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *, deadline: float = 20.0) -> tuple[list[Job], SnapshotGroup]:
+    """Jobs on all hosts at once (their snapshots); hosts that failed, or whose docker gave no list, are
+    in the group's `failed`."""
+    group = take_all(runner, hosts, deadline)
+    for name, snap in group.succeeded.items():
+        if snap.docker_error:
+            group[name] = RemoteCommandError(f"{name}: could not list containers: {snap.docker_error}",
+                                             "check docker on the host (inv doctor)")
+    jobs = [j for snap in group.succeeded.values() for j in snap.jobs]
+    return sorted(jobs, key=lambda j: (j.started, j.job_id)), group
 
 
 def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
