@@ -1,20 +1,17 @@
-"""What every job-launching task shares: build the JobSpec, ship, start, and optionally wait.
+"""What every job-launching task shares: the configuration a launch reads (checkout, pushed images,
+checks on or off, secrets), handed to the core's launch path (remote_training/jobs/run.py).
 
-Kept out of the domain modules so dataset/train/serve/infer stay a list of
-flags and one call each.
+Kept out of the domain modules so dataset/train/serve/infer stay a list of flags and one call each.
 """
 from __future__ import annotations
 
 import os
-import socket
-import sys
-import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from remote_training.errors import InputError, JobFailed
+from remote_training.errors import InputError
 
-from ._cli import PROJECT_ROOT, err, load_inventory, runner, setting
+from ._cli import PROJECT_ROOT, load_inventory, runner, setting
 
 SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # Flag help shared by the launching tasks.
@@ -87,9 +84,9 @@ def make_hooks(c: Any, run: Any, inventory: Any, *, s3_worker: bool = False) -> 
 
     s3_worker: the job reads or writes S3, so start the S3 checks' worker process now.
     """
-    from remote_training.jobs.spec import NoHooks
-
     if not _truthy(setting(c, "jobs.preflight")):
+        from remote_training.jobs.spec import NoHooks
+
         return NoHooks()
     from remote_training.guard import LaunchGuard
 
@@ -105,147 +102,29 @@ def _truthy(value: Any) -> bool:
 
 def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, force: bool = False,
           replace: bool = False, port: int | None = None, env: dict[str, str] | None = None) -> Any:
-    """Launch one typed job (remote_training.jobs.services) through the checkout's compose file;
-    returns the LaunchResult (after the job ends when `wait`)."""
-    from remote_training import validate
-    from remote_training.errors import PreflightError
-    from remote_training.jobs import monitor
-    from remote_training.jobs.catalog import PROGRAMS, load_checkout
-    from remote_training.jobs.launch import launch
-    from remote_training.jobs.project import OVERRIDE, collect, override_text
-    from remote_training.jobs.spec import JobSpec, new_job_id
+    """Launch one typed job (remote_training.jobs.services) through the checkout's compose file, by the
+    core's launch path (remote_training/jobs/run.py); returns the LaunchResult (after the job ends when `wait`)."""
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.run import plan_job, run_plan
+    from remote_training.jobs.spec import NoHooks
 
     inventory = load_inventory(c)
     folder = compose_folder(c, inventory)
     checkout = load_checkout(folder)
-    era = checkout.era
-    svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
-    problems = validate.check_options(job.options)  # every bad value at once, before rendering any
-    if problems:
-        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
-    args = job.argv(era)
-    run_folder = job.run_folder(era)
-    if run_folder:
-        validate.s3_folder(run_folder)
-    host = host or program.default_host
-    if not host or (host == "auto" and program.name not in PROGRAMS):
-        raise InputError(f"{svc.name} runs {program.name}, which the catalog does not size for placement",
-                         "name the host with --host")
-    host = host if host == "auto" else inventory.get(host).name  # an unknown name fails here, before anything
-    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
-                      if program.kind == "serve" else None)
+    env_path, images = service_images(c, checkout)
+    plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace, env=env)
     run = runner(c, dry_run=dry_run, inventory=inventory)
-    hooks = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
-    if host != "auto" and not dry_run:
-        run.prewarm(inventory.get(host))  # after the worker's fork: SSH connects while the launch is planned
+    guard = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
+    if plan.spec.host != "auto" and not dry_run:
+        run.prewarm(inventory.get(plan.spec.host))  # after the worker's fork: SSH connects while we go on
     try:
-        env_path, images = service_images(c, checkout)
-        image = images.get(svc.name)
-        if not image and not dry_run and not hasattr(hooks, "place"):  # with preflight on, one row among all
-            raise InputError(f"no pushed image for {svc.repository} in {env_path}: nothing to run {svc.name} with",
-                             "build and push it first: inv images.push")
-        project = collect(folder, {OVERRIDE: override_text(images)})
-        default_port = next((h for h, c in svc.ports if c == container_port), container_port)
-        spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=program.kind, host=host, args=tuple(args),
-                       image=image, port=(port or default_port) if container_port else None,
-                       gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output, exp_name=getattr(job, "exp_name", None),
-                       resume=getattr(job, "resume", False), force=force, replace=replace, env=env or {}, program=program.name,
-                       era=era.name, run_folder=run_folder, checkpoints=job.checkpoints,
-                       checkpoint=getattr(job, "checkpoint", None), layout=program.layout,
-                       client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
-                       options=job.options)
-        if spec.host == "auto":
-            if not hasattr(hooks, "place"):
-                raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
-            spec = hooks.place(spec)
-        target = inventory.get(spec.host)
-        if dry_run:
-            print(f"# {spec.job_id}: {svc.name} ({era.label}) on {target.name} ({target.ssh}), "
-                  f"image {image or '(none pushed yet)'}")
-        result = launch(run, spec, project, job_env=job_env(inventory, folder), hooks=hooks)
-        if dry_run:
-            return result
-        shipped = "project sent" if result.shipped else "project unchanged"
-        print(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
-        if program.kind != "serve" and not wait:
-            print(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
-            return result
-        found = monitor.find_job(run, [target], spec.job_id)
-        if program.kind == "serve":
-            address = run.connection(target).host
-            wait_port(run, found, address, spec.port, float(setting(c, "jobs.ready_timeout")))
-            print(f"{svc.name} answers on {address}:{spec.port} (job {spec.job_id}; stop: inv serve.stop {spec.job_id})")
-            if wait:
-                follow(run, found, hooks)
-        else:
-            follow(run, found, hooks)
-        return result
+        if not plan.spec.image and not dry_run and isinstance(guard, NoHooks):  # with checks on: one row among all
+            raise InputError(f"no pushed image for {plan.service.repository} in {env_path}: nothing to run "
+                             f"{plan.service.name} with", "build and push it first: inv images.push")
+        return run_plan(plan, run, guard, job_env=job_env(inventory, folder), wait=wait,
+                        ready_timeout=float(setting(c, "jobs.ready_timeout")))
     finally:
-        if hasattr(hooks, "close"):
-            hooks.close()
+        guard.close()
         run.close()
 
 
-def follow(run: Any, job: Any, hooks: Any = None) -> int:
-    """Stream the log until the job ends, record the end, then raise JobFailed on a non-zero exit."""
-    from remote_training.jobs import monitor
-
-    monitor.logs(run, job, follow=True, stream=sys.stdout)
-    code = monitor.wait(run, job)
-    record_end(hooks, job.job_id, code)
-    monitor.raise_if_failed(job, code)
-    print(f"{job.job_id} finished (exit 0)")
-    return code
-
-
-def record_end(hooks: Any, job_id: str, code: int) -> None:
-    """Tell the ledger how a job ended (hooks without `finish` record nothing)."""
-    if hasattr(hooks, "finish"):
-        try:
-            hooks.finish(job_id, code)
-        except Exception as exc:  # the exit code is the answer; a ledger problem is only a warning
-            err(f"warning: the end of {job_id} was not recorded: {exc}")
-
-
-def answers(address: str, port: int) -> bool:
-    """The server itself answers: an HTTP reply, or an open, silent socket (a ZeroMQ server).
-
-    A bare TCP connect is not enough: a userland port proxy accepts before the server listens,
-    then closes without a byte.
-    """
-    try:
-        with socket.create_connection((address, port), timeout=2) as conn:
-            conn.sendall(b"GET /api/v1/models HTTP/1.0\r\nHost: rt\r\n\r\n")
-            conn.settimeout(2)
-            try:
-                return bool(conn.recv(1))
-            except socket.timeout:
-                return True
-    except OSError:
-        return False
-
-
-def wait_port(run: Any, job: Any, address: str, port: int, timeout: float) -> None:
-    """Return once the server's port accepts a connection; fail fast if the job died."""
-    from remote_training.jobs import monitor
-
-    deadline = time.monotonic() + timeout
-    checks = 0
-    while time.monotonic() < deadline:
-        if answers(address, port):
-            return
-        checks += 1
-        if checks % 4 == 0:  # every ~2 s: did the server exit?
-            current = monitor.host_jobs(run, run.inventory.get(job.host))
-            mine = next((j for j in current if j.job_id == job.job_id), None)
-            if mine is None or not mine.running:
-                code = mine.exit_code if mine else -1
-                tail = monitor.logs(run, job, tail=5) if mine else ""
-                error = JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
-                                  f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
-                                  f"inv jobs.logs {job.job_id}")
-                error.job_exit = code or 1
-                raise error
-        time.sleep(0.5)
-    raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
-                    f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")

@@ -115,8 +115,9 @@ def errors(c, job, host=None):
 def wait(c, job, host=None, timeout=None):
     """Wait for a job to end and exit with its exit code (for Makefile chains)."""
     from remote_training.jobs import monitor
+    from remote_training.jobs.run import record_end
 
-    from ._jobrun import make_hooks, record_end
+    from ._jobrun import make_hooks
 
     run, found = _find(c, job, host)
     try:

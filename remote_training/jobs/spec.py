@@ -91,6 +91,17 @@ class NoHooks:
     def abandon(self, spec: JobSpec) -> None:
         return None
 
+    def place(self, spec: JobSpec) -> JobSpec:
+        from ..errors import InputError
+
+        raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
+
+    def finish(self, job_id: str, exit_code: int) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
 
 def new_job_id(service: str, now: float | None = None) -> str:
     """`<service>-<YYMMDD-HHMMSS>-<4 hex>`: sortable, unique, a valid container name."""

@@ -1,0 +1,184 @@
+"""The launch path, as explicit stages: plan, place, check and launch, report, follow.
+
+1. `plan_job`: the typed job against the checkout's catalog becomes a JobSpec (program, era, argv
+   rendered once, inputs, output, run folder, port, image) and the project to ship. Pure: bad input
+   fails here, every bad value at once, before any host or S3 is asked.
+2. `run_plan`: placement for `--host auto` (`hooks.place`), then `launch`: the host probe runs inside
+   the launch command, held at a gate while every check runs (`hooks.before_launch`: host, GPU,
+   port, inputs, output claim, image); the job starts only after all pass; `hooks.record` writes the
+   ledger, `hooks.abandon` takes the output's claim back when the start failed.
+3. Servers: return once the port answers. `wait`: stream the log to the end, record the exit code.
+
+No Invoke here: the task layer (tasks/_jobrun.py) reads configuration and calls these.
+"""
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+from .. import validate
+from ..errors import InputError, JobFailed, PreflightError
+from ..inventory import Inventory
+from ..remote import RemoteRunner
+from .catalog import PROGRAMS, Checkout, ComposeService, Program
+from .project import OVERRIDE, Project, collect, override_text
+from .spec import JobSpec, LaunchResult, new_job_id
+
+
+class Guard(Protocol):
+    """What a launch asks of its checks and its ledger (remote_training.guard.LaunchGuard)."""
+
+    def place(self, spec: JobSpec) -> JobSpec: ...
+
+    def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
+
+    def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
+
+    def abandon(self, spec: JobSpec) -> None: ...
+
+    def finish(self, job_id: str, exit_code: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: JobSpec
+    service: ComposeService
+    program: Program
+    project: Project
+    era_label: str
+
+
+def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,
+             host: str | None, port: int | None = None, force: bool = False, replace: bool = False,
+             env: Mapping[str, str] | None = None) -> Plan:
+    """Stage 1: the whole job, worked out once. `images`: compose service -> pushed image ref."""
+    era = checkout.era
+    svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
+    problems = validate.check_options(job.options)  # every bad value at once, before rendering any
+    if problems:
+        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
+    args = job.argv(era)
+    run_folder = job.run_folder(era)
+    if run_folder:
+        validate.s3_folder(run_folder)
+    target = host or program.default_host
+    if not target or (target == "auto" and program.name not in PROGRAMS):
+        raise InputError(f"{svc.name} runs {program.name}, which the catalog does not size for placement",
+                         "name the host with --host")
+    target = target if target == "auto" else inventory.get(target).name  # an unknown name fails here
+    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
+                      if program.kind == "serve" else None)
+    default_port = next((h for h, c in svc.ports if c == container_port), container_port)
+    spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=program.kind, host=target, args=tuple(args),
+                   image=images.get(svc.name), port=(port or default_port) if container_port else None,
+                   gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output,
+                   exp_name=getattr(job, "exp_name", None), resume=getattr(job, "resume", False), force=force,
+                   replace=replace, env=dict(env or {}), program=program.name, era=era.name, run_folder=run_folder,
+                   checkpoints=job.checkpoints, checkpoint=getattr(job, "checkpoint", None), layout=program.layout,
+                   client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
+                   options=job.options)
+    project = collect(checkout.compose_dir, {OVERRIDE: override_text(dict(images))})
+    return Plan(spec, svc, program, project, era.label)
+
+
+def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
+             ready_timeout: float, echo: Callable[[str], None] = print) -> LaunchResult:
+    """Stages 2 and 3: place, check and launch, report; then wait for a server's port or the job's end."""
+    from .launch import launch
+
+    spec = guard.place(plan.spec) if plan.spec.host == "auto" else plan.spec
+    target = runner.inventory.get(spec.host)
+    if runner.dry_run:
+        echo(f"# {spec.job_id}: {plan.service.name} ({plan.era_label}) on {target.name} ({target.ssh}), "
+             f"image {spec.image or '(none pushed yet)'}")
+    result = launch(runner, spec, plan.project, job_env=job_env, hooks=guard)
+    if runner.dry_run:
+        return result
+    shipped = "project sent" if result.shipped else "project unchanged"
+    echo(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
+    if plan.program.kind != "serve" and not wait:
+        echo(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
+        return result
+    from . import monitor
+
+    found = monitor.find_job(runner, [runner.inventory.get(spec.host)], spec.job_id)
+    if plan.program.kind == "serve":
+        address = runner.connection(runner.inventory.get(spec.host)).host
+        wait_port(runner, found, address, spec.port, ready_timeout)
+        echo(f"{plan.service.name} answers on {address}:{spec.port} (job {spec.job_id}; "
+             f"stop: inv serve.stop {spec.job_id})")
+        if not wait:
+            return result
+    follow(runner, found, guard, echo=echo)
+    return result
+
+
+def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[str], None] = print) -> int:
+    """Stream the log until the job ends, record the end, then raise JobFailed on a non-zero exit."""
+    from . import monitor
+
+    monitor.logs(runner, job, follow=True, stream=sys.stdout)
+    code = monitor.wait(runner, job)
+    record_end(guard, job.job_id, code)
+    monitor.raise_if_failed(job, code)
+    echo(f"{job.job_id} finished (exit 0)")
+    return code
+
+
+def record_end(guard: Any, job_id: str, code: int) -> None:
+    """Tell the ledger how a job ended (a guard without a ledger records nothing)."""
+    if guard is None or not hasattr(guard, "finish"):
+        return
+    try:
+        guard.finish(job_id, code)
+    except Exception as exc:  # noqa: BLE001 - the exit code is the answer; a ledger problem is only a warning
+        sys.stderr.write(f"warning: the end of {job_id} was not recorded: {exc}\n")
+
+
+def answers(address: str, port: int) -> bool:
+    """The server itself answers: an HTTP reply, or an open, silent socket (a ZeroMQ server).
+
+    A bare TCP connect is not enough: a userland port proxy accepts before the server listens,
+    then closes without a byte.
+    """
+    try:
+        with socket.create_connection((address, port), timeout=2) as conn:
+            conn.sendall(b"GET /api/v1/models HTTP/1.0\r\nHost: rt\r\n\r\n")
+            conn.settimeout(2)
+            try:
+                return bool(conn.recv(1))
+            except socket.timeout:
+                return True
+    except OSError:
+        return False
+
+
+def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float) -> None:
+    """Return once the server's port answers; fail fast if the job died."""
+    from . import monitor
+
+    deadline = time.monotonic() + timeout
+    checks = 0
+    while time.monotonic() < deadline:
+        if answers(address, port):
+            return
+        checks += 1
+        if checks % 4 == 0:  # every ~2 s: did the server exit?
+            current = monitor.host_jobs(runner, runner.inventory.get(job.host))
+            mine = next((j for j in current if j.job_id == job.job_id), None)
+            if mine is None or not mine.running:
+                code = mine.exit_code if mine else -1
+                tail = monitor.logs(runner, job, tail=5) if mine else ""
+                error = JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
+                                  f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
+                                  f"inv jobs.logs {job.job_id}")
+                error.job_exit = code or 1
+                raise error
+        time.sleep(0.5)
+    raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
+                    f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")
