@@ -45,7 +45,10 @@ def _wrong_era(what: str, era: Era, fix: str) -> InputError:
 
 
 @dataclass(frozen=True)
-class Job:
+class TypedJob:
+    """The base of every typed job: the values one run of a service takes (not a running container:
+    that is snapshot.Job)."""
+
     role: ClassVar[str]
 
     @property
@@ -74,7 +77,7 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Convert(Job):
+class Convert(TypedJob):
     role: ClassVar[str] = "convert"
     dataset: str
     output_dir: str
@@ -113,7 +116,7 @@ class Convert(Job):
 
 
 @dataclass(frozen=True)
-class _InOut(Job):
+class _InOut(TypedJob):
     """A job that reads one S3 folder and writes another."""
     input_path: str
     output_path: str
@@ -203,7 +206,7 @@ class LerobotTrain(_Train):
 
 
 @dataclass(frozen=True)
-class _Server(Job):
+class _Server(TypedJob):
     checkpoints_dir: str
     checkpoint: str | None = None
     port: int | None = None
@@ -283,7 +286,7 @@ class LerobotServer(_Server):
 
 
 @dataclass(frozen=True)
-class Inference(Job):
+class Inference(TypedJob):
     """positronic-inference sim against a server at host:port with the server's client policy."""
     role: ClassVar[str] = "inference"
     policy: str
@@ -313,7 +316,7 @@ class Inference(Job):
 
 
 @dataclass(frozen=True)
-class ServiceRun(Job):
+class ServiceRun(TypedJob):
     """Any service of the checkout with the user's own arguments (inv jobs.run), passed through as given."""
     role: ClassVar[str] = "service"
     service: str
