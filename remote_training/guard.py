@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from . import preflight, storage
-from .errors import RTError
+from .errors import PreflightError, RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
 from .s3_worker import S3Worker
@@ -79,16 +79,31 @@ class LaunchGuard:
         # The output is claimed (its run.json written) as soon as it is known free; taken back below
         # when another check fails, or by abandon() when the launch itself fails.
         claim = {"entry": self.ledger.entry(spec)} if spec.run_folder and not self.runner.dry_run else None
+
+        def check(probed: Any) -> preflight.PreflightReport:
+            try:
+                # the runner's inventory: a VM started here may have moved to a new address
+                return preflight.run_preflight(spec, self.runner, self.runner.inventory,
+                                               s3=(lambda: self.s3) if needs_s3 else None,
+                                               s3_worker=self._worker if needs_s3 else None,
+                                               check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
+                                               probed=probed, claim=claim)
+            except BaseException:
+                self._release(spec.job_id, claim)
+                raise
+
         try:
-            report = preflight.run_preflight(spec, self.runner, self.inventory,
-                                             s3=(lambda: self.s3) if needs_s3 else None,
-                                             s3_worker=self._worker if needs_s3 else None,
-                                             start_host=self._start if self.auto_start and not self.runner.dry_run
-                                             else None, check_image_tag=self.check_image,
-                                             dry_run=bool(self.runner.dry_run), probed=probed, claim=claim)
-        except BaseException:
-            self._release(spec.job_id, claim)
-            raise
+            report = check(probed)
+        except PreflightError as exc:
+            stopped = getattr(getattr(exc, "report", None), "startable", None)
+            # Start a stopped VM only when it is the one thing in the way: it costs money from then on.
+            if not (stopped and self.auto_start and not self.runner.dry_run and len(exc.failures) == 1):
+                raise
+            placed = exc.report.spec
+            self._start(self.runner.inventory.get(stopped))
+            spec = placed
+            report = check(None)  # its address may be new: take the snapshot afresh
+            report.notes.insert(0, f"{stopped} was stopped and has been started")
         self.reports[spec.job_id] = report
         self.claims[spec.job_id] = claim
         for note in report.notes:

@@ -3,8 +3,9 @@
 `run_preflight(spec, runner, inventory)` reads a JobSpec (remote_training/jobs/spec.py)
 and raises PreflightError with one (check, problem, fix) row per failure, or
 returns a PreflightReport (the host state it saw, the latest checkpoint it resolved,
-the image digest, notes). It only reads: nothing is created on any host, except
-that a stopped VM is started when `start_host` is given and the job needs that host.
+the image digest, notes). It only reads: nothing is created on any host (the one write is the
+output's claim, asked for by the caller); a stopped VM the job needs is reported (`startable`),
+and the launch path starts it.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class PreflightReport:
     checkpoint: storage.Checkpoint | None = None
     image_digest: str | None = None
     replaces: tuple[str, ...] = ()  # job ids that --replace will stop
+    startable: str | None = None  # the job's host is a stopped VM its provider can start
     notes: list[str] = field(default_factory=list)
 
 
@@ -90,9 +92,11 @@ def check_port(snap: Any, host: Host, spec: Any, report: PreflightReport) -> lis
 
 
 def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
-               start_host: Callable[[Host], Any] | None, power: Callable[[Host], str] | None = None,
-               dry_run: bool = False, probed: Callable[[], tuple[str, int] | None] | None = None) -> list[Row]:
-    """`probed`: gives the snapshot's (output, status) when the launch command takes it on the host."""
+               power: Callable[[Host], str] | None = None, dry_run: bool = False,
+               probed: Callable[[], tuple[str, int] | None] | None = None) -> list[Row]:
+    """`probed`: gives the snapshot's (output, status) when the launch command takes it on the host.
+    A stopped VM that its provider can start is one row, and `report.startable` names it: starting
+    it is the launch path's step (guard.before_launch), once everything else passed."""
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -109,12 +113,9 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
     if state.power != "running" and state.startable and dry_run:
         report.notes.append(f"{host.name} is {state.power}; a real launch starts it first (GPU and port unchecked)")
         return []
-    if state.power != "running" and state.startable and start_host is not None:
-        started = start_host(host)
-        host = started if isinstance(started, Host) else host  # a restarted VM may have a new address
-        report.notes.append(f"{host.name} was stopped and has been started")
-        state = placement.probe(runner, host, power)
     report.host_state = state
+    if state.power != "running" and state.startable:
+        report.startable = host.name
     if state.power != "running":
         fix = (f"start it: inv vm.start {host.name}" if state.startable
                else f"check that {host.name} is on and its sshd answers")
@@ -181,7 +182,7 @@ def check_output(s3: Any, spec: Any, report: PreflightReport, claim: dict[str, A
 
     url = record_url(spec.run_folder)
     try:
-        storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force))
+        storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force), folder=spec.run_folder)
     except storage.ClaimTaken as exc:
         return [("output", exc.message, exc.fix or "choose another --exp-name")]
     except RTError as exc:  # a claim that cannot be written stops the launch: the output would be unguarded
@@ -291,7 +292,7 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 
 
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
-                  start_host: Callable[[Host], Any] | None = None, check_image_tag: bool = True,
+                  check_image_tag: bool = True,
                   power: Callable[[Host], str] | None = None, dry_run: bool = False,
                   s3_worker: Any = None, probed: Callable[[], tuple[str, int] | None] | None = None,
                   claim: dict[str, Any] | None = None) -> PreflightReport:
@@ -322,8 +323,7 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
         def s3_client() -> Any:
             return s3
     checks: list[tuple[str, Callable[[], list[Row]]]] = [
-        ("host", lambda: check_host(runner, inventory, spec, report, start_host if chosen is None or
-                                    chosen.start_first else None, power, dry_run, probed)),
+        ("host", lambda: check_host(runner, inventory, spec, report, power, dry_run, probed)),
     ]
     if not argument_rows and s3_worker is not None:  # S3 calls with malformed URLs would only repeat errors
         checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report, claim)))
@@ -335,5 +335,7 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
         results = list(pool.map(lambda item: run_check(*item), checks))
     rows = argument_rows + [row for result in results for row in result]
     if rows:
-        raise PreflightError(rows)
+        error = PreflightError(rows)
+        error.report = report  # what was learnt, e.g. a stopped VM the launch path may start
+        raise error
     return report

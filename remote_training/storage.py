@@ -196,12 +196,13 @@ def _put_run(s3: Any, url: str, record: dict[str, Any], *, etag: str | None) -> 
         raise
 
 
-def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool) -> None:
+def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder: str | None = None) -> None:
     """Claim a run folder by writing its record before the job starts.
 
     A fresh run creates run.json only if it is absent: of two racing launches exactly one wins, the
     other gets ClaimTaken naming the winner. `append` (--resume, --force) keeps the earlier launches
     and adds this one, conditional on the version read (retried when another writer got in between).
+    `folder`: the run folder, named in the refusal.
     """
     for _ in range(5):
         record, etag = read_run(s3, url) if append else (None, None)
@@ -214,7 +215,7 @@ def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool) -> None
                 continue
             winner, _ = read_run(s3, url)
             last = ((winner or {}).get("launches") or [{}])[-1]
-            raise ClaimTaken(f"{url} was claimed a moment ago by {last.get('job_id', 'another launch')} "
+            raise ClaimTaken(f"{folder or url} was claimed a moment ago by {last.get('job_id', 'another launch')} "
                              f"({last.get('user', '?')} on {last.get('host', '?')})",
                              "choose another --exp-name or --output, or add --resume to join that run") from None
     raise ClaimTaken(f"{url} kept changing while this launch tried to add itself", "retry")

@@ -244,13 +244,18 @@ def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, t
     spec = JobSpec(job_id=f"auto-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="auto",
                    args=("--modality_config=ee_rot6d_q",), image=sandbox["base_image"], program=GROOT_TRAIN,
                    layout="groot", options={"modality": "ee_rot6d_q"})
-    guard = LaunchGuard(runner, inventory, ledger=None, echo=lambda line: None)
+    guard = LaunchGuard(runner, inventory, ledger=None, echo=lambda line: None, check_image=False)
     # vm-train is free: it is chosen and the stopped vm-train3 stays off.
-    report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
+    guard.before_launch(spec)
+    report = guard.reports[spec.job_id]
     assert report.spec.host == "vm-train" and not vm3_is_up(sandbox)
-    # vm-train busy: vm-train3 is started, and says why.
+    # vm-train busy: vm-train3 is started (by the launch path, once the checks found nothing else), and says why.
     job = busy(runner, "vm-train")
-    report = preflight.run_preflight(spec, runner, inventory, start_host=guard._start)
+    with pytest.raises(preflight.PreflightError) as refused:  # the checks alone only report the stopped VM
+        preflight.run_preflight(spec, runner, inventory, check_image_tag=False)
+    assert refused.value.report.startable == "vm-train3" and not vm3_is_up(sandbox)
+    guard.before_launch(spec)
+    report = guard.reports[spec.job_id]
     assert report.spec.host == "vm-train3" and report.placement.start_first and vm3_is_up(sandbox)
     assert f"every running eligible host is taken (vm-train: busy with {job})" in report.placement.reason
     assert "vm-train3 was stopped and has been started" in report.notes
@@ -262,9 +267,8 @@ def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path, vm3_
 
     inventory = auto_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inventory, dry_run=True)
-    started = []
     spec = JobSpec(job_id=f"dry-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="vm-train3",
                    args=(), image=sandbox["base_image"], program=GROOT_TRAIN, layout="groot")
-    report = preflight.run_preflight(spec, runner, inventory, start_host=started.append, dry_run=True)
+    report = preflight.run_preflight(spec, runner, inventory, dry_run=True)
     assert "vm-train3 is stopped; a real launch starts it first (GPU and port unchecked)" in report.notes
-    assert not started and not vm3_is_up(sandbox)
+    assert not vm3_is_up(sandbox)
