@@ -103,7 +103,9 @@ class LaunchGuard:
             self._start(self.runner.inventory.get(stopped))
             spec = placed
             report = check(None)  # its address may be new: take the snapshot afresh
-            report.notes.insert(0, f"{stopped} was stopped and has been started")
+            report.placement = report.placement or exc.report.placement  # why this host, from the first round
+            report.notes[:0] = [n for n in exc.report.notes if n.startswith("placed on ")] + [
+                f"{stopped} was stopped and has been started"]
         self.reports[spec.job_id] = report
         self.claims[spec.job_id] = claim
         for note in report.notes:
