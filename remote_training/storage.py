@@ -27,11 +27,15 @@ class StorageError(RTError):
 
 
 def client(endpoint: str | None = None, region: str | None = None) -> Any:
-    import boto3
+    """An S3 client from botocore's own session: the same credential chain and endpoint settings as
+    boto3's, without boto3's transfer layer (s3transfer), which no call here uses and which is half
+    of the import: the launch's S3 checks wait on it."""
+    import botocore.session
     from botocore.config import Config
 
     config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.session.Session().client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
+    return botocore.session.get_session().create_client("s3", endpoint_url=endpoint or None, region_name=region,
+                                                       config=config)
 
 
 def _call(fn: Any, what: str, **kwargs: Any) -> Any:
