@@ -53,7 +53,9 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
     if json:
         print_json([r.to_dict() for r in results])
     else:
-        marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", FAIL: "[red]FAIL[/]"}
+        from remote_training.output import Styled
+
+        marks = {"ok": Styled("[green]ok[/]"), "warn": Styled("[yellow]warn[/]"), FAIL: Styled("[red]FAIL[/]")}
         print_table(["check", "target", "status", "finding", "fix"],
                     [(r.check, r.target, marks[r.status], r.summary, r.fix) for r in results],
                     title=f"doctor ({inventory.path})")

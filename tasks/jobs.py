@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from invoke import Collection
+from invoke import Collection, Exit
 
 from remote_training.output import print_json, print_table, warn
 
@@ -146,20 +146,28 @@ def stop(c, job, host=None, dry_run=False):
 @rt_task(help={"host": HOST_HELP, "dry_run": DRY_HELP,
                "user": "only jobs this user launched (their rt.user label, e.g. $USER); default: everyone's"})
 def clean(c, host=None, user=None, dry_run=False):
-    """Remove finished job containers (and with them their logs)."""
+    """Remove finished (exited or dead) job containers, and with them their logs."""
     from remote_training.jobs import monitor
 
     run, hosts = _session(c, host, dry_run)
     try:
-        jobs, _ = monitor.list_jobs(run, hosts)
-        done = [j for j in jobs if not j.running and (user is None or j.user == user)]
+        jobs, group = monitor.list_jobs(run, hosts)
+        # Only our containers that ended: never a paused, created or running one, and never by name
+        # (a foreign container may carry any rt.job value): by container id, without -f.
+        done = [j for j in jobs if j.job_id and j.container and j.state in monitor.FINISHED
+                and (user is None or j.user == user)]
         for j in done:
             monitor.remove(run, j)
     finally:
         run.close()
+    for name, error in sorted(group.failed.items()):
+        warn(f"warning: {name} was not cleaned: {error}")
     if not dry_run:
         names = ", ".join(f"{j.job_id} ({j.host})" for j in done)
         print(f"removed {len(done)} finished job(s)" + (f": {names}" if names else ""))
+    if group.failed:
+        raise Exit(f"error: {len(group.failed)} host(s) could not be cleaned: {', '.join(sorted(group.failed))}",
+                   code=4)
 
 
 from ._history import history  # noqa: E402  (the ledger's view, owned beside preflight)

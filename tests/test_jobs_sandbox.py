@@ -269,10 +269,41 @@ def test_clean_removes_finished_jobs_and_user_narrows_it(jobs_env, sandbox, pref
         cleanup.append(("desktop", made[user]))
     assert {made[alice], made[bob]} <= set(jobs_json(jobs_env, "--host", "desktop"))
     dry = inv(jobs_env, "jobs.clean", "--host", "desktop", "--user", alice, "--dry-run")
-    assert dry.returncode == 0 and f"docker rm -f {made[alice]}" in dry.stdout and made[bob] not in dry.stdout
+    container = jobs_json(jobs_env, "--host", "desktop")[made[alice]]["container"]
+    assert dry.returncode == 0 and f"docker rm {container}" in dry.stdout and made[bob] not in dry.stdout
     out = inv(jobs_env, "jobs.clean", "--host", "desktop", "--user", alice)
     assert out.returncode == 0 and out.stdout.strip() == f"removed 1 finished job(s): {made[alice]} (desktop)"
     left = jobs_json(jobs_env, "--host", "desktop")
     assert made[alice] not in left and left[made[bob]]["exit_code"] == 0  # bob's log and exit code stay
     assert inv(jobs_env, "jobs.clean", "--host", "desktop", "--user", bob).returncode == 0
     assert made[bob] not in jobs_json(jobs_env, "--host", "desktop")
+
+
+def test_clean_removes_only_finished_containers_of_ours_by_id(jobs_env, sandbox, tmp_path) -> None:
+    """A paused job stays; a label naming another container never removes that container; an
+    unreachable host is named and the task fails."""
+    tag = os.urandom(3).hex()
+    base = sandbox["base_image"]
+    bystander = f"pg-{tag}"  # a container of someone else's, not a job
+    ssh(sandbox, "desktop", f"docker run -d --name {bystander} {base} true >/dev/null; docker wait {bystander}")
+    decoy = f"rt-decoy-{tag}"  # an ended container whose rt.job label names the bystander
+    ssh(sandbox, "desktop", f"docker run -d --name {decoy} --label rt.job={bystander} {base} true >/dev/null; "
+                            f"docker wait {decoy}")
+    paused = f"rt-paused-{tag}"
+    ssh(sandbox, "desktop", f"docker run -d --name {paused} --label rt.job={paused} {base} sleep 300 >/dev/null; "
+                            f"docker pause {paused}")
+    try:
+        out = inv(jobs_env, "jobs.clean", "--host", "desktop")
+        assert out.returncode == 0, out.stderr
+        left = ssh(sandbox, "desktop", "docker ps -a --format '{{.Names}} {{.State}}'")
+        assert f"{bystander} exited" in left and f"{paused} paused" in left and decoy not in left
+        ghost = tmp_path / "hosts.yaml"
+        ghost.write_text(sandbox["hosts_file"].read_text().replace(
+            "hosts:\n", "hosts:\n  ghost: {ssh: 'root@127.0.0.1:1', gpu: H100, gpu_memory_gb: 80}\n", 1)
+            .replace("ssh_config: ssh_config", f"ssh_config: {sandbox['hosts_file'].parent / 'ssh_config'}")
+            .replace("known_hosts: known_hosts", f"known_hosts: {sandbox['hosts_file'].parent / 'known_hosts'}")
+            .replace("compose_project: ../", f"compose_project: {sandbox['hosts_file'].parent.parent}/"))
+        missed = inv({**jobs_env, "INVOKE_HOSTS_FILE": str(ghost)}, "jobs.clean", "--dry-run")
+        assert missed.returncode == 4 and "ghost" in missed.stderr, missed.stdout + missed.stderr
+    finally:
+        ssh(sandbox, "desktop", f"docker rm -f {bystander} {decoy} {paused} >/dev/null 2>&1 || true")

@@ -149,5 +149,12 @@ def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:
     runner.run(job.host, ["docker", "stop", "--time", str(int(timeout_s)), job.job_id])
 
 
+FINISHED = ("exited", "dead")  # what jobs.clean may remove
+
+
 def remove(runner: RemoteRunner, job: Job) -> None:
-    runner.run(job.host, ["docker", "rm", "-f", job.job_id])
+    """Remove a finished job's container by its id (never by a name a label chose), without -f:
+    docker itself refuses a container that is not stopped."""
+    if job.state not in FINISHED or not job.container:
+        raise InputError(f"{job.job_id} on {job.host} is {job.state}, not finished", "stop it first: inv jobs.stop")
+    runner.run(job.host, ["docker", "rm", job.container])
