@@ -5,9 +5,10 @@ stoppable host once and appends the sample to
 <state dir>/idle/<host>.jsonl (state dir: see state.py; ~/.local/state/remote-training
 by default). A host is stopped only when the samples prove it idle for the
 whole window: the history reaches back to the window's start, every sample from
-there on says idle (reachable, no `rt.job` containers, GPU utilization under the
-threshold), and no two samples are further apart than `max_gap` (a gap is time
-we know nothing about). A stalled training loop keeps its container, so it is
+there on says idle (see why_busy: reachable and fully probed, no job container in
+any state but ended (ours, or any compose project's), no launch lease, GPU memory
+under a small floor, utilization known and under the threshold), and no two
+samples are further apart than `max_gap` (a gap is time we know nothing about). A stalled training loop keeps its container, so it is
 never "idle". Stopping goes through the provider API, never from inside the VM.
 """
 from __future__ import annotations
@@ -53,10 +54,32 @@ class Sample:
 
     @classmethod
     def of(cls, status: HostStatus, threshold: float, t: float | None = None) -> "Sample":
-        idle = (status.state == State.RUNNING.value and status.reachable is True and not status.jobs
-                and status.gpu_util_pct is not None and status.gpu_util_pct < threshold)
         return cls(t if t is not None else time.time(), status.state, status.reachable, len(status.jobs),
-                   status.gpu_util_pct, idle)
+                   status.gpu_util_pct, not why_busy(status, threshold))
+
+
+GPU_MEMORY_FLOOR_MB = 1024  # what a driver and a display hold with no work on the GPU
+WORK_STATES = ("created", "running", "restarting", "paused", "removing")  # all but exited and dead
+
+
+def why_busy(status: HostStatus, threshold: float) -> str | None:
+    """Why the host is not idle now (None when it is). Only a host known to do nothing is idle: a
+    probe that failed or left anything unknown counts as work, never as idle."""
+    snap = status.snapshot
+    if status.state != State.RUNNING.value or status.reachable is not True or snap is None:
+        return f"not known idle ({status.state}, {'reachable' if status.reachable else 'no answer'})"
+    if snap.docker_error or snap.smi_error:
+        return f"probe incomplete: {snap.docker_error or snap.smi_error}"
+    work = [c for c in snap.containers if c.state in WORK_STATES and (c.job_id or c.project)]
+    if work:  # our jobs in any state but ended, and compose containers started by hand without our label
+        return f"{len(work)} job container(s): {', '.join(c.job_id or c.name for c in work[:3])}"
+    if snap.leases:
+        return f"{snap.leases} launch(es) under way (pulling)"
+    if snap.gpu_used_mb is None or snap.gpu_used_mb > GPU_MEMORY_FLOOR_MB:
+        return f"GPU memory in use: {snap.gpu_used_mb if snap.gpu_used_mb is not None else 'unknown'} MiB"
+    if snap.gpu_util_pct is None or snap.gpu_util_pct >= threshold:
+        return f"GPU utilization {snap.gpu_util_pct if snap.gpu_util_pct is not None else 'unknown'} %"
+    return None
 
 
 class SampleStore:
@@ -145,7 +168,7 @@ def reap(runner: RemoteRunner, hosts: Sequence[Host], *, window: float, threshol
         sample = Sample.of(status, threshold, now)
         store.add(host.name, sample)
         if not sample.idle:
-            decisions.append(Decision(host.name, "kept", "busy now: " + _busy_reason(status, threshold)))
+            decisions.append(Decision(host.name, "kept", "busy now: " + (why_busy(status, threshold) or "")))
             continue
         idle, why = idle_for_window(store.load(host.name, now), now, window, max_gap)
         if not idle:
@@ -171,11 +194,3 @@ def reap(runner: RemoteRunner, hosts: Sequence[Host], *, window: float, threshol
     return sorted(decisions, key=lambda d: order.get(d.host, 0))
 
 
-def _busy_reason(status: HostStatus, threshold: float) -> str:
-    if status.jobs:
-        return f"{len(status.jobs)} job container(s)"
-    if status.reachable is not True:
-        return f"not reachable ({status.error or status.state})"
-    if status.gpu_util_pct is None:
-        return "no GPU reading"
-    return f"GPU utilization {status.gpu_util_pct}% >= {threshold:g}%"

@@ -47,6 +47,8 @@ PS_FORMAT = "[" + ",".join([f"{{{{json .{f}}}}}" for f in FIELDS]
 DOCKER_PS = ["docker", "ps", "-a", "--no-trunc", "--format", PS_FORMAT]
 SS_LISTEN = ["ss", "-Hltn"]
 MARK = "--rt-snapshot--"
+LEASES = ".rt-leases"  # under the login's home: one file per launch between its pull and its start
+LEASE_MINUTES = 180  # an older lease is a launch that died without its cleanup: not counted
 # Side by side: docker and ss into a private temporary folder, nvidia-smi in the foreground (it can
 # take a while to wake the driver); then each section after a line naming it and its exit status.
 # Fixed text, no user input; each piece quoted like any remote command.
@@ -54,6 +56,7 @@ BODY = (f't=$(mktemp -d) || exit 1; {quote_command(DOCKER_PS)} >"$t/d" 2>&1 & p=
         f'{quote_command(SS_LISTEN)} >"$t/l" 2>&1 & q=$!; '
         f'{quote_command(SMI_QUERY)} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
         f'echo "{MARK} smi $s"; echo "{MARK} docker $d"; cat "$t/d"; echo "{MARK} ss $l"; cat "$t/l"; '
+        f'echo "{MARK} leases 0"; find "$HOME/{LEASES}" -type f -mmin -{LEASE_MINUTES} 2>/dev/null; '
         f'echo "{MARK} end"; rm -rf "$t"')
 # The whole command: exits with nvidia-smi's status if it failed, else docker's (the output has all three).
 COMMAND = ["sh", "-c", BODY + "; [ $s -eq 0 ] || exit $s; exit $d"]
@@ -148,6 +151,7 @@ class HostSnapshot:
     smi_error: str = ""
     docker_error: str = ""
     bad_rows: int = 0  # container lines that did not parse (and were left out)
+    leases: int = 0  # launches between their pull and their container's start (jobs/launch.py)
 
     @property
     def jobs(self) -> tuple[Job, ...]:
@@ -327,7 +331,8 @@ def parse(host: str, text: str) -> HostSnapshot:
                 bad += 1
     ss_status, ss_text = sections.get("ss", (1, ""))
     listening = parse_listening(ss_text) if ss_status == 0 else None
-    return HostSnapshot(host, gpus, tuple(containers), listening, smi_error, docker_error, bad)
+    leases = sum(1 for line in sections.get("leases", (0, ""))[1].splitlines() if line.strip())
+    return HostSnapshot(host, gpus, tuple(containers), listening, smi_error, docker_error, bad, leases)
 
 
 # -- taking it ---------------------------------------------------------------------------

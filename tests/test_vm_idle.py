@@ -5,7 +5,7 @@ import pytest
 
 from remote_training.errors import InputError
 from remote_training.fleet_status import HostStatus
-from remote_training.idle import Sample, SampleStore, idle_for_window, parse_duration
+from remote_training.idle import why_busy, Sample, SampleStore, idle_for_window, parse_duration
 from rt_sandbox.nebius_standin import other_address
 from remote_training.providers import State
 from remote_training.snapshot import Job
@@ -43,16 +43,56 @@ def test_a_gap_means_unknown():
     assert not ok and "2000s gap" in why
 
 
+def _status(smi: str = "NVIDIA H100 80GB HBM3, 81559, 0, 3", containers: tuple[str, ...] = (), leases: int = 0,
+            docker_status: int = 0, reachable: bool = True) -> HostStatus:
+    """A status as vm.status builds it, from the snapshot command's own output."""
+    from remote_training import snapshot
+
+    ps = "\n".join(containers)
+    found = "\n".join(f"/root/{snapshot.LEASES}/launch.{n}" for n in range(leases))
+    text = (f"{smi}\n{snapshot.MARK} smi 0\n{snapshot.MARK} docker {docker_status}\n{ps}\n{snapshot.MARK} ss 0\n"
+            f"{snapshot.MARK} leases 0\n{found}\n{snapshot.MARK} end\n")
+    snap = snapshot.parse("vm", text)
+    return HostStatus("vm", "nebius", state="RUNNING", reachable=reachable, gpu_util_pct=snap.gpu_util_pct,
+                      jobs=list(snap.active_jobs), snapshot=snap)
+
+
+def _container(state: str, job: str = "", project: str = "", name: str = "c") -> str:
+    import json
+
+    labels = [job, "", "", "", "", "", "", "", "", "", "", "", "", project]
+    status = {"exited": "Exited (0) 1 minute ago", "paused": "Up 2 minutes (Paused)"}.get(state, "Up 2 minutes")
+    return json.dumps([f"id-{name}", name, state, status, "", *labels])
+
+
 def test_sample_of_status():
-    running = HostStatus("vm", "nebius", state="RUNNING", reachable=True, gpu_util_pct=3)
-    assert Sample.of(running, threshold=10, t=1).idle
-    hot = HostStatus("vm", "nebius", state="RUNNING", reachable=True, gpu_util_pct=40)
-    assert not Sample.of(hot, threshold=10, t=1).idle
-    stalled = HostStatus("vm", "nebius", state="RUNNING", reachable=True, gpu_util_pct=0,
-                         jobs=[Job("job-1", "vm", container="c1")])  # a hung training loop still holds its container
-    assert not Sample.of(stalled, threshold=10, t=1).idle
-    unknown = HostStatus("vm", "nebius", state="RUNNING", reachable=False)
-    assert not Sample.of(unknown, threshold=10, t=1).idle
+    assert Sample.of(_status(), threshold=10, t=1).idle
+    assert not Sample.of(_status(smi="NVIDIA H100 80GB HBM3, 81559, 0, 40"), threshold=10, t=1).idle
+    # a hung training loop still holds its container
+    assert not Sample.of(_status(containers=(_container("running", job="job-1"),)), threshold=10, t=1).idle
+    assert not Sample.of(HostStatus("vm", "nebius", state="RUNNING", reachable=False), threshold=10, t=1).idle
+
+
+@pytest.mark.parametrize("case, status", [
+    ("a paused job", lambda: _status(containers=(_container("paused", job="job-1"),))),
+    ("a created job", lambda: _status(containers=(_container("created", job="job-1"),))),
+    ("compose run by hand, no label", lambda: _status(containers=(_container("running", project="docker"),))),
+    ("a launch still pulling", lambda: _status(leases=1)),
+    ("GPU memory held, 0 % busy", lambda: _status(smi="NVIDIA H100 80GB HBM3, 81559, 40000, 0")),
+    ("MIG: utilization unknown", lambda: _status(smi="NVIDIA H100 80GB HBM3, 81559, 5, [N/A]")),
+    ("two GPUs, one in use", lambda: _status(smi="NVIDIA H100, 81559, 5, 0\nNVIDIA H100, 81559, 79000, [N/A]")),
+    ("docker ps failed", lambda: _status(docker_status=1)),
+    ("nvidia-smi gave nothing", lambda: _status(smi="")),
+])
+def test_reap_never_calls_work_idle(case, status):
+    sample = Sample.of(status(), threshold=10, t=1)
+    assert not sample.idle, case
+    assert why_busy(status(), 10), case
+
+
+def test_ended_and_foreign_containers_do_not_keep_a_vm_up():
+    ended = _status(containers=(_container("exited", job="job-1"), _container("running", name="prometheus")))
+    assert why_busy(ended, 10) is None and Sample.of(ended, threshold=10, t=1).idle
 
 
 def test_sample_store_keeps_history_and_survives_a_torn_line(tmp_path):

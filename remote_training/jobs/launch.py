@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from ..errors import InputError, RemoteCommandError
 from ..inventory import Host
 from ..remote import RemoteRunner, quote_command
+from ..snapshot import LEASES
 from .gate import open_gate
 from .project import MARKER, OVERRIDE, Project, unpack_argv
 from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
@@ -31,10 +32,12 @@ LAUNCH_SCRIPT = (
     'if [ -n "$envin" ]; then set -a; . /dev/stdin; set +a; fi; '
     f'[ -f "$proj/{MARKER}" ] || exit {PROJECT_MISSING}; '
     'export CACHE_ROOT="$HOME" COMPOSE_PROJECT_NAME=rt; cd "$proj" || exit 1; '
+    # The lease tells vm.reap a launch is under way (pulling) until its container runs.
+    f'lease="$HOME/{LEASES}/launch.$$"; mkdir -p "$HOME/{LEASES}" && : >"$lease"; trap \'rm -f "$lease"\' EXIT; '
     # Pushed refs are content tags, which compose pulls only when missing (the override's pull_policy);
     # a moving `:latest` tag is pulled every time, as upstream's `--pull always` would.
     'case $image in *:latest) docker pull -q "$image" >/dev/null || exit ' f'{PULL_FAILED} ;; esac; '
-    'exec "$@" </dev/null'  # compose starts slower on a stdin at its end
+    '"$@" </dev/null'  # compose starts slower on a stdin at its end
 )
 
 
