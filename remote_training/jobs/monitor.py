@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..errors import InputError, JobFailed, RemoteCommandError, UnreachableError
+from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
 from ..remote import RemoteRunner
 from ..snapshot import Job, SnapshotGroup, take, take_all
@@ -58,14 +58,67 @@ def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
 
 
 # -- logs and their meaning ------------------------------------------------------
+LIVENESS_S = 15  # how long one remote wait or log follow may run before the host must answer again
+GRACE_S = 10  # on top of that for SSH to bring the answer back
+
+
+def lost(job: Job, what: str, exc: BaseException) -> UnreachableError:
+    """A host that stopped answering while we waited on its job: say so, leave the job as it is."""
+    return UnreachableError(f"{job.host} stopped answering while {what} {job.job_id}: {exc}",
+                            f"the job was left as it was; once {job.host} is back: inv jobs.list, "
+                            f"inv jobs.wait {job.job_id}")
+
+
 def logs(runner: RemoteRunner, job: Job, *, tail: int | None = None, follow: bool = False, stream: Any = None) -> str:
+    """The job's log; `follow` streams it until the job ends, checking the host answers every few seconds."""
+    if follow:
+        return _follow(runner, job, tail, stream)
     argv = ["docker", "logs"]
     if tail is not None:
         argv += ["--tail", str(int(tail))]
-    if follow:
-        argv.append("--follow")
-    out = runner.run(job.host, [*argv, job.job_id], check=True, mutating=False, stream=stream)
+    out = runner.run(job.host, [*argv, job.job_id], check=True, mutating=False, stream=stream, timeout=60)
     return out.stdout + out.stderr
+
+
+def _follow(runner: RemoteRunner, job: Job, tail: int | None, stream: Any) -> str:
+    """`docker logs --follow` in bounded pieces: each runs at most LIVENESS_S on the host (`timeout`), so
+    a host that dies or drops off the network is noticed within about 30 s instead of never. A piece
+    picks up where the last one ended (--since its last timestamp, lines already shown skipped)."""
+    import time
+
+    since, at_since = "", set()  # the last timestamp shown, and the lines shown with it (--since repeats them)
+    shown: list[str] = []
+    first = True
+    while True:
+        argv = ["timeout", str(LIVENESS_S), "docker", "logs", "--follow", "--timestamps"]
+        if first and tail is not None:
+            argv += ["--tail", str(int(tail))]
+        if since:
+            argv += ["--since", since]
+        try:
+            out = runner.run(job.host, [*argv, job.job_id], check=False, mutating=False,
+                             timeout=LIVENESS_S + GRACE_S)
+        except RTError as exc:
+            runner.forget(runner.inventory.get(job.host))
+            raise lost(job, "following the log of", exc) from None
+        first = False
+        for line in (out.stdout + out.stderr).splitlines(keepends=True):
+            stamp, _, text = line.partition(" ")
+            if not stamp[:1].isdigit() or (stamp == since and line in at_since):
+                continue
+            if stamp != since:
+                since, at_since = stamp, set()
+            at_since.add(line)
+            shown.append(text)
+            if stream is not None:
+                stream.write(text)
+                stream.flush()
+        if out.exit_status not in (124, 0):
+            raise RemoteCommandError(f"{job.host}: docker logs {job.job_id} failed: {out.stderr.strip()[-200:]}",
+                                     "check the job still exists: inv jobs.list", exit_status=out.exit_status)
+        if out.exit_status == 0:  # docker logs --follow returns when the container has stopped
+            return "".join(shown)
+        time.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -97,13 +150,13 @@ def error_lines(text: str, limit: int = 50) -> list[str]:
 
 
 # -- waiting and stopping -----------------------------------------------------------
-def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk: int = 120,
-         reconnects: int = 5) -> int:
+def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk: int = LIVENESS_S,
+         reconnects: int = 1) -> int:
     """Block until the job ends; its exit code.
 
-    Waits in chunks (`timeout N docker wait` on the host) so a long training run
-    never depends on one SSH channel staying up for hours; a dropped connection
-    is reopened up to `reconnects` times in a row.
+    Waits in chunks (`timeout N docker wait` on the host), each bounded here too, so a long training
+    run never depends on one SSH channel staying up for hours, and a host that dies under the wait is
+    noticed within about 30 s (one reconnect is tried), said, and the job left findable.
     """
     import time
 
@@ -115,12 +168,13 @@ def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk:
         step = chunk if end is None else max(1, min(chunk, int(end - time.monotonic())))
         try:
             out = runner.run(job.host, ["timeout", str(step), "docker", "wait", job.job_id], check=False,
-                             mutating=False)
-        except UnreachableError:
+                             mutating=False, timeout=step + GRACE_S)
+        except RTError as exc:  # no answer within the bound, or the connection dropped
+            runner.forget(runner.inventory.get(job.host))
             failures += 1
             if failures > reconnects:
-                raise
-            time.sleep(min(30, 2 ** failures))
+                raise lost(job, "waiting for", exc) from None
+            time.sleep(1)
             continue
         failures = 0
         if out.exit_status == 0:
