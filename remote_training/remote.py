@@ -301,6 +301,7 @@ class RemoteRunner:
         conn = self.connection(host)
         data = text.encode() if isinstance(text, str) else text
         sftp = conn.sftp()
+        sftp.get_channel().settimeout(120)  # a host that stops answering mid-upload fails, never hangs
         path = remote_path
         if path.startswith("~/"):
             path = path[2:]  # SFTP paths are relative to the login directory

@@ -24,6 +24,7 @@ from .project import MARKER, OVERRIDE, Project, unpack_argv
 from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
 
 PROJECT_MISSING = 97
+LAUNCH_TIMEOUT_S = 1800.0  # the launch command pulls the image when it is missing: large, but bounded
 PULL_FAILED = 98
 # $1 project dir, $2 "env" when the job's environment comes on stdin (else empty), $3 image to pull;
 # then the compose argv. Stdin is read first, always to its end, so a retry can send it again.
@@ -155,11 +156,11 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
 def _start(runner: RemoteRunner, host: Host, project: Project, project_dir: str, argv: list[str],
            env_text: str | None, gate: Any) -> tuple[Any, bool]:
     """Run the launch (through the held gate when there is one); ship the project if it is missing."""
-    out = gate.go(env_text) if gate else runner.run(host, argv, check=False, stdin=env_text)
+    out = gate.go(env_text) if gate else runner.run(host, argv, check=False, stdin=env_text, timeout=LAUNCH_TIMEOUT_S)
     if out.exit_status != PROJECT_MISSING:
         return out, False
     ship(runner, host, project, project_dir)
-    return runner.run(host, argv, check=False, stdin=env_text), True
+    return runner.run(host, argv, check=False, stdin=env_text, timeout=LAUNCH_TIMEOUT_S), True
 
 
 def _raise_unless_started(runner: RemoteRunner, host: Host, spec: JobSpec, out: Any) -> None:
@@ -170,7 +171,7 @@ def _raise_unless_started(runner: RemoteRunner, host: Host, spec: JobSpec, out: 
     if not out.ok:
         # compose may have created the container before the start failed: a dead "created" job would
         # look busy to jobs.list and placement, so remove it (best effort).
-        runner.run(host, ["docker", "rm", "-f", spec.job_id], check=False)
+        runner.run(host, ["docker", "rm", "-f", spec.job_id], check=False, timeout=60)
         raise RemoteCommandError(f"{host.name}: compose run {spec.service} exited {out.exit_status}: "
                                  f"{_reason(out.stderr.strip() or out.stdout.strip())}",
                                  "see the message above; inv jobs.list shows what runs there",
@@ -188,9 +189,9 @@ def _reason(text: str) -> str:
 def ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str) -> None:
     """Upload the project as one tarball over SFTP and unpack it into place."""
     tgz = f"{project_dir}.tar.gz"
-    runner.run(host, ["mkdir", "-p", str(Path(project_dir).parent)])
+    runner.run(host, ["mkdir", "-p", str(Path(project_dir).parent)], timeout=30)
     runner.put_text(host, project.tarball(), tgz, mode=0o600)
-    runner.run(host, unpack_argv(tgz, project_dir))
+    runner.run(host, unpack_argv(tgz, project_dir), timeout=120)
 
 
 def _echo_ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str, commands: list[str]) -> None:

@@ -200,7 +200,7 @@ def raise_if_failed(job: Job, code: int) -> None:
 
 def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:
     """Stop the container (SIGTERM, then SIGKILL after timeout_s); logs and exit code stay."""
-    runner.run(job.host, ["docker", "stop", "--time", str(int(timeout_s)), job.job_id])
+    runner.run(job.host, ["docker", "stop", "--time", str(int(timeout_s)), job.job_id], timeout=timeout_s + 30)
 
 
 FINISHED = ("exited", "dead")  # what jobs.clean may remove
@@ -211,4 +211,4 @@ def remove(runner: RemoteRunner, job: Job) -> None:
     docker itself refuses a container that is not stopped."""
     if job.state not in FINISHED or not job.container:
         raise InputError(f"{job.job_id} on {job.host} is {job.state}, not finished", "stop it first: inv jobs.stop")
-    runner.run(job.host, ["docker", "rm", job.container])
+    runner.run(job.host, ["docker", "rm", job.container], timeout=60)
