@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import queue
+import select
 import shlex
 import socket
 import threading
@@ -265,6 +266,9 @@ class RemoteRunner:
         if self.dry_run and mutating:
             self.echo(f"[{host.name}] {command}")
             return RunResult(host.name, command, 0, dry_run=True)
+        if timeout is not None:
+            out = self._run_bounded(host, argv, command, timeout, stream, stdin)
+            return self._raise_unless_ok(argv, out) if check else out
         conn = self.connection(host)
         from invoke.exceptions import CommandTimedOut
 
@@ -283,12 +287,34 @@ class RemoteRunner:
             self.forget(host)
             raise UnreachableError(f"{host.name}: connection lost: {exc}", "check the host and retry") from exc
         out = RunResult(host.name, command, result.exited, result.stdout, result.stderr)
-        if check and not out.ok:
+        return self._raise_unless_ok(argv, out) if check else out
+
+    @staticmethod
+    def _raise_unless_ok(argv: Sequence[str], out: RunResult) -> RunResult:
+        if not out.ok:
             detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:] or [""]
-            raise RemoteCommandError(f"{host.name}: `{shlex.join(argv)[:120]}` exited {out.exit_status}: {detail[0]}",
+            raise RemoteCommandError(f"{out.host}: `{shlex.join(argv)[:120]}` exited {out.exit_status}: {detail[0]}",
                                      "see the message above", exit_status=out.exit_status,
                                      stdout=out.stdout, stderr=out.stderr)
         return out
+
+    def _run_bounded(self, host: Host, argv: Sequence[str], command: str, timeout: float, stream: Any,
+                     stdin: str | None) -> RunResult:
+        """A command with a deadline kept here. Invoke's own timeout cannot end a command whose host
+        stopped answering (it waits for an exit status that never comes): this one drops the
+        connection at the deadline and says so."""
+        started = Exec.start(self, host, command)
+        if stdin:
+            started.channel.sendall(stdin.encode())
+        started.channel.shutdown_write()
+        deadline = time.monotonic() + timeout
+        while started.pump(min(1.0, max(0.0, deadline - time.monotonic())), stream):
+            if time.monotonic() >= deadline:
+                started.channel.close()
+                self.forget(host)
+                raise RemoteCommandError(f"{host.name}: `{argv[0]}` did not finish within {timeout:g}s",
+                                         f"check the host (inv vm.status {host.name}) and retry")
+        return started.result(host.name, command)
 
     def put_text(self, host: Host | str, text: str | bytes, remote_path: str, *, mode: int = 0o600) -> None:
         """Write a file on the host over SFTP (its content never on a command line), then set its mode."""
@@ -415,6 +441,56 @@ def _close_chain(conn: Any) -> None:
         except Exception:  # noqa: BLE001 - closing anyway
             pass
         conn = getattr(conn, "gateway", None)
+
+
+class Exec:
+    """One command on an SSH channel of its own, its output read as it arrives (`pump`)."""
+
+    def __init__(self, channel: Any) -> None:
+        import codecs
+
+        self.channel = channel
+        self.out, self.err = b"", b""
+        self._decode_out = codecs.getincrementaldecoder("utf-8")("replace")
+        self._decode_err = codecs.getincrementaldecoder("utf-8")("replace")
+
+    @classmethod
+    def start(cls, runner: "RemoteRunner", host: Host, command: str) -> "Exec":
+        transport = runner.connection(host).client.get_transport()
+        try:
+            channel = transport.open_session(timeout=runner.connect_timeout)
+            channel.exec_command(command)
+        except Exception as exc:  # noqa: BLE001 - paramiko raises several kinds for a dead transport
+            runner.forget(host)
+            raise UnreachableError(f"{host.name}: could not start a command: {exc}",
+                                   f"check the host (inv vm.status {host.name}) and retry") from exc
+        return cls(channel)
+
+    def pump(self, wait: float, stream: Any = None) -> bool:
+        """Move what has arrived into the buffers (and `stream`); False once the command ended and all
+        is read. Paramiko handles a channel's messages in order: once the exit status is in, so is the output."""
+        select.select([self.channel], [], [], wait)
+        got = False
+        while self.channel.recv_ready():
+            data = self.channel.recv(65536)
+            self.out += data
+            got = True
+            if stream is not None:
+                stream.write(self._decode_out.decode(data))
+        while self.channel.recv_stderr_ready():
+            data = self.channel.recv_stderr(65536)
+            self.err += data
+            got = True
+            if stream is not None:
+                stream.write(self._decode_err.decode(data))
+        if got and stream is not None:
+            stream.flush()
+        return got or not self.channel.exit_status_ready()
+
+    def result(self, host: str, command: str) -> RunResult:
+        status = self.channel.recv_exit_status()
+        self.channel.close()
+        return RunResult(host, command, status, self.out.decode(errors="replace"), self.err.decode(errors="replace"))
 
 
 def describe(error: BaseException) -> str:

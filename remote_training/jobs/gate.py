@@ -8,13 +8,12 @@ job's environment, or `stop`. Nothing starts before `go`; a laptop that dies clo
 """
 from __future__ import annotations
 
-import select
 import time
 from typing import Any
 
 from ..errors import RemoteCommandError, UnreachableError
 from ..inventory import Host
-from ..remote import RemoteRunner, RunResult, quote_command
+from ..remote import Exec, RemoteRunner, RunResult, quote_command
 from ..snapshot import BODY
 
 GATE = "--rt-launch-gate--"
@@ -32,44 +31,23 @@ class Gate:
                  probe_timeout: float = 20.0) -> None:
         self.host = host
         self.command = quote_command(["sh", "-c", GATE_SCRIPT + launch_script, "sh", *args])
-        transport = runner.connection(host).client.get_transport()
-        try:
-            self.channel = transport.open_session(timeout=runner.connect_timeout)
-            self.channel.exec_command(self.command)
-        except Exception as exc:  # noqa: BLE001 - paramiko raises several kinds for a dead transport
-            runner.forget(host)
-            raise UnreachableError(f"{host.name}: could not start the launch command: {exc}",
-                                   "check the host (inv vm.status) and retry") from exc
-        self._out, self._err = b"", b""
+        self.exec = Exec.start(runner, host, self.command)
+        self.channel = self.exec.channel
         self.probe = self._read_probe(probe_timeout)
-
-    def _pump(self, timeout: float) -> bool:
-        """Move what has arrived into the buffers; False once the command ended and all is read.
-
-        Paramiko handles a channel's messages in order, so once the exit status is in, so is the output."""
-        select.select([self.channel], [], [], timeout)
-        got = False
-        while self.channel.recv_ready():
-            self._out += self.channel.recv(65536)
-            got = True
-        while self.channel.recv_stderr_ready():
-            self._err += self.channel.recv_stderr(65536)
-            got = True
-        return got or not self.channel.exit_status_ready()
 
     def _read_probe(self, timeout: float) -> tuple[str, int]:
         deadline = time.monotonic() + timeout
         marker = GATE.encode()
-        while marker not in self._out:
+        while marker not in self.exec.out:
             left = deadline - time.monotonic()
-            if left <= 0 or (not self._pump(min(left, 1.0)) and marker not in self._out):
+            if left <= 0 or (not self.exec.pump(min(left, 1.0)) and marker not in self.exec.out):
                 self.channel.close()
-                tail = (self._err or self._out).decode(errors="replace").strip()[-200:]
+                tail = (self.exec.err or self.exec.out).decode(errors="replace").strip()[-200:]
                 raise RemoteCommandError(f"{self.host.name}: the host probe gave no answer"
                                          + (f": {tail}" if tail else f" within {timeout:g}s"),
                                          "check nvidia-smi and docker on the host (inv doctor)")
-        head, _, rest = self._out.partition(marker)
-        line, _, self._out = rest.partition(b"\n")
+        head, _, rest = self.exec.out.partition(marker)
+        line, _, self.exec.out = rest.partition(b"\n")
         statuses = [int(x) for x in line.split() if x.strip().lstrip(b"-").isdigit()] + [1, 1]
         smi, docker = statuses[0], statuses[1]
         return head.decode(errors="replace"), smi if smi != 0 else docker
@@ -87,15 +65,12 @@ class Gate:
         self.channel.sendall(b"go\n" + (stdin_text or "").encode())
         self.channel.shutdown_write()
         deadline = time.monotonic() + timeout
-        while self._pump(1.0):
+        while self.exec.pump(1.0):
             if time.monotonic() > deadline:
                 self.channel.close()
                 raise RemoteCommandError(f"{self.host.name}: the launch did not finish within {timeout:g}s",
                                          "check the host (inv jobs.list, docker on the host)")
-        status = self.channel.recv_exit_status()
-        self.channel.close()
-        return RunResult(self.host.name, self.command, status, self._out.decode(errors="replace"),
-                         self._err.decode(errors="replace"))
+        return self.exec.result(self.host.name, self.command)
 
 
 def open_gate(runner: RemoteRunner, host: Host, launch_script: str, args: list[str]) -> Gate | None:

@@ -1,0 +1,137 @@
+"""Faults put into the sandbox on purpose: each case ends with nothing lost, a clear message and a
+bounded time. (Two racing launches: tests/test_guard_sandbox.py; the registry down mid-push:
+tests/test_images_build.py; the Nebius API restarted mid-start: tests/test_vm_sandbox.py.)"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+from rt_sandbox.layout import host_specs
+
+HOST = "vm-train2"
+
+
+def _spec(name: str):
+    return next(s for s in host_specs(8) if s.name == name)
+
+
+@contextmanager
+def link_down(name: str):
+    """The host's network cable pulled: its side of the bridge goes down, then comes back."""
+    subprocess.run(["ip", "link", "set", _spec(name).veth, "down"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["ip", "link", "set", _spec(name).veth, "up"], check=True)
+
+
+@contextmanager
+def ssh_cut(name: str):
+    """The laptop's path to the host lost (its SSH packets dropped, open connections included) while
+    the host itself, and the job on it with its S3, carry on."""
+    rule = ["INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"]
+    subprocess.run(["ip", "netns", "exec", _spec(name).netns, "iptables", "-I", *rule], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["ip", "netns", "exec", _spec(name).netns, "iptables", "-D", *rule], check=True)
+
+
+def _long_job(env, s3, prefix, cleanup) -> str:  # noqa: F811
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    launched = inv(env, "train.groot", "--input", data, "--output", f"s3://checkpoints/{prefix}/long/", "--modality",
+                   "ee", "--exp-name", "long", "--steps", "5000000", "--save-steps", "1000", "--host", HOST)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    job = started_job(launched)
+    cleanup.append((HOST, job))
+    return job
+
+
+def _interrupted(env, args, fault) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `inv ARGS`, put the fault in after it has started, and time how long it takes to give up."""
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    began = time.monotonic()
+    with fault():
+        out, err = proc.communicate(timeout=90)
+        took = time.monotonic() - began
+    return subprocess.CompletedProcess(args, proc.returncode, out, err), took
+
+
+def test_a_cut_network_under_logs_follow_and_wait_is_said_within_30_s(jobs_env, s3, prefix, cleanup):  # noqa: F811
+    job = _long_job(jobs_env, s3, prefix, cleanup)
+    for args in (("jobs.logs", job, "--follow"), ("jobs.wait", job)):
+        done, took = _interrupted(jobs_env, args, lambda: ssh_cut(HOST))
+        assert done.returncode == 4 and f"{HOST} stopped answering" in done.stderr, (args, done.stderr)
+        assert f"inv jobs.wait {job}" in done.stderr and took < 45, (args, took)
+    # Nothing was lost: the job kept running and is found again once the network is back.
+    assert jobs_json(jobs_env, "--host", HOST)[job]["state"] == "running"
+    assert inv(jobs_env, "jobs.stop", job).returncode == 0
+
+
+def test_the_s3_endpoint_down_at_launch_refuses_it_and_starts_nothing(jobs_env, s3, prefix, tmp_path):  # noqa: F811
+    data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/s3down/"
+    put(s3, data + "meta/info.json", "{}")
+    dead = tmp_path / "hosts.yaml"  # the same fleet, pointed at an S3 endpoint nothing listens on
+    text = (ROOT / ".sandbox" / "hosts.yaml").read_text()
+    dead.write_text(text.replace("s3: {endpoint_url: 'http://10.213.0.1:9555'}", "s3: {endpoint_url: 'http://127.0.0.1:9'}")
+                    .replace("ssh_config: ssh_config", f"ssh_config: {ROOT / '.sandbox' / 'ssh_config'}")
+                    .replace("known_hosts: known_hosts", f"known_hosts: {ROOT / '.sandbox' / 'known_hosts'}")
+                    .replace("compose_project: ../", f"compose_project: {ROOT}/"))
+    began = time.monotonic()
+    result = inv({**jobs_env, "INVOKE_HOSTS_FILE": str(dead)}, "train.groot", "--input", data, "--output", out,
+                 "--modality", "ee", "--host", HOST)
+    assert result.returncode == 8 and "S3 unreachable" in result.stderr and "started " not in result.stdout
+    assert time.monotonic() - began < 60
+    assert keys(s3, out) == []  # no claim, nothing written
+
+
+def test_a_launch_holds_its_lease_until_its_container_runs_and_reap_sees_it(sandbox):
+    """reap racing a launch that is still pulling: the launch command holds a lease from before its
+    pull until compose returned, and the host's snapshot (what reap reads) counts it."""
+    from remote_training import snapshot
+    from remote_training.idle import why_busy
+    from remote_training.inventory import load_inventory
+    from remote_training.jobs.launch import LAUNCH_SCRIPT
+    from remote_training.jobs.project import MARKER
+    from remote_training.remote import RemoteRunner
+
+    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))
+    try:
+        proj = f"rt-lease-{time.time_ns()}"
+        runner.run("desktop", ["sh", "-c", f'mkdir -p "$1" && : >"$1/{MARKER}"', "sh", proj])
+        # In place of compose: report the snapshot reap would take right now, mid-launch.
+        during = runner.run("desktop", ["sh", "-c", LAUNCH_SCRIPT, "sh", proj, "", "", "sh", "-c", snapshot.BODY])
+        held = snapshot.parse("desktop", during.stdout)
+        assert held.leases == 1
+        after = snapshot.take(runner, runner.inventory.get("desktop"))
+        assert after.leases == 0  # given back once the container runs (here: once the command ended)
+        from remote_training.fleet_status import HostStatus
+
+        import dataclasses
+
+        only_lease = dataclasses.replace(held, containers=())  # other tests' jobs aside: the lease alone
+        status = HostStatus("desktop", "static", state="RUNNING", reachable=True, snapshot=only_lease,
+                            gpu_util_pct=only_lease.gpu_util_pct)
+        assert "launch(es) under way" in why_busy(status, 10)
+    finally:
+        runner.run("desktop", ["rm", "-rf", proj], check=False)
+        runner.close()
+
+
+def test_a_host_whose_cable_is_pulled_costs_vm_status_one_row_not_the_answer(jobs_env):  # noqa: F811
+    # desktop: a static host, so no provider can tell "off" from "cut off": only SSH says anything
+    began = time.monotonic()
+    with link_down("desktop"):
+        status = inv(jobs_env, "vm.status", "--json", timeout=120)
+    took = time.monotonic() - began
+    import json
+
+    rows = {row["name"]: row for row in json.loads(status.stdout)}
+    assert rows["desktop"]["reachable"] is False and rows["desktop"]["error"], status.stdout
+    assert rows["vm-train"]["reachable"] is True and took < 40
