@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
-from ..remote import RemoteRunner
+from ..remote import RemoteRunner, quote_command
 from ..snapshot import Job, SnapshotGroup, take, take_all
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
@@ -58,7 +58,7 @@ def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
 
 
 # -- logs and their meaning ------------------------------------------------------
-LIVENESS_S = 15  # how long one remote wait or log follow may run before the host must answer again
+LIVENESS_S = 15  # how long a wait, or a silent log follow, goes before the host must answer again
 GRACE_S = 10  # on top of that for SSH to bring the answer back
 
 
@@ -81,44 +81,35 @@ def logs(runner: RemoteRunner, job: Job, *, tail: int | None = None, follow: boo
 
 
 def _follow(runner: RemoteRunner, job: Job, tail: int | None, stream: Any) -> str:
-    """`docker logs --follow` in bounded pieces: each runs at most LIVENESS_S on the host (`timeout`), so
-    a host that dies or drops off the network is noticed within about 30 s instead of never. A piece
-    picks up where the last one ended (--since its last timestamp, lines already shown skipped)."""
+    """`docker logs --follow`, streamed as it comes, on a channel read here. When nothing has come for
+    LIVENESS_S, the host must answer a bounded `true` on a channel of its own: a host that died or dropped
+    off the network is noticed within about 30 s instead of never."""
     import time
 
-    since, at_since = "", set()  # the last timestamp shown, and the lines shown with it (--since repeats them)
-    shown: list[str] = []
-    first = True
-    while True:
-        argv = ["timeout", str(LIVENESS_S), "docker", "logs", "--follow", "--timestamps"]
-        if first and tail is not None:
-            argv += ["--tail", str(int(tail))]
-        if since:
-            argv += ["--since", since]
-        try:
-            out = runner.run(job.host, [*argv, job.job_id], check=False, mutating=False,
-                             timeout=LIVENESS_S + GRACE_S)
-        except RTError as exc:
-            runner.forget(runner.inventory.get(job.host))
-            raise lost(job, "following the log of", exc) from None
-        first = False
-        for line in (out.stdout + out.stderr).splitlines(keepends=True):
-            stamp, _, text = line.partition(" ")
-            if not stamp[:1].isdigit() or (stamp == since and line in at_since):
-                continue
-            if stamp != since:
-                since, at_since = stamp, set()
-            at_since.add(line)
-            shown.append(text)
-            if stream is not None:
-                stream.write(text)
-                stream.flush()
-        if out.exit_status not in (124, 0):
-            raise RemoteCommandError(f"{job.host}: docker logs {job.job_id} failed: {out.stderr.strip()[-200:]}",
-                                     "check the job still exists: inv jobs.list", exit_status=out.exit_status)
-        if out.exit_status == 0:  # docker logs --follow returns when the container has stopped
-            return "".join(shown)
-        time.sleep(0.1)
+    from ..remote import Exec
+
+    host = runner.inventory.get(job.host)
+    argv = ["docker", "logs", "--follow", *(["--tail", str(int(tail))] if tail is not None else []), job.job_id]
+    command = quote_command(argv)
+    follow = Exec.start(runner, host, command)
+    follow.channel.shutdown_write()
+    heard, size = time.monotonic(), 0
+    while follow.pump(1.0, stream):
+        if len(follow.out) + len(follow.err) != size:
+            heard, size = time.monotonic(), len(follow.out) + len(follow.err)
+        elif time.monotonic() - heard >= LIVENESS_S:
+            try:
+                runner.run(host, ["true"], mutating=False, timeout=GRACE_S)
+            except RTError as exc:
+                follow.channel.close()
+                runner.forget(host)
+                raise lost(job, "following the log of", exc) from None
+            heard = time.monotonic()
+    out = follow.result(host.name, command)
+    if not out.ok:
+        raise RemoteCommandError(f"{job.host}: docker logs {job.job_id} failed: {out.stderr.strip()[-200:]}",
+                                 "check the job still exists: inv jobs.list", exit_status=out.exit_status)
+    return out.stdout + out.stderr
 
 
 @dataclass(frozen=True)
