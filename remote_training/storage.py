@@ -1,5 +1,5 @@
 """S3 checks that cost one request each: does a path exist, which checkpoint is latest,
-does an output already hold a run; plus writing a small JSON object (the ledger's run.json).
+does an output already hold a run; plus a run's record (run.json), claimed before its launch.
 
 boto3 is imported only when a client is made (keeps `inv --list` fast). Endpoint and
 credentials come from boto3's normal chain (AWS_ENDPOINT_URL, ~/.aws/config, env,
@@ -148,18 +148,6 @@ def holds_run(s3: Any, output: str, exp_name: str | None = None) -> str | None:
     if not found:
         return None
     return f"{url} already holds {found[0]['Key'][len(key):] or 'an object'}"
-
-
-def put_json(s3: Any, url: str, data: Any) -> None:
-    bucket, key = split_s3(url)
-    body = json.dumps(data, indent=2, sort_keys=True, default=str).encode()
-    _call(s3.put_object, f"writing {url}", Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-
-
-def get_json(s3: Any, url: str) -> Any:
-    bucket, key = split_s3(url)
-    answer = _call(s3.get_object, f"reading {url}", Bucket=bucket, Key=key)
-    return json.loads(answer["Body"].read())
 
 
 # -- a run's record (run.json): claimed before the launch, updated in place -------------------

@@ -30,9 +30,17 @@ def image_env(c: Any) -> tuple[Path, dict[str, str]]:
     return path, {k: v for k, v in read_image_env(path).items() if k.startswith("RT_IMAGE_")}
 
 
-def compose_folder(c: Any, inventory: Any) -> Path:
+def jobs_catalog(c: Any) -> Any:
+    """The image catalog as jobs read it: repositories and env names, no image sources needed here."""
+    from .images import catalog
+
+    return catalog(c, check_sources=False)
+
+
+def compose_folder(c: Any, inventory: Any, cat: Any = None) -> Path:
     """The team's positronic checkout's docker/ folder: jobs.compose_project, else hosts.yaml's
-    compose_project, else the positronic repository the image catalog names, plus docker/."""
+    compose_project, else the positronic repository the image catalog (`cat`, read when not given)
+    names, plus docker/."""
     from remote_training.inventory import resolve_path
 
     configured = str(setting(c, "jobs.compose_project") or "")
@@ -40,9 +48,7 @@ def compose_folder(c: Any, inventory: Any) -> Path:
         return resolve_path(configured, PROJECT_ROOT)
     if inventory.compose_project:
         return inventory.compose_project
-    from .images import catalog
-
-    cat = catalog(c, check_sources=False)
+    cat = cat or jobs_catalog(c)
     repo = next((s.repo_dir for s in cat.images.values() if s.repo == (cat.image_tag_repo or "positronic")), None)
     if repo is None:
         raise InputError(f"the image catalog {cat.path} names no positronic repository",
@@ -50,12 +56,9 @@ def compose_folder(c: Any, inventory: Any) -> Path:
     return repo / "docker"
 
 
-def service_images(c: Any, checkout: Any) -> tuple[Path, dict[str, str]]:
-    """(env file, compose service -> pushed ref) for every service whose image the catalog builds."""
-    from .images import catalog
-
+def service_images(c: Any, checkout: Any, cat: Any) -> tuple[Path, dict[str, str]]:
+    """(env file, compose service -> pushed ref) for every service whose image the catalog `cat` builds."""
     env_path, refs = image_env(c)
-    cat = catalog(c, check_sources=False)
     out = {}
     for svc in checkout.services.values():
         spec = next((s for s in cat.images.values() if s.repository == svc.repository), None)
@@ -109,9 +112,10 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     from remote_training.jobs.spec import NoHooks
 
     inventory = load_inventory(c)
-    folder = compose_folder(c, inventory)
+    cat = jobs_catalog(c)  # read once: the checkout's default folder and the pushed images both come from it
+    folder = compose_folder(c, inventory, cat)
     checkout = load_checkout(folder)
-    env_path, images = service_images(c, checkout)
+    env_path, images = service_images(c, checkout, cat)
     plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace, env=env)
     run = runner(c, dry_run=dry_run, inventory=inventory)
     guard = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile

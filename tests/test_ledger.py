@@ -102,10 +102,11 @@ def test_run_json_lands_beside_the_run_folder_and_traces_back(s3, tmp_path, monk
     entry = book.entry(s)  # the claim, written before the job starts
     storage.claim_run(s3, entry["run_json"], entry, append=False)
     book.start(s, image_digest="sha256:feed", entry=entry)
-    storage.put_json(s3, f"{root}/040126/checkpoint-20/meta.json", {"step": 20})  # what the trainer writes
+    bucket, key = storage.split_s3(f"{root}/040126/checkpoint-20/meta.json")
+    s3.put_object(Bucket=bucket, Key=key, Body=b'{"step": 20}')  # what the trainer writes
     book.finish(s.job_id, 3, s3=s3)
     assert not storage.object_exists(s3, f"{root}/040126/run.json")  # never inside what the job syncs
-    [run] = storage.get_json(s3, f"{root}/.rt-runs/040126/run.json")["launches"]
+    [run] = storage.read_run(s3, f"{root}/.rt-runs/040126/run.json")[0]["launches"]
     assert run["job_id"] == s.job_id and run["exit_code"] == 3 and run["image_digest"] == "sha256:feed"
     assert SECRET not in json.dumps(run) and "sandbox-secret-value" not in json.dumps(run)
     latest = storage.latest_checkpoint(s3, f"{root}/040126/", "groot")

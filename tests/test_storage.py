@@ -89,10 +89,19 @@ def test_holds_run_sees_any_object_under_the_experiment(s3, run_root):
     assert storage.holds_run(s3, output, "040127") is None
 
 
-def test_put_and_get_json_round_trip(s3, run_root):
-    url = f"s3://checkpoints/{run_root}/run.json"
-    storage.put_json(s3, url, {"job_id": "j1", "args": ["--a=1"]})
-    assert storage.get_json(s3, url) == {"job_id": "j1", "args": ["--a=1"]}
+def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root):
+    url = f"s3://checkpoints/{run_root}/.rt-runs/e1/run.json"
+    assert storage.read_run(s3, url) == (None, None)
+    storage.claim_run(s3, url, {"job_id": "j1", "user": "ann", "host": "vm"}, append=False)
+    with pytest.raises(storage.ClaimTaken, match="claimed a moment ago by j1 \\(ann on vm\\)"):
+        storage.claim_run(s3, url, {"job_id": "j2"}, append=False)
+    storage.claim_run(s3, url, {"job_id": "j3"}, append=True)  # --resume: the earlier launch stays
+    assert storage.update_run(s3, url, "j3", {"exit_code": 0}) and not storage.update_run(s3, url, "nope", {})
+    record, _ = storage.read_run(s3, url)
+    assert record["launches"] == [{"job_id": "j1", "user": "ann", "host": "vm"}, {"job_id": "j3", "exit_code": 0}]
+    storage.release_run(s3, url, "j3")
+    storage.release_run(s3, url, "j1")
+    assert storage.read_run(s3, url) == (None, None)
 
 
 def test_unreachable_endpoint_is_a_storage_error(monkeypatch):

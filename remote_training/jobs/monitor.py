@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
-from ..remote import RemoteRunner, quote_command
+from ..remote import Exec, RemoteRunner, quote_command
 from ..snapshot import Job, SnapshotGroup, take, take_all
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
@@ -85,8 +85,6 @@ def _follow(runner: RemoteRunner, job: Job, tail: int | None, stream: Any) -> st
     LIVENESS_S, the host must answer a bounded `true` on a channel of its own: a host that died or dropped
     off the network is noticed within about 30 s instead of never."""
     import time
-
-    from ..remote import Exec
 
     host = runner.inventory.get(job.host)
     argv = ["docker", "logs", "--follow", *(["--tail", str(int(tail))] if tail is not None else []), job.job_id]
