@@ -208,6 +208,24 @@ def test_build_only_keeps_registry_untouched(work: dict) -> None:
     assert [s.action for s in plan.steps] == ["push", "push"]
 
 
+def test_push_of_an_image_built_at_another_commit_tags_it_first(work: dict) -> None:
+    """Built here at one commit, pushed at the next (same sources, so the same key): the new SHA tag
+    exists nowhere yet, and images.push tags the engine's image with it before pushing."""
+    raise_for(_run(work, ["gr00t-base"], push=False))
+    subprocess.run(["git", "-C", str(work["dir"] / "repos"), "-c", "user.name=t", "-c", "user.email=t@example.com",
+                    "commit", "-q", "--allow-empty", "-m", "docs only"], check=True, capture_output=True)
+    plan = _plan(work, ["gr00t-base"])
+    step = plan.by_name()["gr00t-base"]
+    new_sha = step.moving_tags[-1]
+    assert step.action == "push" and new_sha != work["sha"]
+    assert not image_present(step.key_ref)
+    result = _run(work, ["gr00t-base"])
+    raise_for(result)
+    assert [o.status for o in result.outcomes] == ["pushed"]
+    for tag in (BRANCH_TAG, new_sha):
+        assert manifest_digest(f"{step.repo_ref}:{tag}") == manifest_digest(step.key_ref)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -144,6 +144,8 @@ def _run_step(step: Step, push: bool, event: Event, base_outcome: Callable[[], O
                               time.monotonic() - started, step.key_ref)
         else:
             if push and step.action in (BUILD, PUSH):
+                for argv in step.tag_argvs():
+                    run_docker(argv, f"tag of {argv[-1]}", "check that the docker engine is up, then rerun")
                 for argv in step.push_argvs():
                     event(step.name, "pushing", argv[-1])
                     push_tag(argv)
@@ -193,15 +195,18 @@ def build_image(step: Step, progress: Callable[[str], None], log: list[str] | No
 
 def push_tag(argv: list[str]) -> None:
     """`docker push --quiet REF` (see Step.push_argvs)."""
-    ref = argv[-1]
+    run_docker(argv, f"push of {argv[-1]}", "check that the registry is up and `docker login` is done, then rerun")
+
+
+def run_docker(argv: list[str], what: str, fix: str) -> None:
+    """One docker CLI command; ImageError naming `what` and its last line of output when it fails."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     except OSError as exc:
-        raise ImageError(f"push of {ref} failed: cannot run docker ({exc})", fix="install the docker CLI") from None
+        raise ImageError(f"{what} failed: cannot run docker ({exc})", fix="install the docker CLI") from None
     if done.returncode != 0:
         lines = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()
-        raise ImageError(f"push of {ref} failed: {lines[-1].strip()}",
-                         fix="check that the registry is up and `docker login` is done, then rerun")
+        raise ImageError(f"{what} failed: {lines[-1].strip()}", fix=fix)
 
 
 def _one_line(exc: BaseException) -> str:

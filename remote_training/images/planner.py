@@ -69,6 +69,13 @@ class Step:
             argv += ["-t", f"{self.repo_ref}:{tag}"]
         return argv + [str(self.spec.context)]
 
+    def tag_argvs(self) -> list[list[str]]:
+        """For PUSH: `docker tag` of the image built here onto this run's moving tags; it may have been
+        built at another commit (same sources), so its branch/SHA tags name an older one or none."""
+        if self.action != PUSH:
+            return []
+        return [["docker", "tag", self.key_ref, f"{self.repo_ref}:{tag}"] for tag in self.moving_tags]
+
     def push_argvs(self) -> list[list[str]]:
         """One `docker push` per tag, the key tag last (its presence in the registry means 'done')."""
         return [["docker", "push", "--quiet", f"{self.repo_ref}:{tag}"] for tag in self.tags]
@@ -79,7 +86,7 @@ class Step:
         if self.action == BUILD:
             out.append(shlex.join(self.build_argv()))
         if push and self.action in (BUILD, PUSH):
-            out += [shlex.join(argv) for argv in self.push_argvs()]
+            out += [shlex.join(argv) for argv in self.tag_argvs() + self.push_argvs()]
         if push and self.action == TAG:  # no command: a manifest copy inside the registry, no layers move
             out += [f"# registry API: tag {self.key_ref} as {self.repo_ref}:{tag} (manifest copy, no layers move)"
                     for tag in self.stale_tags]
