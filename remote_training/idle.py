@@ -3,8 +3,8 @@
 One `vm.reap` run (meant for cron, e.g. every 5 minutes) samples every
 stoppable host once and appends the sample to
 <state dir>/idle/<host>.jsonl (state dir: see state.py; ~/.local/state/remote-training
-by default). A host is stopped only when the samples prove it idle for the
-whole window: the history reaches back to the window's start, every sample from
+by default), and to idle/history/<host>.jsonl, kept for the cost report. A host is
+stopped only when the samples prove it idle for the whole window: the history reaches back to the window's start, every sample from
 there on says idle (see why_busy: reachable and fully probed, no job container in
 any state but ended (ours, or any compose project's), no launch lease, GPU memory
 under a small floor, utilization known and under the threshold), and no two
@@ -92,24 +92,29 @@ class SampleStore:
     def path(self, host: str) -> Path:
         return self.folder / f"{host}.jsonl"
 
+    def history_path(self, host: str) -> Path:
+        return self.folder / "history" / f"{host}.jsonl"
+
     def add(self, host: str, sample: Sample) -> None:
+        line = json.dumps(asdict(sample)) + "\n"
         with open(self.path(host), "a") as fh:
-            fh.write(json.dumps(asdict(sample)) + "\n")
+            fh.write(line)
+        # The window's file is cleared at every stop and trimmed to a week; the cost report
+        # (cost.py: a VM's idle hours) needs them all, so each sample is also kept here, never rewritten.
+        self.history_path(host).parent.mkdir(exist_ok=True)
+        with open(self.history_path(host), "a") as fh:
+            fh.write(line)
+
+    def history(self, host: str) -> list[Sample]:
+        """Every sample ever taken of `host`, oldest first (the window's file too: it predates the history)."""
+        found = {s.t: s for path in (self.path(host), self.history_path(host)) for s in _read(path)[0]}
+        return [found[t] for t in sorted(found)]
 
     def load(self, host: str, now: float | None = None) -> list[Sample]:
         now = now or time.time()
-        try:
-            lines = self.path(host).read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        samples = []
-        for line in lines:
-            try:
-                samples.append(Sample(**json.loads(line)))
-            except (ValueError, TypeError):
-                continue  # a line cut short by a killed run
-        samples = sorted((s for s in samples if s.t >= now - KEEP_SECONDS), key=lambda s: s.t)
-        if len(samples) < len(lines):
+        read, lines = _read(self.path(host))
+        samples = sorted((s for s in read if s.t >= now - KEEP_SECONDS), key=lambda s: s.t)
+        if len(samples) < lines:
             self._rewrite(host, samples)
         return samples
 
@@ -120,6 +125,21 @@ class SampleStore:
 
     def clear(self, host: str) -> None:
         self.path(host).unlink(missing_ok=True)
+
+
+def _read(path: Path) -> tuple[list[Sample], int]:
+    """The samples of one file, and how many lines it has."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return [], 0
+    samples = []
+    for line in lines:
+        try:
+            samples.append(Sample(**json.loads(line)))
+        except (ValueError, TypeError):
+            continue  # a line cut short by a killed run
+    return samples, len(lines)
 
 
 def idle_for_window(samples: Sequence[Sample], now: float, window: float, max_gap: float) -> tuple[bool, str]:
