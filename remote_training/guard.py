@@ -115,7 +115,7 @@ class LaunchGuard:
         if getattr(result, "dry_run", False):
             return
         report = self.reports.get(spec.job_id)
-        extra = {"container": getattr(result, "container_id", "")}
+        extra = {"container": getattr(result, "container_id", ""), **dict(getattr(result, "details", {}) or {})}
         if report and report.checkpoint:
             extra["checkpoint"] = report.checkpoint.url
         claim = self.claims.get(spec.job_id)

@@ -23,6 +23,7 @@ PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
     "nebius": ({"instance_id"}, {"project_id", "profile"}),
     "command": ({"start", "stop", "state"}, {"timeout"}),
 }
+SERVERLESS = "nebius-serverless"  # not a host: a target without SSH (remote_training/serverless/target.py)
 HOST_KEYS = {"ssh", "aliases", "gpu", "gpu_memory_gb", "provider", "compose", "workdir", "tags"}
 TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "compose_project", "nebius", "s3", "registry"}
 DEFAULTS = {"compose": "docker compose", "workdir": "~/remote-training"}
@@ -92,15 +93,25 @@ class Inventory:
     known_hosts: Path | None = None
     compose_project: Path | None = None  # the docker/ folder shipped to hosts for jobs
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    serverless: tuple[Any, ...] = ()  # ServerlessTarget entries: no SSH, jobs go through the Nebius API
 
     def get(self, name: str) -> Host:
         """A host by name or alias, or an InventoryError that lists the names known."""
         for host in self.hosts:
             if name in host.names:
                 return host
-        known = ", ".join(n for h in self.hosts for n in h.names)
+        target = self.serverless_target(name)
+        if target is not None:
+            raise InventoryError(f"{name!r} is a Nebius Serverless target ({self.path}): it has no SSH, engine or VM",
+                                 "this command works on the fixed hosts only; jobs.* and serve.stop reach "
+                                 "serverless jobs by their id")
+        known = ", ".join(n for h in [*self.hosts, *self.serverless] for n in h.names)
         raise InventoryError(f"unknown host {name!r} in {self.path}",
                              f"use one of: {known}")
+
+    def serverless_target(self, name: str) -> Any:
+        """The serverless target called `name` (name or alias), or None."""
+        return next((t for t in self.serverless if name in t.names), None)
 
     @property
     def s3_endpoint(self) -> str | None:
@@ -323,12 +334,18 @@ def parse_inventory(text: str, path: Path) -> Inventory:
         check.bad("defaults", "must be a mapping", "write defaults: {compose: docker compose}")
         defaults = {}
     hosts: list[Host] = []
+    targets: list[Any] = []
     for name, raw in data["hosts"].items():
+        if _is_serverless(raw):
+            target = _serverless(check, name, raw, path.parent)
+            if target:
+                targets.append(target)
+            continue
         host = _host(check, name, raw, defaults)
         if host:
             hosts.append(host)
     seen: dict[str, str] = {}
-    for host in hosts:
+    for host in [*hosts, *targets]:
         for n in host.names:
             if n in seen:
                 check.bad(f"host {host.name!r}", f"name or alias {n!r} is already used by host {seen[n]!r}",
@@ -347,7 +364,34 @@ def parse_inventory(text: str, path: Path) -> Inventory:
 
     extra = {k: data[k] for k in ("nebius", "s3", "registry") if k in data}
     return Inventory(path=path, hosts=tuple(hosts), ssh_config=rel("ssh_config"),
-                     known_hosts=rel("known_hosts"), compose_project=rel("compose_project"), extra=MappingProxyType(extra))
+                     known_hosts=rel("known_hosts"), compose_project=rel("compose_project"), extra=MappingProxyType(extra),
+                     serverless=tuple(targets))
+
+
+def _is_serverless(raw: Any) -> bool:
+    provider = raw.get("provider") if isinstance(raw, dict) else None
+    return isinstance(provider, dict) and provider.get("type") == SERVERLESS
+
+
+def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> Any:
+    """A serverless target (no defaults: they are SSH hosts' settings), checked like a host."""
+    from .serverless.target import parse_target
+
+    where = f"host {name!r}"
+    if not isinstance(name, str) or not NAME_RE.match(name) or name in RESERVED_NAMES:
+        check.bad(where, "bad or reserved host name", "use letters, digits, '-', '_' or '.'; not auto or all")
+        return None
+    aliases = raw.get("aliases", [])
+    aliases = [aliases] if isinstance(aliases, str) else aliases
+    tags = raw.get("tags") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_RE.match(a) and a not in RESERVED_NAMES
+                                                for a in aliases):
+        check.bad(f"{where}, key 'aliases'", "must be a list of names (not auto or all)", "write aliases: [serverless]")
+        return None
+    if not isinstance(tags, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in tags):
+        check.bad(f"{where}, key 'tags'", f"must be a list of names, got {tags!r}", "write tags: [gpu, h100]")
+        return None
+    return parse_target(check.bad, name, raw, tuple(aliases), tuple(tags), base)
 
 
 def resolve_path(value: str, project_root: Path) -> Path:

@@ -322,9 +322,9 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
     else:
         def s3_client() -> Any:
             return s3
-    checks: list[tuple[str, Callable[[], list[Row]]]] = [
+    checks: list[tuple[str, Callable[[], list[Row]]]] = [] if inventory.serverless_target(spec.host) else [
         ("host", lambda: check_host(runner, inventory, spec, report, power, dry_run, probed)),
-    ]
+    ]  # a serverless target has no host to probe: its compute is provisioned per run
     if not argument_rows and s3_worker is not None:  # S3 calls with malformed URLs would only repeat errors
         checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report, claim)))
     elif not argument_rows:

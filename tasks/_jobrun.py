@@ -118,6 +118,9 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     env_path, images = service_images(c, checkout, cat)
     plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace, env=env)
     run = runner(c, dry_run=dry_run, inventory=inventory)
+    cloud = inventory.serverless_target(plan.spec.host)
+    if cloud is not None:
+        return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)
     guard = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
     if plan.spec.host != "auto" and not dry_run:
         run.prewarm(inventory.get(plan.spec.host))  # after the worker's fork: SSH connects while we go on
@@ -132,3 +135,19 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         run.close()
 
 
+
+
+def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *, dry_run: bool, wait: bool) -> Any:
+    """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH."""
+    from remote_training.serverless.launch import run as launch_serverless
+
+    guard = make_hooks(c, run, inventory, s3_worker=False) if not dry_run else None
+    try:
+        from remote_training.jobs.spec import NoHooks
+
+        return launch_serverless(plan, cloud, inventory, guard or NoHooks(), dry_run=dry_run, wait=wait,
+                                 ready_timeout=float(setting(c, "jobs.ready_timeout")))
+    finally:
+        if guard is not None:
+            guard.close()
+        run.close()

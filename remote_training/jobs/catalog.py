@@ -7,7 +7,7 @@ followed. The era (runbook 4261b1aa or current a060cbea) is recognised from the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -88,6 +88,9 @@ class ComposeService:
     extra: str | None = None  # `uv run --extra X`
     ports: tuple[tuple[int, int], ...] = ()  # (host, container)
     gpu: bool = False  # reserves an nvidia device
+    entrypoint: tuple[str, ...] = ()  # as written: what a serverless job runs (no compose there)
+    working_dir: str = ""
+    environment: Mapping[str, str] = field(default_factory=dict)  # the file's own values (HOME=/root)
 
     @property
     def repository(self) -> str:
@@ -192,8 +195,17 @@ def parse_compose(text: str, where: str) -> dict[str, ComposeService]:
         program, python, extra = _entrypoint(name, raw["entrypoint"])
         devices = (((raw.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices") or []
         gpu = any(isinstance(d, dict) and d.get("driver") == "nvidia" for d in devices)
-        out[name] = ComposeService(name, str(raw.get("image", "")), program, python, extra, _ports(raw.get("ports")), gpu)
+        entrypoint = raw["entrypoint"]
+        argv = tuple(str(a) for a in entrypoint) if isinstance(entrypoint, list) else tuple(str(entrypoint or "").split())
+        out[name] = ComposeService(name, str(raw.get("image", "")), program, python, extra, _ports(raw.get("ports")), gpu,
+                                   argv, str(raw.get("working_dir") or ""), _environment(raw.get("environment")))
     return out
+
+
+def _environment(raw: Any) -> dict[str, str]:
+    """`environment:` as a mapping (a list of K=V too); values with ${...} are left to compose."""
+    pairs = raw.items() if isinstance(raw, dict) else (str(i).partition("=")[::2] for i in raw or ())
+    return {str(k): str(v) for k, v in pairs if v is not None and "$" not in str(v)}
 
 
 def load_checkout(compose_dir: Path) -> Checkout:

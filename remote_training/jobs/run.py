@@ -70,11 +70,17 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     if not target or (target == "auto" and program.name not in PROGRAMS):
         raise InputError(f"{svc.name} runs {program.name}, which the catalog does not size for placement",
                          "name the host with --host")
-    target = target if target == "auto" else inventory.get(target).name  # an unknown name fails here
+    cloud = inventory.serverless_target(target) if target != "auto" else None
+    target = target if target == "auto" else cloud.name if cloud else inventory.get(target).name  # unknown: fails
     container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
                       if program.kind == "serve" else None)
     default_port = next((h for h, c in svc.ports if c == container_port), container_port)
-    spec = JobSpec(job_id=new_job_id(svc.name), service=svc.name, kind=program.kind, host=target, args=tuple(args),
+    job_id = new_job_id(svc.name)
+    if cloud is not None:
+        from ..serverless.spec import resource_name
+
+        job_id = resource_name(job_id)  # the Nebius name, so jobs.* find it by the same word
+    spec = JobSpec(job_id=job_id, service=svc.name, kind=program.kind, host=target, args=tuple(args),
                    image=images.get(svc.name), port=(port or default_port) if container_port else None,
                    gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output,
                    exp_name=getattr(job, "exp_name", None), resume=getattr(job, "resume", False), force=force,

@@ -69,6 +69,7 @@ class LaunchResult:
     commands: tuple[str, ...] = ()  # the exact remote commands (what --dry-run prints)
     seconds: float = 0.0
     dry_run: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)  # what else the ledger keeps (serverless: preset, id)
 
 
 class LaunchHooks(Protocol):

@@ -1,0 +1,320 @@
+"""Nebius AI Jobs, AI Endpoints and MysteryBox through the official SDK (`nebius.api.nebius.ai.v1`).
+
+The one place SDK messages are built and SDK errors are translated into the core's typed errors
+(quota, capacity, a name already taken, not found, API down). Every call has a time limit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import InputError, NoCapacityError, ProviderError
+from ..providers.base import ProviderUnavailable
+from .spec import ServerlessSpec
+from .target import ServerlessTarget
+
+CALL_S = 20.0  # one API call; the SDK retries inside it
+OPERATION_S = 120.0  # a create/stop/delete operation
+JOB_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}  # ERROR too: upstream's loops wait for ever on it
+ENDPOINT_FINAL = {"STOPPED", "ERROR"}
+EXIT_RE = re.compile(r"exit(?:ed)?(?: with)? code (-?\d+)", re.IGNORECASE)
+# Our columns (those of container jobs) for the services' states.
+JOB_STATES = {"PROVISIONING": "provisioning", "STARTING": "starting", "IMAGE_PULLING": "starting",
+              "RUNNING": "running", "CANCELLING": "running", "DELETING": "exited", "COMPLETED": "exited",
+              "FAILED": "exited", "CANCELLED": "exited", "ERROR": "dead", "STATE_UNSPECIFIED": "created"}
+ENDPOINT_STATES = {"PROVISIONING": "provisioning", "STARTING": "starting", "IMAGE_PULLING": "starting",
+                   "RUNNING": "running", "STOPPING": "running", "STOPPED": "stopped", "DELETING": "exited",
+                   "ERROR": "dead", "STATE_UNSPECIFIED": "created"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A job or endpoint as the API reports it, in our words."""
+    kind: str  # job / endpoint
+    id: str
+    name: str
+    state: str  # the API's word: RUNNING, COMPLETED, ...
+    labels: dict[str, str] = field(default_factory=dict)
+    image: str = ""
+    args: str = ""
+    preset: str = ""
+    platform: str = ""
+    created: str = ""  # ISO UTC
+    started: str = ""
+    finished: str = ""
+    detail: str = ""  # state_details.message
+    exit_code: int | None = None  # jobs that ended
+    urls: tuple[str, ...] = ()  # endpoints: public endpoints as listed (https and bare IP:port)
+
+    @property
+    def final(self) -> bool:
+        return self.state in (JOB_FINAL if self.kind == "job" else ENDPOINT_FINAL)
+
+    @property
+    def column_state(self) -> str:
+        return (JOB_STATES if self.kind == "job" else ENDPOINT_STATES).get(self.state, self.state.lower())
+
+    @property
+    def https_url(self) -> str:
+        """The managed TLS URL; never a bare IP:port entry (the token would travel in clear)."""
+        return next((u for u in self.urls if u.startswith("https://")), "")
+
+
+def translate(error: BaseException, target: str, action: str) -> ProviderError:
+    """An SDK or gRPC failure as one typed error with its fix."""
+    status = getattr(error, "status", None)
+    code = getattr(getattr(status, "code", None), "name", None) or str(getattr(status, "code", "") or "")
+    message = getattr(status, "message", None) or str(error)
+    low = message.lower()
+    if code == "RESOURCE_EXHAUSTED" and "quota" in low:
+        return NoCapacityError(f"{target}: the project's quota does not allow this {action} ({message})",
+                               "raise the quota (console: Administration -> Quotas) or stop other jobs and "
+                               "endpoints (inv jobs.list --host cloud), then retry")
+    if code == "RESOURCE_EXHAUSTED" or "not enough resources" in low:
+        return NoCapacityError(f"{target}: Nebius has no free capacity for this {action} ({message})",
+                               "retry in a few minutes, pick another preset in hosts.yaml, or run it on a fixed "
+                               "host (--host NAME)")
+    if code == "ALREADY_EXISTS":
+        return ProviderError(f"{target}: the name is already taken in the project ({message})",
+                             "choose another name, or stop the old one first (inv serve.stop NAME)")
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return ProviderError(f"{target}: Nebius refused the {action} ({code}): {message}",
+                             "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)")
+    if code == "NOT_FOUND":
+        return ProviderError(f"{target}: Nebius does not know it ({action}): {message}",
+                             "check the id or name: inv jobs.list --host " + target)
+    if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
+        return ProviderUnavailable(f"{target}: the Nebius API did not answer the {action} ({code or error})",
+                                   "check the network and nebius.endpoint in hosts.yaml, then retry")
+    return ProviderError(f"{target}: Nebius {action} failed: {message}", "see the message; retry, or check the console")
+
+
+def _iso(ts: Any) -> str:
+    if not ts:
+        return ""
+    if isinstance(ts, dt.datetime):
+        value = ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(ts)
+
+
+def exit_code_of(state: str, detail: str) -> int | None:
+    """A job's exit code from its final state: 0 when COMPLETED, the container's code when the
+    service names it, else 1; None while it runs. CANCELLED is 143 (a SIGTERM'd container)."""
+    if state == "COMPLETED":
+        return 0
+    if state == "CANCELLED":
+        return 143
+    if state in ("FAILED", "ERROR"):
+        found = EXIT_RE.search(detail or "")
+        return int(found.group(1)) if found and int(found.group(1)) != 0 else 1
+    return None
+
+
+class Serverless:
+    """One target's jobs and endpoints. `settings`: the inventory's `nebius:` section (endpoint, auth)."""
+
+    def __init__(self, target: ServerlessTarget, settings: dict[str, Any]) -> None:
+        self.target = target
+        self.settings = dict(settings)
+        self._secret_ids: dict[str, str] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _sdk(self) -> Any:
+        from ..providers.nebius import shared_sdk
+
+        return shared_sdk(self.settings, self.target.profile or None)
+
+    def _call(self, action: str, make: Callable[[], Any]) -> Any:
+        try:
+            return make()
+        except ProviderError:
+            raise
+        except Exception as exc:  # the SDK's RequestError and friends: one typed error
+            raise translate(exc, self.target.name, action) from exc
+
+    def _jobs(self) -> Any:
+        from nebius.api.nebius.ai.v1 import JobServiceClient
+
+        return JobServiceClient(self._sdk())
+
+    def _endpoints(self) -> Any:
+        from nebius.api.nebius.ai.v1 import EndpointServiceClient
+
+        return EndpointServiceClient(self._sdk())
+
+    def _operate(self, action: str, request: Callable[[], Any], timeout: float = OPERATION_S) -> str:
+        """Send a mutating request, wait for its operation; the resource id."""
+        op = self._call(action, lambda: request().wait())
+        self._call(action, lambda: op.sync_wait(interval=0.3, timeout=timeout))
+        return str(getattr(op, "resource_id", "") or "")
+
+    # -- secrets ----------------------------------------------------------------------------------
+    def secret_id(self, name: str) -> str:
+        """A MysteryBox secret's id from its name (the SDK takes ids; hosts.yaml names)."""
+        if name not in self._secret_ids:
+            from nebius.api.nebius.mysterybox.v1 import GetSecretByNameRequest, SecretServiceClient
+
+            client = SecretServiceClient(self._sdk())
+            secret = self._call(f"lookup of secret {name}", lambda: client.get_by_name(
+                GetSecretByNameRequest(parent_id=self.target.parent_id, name=name), timeout=CALL_S).wait())
+            self._secret_ids[name] = secret.metadata.id
+        return self._secret_ids[name]
+
+    def secret_value(self, name: str, key: str) -> str:
+        """A secret's payload entry (the endpoint token, for the local client's environment only)."""
+        from nebius.api.nebius.mysterybox.v1 import GetPayloadByKeyRequest, PayloadServiceClient
+
+        client = PayloadServiceClient(self._sdk())
+        secret_id = self.secret_id(name)
+        payload = self._call(f"read of secret {name}", lambda: client.get_by_key(
+            GetPayloadByKeyRequest(secret_id=secret_id, key=key), timeout=CALL_S).wait())
+        data = getattr(payload, "data", None)
+        return str(getattr(data, "string_value", "") or "")
+
+    # -- create -----------------------------------------------------------------------------------
+    def _spec_fields(self, spec: ServerlessSpec, prefix: Any) -> dict[str, Any]:
+        """The fields JobSpec and EndpointSpec share, as SDK messages (`prefix`: JobSpec or EndpointSpec)."""
+        import nebius.api.nebius.ai.v1 as ai
+
+        kind = "Job" if prefix is ai.JobSpec else "Endpoint"
+        env_cls = getattr(ai, f"{kind}Spec__EnvironmentVariable")
+        ref_cls = getattr(ai, f"{kind}Spec__MysteryBoxSecretRef")
+        volume_cls, mode = getattr(ai, f"{kind}Spec__VolumeMount"), getattr(ai, f"{kind}Spec__VolumeMount__Mode")
+        env = [env_cls(name=k, value=v) for k, v in sorted(spec.env.items())]
+        env += [env_cls(name=k, mysterybox_secret=ref_cls(secret_id=self.secret_id(v)))
+                for k, v in sorted(spec.secret_env.items())]
+        fields: dict[str, Any] = dict(
+            image=spec.image, container_command=spec.container_command, args=spec.args,
+            working_dir=spec.working_dir, platform=spec.compute.platform, preset=spec.compute.preset,
+            environment_variables=env,
+            volumes=[volume_cls(source=src, container_path=path, mode=mode.READ_WRITE if rw else mode.READ_ONLY)
+                     for src, path, rw in spec.volumes])
+        if spec.subnet_id:
+            fields["subnet_id"] = spec.subnet_id
+        if spec.disk_gb:
+            disk_cls = getattr(ai, f"{kind}Spec__DiskSpec")
+            fields["disk"] = disk_cls(type=disk_cls.__PB2_DESCRIPTOR__.fields_by_name["type"].enum_type
+                                      .values_by_name["NETWORK_SSD"].number, size_bytes=spec.disk_gb * 2**30)
+        if spec.ports:
+            port_cls, proto = getattr(ai, f"{kind}Spec__Port"), getattr(ai, f"{kind}Spec__Port__Protocol")
+            fields["ports"] = [port_cls(container_port=p, protocol=proto.HTTP) for p in spec.ports]
+        return fields
+
+    def create(self, spec: ServerlessSpec) -> str:
+        """Create the job or endpoint and wait until the API accepted it; its id."""
+        import nebius.api.nebius.ai.v1 as ai
+        from nebius.api.nebius.common.v1 import ResourceMetadata
+
+        metadata = ResourceMetadata(parent_id=spec.parent_id, name=spec.name, labels=dict(spec.labels))
+        if spec.kind == "job":
+            fields = self._spec_fields(spec, ai.JobSpec)
+            if spec.timeout_hours:
+                fields["timeout"] = dt.timedelta(hours=spec.timeout_hours)
+            request = ai.CreateJobRequest(metadata=metadata, spec=ai.JobSpec(**fields))
+            client = self._jobs()
+        else:
+            request = ai.CreateEndpointRequest(metadata=metadata, spec=ai.EndpointSpec(**self._spec_fields(spec, ai.EndpointSpec)))
+            client = self._endpoints()
+        resource_id = self._operate(f"create of {spec.kind} {spec.name}",
+                                    lambda: client.create(request, timeout=CALL_S))
+        if not resource_id:
+            return self.get_by_name(spec.kind, spec.name).id
+        return resource_id
+
+    # -- read ---------------------------------------------------------------------------------------
+    def _resource(self, kind: str, item: Any) -> Resource:
+        status, spec = item.status, item.spec
+        state = getattr(status.state, "name", str(status.state))
+        details = getattr(status, "state_details", None)
+        detail = str(getattr(details, "message", "") or "") if details is not None else ""
+        return Resource(
+            kind=kind, id=item.metadata.id, name=item.metadata.name, state=state,
+            labels=dict(item.metadata.labels or {}), image=spec.image, args=spec.args, preset=spec.preset,
+            platform=spec.platform, created=_iso(item.metadata.created_at),
+            started=_iso(getattr(status, "started_at", None)), finished=_iso(getattr(status, "finished_at", None)),
+            detail=detail, exit_code=exit_code_of(state, detail) if kind == "job" else None,
+            urls=tuple(status.public_endpoints or ()))
+
+    def get(self, kind: str, resource_id: str) -> Resource:
+        import nebius.api.nebius.ai.v1 as ai
+
+        if kind == "job":
+            item = self._call("status", lambda: self._jobs().get(ai.GetJobRequest(id=resource_id), timeout=CALL_S).wait())
+        else:
+            item = self._call("status", lambda: self._endpoints().get(ai.GetEndpointRequest(id=resource_id),
+                                                                       timeout=CALL_S).wait())
+        return self._resource(kind, item)
+
+    def get_by_name(self, kind: str, name: str) -> Resource:
+        import nebius.api.nebius.ai.v1 as ai
+
+        if kind == "job":
+            item = self._call("lookup", lambda: self._jobs().get_by_name(
+                ai.GetJobByNameRequest(parent_id=self.target.parent_id, name=name), timeout=CALL_S).wait())
+        else:
+            item = self._call("lookup", lambda: self._endpoints().get_by_name(
+                ai.GetEndpointByNameRequest(parent_id=self.target.parent_id, name=name), timeout=CALL_S).wait())
+        return self._resource(kind, item)
+
+    def list(self, kind: str) -> list[Resource]:
+        """Every job (or endpoint) of the project, all pages."""
+        import nebius.api.nebius.ai.v1 as ai
+
+        out, token = [], ""
+        for _ in range(100):  # 100 pages of 100: a bound, not a limit anyone meets
+            if kind == "job":
+                page = self._call("list", lambda: self._jobs().list(ai.ListJobsRequest(
+                    parent_id=self.target.parent_id, page_size=100, page_token=token), timeout=CALL_S).wait())
+            else:
+                page = self._call("list", lambda: self._endpoints().list(ai.ListEndpointsRequest(
+                    parent_id=self.target.parent_id, page_size=100, page_token=token), timeout=CALL_S).wait())
+            out += [self._resource(kind, item) for item in page.items]
+            token = page.next_page_token
+            if not token:
+                break
+        return out
+
+    # -- act --------------------------------------------------------------------------------------------
+    def cancel_job(self, resource_id: str) -> None:
+        import nebius.api.nebius.ai.v1 as ai
+
+        self._operate("cancel", lambda: self._jobs().cancel(ai.CancelJobRequest(id=resource_id), timeout=CALL_S))
+
+    def endpoint_action(self, action: str, resource_id: str) -> None:
+        """stop (keeps the URL), start, or delete (retires it) an endpoint."""
+        import nebius.api.nebius.ai.v1 as ai
+
+        request = {"stop": ai.StopEndpointRequest, "start": ai.StartEndpointRequest,
+                   "delete": ai.DeleteEndpointRequest}[action](id=resource_id)
+        method = getattr(self._endpoints(), action)
+        self._operate(f"{action} of endpoint {resource_id}", lambda: method(request, timeout=CALL_S))
+
+    def wait_state(self, kind: str, resource_id: str, done: Callable[[Resource], bool], timeout: float | None,
+                   interval: float = 1.0, on_change: Callable[[Resource], None] | None = None) -> Resource:
+        """Poll until `done(resource)`; ProviderError after `timeout` seconds (None: no limit but each call's)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        last = ""
+        while True:
+            now = self.get(kind, resource_id)
+            if on_change and now.state != last:
+                on_change(now)
+                last = now.state
+            if done(now):
+                return now
+            if end is not None and time.monotonic() >= end:
+                raise ProviderError(f"{self.target.name}: {kind} {now.name} is still {now.state} after {timeout:g}s",
+                                    f"look at it: inv jobs.logs {now.name}")
+            time.sleep(interval)
+
+
+def must_not_be_secret(spec: ServerlessSpec, values: list[str]) -> None:
+    """Refuse a spec whose text holds a secret's value (a secret must travel as a MysteryBox reference)."""
+    text = repr(spec.to_dict())
+    leaked = [v for v in values if v and len(v) >= 6 and v in text]
+    if leaked:
+        raise InputError("a secret's value would be written into the serverless job's spec",
+                         "give secrets to serverless jobs as MysteryBox names (hosts.yaml secrets:), never values")

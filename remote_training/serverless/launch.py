@@ -1,0 +1,179 @@
+"""A typed plan launched on a serverless target: the same stages as the fixed fleet's launch path.
+
+1. plan: `spec.build` turns the JobSpec and its compose service into a ServerlessSpec (bad input
+   fails here, before any check or API call);
+2. check: the guard's preflight (inputs, output claim in run.json, image) — no host to probe;
+3. launch: the image pinned by the digest the registry reported, secrets as MysteryBox
+   references, one create call and its operation; the ledger line (`guard.record`);
+4. follow: a server returns once its HTTPS URL answers `GET /api/v1/models` with the token; `wait`
+   streams the logs until a final state and records the exit code.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from typing import Any, Callable
+
+from ..errors import InputError, JobFailed, ProviderError
+from ..jobs.spec import LaunchResult
+from . import logs
+from .client import Resource, Serverless
+from .spec import ServerlessSpec, build
+from .target import ServerlessTarget
+
+READY_POLL_S = 2.0
+AUTH_KEY = "AUTH_TOKEN"  # the payload key in the token's secret = the variable the server reads
+
+
+def pinned(ref: str, digest: str | None) -> str:
+    """`repo:tag` as `repo@sha256:...`: the serverless job runs exactly what images.push sent."""
+    if not digest:
+        return ref
+    repo = ref.split("@", 1)[0]
+    last = repo.rsplit("/", 1)
+    if ":" in last[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    return f"{repo}@{digest}"
+
+
+def client_for(target: ServerlessTarget, inventory: Any) -> Serverless:
+    return Serverless(target, dict(inventory.extra.get("nebius") or {}))
+
+
+def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any) -> ServerlessSpec:
+    if not job_spec.image:
+        raise InputError(f"no pushed image for {service.repository}: nothing to run {service.name} with",
+                         "build and push it first: inv images.push")
+    return build(job_spec, service, target, job_spec.image, s3_endpoint=inventory.s3_endpoint)
+
+
+def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry_run: bool, wait: bool,
+        ready_timeout: float, echo: Callable[[str], None] = print) -> LaunchResult:
+    """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
+    spec = plan_.spec
+    serverless = plan(spec, plan_.service, target, inventory)
+    if dry_run:
+        echo(f"# {spec.job_id}: {plan_.service.name} ({plan_.era_label}) on {target.name} "
+             f"(Nebius Serverless {serverless.compute.label}), image {spec.image}")
+        echo(f"# {'JobService' if serverless.kind == 'job' else 'EndpointService'}.Create, then wait for its operation:")
+        echo(json.dumps(serverless.to_dict(), indent=2))
+        return LaunchResult(spec.job_id, target.name, dry_run=True,
+                            commands=(json.dumps(serverless.to_dict(), sort_keys=True),))
+    began = time.monotonic()
+    guard.before_launch(spec)
+    report = getattr(guard, "reports", {}).get(spec.job_id)
+    digest = getattr(report, "image_digest", None)
+    if digest is None:
+        from ..preflight import image_digest
+
+        digest = image_digest(spec.image)
+    serverless = replace(serverless, image=pinned(spec.image, digest))
+    api = client_for(target, inventory)
+    try:
+        resource_id = api.create(serverless)
+    except BaseException:
+        guard.abandon(spec)
+        raise
+    result = LaunchResult(spec.job_id, target.name, container_id=resource_id, seconds=time.monotonic() - began,
+                          details={"target": "serverless", "resource": serverless.kind, "resource_id": resource_id,
+                                   "name": serverless.name, "platform": serverless.compute.platform,
+                                   "preset": serverless.compute.preset, "image": serverless.image})
+    guard.record(spec, result)
+    echo(f"started {serverless.name} on {target.name} ({serverless.kind} {resource_id}, "
+         f"{serverless.compute.label}, {result.seconds:.1f}s)")
+    if serverless.kind == "endpoint":
+        url = wait_ready(api, resource_id, ready_timeout, echo)
+        echo(f"{plan_.service.name} answers on {url} (token: MysteryBox secret {target.auth_token_secret}; "
+             f"client: inv infer.sim --server {serverless.name}; stop: inv serve.stop {serverless.name}, "
+             f"pause: inv serve.stop {serverless.name} --pause)")
+        if not wait:
+            return result
+    elif not wait:
+        echo(f"watch: inv jobs.logs {serverless.name} -f | inv jobs.progress {serverless.name} | "
+             f"inv jobs.wait {serverless.name}")
+        return result
+    code = follow(api, serverless.kind, resource_id, sys.stdout.write)
+    if guard is not None and hasattr(guard, "finish"):
+        guard.finish(spec.job_id, code)
+    if code:
+        error = JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}")
+        error.job_exit = code
+        raise error
+    echo(f"{serverless.name} finished (exit 0)")
+    return result
+
+
+def follow(api: Serverless, kind: str, resource_id: str, write: Callable[[str], Any],
+           since_ns: int | None = None) -> int:
+    """Stream the resource's log until it reaches a final state; its exit code."""
+    state: dict[str, Resource] = {}
+
+    def ended() -> bool:
+        state["now"] = api.get(kind, resource_id)
+        return state["now"].final
+
+    first = api.get(kind, resource_id)
+    start = since_ns if since_ns is not None else _ns(first.created) - 60 * 10**9
+    logs.follow(api.target, kind, resource_id, start, ended, write)
+    final = state["now"]
+    return final.exit_code if final.exit_code is not None else (0 if final.state in ("STOPPED",) else 1)
+
+
+def _ns(iso: str) -> int:
+    import datetime as dt
+
+    if not iso:
+        return time.time_ns() - 3600 * 10**9
+    parsed = dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    return int(parsed.timestamp()) * 10**9
+
+
+def token(api: Serverless) -> str:
+    """The endpoints' bearer token, from MysteryBox; kept in memory, never printed or logged."""
+    value = api.secret_value(api.target.auth_token_secret, AUTH_KEY)
+    if not value:
+        raise ProviderError(f"{api.target.name}: the secret {api.target.auth_token_secret} has no {AUTH_KEY} entry",
+                            f"nebius mysterybox secret create --name {api.target.auth_token_secret} "
+                            f"--secret-version-payload '[{{\"key\":\"{AUTH_KEY}\",\"string_value\":\"<random hex>\"}}]'")
+    return value
+
+
+def models_status(url: str, bearer: str | None, target: ServerlessTarget, timeout: float = 10.0) -> int:
+    """HTTP status of `GET <url>/api/v1/models` (0 when nothing answered). Only an https URL gets the token."""
+    if bearer and not url.startswith("https://"):
+        raise ProviderError(f"refusing to send the endpoint token to {url}: not TLS", "use the endpoint's https URL")
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/models", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=logs.tls_context(target)) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_ready(api: Serverless, resource_id: str, timeout: float, echo: Callable[[str], None]) -> str:
+    """The endpoint's https URL once `GET /api/v1/models` answers 200 with the token; fail fast on ERROR."""
+    bearer = token(api)
+    end = time.monotonic() + timeout
+    last = ""
+    while True:
+        now = api.get("endpoint", resource_id)
+        if now.state != last:
+            echo(f"{now.name}: {now.state.lower()}")
+            last = now.state
+        if now.state in ("ERROR", "STOPPED"):
+            raise JobFailed(f"endpoint {now.name} is {now.state}: {now.detail or 'no detail from the API'}",
+                            f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
+        url = now.https_url
+        if now.state == "RUNNING" and url and models_status(url, bearer, api.target) == 200:
+            return url
+        if time.monotonic() >= end:
+            raise JobFailed(f"endpoint {now.name} did not answer on {url or '(no https URL yet)'} within {timeout:g}s",
+                            f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
+        time.sleep(READY_POLL_S)
