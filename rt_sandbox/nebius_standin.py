@@ -17,7 +17,10 @@ call, so a test (or a person) can flip them while the server runs:
 
 Run: python -m rt_sandbox.nebius_standin --state-dir DIR [--port 0]
      [--sandbox-root ROOT] [--delay 1.0]
-It writes DIR/port once it listens and DIR/state.json on every change.
+     [--serverless [--serverless-docker-host URL] [--serverless-delay 1.0] [--logs-port 0]]
+It writes DIR/port once it listens and DIR/state.json on every change. `--serverless` adds the
+Serverless AI Jobs/Endpoints, MysteryBox and logs stand-in on the same port
+(rt_sandbox/nebius_serverless.py documents it).
 """
 from __future__ import annotations
 
@@ -246,7 +249,8 @@ class StandinState:
 class StandinServer:
     """The gRPC server: handlers built from the SDK's own descriptors and message classes."""
 
-    def __init__(self, state: StandinState, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, state: StandinState, port: int = 0, host: str = "127.0.0.1",
+                 extra_handlers: tuple = ()) -> None:
         import grpc
 
         self.state = state
@@ -257,6 +261,7 @@ class StandinServer:
                                              "Stop": self.stop}),
             self._service(OPERATION_SERVICE, {"Get": self.get_operation, "List": self.list_operations}),
             self._service(PROFILE_SERVICE, {"Get": self.whoami}),
+            *extra_handlers,  # more services on the same port (the SDK sends every service to one address)
         ))
         self.port = self.server.add_insecure_port(f"{host}:{port}")
         if not self.port:
@@ -408,6 +413,7 @@ def sandbox_addresses(name: str) -> set:
 
 # -- the sandbox's stand-in process (started by fleet.ensure_up, stopped by fleet.down) -------
 SANDBOX_PORT = 9556
+SANDBOX_LOGS_PORT = 9557  # the serverless stand-in's Loki API
 
 
 def sandbox_instance_id(name: str) -> str:
@@ -420,7 +426,7 @@ def _sandbox_paths(root: Path) -> tuple[Path, Path, Path]:
 
 
 def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDBOX_PORT,
-                           delay: float = 1.0) -> dict[str, Any]:
+                           delay: float = 1.0, serverless: bool = False) -> dict[str, Any]:
     """Run the stand-in for the sandbox's VMs ({name: address}, all just brought up: RUNNING).
 
     A running stand-in is restarted only when the set of VMs changed (`--hosts N`),
@@ -440,7 +446,8 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
         have = {i["id"]: (i["name"], i["address"], i["state"]) for i in saved}
     except (FileNotFoundError, ValueError, KeyError):
         have = {}
-    if procs.alive(pid_file, token) and set(have) == set(wanted):
+    same_mode = not serverless or procs.alive(pid_file, "--serverless")
+    if procs.alive(pid_file, token) and set(have) == set(wanted) and same_mode:
         return settings  # it follows power changes itself (probe); a restart would lose its operations
     procs.stop(pid_file, token)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -448,7 +455,8 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
     records = [asdict(InstanceRecord(k, n, a, s, base_address=a)) for k, (n, a, s) in wanted.items()]
     (state_dir / "state.json").write_text(json.dumps({"instances": records}, indent=2))
     procs.start([sys.executable, "-m", "rt_sandbox.nebius_standin", "--state-dir", str(state_dir),
-                 "--port", str(port), "--delay", str(delay), "--sandbox-root", str(Path(root).resolve())],
+                 "--port", str(port), "--delay", str(delay), "--sandbox-root", str(Path(root).resolve()),
+                 *(["--serverless", "--logs-port", str(SANDBOX_LOGS_PORT)] if serverless else [])],
                 pid_file, log, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     began = time.monotonic()
     while time.monotonic() < began + 30:
@@ -495,17 +503,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--delay", type=float, default=1.0, help="seconds spent in STARTING/STOPPING")
     parser.add_argument("--sandbox-root", type=Path, help="project root whose sandbox hosts Start/Stop power")
+    parser.add_argument("--serverless", action="store_true", help="also serve Serverless jobs/endpoints, "
+                        "MysteryBox and the Loki logs API (rt_sandbox/nebius_serverless.py)")
+    parser.add_argument("--serverless-docker-host", help="Docker engine that runs them (default: the local one)")
+    parser.add_argument("--serverless-delay", type=float, default=1.0, help="seconds per serverless state step")
+    parser.add_argument("--logs-port", type=int, default=0, help="Loki API port on 127.0.0.1 (0: any; "
+                        "written to DIR/logs_port)")
     args = parser.parse_args(argv)
     hooks = sandbox_power(args.sandbox_root) if args.sandbox_root else (None, None, None)
     state = StandinState(args.state_dir, delay=args.delay, power_on=hooks[0], power_off=hooks[1], probe=hooks[2],
                          where=sandbox_addresses if args.sandbox_root else None)
-    server = StandinServer(state, args.port).start_serving()
+    serverless = logs = None
+    extra: tuple = ()
+    if args.serverless:
+        from rt_sandbox.nebius_serverless import ServerlessState
+        from rt_sandbox.serverless_api import ServerlessApi
+        from rt_sandbox.serverless_io import LokiServer
+
+        serverless = ServerlessState(args.state_dir, state.operations, delay=args.serverless_delay,
+                                     docker_host=args.serverless_docker_host,
+                                     log=lambda line: print(line, flush=True))
+        extra = tuple(ServerlessApi(serverless, StandinServer._operation_message).handlers())
+    server = StandinServer(state, args.port, extra_handlers=extra).start_serving()
+    if serverless is not None:
+        serverless.resume()  # proxies back on their ports, containers re-attached
+        logs = LokiServer(args.state_dir, args.logs_port)
+        (args.state_dir / "logs_port").write_text(str(logs.port))
     (args.state_dir / "port").write_text(str(server.port))
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
     server.shutdown()
+    if serverless is not None:
+        logs.close()
+        serverless.close()  # containers keep running: a restarted stand-in takes them over
     return 0
 
 

@@ -1,0 +1,574 @@
+"""A loopback stand-in of Nebius Serverless: AI Jobs, AI Endpoints, MysteryBox and the job logs.
+
+It extends the compute stand-in's gRPC server (rt_sandbox/nebius_standin.py, `--serverless`):
+the SDK routes every service to one address, so the same port serves
+`nebius.ai.v1.JobService` (Create, Get, GetByName, List, Cancel, Delete),
+`nebius.ai.v1.EndpointService` (Create, Get, GetByName, List, Start, Stop, Delete),
+`nebius.mysterybox.v1.SecretService.GetByName` and `PayloadService.GetByKey`, with the SDK's own
+descriptors and message classes. Mutating calls return a `nebius.common.v1.Operation` kept in the
+compute stand-in's operation store: the ai.v1 clients poll `nebius.common.v1.OperationService`
+(their `operation_service()`), so `op.sync_wait()` / `await op.wait()` work unchanged.
+
+Each job and endpoint REALLY runs as a container on a Docker engine (`--serverless-docker-host`,
+default: the local engine): `spec.image` is pulled from its registry; entrypoint
+`spec.container_command`, command `spec.args.split()` (Nebius splits the one string on
+whitespace), `spec.working_dir`, env from `spec.environment_variables` (`value`, or
+`mysterybox_secret` -> the payload entry whose key is the variable's name, else the first entry),
+volumes whose `source` is a filesystem id -> docker volume `rt-serverless-<id>` at `container_path`
+(READ_ONLY -> ro). S3 volume sources are refused (ERROR). platform/preset/disk/timeout are accepted
+and ignored. Containers are named `rt-serverless-<resource id>` and labelled `rt-serverless.id`,
+`rt-serverless.kind`, `rt-serverless.state-dir`; a job's container is removed once it has ended.
+
+States (delay `--serverless-delay`, default 1 s, per step):
+  job:      PROVISIONING -> STARTING -> IMAGE_PULLING -> RUNNING -> COMPLETED (exit 0) | FAILED;
+            Cancel -> CANCELLING -> CANCELLED; Delete -> DELETING -> gone; internal failure -> ERROR.
+  endpoint: PROVISIONING -> STARTING -> IMAGE_PULLING -> RUNNING; Stop -> STOPPING -> STOPPED
+            (container removed, URL kept); Start -> PROVISIONING ... RUNNING (same URL);
+            Delete -> DELETING -> gone; the container exiting by itself -> ERROR.
+The Create (and Start) operation finishes when the resource leaves PROVISIONING; Cancel/Stop/Delete
+operations when CANCELLED/STOPPED/gone. Cancel of an ended job and Stop of a stopped endpoint are
+no-ops that succeed. A name already used in the parent -> ALREADY_EXISTS; unknown id/name -> NOT_FOUND.
+
+EXIT CODE: the SDK's JobStatus / JobInstanceStatus have no exit-code field. When a job's container
+has exited (COMPLETED or FAILED, and an endpoint's ERROR from its own exit),
+`status.state_details` is `code="ContainerExited"`, `message="container exited with code <N>"`.
+Other details codes: "ImagePullFailed", "NotEnoughResources", "SecretNotFound", "Unsupported",
+"ContainerLost", "InternalError", "Cancelled", "Stopped"; `message` says why. `status.started_at` is set on RUNNING,
+`finished_at` when the job ended (the container's own finish time where known).
+
+ENDPOINT URL: each endpoint owns a TLS proxy on 127.0.0.1:<port> (chosen at Create, kept across
+Stop/Start and stand-in restarts; certificate from `<state-dir>/tls/ca.pem`).
+`status.public_endpoints` = ["https://127.0.0.1:<proxy port>", "127.0.0.1:<published port>"]
+(the bare one only while a container runs; use only the https one). The proxy answers 503 while
+the endpoint is not RUNNING, 502 while nothing listens in the container, 401 when the spec sets
+`auth_token`/`auth_token_mysterybox_secret` and the request lacks `Authorization: Bearer <token>`
+(checked on the first request of each connection); otherwise it forwards raw bytes both ways.
+
+LOGS: Nebius Observability serves logs through a Loki-compatible API; its LogQL page
+(https://docs.nebius.com/observability/logs/query-language) says every query must select a
+`__bucket__` and lists sp_serial, sp_mlflow, sp_postgres, sp_cloudapps and default, none for
+Serverless; nor do the docs found say how a job's lines are labelled. So the stand-in picks:
+  {__bucket__="sp_serverless", job_id="aijob-..."}          for a job
+  {__bucket__="sp_serverless", endpoint_id="aiendpoint-..."} for an endpoint
+plus `name` and `parent_id` labels on each stream (one stream per resource, stdout and stderr
+merged). `GET /loki/api/v1/query_range` (query, start, end, limit, direction), `Authorization:
+Bearer <non-empty>` required (401), a query without `__bucket__` returns no entries (as Nebius says),
+anything but `{label="value", ...}` -> 400 `{"code":400,"status":"error","message":...}`.
+Lines are captured from the containers into `<state-dir>/serverless-logs/` and outlive them.
+
+CONTROL (`<state-dir>/control.json`, read on every call):
+  "serverless_quota_error": true      Create fails at once: RESOURCE_EXHAUSTED "... quota ..."
+  "serverless_capacity_error": true   Create's operation ends RESOURCE_EXHAUSTED "not enough resources
+                                      ..." and the resource goes to ERROR (NotEnoughResources)
+  "serverless_fail_image_pull": true  the pull fails: ERROR (ImagePullFailed)
+
+STATE DIR: serverless.json (jobs, endpoints, their operations, proxy ports, log offsets; written on
+every change), mysterybox.json (serverless_io.seed_secret), tls/{ca,server}.pem + server.key,
+serverless-logs/<id>.jsonl + <id>.labels.json, logs_port. A restarted stand-in re-attaches to its
+containers by label and carries on. No secret value is written to the stand-in's own log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets as pysecrets
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import serverless_io as io
+from .serverless_io import sandbox_serverless_settings, seed_secret  # noqa: F401 (public interface)
+
+JOB_SERVICE = "nebius.ai.v1.JobService"
+ENDPOINT_SERVICE = "nebius.ai.v1.EndpointService"
+SECRET_SERVICE = "nebius.mysterybox.v1.SecretService"
+PAYLOAD_SERVICE = "nebius.mysterybox.v1.PayloadService"
+LABEL = "rt-serverless.id"
+JOB_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}
+OK, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, INTERNAL = 0, 9, 8, 13
+
+
+class Failure(Exception):
+    """A step could not go on: the resource goes to ERROR with this code and message."""
+
+    def __init__(self, code: str, message: str, rpc: int = INTERNAL) -> None:
+        super().__init__(message)
+        self.code, self.message, self.rpc = code, message, rpc
+
+
+@dataclass
+class Resource:
+    id: str
+    kind: str  # job | endpoint
+    name: str
+    parent_id: str
+    spec_b64: str  # the spec as the client sent it (serialized), returned by Get
+    labels: dict = field(default_factory=dict)
+    state: str = "PROVISIONING"
+    details_code: str = ""
+    details_message: str = ""
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    proxy_port: int = 0
+    host_port: int = 0
+    log_ns: int = 0  # the newest captured log line: the capture goes on from here
+    version: int = 1
+    pending_ops: list = field(default_factory=list)  # [{"id": ..., "until": [states]}]
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{pysecrets.token_hex(7)}"
+
+
+def _docker_ns(stamp: str) -> int:
+    """Docker's RFC3339Nano timestamp -> ns since the epoch."""
+    whole, _, frac = stamp.rstrip("Z").partition(".")
+    base = dt.datetime.fromisoformat(whole).replace(tzinfo=dt.timezone.utc)
+    return int(base.timestamp()) * 10 ** 9 + int((frac + "000000000")[:9])
+
+
+class ServerlessState:
+    """Jobs, endpoints and their operations; one driver thread per resource walks its states."""
+
+    def __init__(self, state_dir: Path, operations: dict, *, delay: float = 1.0,
+                 docker_host: str | None = None, op_record: Callable[..., Any] | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        from rt_sandbox.nebius_standin import OperationRecord
+
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.operations = operations  # shared with the compute stand-in: one OperationService
+        self.op_record = op_record or OperationRecord
+        self.delay, self.docker_host, self.log = delay, docker_host, log
+        self.lock = threading.RLock()
+        self.items: dict[str, Resource] = {}
+        self.drivers: dict[str, threading.Thread] = {}
+        self.proxies: dict[str, io.EndpointProxy] = {}
+        self.tokens: dict[str, str | None] = {}  # endpoint id -> the bearer token its proxy demands
+        self._local = threading.local()
+        _, self.cert, self.key = io.ensure_tls(self.dir)
+        self._load()
+
+    # -- files ---------------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "serverless.json"
+
+    def control(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.dir / "control.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        for op in data.get("operations", []):
+            self.operations[op["id"]] = self.op_record(**op)
+        self.items = {r["id"]: Resource(**r) for r in data.get("resources", [])}
+
+    def resume(self) -> None:
+        """After a (re)start: proxies back on their ports, drivers for every unfinished resource."""
+        with self.lock:
+            for rec in self.items.values():
+                if rec.kind == "endpoint":
+                    self._open_proxy(rec)
+                self._spawn(rec)
+
+    def save(self) -> None:
+        with self.lock:
+            mine = {o["id"] for r in self.items.values() for o in r.pending_ops}
+            mine |= {k for k, o in self.operations.items() if k.startswith("aioperation-")}
+            data = {"resources": [asdict(r) for r in self.items.values()],
+                    "operations": [asdict(self.operations[k]) for k in sorted(mine) if k in self.operations]}
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1))
+            tmp.replace(self.state_file)
+
+    # -- operations ------------------------------------------------------------------------------
+    def new_op(self, rec: Resource, what: str, until: list[str] | None) -> Any:
+        """An operation on `rec`; finished when rec reaches a state in `until` (None: now, OK)."""
+        op = self.op_record(_new_id("aioperation"), rec.id, f"{what} {rec.kind} {rec.id}")
+        self.operations[op.id] = op
+        if until is None:
+            self._finish(op.id, OK, "")
+        else:
+            rec.pending_ops.append({"id": op.id, "until": until})
+        return op
+
+    def _finish(self, op_id: str, code: int, message: str) -> None:
+        op = self.operations.get(op_id)
+        if op is not None and op.finished is None:
+            op.code, op.message, op.finished = code, message, time.time()
+
+    def _set(self, rec: Resource, state: str, *, expect: str | None = None, code: str = "", message: str = "",
+             rpc: int = INTERNAL) -> bool:
+        """Move rec to `state` (only from `expect` when given); finish the operations waiting for it."""
+        with self.lock:
+            if rec.id not in self.items or (expect is not None and rec.state != expect):
+                return False
+            rec.state, rec.updated, rec.version = state, time.time(), rec.version + 1
+            if code or state in ("PROVISIONING", "RUNNING"):
+                rec.details_code, rec.details_message = code, message
+            for pending in list(rec.pending_ops):
+                if state == "ERROR":
+                    self._finish(pending["id"], rpc, message)
+                elif state in pending["until"]:
+                    self._finish(pending["id"], OK, "")
+                else:
+                    continue
+                rec.pending_ops.remove(pending)
+            self.save()
+            self.log(f"{rec.kind} {rec.id} ({rec.name}): {state}" + (f" [{code}] {message}" if code else ""))
+            return True
+
+    # -- the API's actions ------------------------------------------------------------------------
+    def create(self, kind: str, metadata: Any, spec: Any) -> Any:
+        control = self.control()
+        if control.get("serverless_quota_error"):
+            raise Failure("QuotaExceeded", f"quota exceeded: the project's {kind} quota is used up "
+                                           f"(serverless_quota_error in control.json)", RESOURCE_EXHAUSTED)
+        with self.lock:
+            parent = metadata.parent_id or io.SANDBOX_PARENT
+            if any(r.kind == kind and r.parent_id == parent and r.name == metadata.name for r in self.items.values()):
+                raise Failure("AlreadyExists", f"{kind} named {metadata.name!r} already exists in {parent}", 6)
+            import base64
+
+            rec = Resource(_new_id("aijob" if kind == "job" else "aiendpoint"), kind, metadata.name, parent,
+                           base64.b64encode(spec.SerializeToString()).decode(), labels=dict(metadata.labels or {}))
+            self.items[rec.id] = rec
+            io.write_labels(self.dir, rec.id, {"__bucket__": io.LOG_BUCKET, f"{kind}_id": rec.id,
+                                               "name": rec.name, "parent_id": parent})
+            op = self.new_op(rec, "create", ["STARTING"])
+            if kind == "endpoint":
+                self._open_proxy(rec)
+            self.save()
+            self.log(f"{kind} {rec.id} ({rec.name}): created")
+            self._spawn(rec)
+            return op
+
+    def act(self, rid: str, action: str) -> Any:
+        """cancel / delete (jobs), start / stop / delete (endpoints)."""
+        with self.lock:
+            rec = self.items.get(rid)
+            if rec is None:
+                raise KeyError(rid)
+            state = rec.state
+            if action == "delete":
+                op = self.new_op(rec, "delete", ["__gone__"])
+                self._set(rec, "DELETING")
+            elif action == "cancel":
+                if state in JOB_ENDED or state == "CANCELLING":
+                    op = self.new_op(rec, "cancel", None if state != "CANCELLING" else ["CANCELLED"])
+                else:
+                    op = self.new_op(rec, "cancel", ["CANCELLED"])
+                    self._set(rec, "CANCELLING")
+            elif action == "stop":
+                if state in ("STOPPED", "STOPPING"):
+                    op = self.new_op(rec, "stop", None if state == "STOPPED" else ["STOPPED"])
+                elif state == "DELETING":
+                    op = self._refused(rec, "stop")
+                else:
+                    op = self.new_op(rec, "stop", ["STOPPED"])
+                    self._set(rec, "STOPPING")
+            elif action == "start":
+                if state in ("STOPPED", "ERROR"):
+                    op = self.new_op(rec, "start", ["STARTING"])
+                    rec.started_at = rec.finished_at = rec.exit_code = None
+                    self._set(rec, "PROVISIONING")
+                elif state in ("STOPPING", "DELETING"):
+                    op = self._refused(rec, "start")
+                else:
+                    op = self.new_op(rec, "start", None)
+            else:
+                raise ValueError(action)
+            self.save()
+            self._spawn(rec)
+            return op
+
+    def _refused(self, rec: Resource, what: str) -> Any:
+        op = self.new_op(rec, what, [])
+        self._finish(op.id, FAILED_PRECONDITION, f"{rec.kind} {rec.id} is {rec.state}; {what} it later")
+        rec.pending_ops = [p for p in rec.pending_ops if p["id"] != op.id]
+        return op
+
+    # -- the driver ------------------------------------------------------------------------------
+    def _spawn(self, rec: Resource) -> None:
+        with self.lock:
+            alive = self.drivers.get(rec.id)
+            if alive is not None and alive.is_alive():
+                return  # it reads the new state on its next step
+            thread = threading.Thread(target=self._drive, args=(rec.id,), daemon=True, name=f"drive-{rec.id}")
+            self.drivers[rec.id] = thread
+            thread.start()
+
+    def _drive(self, rid: str) -> None:
+        steps = {"PROVISIONING": self._provision, "STARTING": self._starting, "IMAGE_PULLING": self._pull,
+                 "RUNNING": self._running, "CANCELLING": self._halt, "STOPPING": self._halt,
+                 "DELETING": self._delete}
+        while True:
+            with self.lock:
+                rec = self.items.get(rid)
+                step = steps.get(rec.state) if rec is not None else None
+                if step is None:
+                    self.drivers.pop(rid, None)
+                    return
+                state = rec.state
+            try:
+                step(rec)
+            except Failure as exc:
+                self._set(rec, "ERROR", expect=state, code=exc.code, message=exc.message, rpc=exc.rpc)
+                self._cleanup_container(rec)
+            except Exception as exc:  # a bug or the engine gone: visible as ERROR, never a silent stall
+                self._set(rec, "ERROR", expect=state, code="InternalError", message=f"stand-in: {exc!r}")
+                self._cleanup_container(rec)
+
+    def _sleep(self, rec: Resource, state: str, seconds: float) -> bool:
+        """Wait, but give up at once when someone moved rec elsewhere (cancel, stop, delete)."""
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            if rec.state != state:
+                return False
+            time.sleep(min(0.05, max(until - time.monotonic(), 0)))
+        return rec.state == state
+
+    def _provision(self, rec: Resource) -> None:
+        if not self._sleep(rec, "PROVISIONING", self.delay):
+            return
+        if self.control().get("serverless_capacity_error"):
+            raise Failure("NotEnoughResources", f"not enough resources: no capacity for the {rec.kind}'s "
+                                                f"platform and preset in the region (serverless_capacity_error)",
+                          RESOURCE_EXHAUSTED)
+        self._set(rec, "STARTING", expect="PROVISIONING")
+
+    def _starting(self, rec: Resource) -> None:
+        if self._sleep(rec, "STARTING", self.delay):
+            self._environment(rec)  # a missing secret fails here, before the pull
+            self._set(rec, "IMAGE_PULLING", expect="STARTING")
+
+    def _pull(self, rec: Resource) -> None:
+        if self._find(rec) is None:
+            spec = self.spec(rec)
+            if self.control().get("serverless_fail_image_pull"):
+                raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: "
+                                                 f"serverless_fail_image_pull in control.json")
+            try:
+                self.docker().images.pull(spec.image)
+            except Exception as exc:
+                raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: {exc}") from None
+            if rec.state != "IMAGE_PULLING":
+                return
+            self._run_container(rec, spec)
+        with self.lock:
+            rec.started_at = time.time()  # replaced by the container's own StartedAt on the first look
+        self._set(rec, "RUNNING", expect="IMAGE_PULLING")
+
+    def _running(self, rec: Resource) -> None:
+        while rec.state == "RUNNING":
+            box = self._find(rec)
+            if box is None:
+                raise Failure("ContainerLost", "the container is gone (removed outside the API)")
+            self._capture(rec, box)
+            started = self._container_time(box, "StartedAt")
+            if rec.started_at is None or abs(rec.started_at - started) > 0.001:
+                with self.lock:
+                    rec.started_at = started
+                    self.save()
+            if box.status in ("exited", "dead"):
+                code = int(box.attrs["State"].get("ExitCode", -1))
+                with self.lock:
+                    # docker may stamp a very short run's start after its finish: keep the order
+                    rec.exit_code = code
+                    rec.finished_at = max(self._container_time(box, "FinishedAt"), rec.started_at or 0)
+                details = dict(code="ContainerExited", message=f"container exited with code {code}")
+                if rec.kind == "job":
+                    self._set(rec, "COMPLETED" if code == 0 else "FAILED", expect="RUNNING", **details)
+                else:
+                    self._set(rec, "ERROR", expect="RUNNING", **details)
+                self._cleanup_container(rec)
+                return
+            if rec.kind == "endpoint" and not rec.host_port:
+                self._note_port(rec, box)
+            time.sleep(0.3)
+
+    def _halt(self, rec: Resource) -> None:
+        state = rec.state
+        self._sleep(rec, state, self.delay / 2)
+        box = self._find(rec)
+        if box is not None:
+            try:
+                box.stop(timeout=5)
+                box.reload()
+            except Exception:
+                pass
+            self._capture(rec, box)
+        self._cleanup_container(rec)
+        with self.lock:
+            rec.host_port = 0
+            if state == "CANCELLING":
+                rec.finished_at = time.time()
+        if state == "CANCELLING":
+            self._set(rec, "CANCELLED", expect=state, code="Cancelled", message="cancelled through the API")
+        else:
+            self._set(rec, "STOPPED", expect=state, code="Stopped", message="stopped through the API")
+
+    def _delete(self, rec: Resource) -> None:
+        self._sleep(rec, "DELETING", self.delay / 2)
+        box = self._find(rec)
+        if box is not None:
+            self._capture(rec, box)
+        self._cleanup_container(rec)
+        with self.lock:
+            proxy = self.proxies.pop(rec.id, None)
+            for pending in rec.pending_ops:
+                self._finish(pending["id"], OK, "")
+            self.items.pop(rec.id, None)
+            self.tokens.pop(rec.id, None)
+            self.save()
+        if proxy is not None:
+            proxy.close()
+        self.log(f"{rec.kind} {rec.id} ({rec.name}): deleted")
+
+    # -- docker ----------------------------------------------------------------------------------
+    def docker(self) -> Any:
+        """One client per thread (docker-py's session is not promised to be thread-safe)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            import docker
+
+            client = (docker.DockerClient(base_url=self.docker_host, timeout=60) if self.docker_host
+                      else docker.from_env(timeout=60))
+            self._local.client = client
+        return client
+
+    def _find(self, rec: Resource) -> Any:
+        found = self.docker().containers.list(all=True, filters={"label": f"{LABEL}={rec.id}"})
+        return found[0] if found else None
+
+    def _cleanup_container(self, rec: Resource) -> None:
+        try:
+            for box in self.docker().containers.list(all=True, filters={"label": f"{LABEL}={rec.id}"}):
+                box.remove(force=True)
+        except Exception as exc:
+            self.log(f"{rec.kind} {rec.id}: could not remove its container: {exc}")
+
+    def spec(self, rec: Resource) -> Any:
+        import base64
+
+        from nebius.api.nebius.ai.v1 import EndpointSpec, JobSpec
+
+        return (JobSpec if rec.kind == "job" else EndpointSpec).FromString(base64.b64decode(rec.spec_b64))
+
+    def _environment(self, rec: Resource) -> dict[str, str]:
+        spec, env = self.spec(rec), {}
+        for var in spec.environment_variables:
+            ref = var.mysterybox_secret
+            if ref is not None and ref.secret_id:
+                try:
+                    env[var.name] = io.secret_value(self.dir, ref.secret_id, ref.version_id, var.name)
+                except KeyError as exc:
+                    raise Failure("SecretNotFound", f"environment variable {var.name}: {exc.args[0]}") from None
+            else:
+                env[var.name] = var.value
+        if rec.kind == "endpoint":
+            self.tokens[rec.id] = self._auth_token(spec)
+        return env
+
+    def _auth_token(self, spec: Any) -> str | None:
+        if spec.auth_token:
+            return spec.auth_token
+        ref = spec.auth_token_mysterybox_secret
+        if ref is not None and ref.secret_id:
+            try:
+                return io.secret_value(self.dir, ref.secret_id, ref.version_id, "AUTH_TOKEN")
+            except KeyError as exc:
+                raise Failure("SecretNotFound", f"auth token: {exc.args[0]}") from None
+        return None
+
+    def _run_container(self, rec: Resource, spec: Any) -> None:
+        volumes = {}
+        for vol in spec.volumes:
+            if "://" in vol.source:
+                raise Failure("Unsupported", f"volume {vol.source}: the stand-in mounts filesystems only, "
+                                             f"not object storage")
+            read_only = vol.mode is not None and vol.mode.name == "READ_ONLY"
+            volumes[f"rt-serverless-{vol.source}"] = {"bind": vol.container_path, "mode": "ro" if read_only else "rw"}
+        ports = {}
+        if rec.kind == "endpoint":
+            wanted = [p.container_port for p in spec.ports if p.container_port] or [8000]
+            ports = {f"{wanted[0]}/tcp": ("127.0.0.1", None)}
+        self.docker().containers.run(
+            spec.image, command=spec.args.split() or None,
+            entrypoint=[spec.container_command] if spec.container_command else None,
+            working_dir=spec.working_dir or None, environment=self._environment(rec), volumes=volumes,
+            ports=ports, name=f"rt-serverless-{rec.id}", detach=True,
+            labels={LABEL: rec.id, "rt-serverless.kind": rec.kind, "rt-serverless.state-dir": str(self.dir)})
+
+    def _note_port(self, rec: Resource, box: Any) -> None:
+        for bindings in (box.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+            for binding in bindings or []:
+                with self.lock:
+                    rec.host_port = int(binding["HostPort"])
+                    self.save()
+                return
+
+    @staticmethod
+    def _container_time(box: Any, what: str) -> float:
+        """The container's own StartedAt/FinishedAt: right even when it ran while the stand-in was down."""
+        try:
+            return _docker_ns(box.attrs["State"][what]) / 1e9
+        except (KeyError, ValueError):
+            return time.time()
+
+    def _capture(self, rec: Resource, box: Any) -> None:
+        """Lines newer than rec.log_ns, into the state dir (they outlive the container)."""
+        try:
+            since = {"since": rec.log_ns // 10 ** 9 - 1} if rec.log_ns > 2 * 10 ** 9 else {}  # docker: since > 0
+            raw = box.logs(stdout=True, stderr=True, timestamps=True, **since)
+        except Exception:
+            return
+        fresh = []
+        for line in raw.decode(errors="replace").splitlines():
+            stamp, _, text = line.partition(" ")
+            try:
+                ns = _docker_ns(stamp)
+            except ValueError:
+                continue
+            if ns > rec.log_ns:
+                fresh.append((ns, text))
+        if fresh:
+            with self.lock:
+                io.append_lines(self.dir, rec.id, fresh)
+                rec.log_ns = fresh[-1][0]
+                self.save()
+
+    # -- endpoints' proxies ------------------------------------------------------------------------
+    def _open_proxy(self, rec: Resource) -> None:
+        if rec.id in self.proxies:
+            return
+
+        def route() -> io.Route:
+            token = self.tokens.get(rec.id)
+            if rec.id not in self.tokens and rec.state == "RUNNING":  # after a restart of the stand-in
+                try:
+                    token = self.tokens[rec.id] = self._auth_token(self.spec(rec))
+                except Failure:
+                    token = pysecrets.token_hex(16)  # the secret is gone: nobody gets in
+            return io.Route(rec.state == "RUNNING", rec.host_port or None, token)
+
+        proxy = io.EndpointProxy(rec.proxy_port, self.cert, self.key, route)
+        rec.proxy_port = proxy.port
+        self.proxies[rec.id] = proxy
+
+    def close(self) -> None:
+        with self.lock:
+            proxies, self.proxies = list(self.proxies.values()), {}
+        for proxy in proxies:
+            proxy.close()
