@@ -25,7 +25,13 @@ def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, s
             host = next((h for h in inventory.hosts if name in h.names), None)
             address = run.connection(host).host if host else name
             return (host.name if host else "", address, int(port), policy)
-        job = monitor.find_job(run, inventory.hosts, server)
+        try:
+            job = monitor.find_job(run, inventory.hosts, server)
+        except InputError as exc:
+            endpoint = _serverless_endpoint(inventory, server, policy) if "no job" in exc.message else None
+            if endpoint is None:
+                raise
+            return endpoint
         if job.kind != "serve" or not job.port:
             raise InputError(f"{job.job_id} is not a server job", "point --server at a serve.* job or host:port")
         if not job.running:
@@ -37,6 +43,30 @@ def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, s
         return job.host, address, job.port, policy or job.client
     finally:
         run.close()
+
+
+def _serverless_endpoint(inventory, ref: str, policy: str | None):
+    """(target, https URL, 443, policy, env) for a serverless endpoint: upstream's authenticated remote
+    policy, the token from MysteryBox for the client's environment only; None when no target has `ref`."""
+    from remote_training.errors import InputError
+    from remote_training.serverless import jobs as serverless
+    from remote_training.serverless.launch import token
+
+    if not inventory.serverless:
+        return None
+    found = serverless.find(inventory, ref)
+    if found is None:
+        return None
+    if found.resource.kind != "endpoint" or found.resource.state != "RUNNING" or not found.resource.https_url:
+        raise InputError(f"{found.job.job_id} is not a running serverless endpoint with an https URL "
+                         f"({found.resource.kind}, {found.resource.state})", "start one with inv serve.* --host cloud")
+    if policy and policy.lstrip(".") != "authed_remote":
+        raise InputError(f"a serverless endpoint needs the token: --policy {policy} sends none",
+                         "drop --policy (authed_remote is used)")
+    env = {"AUTH_TOKEN": token(found.api)}
+    if found.api.target.ca_file:
+        env["SSL_CERT_FILE"] = found.api.target.ca_file  # the sandbox's own CA; real endpoints need none
+    return found.job.host, found.resource.https_url, 443, "authed_remote", env
 
 
 @rt_task(help={
@@ -61,7 +91,10 @@ def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, h
         if gui:
             raise InputError("--gui with --host: a fleet host has no display for the simulator window",
                              "drop --gui (the fleet client runs headless), or drop --host to run it here")
-        _, address, port, client = resolve_server(c, server, policy)
+        _, address, port, client, *secret = resolve_server(c, server, policy)
+        if secret:
+            raise InputError(f"{server} is a serverless endpoint: its token stays on this machine",
+                             "drop --host to run the client here")
         job = Inference(client, address, port, gui=False, simulation_time=int(simulation_time))
         start(c, job, host=host, dry_run=dry_run, wait=wait, env={"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"})
         return
@@ -81,13 +114,15 @@ def run_local(c, server: str, policy: str | None, *, gui: bool, headless: bool, 
     checkout = load_checkout(compose_folder(c, load_inventory(c)))
     local.choose_window(checkout.era, gui=gui, headless=headless, environ=os.environ)
     local.find_uv()
-    _, address, port, client = resolve_server(c, server, policy)
+    _, address, port, client, *secret = resolve_server(c, server, policy)
     job = Inference(client, address, port, simulation_time=simulation_time)
     planned = local.plan(checkout, job, gui=gui, headless=headless)
     print("\n".join(planned.describe()), flush=True)
+    if secret:
+        print(f"# env (not shown): {', '.join(sorted(secret[0]))}", flush=True)
     if dry_run:
         return
-    local.run(planned)
+    local.run(planned, {**os.environ, **(secret[0] if secret else {})})
     print("positronic-inference finished (exit 0)")
 
 

@@ -18,11 +18,41 @@ def _session(c, host, dry_run=False):
     return runner(c, dry_run=dry_run, inventory=inventory), inventory.select([host] if host else None)
 
 
-def _find(c, job, host, dry_run=False):
-    from remote_training.jobs import monitor
+def _where(inventory, host):
+    """(fixed hosts, serverless targets) that --host names; every one of both without it."""
+    if not host:
+        return list(inventory.hosts), list(inventory.serverless)
+    target = inventory.serverless_target(host)
+    return ([], [target]) if target else ([inventory.get(host)], [])
 
-    run, hosts = _session(c, host, dry_run)
-    return run, monitor.find_job(run, hosts, job)
+
+def _find(c, job, host, dry_run=False):
+    """(runner, container job) or (runner, serverless Found): fixed hosts first, then the serverless targets."""
+    from remote_training.errors import InputError
+    from remote_training.jobs import monitor
+    from remote_training.validate import job_ref
+
+    inventory = load_inventory(c)
+    run = runner(c, dry_run=dry_run, inventory=inventory)
+    job_ref(job)  # an empty or malformed reference is refused before any host is asked
+    hosts, targets = _where(inventory, host)
+    if hosts:
+        try:
+            return run, monitor.find_job(run, hosts, job)
+        except InputError as exc:
+            if not targets or "no job" not in exc.message:
+                raise
+    from remote_training.serverless import jobs as serverless
+
+    found = serverless.find(inventory, job, targets)
+    if found is None:
+        names = ", ".join(h.name for h in [*hosts, *targets])
+        raise InputError(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
+    return run, found
+
+
+def _is_serverless(found) -> bool:
+    return hasattr(found, "resource")
 
 
 @rt_task(help={"host": HOST_HELP, "json": "print JSON instead of a table", "running": "only running jobs"})
@@ -31,21 +61,32 @@ def list_(c, host=None, json=False, running=False):
     from remote_training.jobs import monitor
     from remote_training.remote import describe
 
-    run, hosts = _session(c, host)
+    inventory = load_inventory(c)
+    hosts, targets = _where(inventory, host)
+    run = runner(c, inventory=inventory)
     try:
         jobs, outcome = monitor.list_jobs(run, hosts)
     finally:
         run.close()
+    failed = dict(outcome.failed)
+    if targets:
+        from remote_training.serverless import jobs as serverless
+
+        found, cloud_failed = serverless.list_all(inventory, targets)
+        jobs += [f.job for f in found]
+        failed.update(cloud_failed)
     jobs = [j for j in jobs if j.running] if running else jobs
-    for name, error in sorted(outcome.failed.items()):
+    for name, error in sorted(failed.items()):
         warn(f"warning: {name}: {describe(error)}")
     if json:
         print_json([j.to_dict() for j in jobs])
         return
     rows = [(j.job_id, j.host, j.state, "" if j.exit_code is None else j.exit_code, j.user,
-             j.started.replace("T", " ").rstrip("Z"), j.port or "") for j in jobs]
+             j.started.replace("T", " ").rstrip("Z"), j.port or j.ports if j.container.startswith("ai") else j.port or "")
+            for j in jobs]
+    answered = len(hosts) + len(targets) - len(failed)
     print_table(["job", "host", "state", "exit", "user", "started (UTC)", "port"], rows,
-                title=f"jobs on {len(outcome.succeeded)}/{len(hosts)} hosts")
+                title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts")
 
 
 @rt_task(help={"job": "job id or unique prefix", "follow": "keep streaming until the job ends",
@@ -56,7 +97,12 @@ def logs(c, job, follow=False, tail=None, host=None):
 
     run, found = _find(c, job, host)
     try:
-        monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout)
+        if _is_serverless(found):
+            from remote_training.serverless import jobs as serverless
+
+            serverless.show_logs(found, follow_=follow, tail=int(tail) if tail else None, stream=sys.stdout)
+        else:
+            monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout)
     finally:
         run.close()
 
@@ -70,18 +116,27 @@ def progress(c, job, host=None, json=False):
     from remote_training.jobs import monitor
 
     inventory = load_inventory(c)
-    if job != "all" and any(job in h.names for h in inventory.hosts):
+    if job != "all" and any(job in h.names for h in [*inventory.hosts, *inventory.serverless]):
         host, job = job, "all"
+    hosts, targets = _where(inventory, host)
     run = runner(c, inventory=inventory)
-    hosts = inventory.select([host] if host else None)
     try:
         if job == "all":
-            jobs = [j for j in monitor.list_jobs(run, hosts)[0] if j.running]
+            items = [(j, lambda j=j: monitor.logs(run, j, tail=200)) for j in monitor.list_jobs(run, hosts)[0]
+                     if j.running]
+            if targets:
+                from remote_training.serverless import jobs as serverless
+
+                items += [(f.job, lambda f=f: _text(f, 200)) for f in serverless.list_all(inventory, targets)[0]
+                          if f.job.running]
         else:
-            jobs = [monitor.find_job(run, hosts, job)]
+            run.close()
+            run, found = _find(c, job, host)
+            items = [(found.job, lambda: _text(found, 200))] if _is_serverless(found) else \
+                [(found, lambda: monitor.logs(run, found, tail=200))]
         rows = []
-        for j in jobs:
-            p = monitor.parse_progress(monitor.logs(run, j, tail=200))
+        for j, text in items:
+            p = monitor.parse_progress(text())
             rows.append({"job": j.job_id, "host": j.host, "state": j.state, **asdict(p)})
     finally:
         run.close()
@@ -101,13 +156,21 @@ def errors(c, job, host=None):
 
     run, found = _find(c, job, host)
     try:
-        lines = monitor.error_lines(monitor.logs(run, found))
+        text = _text(found) if _is_serverless(found) else monitor.logs(run, found)
+        lines = monitor.error_lines(text)
     finally:
         run.close()
+    row = found.job if _is_serverless(found) else found
     for line in lines:
         print(line)
-    ended = "running" if found.running else f"exited {found.exit_code}"
-    print(f"{found.job_id} on {found.host}: {ended}; {len(lines)} error line(s)")
+    ended = "running" if row.running else f"exited {row.exit_code}"
+    print(f"{row.job_id} on {row.host}: {ended}; {len(lines)} error line(s)")
+
+
+def _text(found, tail=None) -> str:
+    from remote_training.serverless import jobs as serverless
+
+    return serverless.log_text(found, tail)
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP,
@@ -121,7 +184,13 @@ def wait(c, job, host=None, timeout=None):
 
     run, found = _find(c, job, host)
     try:
-        code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
+        if _is_serverless(found):
+            from remote_training.serverless import jobs as serverless
+
+            code = serverless.wait(found, timeout=float(timeout) if timeout else None)
+            found = found.job
+        else:
+            code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
         record_end(make_hooks(c, run, run.inventory), found.job_id, code)
     finally:
         run.close()
@@ -136,6 +205,15 @@ def stop(c, job, host=None, dry_run=False):
 
     run, found = _find(c, job, host, dry_run)
     try:
+        if _is_serverless(found):
+            from remote_training.serverless import jobs as serverless
+
+            if dry_run:
+                print(f"# would {'cancel' if found.resource.kind == 'job' else 'delete'} {found.resource.kind} "
+                      f"{found.resource.id} ({found.job.job_id}) on {found.job.host}")
+                return
+            print(f"{found.job.job_id} on {found.job.host}: {serverless.stop(found)}")
+            return
         monitor.stop(run, found)
     finally:
         run.close()
@@ -170,7 +248,7 @@ def clean(c, host=None, user=None, dry_run=False):
                    code=4)
 
 
-from ._history import history  # noqa: E402  (the ledger's view, owned beside preflight)
+from ._history import COST_DEFAULTS, history  # noqa: E402  (the ledger's view, owned beside preflight)
 
 def _passed_args() -> tuple[str, ...]:
     """The words after `--`, exactly as the shell gave them (Invoke keeps only a joined string)."""
@@ -200,4 +278,4 @@ ns.add_task(list_, name="list", default=True)
 ns.add_task(run)
 for t in (logs, progress, errors, wait, stop, clean, history):
     ns.add_task(t)
-ns.configure({"jobs": JOBS_DEFAULTS})
+ns.configure({"jobs": JOBS_DEFAULTS, "cost": COST_DEFAULTS})

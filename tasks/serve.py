@@ -50,9 +50,10 @@ def lerobot(c, checkpoints, port=None, checkpoint=None, pipeline="ee", host=None
 
 
 @rt_task(help={"target": "a server job id (or unique prefix), or a host name to stop every server there",
+               "pause": "serverless endpoints: stop the endpoint but keep it and its URL (default: delete it)",
                "dry_run": DRY_HELP})
-def stop(c, target, dry_run=False):
-    """Stop inference server jobs (their logs stay until jobs.clean)."""
+def stop(c, target, pause=False, dry_run=False):
+    """Stop inference server jobs (their logs stay until jobs.clean); serverless endpoints are deleted."""
     from remote_training.errors import InputError
     from remote_training.jobs import monitor
 
@@ -63,9 +64,18 @@ def stop(c, target, dry_run=False):
         if on_host:
             targets = [j for j in monitor.host_jobs(run, on_host) if j.kind == "serve" and j.running]
         else:
-            targets = [monitor.find_job(run, inventory.hosts, target)]
+            try:
+                targets = [monitor.find_job(run, inventory.hosts, target)]
+            except InputError as exc:
+                found = _serverless_server(inventory, target) if "no job" in exc.message else None
+                if found is None:
+                    raise
+                _stop_endpoint(found, pause, dry_run)
+                return
             if targets[0].kind != "serve":
                 raise InputError(f"{targets[0].job_id} is a {targets[0].kind} job, not a server", "use inv jobs.stop")
+        if pause:
+            raise InputError("--pause applies to serverless endpoints only", "drop --pause to stop the server job")
         for job in targets:
             monitor.stop(run, job)
             if not dry_run:
@@ -74,6 +84,30 @@ def stop(c, target, dry_run=False):
             print(f"no running server on {on_host.name if on_host else target}")
     finally:
         run.close()
+
+
+def _stop_endpoint(found, pause: bool, dry_run: bool) -> None:
+    from remote_training.serverless import jobs as serverless
+
+    if dry_run:
+        print(f"# would {'stop' if pause else 'delete'} endpoint {found.resource.id} ({found.job.job_id}) "
+              f"on {found.job.host}")
+        return
+    print(f"{found.job.job_id} on {found.job.host}: {serverless.stop(found, pause=pause)}")
+
+
+def _serverless_server(inventory, ref):
+    """The serverless endpoint `ref` names (exact or unique prefix), or None."""
+    if not inventory.serverless:
+        return None
+    from remote_training.errors import InputError
+    from remote_training.serverless import jobs as serverless
+
+    found = serverless.find(inventory, ref)
+    if found is not None and found.resource.kind != "endpoint":
+        raise InputError(f"{found.job.job_id} is a serverless {found.job.kind or 'batch'} job, not a server",
+                         "use inv jobs.stop")
+    return found
 
 
 ns = Collection("serve")

@@ -302,6 +302,8 @@ class Inference(TypedJob):
     def argv(self, era: Era) -> list[str]:
         policy = self.policy.lstrip(".")
         if era.name == RUNBOOK:
+            if "://" in self.server_host:
+                raise _wrong_era("a URL server (serverless endpoint)", era, "use a current-era checkout (a060cbea)")
             if policy == "act_absolute":
                 raise InputError("act_absolute runs ACT in-process and contacts no server",
                                  "against a LeRobot server use --policy remote")
@@ -311,8 +313,8 @@ class Inference(TypedJob):
                     f"--driver.simulation_time={self.simulation_time}"]
         if policy not in ("remote", "authed_remote"):
             raise _wrong_era(f"client policy {policy!r}", era, "use --policy remote (one client for every server)")
-        return ["sim", f"--policy=.{policy}", f"--policy.url={self.server_host}:{self.server_port}",
-                f"--eval.timeout={self.simulation_time}"]
+        url = self.server_host if "://" in self.server_host else f"{self.server_host}:{self.server_port}"
+        return ["sim", f"--policy=.{policy}", f"--policy.url={url}", f"--eval.timeout={self.simulation_time}"]
 
 
 @dataclass(frozen=True)
