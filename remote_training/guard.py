@@ -116,6 +116,7 @@ class LaunchGuard:
             return
         report = self.reports.get(spec.job_id)
         extra = {"container": getattr(result, "container_id", ""), **dict(getattr(result, "details", {}) or {})}
+        extra = {**self._cost_facts(spec, extra), **extra}
         if report and report.checkpoint:
             extra["checkpoint"] = report.checkpoint.url
         claim = self.claims.get(spec.job_id)
@@ -126,6 +127,14 @@ class LaunchGuard:
             import sys
 
             sys.stderr.write(f"warning: {spec.job_id} started but was not recorded in the ledger: {exc}\n")
+
+    def _cost_facts(self, spec: Any, extra: dict[str, Any]) -> dict[str, Any]:
+        """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""
+        from .cost import find, launch_facts
+
+        where = find(self.runner.inventory, spec.host)
+        chosen = {k: extra[k] for k in ("platform", "preset") if extra.get(k)}  # a serverless launch's own choice
+        return launch_facts(where, spec, **chosen) if where is not None else {}
 
     def abandon(self, spec: Any) -> None:
         """The launch failed after the checks passed: take its claim on the output back."""
