@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from . import preflight, storage
-from .errors import PreflightError, RTError
+from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
 from .s3_worker import S3Worker
@@ -21,7 +21,7 @@ from .s3_worker import S3Worker
 class LaunchGuard:
     def __init__(self, runner: Any, inventory: Inventory, *, ledger: Ledger | None = None, s3: Any = None,
                  auto_start: bool = True, check_image: bool = True, check_in_dry_run: bool = True,
-                 s3_worker: bool = False, echo: Callable[[str], None] | None = None) -> None:
+                 s3_worker: bool = False, echo: Callable[[str], None] | None = None, overflow: Any = None) -> None:
         self.runner = runner
         self.inventory = inventory
         self.ledger = ledger or Ledger()
@@ -31,6 +31,7 @@ class LaunchGuard:
         # makes its client on another core while this one opens SSH (remote_training/s3_worker.py).
         self._worker = S3Worker(inventory.s3_endpoint) if s3_worker and s3 is None else None
         self.auto_start = auto_start
+        self.overflow = overflow  # the serverless target --host auto may overflow to (placement.overflow)
         self.check_image = check_image
         self.check_in_dry_run = check_in_dry_run  # preflight only reads, so --dry-run shows refusals too
         self.echo = echo or (lambda line: print(line))
@@ -63,8 +64,22 @@ class LaunchGuard:
         return ensure_running(self.runner, host, auto_start=True)
 
     def place(self, spec: Any) -> Any:
-        """Resolve `host="auto"`; print which host and why. Other specs come back unchanged."""
-        placed, chosen = preflight.resolve_auto(spec, self.runner, self.inventory)
+        """Resolve `host="auto"`; print which host and why. Other specs come back unchanged.
+
+        The fixed fleet first (those machines are paid for); only when none of it can take the job
+        and `overflow` names a serverless target, that target, saying why."""
+        try:
+            placed, chosen = preflight.resolve_auto(spec, self.runner, self.inventory)
+        except InputError as exc:
+            if self.overflow is None or spec.host != "auto":
+                raise
+            from dataclasses import replace
+
+            from .serverless.spec import resource_name
+
+            self.echo(f"placement: {self.overflow.name} (Nebius Serverless, placement.overflow): no fixed host can "
+                      f"take it: {exc.message.split(': ', 1)[-1]}")
+            return replace(spec, host=self.overflow.name, job_id=resource_name(spec.job_id))
         if chosen:
             self.echo(f"placement: {chosen.host.name}: {chosen.reason}")
         return placed
@@ -132,7 +147,7 @@ class LaunchGuard:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""
         from .cost import find, launch_facts
 
-        where = find(self.runner.inventory, spec.host)
+        where = find(self.inventory, spec.host)
         chosen = {k: extra[k] for k in ("platform", "preset") if extra.get(k)}  # a serverless launch's own choice
         return launch_facts(where, spec, **chosen) if where is not None else {}
 

@@ -19,6 +19,9 @@ HOST_HELP = "host name or alias to run on, or auto (placement picks one); defaul
 WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
 DRY_HELP = "print the host and the exact remote commands; start nothing"
 JOBS_DEFAULTS = {"compose_project": "", "ready_timeout": 600, "preflight": True, "ledger": ""}
+# --host auto: the fixed fleet first; with overflow on (a serverless target's name, or true for the only
+# one) a job no fixed host can take goes to Nebius Serverless. Off by default: it spends money per run.
+PLACEMENT_DEFAULTS = {"overflow": False}
 
 
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:
@@ -96,7 +99,24 @@ def make_hooks(c: Any, run: Any, inventory: Any, *, s3_worker: bool = False) -> 
     from ._history import ledger_from_config
 
     return LaunchGuard(run, inventory, ledger=ledger_from_config(c), s3_worker=s3_worker,
-                       auto_start=_truthy(setting(c, "vm.auto_start")))
+                       auto_start=_truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
+
+
+def overflow_target(c: Any, inventory: Any) -> Any:
+    """The serverless target placement.overflow names (true: the inventory's only one), or None."""
+    value = setting(c, "placement.overflow")
+    if not _truthy(value):
+        return None
+    if str(value).strip().lower() in ("1", "true", "yes", "on"):
+        if len(inventory.serverless) != 1:
+            raise InputError(f"placement.overflow is on, and the inventory has {len(inventory.serverless)} serverless "
+                             "targets", "set placement.overflow to the target's name (INVOKE_PLACEMENT_OVERFLOW=cloud)")
+        return inventory.serverless[0]
+    target = inventory.serverless_target(str(value).strip())
+    if target is None:
+        raise InputError(f"placement.overflow names {value!r}, which is no serverless target of {inventory.path}",
+                         "name a host whose provider is nebius-serverless, or set it to false")
+    return target
 
 
 def _truthy(value: Any) -> bool:
@@ -122,6 +142,14 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     if cloud is not None:
         return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)
     guard = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
+    if plan.spec.host == "auto" and getattr(guard, "overflow", None) is not None:
+        from dataclasses import replace
+
+        plan = replace(plan, spec=guard.place(plan.spec))  # placed now: it may be the serverless target
+        cloud = inventory.serverless_target(plan.spec.host)
+        if cloud is not None:
+            guard.close()
+            return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)
     if plan.spec.host != "auto" and not dry_run:
         run.prewarm(inventory.get(plan.spec.host))  # after the worker's fork: SSH connects while we go on
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import rt_task
-from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS
+from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
 
 
 @rt_task(help={
@@ -39,4 +39,4 @@ def stats(c, input, output, force=False, host=None, wait=False, dry_run=False):
 ns = Collection("dataset")
 ns.add_task(convert)
 ns.add_task(stats)
-ns.configure({"jobs": JOBS_DEFAULTS})
+ns.configure({"jobs": JOBS_DEFAULTS, "placement": PLACEMENT_DEFAULTS})

@@ -8,7 +8,7 @@ from invoke import Collection, Exit
 from remote_training.output import print_json, print_table, warn
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP, JOBS_DEFAULTS
+from ._jobrun import DRY_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
 
 HOST_HELP = "only this host (default: every host in the inventory)"
 
@@ -278,4 +278,4 @@ ns.add_task(list_, name="list", default=True)
 ns.add_task(run)
 for t in (logs, progress, errors, wait, stop, clean, history):
     ns.add_task(t)
-ns.configure({"jobs": JOBS_DEFAULTS, "cost": COST_DEFAULTS})
+ns.configure({"jobs": JOBS_DEFAULTS, "cost": COST_DEFAULTS, "placement": PLACEMENT_DEFAULTS})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP, HOST_HELP, start, JOBS_DEFAULTS
+from ._jobrun import DRY_HELP, HOST_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
 
 SERVE_HELP = {
     "checkpoints": "s3:// folder of the run's checkpoints (the latest is served unless --checkpoint)",
@@ -115,4 +115,4 @@ ns.add_task(groot)
 ns.add_task(openpi)
 ns.add_task(lerobot)
 ns.add_task(stop)
-ns.configure({"jobs": JOBS_DEFAULTS})
+ns.configure({"jobs": JOBS_DEFAULTS, "placement": PLACEMENT_DEFAULTS})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import rt_task
-from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS
+from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
 
 COMMON_HELP = {
     "input": "s3:// folder of the LeRobot dataset", "output": "s3:// folder for checkpoints",
@@ -53,4 +53,4 @@ ns = Collection("train")
 ns.add_task(groot)
 ns.add_task(openpi)
 ns.add_task(lerobot)
-ns.configure({"jobs": JOBS_DEFAULTS})
+ns.configure({"jobs": JOBS_DEFAULTS, "placement": PLACEMENT_DEFAULTS})

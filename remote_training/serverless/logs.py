@@ -20,12 +20,14 @@ from .target import ServerlessTarget
 REQUEST_S = 15.0
 PAGE = 5000
 POLL_S = 2.0
-# How Observability labels a serverless resource's lines (see rt_sandbox/nebius_serverless.py for the source).
-SELECTOR = {"job": 'ai_job_id', "endpoint": 'ai_endpoint_id'}
+# Nebius's LogQL needs a `__bucket__` in every query; its docs name no bucket or label for Serverless
+# yet, so both are settings of the target (logs_bucket) and this table: rt_sandbox/nebius_serverless.py says more.
+ID_LABEL = {"job": "job_id", "endpoint": "endpoint_id"}
 
 
-def selector(kind: str, resource_id: str) -> str:
-    return '{%s="%s"}' % (SELECTOR[kind], resource_id.replace("\\", "").replace('"', ""))
+def selector(target: ServerlessTarget, kind: str, resource_id: str) -> str:
+    clean = "".join(ch for ch in resource_id if ch.isalnum() or ch in "-_.")
+    return '{__bucket__="%s", %s="%s"}' % (target.logs_bucket, ID_LABEL[kind], clean)
 
 
 def tls_context(target: ServerlessTarget) -> ssl.SSLContext:
@@ -67,11 +69,11 @@ def query(target: ServerlessTarget, logql: str, *, start_ns: int, end_ns: int | 
 
 def read(target: ServerlessTarget, kind: str, resource_id: str, since_ns: int, tail: int | None = None) -> list[str]:
     if tail:
-        lines = query(target, selector(kind, resource_id), start_ns=since_ns, limit=tail, direction="backward")
+        lines = query(target, selector(target, kind, resource_id), start_ns=since_ns, limit=tail, direction="backward")
         return [line for _, line in lines[-tail:]]
     out, start = [], since_ns
     while True:  # page forward until a short page
-        page = query(target, selector(kind, resource_id), start_ns=start)
+        page = query(target, selector(target, kind, resource_id), start_ns=start)
         out += [line for _, line in page]
         if len(page) < PAGE:
             return out
@@ -85,7 +87,7 @@ def follow(target: ServerlessTarget, kind: str, resource_id: str, since_ns: int,
     start = since_ns
     while True:
         finished = ended()
-        for ts, line in query(target, selector(kind, resource_id), start_ns=start):
+        for ts, line in query(target, selector(target, kind, resource_id), start_ns=start):
             write(line if line.endswith("\n") else line + "\n")
             start = ts + 1
         if finished:

@@ -15,6 +15,7 @@
           auth_token_secret: positronic-serverless-inference-token            # endpoints' bearer token
           env: {AWS_DEFAULT_REGION: eu-north1}    # plain values every job gets
           logs_url: https://...                   # Nebius Observability's Loki API
+          logs_bucket: sp_serverless              # the LogQL __bucket__ serverless lines are in
           logs_token_env: NEBIUS_OBSERVABILITY_TOKEN     # or logs_token_file: ~/.nebius/logs-token
           ca_file: ...                            # extra CA for the HTTPS URLs (the sandbox's own)
 """
@@ -29,6 +30,7 @@ from typing import Any, Callable, Mapping
 KIND = "nebius-serverless"
 REQUIRED = {"parent_id", "gpu"}
 OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret", "env", "logs_url",
+            "logs_bucket",
             "logs_token_env", "logs_token_file", "ca_file", "profile", "job_timeout_hours", "gpu_memory_gb"}
 TARGET_KEYS = {"aliases", "provider", "gpu", "gpu_memory_gb", "tags"}
 DEFAULT_CPU = {"platform": "cpu-e2", "preset": "8vcpu-32gb"}  # upstream's convert.sh
@@ -64,6 +66,7 @@ class ServerlessTarget:
     auth_token_secret: str = DEFAULT_AUTH_SECRET
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     logs_url: str = ""
+    logs_bucket: str = "sp_serverless"
     logs_token_env: str = "NEBIUS_OBSERVABILITY_TOKEN"
     logs_token_file: str = ""
     ca_file: str = ""
@@ -157,7 +160,7 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
             ok = False
         numbers[key] = value
     strings = {}
-    for key in ("logs_url", "logs_token_env", "logs_token_file", "ca_file", "profile"):
+    for key in ("logs_url", "logs_bucket", "logs_token_env", "logs_token_file", "ca_file", "profile"):
         value = options.get(key, "")
         if not isinstance(value, str):
             bad(f"{where}.provider.{key}", f"must be text, got {value!r}", f"write {key}: ...")
@@ -178,7 +181,8 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         subnet_id=options.get("subnet_id", ""), disk_gb=int(numbers["disk_gb"]),
         cache_filesystem_id=options.get("cache_filesystem_id", ""), secrets=MappingProxyType(secrets),
         auth_token_secret=options.get("auth_token_secret", DEFAULT_AUTH_SECRET), env=MappingProxyType(env),
-        logs_url=strings["logs_url"].rstrip("/"), logs_token_env=strings["logs_token_env"] or "NEBIUS_OBSERVABILITY_TOKEN",
+        logs_url=strings["logs_url"].rstrip("/"), logs_bucket=strings["logs_bucket"] or "sp_serverless",
+        logs_token_env=strings["logs_token_env"] or "NEBIUS_OBSERVABILITY_TOKEN",
         logs_token_file=strings["logs_token_file"], ca_file=strings["ca_file"], profile=strings["profile"],
         job_timeout_hours=float(numbers["job_timeout_hours"]), gpu_memory_gb=float(numbers["gpu_memory_gb"]),
         tags=tags)
