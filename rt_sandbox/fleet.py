@@ -123,8 +123,11 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         _each(specs, bring_up)
         from .nebius_standin import ensure_sandbox_standin  # the Nebius API stand-in powers the vm-* hosts
 
-        nebius = ensure_sandbox_standin(lay.root, {s.name: s.address for s in specs if s.name.startswith("vm-")})
-        files.write_hosts_yaml(lay, specs, nebius)
+        nebius = ensure_sandbox_standin(lay.root, {s.name: s.address for s in specs if s.name.startswith("vm-")},
+                                        serverless=True)
+        from .serverless_io import sandbox_serverless_settings  # the `cloud` target: AI jobs on the same stand-in
+
+        files.write_hosts_yaml(lay, specs, nebius, sandbox_serverless_settings(lay.root))
         state = _state(lay, specs, delay)
         lay.state_file.write_text(json.dumps(state, indent=2) + "\n")
         return state
