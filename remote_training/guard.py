@@ -147,7 +147,7 @@ class LaunchGuard:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""
         from .cost import find, launch_facts
 
-        where = find(self.inventory, spec.host)
+        where = find(self.inventory, spec.host) if self.inventory is not None else None
         chosen = {k: extra[k] for k in ("platform", "preset") if extra.get(k)}  # a serverless launch's own choice
         return launch_facts(where, spec, **chosen) if where is not None else {}
 
