@@ -215,6 +215,7 @@ class Comparison:
     gpu_hours: float
     serverless: str  # platform/preset
     serverless_usd: float | None
+    serverless_key: str  # the cost.prices key of its rate (or the one to set)
 
     @property
     def fixed_usd(self) -> float | None:
@@ -239,11 +240,11 @@ def compare(items: Sequence[Item], prices: Prices, serverless: Facts) -> Compari
         busy_usd = None if busy_usd is None or mine[0].rate is None else busy_usd + hours * mine[0].rate
     idle = [i for i in fixed if i.what == "idle"]
     gpu_hours = sum(i.hours * i.gpus for i in fixed if i.what == "job")
-    rate, _ = prices.rate(serverless)
+    rate, key = prices.rate(serverless)
     per_gpu = rate / serverless.gpus if rate is not None and serverless.gpus else None
     return Comparison(tuple(sorted({i.host for i in fixed})), busy_hours, busy_usd, sum(i.hours for i in idle),
                       row(idle)["usd"], gpu_hours, f"{serverless.platform}/{serverless.preset}",
-                      None if per_gpu is None else gpu_hours * per_gpu)
+                      None if per_gpu is None else gpu_hours * per_gpu, key)
 
 
 def serverless_gpu(inventory: Inventory, fallback: str) -> Facts:
@@ -285,7 +286,10 @@ def report(entries: Sequence[Mapping[str, Any]], inventory: Inventory, prices: P
             "by": {b: totals(items, b) for b in by}, "total": row(items),
             "fixed_vs_serverless": {**{k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(versus).items()},
                                     "fixed_usd": versus.fixed_usd and round(versus.fixed_usd, 3), "line": versus.line()},
-            "unpriced": unpriced(items), "open": sorted({i.job_id for i in items if i.open})}
+            "unpriced": unpriced(items) + ([] if versus.serverless_usd is not None or not versus.hosts else [
+                f"serverless {versus.serverless}: price unknown for the comparison: set {versus.serverless_key} "
+                "(USD per hour) in invoke.yaml"]),
+            "open": sorted({i.job_id for i in items if i.open})}
 
 
 def money(usd: float | None, known: float | None = None) -> str:

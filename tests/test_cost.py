@@ -243,6 +243,8 @@ def test_history_cost_cli(tmp_path, inventory):
     table = _cli(tmp_path, "--cost")
     assert table.returncode == 0 and "cost by week" in table.stdout and "fixed vs serverless" in table.stdout
     assert "set cost.prices.nebius.L40S" in table.stderr and "cost.prices" not in table.stdout
+    # the defaults price no 2-GPU preset: the comparison is "?" and says which key to set
+    assert "set cost.prices.nebius-serverless.gpu-h100-sxm/2gpu-32vcpu-400gb" in table.stderr
     bad = _cli(tmp_path, "--cost", "--by", "month")
     assert bad.returncode != 0 and bad.stdout == "" and len(bad.stderr.strip().splitlines()) == 1
     assert "user, host, week" in bad.stderr
