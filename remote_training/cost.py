@@ -249,7 +249,8 @@ def compare(items: Sequence[Item], prices: Prices, serverless: Facts) -> Compari
 
 def serverless_gpu(inventory: Inventory, fallback: str) -> Facts:
     """The serverless GPU preset to compare with: the first serverless target's in hosts.yaml, else `fallback`."""
-    for target in inventory.serverless:
+    target = next(iter(inventory.serverless), None)
+    if target is not None:
         return Facts(target.name, SERVERLESS, preset_gpus(target.gpu.preset), None, target.gpu.platform,
                      target.gpu.preset)
     platform, _, preset = fallback.partition("/")
