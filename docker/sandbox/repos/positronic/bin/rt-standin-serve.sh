@@ -52,7 +52,11 @@ serve_forever() {
   if [ "$RT_ERA" = current ]; then
     echo "INFO:     Started server process [$$]"; echo "INFO:     Uvicorn running on http://$1:$2 (Press CTRL+C to quit)"
   fi
-  httpd -f -v -p "$1:$2" -h "$www" & pid=$!
+  if [ -n "${AUTH_TOKEN-}" ]; then  # upstream: 401 unless `Authorization: Bearer <token>`
+    RT_MODELS_FILE="$www/api/v1/models" nc -ll -p "$2" -e "$(command -v rt-standin-authed.sh)" & pid=$!  # all addresses
+  else
+    httpd -f -v -p "$1:$2" -h "$www" & pid=$!
+  fi
   trap 'echo "Shutting down"; kill $pid 2>/dev/null; exit 0' TERM INT
   idle=${idle_min:-None}
   if [ "$idle" != None ]; then
