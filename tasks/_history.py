@@ -33,8 +33,7 @@ def ledger_from_config(c):
                "by": "with --cost, only this table: user, host or week (default: all three)",
                "since": "only time from then on: a duration back from now (7d, 12h) or a UTC date (2026-11-01)"})
 def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=""):
-    """List launches from the run ledger: host, image and digest, who, start, exit code (--json: arguments too);
-    --cost: what they cost, by user, host and week."""
+    """Launches from the run ledger: host, image, who, start, exit code; --cost: what they cost by user, host, week."""
     import time
 
     from remote_training import cost as costs
