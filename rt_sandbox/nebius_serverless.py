@@ -33,7 +33,7 @@ EXIT CODE: the SDK's JobStatus / JobInstanceStatus have no exit-code field. When
 has exited (COMPLETED or FAILED, and an endpoint's ERROR from its own exit),
 `status.state_details` is `code="ContainerExited"`, `message="container exited with code <N>"`.
 Other details codes: "ImagePullFailed", "NotEnoughResources", "SecretNotFound", "Unsupported",
-"ContainerLost", "InternalError", "Cancelled", "Stopped"; `message` says why. `status.started_at` is set on RUNNING,
+"ContainerStartFailed", "ContainerLost", "InternalError", "Cancelled", "Stopped"; `message` says why. `status.started_at` is set on RUNNING,
 `finished_at` when the job ended (the container's own finish time where known).
 
 ENDPOINT URL: each endpoint owns a TLS proxy on 127.0.0.1:<port> (chosen at Create, kept across
@@ -425,15 +425,15 @@ class ServerlessState:
         if box is not None:
             self._capture(rec, box)
         self._cleanup_container(rec)
+        proxy = self.proxies.pop(rec.id, None)
+        if proxy is not None:
+            proxy.close()  # before the operation ends: a client that saw it done finds the URL gone
         with self.lock:
-            proxy = self.proxies.pop(rec.id, None)
             for pending in rec.pending_ops:
                 self._finish(pending["id"], OK, "")
             self.items.pop(rec.id, None)
             self.tokens.pop(rec.id, None)
             self.save()
-        if proxy is not None:
-            proxy.close()
         self.log(f"{rec.kind} {rec.id} ({rec.name}): deleted")
 
     # -- docker ----------------------------------------------------------------------------------
@@ -504,6 +504,14 @@ class ServerlessState:
         if rec.kind == "endpoint":
             wanted = [p.container_port for p in spec.ports if p.container_port] or [8000]
             ports = {f"{wanted[0]}/tcp": ("127.0.0.1", None)}
+        import docker.errors
+
+        try:
+            self._create_and_start(rec, spec, volumes, ports)
+        except docker.errors.APIError as exc:  # e.g. the command is not in the image
+            raise Failure("ContainerStartFailed", f"the container did not start: {exc.explanation or exc}") from None
+
+    def _create_and_start(self, rec: Resource, spec: Any, volumes: dict, ports: dict) -> None:
         self.docker().containers.run(
             spec.image, command=spec.args.split() or None,
             entrypoint=[spec.container_command] if spec.container_command else None,

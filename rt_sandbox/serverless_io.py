@@ -227,7 +227,11 @@ class EndpointProxy:
                 return _reply(conn, 502, "Bad Gateway", "the endpoint's server is not listening yet\n")
             with upstream:
                 upstream.sendall(head)
-                self._pipe(conn, upstream)
+                if self._pipe(conn, upstream):
+                    # docker's port publisher accepts, then hangs up while nothing listens inside
+                    conn.setblocking(True)
+                    conn.settimeout(10)
+                    _reply(conn, 502, "Bad Gateway", "the endpoint's server is not listening yet\n")
         except OSError:
             pass
         finally:
@@ -236,13 +240,15 @@ class EndpointProxy:
             except OSError:
                 pass
 
-    def _pipe(self, client: Any, upstream: socket.socket) -> None:
+    def _pipe(self, client: Any, upstream: socket.socket) -> bool:
+        """Bytes both ways until one side closes; True when the upstream hung up without a word."""
         client.setblocking(False)
         upstream.setblocking(False)
+        answered = False
         while True:
             ready = [client] if client.pending() else select.select([client, upstream], [], [], self.IDLE)[0]
             if not ready:
-                return
+                return False
             for src, dst in ((client, upstream), (upstream, client)):
                 if src not in ready:
                     continue
@@ -250,8 +256,11 @@ class EndpointProxy:
                     data = src.recv(65536)
                 except (ssl.SSLWantReadError, BlockingIOError):
                     continue
+                except OSError:
+                    data = b""
                 if not data:
-                    return
+                    return src is upstream and not answered
+                answered = answered or src is upstream
                 dst.setblocking(True)
                 dst.settimeout(30)
                 dst.sendall(data)
