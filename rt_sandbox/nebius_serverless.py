@@ -15,8 +15,9 @@ default: the local engine): `spec.image` is pulled from its registry; entrypoint
 whitespace), `spec.working_dir`, env from `spec.environment_variables` (`value`, or
 `mysterybox_secret` -> the payload entry whose key is the variable's name, else the first entry),
 volumes whose `source` is a filesystem id -> docker volume `rt-serverless-<id>` at `container_path`
-(READ_ONLY -> ro). S3 volume sources are refused (ERROR). platform/preset/disk/timeout are accepted
-and ignored. Containers are named `rt-serverless-<resource id>` and labelled `rt-serverless.id`,
+(READ_ONLY -> ro). S3 volume sources are refused (ERROR). An endpoint publishes its first
+`spec.ports[].container_port` (8000 when none) on 127.0.0.1. platform/preset/disk/timeout are
+accepted and ignored. Containers are named `rt-serverless-<resource id>` and labelled `rt-serverless.id`,
 `rt-serverless.kind`, `rt-serverless.state-dir`; a job's container is removed once it has ended.
 
 States (delay `--serverless-delay`, default 1 s, per step):
@@ -33,8 +34,9 @@ EXIT CODE: the SDK's JobStatus / JobInstanceStatus have no exit-code field. When
 has exited (COMPLETED or FAILED, and an endpoint's ERROR from its own exit),
 `status.state_details` is `code="ContainerExited"`, `message="container exited with code <N>"`.
 Other details codes: "ImagePullFailed", "NotEnoughResources", "SecretNotFound", "Unsupported",
-"ContainerStartFailed", "ContainerLost", "InternalError", "Cancelled", "Stopped"; `message` says why. `status.started_at` is set on RUNNING,
-`finished_at` when the job ended (the container's own finish time where known).
+"ContainerStartFailed" (e.g. the command is not in the image), "ContainerLost", "InternalError",
+"Cancelled", "Stopped"; `message` says why. `status.started_at` is the container's start,
+`finished_at` its finish (CANCELLED: when the cancel was done).
 
 ENDPOINT URL: each endpoint owns a TLS proxy on 127.0.0.1:<port> (chosen at Create, kept across
 Stop/Start and stand-in restarts; certificate from `<state-dir>/tls/ca.pem`).
@@ -62,6 +64,15 @@ CONTROL (`<state-dir>/control.json`, read on every call):
                                       ..." and the resource goes to ERROR (NotEnoughResources)
   "serverless_fail_image_pull": true  the pull fails: ERROR (ImagePullFailed)
 
+INTERFACE: `python -m rt_sandbox.nebius_standin --state-dir DIR --serverless [--serverless-docker-host
+URL] [--serverless-delay S] [--logs-port P]` (the sandbox: `ensure_sandbox_standin(..., serverless=True)`,
+Loki on 9557); in-process: `ServerlessState(dir, standin_state.operations, delay=, docker_host=)`,
+`serverless_api.ServerlessApi(state, StandinServer._operation_message).handlers()` as the
+StandinServer's `extra_handlers`, then `state.resume()` and `serverless_io.LokiServer(dir, port)`.
+`seed_secret(state_dir, parent_id, name, payload) -> id`; `sandbox_serverless_settings(root) -> dict`.
+Modules: this one (state machine), serverless_docker (containers), serverless_api (gRPC),
+serverless_io (MysteryBox file, TLS, proxy, Loki, sandbox settings).
+
 STATE DIR: serverless.json (jobs, endpoints, their operations, proxy ports, log offsets; written on
 every change), mysterybox.json (serverless_io.seed_secret), tls/{ca,server}.pem + server.key,
 serverless-logs/<id>.jsonl + <id>.labels.json, logs_port. A restarted stand-in re-attaches to its
@@ -69,7 +80,6 @@ containers by label and carries on. No secret value is written to the stand-in's
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets as pysecrets
 import threading
@@ -79,23 +89,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import serverless_io as io
+from .serverless_docker import Containers, Failure
 from .serverless_io import sandbox_serverless_settings, seed_secret  # noqa: F401 (public interface)
 
-JOB_SERVICE = "nebius.ai.v1.JobService"
-ENDPOINT_SERVICE = "nebius.ai.v1.EndpointService"
-SECRET_SERVICE = "nebius.mysterybox.v1.SecretService"
-PAYLOAD_SERVICE = "nebius.mysterybox.v1.PayloadService"
-LABEL = "rt-serverless.id"
 JOB_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}
 OK, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, INTERNAL = 0, 9, 8, 13
-
-
-class Failure(Exception):
-    """A step could not go on: the resource goes to ERROR with this code and message."""
-
-    def __init__(self, code: str, message: str, rpc: int = INTERNAL) -> None:
-        super().__init__(message)
-        self.code, self.message, self.rpc = code, message, rpc
 
 
 @dataclass
@@ -125,14 +123,7 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{pysecrets.token_hex(7)}"
 
 
-def _docker_ns(stamp: str) -> int:
-    """Docker's RFC3339Nano timestamp -> ns since the epoch."""
-    whole, _, frac = stamp.rstrip("Z").partition(".")
-    base = dt.datetime.fromisoformat(whole).replace(tzinfo=dt.timezone.utc)
-    return int(base.timestamp()) * 10 ** 9 + int((frac + "000000000")[:9])
-
-
-class ServerlessState:
+class ServerlessState(Containers):
     """Jobs, endpoints and their operations; one driver thread per resource walks its states."""
 
     def __init__(self, state_dir: Path, operations: dict, *, delay: float = 1.0,
@@ -150,7 +141,6 @@ class ServerlessState:
         self.drivers: dict[str, threading.Thread] = {}
         self.proxies: dict[str, io.EndpointProxy] = {}
         self.tokens: dict[str, str | None] = {}  # endpoint id -> the bearer token its proxy demands
-        self._local = threading.local()
         _, self.cert, self.key = io.ensure_tls(self.dir)
         self._load()
 
@@ -185,7 +175,8 @@ class ServerlessState:
     def save(self) -> None:
         with self.lock:
             mine = {o["id"] for r in self.items.values() for o in r.pending_ops}
-            mine |= {k for k, o in self.operations.items() if k.startswith("aioperation-")}
+            # list(): the compute stand-in adds its operations under its own lock
+            mine |= {k for k in list(self.operations) if k.startswith("aioperation-")}
             data = {"resources": [asdict(r) for r in self.items.values()],
                     "operations": [asdict(self.operations[k]) for k in sorted(mine) if k in self.operations]}
             tmp = self.state_file.with_suffix(".tmp")
@@ -435,127 +426,6 @@ class ServerlessState:
             self.tokens.pop(rec.id, None)
             self.save()
         self.log(f"{rec.kind} {rec.id} ({rec.name}): deleted")
-
-    # -- docker ----------------------------------------------------------------------------------
-    def docker(self) -> Any:
-        """One client per thread (docker-py's session is not promised to be thread-safe)."""
-        client = getattr(self._local, "client", None)
-        if client is None:
-            import docker
-
-            client = (docker.DockerClient(base_url=self.docker_host, timeout=60) if self.docker_host
-                      else docker.from_env(timeout=60))
-            self._local.client = client
-        return client
-
-    def _find(self, rec: Resource) -> Any:
-        found = self.docker().containers.list(all=True, filters={"label": f"{LABEL}={rec.id}"})
-        return found[0] if found else None
-
-    def _cleanup_container(self, rec: Resource) -> None:
-        try:
-            for box in self.docker().containers.list(all=True, filters={"label": f"{LABEL}={rec.id}"}):
-                box.remove(force=True)
-        except Exception as exc:
-            self.log(f"{rec.kind} {rec.id}: could not remove its container: {exc}")
-
-    def spec(self, rec: Resource) -> Any:
-        import base64
-
-        from nebius.api.nebius.ai.v1 import EndpointSpec, JobSpec
-
-        return (JobSpec if rec.kind == "job" else EndpointSpec).FromString(base64.b64decode(rec.spec_b64))
-
-    def _environment(self, rec: Resource) -> dict[str, str]:
-        spec, env = self.spec(rec), {}
-        for var in spec.environment_variables:
-            ref = var.mysterybox_secret
-            if ref is not None and ref.secret_id:
-                try:
-                    env[var.name] = io.secret_value(self.dir, ref.secret_id, ref.version_id, var.name)
-                except KeyError as exc:
-                    raise Failure("SecretNotFound", f"environment variable {var.name}: {exc.args[0]}") from None
-            else:
-                env[var.name] = var.value
-        if rec.kind == "endpoint":
-            self.tokens[rec.id] = self._auth_token(spec)
-        return env
-
-    def _auth_token(self, spec: Any) -> str | None:
-        if spec.auth_token:
-            return spec.auth_token
-        ref = spec.auth_token_mysterybox_secret
-        if ref is not None and ref.secret_id:
-            try:
-                return io.secret_value(self.dir, ref.secret_id, ref.version_id, "AUTH_TOKEN")
-            except KeyError as exc:
-                raise Failure("SecretNotFound", f"auth token: {exc.args[0]}") from None
-        return None
-
-    def _run_container(self, rec: Resource, spec: Any) -> None:
-        volumes = {}
-        for vol in spec.volumes:
-            if "://" in vol.source:
-                raise Failure("Unsupported", f"volume {vol.source}: the stand-in mounts filesystems only, "
-                                             f"not object storage")
-            read_only = vol.mode is not None and vol.mode.name == "READ_ONLY"
-            volumes[f"rt-serverless-{vol.source}"] = {"bind": vol.container_path, "mode": "ro" if read_only else "rw"}
-        ports = {}
-        if rec.kind == "endpoint":
-            wanted = [p.container_port for p in spec.ports if p.container_port] or [8000]
-            ports = {f"{wanted[0]}/tcp": ("127.0.0.1", None)}
-        import docker.errors
-
-        try:
-            self._create_and_start(rec, spec, volumes, ports)
-        except docker.errors.APIError as exc:  # e.g. the command is not in the image
-            raise Failure("ContainerStartFailed", f"the container did not start: {exc.explanation or exc}") from None
-
-    def _create_and_start(self, rec: Resource, spec: Any, volumes: dict, ports: dict) -> None:
-        self.docker().containers.run(
-            spec.image, command=spec.args.split() or None,
-            entrypoint=[spec.container_command] if spec.container_command else None,
-            working_dir=spec.working_dir or None, environment=self._environment(rec), volumes=volumes,
-            ports=ports, name=f"rt-serverless-{rec.id}", detach=True,
-            labels={LABEL: rec.id, "rt-serverless.kind": rec.kind, "rt-serverless.state-dir": str(self.dir)})
-
-    def _note_port(self, rec: Resource, box: Any) -> None:
-        for bindings in (box.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
-            for binding in bindings or []:
-                with self.lock:
-                    rec.host_port = int(binding["HostPort"])
-                    self.save()
-                return
-
-    @staticmethod
-    def _container_time(box: Any, what: str) -> float:
-        """The container's own StartedAt/FinishedAt: right even when it ran while the stand-in was down."""
-        try:
-            return _docker_ns(box.attrs["State"][what]) / 1e9
-        except (KeyError, ValueError):
-            return time.time()
-
-    def _capture(self, rec: Resource, box: Any) -> None:
-        """Lines newer than rec.log_ns, into the state dir (they outlive the container)."""
-        try:
-            since = {"since": rec.log_ns // 10 ** 9 - 1} if rec.log_ns > 2 * 10 ** 9 else {}  # docker: since > 0
-            raw = box.logs(stdout=True, stderr=True, timestamps=True, **since)
-        except Exception:
-            return
-        fresh = []
-        for line in raw.decode(errors="replace").splitlines():
-            stamp, _, text = line.partition(" ")
-            try:
-                ns = _docker_ns(stamp)
-            except ValueError:
-                continue
-            if ns > rec.log_ns:
-                fresh.append((ns, text))
-        if fresh:
-            with self.lock:
-                io.append_lines(self.dir, rec.id, fresh)
-                rec.log_ns = fresh[-1][0]
-                self.save()
 
     # -- endpoints' proxies ------------------------------------------------------------------------
     def _open_proxy(self, rec: Resource) -> None:

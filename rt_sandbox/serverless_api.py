@@ -9,8 +9,7 @@ import datetime as dt
 from typing import Any, Callable
 
 from . import serverless_io as io
-from .nebius_serverless import (ENDPOINT_SERVICE, JOB_SERVICE, PAYLOAD_SERVICE, SECRET_SERVICE, Failure, Resource,
-                                ServerlessState)
+from .nebius_serverless import Failure, Resource, ServerlessState
 
 UTC = dt.timezone.utc
 _CODES = {6: "ALREADY_EXISTS", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 13: "INTERNAL"}

@@ -64,12 +64,12 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _docker("rmi", ref)  # the stand-in must really pull it from the registry
     yield ref
     _docker("rmi", "-f", ref, check=False)
-    digest = urllib.request.Request(f"http://localhost:5000/v2/rt-test/serverless/manifests/{ref.rsplit(':', 1)[1]}",
-                                    method="HEAD", headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    manifests = "http://localhost:5000/v2/rt-test/serverless/manifests"
+    digest = urllib.request.Request(f"{manifests}/{ref.rsplit(':', 1)[1]}", method="HEAD",
+                                    headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     try:
         found = urllib.request.urlopen(digest, timeout=10).headers.get("Docker-Content-Digest")
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://localhost:5000/v2/rt-test/serverless/manifests/{found}", method="DELETE"), timeout=10)
+        urllib.request.urlopen(urllib.request.Request(f"{manifests}/{found}", method="DELETE"), timeout=10)
     except (urllib.error.URLError, OSError):
         pass
 
@@ -169,7 +169,7 @@ def _job(standin: Standin, image: str, args: str, name: str | None = None, **spe
     from nebius.api.nebius.common.v1 import ResourceMetadata
 
     request = CreateJobRequest(metadata=ResourceMetadata(parent_id=PARENT, name=name or _name("job")),
-                               spec=JobSpec(image=image, container_command=spec.pop("command", "rt-test"), args=args, **spec))
+                               spec=JobSpec(image=image, container_command="rt-test", args=args, **spec))
     return standin.jobs.create(request, timeout=10).wait()
 
 
@@ -328,7 +328,8 @@ def test_secrets_reach_the_container_and_nothing_else(standin: Standin, image: s
     value = f"s3cr3t-{uuid.uuid4().hex}"
     name = _name("secret")
     secret_id = seed_secret(standin.dir, PARENT, name, {"OTHER": "first-entry", "AWS_SECRET_ACCESS_KEY": value})
-    found = SecretServiceClient(standin.sdk).get_by_name(GetSecretByNameRequest(parent_id=PARENT, name=name), timeout=10).wait()
+    found = SecretServiceClient(standin.sdk).get_by_name(GetSecretByNameRequest(parent_id=PARENT, name=name),
+                                                         timeout=10).wait()
     assert found.metadata.id == secret_id
     entry = PayloadServiceClient(standin.sdk).get_by_key(
         GetPayloadByKeyRequest(secret_id=secret_id, key="AWS_SECRET_ACCESS_KEY"), timeout=10).wait()
@@ -394,7 +395,7 @@ def _endpoint(standin: Standin, image: str, args: str, **spec: Any) -> Any:
 
     request = CreateEndpointRequest(
         metadata=ResourceMetadata(parent_id=PARENT, name=_name("ep")),
-        spec=EndpointSpec(image=image, container_command=spec.pop("command", "rt-test"), args=args,
+        spec=EndpointSpec(image=image, container_command="rt-test", args=args,
                           ports=[EndpointSpec.Port(container_port=8000)], **spec))
     return standin.endpoints.create(request, timeout=10).wait()
 
@@ -452,7 +453,8 @@ def test_endpoint_url_proxy_stop_start_delete(standin: Standin, image: str) -> N
     delete = standin.endpoints.delete(DeleteEndpointRequest(id=op.resource_id), timeout=10).wait()
     delete.sync_wait(timeout=20, interval=0.05)
     with pytest.raises(RequestError) as gone:
-        standin.endpoints.get_by_name(GetEndpointByNameRequest(parent_id=PARENT, name=ep.metadata.name), timeout=10).wait()
+        standin.endpoints.get_by_name(GetEndpointByNameRequest(parent_id=PARENT, name=ep.metadata.name),
+                                      timeout=10).wait()
     assert gone.value.status.code.name == "NOT_FOUND"
     assert _containers(standin, op.resource_id) == []
     with pytest.raises(OSError):
@@ -488,11 +490,16 @@ def test_restart_mid_job_reattaches_and_finishes(tmp_path: Path, image: str) -> 
     try:
         early = _job(server, image, "sleep 1 4")  # ends (code 4) while the stand-in is down
         late = _job(server, image, "sleep 5")  # still running when it comes back
+        served = _endpoint(server, image, "serve 8000")
         for op in (early, late):
             _walk(lambda: _get_job(server, op.resource_id), {"RUNNING"})
+        ca, url = server.dir / "tls" / "ca.pem", _url(_get_endpoint(server, served.resource_id))
+        assert _until_http(url, ca, 200)[0] == 200
         server.kill(signal.SIGKILL)
         time.sleep(2)
         server.start()
+        assert _url(_get_endpoint(server, served.resource_id)) == url  # same proxy port, same CA
+        assert _until_http(url, ca, 200)[0] == 200
         job, _ = _walk(lambda: _get_job(server, early.resource_id), {"COMPLETED", "FAILED", "ERROR"})
         assert (job.status.state.name, job.status.state_details.message) == ("FAILED", "container exited with code 4")
         job, seen = _walk(lambda: _get_job(server, late.resource_id), {"COMPLETED", "FAILED", "ERROR"})
