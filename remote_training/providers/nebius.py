@@ -48,6 +48,10 @@ def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any
     except ImportError as exc:
         raise ProviderUnavailable("the nebius SDK is not installed",
                                   "pip install nebius (it is in requirements.txt: bash scripts/install.sh)") from exc
+    import logging
+
+    # The SDK logs each retried attempt with a traceback; the caller gets one translated line instead.
+    logging.getLogger("nebius").setLevel(logging.CRITICAL)
     kwargs: dict[str, Any] = {"user_agent_prefix": "remote-training/1"}
     endpoint = settings.get("endpoint")
     if endpoint:

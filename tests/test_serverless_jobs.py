@@ -1,0 +1,247 @@
+"""`--host cloud`: the same tasks on Nebius Serverless (the sandbox's stand-in of AI Jobs, Endpoints and
+MysteryBox, spoken to by the real SDK client; each job really runs as a container).
+
+Every path the issue names: success with its record, a failure's exit code, cancel, capacity and quota
+errors, the API restarted mid-job, overflow placement, endpoint auth, and secrets kept out of every text.
+"""
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs_fixtures import ROOT, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+from remote_training.errors import ExitCode
+
+STATE = ROOT / ".sandbox" / "nebius"
+DATASET = ["--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes",
+           "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"]
+
+
+@pytest.fixture()
+def cloud(jobs_env: dict[str, str]) -> dict[str, str]:
+    """The current era (the serverless workflow is upstream's current one), checks and ledger on."""
+    return {**jobs_env, **era_env("a060cbea")}
+
+
+@pytest.fixture(scope="module")
+def dataset(jobs_env: dict[str, str]) -> str:
+    """A converted dataset, made once on the cloud target (training needs a real one)."""
+    out = f"s3://interim/jobs-test/serverless-{int(time.time())}/groot/"
+    done = inv({**jobs_env, **era_env("a060cbea")}, "dataset.convert", "--host", "cloud", *DATASET, "--output", out,
+               "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+def secrets() -> dict[str, str]:
+    """The stand-in's MysteryBox values, by secret name (what must never appear in any text)."""
+    data = json.loads((STATE / "mysterybox.json").read_text())
+    return {s["name"]: v for s in data["secrets"] for v in s["payload"].values()}
+
+
+def api_job(name: str, kind: str = "job") -> Any:
+    """The resource as the API holds it, through the SDK alone."""
+    import nebius.api.nebius.ai.v1 as ai
+    from nebius.aio.channel import NoCredentials
+    from nebius.base.options import INSECURE
+    from nebius.base.resolver import Constant
+    from nebius.sdk import SDK
+
+    address = "127.0.0.1:9556"
+    sdk = SDK(resolver=Constant(address), address_options={address: [(INSECURE, True)]}, credentials=NoCredentials(),
+              user_agent_prefix="rt-tests/1")
+    try:
+        if kind == "job":
+            return ai.JobServiceClient(sdk).get_by_name(ai.GetJobByNameRequest(parent_id="project-sandbox", name=name),
+                                                         timeout=10).wait()
+        return ai.EndpointServiceClient(sdk).get_by_name(
+            ai.GetEndpointByNameRequest(parent_id="project-sandbox", name=name), timeout=10).wait()
+    finally:
+        sdk.sync_close()
+
+
+def ledger(env: dict[str, str], job: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for line in Path(env["RT_LEDGER"]).read_text().splitlines():
+        event = json.loads(line)
+        if event.get("job_id") == job:
+            merged.update(event)
+    return merged
+
+
+@contextmanager
+def control(**switches: Any):
+    """Flip the stand-in's failure switches for the block."""
+    path = STATE / "control.json"
+    before = path.read_text() if path.exists() else None
+    path.write_text(json.dumps({**json.loads(before or "{}"), **switches}))
+    try:
+        yield
+    finally:
+        if before is None:
+            path.unlink()
+        else:
+            path.write_text(before)
+
+
+def test_convert_runs_as_an_ai_job_recorded_pinned_and_without_secret_values(cloud, prefix, s3) -> None:
+    out = f"s3://interim/{prefix}/groot/"
+    done = inv(cloud, "dataset.convert", "--host", "cloud", *DATASET, "--output", out, "--wait", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    job = started_job(done)
+    assert keys(s3, out), "the container wrote nothing"  # it really ran, against the sandbox's S3
+    spec = api_job(job).spec
+    assert "@sha256:" in spec.image and spec.preset == "8vcpu-32gb" and spec.platform == "cpu-e2"
+    by_name = {e.name: e for e in spec.environment_variables}
+    assert by_name["AWS_SECRET_ACCESS_KEY"].mysterybox_secret.secret_id and not by_name["AWS_SECRET_ACCESS_KEY"].value
+    entry = ledger(cloud, job)
+    assert entry["target"] == "serverless" and entry["preset"] == "8vcpu-32gb" and entry["exit_code"] == 0
+    listed = jobs_json(cloud, "--host", "cloud")[job]
+    assert listed["state"] == "exited" and listed["exit_code"] == 0 and listed["host"] == "cloud"
+    logs = inv(cloud, "jobs.logs", job)
+    assert "Conversion complete" in logs.stdout, logs.stdout + logs.stderr
+    texts = [str(spec), json.dumps(entry), logs.stdout, done.stdout, done.stderr]
+    for name, value in secrets().items():
+        if len(value) >= 8:  # the sandbox's S3 keys are the word "sandbox"; every generated value is longer
+            assert not any(value in text for text in texts), f"the value of {name} leaked"
+
+
+def test_a_failing_job_exits_with_its_own_code_like_on_a_fixed_host(cloud) -> None:
+    codes, jobs = {}, {}
+    for host in ("cloud", "desktop"):
+        done = inv(cloud, "jobs.run", "lerobot-0_3_3-convert", "--host", host, "--wait", "--", "convert",
+                   "--no_such_flag=1", timeout=240)
+        codes[host], jobs[host] = done.returncode, started_job(done)
+        assert "exited" in (done.stdout + done.stderr), done.stdout + done.stderr
+    assert codes["cloud"] == codes["desktop"] != 0
+    details = api_job(jobs["cloud"]).status.state_details  # the container's own code, as the API reports it
+    assert details.message == f"container exited with code {codes['cloud']}", details
+
+
+def test_cancel_ends_the_job_and_wait_reports_it(cloud, prefix, dataset) -> None:
+    out = f"s3://checkpoints/{prefix}/groot/"
+    started = inv(cloud, "train.groot", "--host", "cloud", "--input", dataset, "--output", out,
+                  "--exp-name", "c1", "--modality", "ee_rot6d_q", "--steps", "1000000")
+    assert started.returncode == 0, started.stdout + started.stderr
+    job = started_job(started)
+    stopped = inv(cloud, "jobs.stop", job)
+    assert stopped.returncode == 0 and "cancelled" in stopped.stdout, stopped.stdout + stopped.stderr
+    waited = inv(cloud, "jobs.wait", job, "--timeout", "60")
+    assert waited.returncode == 143, waited.stdout + waited.stderr
+    assert api_job(job).status.state.name == "CANCELLED"
+
+
+@pytest.mark.parametrize("switch,words", [("serverless_capacity_error", "no free capacity"),
+                                          ("serverless_quota_error", "quota")])
+def test_capacity_and_quota_errors_are_one_line_and_give_the_claim_back(cloud, prefix, s3, switch, words) -> None:
+    out = f"s3://interim/{prefix}/groot/"
+    with control(**{switch: True}):
+        done = inv(cloud, "dataset.convert", "--host", "cloud", *DATASET, "--output", out, timeout=120)
+    assert done.returncode == ExitCode.NO_CAPACITY, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "(fix: " in lines[0], done.stderr
+    assert keys(s3, f"s3://interim/{prefix}/") == []  # no run.json claim left behind: a rerun may go ahead
+
+
+def test_the_api_restarted_mid_job_loses_nothing(cloud, prefix, dataset) -> None:
+    from rt_sandbox import procs
+    from rt_sandbox.layout import host_specs
+    from rt_sandbox.nebius_standin import ensure_sandbox_standin
+
+    started = inv(cloud, "train.groot", "--host", "cloud", "--input", dataset, "--output",
+                  f"s3://checkpoints/{prefix}/groot/", "--exp-name", "r1", "--modality", "ee_rot6d_q", "--steps", "60")
+    job = started_job(started)
+    pid_file = ROOT / ".sandbox" / "pids" / "nebius.pid"
+    pid = procs.alive(pid_file, "--state-dir")
+    assert pid
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGKILL)  # the API dies mid-job; the job's container carries on
+    time.sleep(2)
+    vms = {s.name: s.address for s in host_specs(4) if s.name.startswith("vm-")}
+    ensure_sandbox_standin(ROOT, vms, serverless=True)
+    waited = inv(cloud, "jobs.wait", job, "--timeout", "120", timeout=180)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert "Training finished" in inv(cloud, "jobs.logs", job).stdout
+    assert ledger(cloud, job)["exit_code"] == 0
+
+
+def test_an_endpoint_answers_only_with_the_token_and_stops_or_pauses(cloud, prefix, s3, tmp_path) -> None:
+    ckpts = f"s3://checkpoints/{prefix}/groot/e1/"
+    put(s3, ckpts + "checkpoint-4/config.json", "{}")
+    served = inv(cloud, "serve.groot", "--host", "cloud", "--checkpoints", ckpts, "--modality", "ee_rot6d_q",
+                 timeout=240)
+    assert served.returncode == 0, served.stdout + served.stderr
+    job = started_job(served)
+    url = next(w for w in served.stdout.split() if w.startswith("https://"))
+    token = secrets()["positronic-serverless-inference-token"]
+    assert token not in served.stdout + served.stderr
+    context = ssl.create_default_context(cafile=str(STATE / "tls" / "ca.pem"))
+
+    def status(bearer: str | None) -> int:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url + "/api/v1/models", headers=headers), timeout=10,
+                                        context=context) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert (status(None), status("wrong"), status(token)) == (401, 401, 200)
+    bare = [u for u in api_job(job, "endpoint").status.public_endpoints if not u.startswith("https://")]
+    assert bare and not any(b in served.stdout for b in bare)  # the token never goes to a bare IP:port
+    paused = inv(cloud, "serve.stop", job, "--pause")
+    assert paused.returncode == 0 and "paused" in paused.stdout, paused.stdout + paused.stderr
+    row = jobs_json(cloud, "--host", "cloud")[job]
+    assert row["state"] == "stopped" and row["ports"] == url  # the URL is kept
+    deleted = inv(cloud, "serve.stop", job)
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stdout + deleted.stderr
+    assert job not in jobs_json(cloud, "--host", "cloud")
+
+
+def test_auto_overflows_to_serverless_only_when_allowed_and_no_fixed_host_fits(cloud) -> None:
+    """An inventory whose only fixed host is the desktop: GR00T training needs an H100."""
+    text = (ROOT / ".sandbox" / "hosts.yaml").read_text()
+    hosts, _, _ = text.partition("  vm-train:")
+    cloud_entry = text[text.index("  cloud:"):]
+    small = ROOT / ".sandbox" / f"hosts-overflow-{id(cloud)}.yaml"
+    small.write_text(hosts + cloud_entry)
+    env = {**cloud, "INVOKE_HOSTS_FILE": str(small)}
+    args = ["train.groot", "--host", "auto", "--input", "s3://interim/x/", "--output", "s3://checkpoints/x/",
+            "--modality", "ee_rot6d_q", "--dry-run"]
+    try:
+        refused = inv(env, *args)
+        assert refused.returncode != 0 and "no host can take" in refused.stderr, refused.stdout + refused.stderr
+        placed = inv(env, *args, extra_env={"INVOKE_PLACEMENT_OVERFLOW": "cloud"})
+        assert placed.returncode == 0, placed.stdout + placed.stderr
+        assert "placement: cloud (Nebius Serverless, placement.overflow)" in placed.stdout
+        assert "desktop" in placed.stdout and '"preset": "1gpu-16vcpu-200gb"' in placed.stdout
+    finally:
+        small.unlink()
+
+
+def test_a_name_taken_in_the_project_is_one_clear_error(cloud) -> None:
+    from remote_training.errors import ProviderError
+    from remote_training.inventory import load_inventory
+    from remote_training.serverless.launch import client_for
+    from remote_training.serverless.spec import ServerlessSpec
+    from remote_training.serverless.target import Compute
+
+    inventory = load_inventory(Path(cloud["INVOKE_HOSTS_FILE"]))
+    api = client_for(inventory.serverless_target("cloud"), inventory)
+    name = f"rt-name-taken-{int(time.time())}"
+    spec = ServerlessSpec("job", name, "project-sandbox", "localhost:5000/rt-sandbox/base:latest", "true", "x",
+                          "/", Compute("cpu-e2", "2vcpu-8gb"))
+    first = api.create(spec)
+    with pytest.raises(ProviderError, match="already taken"):
+        api.create(spec)
+    api.wait_state("job", first, lambda r: r.final, 60)
