@@ -124,6 +124,8 @@ class DemoRun:
         for era in eras:  # the same tasks through each era's verbatim compose file
             self.era = era
             self.chain()
+        self.era = "a060cbea"  # the serverless workflow is upstream's current one
+        self.serverless()
         self.inv("jobs.list", ["jobs.list"])
         self.inv("jobs.history", ["jobs.history"])
         # Two samples a few seconds apart prove the VM idle for a short window, as cron would over 30 minutes.
@@ -135,6 +137,7 @@ class DemoRun:
         if state != "STOPPED":
             status.exit_code = 1
             raise RTError(f"vm.reap left {vm} {state}, not STOPPED", "read the reap table above for its reason")
+        self.inv("jobs.history --cost", ["jobs.history", "--cost"])  # each job's cost; fixed VMs against serverless
 
     def chain(self) -> None:
         """convert, stats, train (GR00T, OpenPI, LeRobot), then each server with the client against it."""
@@ -172,9 +175,25 @@ class DemoRun:
         else:
             self.serve(step + "serve.lerobot", lerobot, "desktop")
 
+    def serverless(self) -> None:
+        """The current era on the `cloud` target (Nebius Serverless stand-in): convert, train, serve, the
+        client against the endpoint's HTTPS URL, delete; then what every step cost, fixed against serverless."""
+        run = f"{self.run_id}-cloud"
+        data, groot = f"s3://interim/demo/{run}/groot/", f"s3://checkpoints/demo/{run}/groot/"
+        step = "[cloud] "
+        self.inv(step + "dataset.convert", ["dataset.convert", "--host", "cloud", "--dataset",
+                                            "@positronic.cfg.ds.sim.sim_stack_cubes", "--codec",
+                                            "@positronic.vendors.gr00t.codecs.ee_rot6d_joints", "--output", data,
+                                            "--wait"], host="cloud")
+        self.inv(step + "train.groot", ["train.groot", "--host", "cloud", "--input", data, "--output", groot,
+                                        "--exp-name", run, "--modality", "ee_rot6d_q", "--steps", "2000",
+                                        "--save-steps", "500", "--wait"], host="cloud", gpu=True)
+        self.serve(step + "serve.groot", ["serve.groot", "--checkpoints", f"{groot}{run}/", "--modality",
+                                          "ee_rot6d_q"], "cloud")
+
     def serve(self, name: str, args: list[str], host: str) -> None:
         """Start a server, run the simulation client against it, stop it; bill the server's GPU time."""
-        served = self.inv(name, [*args, "--host", host, "--replace"], host=host)
+        served = self.inv(name, [*args, "--host", host, *([] if host == "cloud" else ["--replace"])], host=host)
         started = time.monotonic()
         server = (m := SERVER_RE.search(served.output)) and m[1] or served.job
         if not server:

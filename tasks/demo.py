@@ -9,9 +9,10 @@ from ._cli import PROJECT_ROOT, rt_task
 
 
 @rt_task(help={"vm": "sandbox VM to start, train on and reap (default vm-train3)",
-               "run_id": "name of this pass (S3 paths and experiment); default: demo-<time>"})
-def demo(c, vm="", run_id=""):
-    """Run the runbook on the sandbox: images, VM, convert, stats, train, serve, infer, reap."""
+               "run_id": "name of this pass (S3 paths and experiment); default: demo-<time>",
+               "serverless": "only the Nebius Serverless pass (cloud target): convert, train, serve, infer, stop, cost"})
+def demo(c, vm="", run_id="", serverless=False):
+    """Run the runbook on the sandbox: images, VM, convert, stats, train, serve, infer, reap; then on Serverless."""
     from rt_sandbox.demo import DemoRun
     from remote_training.output import print_table
     from rt_sandbox import fleet
@@ -19,7 +20,12 @@ def demo(c, vm="", run_id=""):
     fleet.ensure_up(PROJECT_ROOT)  # a no-op when `make demo` already brought it up
     run = DemoRun(PROJECT_ROOT, run_id or time.strftime("demo-%y%m%d%H%M%S"), vm=vm or c.demo.vm)
     try:
-        run.pipeline()
+        if serverless:
+            run.inv("images", ["images.push"])
+            run.serverless()
+            run.inv("jobs.history --cost", ["jobs.history", "--cost"])
+        else:
+            run.pipeline()
     finally:
         print()
         print_table(["step", "host", "seconds", "GPU-hours (stand-in)", "result"], run.summary_rows(),

@@ -70,7 +70,7 @@ else
   host=${hostport%:*}; port=${hostport##*:}; [ "$host" = "$hostport" ] && port=$defport
   model_id=; case $rest in /api/v1/session/?*) model_id=${rest#/api/v1/session/} ;; ''|/|/api/v1/session|/api/v1/session/) ;;
     *) py_raise ValueError "Unexpected URL path: $rest (use /api/v1/session[/<model_id>])" ;; esac
-  web=http tls=; case $scheme in wss|https) web=https; tls=${SSL_CERT_FILE:+--ca-certificate=$SSL_CERT_FILE} ;; esac
+  web=http; case $scheme in wss|https) web=https ;; esac
   ticks=$((trials * timeout_s / 3)); [ $ticks -lt 1 ] && ticks=1
 fi
 
@@ -82,7 +82,11 @@ if [ "$name" = act_absolute ]; then  # loads ACT in-process: no server involved
 else
   auth=; [ "$name" = authed_remote ] && auth="Authorization: Bearer $AUTH_TOKEN"
   tries=0
-  until models=$(timeout 5 wget -qO- $tls ${auth:+--header "$auth"} "$web://$host:$port/api/v1/models" 2>/dev/null) && [ -n "$models" ]; do
+  # TLS: the certificate is verified (SSL_CERT_FILE names extra CAs, as Python's ssl reads it); busybox wget cannot
+  get_models() { if [ $web = https ]; then timeout 5 curl -sf ${SSL_CERT_FILE:+--cacert "$SSL_CERT_FILE"} \
+    ${auth:+-H "$auth"} "https://$host:$port/api/v1/models"; else timeout 5 wget -qO- ${auth:+--header "$auth"} \
+    "http://$host:$port/api/v1/models"; fi; }
+  until models=$(get_models 2>/dev/null) && [ -n "$models" ]; do
     tries=$((tries + 1)); [ $tries -ge 10 ] && RT_EXIT=3 die "policy server $host:$port did not answer"; sleep 1
   done
   if [ -n "$model_id" ]; then
