@@ -450,3 +450,17 @@ class ServerlessState(Containers):
             proxies, self.proxies = list(self.proxies.values()), {}
         for proxy in proxies:
             proxy.close()
+
+
+def remove_containers(state_dir: Path, docker_host: str | None = None) -> int:
+    """Remove every container the stand-in on `state_dir` started (for a sandbox teardown); how many."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_host, timeout=60) if docker_host else docker.from_env(timeout=60)
+    try:
+        found = client.containers.list(all=True, filters={"label": f"rt-serverless.state-dir={Path(state_dir)}"})
+        for box in found:
+            box.remove(force=True)
+        return len(found)
+    finally:
+        client.close()

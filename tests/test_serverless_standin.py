@@ -140,9 +140,10 @@ class Standin:
 
 
 def _cleanup_docker(state_dir: Path) -> None:
-    found = _docker("ps", "-aq", "--filter", f"label=rt-serverless.state-dir={state_dir}", check=False).stdout.split()
-    if found:
-        _docker("rm", "-f", *found, check=False)
+    from rt_sandbox.nebius_serverless import remove_containers
+
+    remove_containers(state_dir)
+    assert _docker("ps", "-aq", "--filter", f"label=rt-serverless.state-dir={state_dir}").stdout.split() == []
 
 
 @pytest.fixture(scope="module")
@@ -477,6 +478,41 @@ def test_endpoint_auth_token_is_checked_by_the_proxy(standin: Standin, image: st
     assert _https(url, ca)[0] == 401
     assert _https(url, ca, token="wrong")[0] == 401
     assert token not in str(ep)
+    standin.endpoints.delete(DeleteEndpointRequest(id=op.resource_id), timeout=10).wait().sync_wait(timeout=20,
+                                                                                                  interval=0.05)
+
+
+def test_proxy_passes_raw_bytes_both_ways_after_the_head(standin: Standin, image: str) -> None:
+    """What a WebSocket needs: after the request head, the proxy is a byte pipe (here to an echo server)."""
+    from nebius.api.nebius.ai.v1 import CreateEndpointRequest, DeleteEndpointRequest, EndpointSpec
+    from nebius.api.nebius.common.v1 import ResourceMetadata
+
+    spec = EndpointSpec(image=image, container_command="nc", args="-ll -p 8000 -e cat",
+                        ports=[EndpointSpec.Port(container_port=8000)])
+    op = standin.endpoints.create(CreateEndpointRequest(metadata=ResourceMetadata(parent_id=PARENT, name=_name("ws")),
+                                                        spec=spec), timeout=10).wait()
+    ep, _ = _walk(lambda: _get_endpoint(standin, op.resource_id), {"RUNNING", "ERROR"})
+    port = int(_url(ep).rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=str(standin.dir / "tls" / "ca.pem"))
+    head = b"GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    deadline = time.monotonic() + 20
+    while True:  # the echo server may not listen yet (the proxy then answers 502)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(head)
+            got = b""
+            while len(got) < len(head):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            if got == head:
+                for n in range(3):
+                    tls.sendall(f"frame-{n}".encode())
+                    assert tls.recv(65536) == f"frame-{n}".encode()
+                break
+        assert got.startswith(b"HTTP/1.1 502") and time.monotonic() < deadline, got
+        time.sleep(0.2)
     standin.endpoints.delete(DeleteEndpointRequest(id=op.resource_id), timeout=10).wait().sync_wait(timeout=20,
                                                                                                   interval=0.05)
 
