@@ -71,6 +71,8 @@ def stop(c, target, pause=False, dry_run=False):
                 if found is None:
                     raise
                 _stop_endpoint(found, pause, dry_run)
+                if not dry_run:
+                    _ended(c, run, inventory, found.job.job_id)
                 return
             if targets[0].kind != "serve":
                 raise InputError(f"{targets[0].job_id} is a {targets[0].kind} job, not a server", "use inv jobs.stop")
@@ -79,11 +81,21 @@ def stop(c, target, pause=False, dry_run=False):
         for job in targets:
             monitor.stop(run, job)
             if not dry_run:
+                _ended(c, run, inventory, job.job_id)
                 print(f"stopped {job.job_id} on {job.host}")
         if not targets:
             print(f"no running server on {on_host.name if on_host else target}")
     finally:
         run.close()
+
+
+def _ended(c, run, inventory, job_id: str) -> None:
+    """A server stopped on purpose ended well: the ledger's end (what jobs.history --cost counts up to)."""
+    from remote_training.jobs.run import record_end
+
+    from ._jobrun import make_hooks
+
+    record_end(make_hooks(c, run, inventory), job_id, 0)
 
 
 def _stop_endpoint(found, pause: bool, dry_run: bool) -> None:
