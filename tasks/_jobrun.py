@@ -169,7 +169,8 @@ def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *
     """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH."""
     from remote_training.serverless.launch import run as launch_serverless
 
-    guard = make_hooks(c, run, inventory, s3_worker=False) if not dry_run else None
+    # the S3 checks in a forked worker: boto3 on the other core while this one makes the SDK client
+    guard = make_hooks(c, run, inventory, s3_worker=bool(plan.spec.inputs or plan.spec.output)) if not dry_run else None
     try:
         from remote_training.jobs.spec import NoHooks
 

@@ -18,6 +18,7 @@ from .target import ServerlessTarget
 
 CALL_S = 20.0  # one API call; the SDK retries inside it
 OPERATION_S = 120.0  # a create/stop/delete operation
+POLL_S = 0.1  # an operation's state, asked again (the SDK's default is 1 s: up to a second lost per launch)
 JOB_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}  # ERROR too: upstream's loops wait for ever on it
 ENDPOINT_FINAL = {"STOPPED", "ERROR"}
 EXIT_RE = re.compile(r"exit(?:ed)?(?: with)? code (-?\d+)", re.IGNORECASE)
@@ -149,7 +150,7 @@ class Serverless:
     def _operate(self, action: str, request: Callable[[], Any], timeout: float = OPERATION_S) -> str:
         """Send a mutating request, wait for its operation; the resource id."""
         op = self._call(action, lambda: request().wait())
-        self._call(action, lambda: op.sync_wait(interval=0.3, timeout=timeout))
+        self._call(action, lambda: op.sync_wait(interval=POLL_S, timeout=timeout))
         return str(getattr(op, "resource_id", "") or "")
 
     # -- secrets ----------------------------------------------------------------------------------
@@ -163,6 +164,18 @@ class Serverless:
                 GetSecretByNameRequest(parent_id=self.target.parent_id, name=name), timeout=CALL_S).wait())
             self._secret_ids[name] = secret.metadata.id
         return self._secret_ids[name]
+
+    def prepare(self, spec: ServerlessSpec) -> None:
+        """Everything create needs before the call: the SDK made and its messages imported, each secret's
+        id looked up (at once). Runs while the launch's checks run (launch.py)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import nebius.api.nebius.ai.v1  # noqa: F401  (the message classes: most of the SDK's import time)
+
+        names = sorted(set(spec.secret_env.values()))
+        self._sdk()
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            list(pool.map(self.secret_id, names))
 
     def secret_value(self, name: str, key: str) -> str:
         """A secret's payload entry (the endpoint token, for the local client's environment only)."""

@@ -64,6 +64,12 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         return LaunchResult(spec.job_id, target.name, dry_run=True,
                             commands=(json.dumps(serverless.to_dict(), sort_keys=True),))
     began = time.monotonic()
+    api = client_for(target, inventory)
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serverless-prepare")
+    prepared = pool.submit(api.prepare, serverless)  # the SDK and secret ids while the checks run
+    pool.shutdown(wait=False)
     guard.before_launch(spec)
     report = getattr(guard, "reports", {}).get(spec.job_id)
     digest = getattr(report, "image_digest", None)
@@ -72,8 +78,8 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
 
         digest = image_digest(spec.image)
     serverless = replace(serverless, image=pinned(spec.image, digest))
-    api = client_for(target, inventory)
     try:
+        prepared.result()
         resource_id = api.create(serverless)
     except BaseException:
         guard.abandon(spec)
