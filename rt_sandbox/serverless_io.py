@@ -176,6 +176,18 @@ def _bearer(head: bytes) -> str | None:
     return None
 
 
+def serve_in_background(base: type, port: int, handler: type) -> tuple[Any, int]:
+    """A threading server of `base` on 127.0.0.1:`port` (0: any), serving from a daemon thread; (server, port)."""
+
+    class Server(base):  # type: ignore[misc, valid-type]
+        allow_reuse_address = True  # the same port again after a restart of the stand-in
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    return server, server.server_address[1]
+
+
 class EndpointProxy:
     """TLS on 127.0.0.1:<port> in front of one endpoint; the first request of each connection is checked."""
 
@@ -191,13 +203,7 @@ class EndpointProxy:
             def handle(self) -> None:
                 proxy._serve(self.request)
 
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True  # the same port again after a restart of the stand-in
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        self.server, self.port = serve_in_background(socketserver.ThreadingTCPServer, port, Handler)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -394,13 +400,7 @@ class LokiServer:
                     return self._send(400, {"code": 400, "status": "error", "message": str(exc)})
                 self._send(200, body)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        self.server, self.port = serve_in_background(ThreadingHTTPServer, port, Handler)
 
     def close(self) -> None:
         self.server.shutdown()

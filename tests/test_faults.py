@@ -135,3 +135,83 @@ def test_a_host_whose_cable_is_pulled_costs_vm_status_one_row_not_the_answer(job
     rows = {row["name"]: row for row in json.loads(status.stdout)}
     assert rows["desktop"]["reachable"] is False and rows["desktop"]["error"], status.stdout
     assert rows["vm-train"]["reachable"] is True and took < 40
+
+
+@contextmanager
+def powered_off(name: str):
+    """The VM switched off behind our back (not through the API): its engine, containers and sshd go."""
+    from rt_sandbox import fleet
+
+    fleet.stop_host(ROOT, name)
+    try:
+        yield
+    finally:
+        fleet.start_host(ROOT, name)
+
+
+def test_a_vm_powered_off_under_wait_is_said_within_30_s_and_the_record_stays(jobs_env, s3, prefix,  # noqa: F811
+                                                                             cleanup):
+    import json
+
+    job = _long_job(jobs_env, s3, prefix, cleanup)
+    done, took = _interrupted(jobs_env, ("jobs.wait", job), lambda: powered_off(HOST))
+    assert said_off(done, job) and took < 45, (done.stderr, took)
+    # The launch's record is not lost with the machine: the ledger still names the job, its host and output.
+    history = inv(jobs_env, "jobs.history", "--json", "--job", job)
+    entry = next(e for e in json.loads(history.stdout) if e["job_id"] == job)
+    assert entry["host"] == HOST and entry["output"].endswith("/long/")
+    # --wait on a launch does the same: bounded, said, the job id given to find it again.
+    data = f"s3://interim/{prefix}/data/"
+    args = ("train.groot", "--input", data, "--output", f"s3://checkpoints/{prefix}/waited/", "--modality", "ee",
+            "--exp-name", "w", "--steps", "5000000", "--host", HOST, "--wait")
+    done, took = _interrupted(jobs_env, args, lambda: powered_off(HOST))
+    assert said_off(done, started_job(done)) and took < 45, (done.stderr, took)
+
+
+def said_off(done: subprocess.CompletedProcess, job: str) -> bool:
+    """How a power-off reads, depending on what goes first: the host went silent (exit 4, and how to find the
+    job again), the container vanished with the machine (exit 5, naming the job and where its launch is
+    recorded), or its engine killed the container on the way down (the job's own 137, recorded like any end)."""
+    if done.returncode == 4:
+        return "stopped answering" in done.stderr and f"inv jobs.wait {job}" in done.stderr
+    if done.returncode == 5:
+        return f"{job} is gone from {HOST}" in done.stderr and f"jobs.history --job {job}" in done.stderr
+    return done.returncode == 137 and f"{job} on {HOST} exited 137" in done.stderr
+
+
+def test_s3_cut_from_a_running_job_ends_it_said_and_recorded_with_what_it_saved(jobs_env, s3, prefix,  # noqa: F811
+                                                                                cleanup):
+    """The job's host loses S3 mid-run: the checkpoints saved before stay, the job ends with its own error,
+    jobs.wait says so and the ledger and run.json (written from here) hold how it ended."""
+    import json
+
+    data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/cut/"
+    put(s3, data + "meta/info.json", "{}")
+    launched = inv(jobs_env, "train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "c",
+                   "--steps", "2000000", "--save-steps", "20", "--host", HOST)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    job = started_job(launched)
+    cleanup.append((HOST, job))
+    deadline = time.monotonic() + 60
+    while not [k for k in keys(s3, out) if "checkpoint-" in k] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    saved = [k for k in keys(s3, out) if "checkpoint-" in k]
+    assert saved, "no checkpoint before the cut"
+    netns = _spec(HOST).netns
+    rules = [[chain, "-p", "tcp", "-d", "10.213.0.1", "--dport", "9555", "-j", "REJECT"]
+             for chain in ("OUTPUT", "FORWARD")]  # the container's packets are forwarded by the host's bridge
+    for rule in rules:
+        subprocess.run(["ip", "netns", "exec", netns, "iptables", "-I", *rule], check=True)
+    try:
+        waited = inv(jobs_env, "jobs.wait", job, "--timeout", "90", timeout=150)
+    finally:
+        for rule in rules:
+            subprocess.run(["ip", "netns", "exec", netns, "iptables", "-D", *rule], check=True)
+    assert waited.returncode not in (0, 4), waited.stdout + waited.stderr  # the job's own failure, not ours
+    assert f"exited {waited.returncode}" in waited.stdout + waited.stderr
+    assert set(saved) <= set(keys(s3, out))  # what it saved before the cut is all still there
+    entry = json.loads(inv(jobs_env, "jobs.history", "--json", "--job", job).stdout)[0]
+    assert entry["exit_code"] == waited.returncode
+    record = [k for k in keys(s3, f"s3://checkpoints/{prefix}/") if k.endswith("run.json")]
+    body = s3.get_object(Bucket="checkpoints", Key=f"{prefix}/{record[0]}")["Body"].read().decode()
+    assert f'"exit_code": {waited.returncode}' in body

@@ -275,7 +275,9 @@ def test_cli_status_and_sandbox_inventory(sandbox):
     listed = _inv(sandbox, "hosts.list", "--json", env={"INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])})
     assert listed.returncode == 0, listed.stderr
     rows = {h["name"]: h for h in json.loads(listed.stdout)}
-    assert set(rows) == set(sandbox["hosts"])
+    # the fleet's hosts, and the stand-in's Nebius Serverless target beside them (no SSH)
+    assert set(rows) == set(sandbox["hosts"]) | {"cloud"}
+    assert rows["cloud"]["provider"] == "nebius-serverless" and rows["cloud"]["ssh"] == ""
     assert rows["desktop"]["gpu_memory_gb"] == 12 and rows["vm-train2"]["aliases"] == ["train2"]
     dry = _inv(sandbox, "sandbox.up", "--dry-run", "--hosts", "2")
     assert dry.returncode == 0 and "would ensure" in dry.stdout

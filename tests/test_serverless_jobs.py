@@ -108,7 +108,12 @@ def test_convert_runs_as_an_ai_job_recorded_pinned_and_without_secret_values(clo
     assert listed["state"] == "exited" and listed["exit_code"] == 0 and listed["host"] == "cloud"
     logs = inv(cloud, "jobs.logs", job)
     assert "Conversion complete" in logs.stdout, logs.stdout + logs.stderr
-    texts = [str(spec), json.dumps(entry), logs.stdout, done.stdout, done.stderr]
+    records = [k for k in keys(s3, f"s3://interim/{prefix}/") if k.endswith("run.json")]
+    assert records, "no run.json beside the output"
+    bucket, _, key = f"interim/{prefix}/{records[0]}".partition("/")
+    run_json = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert job in run_json and '"exit_code": 0' in run_json.replace(" ", "").replace('"exit_code":0', '"exit_code": 0')
+    texts = [str(spec), json.dumps(entry), logs.stdout, done.stdout, done.stderr, run_json]
     for name, value in secrets().items():
         if len(value) >= 8:  # the sandbox's S3 keys are the word "sandbox"; every generated value is longer
             assert not any(value in text for text in texts), f"the value of {name} leaked"

@@ -172,6 +172,11 @@ def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk:
             except (ValueError, IndexError):
                 raise RemoteCommandError(f"{job.host}: docker wait gave {out.stdout.strip()!r}",
                                          "retry jobs.wait") from None
+        if out.exit_status != 124 and "No such container" in out.stderr:
+            raise RemoteCommandError(f"{job.job_id} is gone from {job.host}: its container no longer exists "
+                                     "(removed, or the machine went down under it)",
+                                     f"see its launch: inv jobs.history --job {job.job_id}; the host: inv vm.status "
+                                     f"--host {job.host}", exit_status=out.exit_status)
         if out.exit_status != 124:  # 124: this chunk ran out, the job still runs
             raise RemoteCommandError(f"{job.host}: docker wait {job.job_id} failed: {out.stderr.strip()[:200]}",
                                      "check the job still exists: inv jobs.list", exit_status=out.exit_status)
