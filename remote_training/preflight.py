@@ -9,7 +9,6 @@ and the launch path starts it.
 """
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +18,7 @@ from typing import Any, Callable
 from . import placement, storage, validate
 from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
-
-Row = tuple[str, str, str]  # (check, problem, fix)
+from .s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 
 
 @dataclass
@@ -133,93 +131,6 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
     return rows
 
 
-# -- S3 ------------------------------------------------------------------------------
-def check_inputs(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
-    rows: list[Row] = []
-    checkpoints_dir = spec.checkpoints if spec.kind == "serve" and spec.layout else None
-    for url in spec.inputs:
-        if url == checkpoints_dir:
-            continue  # checked below, with the checkpoint it resolves to
-        if not storage.exists(s3, url):
-            rows.append(("inputs", f"{url} does not exist", "check the path (aws s3 ls) or create it first "
-                         "(inv dataset.convert / dataset.stats)"))
-    if checkpoints_dir:
-        rows += _check_checkpoint(s3, spec, checkpoints_dir, spec.checkpoint, report)
-    return rows
-
-
-def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, report: PreflightReport) -> list[Row]:
-    layout = spec.layout
-    latest = storage.latest_checkpoint(s3, folder, layout)
-    if latest is None:
-        return [("inputs", f"no checkpoint under {folder} ({layout} layout)",
-                 "point --checkpoints at the run folder that holds the checkpoints, e.g. .../<exp_name>/")]
-    report.checkpoint = latest
-    if isinstance(wanted, str) and wanted:
-        # LeRobot servers take the exact (zero-padded) folder name; GR00T and OpenPI a step number.
-        step = re.sub(r"^checkpoint-", "", wanted)
-        name = wanted if layout == "lerobot" else f"checkpoint-{int(step)}" if layout == "groot" else str(int(step))
-        base = folder if folder.endswith("/") else folder + "/"
-        url = base + ("checkpoints/" if layout == "lerobot" else "") + name + "/"
-        if not storage.exists(s3, url):
-            name = latest.name if layout == "lerobot" else latest.step
-            return [("inputs", f"checkpoint {wanted} not found under {folder} (latest is {latest.name})",
-                     f"use --checkpoint {name}, or leave it out for the latest")]
-        report.notes.append(f"checkpoint: {url}")
-    else:
-        report.notes.append(f"latest checkpoint: {latest.url} (step {latest.step})")
-    return []
-
-
-def check_output(s3: Any, spec: Any, report: PreflightReport, claim: dict[str, Any] | None = None) -> list[Row]:
-    """Is the run folder free (or joined with --resume/--force)? With `claim` ({"entry": launch record}),
-    a free folder is claimed at once: its run.json is written before the job starts, and
-    claim["url"] says so (the caller takes it back if the launch does not go ahead)."""
-    rows = _output_rows(s3, spec, report)
-    if rows or claim is None or not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
-        return rows
-    from .ledger import record_url
-
-    url = record_url(spec.run_folder)
-    try:
-        storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force), folder=spec.run_folder)
-    except storage.ClaimTaken as exc:
-        return [("output", exc.message, exc.fix or "choose another --exp-name")]
-    except RTError as exc:  # a claim that cannot be written stops the launch: the output would be unguarded
-        return [("output", f"could not claim {spec.run_folder}: {exc.message}", exc.fix or "check S3 and retry")]
-    claim["url"] = url
-    return []
-
-
-def _output_rows(s3: Any, spec: Any, report: PreflightReport) -> list[Row]:
-    if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
-        return []
-    from .ledger import record_url
-
-    folder = spec.run_folder
-    bucket, key = validate.split_s3(folder)
-    answer = storage._call(s3.list_objects_v2, f"checking {folder}", Bucket=bucket, Prefix=key, MaxKeys=1)
-    held = answer.get("Contents", [])
-    if not held and storage.object_exists(s3, record_url(folder)):  # launched, nothing written yet
-        held = [{"Key": key + f"nothing yet, claimed by the launch recorded in {record_url(folder)}"}]
-    if not held:
-        if spec.resume:
-            report.notes.append(f"--resume: {folder} is empty, the run starts from scratch")
-        return []
-    if spec.resume:
-        report.notes.append(f"--resume: continuing the run in {folder}")
-        return []
-    if spec.force:
-        report.notes.append(f"--force: {folder} already holds a run; it may be overwritten")
-        return []
-    what = held[0]["Key"][len(key):] or "an object"
-    if spec.kind != "train":  # a dataset or stats folder: no run to resume
-        return [("output", f"{folder} already holds data ({what})", "choose another --output, or add --force to "
-                 "overwrite it")]
-    return [("output", f"{folder} already holds a run ({what})",
-             "add --resume to continue it, --force to overwrite it, or choose another --exp-name")]
-
-
 # -- image ---------------------------------------------------------------------------
 def image_digest(ref: str) -> str | None:
     """The manifest digest the registry reports for a tag (HEAD; None when it gives none)."""
@@ -248,26 +159,6 @@ def check_image(spec: Any, report: PreflightReport) -> list[Row]:
 
 
 # -- the entry point ---------------------------------------------------------------
-def run_check(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
-    """Run one check; an error in it becomes its row instead of hiding the other checks."""
-    try:
-        return fn()
-    except PreflightError as exc:
-        return list(exc.failures)
-    except RTError as exc:
-        return [(name, exc.message, exc.fix or "see the message")]
-    except Exception as exc:  # a bug in one check must not hide the others' results
-        return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
-
-
-def check_storage(s3_client: Callable[[], Any], spec: Any, report: PreflightReport,
-                  claim: dict[str, Any] | None = None) -> list[Row]:
-    """Both S3 checks, one after the other, each failure its own row (the S3 worker's whole job); the
-    output is claimed only when the inputs are fine too."""
-    rows = run_check("inputs", lambda: check_inputs(s3_client(), spec, report))
-    return rows + run_check("output", lambda: check_output(s3_client(), spec, report, None if rows else claim))
-
-
 def _worker_checks(worker: Any, s3_client: Callable[[], Any], spec: Any, report: PreflightReport,
                    claim: dict[str, Any] | None = None) -> list[Row]:
     """The S3 checks from the worker process; in-process when it gave no answer."""

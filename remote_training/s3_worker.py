@@ -1,4 +1,4 @@
-"""A launch's S3 work (the preflight checks and the claim of its output) in a forked worker.
+"""A launch's S3 work (the checks of remote_training/s3_checks.py and the claim of its output) in a forked worker.
 
 Importing boto3 and building a client is a quarter of a second of pure Python. In
 the launching process it would hold the GIL while the SSH handshake, the host
@@ -115,11 +115,11 @@ def _plain(value: Any) -> Any:
 def answer_check(request: dict[str, Any], client: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from .preflight import PreflightReport, check_storage
+    from .s3_checks import Findings, check_storage
 
     spec = SimpleNamespace(**{**request["spec"], "args": tuple(request["spec"]["args"]),
                               "inputs": tuple(request["spec"]["inputs"])})
-    report = PreflightReport(spec)
+    report = Findings()
     claim = {"entry": request["claim"]} if request.get("claim") else None
     rows = check_storage(lambda: client, spec, report, claim)
     return {"rows": [list(row) for row in rows], "notes": report.notes,
@@ -130,7 +130,7 @@ def answer_check(request: dict[str, Any], client: Any) -> dict[str, Any]:
 def _serve(endpoint: str | None, request_fd: int, answer_fd: int) -> int:
     """The child's whole life: make the client (the head start), then answer until the pipe closes."""
     from . import storage
-    from .preflight import run_check
+    from .s3_checks import run_check
 
     client: Any = None
 
