@@ -116,13 +116,32 @@ class StandinState:
         if self.state_file.exists():
             data = json.loads(self.state_file.read_text())
             self.instances = {i["id"]: InstanceRecord(**i) for i in data.get("instances", [])}
-            for record in self.instances.values():  # a transition cut short by a restart of the server:
-                if record.state in ("STARTING", "STOPPING"):  # call it STOPPED; the probe corrects it
-                    record.state = "STOPPED"
+            for op in data.get("operations", []):
+                self.operations[op["id"]] = OperationRecord(**op)
+            for record in self.instances.values():  # a transition cut short with no operation to carry it on:
+                if record.state in ("STARTING", "STOPPING") and not self._pending(record.id):
+                    record.state = "STOPPED"  # call it STOPPED; the probe corrects it
+
+    def _pending(self, instance_id: str) -> OperationRecord | None:
+        return next((op for op in self.operations.values() if op.resource_id == instance_id and op.finished is None
+                     and op.id.startswith("computeoperation-")), None)
+
+    def resume(self) -> None:
+        """After a restart: carry on the starts and stops that were under way (their operations are kept,
+        so a client waiting on one sees it finish, as with the real API)."""
+        for inst in list(self.instances.values()):
+            op = self._pending(inst.id)
+            if op is not None and inst.state == "STARTING":
+                threading.Thread(target=self._power_on, args=(inst, op, False), daemon=True).start()
+            elif op is not None and inst.state == "STOPPING":
+                threading.Thread(target=self._power_off, args=(inst, op), daemon=True).start()
+            elif op is not None:  # killed between taking the request and acting on it
+                self._finish(op, 13, "interrupted by a restart of the API; nothing was done: retry")
 
     def save(self) -> None:
         with self.lock:
-            data = {"instances": [asdict(i) for i in self.instances.values()]}
+            compute = [asdict(op) for op in list(self.operations.values()) if op.id.startswith("computeoperation-")]
+            data = {"instances": [asdict(i) for i in self.instances.values()], "operations": compute[-200:]}
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=2))
             tmp.replace(self.state_file)
@@ -165,11 +184,12 @@ class StandinState:
     def _new_operation(self, instance_id: str, what: str) -> OperationRecord:
         op = OperationRecord(f"computeoperation-{os.getpid()}-{next(self._ids)}", instance_id, what)
         self.operations[op.id] = op
+        self.save()  # kept across a restart of the server
         return op
 
-    @staticmethod
-    def _finish(op: OperationRecord, code: int = 0, message: str = "") -> None:
+    def _finish(self, op: OperationRecord, code: int = 0, message: str = "") -> None:
         op.code, op.message, op.finished = code, message, time.time()
+        self.save()
 
     def start(self, instance_id: str) -> OperationRecord:
         with self.lock:
@@ -525,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
                                      log=lambda line: print(line, flush=True))
         extra = tuple(ServerlessApi(serverless, StandinServer._operation_message).handlers())
     server = StandinServer(state, args.port, extra_handlers=extra).start_serving()
+    state.resume()  # starts and stops a killed server left under way
     if serverless is not None:
         serverless.resume()  # proxies back on their ports, containers re-attached
         logs = LokiServer(args.state_dir, args.logs_port)

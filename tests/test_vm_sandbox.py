@@ -267,3 +267,28 @@ def test_moved_address_must_show_the_pinned_key(sandbox, runner, tmp_path):
     bare = parse_inventory(f"hosts:\n  nokey: {{ssh: root@{fresh}, gpu_memory_gb: 80}}\n", tmp_path / "h.yaml")
     with pytest.raises(UnreachableError, match="no host key is pinned"):
         readdress(bare, bare.get("nokey"), sandbox["bridge_address"].rsplit(".", 1)[0] + ".198")
+
+
+def test_the_api_restarted_in_the_middle_of_a_start_loses_nothing(sandbox, runner, tmp_path):
+    """The Nebius API dies (kill -9) while vm.start waits on its operation, and comes back: the start
+    carries on (the API keeps its operations) and vm.start ends with the VM running, within its bound."""
+    from rt_sandbox import procs
+
+    lifecycle.stop(runner, runner.inventory.get(SPARE))
+    pid_file, log = ROOT / ".sandbox" / "pids" / "nebius.pid", ROOT / ".sandbox" / "logs" / "nebius.log"
+    pid = procs.alive(pid_file, "--state-dir")
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state")}
+    began = time.monotonic()
+    start = subprocess.Popen([sys.executable, "-m", "invoke", "vm.start", "train3"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.6)  # the start was asked for; the stand-in is in its STARTING delay
+    os.kill(pid, 9)
+    time.sleep(2)  # the API is away for a while
+    procs.start(argv, pid_file, log, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out, err = start.communicate(timeout=300)
+    assert start.returncode == 0, out + err
+    assert time.monotonic() - began < 120
+    state = lifecycle.provider(runner, runner.inventory.get(SPARE)).state()
+    assert state.state is State.RUNNING
+    assert runner.run(SPARE, ["true"], timeout=30).exit_status == 0  # and it answers

@@ -157,13 +157,21 @@ class NebiusProvider(Provider):
         client = self._client()
         method = client.start if action == "start" else client.stop
         op = self._call(action, lambda: method(request, timeout=REQUEST_TIMEOUT).wait())
-        try:
-            op.sync_wait(interval=0.5, timeout=timeout)
-        except TimeoutError as exc:
-            raise ProviderTimeout(f"{self.host.name}: the {action} operation {op.id} did not finish in {timeout:g}s",
-                                  f"check it: nebius compute instance get --id {self.instance_id}") from exc
-        except Exception as exc:
-            raise translate(exc, self.host.name, action) from exc
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                op.sync_wait(interval=0.5, timeout=max(1.0, end - time.monotonic()))
+                return
+            except TimeoutError as exc:
+                raise ProviderTimeout(f"{self.host.name}: the {action} operation {op.id} did not finish in "
+                                      f"{timeout:g}s", f"check it: nebius compute instance get --id {self.instance_id}"
+                                      ) from exc
+            except Exception as exc:
+                error = translate(exc, self.host.name, action)
+                # The API went away while the operation runs on: ask again until the deadline.
+                if not isinstance(error, ProviderUnavailable) or time.monotonic() >= end:
+                    raise error from exc
+                time.sleep(1.0)
 
     def _wait_for(self, target: State, timeout: float, *, done: bool = False) -> Status:
         """Poll until `target`. `done`: our operation already succeeded, so the opposite
@@ -171,7 +179,13 @@ class NebiusProvider(Provider):
         opposite = {State.RUNNING: State.STOPPED, State.STOPPED: State.RUNNING}[target]
         end = time.monotonic() + timeout
         while True:
-            now = self.state()
+            try:
+                now = self.state()
+            except ProviderUnavailable:
+                if time.monotonic() >= end:
+                    raise
+                time.sleep(1.0)  # the API is away for a moment (restarting): the machine is not
+                continue
             if now.state is target:
                 return now
             if done and now.state in (opposite, State.STARTING if target is State.STOPPED else State.STOPPING):
