@@ -170,13 +170,10 @@ def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *
     from remote_training.serverless.launch import run as launch_serverless
 
     # the S3 checks in a forked worker: boto3 on the other core while this one makes the SDK client
-    guard = make_hooks(c, run, inventory, s3_worker=bool(plan.spec.inputs or plan.spec.output)) if not dry_run else None
+    guard = make_hooks(c, run, inventory, s3_worker=bool(plan.spec.inputs or plan.spec.output) and not dry_run)
     try:
-        from remote_training.jobs.spec import NoHooks
-
-        return launch_serverless(plan, cloud, inventory, guard or NoHooks(), dry_run=dry_run, wait=wait,
+        return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
                                  ready_timeout=float(setting(c, "jobs.ready_timeout")))
     finally:
-        if guard is not None:
-            guard.close()
+        guard.close()
         run.close()

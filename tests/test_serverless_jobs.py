@@ -213,7 +213,7 @@ def test_an_endpoint_answers_only_with_the_token_and_stops_or_pauses(cloud, pref
     assert job not in jobs_json(cloud, "--host", "cloud")
 
 
-def test_auto_overflows_to_serverless_only_when_allowed_and_no_fixed_host_fits(cloud) -> None:
+def test_auto_overflows_to_serverless_only_when_allowed_and_no_fixed_host_fits(cloud, dataset, prefix) -> None:
     """An inventory whose only fixed host is the desktop: GR00T training needs an H100."""
     text = (ROOT / ".sandbox" / "hosts.yaml").read_text()
     hosts, _, _ = text.partition("  vm-train:")
@@ -221,8 +221,8 @@ def test_auto_overflows_to_serverless_only_when_allowed_and_no_fixed_host_fits(c
     small = ROOT / ".sandbox" / f"hosts-overflow-{id(cloud)}.yaml"
     small.write_text(hosts + cloud_entry)
     env = {**cloud, "INVOKE_HOSTS_FILE": str(small)}
-    args = ["train.groot", "--host", "auto", "--input", "s3://interim/x/", "--output", "s3://checkpoints/x/",
-            "--modality", "ee_rot6d_q", "--dry-run"]
+    args = ["train.groot", "--host", "auto", "--input", dataset, "--output", f"s3://checkpoints/{prefix}/",
+            "--modality", "ee_rot6d_q", "--dry-run"]  # a dry run: placed and checked, nothing created
     try:
         refused = inv(env, *args)
         assert refused.returncode != 0 and "no host can take" in refused.stderr, refused.stdout + refused.stderr

@@ -10,7 +10,7 @@ from ..errors import InputError, RTError
 from ..snapshot import Job
 from . import logs
 from .client import Resource, Serverless
-from .launch import _ns, client_for, follow
+from .launch import client_for, created_ns, follow
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ def find(inventory: Any, ref: str, targets: Sequence[Any] | None = None) -> Foun
 
 
 def log_text(found: Found, tail: int | None = None) -> str:
-    lines = logs.read(found.api.target, found.resource.kind, found.resource.id, _ns(found.resource.created) - 60 * 10**9,
-                      tail)
+    since = created_ns(found.resource.created) - 60 * 10**9  # a minute of clock skew
+    lines = logs.read(found.api.target, found.resource.kind, found.resource.id, since, tail)
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 

@@ -57,6 +57,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     spec = plan_.spec
     serverless = plan(spec, plan_.service, target, inventory)
     if dry_run:
+        guard.before_launch(spec)  # the checks only read: a dry run shows the refusals too
         echo(f"# {spec.job_id}: {plan_.service.name} ({plan_.era_label}) on {target.name} "
              f"(Nebius Serverless {serverless.compute.label}), image {spec.image}")
         echo(f"# {'JobService' if serverless.kind == 'job' else 'EndpointService'}.Create, then wait for its operation:")
@@ -123,13 +124,14 @@ def follow(api: Serverless, kind: str, resource_id: str, write: Callable[[str], 
         return state["now"].final
 
     first = api.get(kind, resource_id)
-    start = since_ns if since_ns is not None else _ns(first.created) - 60 * 10**9
+    start = since_ns if since_ns is not None else created_ns(first.created) - 60 * 10**9
     logs.follow(api.target, kind, resource_id, start, ended, write)
     final = state["now"]
     return final.exit_code if final.exit_code is not None else (0 if final.state in ("STOPPED",) else 1)
 
 
-def _ns(iso: str) -> int:
+def created_ns(iso: str) -> int:
+    """An API timestamp (ISO, UTC) in nanoseconds, as Loki counts; an hour ago when the API gave none."""
     import datetime as dt
 
     if not iso:
