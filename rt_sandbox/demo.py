@@ -205,9 +205,16 @@ class DemoRun:
         self.results.append(StepResult(name.replace("serve.", "server up: "), host,
                                        time.monotonic() - started - stop.seconds, 0, True, server))
 
-    def summary_rows(self) -> list[tuple[str, str, str, str, str]]:
-        rows = [(r.name, r.host, f"{r.seconds:.1f}", f"{r.gpu_hours:.5f}" if r.gpu else "",
-                 "ok" if r.exit_code == 0 else f"exit {r.exit_code}") for r in self.results]
+    def summary_rows(self, usd: Callable[[StepResult], float | None] = lambda r: None) -> list[tuple[str, ...]]:
+        """One row per step: seconds, GPU-hours, what it cost (`usd`: the step's price, None when unpriced)."""
+        def money(value: float | None) -> str:
+            return "" if value is None else f"${value:.4f}"
+
+        costs = [usd(r) for r in self.results]
+        rows = [(r.name, r.host, f"{r.seconds:.1f}", f"{r.gpu_hours:.5f}" if r.gpu else "", money(cost),
+                 "ok" if r.exit_code == 0 else f"exit {r.exit_code}") for r, cost in zip(self.results, costs)]
         total = sum(r.seconds for r in self.results if "server up" not in r.name)
-        rows.append(("total", "", f"{total:.1f}", f"{sum(r.gpu_hours for r in self.results):.5f}", ""))
+        priced = [c for c in costs if c is not None]
+        rows.append(("total", "", f"{total:.1f}", f"{sum(r.gpu_hours for r in self.results):.5f}",
+                     money(sum(priced)) if priced else "", ""))
         return rows

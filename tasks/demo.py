@@ -28,8 +28,38 @@ def demo(c, vm="", run_id="", serverless=False):
             run.pipeline()
     finally:
         print()
-        print_table(["step", "host", "seconds", "GPU-hours (stand-in)", "result"], run.summary_rows(),
-                    title=f"demo {run.run_id}")
+        print_table(["step", "host", "seconds", "GPU-hours (stand-in)", "USD (cost.prices)", "result"],
+                    run.summary_rows(step_price(c, run)), title=f"demo {run.run_id}")
+
+
+def step_price(c, run):
+    """What a step's job cost at cost.prices (its host's rate for the step's time; a server's time is its
+    "server up" row); None for a step without a job or a rate. The fixed-vs-serverless line is jobs.history's."""
+    from pathlib import Path
+
+    from remote_training.cost import Prices, facts_of
+    from remote_training.inventory import load_inventory
+    from remote_training.ledger import Ledger
+
+    from ._cli import setting
+
+    from remote_training.errors import RTError
+
+    env = run.env()
+    try:  # the summary is printed after a failed step too: a price problem must not hide that failure
+        ledger, inventory = Ledger(Path(env["RT_LEDGER"])), load_inventory(Path(env["INVOKE_HOSTS_FILE"]))
+        prices = Prices.parse(setting(c, "cost.prices"))
+    except RTError:
+        return lambda step: None
+
+    def usd(step):
+        entry = ledger.get(step.job) if step.job and (step.gpu or step.host == "cloud") else None
+        if entry is None or (entry.get("kind") == "serve" and "server up" not in step.name):
+            return None
+        rate, _ = prices.rate(facts_of(entry, inventory))
+        return None if rate is None else rate * step.seconds / 3600
+
+    return usd
 
 
 ns = Collection("demo")

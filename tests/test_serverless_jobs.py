@@ -7,6 +7,7 @@ errors, the API restarted mid-job, overflow placement, endpoint auth, and secret
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import time
 import urllib.error
@@ -250,3 +251,18 @@ def test_a_name_taken_in_the_project_is_one_clear_error(cloud) -> None:
     with pytest.raises(ProviderError, match="already taken"):
         api.create(spec)
     api.wait_state("job", first, lambda r: r.final, 60)
+
+
+def test_doctor_checks_the_targets_secrets_and_names_one_that_is_missing(cloud, tmp_path) -> None:
+    done = inv(cloud, "doctor", "--host", "cloud", "--json")
+    rows = [r for r in json.loads(done.stdout) if r["check"] == "serverless"]
+    assert rows and rows[0]["status"] == "ok" and rows[0]["target"] == "cloud", done.stdout + done.stderr
+    text = (ROOT / ".sandbox" / "hosts.yaml").read_text()
+    broken = ROOT / ".sandbox" / f"hosts-doctor-{os.getpid()}.yaml"
+    broken.write_text(text.replace("positronic-serverless-wandb-api-key", "no-such-secret"))
+    try:
+        done = inv({**cloud, "INVOKE_HOSTS_FILE": str(broken)}, "doctor", "--host", "cloud", "--json")
+    finally:
+        broken.unlink()
+    row = next(r for r in json.loads(done.stdout) if r["check"] == "serverless")
+    assert row["status"] == "fail" and "no-such-secret" in row["summary"] and "mysterybox" in row["fix"]

@@ -19,21 +19,21 @@ from typing import Any, Mapping, Sequence
 from ..errors import RTError
 from ..inventory import Host, Inventory
 from .base import FAIL, OK, WARN, Check, CheckResult, DoctorSettings, Verdict, short
-from .cloud import check_nebius, check_s3_bucket, s3_client, s3_endpoint
+from .cloud import check_nebius, check_s3_bucket, check_serverless, s3_client, s3_endpoint
 from .hosts import HostView, check_gpu_memory, check_ports, check_ssh
 from .local import check_checkout, check_display, check_docker_context, check_docker_engine, docker_contexts
 from .logs import LOG_PATTERNS, LogPattern, check_job_log, check_log_file, check_log_text, explain_log
 
 __all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostView", "LogPattern",
            "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_checkout", "check_display", "check_docker_context", "check_docker_engine",
-           "docker_contexts", "check_nebius", "check_s3_bucket", "s3_client", "s3_endpoint", "check_gpu_memory",
+           "docker_contexts", "check_nebius", "check_s3_bucket", "check_serverless", "s3_client", "s3_endpoint", "check_gpu_memory",
            "check_ports", "check_ssh", "plan_checks", "plan_log_checks", "run_checks", "diagnose",
            "point_to_ssh", "failed"]
 
 
 def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settings: DoctorSettings,
-                env: Mapping[str, str]) -> list[Check]:
-    """Every check, in the order results are shown."""
+                env: Mapping[str, str], targets: Sequence[Any] = ()) -> list[Check]:
+    """Every check, in the order results are shown (`targets`: the serverless ones to check)."""
     checks = [
         Check("docker_engine", "local", lambda: check_docker_engine(env, settings.connect_timeout)),
         Check("display", "local", lambda: check_display(env)),
@@ -42,6 +42,7 @@ def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settin
     ]
     checks += [Check("s3", b, lambda b=b: check_s3_bucket(inventory, env, b, settings.connect_timeout))
                for b in settings.buckets]
+    checks += [Check("serverless", t.name, lambda t=t: check_serverless(inventory, t)) for t in targets]
     contexts = docker_contexts(env)
     for host in hosts:
         probe = HostView(runner, host)
@@ -115,7 +116,10 @@ def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, r
     """
     settings = settings or DoctorSettings()
     env = os.environ if env is None else env
-    hosts = inventory.select(list(host_names) if host_names else None)
+    names = list(host_names or [])
+    targets = [t for t in (inventory.serverless_target(n) for n in names) if t] if names else list(inventory.serverless)
+    fixed = [n for n in names if not inventory.serverless_target(n)]
+    hosts = inventory.select(fixed) if fixed or not names else []
     own_runner = runner is None
     if own_runner:
         from ..remote import RemoteRunner
@@ -126,7 +130,7 @@ def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, r
             checks = plan_log_checks(inventory, runner, jobs, log_files)
         else:
             _import_clients()
-            checks = plan_checks(inventory, hosts, runner, settings, env)
+            checks = plan_checks(inventory, hosts, runner, settings, env, targets)
         results = run_checks(checks, workers=settings.workers, timeout=settings.timeout)
         return point_to_ssh(results)
     finally:

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
 from ..inventory import Host, Inventory
-from .base import FAIL, OK, Verdict, short
+from .base import FAIL, OK, WARN, Verdict, short
 
 
 def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
@@ -127,3 +127,28 @@ def _nebius_credentials_missing(settings: Mapping[str, Any], host: Host,
     if profile.get("auth-type") == "federation" and not (home / ".nebius" / "credentials.yaml").is_file():
         return FAIL, f"profile {name!r} logs in through a browser and holds no cached token", "inv vm.login"
     return None
+
+
+def check_serverless(inventory: Inventory, target: Any) -> Verdict:
+    """A serverless target: the API answers, every secret it names exists in MysteryBox (by name, as a job
+    will look it up), and the logs API has a token; a launch would fail on any of these after its checks."""
+    from ..serverless.launch import client_for
+
+    api = client_for(target, inventory)
+    names = sorted({*target.secrets.values(), target.auth_token_secret})
+    missing = []
+    for name in names:
+        try:
+            api.secret_id(name)
+        except RTError as exc:
+            if "does not know" not in exc.message:  # the API itself failed: that is the verdict
+                return FAIL, exc.message, exc.fix or "check nebius.endpoint in hosts.yaml"
+            missing.append(name)
+    if missing:
+        return FAIL, f"MysteryBox has no secret {', '.join(missing)} in {target.parent_id}", \
+            "create it: nebius mysterybox secret create --parent-id ... --name NAME --secret-version-payload ..."
+    if target.logs_url and not target.logs_token():
+        where = target.logs_token_file or f"${target.logs_token_env}"
+        return WARN, f"no Observability token in {where}: jobs.logs cannot read serverless logs", \
+            "nebius iam static-key issue --service=OBSERVABILITY ..., and put the token there"
+    return OK, f"{len(names)} secrets found in {target.parent_id}" + ("" if target.logs_url else "; no logs_url set"), ""
