@@ -101,7 +101,7 @@ def _cost(c, entries, now, start, by, json):
 
     folder = str(setting(c, "vm.state_dir") or "")
     store = SampleStore((Path(folder).expanduser() if folder else state_dir()) / "idle")  # where vm.reap writes
-    found = costs.report(entries, load_inventory(c), costs.Prices.parse(_plain(setting(c, "cost.prices"))), store,
+    found = costs.report(entries, load_inventory(c), cost_prices(c), store,
                          now=now, since=start, by=by, max_gap=duration(setting(c, "vm.reap.max_gap"), "vm.reap.max_gap"),
                          compare_with=str(setting(c, "cost.compare_with")))
     if json:
@@ -121,6 +121,13 @@ def _cost(c, entries, now, start, by, json):
              f"records it): {', '.join(found['open'][:5])}")
     for line in found["unpriced"]:
         warn(f"note: {line}")
+
+
+def cost_prices(c):
+    """The price table of config cost.prices (remote_training.cost.Prices); InputError when it is malformed."""
+    from remote_training.cost import Prices
+
+    return Prices.parse(_plain(setting(c, "cost.prices")))
 
 
 def _plain(value):

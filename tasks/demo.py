@@ -37,18 +37,18 @@ def step_price(c, run):
     "server up" row); None for a step without a job or a rate. The fixed-vs-serverless line is jobs.history's."""
     from pathlib import Path
 
-    from remote_training.cost import Prices, facts_of
+    from remote_training.cost import facts_of
     from remote_training.inventory import load_inventory
     from remote_training.ledger import Ledger
 
-    from ._cli import setting
+    from ._history import cost_prices
 
     from remote_training.errors import RTError
 
     env = run.env()
     try:  # the summary is printed after a failed step too: a price problem must not hide that failure
         ledger, inventory = Ledger(Path(env["RT_LEDGER"])), load_inventory(Path(env["INVOKE_HOSTS_FILE"]))
-        prices = Prices.parse(setting(c, "cost.prices"))
+        prices = cost_prices(c)
     except RTError:
         return lambda step: None
 
