@@ -15,7 +15,8 @@ from ._cli import PROJECT_ROOT, load_inventory, runner, setting
 
 SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # Flag help shared by the launching tasks.
-HOST_HELP = "host name or alias to run on, or auto (placement picks one); default: the service's usual host"
+HOST_HELP = ("host name or alias to run on, a Nebius Serverless target (e.g. cloud), or auto (placement picks one; "
+             "placement.overflow lets it use serverless); default: the service's usual host")
 WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
 DRY_HELP = "print the host and the exact remote commands; start nothing"
 JOBS_DEFAULTS = {"compose_project": "", "ready_timeout": 600, "preflight": True, "ledger": ""}
