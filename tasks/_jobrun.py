@@ -164,8 +164,6 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         run.close()
 
 
-
-
 def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *, dry_run: bool, wait: bool) -> Any:
     """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH."""
     from remote_training.serverless.launch import run as launch_serverless
