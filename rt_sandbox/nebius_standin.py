@@ -183,11 +183,11 @@ class StandinState:
     # -- operations ----------------------------------------------------------
     def _new_operation(self, instance_id: str, what: str) -> OperationRecord:
         op = OperationRecord(f"computeoperation-{os.getpid()}-{next(self._ids)}", instance_id, what)
-        self.operations[op.id] = op
-        self.save()  # kept across a restart of the server
+        self.operations[op.id] = op  # saved with what the request does next (_finish, or the new state)
         return op
 
     def _finish(self, op: OperationRecord, code: int = 0, message: str = "") -> None:
+        """The operation's end, saved with whatever the caller changed first (kept across a restart)."""
         op.code, op.message, op.finished = code, message, time.time()
         self.save()
 
@@ -236,13 +236,11 @@ class StandinState:
             with self.lock:
                 inst.state = "ERROR"
                 self._finish(op, 13, f"instance {inst.id} failed to start: {exc}")
-                self.save()
             return
         with self.lock:
             inst.address, inst.state = address, "RUNNING"
             inst.restarts += 1
             self._finish(op)
-            self.save()
 
     def _power_off(self, inst: InstanceRecord, op: OperationRecord) -> None:
         time.sleep(self.delay)
@@ -252,12 +250,10 @@ class StandinState:
             with self.lock:
                 inst.state = "ERROR"
                 self._finish(op, 13, f"instance {inst.id} failed to stop: {exc}")
-                self.save()
             return
         with self.lock:
             inst.state, inst.stopped_at = "STOPPED", time.time()
             self._finish(op)
-            self.save()
 
     def _instance(self, instance_id: str) -> InstanceRecord:
         inst = self.instances.get(instance_id)
