@@ -148,9 +148,8 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
 
         plan = replace(plan, spec=guard.place(plan.spec))  # placed now: it may be the serverless target
         cloud = inventory.serverless_target(plan.spec.host)
-        if cloud is not None:
-            guard.close()
-            return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)
+        if cloud is not None:  # the same guard (and its S3 worker) checks it there
+            return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait, guard=guard)
     if plan.spec.host != "auto" and not dry_run:
         run.prewarm(inventory.get(plan.spec.host))  # after the worker's fork: SSH connects while we go on
     try:
@@ -164,12 +163,15 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         run.close()
 
 
-def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *, dry_run: bool, wait: bool) -> Any:
-    """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH."""
+def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *, dry_run: bool, wait: bool,
+                      guard: Any = None) -> Any:
+    """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH.
+    `guard`: the one placement already made (--host auto overflowing); closed here like a new one."""
     from remote_training.serverless.launch import run as launch_serverless
 
     # the S3 checks in a forked worker: boto3 on the other core while this one makes the SDK client
-    guard = make_hooks(c, run, inventory, s3_worker=bool(plan.spec.inputs or plan.spec.output) and not dry_run)
+    if guard is None:
+        guard = make_hooks(c, run, inventory, s3_worker=bool(plan.spec.inputs or plan.spec.output) and not dry_run)
     try:
         return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
                                  ready_timeout=float(setting(c, "jobs.ready_timeout")))

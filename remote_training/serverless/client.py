@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import InputError, NoCapacityError, ProviderError
+from ..errors import NoCapacityError, ProviderError
 from ..providers.base import ProviderUnavailable
 from .spec import ServerlessSpec
 from .target import ServerlessTarget
@@ -53,6 +53,11 @@ class Resource:
     @property
     def final(self) -> bool:
         return self.state in (JOB_FINAL if self.kind == "job" else ENDPOINT_FINAL)
+
+    @property
+    def end_code(self) -> int:
+        """A resource that reached a final state, as an exit code: a job's own; 0 for a stopped endpoint."""
+        return self.exit_code if self.exit_code is not None else (0 if self.state == "STOPPED" else 1)
 
     @property
     def column_state(self) -> str:
@@ -323,11 +328,3 @@ class Serverless:
                                     f"look at it: inv jobs.logs {now.name}")
             time.sleep(interval)
 
-
-def must_not_be_secret(spec: ServerlessSpec, values: list[str]) -> None:
-    """Refuse a spec whose text holds a secret's value (a secret must travel as a MysteryBox reference)."""
-    text = repr(spec.to_dict())
-    leaked = [v for v in values if v and len(v) >= 6 and v in text]
-    if leaked:
-        raise InputError("a secret's value would be written into the serverless job's spec",
-                         "give secrets to serverless jobs as MysteryBox names (hosts.yaml secrets:), never values")

@@ -76,7 +76,7 @@ def wait(found: Found, timeout: float | None = None, on_change: Callable[[Resour
     """Block until the job reaches a final state (ERROR included); its exit code."""
     done = found.api.wait_state(found.resource.kind, found.resource.id, lambda r: r.final, timeout, interval=2.0,
                                 on_change=on_change)
-    return done.exit_code if done.exit_code is not None else (0 if done.state == "STOPPED" else 1)
+    return done.end_code
 
 
 def stop(found: Found, *, pause: bool = False) -> str:

@@ -126,8 +126,7 @@ def follow(api: Serverless, kind: str, resource_id: str, write: Callable[[str], 
     first = api.get(kind, resource_id)
     start = since_ns if since_ns is not None else created_ns(first.created) - 60 * 10**9
     logs.follow(api.target, kind, resource_id, start, ended, write)
-    final = state["now"]
-    return final.exit_code if final.exit_code is not None else (0 if final.state in ("STOPPED",) else 1)
+    return state["now"].end_code
 
 
 def created_ns(iso: str) -> int:
