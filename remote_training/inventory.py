@@ -250,12 +250,7 @@ def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
 
 def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Host | None:
     where = f"host {name!r}"
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        check.bad(where, "bad host name", "use letters, digits, '-', '_' or '.'")
-        return None
-    if name in RESERVED_NAMES:
-        check.bad(where, f"{name!r} is a reserved word of the CLI (--host auto picks a free H100, 'all' means "
-                  "every host)", "rename the host, e.g. vm-auto")
+    if not _name_ok(check, where, name):
         return None
     if not isinstance(raw, dict):
         check.bad(where, "must be a mapping of keys", "indent ssh:, gpu:, ... under the host name")
@@ -277,18 +272,8 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
         check.bad(f"{where}, key 'gpu_memory_gb'", f"bad memory value {raw.get('gpu_memory_gb')!r}",
                   "give a positive, finite number of GB, e.g. gpu_memory_gb: 80")
         ok = False
-    aliases = raw.get("aliases", [])
-    if isinstance(aliases, str):
-        aliases = [aliases]
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_RE.match(a) for a in aliases):
-        check.bad(f"{where}, key 'aliases'", "must be a list of names", "write aliases: [train2]")
-        ok = False
-    else:
-        for alias in aliases:
-            if alias in RESERVED_NAMES:
-                check.bad(f"{where}, key 'aliases'", f"{alias!r} is a reserved word of the CLI (--host auto picks "
-                          "a free H100, 'all' means every host)", "choose another alias")
-                ok = False
+    aliases = _aliases(check, where, raw)
+    ok = ok and aliases is not None
     compose = raw.get("compose", DEFAULTS["compose"])
     problem = compose_problem(compose)
     if problem:
@@ -299,13 +284,8 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
     if problem:
         check.bad(f"{where}, key 'workdir'", problem, "write workdir: ~/remote-training (a folder of its own)")
         ok = False
-    tags = raw.get("tags", [])
-    if tags is None:
-        tags = []
-    if not isinstance(tags, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in tags):
-        shown = f"[{tags}]" if isinstance(tags, str) else "[gpu, h100]"
-        check.bad(f"{where}, key 'tags'", f"must be a list of names, got {tags!r}", f"write tags: {shown}")
-        ok = False
+    tags = _tags(check, where, raw)
+    ok = ok and tags is not None
     provider = _provider(check, where, raw.get("provider", "static"))
     if not ok or provider is None:
         return None
@@ -378,20 +358,51 @@ def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> 
     from .serverless.target import parse_target
 
     where = f"host {name!r}"
-    if not isinstance(name, str) or not NAME_RE.match(name) or name in RESERVED_NAMES:
-        check.bad(where, "bad or reserved host name", "use letters, digits, '-', '_' or '.'; not auto or all")
+    if not _name_ok(check, where, name):
         return None
-    aliases = raw.get("aliases", [])
-    aliases = [aliases] if isinstance(aliases, str) else aliases
-    tags = raw.get("tags") or []
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_RE.match(a) and a not in RESERVED_NAMES
-                                                for a in aliases):
-        check.bad(f"{where}, key 'aliases'", "must be a list of names (not auto or all)", "write aliases: [serverless]")
-        return None
-    if not isinstance(tags, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in tags):
-        check.bad(f"{where}, key 'tags'", f"must be a list of names, got {tags!r}", "write tags: [gpu, h100]")
+    aliases, tags = _aliases(check, where, raw), _tags(check, where, raw)
+    if aliases is None or tags is None:
         return None
     return parse_target(check.bad, name, raw, tuple(aliases), tuple(tags), base)
+
+
+def _name_ok(check: _Checker, where: str, name: Any) -> bool:
+    """A host's (or serverless target's) own name: a plain word, and not one the CLI reserves."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        check.bad(where, "bad host name", "use letters, digits, '-', '_' or '.'")
+        return False
+    if name in RESERVED_NAMES:
+        check.bad(where, f"{name!r} is a reserved word of the CLI (--host auto picks a free H100, 'all' means every "
+                  "host)", "rename the host, e.g. vm-auto")
+        return False
+    return True
+
+
+def _aliases(check: _Checker, where: str, raw: dict[str, Any]) -> list[str] | None:
+    """`aliases:` as a list of names (one name alone too); None after reporting what is wrong."""
+    aliases = raw.get("aliases", [])
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_RE.match(a) for a in aliases):
+        check.bad(f"{where}, key 'aliases'", "must be a list of names", "write aliases: [train2]")
+        return None
+    reserved = [a for a in aliases if a in RESERVED_NAMES]
+    for alias in reserved:
+        check.bad(f"{where}, key 'aliases'", f"{alias!r} is a reserved word of the CLI (--host auto picks "
+                  "a free H100, 'all' means every host)", "choose another alias")
+    return None if reserved else aliases
+
+
+def _tags(check: _Checker, where: str, raw: dict[str, Any]) -> list[str] | None:
+    """`tags:` as a list of names (none: no tags); None after reporting what is wrong."""
+    tags = raw.get("tags", [])
+    if tags is None:
+        tags = []
+    if not isinstance(tags, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in tags):
+        shown = f"[{tags}]" if isinstance(tags, str) else "[gpu, h100]"
+        check.bad(f"{where}, key 'tags'", f"must be a list of names, got {tags!r}", f"write tags: {shown}")
+        return None
+    return tags
 
 
 def resolve_path(value: str, project_root: Path) -> Path:
