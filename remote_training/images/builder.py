@@ -145,7 +145,7 @@ def _run_step(step: Step, push: bool, event: Event, base_outcome: Callable[[], O
         else:
             if push and step.action in (BUILD, PUSH):
                 for argv in step.tag_argvs():
-                    run_docker(argv, f"tag of {argv[-1]}", "check that the docker engine is up, then rerun")
+                    run_docker(argv, f"tag of {argv[-1]}", "check that the docker engine is up, then rerun", timeout=120)
                 for argv in step.push_argvs():
                     event(step.name, "pushing", argv[-1])
                     push_tag(argv)
@@ -198,10 +198,13 @@ def push_tag(argv: list[str]) -> None:
     run_docker(argv, f"push of {argv[-1]}", "check that the registry is up and `docker login` is done, then rerun")
 
 
-def run_docker(argv: list[str], what: str, fix: str) -> None:
-    """One docker CLI command; ImageError naming `what` and its last line of output when it fails."""
+def run_docker(argv: list[str], what: str, fix: str, timeout: float | None = None) -> None:
+    """One docker CLI command; ImageError naming `what` and its last line of output when it fails.
+    `timeout`: for commands of the engine alone (a push takes as long as its layers do)."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ImageError(f"{what} failed: docker did not answer in {timeout:g}s", fix=fix) from None
     except OSError as exc:
         raise ImageError(f"{what} failed: cannot run docker ({exc})", fix="install the docker CLI") from None
     if done.returncode != 0:
