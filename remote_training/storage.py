@@ -27,9 +27,21 @@ class StorageError(RTError):
 
 
 def client(endpoint: str | None = None, region: str | None = None) -> Any:
-    """An S3 client from botocore's own session: the same credential chain and endpoint settings as
-    boto3's, without boto3's transfer layer (s3transfer), which no call here uses and which is half
-    of the import: the launch's S3 checks wait on it."""
+    """An S3 client: s3_lite's for an explicit endpoint with static keys (no botocore import: the
+    launch's S3 checks wait on it), else one from botocore's own session, with the whole credential
+    chain and endpoint settings as boto3's, without boto3's transfer layer, which no call here uses."""
+    from . import s3_lite
+
+    lite = s3_lite.for_endpoint(endpoint)
+    if lite is not None:
+        if region:
+            lite.region = region
+        return lite
+    return botocore_client(endpoint, region)
+
+
+def botocore_client(endpoint: str | None = None, region: str | None = None) -> Any:
+    """botocore's S3 client: every credential source and setting the AWS chain knows."""
     import botocore.session
     from botocore.config import Config
 
@@ -39,17 +51,26 @@ def client(endpoint: str | None = None, region: str | None = None) -> Any:
 
 
 def _call(fn: Any, what: str, **kwargs: Any) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from .s3_lite import S3Error, S3Unreachable
 
+    unreachable = "check the S3 endpoint (AWS_ENDPOINT_URL) and network"
     try:
         return fn(**kwargs)
-    except NoCredentialsError:
-        raise StorageError(f"{what}: no S3 credentials found",
-                           "configure ~/.aws/credentials or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
-    except ClientError as exc:
+    except S3Error as exc:
         raise _translate(exc, what, kwargs.get("Bucket")) from None
-    except BotoCoreError as exc:
-        raise StorageError(f"{what}: S3 unreachable ({exc})", "check the S3 endpoint (AWS_ENDPOINT_URL) and network") from None
+    except S3Unreachable as exc:
+        raise StorageError(f"{what}: S3 unreachable ({exc})", unreachable) from None
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # raised by botocore's client
+
+        if isinstance(exc, NoCredentialsError):
+            raise StorageError(f"{what}: no S3 credentials found",
+                               "configure ~/.aws/credentials or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+        if isinstance(exc, ClientError):
+            raise _translate(exc, what, kwargs.get("Bucket")) from None
+        if isinstance(exc, BotoCoreError):
+            raise StorageError(f"{what}: S3 unreachable ({exc})", unreachable) from None
+        raise
 
 
 def _translate(exc: Any, what: str, bucket: str | None) -> RTError:

@@ -5,19 +5,34 @@ import uuid
 
 import pytest
 
-from remote_training import storage
+from remote_training import s3_lite, storage
 from remote_training.errors import InputError
 
 
-@pytest.fixture
-def s3(sandbox, monkeypatch):
+OPERATIONS = {"list_objects_v2": "ListObjectsV2", "head_object": "HeadObject", "get_object": "GetObject",
+              "put_object": "PutObject", "delete_object": "DeleteObject"}
+
+
+@pytest.fixture(params=["lite", "botocore"])
+def s3(sandbox, monkeypatch, request):
+    """Each test runs with both clients storage.client may hand out: the same answers, the same requests."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    if request.param == "botocore":
+        client = storage.botocore_client(sandbox["s3_local_endpoint"])
+        client.requests = []  # type: ignore[attr-defined]
+        client.meta.events.register("before-parameter-build.s3", lambda params, model, **_: client.requests.append(
+            (model.name, dict(params))))
+        return client
     client = storage.client(sandbox["s3_local_endpoint"])
+    assert isinstance(client, s3_lite.S3Lite)  # static keys and an explicit endpoint: no botocore
     client.requests = []  # type: ignore[attr-defined]
-    client.meta.events.register("before-parameter-build.s3", lambda params, model, **_: client.requests.append(
-        (model.name, dict(params))))
+    for method, name in OPERATIONS.items():
+        def counted(_call=getattr(client, method), _name=name, **kwargs):
+            client.requests.append((_name, kwargs))
+            return _call(**kwargs)
+        setattr(client, method, counted)
     return client
 
 
@@ -104,9 +119,10 @@ def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root
     assert storage.read_run(s3, url) == (None, None)
 
 
-def test_unreachable_endpoint_is_a_storage_error(monkeypatch):
+@pytest.mark.parametrize("make", [storage.client, storage.botocore_client])
+def test_unreachable_endpoint_is_a_storage_error(monkeypatch, make):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
-    client = storage.client("http://127.0.0.1:9", region="us-east-1")
+    client = make("http://127.0.0.1:9", region="us-east-1")
     with pytest.raises(storage.StorageError, match="S3 unreachable"):
         storage.exists(client, "s3://interim/x/")
