@@ -99,7 +99,7 @@ def main() -> int:
             made.append(out.stdout.split()[1])
             return took
 
-        def wait_last() -> None:  # outside the timing and the count: its GPU label would fail the next preflight
+        def wait_last() -> None:  # outside the timing and the count: a running job would load the next launch
             subprocess.run(["ssh", "-F", str(ssh_config), f"bench-{HOST}", f"docker wait {made[-1]}"],
                            capture_output=True)
 
@@ -129,6 +129,7 @@ def main() -> int:
             connections.append(accepted(log) - before)
             wait_last()
             bare_times.append(launch_bare(n))
+            wait_last()  # every launch of either kind starts on a quiet host: no job of the last one still running
     finally:
         names = " ".join(shlex.quote(m) for m in made)
         subprocess.run(["ssh", "-F", str(ssh_config), f"bench-{HOST}", f"docker rm -f {names}"], capture_output=True)

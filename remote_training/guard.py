@@ -15,21 +15,17 @@ from . import preflight, storage
 from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
-from .s3_worker import S3Worker
 
 
 class LaunchGuard:
     def __init__(self, runner: Any, inventory: Inventory, *, ledger: Ledger | None = None, s3: Any = None,
                  auto_start: bool = True, check_image: bool = True, check_in_dry_run: bool = True,
-                 s3_worker: bool = False, echo: Callable[[str], None] | None = None, overflow: Any = None) -> None:
+                 echo: Callable[[str], None] | None = None, overflow: Any = None) -> None:
         self.runner = runner
         self.inventory = inventory
         self.ledger = ledger or Ledger()
         self._s3 = s3
         self._s3_future: Future | None = None
-        # s3_worker: the S3 checks and the ledger's run.json go through a process forked now, which
-        # makes its client on another core while this one opens SSH (remote_training/s3_worker.py).
-        self._worker = S3Worker(inventory.s3_endpoint) if s3_worker and s3 is None else None
         self.auto_start = auto_start
         self.overflow = overflow  # the serverless target --host auto may overflow to (placement.overflow)
         self.check_image = check_image
@@ -39,15 +35,15 @@ class LaunchGuard:
         self.claims: dict[str, dict[str, Any] | None] = {}
 
     def _prefetch_s3(self) -> None:
-        """Make the S3 client in the background (boto3's import and set-up take about half a second)."""
+        """Make the S3 client in the background (botocore's, when static keys do not do, takes a quarter
+        of a second: it overlaps the SSH checks)."""
         if self._s3 is None and self._s3_future is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-client")
             self._s3_future = pool.submit(self._make_s3)
             pool.shutdown(wait=False)
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
+        """Nothing is held between launches (kept for the Guard protocol's callers)."""
 
     def _make_s3(self) -> Any:
         return storage.client(self.inventory.s3_endpoint)
@@ -89,7 +85,7 @@ class LaunchGuard:
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)
-        if needs_s3 and self._worker is None:
+        if needs_s3:
             self._prefetch_s3()  # overlaps the SSH checks
         # The output is claimed (its run.json written) as soon as it is known free; taken back below
         # when another check fails, or by abandon() when the launch itself fails.
@@ -100,7 +96,6 @@ class LaunchGuard:
                 # the runner's inventory: a VM started here may have moved to a new address
                 return preflight.run_preflight(spec, self.runner, self.runner.inventory,
                                                s3=(lambda: self.s3) if needs_s3 else None,
-                                               s3_worker=self._worker if needs_s3 else None,
                                                check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
                                                probed=probed, claim=claim)
             except BaseException:

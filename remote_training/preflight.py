@@ -159,20 +159,6 @@ def check_image(spec: Any, report: PreflightReport) -> list[Row]:
 
 
 # -- the entry point ---------------------------------------------------------------
-def _worker_checks(worker: Any, s3_client: Callable[[], Any], spec: Any, report: PreflightReport,
-                   claim: dict[str, Any] | None = None) -> list[Row]:
-    """The S3 checks from the worker process; in-process when it gave no answer."""
-    answer = worker.check(spec, claim=claim["entry"] if claim else None)
-    if answer is None:
-        return check_storage(s3_client, spec, report, claim)
-    rows, notes, checkpoint, claimed = answer
-    report.notes.extend(notes)
-    report.checkpoint = report.checkpoint or checkpoint
-    if claimed and claim is not None:
-        claim["url"] = claimed
-    return rows
-
-
 def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
                  power: Callable[[Host], str] | None = None) -> tuple[Any, placement.Placement | None]:
     """A spec whose host is `auto` gets the placed host (and the placement, with its reason)."""
@@ -185,11 +171,10 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
 def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
                   check_image_tag: bool = True,
                   power: Callable[[Host], str] | None = None, dry_run: bool = False,
-                  s3_worker: Any = None, probed: Callable[[], tuple[str, int] | None] | None = None,
+                  probed: Callable[[], tuple[str, int] | None] | None = None,
                   claim: dict[str, Any] | None = None) -> PreflightReport:
     """All checks at once; PreflightError with every failing row, else the report.
 
-    `s3_worker` (remote_training.s3_worker.S3Worker) runs the S3 checks in its own process.
     `claim` ({"entry": ...}): claim the output once it is known free (see check_output); whoever
     passes it takes the claim back (claim["url"]) when the launch does not go ahead.
     """
@@ -216,9 +201,7 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
     checks: list[tuple[str, Callable[[], list[Row]]]] = [] if inventory.serverless_target(spec.host) else [
         ("host", lambda: check_host(runner, inventory, spec, report, power, dry_run, probed)),
     ]  # a serverless target has no host to probe: its compute is provisioned per run
-    if not argument_rows and s3_worker is not None:  # S3 calls with malformed URLs would only repeat errors
-        checks.append(("inputs", lambda: _worker_checks(s3_worker, s3_client, spec, report, claim)))
-    elif not argument_rows:
+    if not argument_rows:  # S3 calls with malformed URLs would only repeat errors
         checks.append(("inputs", lambda: check_storage(s3_client, spec, report, claim)))
     if check_image_tag:
         checks.append(("image", lambda: check_image(spec, report)))

@@ -1,7 +1,7 @@
 """The S3 checks of a launch: its inputs exist, a server's checkpoint resolves, its output is free and
 claimed (run.json, a conditional put). Functions of an S3 client and the job's spec; they note what they
-learn on `found` (`Findings`: notes, the checkpoint). preflight.py runs them in-process, s3_worker.py in
-its forked process; this module imports neither.
+learn on `found` (`Findings`: notes, the checkpoint). preflight.py runs them beside the host probe (the
+serverless launch through the same preflight); this module imports neither preflight nor the launch.
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def run_check(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
 
 def check_storage(s3_client: Callable[[], Any], spec: Any, found: Any,
                   claim: dict[str, Any] | None = None) -> list[Row]:
-    """Both S3 checks, one after the other, each failure its own row (the S3 worker's whole job); the
+    """Both S3 checks, one after the other, each failure its own row (one thread of the preflight); the
     output is claimed only when the inputs are fine too."""
     rows = run_check("inputs", lambda: check_inputs(s3_client(), spec, found))
     return rows + run_check("output", lambda: check_output(s3_client(), spec, found, None if rows else claim))

@@ -86,11 +86,8 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
     return env
 
 
-def make_hooks(c: Any, run: Any, inventory: Any, *, s3_worker: bool = False) -> Any:
-    """Preflight before launch, the ledger after (remote_training.guard); INVOKE_JOBS_PREFLIGHT=0 turns both off.
-
-    s3_worker: the job reads or writes S3, so start the S3 checks' worker process now.
-    """
+def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
+    """Preflight before launch, the ledger after (remote_training.guard); INVOKE_JOBS_PREFLIGHT=0 turns both off."""
     if not _truthy(setting(c, "jobs.preflight")):
         from remote_training.jobs.spec import NoHooks
 
@@ -99,7 +96,7 @@ def make_hooks(c: Any, run: Any, inventory: Any, *, s3_worker: bool = False) -> 
 
     from ._history import ledger_from_config
 
-    return LaunchGuard(run, inventory, ledger=ledger_from_config(c), s3_worker=s3_worker,
+    return LaunchGuard(run, inventory, ledger=ledger_from_config(c),
                        auto_start=_truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
 
 
@@ -133,25 +130,28 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     from remote_training.jobs.spec import NoHooks
 
     inventory = load_inventory(c)
+    run = runner(c, dry_run=dry_run, inventory=inventory)
+    named = next((h for h in inventory.hosts if host in h.names), None) if host and not dry_run else None
+    if named:  # SSH connects while the checkout and the plan are read (an unknown name fails in plan_job)
+        run.prewarm(named)
     cat = jobs_catalog(c)  # read once: the checkout's default folder and the pushed images both come from it
     folder = compose_folder(c, inventory, cat)
     checkout = load_checkout(folder)
     env_path, images = service_images(c, checkout, cat)
     plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace, env=env)
-    run = runner(c, dry_run=dry_run, inventory=inventory)
     cloud = inventory.serverless_target(plan.spec.host)
     if cloud is not None:
         return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)
-    guard = make_hooks(c, run, inventory, s3_worker=bool(job.inputs or job.output))  # its worker warms up meanwhile
+    guard = make_hooks(c, run, inventory)
     if plan.spec.host == "auto" and getattr(guard, "overflow", None) is not None:
         from dataclasses import replace
 
         plan = replace(plan, spec=guard.place(plan.spec))  # placed now: it may be the serverless target
         cloud = inventory.serverless_target(plan.spec.host)
-        if cloud is not None:  # the same guard (and its S3 worker) checks it there
+        if cloud is not None:  # the same guard checks it there
             return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait, guard=guard)
-    if plan.spec.host != "auto" and not dry_run:
-        run.prewarm(inventory.get(plan.spec.host))  # after the worker's fork: SSH connects while we go on
+    if plan.spec.host != "auto" and not dry_run and not named:
+        run.prewarm(inventory.get(plan.spec.host))  # the service's usual host: SSH connects while we go on
     try:
         if not plan.spec.image and not dry_run and isinstance(guard, NoHooks):  # with checks on: one row among all
             raise InputError(f"no pushed image for {plan.service.repository} in {env_path}: nothing to run "
@@ -169,9 +169,8 @@ def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *
     `guard`: the one placement already made (--host auto overflowing); closed here like a new one."""
     from remote_training.serverless.launch import run as launch_serverless
 
-    # the S3 checks in a forked worker: boto3 on the other core while this one makes the SDK client
     if guard is None:
-        guard = make_hooks(c, run, inventory, s3_worker=bool(plan.spec.inputs or plan.spec.output) and not dry_run)
+        guard = make_hooks(c, run, inventory)
     try:
         return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
                                  ready_timeout=float(setting(c, "jobs.ready_timeout")))

@@ -299,73 +299,16 @@ def test_a_dataset_output_that_holds_data_is_refused_unless_forced(fleet, root):
     assert check(fleet, dataclasses.replace(job, force=True))
 
 
-WORKER_SCRIPT = """
-import json, sys
-from types import SimpleNamespace
-from remote_training.s3_worker import S3Worker
-worker = S3Worker(sys.argv[1])  # no thread runs yet: this forks, as the CLI does
-fields = json.loads(sys.stdin.read())
-rows, notes, checkpoint, _ = worker.check(SimpleNamespace(**fields["server"]))
-train = SimpleNamespace(**fields["train"])
-first = worker.check(train, claim={"job_id": "first", "user": "ann", "host": "vm-train"})
-second = worker.check(train, claim={"job_id": "second"})
-print(json.dumps({"pid": worker.pid, "rows": rows, "notes": notes, "checkpoint": checkpoint.url,
-                  "first": [first[0], first[3]], "second": [second[0], second[3]]}))
-worker.close()
-"""
-
-
-def test_the_forked_s3_worker_answers_like_the_in_process_checks(fleet, root, sandbox, monkeypatch):
-    import json
-    import os
-    import subprocess
-    import sys
-
+def test_the_s3_checks_claim_a_free_output_exactly_once(fleet, root):
+    """Two launches of the same run: the first claims its run.json before anything starts, the second is
+    refused naming the first (the conditional put decides, not the listing before it)."""
     from remote_training.ledger import record_url
 
-    for step in (10, 200):
-        put(fleet, f"s3://checkpoints/{root}/groot/e1/checkpoint-{step}/model")
     put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
-    job = server_spec(fleet, root, "vm-train", free_port())
-    job = dataclasses.replace(job, inputs=(*job.inputs, f"s3://interim/{root}/missing/"))
     train = train_spec(fleet, root, exp="claimed")
-
-    def plain(spec) -> dict:
-        return {name: list(v) if isinstance(v, tuple) else v for name, v in dataclasses.asdict(spec).items()}
-
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-    out = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, sandbox["s3_local_endpoint"]],
-                         input=json.dumps({"server": plain(job), "train": plain(train)}), capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parent.parent, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
-    forked = json.loads(out.stdout)
-    report = preflight.PreflightReport(job)
-    in_process = preflight.check_inputs(fleet["s3"], job, report) + preflight.check_output(fleet["s3"], job, report)
-    assert forked["rows"] == [list(row) for row in in_process] and len(in_process) == 1  # the missing input
-    assert forked["notes"] == report.notes and forked["checkpoint"] == report.checkpoint.url
-    assert forked["checkpoint"].endswith("/checkpoint-200/") and forked["pid"] > 0
-    # The worker claims a free output (its run.json, written before any start), exactly once.
-    assert forked["first"] == [[], record_url(train.run_folder)]
-    [(check, problem, _)] = forked["second"][0]
-    assert check == "output" and forked["second"][1] is None
+    first, second = {"entry": {"job_id": "first", "user": "ann", "host": "vm-train"}}, {"entry": {"job_id": "second"}}
+    assert preflight.check_storage(lambda: fleet["s3"], train, preflight.PreflightReport(train), first) == []
+    assert first["url"] == record_url(train.run_folder)
+    [(check, problem, _)] = preflight.check_storage(lambda: fleet["s3"], train, preflight.PreflightReport(train), second)
+    assert check == "output" and "url" not in second
     assert "claimed a moment ago by first (ann on vm-train)" in problem or "already holds a run" in problem
-
-
-def test_with_threads_running_the_worker_does_not_fork_and_checks_run_in_process(fleet, root):
-    import threading
-
-    from remote_training.s3_worker import S3Worker
-
-    stop = threading.Event()
-    waiter = threading.Thread(target=stop.wait)
-    waiter.start()
-    try:
-        worker = S3Worker(None)
-    finally:
-        stop.set()
-        waiter.join()
-    job = train_spec(fleet, root)  # its dataset was never made
-    assert worker.pid == 0 and worker.check(job) is None
-    with pytest.raises(PreflightError) as info:
-        check(fleet, job, s3_worker=worker)
-    assert [row[:2] for row in info.value.failures] == [("inputs", f"s3://interim/{root}/dataset/ does not exist")]
