@@ -230,3 +230,21 @@ def test_setting_falls_back_to_the_declared_default():
     assert setting(c, "hosts.file") == "hosts.yaml"
     with pytest.raises(KeyError, match="ns.configure"):
         setting(c, "vm.no_such_key")
+
+
+def test_the_fast_exit_loses_no_output_and_keeps_exit_codes(cli, tmp_path):
+    """The process ends without the interpreter's teardown (tasks/program.leave): a long piped listing
+    still arrives whole, and a failing task still exits with its own code and one stderr line."""
+    import json
+
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("hosts:\n" + "".join(f"  host-{i:03d}:\n    ssh: root@10.213.9.{i}\n    gpu: H100\n    gpu_memory_gb: 80\n"
+                                          for i in range(200)))
+    listed = cli("hosts.list", "--json", env={"INVOKE_HOSTS_FILE": str(hosts)})
+    assert listed.returncode == 0, listed.stderr
+    assert [h["name"] for h in json.loads(listed.stdout)] == [f"host-{i:03d}" for i in range(200)]
+    failed = cli("vm.start", "nope", "--dry-run", env={"INVOKE_HOSTS_FILE": str(hosts)})
+    from remote_training.errors import InventoryError, exit_code_for
+
+    code = exit_code_for(InventoryError("unknown host", "fix"))
+    assert failed.returncode == code != 0 and failed.stderr.count("\n") == 1 and "unknown host 'nope'" in failed.stderr
