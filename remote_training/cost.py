@@ -18,12 +18,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import InputError, InventoryError
-from .idle import SampleStore
 from .inventory import Host, Inventory
-from .providers import State
+
+if TYPE_CHECKING:  # a launch records its facts through this module: the idle history is only for reports
+    from .idle import SampleStore
 
 STATIC, SERVERLESS = "static", "nebius-serverless"
 CPU_KINDS = ("convert", "stats", "infer")  # an old ledger line without `gpus`: these held no GPU
@@ -163,9 +164,11 @@ def job_items(entries: Sequence[Mapping[str, Any]], prices: Prices, inventory: I
     return items
 
 
-def idle_items(store: SampleStore, inventory: Inventory, jobs: Sequence[Item], prices: Prices, *, now: float,
+def idle_items(store: "SampleStore", inventory: Inventory, jobs: Sequence[Item], prices: Prices, *, now: float,
                max_gap: float, since: float | None = None) -> list[Item]:
     """Each fixed VM's known-idle time, priced at its own rate."""
+    from .providers import State
+
     items = []
     for host in inventory.hosts:
         if host.provider.type in (STATIC, SERVERLESS):
@@ -276,7 +279,7 @@ def unpriced(items: Sequence[Item]) -> list[str]:
     return lines
 
 
-def report(entries: Sequence[Mapping[str, Any]], inventory: Inventory, prices: Prices, store: SampleStore, *,
+def report(entries: Sequence[Mapping[str, Any]], inventory: Inventory, prices: Prices, store: "SampleStore", *,
            now: float, max_gap: float, compare_with: str, since: float | None = None,
            by: Sequence[str] = tuple(GROUPS)) -> dict[str, Any]:
     """Everything `jobs.history --cost` shows, as JSON-able data."""

@@ -168,7 +168,7 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
     """
     startable = host.provider.type != "static"
     try:
-        # `probed`: gives (output, status) of snapshot.BODY already run on the host by the launch command
+        # `probed`: gives (output, status) of snapshot.ACTIVE_BODY already run on the host by the launch command
         # itself (None when that command could not start: then take the snapshot the usual way)
         given = probed() if probed is not None else None
         snap = snapshot.parse(host.name, given[0]) if given is not None else snapshot.take(runner, host)

@@ -9,8 +9,6 @@ and the launch path starts it.
 """
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -133,28 +131,28 @@ def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightRe
 
 # -- image ---------------------------------------------------------------------------
 def image_digest(ref: str) -> str | None:
-    """The manifest digest the registry reports for a tag (HEAD; None when it gives none)."""
-    from .images.registry import MANIFEST_TYPES, TIMEOUT_S, parse_ref
+    """The manifest digest the registry reports for a tag, asked as `docker pull` would (docker login's
+    credentials); None when it gives none, has no such tag or cannot answer (the digest is best effort)."""
+    from .errors import ImageError
+    from .images.registry import manifest_digest
 
-    parsed = parse_ref(ref)
-    req = urllib.request.Request(f"{parsed.api_base}/v2/{parsed.repository}/manifests/{parsed.tag}",
-                                 method="HEAD", headers={"Accept": MANIFEST_TYPES})
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            return resp.headers.get("Docker-Content-Digest")
-    except (urllib.error.URLError, OSError):
-        return None  # authenticated registries: presence was checked; the digest is best effort
+        digest = manifest_digest(ref)
+    except ImageError:
+        return None
+    return digest if digest and digest.startswith("sha256:") else None
 
 
 def check_image(spec: Any, report: PreflightReport) -> list[Row]:
     if not spec.image:
         return [("image", f"no image is known for {spec.service}",
                  "push the images first (inv images.push) so the images env file names a tag")]
-    from .images.registry import manifest_exists
+    from .images.registry import manifest_digest
 
-    if not manifest_exists(spec.image):
+    digest = manifest_digest(spec.image)  # one HEAD: present or not, and its digest for the ledger
+    if digest is None:
         return [("image", f"{spec.image} is not in the registry", "push it first: inv images.push")]
-    report.image_digest = image_digest(spec.image)
+    report.image_digest = digest if digest.startswith("sha256:") else None
     return []
 
 

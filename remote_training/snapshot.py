@@ -4,13 +4,13 @@ Every part of the product that asks "what is on this host now" reads a `HostSnap
 fleet status and the idle reaper (fleet_status.py, idle.py), placement and preflight
 (placement.py, preflight.py, and the launch gate in jobs/gate.py), doctor's host checks,
 lifecycle's busy check before a stop, and the jobs monitor (jobs/monitor.py). There is one
-remote command (`COMMAND`, its body `BODY` for the gate), one parser (`parse`), one nvidia-smi
+remote command (`COMMAND`, its body `ACTIVE_BODY` for the gate), one parser (`parse`), one nvidia-smi
 parser (`parse_smi`) and one `Job` type.
 
 The command runs side by side on the host:
 
 - nvidia-smi's CSV query (one row per GPU),
-- `docker ps -a --no-trunc` with a Go template that renders every field as JSON, one JSON array
+- `docker ps -a --no-trunc` (the launch gate: without `-a`) with a Go template that renders every field as JSON, one JSON array
   per container: id, name, state, status text, published ports and the labels we use. Labels
   are read one by one (never `docker inspect`), so the containers' environments (secrets
   included) never leave the host. JSON escapes tabs, newlines and quotes, so a hostile label
@@ -52,12 +52,21 @@ LEASE_MINUTES = 180  # an older lease is a launch that died without its cleanup:
 # Side by side: docker and ss into a private temporary folder, nvidia-smi in the foreground (it can
 # take a while to wake the driver); then each section after a line naming it and its exit status.
 # Fixed text, no user input; each piece quoted like any remote command.
-BODY = (f't=$(mktemp -d) || exit 1; {quote_command(DOCKER_PS)} >"$t/d" 2>&1 & p=$!; '
-        f'{quote_command(SS_LISTEN)} >"$t/l" 2>&1 & q=$!; '
-        f'{quote_command(SMI_QUERY)} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
-        f'echo "{MARK} smi $s"; echo "{MARK} docker $d"; cat "$t/d"; echo "{MARK} ss $l"; cat "$t/l"; '
-        f'echo "{MARK} leases 0"; find "$HOME/{LEASES}" -type f -mmin -{LEASE_MINUTES} 2>/dev/null; '
-        f'echo "{MARK} end"; rm -rf "$t"')
+def body(finished: bool = True) -> str:
+    """The snapshot's shell text; `finished`: list finished containers too (`docker ps -a`)."""
+    docker_ps = DOCKER_PS if finished else [a for a in DOCKER_PS if a != "-a"]
+    return (f't=$(mktemp -d) || exit 1; {quote_command(docker_ps)} >"$t/d" 2>&1 & p=$!; '
+            f'{quote_command(SS_LISTEN)} >"$t/l" 2>&1 & q=$!; '
+            f'{quote_command(SMI_QUERY)} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
+            f'echo "{MARK} smi $s"; echo "{MARK} docker $d"; cat "$t/d"; echo "{MARK} ss $l"; cat "$t/l"; '
+            f'echo "{MARK} leases 0"; find "$HOME/{LEASES}" -type f -mmin -{LEASE_MINUTES} 2>/dev/null; '
+            f'echo "{MARK} end"; rm -rf "$t"')
+
+
+BODY = body()
+# The launch gate's: only the containers that hold the host now (what `docker ps` lists without -a). A
+# host's finished jobs grow to hundreds until jobs.clean; none of them matters to a launch's checks.
+ACTIVE_BODY = body(finished=False)
 # The whole command: exits with nvidia-smi's status if it failed, else docker's (the output has all three).
 COMMAND = ["sh", "-c", BODY + "; [ $s -eq 0 ] || exit $s; exit $d"]
 

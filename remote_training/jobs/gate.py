@@ -14,13 +14,14 @@ from typing import Any
 from ..errors import RemoteCommandError, UnreachableError
 from ..inventory import Host
 from ..remote import Exec, RemoteRunner, RunResult, quote_command
-from ..snapshot import BODY
+from ..snapshot import ACTIVE_BODY
 
 GATE = "--rt-launch-gate--"
 ABORTED = 95  # the laptop said stop, or went away before saying anything
-# The host snapshot's body (snapshot.BODY) first; $s and $d: its nvidia-smi and docker statuses; the launch
-# script follows the verdict. What comes before the gate line is the snapshot (snapshot.parse reads it).
-GATE_SCRIPT = BODY + f'; echo "{GATE} $s $d"; IFS= read -r verdict || exit {ABORTED}; ' \
+# The host snapshot's body (snapshot.ACTIVE_BODY: active containers only) first; $s and $d: its nvidia-smi
+# and docker statuses; the launch script follows the verdict. What comes before the gate line is the
+# snapshot (snapshot.parse reads it).
+GATE_SCRIPT = ACTIVE_BODY + f'; echo "{GATE} $s $d"; IFS= read -r verdict || exit {ABORTED}; ' \
     f'[ "$verdict" = go ] || exit {ABORTED}; '
 
 
