@@ -81,3 +81,6 @@ then
   echo "installing this checkout and its Python packages (pip install -e '.[test]')"
   "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
 fi
+# Byte-compile the checkout, as pip does for an installed wheel: an editable install leaves it to the
+# first run, and with PYTHONDONTWRITEBYTECODE set every command would compile ~30 modules (~40 ms) anew.
+"$PY" -m compileall -q remote_training tasks rt_sandbox >/dev/null
