@@ -6,9 +6,9 @@ URLs, `encoding-type=url` listings decoded back, SigV4 with the payload's SHA-25
 the same dict shapes, so storage.py's functions take either. Its errors carry botocore's
 `response["Error"]["Code"]` (a HEAD's is its status, as botocore's), so one translation serves both.
 
-It is used only when the answer is simple: an explicit endpoint and static keys where botocore's
-credential chain would find them first (the environment, else the profile's keys in the shared
-credentials file or the config file). A profile that assumes a role, uses SSO, a web identity or a
+It is used only when the answer is simple: an explicit endpoint reached without a proxy, and static
+keys where botocore's credential chain would find them first (the environment, else the profile's
+keys in the shared credentials file or the config file). A profile that assumes a role, uses SSO, a web identity or a
 credential process, or sets S3 options, gets botocore itself (`static_keys` returns None): the AWS
 credential chain stays honoured as it is.
 """
@@ -99,11 +99,27 @@ def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ) 
     parsed = urllib.parse.urlsplit(endpoint or "")
     if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
         return None
+    if _proxied(endpoint):
+        return None  # botocore goes through the proxy the environment names; this client does not
     keys = static_keys(environ)
     if keys is None:
         return None
     ca = environ.get("AWS_CA_BUNDLE") or profile_settings(environ)[0].get("ca_bundle")
     return S3Lite(endpoint, keys, region(environ), ca_bundle=ca)
+
+
+def _proxied(endpoint: str) -> bool:
+    """Would botocore send this endpoint's requests through a proxy? It asks urllib, as this does:
+    HTTP(S)_PROXY from the environment, less what NO_PROXY bypasses."""
+    import urllib.request
+
+    parsed = urllib.parse.urlsplit(endpoint)
+    try:
+        if urllib.request.proxy_bypass(parsed.netloc):
+            return False
+    except (TypeError, OSError):
+        pass
+    return parsed.scheme in urllib.request.getproxies()
 
 
 def sign(method: str, url: str, headers: dict[str, str], payload_sha256: str, keys: Keys, region_name: str,

@@ -225,3 +225,24 @@ def test_region_and_endpoint_as_botocore_reads_them(aws_home, monkeypatch):
     for endpoint in (None, "", "s3.example.org", "https://s3.example.org/some/path"):
         assert s3_lite.for_endpoint(endpoint) is None  # AWS itself, or an endpoint botocore reads its own way
     assert storage.client(None).__class__.__module__.startswith("botocore")
+
+
+@pytest.mark.parametrize("env", [
+    {"HTTPS_PROXY": "http://proxy.example.org:3128"},
+    {"https_proxy": "http://proxy.example.org:3128", "no_proxy": "nebius.cloud"},
+    {"https_proxy": "http://proxy.example.org:3128", "NO_PROXY": "10.213.0.1"},
+    {"http_proxy": "http://proxy.example.org:3128"},
+    {},
+])
+def test_an_endpoint_botocore_would_reach_through_a_proxy_is_left_to_botocore(aws_home, monkeypatch, env):
+    from botocore.utils import get_environ_proxies
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "S")
+    for endpoint in ("https://storage.eu-north1.nebius.cloud", "http://10.213.0.1:9555"):
+        proxied = endpoint.split(":")[0] in get_environ_proxies(endpoint)  # botocore's own answer
+        assert (s3_lite.for_endpoint(endpoint) is None) == proxied, (endpoint, env)
