@@ -49,7 +49,8 @@ def lerobot(c, checkpoints, port=None, checkpoint=None, pipeline="ee", host=None
     start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
-@rt_task(help={"target": "a server job id (or unique prefix), or a host name to stop every server there",
+@rt_task(help={"target": "a server job id (or unique prefix), or a host or serverless target name to stop every "
+                         "server there",
                "pause": "serverless endpoints: stop the endpoint but keep it and its URL (default: delete it)",
                "dry_run": DRY_HELP})
 def stop(c, target, pause=False, dry_run=False):
@@ -60,7 +61,11 @@ def stop(c, target, pause=False, dry_run=False):
     inventory = load_inventory(c)
     run = runner(c, dry_run=dry_run, inventory=inventory)
     on_host = next((h for h in inventory.hosts if target in h.names), None)
+    cloud = inventory.serverless_target(target)
     try:
+        if cloud is not None:
+            _stop_target(c, run, inventory, cloud, pause, dry_run)
+            return
         if on_host:
             targets = [j for j in monitor.host_jobs(run, on_host) if j.kind == "serve" and j.running]
         else:
@@ -106,6 +111,23 @@ def _stop_endpoint(found, pause: bool, dry_run: bool) -> None:
               f"on {found.job.host}")
         return
     print(f"{found.job.job_id} on {found.job.host}: {serverless.stop(found, pause=pause)}")
+
+
+def _stop_target(c, run, inventory, cloud, pause: bool, dry_run: bool) -> None:
+    """Every server of a serverless target that is up (provisioning, starting or running: what costs), as
+    a host name stops every server there; paused or failed endpoints stay for serve.stop JOB."""
+    from remote_training.serverless import jobs as serverless
+
+    items, failed = serverless.list_all(inventory, [cloud])
+    if cloud.name in failed:
+        raise failed[cloud.name]
+    up = [f for f in items if f.resource.kind == "endpoint" and f.job.state not in ("stopped", "exited", "dead")]
+    for found in up:
+        _stop_endpoint(found, pause, dry_run)
+        if not dry_run:
+            _ended(c, run, inventory, found.job.job_id)
+    if not up:
+        print(f"no running server on {cloud.name}")
 
 
 def _serverless_server(inventory, ref):

@@ -205,10 +205,13 @@ def test_an_endpoint_answers_only_with_the_token_and_stops_or_pauses(cloud, pref
     assert (status(None), status("wrong"), status(token)) == (401, 401, 200)
     bare = [u for u in api_job(job, "endpoint").status.public_endpoints if not u.startswith("https://")]
     assert bare and not any(b in served.stdout for b in bare)  # the token never goes to a bare IP:port
-    paused = inv(cloud, "serve.stop", job, "--pause")
-    assert paused.returncode == 0 and "paused" in paused.stdout, paused.stdout + paused.stderr
+    paused = inv(cloud, "serve.stop", "cloud", "--pause")  # the target's name: every server up there
+    assert paused.returncode == 0 and f"{job} on cloud: paused" in paused.stdout, paused.stdout + paused.stderr
     row = jobs_json(cloud, "--host", "cloud")[job]
     assert row["state"] == "stopped" and row["ports"] == url  # the URL is kept
+    again = inv(cloud, "serve.stop", "cloud")  # a paused endpoint is not up: left for serve.stop JOB
+    assert again.returncode == 0 and "no running server on cloud" in again.stdout, again.stdout + again.stderr
+    assert jobs_json(cloud, "--host", "cloud")[job]["state"] == "stopped"
     deleted = inv(cloud, "serve.stop", job)
     assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stdout + deleted.stderr
     assert job not in jobs_json(cloud, "--host", "cloud")
