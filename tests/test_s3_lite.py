@@ -246,3 +246,74 @@ def test_an_endpoint_botocore_would_reach_through_a_proxy_is_left_to_botocore(aw
     for endpoint in ("https://storage.eu-north1.nebius.cloud", "http://10.213.0.1:9555"):
         proxied = endpoint.split(":")[0] in get_environ_proxies(endpoint)  # botocore's own answer
         assert (s3_lite.for_endpoint(endpoint) is None) == proxied, (endpoint, env)
+
+
+# -- over TLS: moto's S3 app behind werkzeug with a certificate of our own, on loopback -----------------
+@pytest.fixture
+def tls_s3(tmp_path, monkeypatch):
+    """An https S3 endpoint on 127.0.0.1 (moto's server app, in this process) and the CA file that trusts it."""
+    import ipaddress
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rt-test-s3")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=True,
+                         ssl_context=(str(cert_file), str(key_file)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATLSTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "tls-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(cert_file))
+    endpoint = f"https://127.0.0.1:{server.server_port}"
+    storage.botocore_client(endpoint).create_bucket(Bucket="checkpoints")
+    yield endpoint
+    server.shutdown()
+
+
+def test_over_tls_the_claim_and_the_checks_work_and_an_untrusted_certificate_is_refused(tls_s3, monkeypatch):
+    client = storage.client(tls_s3)
+    assert isinstance(client, s3_lite.S3Lite)  # the https endpoint with static keys: no botocore
+    url = "s3://checkpoints/runs/.rt-runs/e1/run.json"
+    storage.claim_run(client, url, {"job_id": "j1", "user": "ann", "host": "vm"}, append=False)
+    with pytest.raises(storage.ClaimTaken, match="by j1"):
+        storage.claim_run(client, url, {"job_id": "j2"}, append=False)
+    client.put_object(Bucket="checkpoints", Key="runs/e1/checkpoint-20/model.bin", Body=b"w")
+    assert storage.latest_checkpoint(client, "s3://checkpoints/runs/e1/", "groot").step == 20
+    assert storage.exists(client, "s3://checkpoints/runs/e1/") and not storage.exists(client, "s3://checkpoints/nope/")
+    record, _ = storage.read_run(storage.botocore_client(tls_s3), url)  # what botocore reads back over TLS
+    assert record["launches"] == [{"job_id": "j1", "user": "ann", "host": "vm"}]
+    monkeypatch.setenv("AWS_CA_BUNDLE", certifi_or_system())  # a bundle that does not know our certificate
+    with pytest.raises(storage.StorageError, match="S3 unreachable.*(CERTIFICATE_VERIFY_FAILED|certificate verify)"):
+        storage.exists(storage.client(tls_s3), "s3://checkpoints/runs/")
+
+
+def certifi_or_system() -> str:
+    import ssl
+
+    try:
+        import certifi
+
+        return certifi.where()
+    except ImportError:
+        return ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
