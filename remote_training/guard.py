@@ -163,6 +163,6 @@ class LaunchGuard:
             sys.stderr.write(f"warning: {job_id} did not start, but its claim {claim['url']} could not be taken "
                              f"back: {exc}; delete it by hand\n")
 
-    def finish(self, job_id: str, exit_code: int) -> None:
+    def finish(self, job_id: str, exit_code: int, ended: str | None = None) -> None:
         entry = self.ledger.get(job_id)
-        self.ledger.finish(job_id, exit_code, s3=self.s3 if entry and entry.get("run_json") else None)
+        self.ledger.finish(job_id, exit_code, s3=self.s3 if entry and entry.get("run_json") else None, ended=ended)

@@ -118,7 +118,7 @@ def _cost(c, entries, now, start, by, json):
     print(found["fixed_vs_serverless"]["line"])
     if found["open"]:
         warn(f"note: {len(found['open'])} job(s) have no recorded end and count up to now (inv jobs.wait JOB "
-             f"records it): {', '.join(found['open'][:5])}")
+             f"records it, at the job's own end): {', '.join(found['open'][:5])}")
     for line in found["unpriced"]:
         warn(f"note: {line}")
 

@@ -184,14 +184,17 @@ def wait(c, job, host=None, timeout=None):
 
     run, found = _find(c, job, host)
     try:
+        ended = None  # a job that ended before this wait keeps its own end time (jobs.history --cost counts to it)
         if _is_serverless(found):
             from remote_training.serverless import jobs as serverless
 
+            ended = (found.resource.finished or None) if found.resource.final else None
             code = serverless.wait(found, timeout=float(timeout) if timeout else None)
             found = found.job
         else:
+            ended = monitor.finished_at(run, found) if not found.running else None
             code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
-        record_end(make_hooks(c, run, run.inventory), found.job_id, code)
+        record_end(make_hooks(c, run, run.inventory), found.job_id, code, ended=ended)
     finally:
         run.close()
     print(f"{found.job_id} on {found.host} exited {code}")

@@ -307,3 +307,30 @@ def test_clean_removes_only_finished_containers_of_ours_by_id(jobs_env, sandbox,
         assert missed.returncode == 4 and "ghost" in missed.stderr, missed.stdout + missed.stderr
     finally:
         ssh(sandbox, "desktop", f"docker rm -f {bystander} {decoy} {paused} >/dev/null 2>&1 || true")
+
+
+def test_waiting_on_a_job_that_ended_earlier_records_its_own_end(jobs_env, s3, prefix, cleanup) -> None:
+    """jobs.wait long after the end (a detached run never waited on): the ledger gets the container's end
+    time from the engine, not the time of the wait, so jobs.history --cost stops counting there."""
+    import calendar
+
+    put(s3, f"s3://interim/{prefix}/nojoints/meta/info.json", '{"observation": ".groot", "action": ".groot"}')
+    launched = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/nojoints/", "--output",
+                   f"s3://checkpoints/{prefix}/late/", "--modality", "ee_q", "--host", "train")
+    assert launched.returncode == 0, launched.stderr
+    job = started_job(launched)
+    cleanup.append(("vm-train", job))
+    for _ in range(60):  # the program refuses the dataset at once
+        if jobs_json(jobs_env, "--host", "train")[job]["state"] == "exited":
+            break
+        time.sleep(0.5)
+    time.sleep(4)
+    asked = time.time()
+    waited = inv(jobs_env, "jobs.wait", job)
+    assert waited.returncode == 3, waited.stdout + waited.stderr
+    events = [json.loads(line) for line in open(jobs_env["RT_LEDGER"]) if job in line]
+    [end] = [e for e in events if e.get("event") == "end"]
+    [start] = [e for e in events if e.get("event") != "end"]
+    ended = calendar.timegm(time.strptime(end["ended"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert end["exit_code"] == 3 and ended <= asked - 3  # the container's end, seconds before the wait
+    assert ended >= calendar.timegm(time.strptime(start["started"], "%Y-%m-%dT%H:%M:%SZ")) - 1

@@ -139,6 +139,23 @@ def error_lines(text: str, limit: int = 50) -> list[str]:
 
 
 # -- waiting and stopping -----------------------------------------------------------
+def finished_at(runner: RemoteRunner, job: Job) -> str | None:
+    """When a finished container ended (UTC, the ledger's form), from the engine: `docker inspect` with a
+    format naming only that field, so nothing else of the container leaves the host. None if unknown."""
+    import datetime
+
+    if job.running:
+        return None
+    out = runner.run(job.host, ["docker", "inspect", "--format", "{{.State.FinishedAt}}", job.container or job.job_id],
+                     check=False, mutating=False, timeout=30)
+    text = out.stdout.strip().splitlines()[-1] if out.ok and out.stdout.strip() else ""
+    try:  # 2026-11-30T05:12:33.123456789Z: whole seconds are all the ledger keeps
+        when = datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.year > 1 else None  # 0001-01-01: never ran
+
+
 def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk: int = LIVENESS_S,
          reconnects: int = 1) -> int:
     """Block until the job ends; its exit code.

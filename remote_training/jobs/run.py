@@ -39,7 +39,7 @@ class Guard(Protocol):
 
     def abandon(self, spec: JobSpec) -> None: ...
 
-    def finish(self, job_id: str, exit_code: int) -> None: ...
+    def finish(self, job_id: str, exit_code: int, ended: str | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -136,12 +136,13 @@ def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[st
     return code
 
 
-def record_end(guard: Any, job_id: str, code: int) -> None:
-    """Tell the ledger how a job ended (a guard without a ledger records nothing)."""
+def record_end(guard: Any, job_id: str, code: int, ended: str | None = None) -> None:
+    """Tell the ledger how a job ended (a guard without a ledger records nothing); `ended`: when, if it
+    ended before it was seen (else now)."""
     if guard is None or not hasattr(guard, "finish"):
         return
     try:
-        guard.finish(job_id, code)
+        guard.finish(job_id, code, ended=ended)
     except Exception as exc:  # noqa: BLE001 - the exit code is the answer; a ledger problem is only a warning
         sys.stderr.write(f"warning: the end of {job_id} was not recorded: {exc}\n")
 

@@ -97,7 +97,7 @@ class NoHooks:
 
         raise InputError("--host auto needs placement, which is off (jobs.preflight=0)", "name a host")
 
-    def finish(self, job_id: str, exit_code: int) -> None:
+    def finish(self, job_id: str, exit_code: int, ended: str | None = None) -> None:
         return None
 
     def close(self) -> None:
