@@ -139,13 +139,7 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
     assert stopped["state"] == "exited" and stopped["exit_code"] == 143
     assert inv(jobs_env, "jobs.wait", job).returncode == 143
 
-    # A failure only the running program can see: ee_q needs joints, this dataset has none.
-    put(s3, f"s3://interim/{prefix}/nojoints/meta/info.json", '{"observation": ".groot", "action": ".groot"}')
-    failing = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/nojoints/", "--output",
-                  f"s3://checkpoints/{prefix}/never/", "--modality", "ee_q", "--host", "train")
-    assert failing.returncode == 0, failing.stderr
-    bad = started_job(failing)
-    cleanup.append(("vm-train", bad))
+    bad = launch_jointless_train(jobs_env, s3, prefix, f"s3://checkpoints/{prefix}/never/", cleanup)
     waited = inv(jobs_env, "jobs.wait", bad)
     assert waited.returncode == 3 and "exited 3" in waited.stderr
     errors = inv(jobs_env, "jobs.errors", bad)
@@ -309,17 +303,23 @@ def test_clean_removes_only_finished_containers_of_ours_by_id(jobs_env, sandbox,
         ssh(sandbox, "desktop", f"docker rm -f {bystander} {decoy} {paused} >/dev/null 2>&1 || true")
 
 
+def launch_jointless_train(env, s3, prefix: str, output: str, cleanup) -> str:
+    """A failure only the running program can see: ee_q needs joints, this dataset has none (exit 3 at once).
+    Started detached on vm-train; its job id."""
+    put(s3, f"s3://interim/{prefix}/nojoints/meta/info.json", '{"observation": ".groot", "action": ".groot"}')
+    launched = inv(env, "train.groot", "--input", f"s3://interim/{prefix}/nojoints/", "--output", output,
+                   "--modality", "ee_q", "--host", "train")
+    assert launched.returncode == 0, launched.stderr
+    cleanup.append(("vm-train", started_job(launched)))
+    return started_job(launched)
+
+
 def test_waiting_on_a_job_that_ended_earlier_records_its_own_end(jobs_env, s3, prefix, cleanup) -> None:
     """jobs.wait long after the end (a detached run never waited on): the ledger gets the container's end
     time from the engine, not the time of the wait, so jobs.history --cost stops counting there."""
     import calendar
 
-    put(s3, f"s3://interim/{prefix}/nojoints/meta/info.json", '{"observation": ".groot", "action": ".groot"}')
-    launched = inv(jobs_env, "train.groot", "--input", f"s3://interim/{prefix}/nojoints/", "--output",
-                   f"s3://checkpoints/{prefix}/late/", "--modality", "ee_q", "--host", "train")
-    assert launched.returncode == 0, launched.stderr
-    job = started_job(launched)
-    cleanup.append(("vm-train", job))
+    job = launch_jointless_train(jobs_env, s3, prefix, f"s3://checkpoints/{prefix}/late/", cleanup)
     for _ in range(60):  # the program refuses the dataset at once
         if jobs_json(jobs_env, "--host", "train")[job]["state"] == "exited":
             break
