@@ -39,40 +39,35 @@ def _secret_values(environ: Mapping[str, str]) -> list[str]:
     return sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
 
 
-def scrub_text(text: str, environ: Mapping[str, str] | None = None, *, secrets: list[str] | None = None) -> str:
-    """`secrets`: the values to mask, when the caller has them already (else read from `environ`)."""
-    for value in _secret_values(os.environ if environ is None else environ) if secrets is None else secrets:
+def _mask(text: str, secrets: list[str]) -> str:
+    for value in secrets:
         text = text.replace(value, MASK)
     return text
 
 
-def scrub_args(args: Iterable[str], environ: Mapping[str, str] | None = None, *,
-               secrets: list[str] | None = None) -> list[str]:
-    """Arguments fit for a log: `--x_token=...` masked by name, known secret values masked anywhere."""
-    secrets = _secret_values(os.environ if environ is None else environ) if secrets is None else secrets
+def scrub_args(args: Iterable[str], secrets: list[str] | None = None) -> list[str]:
+    """Arguments fit for a log: `--x_token=...` masked by name, known secret values masked anywhere.
+    `secrets`: the values to mask when the caller has them (else read from the environment)."""
+    secrets = _secret_values(os.environ) if secrets is None else secrets
     out = []
     for arg in args:
         name, eq, _ = arg.partition("=")
-        if eq and SECRET_NAME_RE.search(name):
-            out.append(f"{name}={MASK}")
-        else:
-            out.append(scrub_text(arg, secrets=secrets))
+        out.append(f"{name}={MASK}" if eq and SECRET_NAME_RE.search(name) else _mask(arg, secrets))
     return out
 
 
-def scrub(value: Any, environ: Mapping[str, str] | None = None, *, secrets: list[str] | None = None) -> Any:
+def scrub(value: Any, secrets: list[str] | None = None) -> Any:
     """A JSON-able structure with secret-named keys and secret values masked, recursively (the secret
     values are read from the environment once, not once per string)."""
-    secrets = _secret_values(os.environ if environ is None else environ) if secrets is None else secrets
+    secrets = _secret_values(os.environ) if secrets is None else secrets
     if isinstance(value, Mapping):
-        return {k: (MASK if SECRET_NAME_RE.search(str(k)) and v else scrub(v, secrets=secrets))
-                for k, v in value.items()}
+        return {k: (MASK if SECRET_NAME_RE.search(str(k)) and v else scrub(v, secrets)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         if all(isinstance(v, str) for v in value):
-            return scrub_args(value, secrets=secrets)
-        return [scrub(v, secrets=secrets) for v in value]
+            return scrub_args(value, secrets)
+        return [scrub(v, secrets) for v in value]
     if isinstance(value, str):
-        return scrub_text(value, secrets=secrets)
+        return _mask(value, secrets)
     return value
 
 

@@ -1,25 +1,18 @@
 """The S3 checks of a launch: its inputs exist, a server's checkpoint resolves, its output is free and
 claimed (run.json, a conditional put). Functions of an S3 client and the job's spec; they note what they
-learn on `found` (`Findings`: notes, the checkpoint). preflight.py runs them beside the host probe (the
-serverless launch through the same preflight); this module imports neither preflight nor the launch.
+learn on `found` (preflight's PreflightReport: its notes and its checkpoint). preflight.py runs them
+beside the host probe (the serverless launch through the same preflight); this module imports neither
+preflight nor the launch.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import storage, validate
 from .errors import PreflightError, RTError
 
 Row = tuple[str, str, str]  # (check, problem, fix)
-
-
-@dataclass
-class Findings:
-    """What the S3 checks learn beside their rows (PreflightReport has the same two fields)."""
-    notes: list[str] = field(default_factory=list)
-    checkpoint: storage.Checkpoint | None = None
 
 
 def check_inputs(s3: Any, spec: Any, found: Any) -> list[Row]:

@@ -72,14 +72,15 @@ def profile_settings(environ: Mapping[str, str] = os.environ) -> tuple[Mapping[s
     return config, creds
 
 
-def static_keys(environ: Mapping[str, str] = os.environ) -> Keys | None:
-    """The static keys botocore's credential chain would pick first, or None when it would do more."""
+def static_keys(environ: Mapping[str, str] = os.environ, settings: Any = None) -> Keys | None:
+    """The static keys botocore's credential chain would pick first, or None when it would do more.
+    `settings`: profile_settings(environ) when the caller has read them already."""
     access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
     if access and secret:
         return Keys(access, secret, environ.get("AWS_SESSION_TOKEN") or None)
     if access or secret or environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
         return None  # half a pair (botocore reports it) or a web identity
-    config, creds = profile_settings(environ)
+    config, creds = settings or profile_settings(environ)
     if any(key in config or key in creds for key in DELEGATED):
         return None
     for section in (creds, {} if "credential_process" in config else config):
@@ -89,9 +90,10 @@ def static_keys(environ: Mapping[str, str] = os.environ) -> Keys | None:
     return None
 
 
-def region(environ: Mapping[str, str] = os.environ) -> str:
+def region(environ: Mapping[str, str] = os.environ, settings: Any = None) -> str:
     """botocore's: AWS_DEFAULT_REGION, else the profile's region; us-east-1 for an endpoint without one."""
-    return environ.get("AWS_DEFAULT_REGION") or profile_settings(environ)[0].get("region") or "us-east-1"
+    config = (settings or profile_settings(environ))[0]
+    return environ.get("AWS_DEFAULT_REGION") or config.get("region") or "us-east-1"
 
 
 def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ) -> "S3Lite | None":
@@ -101,11 +103,12 @@ def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ) 
         return None
     if _proxied(endpoint):
         return None  # botocore goes through the proxy the environment names; this client does not
-    keys = static_keys(environ)
+    settings = profile_settings(environ)  # the two AWS files, read once for keys, region and CA bundle
+    keys = static_keys(environ, settings)
     if keys is None:
         return None
-    ca = environ.get("AWS_CA_BUNDLE") or profile_settings(environ)[0].get("ca_bundle")
-    return S3Lite(endpoint, keys, region(environ), ca_bundle=ca)
+    ca = environ.get("AWS_CA_BUNDLE") or settings[0].get("ca_bundle")
+    return S3Lite(endpoint, keys, region(environ, settings), ca_bundle=ca)
 
 
 def _proxied(endpoint: str) -> bool:
@@ -208,7 +211,8 @@ class S3Lite:
         return out
 
     def request(self, method: str, bucket: str, key: str, *, query: list[tuple[str, str]] | None = None,
-                body: bytes = b"", headers: Mapping[str, str | None] | None = None) -> tuple[int, dict[str, str], bytes]:
+                body: bytes = b"", headers: Mapping[str, str | None] | None = None
+                ) -> tuple[int, dict[str, str], bytes]:
         url = self.url(bucket, key, query)
         target = url[len(self.endpoint):]
         with self._lock:

@@ -10,10 +10,10 @@ parser (`parse_smi`) and one `Job` type.
 The command runs side by side on the host:
 
 - nvidia-smi's CSV query (one row per GPU),
-- `docker ps -a --no-trunc` (the launch gate: without `-a`) with a Go template that renders every field as JSON, one JSON array
-  per container: id, name, state, status text, published ports and the labels we use. Labels
-  are read one by one (never `docker inspect`), so the containers' environments (secrets
-  included) never leave the host. JSON escapes tabs, newlines and quotes, so a hostile label
+- `docker ps -a --no-trunc` (the launch gate: without `-a`) with a Go template that renders every
+  field as JSON, one JSON array per container: id, name, state, status text, published ports and
+  the labels we use. Labels are read one by one (never a whole `docker inspect`), so the containers'
+  environments (secrets included) never leave the host. JSON escapes tabs, newlines and quotes, so a hostile label
   cannot break the line; a line that still does not parse costs that row only.
 - `ss -Hltn`: the listening TCP sockets, for a port held outside docker.
 

@@ -1,9 +1,10 @@
 """S3 checks that cost one request each: does a path exist, which checkpoint is latest,
 does an output already hold a run; plus a run's record (run.json), claimed before its launch.
 
-boto3 is imported only when a client is made (keeps `inv --list` fast). Endpoint and
-credentials come from boto3's normal chain (AWS_ENDPOINT_URL, ~/.aws/config, env,
-~/.aws/credentials); `endpoint` overrides the endpoint only (sandbox, tests).
+The client (`client`) is made only when needed (keeps `inv --list` fast): s3_lite's for an explicit
+endpoint with static keys, else botocore's. Endpoint and credentials come from the AWS chain
+(AWS_ENDPOINT_URL, ~/.aws/config, env, ~/.aws/credentials); `endpoint` (hosts.yaml's s3.endpoint_url)
+overrides the endpoint only.
 Never lists a whole bucket: every listing has a Prefix, and existence checks ask for one key.
 """
 from __future__ import annotations

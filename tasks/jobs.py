@@ -81,9 +81,9 @@ def list_(c, host=None, json=False, running=False):
     if json:
         print_json([j.to_dict() for j in jobs])
         return
+    cloud = {t.name for t in targets}  # a serverless row's "port" is its endpoint's URL
     rows = [(j.job_id, j.host, j.state, "" if j.exit_code is None else j.exit_code, j.user,
-             j.started.replace("T", " ").rstrip("Z"), j.port or j.ports if j.container.startswith("ai") else j.port or "")
-            for j in jobs]
+             j.started.replace("T", " ").rstrip("Z"), j.ports if j.host in cloud else j.port or "") for j in jobs]
     answered = len(hosts) + len(targets) - len(failed)
     print_table(["job", "host", "state", "exit", "user", "started (UTC)", "port"], rows,
                 title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts")
@@ -192,7 +192,7 @@ def wait(c, job, host=None, timeout=None):
             code = serverless.wait(found, timeout=float(timeout) if timeout else None)
             found = found.job
         else:
-            ended = monitor.finished_at(run, found) if not found.running else None
+            ended = monitor.finished_at(run, found)  # None while it runs: then its end is when the wait sees it
             code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
         record_end(make_hooks(c, run, run.inventory), found.job_id, code, ended=ended)
     finally:
