@@ -1,13 +1,18 @@
-# The set-up commands of the README. `install`, `test`, `demo` and `bench` install what is missing first
-# (as root, on Debian); `test-fast` needs neither root nor the sandbox, only the package installed
-# (python3 -m pip install -e '.[test]').
-PYTHON ?= python3
-INV ?= $(PYTHON) -m invoke
+# The set-up commands of the README. Everything runs in the project's virtual environment, .venv/
+# (scripts/install.sh makes it; nothing is installed into the system Python). `install` also installs the
+# sandbox's Debian packages (root, scripts/install-sandbox.sh); `test-fast` needs neither root nor the
+# sandbox, only the venv (`make venv`).
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+INV := $(PYTHON) -m invoke
 
-.PHONY: install test test-fast test-sandbox demo sandbox-down bench
+.PHONY: venv install test test-fast test-sandbox demo sandbox-down bench
 
-install:
+venv:
 	bash scripts/install.sh
+
+install: venv
+	bash scripts/install-sandbox.sh
 
 # Both tiers: the fast one first (it fails in seconds), then the one against the sandbox fleet, which
 # runs even when the fast one failed; the target fails if either did.
@@ -15,8 +20,8 @@ test: install
 	@fast=0; $(MAKE) --no-print-directory test-fast || fast=$$?; \
 	$(MAKE) --no-print-directory test-sandbox && exit $$fast
 
-# No root, no sandbox: everything the `sandbox` fixture does not reach (marked in tests/conftest.py).
-test-fast:
+# No root, no sandbox, no network: everything the `sandbox` fixture does not reach (tests/conftest.py).
+test-fast: venv
 	$(PYTHON) -m pytest -q -m "not sandbox" tests
 
 test-sandbox:

@@ -1,86 +1,54 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian machine (run as root); a no-op when all is there.
+# Installs this checkout for development into the project's own virtual environment, .venv/ (PEP 668:
+# Debian's system Python refuses pip, so nothing goes there). No root needed, except to add Debian's
+# python3-venv where it is missing. A no-op when all is there. The sandbox's Debian packages (root) are
+# scripts/install-sandbox.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Docker comes apart (engine ≥ 25 for what the jobs use, Compose v2, buildx); the rest are plain packages.
-debs=(docker-registry openssh-server busybox-static iproute2 socat iptables util-linux procps)
-
-docker_ok() {
-  local major
-  major=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([0-9][0-9]*\)\..*/\1/p')
-  [ -n "$major" ] && [ "$major" -ge 25 ] || return 1
-  # v2 prints "2.26.1-4" (Debian) or "v2.29.1"; Compose v1 has no `docker compose` at all
-  docker compose version --short 2>/dev/null | grep -Eq '^v?([2-9]|[1-9][0-9])\.' || return 1
-  docker buildx version >/dev/null 2>&1
-}
-
-missing=()
-for pkg in "${debs[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-docker_ok && need_docker=0 || need_docker=1
-
-if ((${#missing[@]})) || ((need_docker)); then
-  if [ "$(id -u)" != 0 ]; then
-    echo "error: run as root to install ${missing[*]}$( ((need_docker)) && echo " docker (dockerd >= 25, compose v2, buildx)")" >&2
-    exit 1
-  fi
-  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-  if ((need_docker)); then
-    case "$codename" in
-      bookworm)
-        # Debian 12 has only docker.io 20.10 and Compose v1: take docker from Debian 13, pinned at 100 so
-        # that nothing else ever comes from trixie; containerd and runc named from bookworm, else apt
-        # takes trixie's along with docker.io.
-        if [ ! -e /etc/apt/sources.list.d/rt-trixie.sources ]; then
-          printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: trixie" "Components: main" \
-            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" >/etc/apt/sources.list.d/rt-trixie.sources
-        fi
-        if [ ! -e /etc/apt/preferences.d/rt-trixie ]; then
-          printf '%s\n' "Package: *" "Pin: release n=trixie" "Pin-Priority: 100" >/etc/apt/preferences.d/rt-trixie
-        fi
-        missing+=(docker.io/trixie docker-cli/trixie docker-compose/trixie docker-buildx/trixie
-                  containerd/bookworm runc/bookworm) ;;
-      *) missing+=(docker.io docker-cli docker-compose docker-buildx) ;;  # Debian 13 and later: native
-    esac
-  fi
-  echo "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if ((need_docker)) && ! docker_ok; then
-    echo "error: still no dockerd >= 25 with docker compose v2 and docker buildx (dockerd: $(dockerd --version 2>&1))" >&2
-    exit 1
-  fi
-fi
-
-# This checkout, editable, with its dependencies and the `test` extra (setup.cfg): `rt` on PATH, and
-# remote_training, tasks and rt_sandbox importable from anywhere. Skipped when that is already so.
+VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
-if ! "$PY" - "$PWD" <<'PY' 2>/dev/null
+
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian's python3 ships venv's ensurepip apart, in python3-venv (python3.X-venv).
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing Debian's python3-venv (the system Python has no ensurepip)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    else
+      echo "error: $PY cannot make a virtual environment; install python3-venv (as root: apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
+  echo "making the project's virtual environment: $VENV ($("$PY" --version 2>&1))"
+  "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+
+# This checkout, editable, with its dependencies and the `test` extra (setup.cfg). Skipped when the
+# venv already has it, at versions setup.cfg allows.
+if ! "$VPY" - "$PWD" <<'PY' 2>/dev/null
 import configparser, json, sys
 import importlib.metadata as md
 from pathlib import Path
 
 root = Path(sys.argv[1])
-# installed, editable, from this checkout? (the source tree's own remote_training.egg-info has no direct_url.json)
+# installed, editable, from this checkout? (the source tree's own egg-info has no direct_url.json)
 urls = [json.loads(d.read_text("direct_url.json") or "{}") for d in md.distributions(name="remote-training")]
 assert any(u.get("dir_info", {}).get("editable") and u.get("url") == root.as_uri() for u in urls), "not installed here"
 cfg = configparser.ConfigParser()
 cfg.read(root / "setup.cfg")
 wanted = cfg["options"]["install_requires"].split() + cfg["options.extras_require"]["test"].split()
-try:
-    from packaging.requirements import Requirement
-except ImportError:
-    from pip._vendor.packaging.requirements import Requirement
+from pip._vendor.packaging.requirements import Requirement
 for line in wanted:
     req = Requirement(line)
     assert req.specifier.contains(md.version(req.name), prereleases=True), line
 PY
 then
-  echo "installing this checkout and its Python packages (pip install -e '.[test]')"
-  "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
+  echo "installing this checkout and its Python packages into $VENV (pip install -e '.[test]')"
+  "$VPY" -m pip install -q --disable-pip-version-check -e '.[test]'
 fi
 # Byte-compile the checkout, as pip does for an installed wheel: an editable install leaves it to the
 # first run, and with PYTHONDONTWRITEBYTECODE set every command would compile ~30 modules (~40 ms) anew.
-"$PY" -m compileall -q remote_training tasks rt_sandbox >/dev/null
+"$VPY" -m compileall -q remote_training tasks rt_sandbox >/dev/null
