@@ -51,11 +51,6 @@ def _ssh_lookup(inventory: Inventory, host: Host) -> dict:
     return config.lookup(host.ssh_host)
 
 
-def current_address(inventory: Inventory, host: Host) -> str:
-    """Where the runner connects now: the ssh config's HostName for the target, else the target itself."""
-    return str(_ssh_lookup(inventory, host).get("hostname", host.ssh_host))
-
-
 def _key_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 

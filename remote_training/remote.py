@@ -318,7 +318,6 @@ class RemoteRunner:
 
     def put_text(self, host: Host | str, text: str | bytes, remote_path: str, *, mode: int = 0o600) -> None:
         """Write a file on the host over SFTP (its content never on a command line), then set its mode."""
-        import io
 
         host = self.inventory.get(host) if isinstance(host, str) else host
         if self.dry_run:
@@ -495,13 +494,3 @@ class Exec:
 
 def describe(error: BaseException) -> str:
     return str(error) if isinstance(error, RTError) else f"{type(error).__name__}: {error}"
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.5) -> bool:
-    end = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= end:
-            return False
-        time.sleep(interval)

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from .errors import RemoteCommandError
 from .remote import quote_command
 
-JOB_LABEL = "rt.job"
 # The labels the product reads, in the order the template renders them.
 LABELS = ("rt.job", "rt.service", "rt.kind", "rt.args", "rt.user", "rt.started", "rt.gpu_mem_mb", "rt.port",
           "rt.image", "rt.output", "rt.client", "rt.program", "rt.era", "com.docker.compose.project")

@@ -19,8 +19,6 @@ from .validate import split_s3
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 STEP_RE = re.compile(r"^(\d+)$")
-# What marks a folder as holding a run: any of these directly under <output>/<exp_name>/.
-RUN_MARKERS = ("run.json",)
 
 
 class StorageError(RTError):

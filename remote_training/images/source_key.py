@@ -100,11 +100,6 @@ class IgnoreMatcher:
             self.patterns.append(_Pattern(_translate(line), exclusion))
         self.has_exclusions = any(p.exclusion for p in self.patterns)
 
-    @classmethod
-    def for_context(cls, context: Path) -> "IgnoreMatcher":
-        path = context / ".dockerignore"
-        return cls(path.read_text().splitlines() if path.is_file() else [])
-
     def excluded(self, rel: str) -> bool:
         """`rel` is a '/'-separated path inside the context; parents' matches count too."""
         parts = rel.split("/")
