@@ -104,7 +104,7 @@ def test_servers_get_a_step_number_and_their_eras_shape() -> None:
     assert rot6d.client(RUNBOOK.era) == "groot_ee_rot6d"  # upstream has it, the runbook's table does not
     openpi = services.OpenpiServer("s3://checkpoints/o/pi05_positronic_lowmem/x", "3000")
     assert openpi.argv(RUNBOOK.era) == ["--checkpoints_dir=s3://checkpoints/o/pi05_positronic_lowmem/x/",
-                                        "--port=8000", "--checkpoint=3000"]
+                                        "--checkpoint=3000"]  # no --port: openpi's tyro refuses it (serves 8000)
     with pytest.raises(InputError, match="ee-frame"):
         openpi.argv(CURRENT.era)
     lerobot = services.LerobotServer("s3://checkpoints/act/run1", "050000")

@@ -258,7 +258,10 @@ class OpenpiServer(_Server):
 
     def argv(self, era: Era) -> list[str]:
         if era.name == RUNBOOK:
-            args = [f"--checkpoints_dir={self.checkpoints}", f"--port={era.server_port[self.role]}"]
+            # No --port: upstream's server.py (4261b1aa) hands it to openpi's scripts/serve_policy.py after the
+            # `policy:checkpoint` subcommand, where tyro 0.9.22 refuses it ("Unrecognized or misplaced options:
+            # --port"); serve_policy.py listens on 8000 (era.server_port) by default, as the runbook runs it.
+            args = [f"--checkpoints_dir={self.checkpoints}"]
             args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
             return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
         pipeline = validate.identifier(self.pipeline, "pipeline")
