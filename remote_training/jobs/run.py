@@ -26,6 +26,7 @@ from ..remote import RemoteRunner
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
 from .spec import JobSpec, LaunchResult, new_job_id
+from .upstream import Sources
 
 
 class Guard(Protocol):
@@ -59,10 +60,7 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     """Stage 1: the whole job, worked out once. `images`: compose service -> pushed image ref."""
     era = checkout.era
     svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
-    problems = validate.check_options(job.options)  # every bad value at once, before rendering any
-    if problems:
-        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
-    args = job.argv(era)
+    args = checked_argv(job, checkout, svc)
     run_folder = job.run_folder(era)
     if run_folder:
         validate.s3_folder(run_folder)
@@ -90,6 +88,31 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                    options=job.options)
     project = collect(checkout.compose_dir, {OVERRIDE: override_text(dict(images))})
     return Plan(spec, svc, program, project, era.label)
+
+
+def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]:
+    """The job's argv for the checkout's era, rendered once, with every problem reported at once: the values'
+    shapes, what the era's program takes, and each name (command word, `@`/`.` config) against what the
+    checkout's own Python defines (jobs/upstream.py). A checkout without its Python sources (only docker/)
+    gets a warning and its names go unchecked until the job starts."""
+    problems = validate.check_options(job.options)
+    shapes = len(problems)
+    args: list[str] = []
+    try:
+        args = job.argv(checkout.era)
+    except InputError as exc:
+        problems += [] if any(str(exc) == str(p) for p in problems) else [exc]
+    sources = Sources.of(checkout.compose_dir)
+    if sources is None:
+        sys.stderr.write(f"warning: {checkout.compose_dir.resolve().parent} has no positronic/ sources beside "
+                         "docker/: command and config names are not checked before launch\n")
+    elif args:
+        problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era))
+    if len(problems) == 1 and not shapes:
+        raise problems[0]  # one wrong name: the bad-input error itself
+    if problems:
+        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
+    return args
 
 
 def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,

@@ -75,6 +75,11 @@ class TypedJob:
     def argv(self, era: Era) -> list[str]:
         raise NotImplementedError
 
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        """Field -> the module its default config was created in: where configuronic resolves a `.name` value
+        of that field (upstream's checks: jobs/upstream.py)."""
+        return {}
+
 
 @dataclass(frozen=True)
 class Convert(TypedJob):
@@ -92,6 +97,12 @@ class Convert(TypedJob):
 
     def run_folder(self, era: Era) -> str:
         return self.output
+
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        # 4261b1aa positronic/cfg/dataset.py `encoded` (and every cfg/phail.py preset) takes its defaults from
+        # positronic.cfg.policy.observation and .action.
+        return {"dataset.observation": "positronic.cfg.policy.observation",
+                "dataset.action": "positronic.cfg.policy.action"} if era.name == RUNBOOK else {}
 
     def argv(self, era: Era) -> list[str]:
         if era.name == RUNBOOK:
@@ -301,6 +312,11 @@ class Inference(TypedJob):
     @property
     def options(self) -> dict[str, Any]:
         return {"port": self.server_port, "steps": self.simulation_time}
+
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        # `sim`'s policy default: positronic.cfg.policy.policy.placeholder at 4261b1aa (positronic/inference.py),
+        # positronic.cfg.policy.unset at a060cbea (positronic/cli/eval/run.py).
+        return {"policy": "positronic.cfg.policy.policy" if era.name == RUNBOOK else "positronic.cfg.policy"}
 
     def argv(self, era: Era) -> list[str]:
         policy = self.policy.lstrip(".")

@@ -1,0 +1,157 @@
+"""Names read from the positronic checkout's own Python (jobs/upstream.py), checked before launch.
+
+Fast tier: the verbatim sources under docker/sandbox/checkouts/ are read with `ast`, never imported. The
+expected lists are upstream's, as ../shared/upstream/positronic-*/ENTRYPOINTS.md records them per commit.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from remote_training.errors import ExitCode, InputError, PreflightError
+from remote_training.jobs import catalog, services
+from remote_training.jobs.run import checked_argv
+from remote_training.jobs.upstream import Sources, _relative
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
+RUNBOOK = catalog.load_checkout(CHECKOUTS / "positronic-4261b1aa" / "docker")
+CURRENT = catalog.load_checkout(CHECKOUTS / "positronic-a060cbea" / "docker")
+OUT = "s3://interim/names/x"
+
+
+def argv(job, checkout=CURRENT):
+    svc, _ = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
+    return checked_argv(job, checkout, svc)
+
+
+def refused(job, checkout=CURRENT) -> list[str]:
+    """Each refusal as the one line the user reads (problem and fix)."""
+    with pytest.raises((InputError, PreflightError)) as info:
+        argv(job, checkout)
+    error = info.value
+    rows = [f"{p} (fix: {f})" for _, p, f in error.failures] if isinstance(error, PreflightError) else [str(error)]
+    assert all("\n" not in row for row in rows), rows
+    return rows
+
+
+def test_the_reader_lists_what_upstream_defines() -> None:
+    """4261b1aa ENTRYPOINTS.md §3.1: every observation and action config of positronic/cfg/policy/."""
+    sources = Sources.of(RUNBOOK.compose_dir)
+    assert sources.module("positronic.cfg.policy.observation").configs == (
+        "general", "eepose_grip", "joints_grip", "eepose_grip_joints", "eepose", "joints", "eepose_q",
+        "openpi_positronic", "openpi_eeq", "openpi_droid", "groot", "groot_ee_absolute", "groot_rot6d",
+        "groot_joints", "groot_rot6d_joints")
+    assert sources.module("positronic.cfg.policy.action").configs == (
+        "absolute_position", "groot_absolute", "groot", "groot_rot6d", "joint_delta")
+    assert sources.scripts()["positronic-to-lerobot"] == "positronic.training.to_lerobot"
+
+
+@pytest.mark.parametrize("program,commands,presets", [  # a060cbea ENTRYPOINTS.md §3.3-3.6
+    ("positronic.vendors.openpi.server", "serve ee ee_joints ee_traj ee_joints_traj joints_traj ee_flip_grip",
+     "phail sim_stack droid droid_jointpos libero"),
+    ("positronic.vendors.gr00t.server", "serve ee ee_joints ee_rot6d ee_rot6d_joints ee_rot6d_rel ee_rot6d_joints_rel",
+     "phail sim_stack"),
+    ("positronic.vendors.lerobot_0_3_3.server", "serve ee joints ee_traj joints_traj joints_ik joints_ik_sim ee_flip",
+     "phail sim_stack demo"),
+    ("positronic.vendors.lerobot.server", "serve ee joints joints_ik joints_ik_sim", "phail"),
+    ("positronic.vendors.lerobot.train", "expert_only full_finetune", ""),
+    ("positronic.vendors.lerobot_0_3_3.to_lerobot", "convert append", ""),
+    ("positronic.vendors.gr00t.train", None, None),
+])
+def test_command_trees_and_presets_of_the_current_era(program, commands, presets) -> None:
+    tree = Sources.of(CURRENT.compose_dir).commands(program)
+    if commands is None:
+        assert tree is None  # cfn.cli(main): no command word
+        return
+    assert [k for k, c in tree.items() if not c.preset] == commands.split()
+    assert [k for k, c in tree.items() if c.preset] == presets.split()
+
+
+def test_a_command_tree_two_levels_deep_and_a_default_command() -> None:
+    sources = Sources.of(CURRENT.compose_dir)
+    tree = sources.commands("positronic")  # robolab-eval: `positronic eval run`, the tree imported from cli/eval
+    assert "run" in tree["eval"].children and sources.check_command("positronic", ["eval", "run"]) is None
+    assert "did you mean 'run'" in str(sources.check_command("positronic", ["eval", "rnu"]))
+    assert "" in sources.commands("positronic.vendors.molmoact2.server")  # configuronic 0.7's default command
+    assert sources.check_command("positronic.vendors.molmoact2.server", ["--port=8000"]) is None
+
+
+@pytest.mark.parametrize("observation,action", [  # the issue's list: refused by the old tables, defined upstream
+    (".openpi_positronic", ".absolute_position"), (".eepose_q", ".joint_delta"), (".openpi_eeq", ".groot_absolute"),
+    (".groot_ee_absolute", ".groot_absolute"), ("groot_rot6d_joints", "groot_rot6d"),
+])
+def test_every_runbook_observation_and_action_upstream_defines_is_accepted(observation, action) -> None:
+    job = services.Convert("@positronic.cfg.phail.sim_stack_groot_ft", OUT, None, observation, action)
+    args = argv(job, RUNBOOK)
+    assert args[2:4] == [f"--dataset.observation=.{observation.lstrip('.')}", f"--dataset.action=.{action.lstrip('.')}"]
+
+
+def test_unknown_runbook_names_are_all_refused_at_once_with_a_did_you_mean() -> None:
+    job = services.Convert("@positronic.cfg.phail.sim_stack_groot_fx", OUT, None, ".groot_rot6d_joint", ".teleport")
+    rows = refused(job, RUNBOOK)
+    assert len(rows) == 3, rows
+    assert "unknown --dataset '@positronic.cfg.phail.sim_stack_groot_fx'" in rows[0]
+    assert "did you mean '@positronic.cfg.phail.sim_stack_groot_ft'" in rows[0]
+    assert "unknown --dataset.observation '.groot_rot6d_joint'" in rows[1]
+    assert "did you mean '.groot_rot6d_joints'" in rows[1] and ".openpi_eeq" in rows[1]  # the module's own list
+    assert "unknown --dataset.action '.teleport'" in rows[2] and "positronic/cfg/policy/action.py" in rows[2]
+
+
+def test_current_era_dataset_and_codec_are_read_from_the_checkout() -> None:
+    good = services.Convert("@positronic.cfg.ds.sim.sim_stack_cubes", OUT,
+                            codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joints")
+    assert argv(good)[1:3] == ["--dataset.dataset=@positronic.cfg.ds.sim.sim_stack_cubes",
+                               "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints"]
+    bad = services.Convert("@positronic.cfg.ds.no_such", OUT, codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joint")
+    rows = refused(bad)
+    assert "unknown --dataset.dataset '@positronic.cfg.ds.no_such': positronic.cfg.ds" in rows[0]
+    assert "did you mean '@positronic.vendors.gr00t.codecs.ee_rot6d_joints'" in rows[1]
+    runbook_preset = services.Convert("@positronic.cfg.phail.sim_stack_groot_ft", OUT, codec="@positronic.vendors."
+                                      "gr00t.codecs.ee_rot6d")  # a runbook-era preset, gone at a060cbea
+    assert "defines no 'sim_stack_groot_ft'" in refused(runbook_preset)[0]
+
+
+def test_a_server_pipeline_the_checkout_does_not_define_is_refused() -> None:
+    rows = refused(services.LerobotServer("s3://checkpoints/act/run1", pipeline="ee_flipp"))
+    assert rows == ["positronic.vendors.lerobot_0_3_3.server has no command 'ee_flipp' in this checkout (fix: did you "
+                    "mean 'ee_flip'? its commands: serve, ee, joints, ee_traj, joints_traj, joints_ik, joints_ik_sim, "
+                    "ee_flip, phail, sim_stack, demo)"]
+    openpi = services.OpenpiServer("s3://checkpoints/o/x", pipeline="ee_jointz", ee_frame="None")
+    assert "did you mean 'ee_joints'" in refused(openpi)[0]
+    assert argv(services.LerobotServer("s3://checkpoints/act/run1", pipeline="ee_flip"))[0] == "ee_flip"
+
+
+def test_jobs_run_passthrough_names_are_checked_too() -> None:
+    job = services.ServiceRun("lerobot-0_3_3-convert", ("convrt", "--dataset.dataset=@positronic.cfg.ds.sim.nope",
+                                                        "--dataset.codec=@lerobot.not.ours", f"--output_dir={OUT}"))
+    rows = refused(job)
+    assert len(rows) == 2 and "did you mean 'convert'" in rows[0] and "'@positronic.cfg.ds.sim.nope'" in rows[1]
+
+
+def test_the_inference_client_policy_is_resolved_where_upstream_resolves_it() -> None:
+    assert argv(services.Inference("remote", "h", 8000))[1] == "--policy=.remote"
+    assert argv(services.Inference("groot_ee_rot6d_joints", "h", 9000), RUNBOOK)[1] == "--policy=.groot_ee_rot6d_joints"
+    assert "did you mean '.groot_ee_rot6d_joints'" in refused(services.Inference("groot_ee_rot6d_joint", "h", 9000),
+                                                              RUNBOOK)[0]
+
+
+def test_relative_references_follow_configuronic() -> None:
+    assert _relative(".x", "positronic.cfg.policy.observation") == "positronic.cfg.policy.observation.x"
+    assert _relative("..action.x", "positronic.cfg.policy.observation") == "positronic.cfg.policy.action.x"
+
+
+def test_a_checkout_without_its_python_sources_warns_and_accepts(tmp_path, capsys) -> None:
+    shutil.copytree(CURRENT.compose_dir, tmp_path / "docker")
+    bare = catalog.load_checkout(tmp_path / "docker")
+    job = services.Convert("@positronic.cfg.ds.no_such", OUT, codec="@positronic.vendors.gr00t.codecs.nope")
+    assert argv(job, bare)[1] == "--dataset.dataset=@positronic.cfg.ds.no_such"
+    assert "has no positronic/ sources beside docker/" in capsys.readouterr().err
+
+
+def test_one_wrong_name_is_bad_input() -> None:
+    with pytest.raises(InputError) as info:
+        argv(services.LerobotServer("s3://checkpoints/act/run1", pipeline="nope"))
+    assert info.value.exit_code == ExitCode.BAD_INPUT
