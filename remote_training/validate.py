@@ -153,6 +153,14 @@ def save_steps(value: object, total: int | None = None) -> int:
     return number
 
 
+def count(value: object, kind: str) -> int:
+    """A whole number of things, zero allowed (e.g. checkpoints that keep their optimizer state)."""
+    number = _integer(kind, value)
+    if not 0 <= number <= MAX_STEPS:
+        raise InputError(f"{kind} must be 0 or more, got {number}", f"give {kind} as e.g. 2")
+    return number
+
+
 def workers(value: object) -> int:
     number = _integer("workers", value)
     if not 0 <= number <= 256:
@@ -193,6 +201,16 @@ def config_name(value: object) -> str:
     text = _text("config name", value)
     if not IDENTIFIER_RE.match(text):
         raise InputError(f"config name {text!r} is not an identifier", "e.g. pi05_positronic_lowmem")
+    return text
+
+
+def path_or_s3(value: object, kind: str = "folder") -> str:
+    """An s3:// folder (as s3_folder checks it) or a local path without control characters or spaces."""
+    text = _text(kind, value)
+    if text.startswith("s3://"):
+        return s3_folder(text, kind)
+    if not KEY_RE.match(text.lstrip("/~")):
+        raise InputError(f"{kind} {text!r} is not a plain path", "use letters, digits and . _ - / in the path")
     return text
 
 
@@ -269,7 +287,8 @@ def percent(value: object, kind: str = "percent") -> float:
 OPTION_VALIDATORS = {
     "modality": modality, "modality_config": modality, "observation": observation, "action": action,
     "port": port, "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
-    "workers": workers, "num_workers": workers, "fps": fps, "exp_name": exp_name, "config_name": config_name,
+    "workers": workers, "num_workers": workers, "keep_optimizers": lambda v: count(v, "keep optimizers"),
+    "trials": lambda v: steps(v, "trials"), "fps": fps, "exp_name": exp_name, "config_name": config_name,
     "dataset": lambda v: config_ref(v, "dataset config"), "checkpoint": checkpoint,
     "input": s3_url, "input_path": s3_url, "output": s3_folder, "output_path": s3_folder, "output_dir": s3_folder,
     "stats": s3_url, "stats_path": s3_url, "checkpoints": s3_url, "checkpoints_dir": s3_url,

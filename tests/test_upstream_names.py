@@ -155,3 +155,72 @@ def test_one_wrong_name_is_bad_input() -> None:
     with pytest.raises(InputError) as info:
         argv(services.LerobotServer("s3://checkpoints/act/run1", pipeline="nope"))
     assert info.value.exit_code == ExitCode.BAD_INPUT
+
+
+# -- following upstream's HEAD (a060cbea): the arguments ENTRYPOINTS.md §3.4-3.7 lists ---------------------------
+def test_smolvla_convert_train_and_serve_run_lerobot_0_4s_services() -> None:
+    convert = services.SmolvlaConvert("@positronic.cfg.ds.sim.sim_stack_cubes", OUT,
+                                      codec="@positronic.vendors.lerobot.codecs.joints")
+    assert CURRENT.role(convert.role)[0].name == "lerobot-convert" and argv(convert)[0] == "convert"
+    traj = services.SmolvlaConvert("@positronic.cfg.ds.sim.sim_stack_cubes", OUT,
+                                   codec="@positronic.vendors.lerobot.codecs.ee_traj")  # ACT's codecs have it, not 0.4's
+    assert "positronic.vendors.lerobot.codecs (positronic/vendors/lerobot/codecs.py) defines no 'ee_traj'" in \
+        refused(traj)[0]
+    train = services.SmolvlaTrain("s3://interim/d", "s3://checkpoints/s", "e1", 100, False, "full_finetune", ".joints")
+    assert CURRENT.role(train.role)[0].name == "lerobot-train"
+    assert argv(train) == ["full_finetune", "--input_path=s3://interim/d/", "--exp_name=e1",
+                           "--output_dir=s3://checkpoints/s/", "--num_train_steps=100", "--codec=.joints"]
+    assert "did you mean 'expert_only'" in refused(services.SmolvlaTrain("s3://interim/d", "s3://checkpoints/s", "e1",
+                                                                         mode="expert_onl"))[0]
+    server = services.SmolvlaServer("s3://checkpoints/s/e1", "000100", None, "joints")
+    assert CURRENT.role(server.role)[0].name == "lerobot-server"
+    assert argv(server) == ["joints", "--pipeline.source.checkpoints_dir=s3://checkpoints/s/e1/",
+                            "--pipeline.source.checkpoint=000100"]
+    with pytest.raises(InputError, match="has no smolvla-train service"):
+        RUNBOOK.role("smolvla-train")
+
+
+@pytest.mark.parametrize("job,expected", [
+    (services.GrootServer(preset="phail"), ["phail"]),
+    (services.OpenpiServer(preset="sim_stack"), ["sim_stack"]),  # the preset binds its own ee_frame
+    (services.LerobotServer(preset="demo"), ["demo"]),
+    (services.LerobotServer("s3://checkpoints/act/mine", preset="sim_stack"),
+     ["sim_stack", "--pipeline.source.checkpoints_dir=s3://checkpoints/act/mine/"]),
+])
+def test_server_presets_the_checkout_defines(job, expected) -> None:
+    assert argv(job) == expected
+    assert job.inputs == (tuple(a.partition("=")[2] for a in expected[1:]))  # preflight checks only what we name
+
+
+def test_presets_that_are_not_or_not_here_are_refused() -> None:
+    assert "did you mean 'phail'" in refused(services.SmolvlaServer(preset="phial"))[0]
+    assert "'ee' is a pipeline, not a deployment" in refused(services.LerobotServer(preset="ee"))[0]
+    assert "needs --checkpoints, or --preset" in refused(services.LerobotServer())[0]
+    assert "--preset does not exist in the runbook era" in refused(services.GrootServer(preset="phail"), RUNBOOK)[0]
+
+
+def test_infer_sim_records_episodes_and_runs_trials_in_each_era() -> None:
+    job = services.Inference("remote", "h", 8000, output_dir="s3://inference/sim/run1", trials=3)
+    assert argv(job)[-2:] == ["--output_dir=s3://inference/sim/run1", "--eval.trial_count=3"]
+    old = services.Inference("groot_ee", "h", 9000, output_dir="/tmp/episodes", trials=2)
+    assert argv(old, RUNBOOK)[-2:] == ["--output_dir=/tmp/episodes", "--driver.num_iterations=2"]
+    rows = refused(services.Inference("remote", "h", 8000, output_dir="s3://inference", trials=0))
+    assert any("bucket root" in r for r in rows) and any("trials must be positive" in r for r in rows)
+
+
+def test_act_codec_and_backbone_are_read_from_the_checkout() -> None:
+    job = services.LerobotTrain("s3://interim/d", "s3://checkpoints/act", "e1", codec="joints", backbone="dinov2")
+    assert argv(job)[-2:] == ["--codec=.joints", "--backbone=dinov2"]
+    rows = refused(services.LerobotTrain("s3://interim/d", "s3://checkpoints/act", "e1", codec=".jionts",
+                                         backbone="resnet34"))
+    assert "did you mean '.joints'" in rows[0]
+    assert "unknown --backbone 'resnet34'" in rows[1] and "resnet18, resnet50, clip, dinov2, dinov3" in rows[1]
+    assert "does not exist in the runbook era" in refused(job, RUNBOOK)[0]
+
+
+def test_groot_keeps_optimizers_of_the_last_n_checkpoints_in_the_current_era() -> None:
+    job = services.GrootTrain("s3://interim/d", "s3://checkpoints/g", "e1", keep_optimizers=3)
+    assert argv(job)[-1] == "--keep_optimizers_for_last_n=3"
+    assert "--keep-optimizers does not exist in the runbook era" in refused(job, RUNBOOK)[0]
+    assert "keep optimizers must be 0 or more" in refused(services.GrootTrain("s3://interim/d", "s3://checkpoints/g",
+                                                                              "e1", keep_optimizers=-1))[0]

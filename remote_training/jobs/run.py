@@ -109,7 +109,7 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]
         sys.stderr.write(f"warning: {checkout.compose_dir.resolve().parent} has no positronic/ sources beside "
                          "docker/: command and config names are not checked before launch\n")
     elif args:
-        problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era))
+        problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era), job.choices(checkout.era))
     if len(problems) == 1 and not shapes:
         raise problems[0]  # one wrong name: the bad-input error itself
     if problems:

@@ -213,21 +213,38 @@ class Sources:
             node = tree[word if word is not None else ""]
             words += [word] if word is not None else []
             i += 1 if word is not None else 0
+            if any(c.preset for c in tree.values()) and not node.preset and \
+                    not any(a.partition("=")[0].endswith("checkpoints_dir") for a in args):
+                return InputError(f"{program} {' '.join(words)!r} is a pipeline, not a deployment: it has no "
+                                  "checkpoints of its own", "give --checkpoints, or a preset: "
+                                  + ", ".join(k for k, c in tree.items() if c.preset))
             tree = node.children
         return None
 
-    def check_argv(self, program: str, args: list[str] | tuple[str, ...],
-                   bases: Mapping[str, str] | None = None) -> list[InputError]:
-        """Every name in an argv that upstream's configuronic would refuse: the command words, each `@` value,
-        and each `.` value whose field's default module `bases` names (`--dataset.observation` ->
-        positronic.cfg.policy.observation)."""
+    def check_choice(self, value: str, kind: str, module_name: str, table: str) -> InputError | None:
+        """`value` among the keys of the dict `table` bound at the top of `module_name` (e.g. BACKBONES)."""
+        module = self.module(module_name)
+        keys = module.dict_keys.get(table) if module else None
+        if keys is None or value in keys:
+            return None  # a checkout without that table: upstream's to judge
+        return InputError(f"unknown {kind} {value!r}: {table} in {_rel(module.path, self.root)} has no such key",
+                          f"{did_you_mean(value, keys)}choose one of: {', '.join(keys)}")
+
+    def check_argv(self, program: str, args: list[str] | tuple[str, ...], bases: Mapping[str, str] | None = None,
+                   choices: Mapping[str, tuple[str, str]] | None = None) -> list[InputError]:
+        """Every name in an argv that upstream would refuse: the command words, each `@` value, each `.` value
+        whose field's default module `bases` names (`--dataset.observation` -> positronic.cfg.policy.observation),
+        and each value `choices` ties to the keys of a module-level dict."""
         problems = [p for p in [self.check_command(program, args)] if p]
         for arg in args:
             key, eq, value = arg.partition("=")
-            if arg.startswith("--") and eq and value[:1] in "@.":
-                problem = self.check_ref(value, key, (bases or {}).get(key[2:]))
-                problems += [problem] if problem else []
-        return problems
+            if not (arg.startswith("--") and eq):
+                continue
+            if value[:1] in ("@", "."):
+                problems.append(self.check_ref(value, key, (bases or {}).get(key[2:])))
+            elif key[2:] in (choices or {}):
+                problems.append(self.check_choice(value, key, *(choices or {})[key[2:]]))
+        return [p for p in problems if p]
 
 
 def _written(name: str, module: str, ref: str, base: str | None) -> str:
