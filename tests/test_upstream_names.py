@@ -129,6 +129,9 @@ def test_jobs_run_passthrough_names_are_checked_too() -> None:
                                                         "--dataset.codec=@lerobot.not.ours", f"--output_dir={OUT}"))
     rows = refused(job)
     assert len(rows) == 2 and "did you mean 'convert'" in rows[0] and "'@positronic.cfg.ds.sim.nope'" in rows[1]
+    spaced = services.ServiceRun("lerobot-0_3_3-convert", ("convert", "--dataset.codec", "@positronic.vendors.gr00t."
+                                                           "codecs.ee_rot6d_joint", "--output_dir", OUT))
+    assert "did you mean '@positronic.vendors.gr00t.codecs.ee_rot6d_joints'" in refused(spaced)[0]
 
 
 def test_the_inference_client_policy_is_resolved_where_upstream_resolves_it() -> None:

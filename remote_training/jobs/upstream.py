@@ -236,10 +236,10 @@ class Sources:
         whose field's default module `bases` names (`--dataset.observation` -> positronic.cfg.policy.observation),
         and each value `choices` ties to the keys of a module-level dict."""
         problems = [p for p in [self.check_command(program, args)] if p]
-        for arg in args:
-            key, eq, value = arg.partition("=")
-            if not (arg.startswith("--") and eq):
-                continue
+        pairs = [arg.partition("=")[::2] for arg in args if arg.startswith("--") and "=" in arg]
+        pairs += [(flag, value) for flag, value in zip(args, args[1:])  # `--key value`, as fire reads it too
+                  if flag.startswith("--") and "=" not in flag and not value.startswith("-")]
+        for key, value in pairs:
             if value[:1] in ("@", "."):
                 problems.append(self.check_ref(value, key, (bases or {}).get(key[2:])))
             elif key[2:] in (choices or {}):
