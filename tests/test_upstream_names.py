@@ -5,7 +5,10 @@ expected lists are upstream's, as ../shared/upstream/positronic-*/ENTRYPOINTS.md
 """
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -227,3 +230,16 @@ def test_groot_keeps_optimizers_of_the_last_n_checkpoints_in_the_current_era() -
     assert "--keep-optimizers does not exist in the runbook era" in refused(job, RUNBOOK)[0]
     assert "keep optimizers must be 0 or more" in refused(services.GrootTrain("s3://interim/d", "s3://checkpoints/g",
                                                                               "e1", keep_optimizers=-1))[0]
+
+
+def test_a_wrong_name_reaches_the_user_as_one_line_and_starts_nothing(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
+    env.update(INVOKE_JOBS_COMPOSE_PROJECT=str(CURRENT.compose_dir), INVOKE_JOBS_PREFLIGHT="0",
+               INVOKE_IMAGES_ENV_FILE=str(tmp_path / "none.env"))
+    out = subprocess.run([sys.executable, "-m", "invoke", "serve.openpi", "--checkpoints", "s3://checkpoints/o/x",
+                          "--pipeline", "ee_jointz", "--ee-frame", "None", "--host", "vm-train", "--dry-run"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(
+        "error: positronic.vendors.openpi.server has no command 'ee_jointz' in this checkout (fix: did you mean "
+        "'ee_joints'?"), out.stderr
