@@ -72,25 +72,30 @@ class MaskedStream:
     HOLD_MAX = 1 << 16  # a line longer than this goes out masked as it is
 
     def __init__(self, stream: Any, secrets: list[str]) -> None:
+        import threading
+
         self.stream, self.secrets, self.pending = stream, secrets, ""
+        self.lock = threading.Lock()  # Invoke writes a command's stdout and stderr from two threads
 
     def write(self, text: str) -> int:
-        self.pending += text
-        cut = max(self.pending.rfind("\n"), self.pending.rfind("\r")) + 1  # tqdm ends its lines with \r
-        if not cut and len(self.pending) > self.HOLD_MAX:
-            cut = len(self.pending)
-        if cut:
-            done, self.pending = self.pending[:cut], self.pending[cut:]
-            self.stream.write(scrub_log(done, self.secrets))
+        with self.lock:
+            self.pending += text
+            cut = max(self.pending.rfind("\n"), self.pending.rfind("\r")) + 1  # tqdm ends its lines with \r
+            if not cut and len(self.pending) > self.HOLD_MAX:
+                cut = len(self.pending)
+            if cut:
+                done, self.pending = self.pending[:cut], self.pending[cut:]
+                self.stream.write(scrub_log(done, self.secrets))
         return len(text)
 
     def flush(self) -> None:
         self.stream.flush()
 
     def close(self) -> None:
-        if self.pending:
-            self.stream.write(scrub_log(self.pending, self.secrets))
-            self.pending = ""
+        with self.lock:
+            if self.pending:
+                self.stream.write(scrub_log(self.pending, self.secrets))
+                self.pending = ""
         self.stream.flush()
 
 
