@@ -9,6 +9,8 @@ and arguments without the laptop that launched it.
 
 Secrets never get in: arguments whose name looks secret, and any value equal to
 a secret in the environment, are replaced by "***" before anything is written.
+A job's log is shown through the same masks (`scrub_log`, `MaskedStream`): upstream prints
+its whole environment.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def default_path() -> Path:
     return state_dir() / "ledger.jsonl"
 
 
-def _secret_values(environ: Mapping[str, str]) -> list[str]:
+def secret_values(environ: Mapping[str, str]) -> list[str]:
     values = [environ[k] for k in environ if (k in SECRET_ENV or SECRET_NAME_RE.search(k)) and environ[k]]
     # Longest first: no partial masks. Very short values ("test") would mask ordinary words instead.
     return sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
@@ -45,10 +47,62 @@ def _mask(text: str, secrets: list[str]) -> str:
     return text
 
 
+# An environment variable printed with its value: `'AWS_SECRET_ACCESS_KEY': 'x'` (a dict's repr, as upstream's
+# `print(f'Running command: ... with env: {env}')` writes it) or `HF_TOKEN=x` (`env`). By name, so a value too
+# short to mask wherever it appears is still masked here.
+ENV_PAIR_RE = re.compile(r"""(?P<key>(?P<q>['"]?)(?P<name>[A-Z][A-Z0-9_]*)(?P=q)\s*[:=]\s*)"""
+                         r"""(?P<value>'[^'\n]*'|"[^"\n]*"|[^\s'",}]+)""")
+
+
+def scrub_log(text: str, secrets: list[str]) -> str:
+    """A job's log fit to show: the secret values masked anywhere, and any secret-named variable's value."""
+    def pair(m: re.Match[str]) -> str:
+        if not SECRET_NAME_RE.search(m["name"]) or m["value"].strip("'\"") in ("", MASK):
+            return m[0]
+        quote = m["value"][0] if m["value"][0] in "'\"" else ""
+        return f"{m['key']}{quote}{MASK}{quote}"
+
+    return ENV_PAIR_RE.sub(pair, _mask(text, secrets))
+
+
+class MaskedStream:
+    """A text stream that writes a job's log through `scrub_log`, a line at a time: a secret split across two
+    writes (an SSH channel's chunks) is masked whole. `close` writes an unfinished last line."""
+
+    HOLD_MAX = 1 << 16  # a line longer than this goes out masked as it is
+
+    def __init__(self, stream: Any, secrets: list[str]) -> None:
+        import threading
+
+        self.stream, self.secrets, self.pending = stream, secrets, ""
+        self.lock = threading.Lock()  # Invoke writes a command's stdout and stderr from two threads
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            self.pending += text
+            cut = max(self.pending.rfind("\n"), self.pending.rfind("\r")) + 1  # tqdm ends its lines with \r
+            if not cut and len(self.pending) > self.HOLD_MAX:
+                cut = len(self.pending)
+            if cut:
+                done, self.pending = self.pending[:cut], self.pending[cut:]
+                self.stream.write(scrub_log(done, self.secrets))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.pending:
+                self.stream.write(scrub_log(self.pending, self.secrets))
+                self.pending = ""
+        self.stream.flush()
+
+
 def scrub_args(args: Iterable[str], secrets: list[str] | None = None) -> list[str]:
     """Arguments fit for a log: `--x_token=...` masked by name, known secret values masked anywhere.
     `secrets`: the values to mask when the caller has them (else read from the environment)."""
-    secrets = _secret_values(os.environ) if secrets is None else secrets
+    secrets = secret_values(os.environ) if secrets is None else secrets
     out = []
     for arg in args:
         name, eq, _ = arg.partition("=")
@@ -59,7 +113,7 @@ def scrub_args(args: Iterable[str], secrets: list[str] | None = None) -> list[st
 def scrub(value: Any, secrets: list[str] | None = None) -> Any:
     """A JSON-able structure with secret-named keys and secret values masked, recursively (the secret
     values are read from the environment once, not once per string)."""
-    secrets = _secret_values(os.environ) if secrets is None else secrets
+    secrets = secret_values(os.environ) if secrets is None else secrets
     if isinstance(value, Mapping):
         return {k: (MASK if SECRET_NAME_RE.search(str(k)) and v else scrub(v, secrets)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,4 +1,4 @@
-"""The seed's name tables as data, and validators for every argument a job takes.
+"""The seed's modality table, and validators for the shape of every argument a job takes.
 
 All pure: no I/O. Each validator returns the cleaned value or raises
 InputError with one line that says what is wrong and one fix (with a
@@ -23,18 +23,8 @@ GROOT_MODALITIES: dict[str, str] = {
     "ee_rot6d_q_rel": "6D rotation + joints, relative actions",
     "joints": "joint positions (current era only; no server pipeline)",
 }
-OBSERVATIONS: dict[str, str] = {
-    ".groot": "EE pose (quaternion)",
-    ".groot_joints": "EE pose + joint positions",
-    ".groot_rot6d": "EE pose (6D rotation)",
-    ".groot_rot6d_joints": "6D rotation + joint positions",
-    ".eepose": "for OpenPI/ACT",
-}
-ACTIONS: dict[str, str] = {
-    ".groot": "EE delta (quaternion)",
-    ".groot_rot6d": "EE delta (6D rotation)",
-    ".absolute_position": "absolute EE pose",
-}
+# Observation, action, codec, dataset and command names are not tabled here: they are read from the
+# positronic checkout's own modules (jobs/upstream.py), so every name upstream defines is accepted.
 
 # -- shapes --------------------------------------------------------------------
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -56,14 +46,10 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-def _from_table(kind: str, value: object, table: dict[str, str], *, allow_absolute: bool = False) -> str:
+def _from_table(kind: str, value: object, table: dict[str, str]) -> str:
     text = _text(kind, value)
     if text in table:
         return text
-    if not text.startswith((".", "@")) and "." + text in table:
-        return "." + text  # the runbook writes `.groot`; a bare `groot` means the same
-    if allow_absolute and text.startswith("@") and CONFIG_REF_RE.match(text):
-        return text  # an absolute import (@pkg.mod.name) cannot be checked against the table
     raise InputError(f"unknown {kind} {text!r}",
                      f"{did_you_mean(text, table)}known: {', '.join(table)}")
 
@@ -82,12 +68,19 @@ def modality(value: object) -> str:
     return _from_table("modality", value, GROOT_MODALITIES)
 
 
+def relative_config(value: object, kind: str) -> str:
+    """A config named relative to its field's default (`.groot`) or absolutely (`@pkg.mod.name`); a bare
+    `groot` means `.groot`, as the runbook writes it. Whether the checkout defines it: jobs/upstream.py."""
+    text = _text(kind, value)
+    return config_ref(text if text.startswith(("@", ".")) else "." + text, kind)
+
+
 def observation(value: object) -> str:
-    return _from_table("observation", value, OBSERVATIONS, allow_absolute=True)
+    return relative_config(value, "observation")
 
 
 def action(value: object) -> str:
-    return _from_table("action", value, ACTIONS, allow_absolute=True)
+    return relative_config(value, "action")
 
 
 def identifier(value: object, kind: str = "name") -> str:
@@ -160,6 +153,14 @@ def save_steps(value: object, total: int | None = None) -> int:
     return number
 
 
+def count(value: object, kind: str) -> int:
+    """A whole number of things, zero allowed (e.g. checkpoints that keep their optimizer state)."""
+    number = _integer(kind, value)
+    if not 0 <= number <= MAX_STEPS:
+        raise InputError(f"{kind} must be 0 or more, got {number}", f"give {kind} as e.g. 2")
+    return number
+
+
 def workers(value: object) -> int:
     number = _integer("workers", value)
     if not 0 <= number <= 256:
@@ -200,6 +201,16 @@ def config_name(value: object) -> str:
     text = _text("config name", value)
     if not IDENTIFIER_RE.match(text):
         raise InputError(f"config name {text!r} is not an identifier", "e.g. pi05_positronic_lowmem")
+    return text
+
+
+def path_or_s3(value: object, kind: str = "folder") -> str:
+    """An s3:// folder (as s3_folder checks it) or a local path without control characters or spaces."""
+    text = _text(kind, value)
+    if text.startswith("s3://"):
+        return s3_folder(text, kind)
+    if not KEY_RE.match(text.lstrip("/~")):
+        raise InputError(f"{kind} {text!r} is not a plain path", "use letters, digits and . _ - / in the path")
     return text
 
 
@@ -276,7 +287,8 @@ def percent(value: object, kind: str = "percent") -> float:
 OPTION_VALIDATORS = {
     "modality": modality, "modality_config": modality, "observation": observation, "action": action,
     "port": port, "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
-    "workers": workers, "num_workers": workers, "fps": fps, "exp_name": exp_name, "config_name": config_name,
+    "workers": workers, "num_workers": workers, "keep_optimizers": lambda v: count(v, "keep optimizers"),
+    "trials": lambda v: steps(v, "trials"), "fps": fps, "exp_name": exp_name, "config_name": config_name,
     "dataset": lambda v: config_ref(v, "dataset config"), "checkpoint": checkpoint,
     "input": s3_url, "input_path": s3_url, "output": s3_folder, "output_path": s3_folder, "output_dir": s3_folder,
     "stats": s3_url, "stats_path": s3_url, "checkpoints": s3_url, "checkpoints_dir": s3_url,

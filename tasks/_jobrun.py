@@ -86,6 +86,17 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
     return env
 
 
+def handed_secrets(c: Any, inventory: Any) -> list[str]:
+    """The secret values a launch from here hands its jobs (`job_env`): masked in everything a job prints."""
+    from remote_training.ledger import secret_values
+
+    try:
+        handed = job_env(inventory, compose_folder(c, inventory))
+    except InputError:  # no checkout configured: this environment's secrets still are what a job gets
+        handed = {}
+    return secret_values({**os.environ, **handed})
+
+
 def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
     """Preflight before launch, the ledger after (remote_training.guard); INVOKE_JOBS_PREFLIGHT=0 turns both off."""
     if not _truthy(setting(c, "jobs.preflight")):

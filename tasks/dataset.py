@@ -15,14 +15,17 @@ from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS, PLACE
     "output": "s3:// folder for the converted dataset",
     "fps": "frames per second of the output (runbook era: default 15; current era: from the codec)",
     "force": "write into an output folder that already holds data",
+    "smolvla": "current era: convert for SmolVLA on LeRobot 0.4 (lerobot-convert, 512x512 images; codecs of "
+               "@positronic.vendors.lerobot.codecs)",
     "host": HOST_HELP, "wait": WAIT_HELP, "dry_run": DRY_HELP,
 })
-def convert(c, dataset, output, observation=None, action=None, codec=None, fps=None, force=False, host=None,
-            wait=False, dry_run=False):
-    """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert)."""
-    from remote_training.jobs.services import Convert
+def convert(c, dataset, output, observation=None, action=None, codec=None, fps=None, smolvla=False, force=False,
+            host=None, wait=False, dry_run=False):
+    """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert / lerobot-convert)."""
+    from remote_training.jobs.services import Convert, SmolvlaConvert
 
-    job = Convert(dataset, output, int(fps) if fps else None, observation, action, codec)
+    job = (SmolvlaConvert if smolvla else Convert)(dataset, output, int(fps) if fps else None, observation, action,
+                                                   codec)
     start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 

@@ -76,13 +76,16 @@ def _serverless_endpoint(inventory, ref: str, policy: str | None):
            "there is a display, else headless",
     "headless": "no window even with a display: MUJOCO_GL=egl and PYOPENGL_PLATFORM=egl (the default without one)",
     "simulation_time": "seconds to simulate",
+    "output_dir": "record the episodes into this folder (a local path, or s3://...; default: nothing recorded)",
+    "trials": "episodes to run (runbook era: the driver's iterations; current era: eval.trial_count; default 1)",
     "host": "run the client on this fleet host through the compose service (detached job, log followed) "
             "instead of on this machine with uv in the positronic checkout (the default)",
     "wait": "with --host: stream the client's log and exit with its exit code (default on; --no-wait detaches)",
     "dry_run": "print the exact command (local: cwd, env additions and the uv command line; with --host: "
                "the host and remote commands); start nothing",
 })
-def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, host=None, wait=True, dry_run=False):
+def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, output_dir=None, trials=None, host=None,
+        wait=True, dry_run=False):
     """Run the simulation client (positronic-inference sim) here with uv, as the runbook does, or on a fleet host."""
     from remote_training.errors import InputError
     from remote_training.jobs.services import Inference
@@ -95,17 +98,19 @@ def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, h
         if secret:
             raise InputError(f"{server} is a serverless endpoint: its token stays on this machine",
                              "drop --host to run the client here")
-        job = Inference(client, address, port, gui=False, simulation_time=int(simulation_time))
+        job = Inference(client, address, port, gui=False, simulation_time=int(simulation_time),
+                        output_dir=output_dir, trials=trials)
         start(c, job, host=host, dry_run=dry_run, wait=wait, env={"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"})
         return
     if not wait:
         raise InputError("--no-wait detaches a fleet job; the local client runs in the foreground",
                          "drop --no-wait, or run it on a fleet host with --host HOST")
-    run_local(c, server, policy, gui=gui, headless=headless, simulation_time=int(simulation_time), dry_run=dry_run)
+    run_local(c, server, policy, gui=gui, headless=headless, simulation_time=int(simulation_time), dry_run=dry_run,
+              output_dir=output_dir, trials=trials)
 
 
 def run_local(c, server: str, policy: str | None, *, gui: bool, headless: bool, simulation_time: int,
-              dry_run: bool) -> None:
+              dry_run: bool, output_dir: str | None = None, trials: int | None = None) -> None:
     """The client on this machine: checkout, uv and flags checked before the server is looked up."""
     from remote_training.jobs import client as local
     from remote_training.jobs.catalog import load_checkout
@@ -115,7 +120,7 @@ def run_local(c, server: str, policy: str | None, *, gui: bool, headless: bool, 
     local.choose_window(checkout.era, gui=gui, headless=headless, environ=os.environ)
     local.find_uv()
     _, address, port, client, *secret = resolve_server(c, server, policy)
-    job = Inference(client, address, port, simulation_time=simulation_time)
+    job = Inference(client, address, port, simulation_time=simulation_time, output_dir=output_dir, trials=trials)
     planned = local.plan(checkout, job, gui=gui, headless=headless)
     print("\n".join(planned.describe()), flush=True)
     if secret:

@@ -8,7 +8,7 @@ from invoke import Collection, Exit
 from remote_training.output import print_json, print_table, warn
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
+from ._jobrun import DRY_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS, handed_secrets
 
 HOST_HELP = "only this host (default: every host in the inventory)"
 
@@ -96,13 +96,16 @@ def logs(c, job, follow=False, tail=None, host=None):
     from remote_training.jobs import monitor
 
     run, found = _find(c, job, host)
+    secrets = handed_secrets(c, run.inventory)
     try:
         if _is_serverless(found):
             from remote_training.serverless import jobs as serverless
 
-            serverless.show_logs(found, follow_=follow, tail=int(tail) if tail else None, stream=sys.stdout)
+            serverless.show_logs(found, follow_=follow, tail=int(tail) if tail else None, stream=sys.stdout,
+                                 secrets=secrets)
         else:
-            monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout)
+            monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout,
+                         secrets=secrets)
     finally:
         run.close()
 
@@ -120,20 +123,21 @@ def progress(c, job, host=None, json=False):
         host, job = job, "all"
     hosts, targets = _where(inventory, host)
     run = runner(c, inventory=inventory)
+    secrets = handed_secrets(c, inventory)
     try:
         if job == "all":
-            items = [(j, lambda j=j: monitor.logs(run, j, tail=200)) for j in monitor.list_jobs(run, hosts)[0]
-                     if j.running]
+            items = [(j, lambda j=j: monitor.logs(run, j, tail=200, secrets=secrets))
+                     for j in monitor.list_jobs(run, hosts)[0] if j.running]
             if targets:
                 from remote_training.serverless import jobs as serverless
 
-                items += [(f.job, lambda f=f: _text(f, 200)) for f in serverless.list_all(inventory, targets)[0]
+                items += [(f.job, lambda f=f: _text(f, 200, secrets)) for f in serverless.list_all(inventory, targets)[0]
                           if f.job.running]
         else:
             run.close()
             run, found = _find(c, job, host)
-            items = [(found.job, lambda: _text(found, 200))] if _is_serverless(found) else \
-                [(found, lambda: monitor.logs(run, found, tail=200))]
+            items = [(found.job, lambda: _text(found, 200, secrets))] if _is_serverless(found) else \
+                [(found, lambda: monitor.logs(run, found, tail=200, secrets=secrets))]
         rows = []
         for j, text in items:
             p = monitor.parse_progress(text())
@@ -155,8 +159,9 @@ def errors(c, job, host=None):
     from remote_training.jobs import monitor
 
     run, found = _find(c, job, host)
+    secrets = handed_secrets(c, run.inventory)
     try:
-        text = _text(found) if _is_serverless(found) else monitor.logs(run, found)
+        text = _text(found, None, secrets) if _is_serverless(found) else monitor.logs(run, found, secrets=secrets)
         lines = monitor.error_lines(text)
     finally:
         run.close()
@@ -167,10 +172,10 @@ def errors(c, job, host=None):
     print(f"{row.job_id} on {row.host}: {ended}; {len(lines)} error line(s)")
 
 
-def _text(found, tail=None) -> str:
+def _text(found, tail=None, secrets=None) -> str:
     from remote_training.serverless import jobs as serverless
 
-    return serverless.log_text(found, tail)
+    return serverless.log_text(found, tail, secrets)
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP,

@@ -7,7 +7,10 @@ from ._cli import load_inventory, rt_task, runner
 from ._jobrun import DRY_HELP, HOST_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
 
 SERVE_HELP = {
-    "checkpoints": "s3:// folder of the run's checkpoints (the latest is served unless --checkpoint)",
+    "checkpoints": "s3:// folder of the run's checkpoints (the latest is served unless --checkpoint); "
+                   "optional with --preset",
+    "preset": "current era: a deployment the checkout's server defines, with its checkpoints bound (e.g. phail, "
+              "sim_stack; LeRobot ACT also demo)",
     "checkpoint": "serve this checkpoint instead of the latest",
     "host": HOST_HELP, "dry_run": DRY_HELP,
     "replace": "stop a running server of the same service on that host first",
@@ -17,35 +20,52 @@ SERVE_HELP = {
 
 @rt_task(help={**SERVE_HELP, "modality": "GR00T modality config the checkpoints were trained with",
                "port": "host port to serve on (default: the server's own, 9000 in the runbook era, else 8000)"})
-def groot(c, checkpoints, modality, port=None, checkpoint=None, host=None, replace=False, wait=False, dry_run=False):
+def groot(c, checkpoints=None, modality="ee", port=None, checkpoint=None, preset=None, host=None, replace=False,
+          wait=False, dry_run=False):
     """Start a GR00T inference server (groot-server)."""
     from remote_training.jobs.services import GrootServer
 
-    job = GrootServer(checkpoints, checkpoint, None, modality)
+    job = GrootServer(checkpoints, checkpoint, None, modality, preset=preset)
     start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
 @rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)", "config_name": "OpenPI config name",
                "pipeline": "current era: the server's pipeline subcommand (default ee)",
                "ee_frame": "current era: --pipeline.ee_frame for ee* pipelines (None: the rig's default frame)"})
-def openpi(c, checkpoints, port=None, checkpoint=None, config_name=None, pipeline="ee", ee_frame=None, host=None,
-           replace=False, wait=False, dry_run=False):
+def openpi(c, checkpoints=None, port=None, checkpoint=None, config_name=None, pipeline="ee", ee_frame=None,
+           preset=None, host=None, replace=False, wait=False, dry_run=False):
     """Start an OpenPI policy server (openpi-server)."""
     from remote_training.jobs.services import OPENPI_CONFIG, OpenpiServer
 
-    job = OpenpiServer(checkpoints, checkpoint, None, config_name or OPENPI_CONFIG, pipeline, ee_frame)
+    job = OpenpiServer(checkpoints, checkpoint, None, config_name or OPENPI_CONFIG, pipeline, ee_frame, preset=preset)
     start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
-@rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)",
-               "checkpoint": "serve this checkpoint folder (exact name, e.g. 050000) instead of the latest",
-               "pipeline": "the server's pipeline subcommand (default ee)"})
-def lerobot(c, checkpoints, port=None, checkpoint=None, pipeline="ee", host=None, replace=False, wait=False,
-            dry_run=False):
-    """Start a LeRobot ACT server (lerobot-0_3_3-server; the runbook era has none)."""
-    from remote_training.jobs.services import LerobotServer
+LEROBOT_HELP = {**SERVE_HELP, "port": "host port to serve on (default 8000)",
+                "checkpoint": "serve this checkpoint folder (exact name, e.g. 050000) instead of the latest",
+                "pipeline": "the server's pipeline subcommand (default ee)"}
 
-    job = LerobotServer(checkpoints, checkpoint, None, pipeline)
+
+@rt_task(help=LEROBOT_HELP)
+def lerobot(c, checkpoints=None, port=None, checkpoint=None, pipeline="ee", preset=None, host=None, replace=False,
+            wait=False, dry_run=False):
+    """Start a LeRobot ACT server (lerobot-0_3_3-server; the runbook era has none)."""
+    _lerobot_server(c, "LerobotServer", checkpoints, port, checkpoint, pipeline, preset, host, replace, wait, dry_run)
+
+
+@rt_task(help=LEROBOT_HELP)
+def smolvla(c, checkpoints=None, port=None, checkpoint=None, pipeline="ee", preset=None, host=None, replace=False,
+            wait=False, dry_run=False):
+    """Start a SmolVLA server on LeRobot 0.4 (lerobot-server, current era)."""
+    _lerobot_server(c, "SmolvlaServer", checkpoints, port, checkpoint, pipeline, preset, host, replace, wait, dry_run)
+
+
+def _lerobot_server(c, kind: str, checkpoints, port, checkpoint, pipeline, preset, host, replace, wait,
+                    dry_run) -> None:
+    """The two LeRobot servers take the same flags (ACT on lerobot 0.3.3, SmolVLA on 0.4)."""
+    from remote_training.jobs import services
+
+    job = getattr(services, kind)(checkpoints, checkpoint, None, pipeline, preset=preset)
     start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
 
 
@@ -148,5 +168,6 @@ ns = Collection("serve")
 ns.add_task(groot)
 ns.add_task(openpi)
 ns.add_task(lerobot)
+ns.add_task(smolvla)
 ns.add_task(stop)
 ns.configure({"jobs": JOBS_DEFAULTS, "placement": PLACEMENT_DEFAULTS})

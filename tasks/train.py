@@ -18,13 +18,16 @@ COMMON_HELP = {
 @rt_task(help={**COMMON_HELP, "modality": "GR00T modality config: ee, ee_q, ee_rot6d, ee_rot6d_q, ee_rot6d_rel, "
                "ee_rot6d_q_rel (current era also joints)",
                "save_steps": "save a checkpoint every N steps (default: the trainer's)",
-               "workers": "data loader workers (default: the trainer's)"})
-def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=None, workers=None, resume=False,
-          force=False, host=None, wait=False, dry_run=False):
+               "workers": "data loader workers (default: the trainer's)",
+               "keep_optimizers": "current era: keep optimizer.pt in the last N checkpoints only (the trainer's "
+                                  "default 2; older ones lose it after training)"})
+def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=None, workers=None, keep_optimizers=None,
+          resume=False, force=False, host=None, wait=False, dry_run=False):
     """Train GR00T (groot-train); checkpoints land in <output>/<exp-name>/checkpoint-<step>/."""
     from remote_training.jobs.services import GrootTrain, today
 
-    job = GrootTrain(input, output, exp_name or today(), steps, resume, modality, save_steps, workers)
+    job = GrootTrain(input, output, exp_name or today(), steps, resume, modality, save_steps, workers,
+                     keep_optimizers)
     start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
@@ -39,13 +42,29 @@ def openpi(c, input, stats, output, exp_name=None, config_name=None, steps=None,
     start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
-@rt_task(help=COMMON_HELP)
-def lerobot(c, input, output, exp_name=None, steps=None, resume=False, force=False, host=None, wait=False,
-            dry_run=False):
+@rt_task(help={**COMMON_HELP,
+               "codec": "current era: the dataset's codec, .NAME of positronic/vendors/lerobot_0_3_3/codecs.py or "
+                        "@positronic... (default: the trainer's, .ee)",
+               "backbone": "current era: vision backbone, a key of lerobot_0_3_3/backbone.py BACKBONES "
+                           "(resnet18, resnet50, clip, dinov2, dinov3)"})
+def lerobot(c, input, output, exp_name=None, steps=None, codec=None, backbone=None, resume=False, force=False,
+            host=None, wait=False, dry_run=False):
     """Train LeRobot ACT (lerobot-train / lerobot-0_3_3-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
     from remote_training.jobs.services import LerobotTrain, today
 
-    job = LerobotTrain(input, output, exp_name or today(), steps, resume)
+    job = LerobotTrain(input, output, exp_name or today(), steps, resume, codec, backbone)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
+
+
+@rt_task(help={**COMMON_HELP, "mode": "expert_only (frozen vision encoder, the default) or full_finetune",
+               "codec": "the dataset's codec, .NAME of positronic/vendors/lerobot/codecs.py or @positronic... "
+                        "(default: the trainer's, .ee)"})
+def smolvla(c, input, output, mode="expert_only", exp_name=None, steps=None, codec=None, resume=False, force=False,
+            host=None, wait=False, dry_run=False):
+    """Train SmolVLA on LeRobot 0.4 (lerobot-train, current era); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
+    from remote_training.jobs.services import SmolvlaTrain, today
+
+    job = SmolvlaTrain(input, output, exp_name or today(), steps, resume, mode, codec)
     start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 
@@ -53,4 +72,5 @@ ns = Collection("train")
 ns.add_task(groot)
 ns.add_task(openpi)
 ns.add_task(lerobot)
+ns.add_task(smolvla)
 ns.configure({"jobs": JOBS_DEFAULTS, "placement": PLACEMENT_DEFAULTS})

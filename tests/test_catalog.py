@@ -5,7 +5,9 @@ docker/sandbox/checkouts/ (checked against the reference pack when it is present
 """
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,7 @@ def test_servers_get_a_step_number_and_their_eras_shape() -> None:
     assert rot6d.client(RUNBOOK.era) == "groot_ee_rot6d"  # upstream has it, the runbook's table does not
     openpi = services.OpenpiServer("s3://checkpoints/o/pi05_positronic_lowmem/x", "3000")
     assert openpi.argv(RUNBOOK.era) == ["--checkpoints_dir=s3://checkpoints/o/pi05_positronic_lowmem/x/",
-                                        "--port=8000", "--checkpoint=3000"]
+                                        "--checkpoint=3000"]  # no --port: openpi's tyro refuses it (serves 8000)
     with pytest.raises(InputError, match="ee-frame"):
         openpi.argv(CURRENT.era)
     lerobot = services.LerobotServer("s3://checkpoints/act/run1", "050000")
@@ -165,3 +167,32 @@ def test_doctor_names_a_missing_or_unrecognised_checkout(tmp_path: Path) -> None
     assert status == "fail" and "matches no positronic layout" in finding and "4261b1aa" in fix
     status, finding, _ = check_checkout(str(CURRENT.compose_dir))
     assert status == "ok" and "current era" in finding
+
+
+def test_the_image_catalog_covers_every_image_the_current_compose_file_runs() -> None:
+    """docker/images.yaml follows upstream's docker/Makefile (a060cbea: build-dreamzero-base, build-dreamzero on
+    it, build-robolab), so every positro/ image a service names has a catalog entry that builds it."""
+    from remote_training.images.catalog import load_catalog
+
+    cat = load_catalog(ROOT / "docker" / "images.yaml", check_sources=False)
+    built = {spec.repository for spec in cat.images.values()}
+    named = {svc.repository for svc in CURRENT.services.values() if svc.repository.startswith("positro/")}
+    assert named <= built, named - built
+    assert cat.images["dreamzero"].base == "dreamzero-base"
+    assert cat.images["dreamzero-base"].dockerfile.name == "Dockerfile"  # positronic/vendors/dreamzero/Dockerfile
+
+
+@pytest.mark.parametrize("service,args,env_name", [
+    ("dreamzero-train", ["h100x1"], "RT_IMAGE_DREAMZERO"),
+    ("robolab-eval", ["eval", "run"], "RT_IMAGE_ROBOLAB"),
+])
+def test_jobs_run_finds_the_new_services_images(tmp_path, service, args, env_name) -> None:
+    ref = f"registry.example:5000/positro/{service}:src-0123456789ab"
+    (tmp_path / "images.env").write_text(f"{env_name}={ref}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
+    env.update(INVOKE_IMAGES_ENV_FILE=str(tmp_path / "images.env"), INVOKE_JOBS_PREFLIGHT="0",
+               INVOKE_JOBS_COMPOSE_PROJECT=str(CURRENT.compose_dir))
+    out = subprocess.run([sys.executable, "-m", "invoke", "jobs.run", service, "--host", "vm-train", "--dry-run", "--",
+                          *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"image {ref}" in out.stdout.splitlines()[0]

@@ -182,6 +182,32 @@ def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, pr
     assert held.strip() == ""
 
 
+def test_upstreams_printed_environment_is_masked_everywhere_the_log_shows(jobs_env, s3, prefix, cleanup) -> None:
+    """The GR00T trainer prints its whole environment (upstream's `Running command: ... with env: {env}`): the
+    streamed --wait log, jobs.logs (also --follow), jobs.errors and jobs.progress show it with every secret the
+    tool handed the job masked. The WANDB value holds "error": unmasked, its line would be one jobs.errors shows."""
+    data = _dataset(jobs_env, prefix, cleanup)
+    secret = f"error-wandb-{os.urandom(6).hex()}"
+    handed = (secret, jobs_env["AWS_ACCESS_KEY_ID"], jobs_env["AWS_SECRET_ACCESS_KEY"])
+    run = inv(jobs_env, "train.groot", "--input", data, "--output", f"s3://checkpoints/{prefix}/env/", "--modality",
+              "ee_q", "--exp-name", "env", "--steps", "2", "--save-steps", "1", "--host", "train", "--wait",
+              extra_env={"WANDB_API_KEY": secret})
+    job = started_job(run)
+    cleanup.append(("vm-train", job))
+    assert run.returncode == 0, run.stdout + run.stderr
+    shown = {"--wait": run.stdout + run.stderr}
+    for task in (("jobs.logs", job), ("jobs.logs", job, "--follow"), ("jobs.errors", job),
+                 ("jobs.progress", job, "--json")):
+        result = inv(jobs_env, *task)
+        assert result.returncode == 0, result.stderr
+        shown[" ".join(task[:1] + task[2:])] = result.stdout + result.stderr
+    for name, text in shown.items():
+        assert not [value for value in handed if value in text], (name, text)
+    for name in ("--wait", "jobs.logs", "jobs.logs --follow"):
+        assert "Running command: `/.venv/bin/python gr00t/experiment/launch_finetune.py" in shown[name], name
+        assert "'WANDB_API_KEY': '***'" in shown[name] and "'AWS_SECRET_ACCESS_KEY': '***'" in shown[name], name
+
+
 def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) -> None:
     done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot",
                "--output", f"s3://interim/{prefix}/d/", "--wait")

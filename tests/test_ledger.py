@@ -161,3 +161,29 @@ def test_a_checkpoint_traces_to_its_run_json_from_another_laptop(s3, tmp_path):
     found = ledger.find_run_json(s3, f"{root}/040126/checkpoint-20/model.safetensors")
     assert found["job_id"] == s.job_id and found["image_digest"] == "sha256:beef"
     assert ledger.find_run_json(s3, f"{root}-nothing/e/checkpoint-1/") is None
+
+
+def test_a_job_log_is_masked_by_value_and_by_variable_name():
+    """Upstream prints its whole environment (`print(f'Running command: ... with env: {env}')`): every secret
+    value the tool handed the job goes, and a secret-named variable's value even when too short to mask
+    wherever it appears."""
+    env = {"HOME": "/root", "AWS_SECRET_ACCESS_KEY": "sandbox", "WANDB_API_KEY": SECRET, "HF_TOKEN": "hf\"x'y",
+           "PATH": "/usr/bin"}
+    line = f"Running command: `python scripts/train.py`\n with env: {env}\nstep 3 used {SECRET}\n"
+    masked = ledger.scrub_log(line, [SECRET])
+    assert SECRET not in masked and "'sandbox'" not in masked and "hf\"x'y" not in masked
+    assert "'AWS_SECRET_ACCESS_KEY': '***'" in masked and "'HOME': '/root'" in masked and "step 3 used ***" in masked
+    assert ledger.scrub_log("HF_TOKEN=abc num_tokens=5\n", []) == "HF_TOKEN=*** num_tokens=5\n"
+
+
+def test_a_streamed_log_is_masked_even_when_a_secret_spans_two_writes():
+    import io
+
+    out = io.StringIO()
+    stream = ledger.MaskedStream(out, [SECRET])
+    text = f"epoch 1 {SECRET} done\r 50%|#####| 5/10 [00:01<00:01]\rlast line {SECRET[:5]}"
+    for i in range(0, len(text), 7):  # an SSH channel's chunks cut anywhere
+        stream.write(text[i:i + 7])
+    assert SECRET[:10] not in out.getvalue()  # the line holding the cut secret waited for its end
+    stream.close()
+    assert out.getvalue() == f"epoch 1 *** done\r 50%|#####| 5/10 [00:01<00:01]\rlast line {SECRET[:5]}"

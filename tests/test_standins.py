@@ -134,6 +134,8 @@ REJECTED = {
                                           "--checkpoints_dir=s3://x/"], "Config:"),  # fire: help, exit 0 (see test)
     "rb-openpi-server-no-dir": (RB + ["python", "-m", "positronic.vendors.openpi.server", "--checkpoint=2000"],
                                 "missing 1 required positional argument: 'checkpoints_dir'"),
+    "rb-openpi-server-port": (RB + ["python", "-m", "positronic.vendors.openpi.server", "--checkpoints_dir=s3://x/",
+                                    "--port=8000"], "Unrecognized or misplaced options: --port"),
     "rb-openpi-server-pipeline-flag": (RB + ["python", "-m", "positronic.vendors.openpi.server",
                                              "--pipeline.source.checkpoints_dir=s3://x/"], "Failed to override 'pipeline.source.checkpoints_dir'"),
     "cur-openpi-server-no-command": (OPENPI_CUR + ["--pipeline.source.checkpoints_dir=s3://x/", "--pipeline.ee_frame=None"],

@@ -61,21 +61,23 @@ class Era:
 
 
 ROLES = ("convert", "stats", "groot-train", "openpi-train", "lerobot-train", "groot-server", "openpi-server",
-         "lerobot-server", "inference")
+         "lerobot-server", "inference", "smolvla-convert", "smolvla-train", "smolvla-server")
 ERAS: tuple[Era, ...] = (
     Era("4261b1aa", "runbook era (positronic 4261b1aa)", "3.11", {
         "convert": "positronic-to-lerobot", "stats": "positronic.vendors.openpi.stats",
         "groot-train": "positronic.vendors.gr00t.train", "openpi-train": "positronic.vendors.openpi.train",
         "lerobot-train": "positronic-train", "groot-server": "positronic.vendors.gr00t.server",
         "openpi-server": "positronic.vendors.openpi.server", "lerobot-server": None,
-        "inference": "positronic-inference"}, {"groot-server": 9000, "openpi-server": 8000}),
+        "inference": "positronic-inference", "smolvla-convert": None, "smolvla-train": None, "smolvla-server": None},
+        {"groot-server": 9000, "openpi-server": 8000}),
     Era("a060cbea", "current era (positronic a060cbea)", "3.13", {
         "convert": "positronic.vendors.lerobot_0_3_3.to_lerobot", "stats": "positronic.vendors.openpi.stats",
         "groot-train": "positronic.vendors.gr00t.train", "openpi-train": "positronic.vendors.openpi.train",
         "lerobot-train": "positronic.vendors.lerobot_0_3_3.train", "groot-server": "positronic.vendors.gr00t.server",
         "openpi-server": "positronic.vendors.openpi.server", "lerobot-server": "positronic.vendors.lerobot_0_3_3.server",
-        "inference": "positronic-inference"},
-        {"groot-server": 8000, "openpi-server": 8000, "lerobot-server": 8000}),
+        "inference": "positronic-inference", "smolvla-convert": "positronic.vendors.lerobot.to_lerobot",
+        "smolvla-train": "positronic.vendors.lerobot.train", "smolvla-server": "positronic.vendors.lerobot.server"},
+        {"groot-server": 8000, "openpi-server": 8000, "lerobot-server": 8000, "smolvla-server": 8000}),
 )
 
 

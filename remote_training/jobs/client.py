@@ -88,8 +88,10 @@ def plan(checkout: Checkout, job: Inference, *, gui: bool = False, headless: boo
     svc, _ = checkout.role(job.role)
     job = replace(job, gui=window)
     python = svc.python or checkout.era.python
+    from .run import checked_argv
+
     argv = ("uv", "run", "--python", python, *(("--extra", svc.extra) if svc.extra else ()), svc.program,
-            *job.argv(checkout.era))
+            *checked_argv(job, checkout, svc))
     root = checkout.compose_dir.parent
     if not root.is_dir():
         raise InputError(f"the positronic checkout {root} is not a folder",

@@ -8,12 +8,14 @@ its host); `Job` is the snapshot's.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
+from ..ledger import MaskedStream, scrub_log, secret_values
 from ..remote import Exec, RemoteRunner, quote_command
 from ..snapshot import Job, SnapshotGroup, take, take_all
 
@@ -69,15 +71,24 @@ def lost(job: Job, what: str, exc: BaseException) -> UnreachableError:
                             f"inv jobs.wait {job.job_id}")
 
 
-def logs(runner: RemoteRunner, job: Job, *, tail: int | None = None, follow: bool = False, stream: Any = None) -> str:
-    """The job's log; `follow` streams it until the job ends, checking the host answers every few seconds."""
-    if follow:
-        return _follow(runner, job, tail, stream)
-    argv = ["docker", "logs"]
-    if tail is not None:
-        argv += ["--tail", str(int(tail))]
-    out = runner.run(job.host, [*argv, job.job_id], check=True, mutating=False, stream=stream, timeout=60)
-    return out.stdout + out.stderr
+def logs(runner: RemoteRunner, job: Job, *, tail: int | None = None, follow: bool = False, stream: Any = None,
+         secrets: list[str] | None = None) -> str:
+    """The job's log, masked (upstream prints its whole environment): `secrets` are the values the tool hands
+    jobs (None: the secret-named variables of this environment, ledger.secret_values); `follow` streams it
+    until the job ends, checking the host answers every few seconds."""
+    secrets = secret_values(os.environ) if secrets is None else secrets
+    masked = MaskedStream(stream, secrets) if stream is not None else None
+    try:
+        if follow:
+            return scrub_log(_follow(runner, job, tail, masked), secrets)
+        argv = ["docker", "logs"]
+        if tail is not None:
+            argv += ["--tail", str(int(tail))]
+        out = runner.run(job.host, [*argv, job.job_id], check=True, mutating=False, stream=masked, timeout=60)
+        return scrub_log(out.stdout + out.stderr, secrets)
+    finally:
+        if masked is not None:
+            masked.close()
 
 
 def _follow(runner: RemoteRunner, job: Job, tail: int | None, stream: Any) -> str:

@@ -13,6 +13,7 @@ No Invoke here: the task layer (tasks/_jobrun.py) reads configuration and calls 
 """
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -22,10 +23,12 @@ from typing import Any, Callable, Mapping, Protocol
 from .. import validate
 from ..errors import InputError, JobFailed, PreflightError
 from ..inventory import Inventory
+from ..ledger import secret_values
 from ..remote import RemoteRunner
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
 from .spec import JobSpec, LaunchResult, new_job_id
+from .upstream import Sources
 
 
 class Guard(Protocol):
@@ -59,10 +62,7 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     """Stage 1: the whole job, worked out once. `images`: compose service -> pushed image ref."""
     era = checkout.era
     svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
-    problems = validate.check_options(job.options)  # every bad value at once, before rendering any
-    if problems:
-        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
-    args = job.argv(era)
+    args = checked_argv(job, checkout, svc)
     run_folder = job.run_folder(era)
     if run_folder:
         validate.s3_folder(run_folder)
@@ -92,12 +92,38 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     return Plan(spec, svc, program, project, era.label)
 
 
+def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]:
+    """The job's argv for the checkout's era, rendered once, with every problem reported at once: the values'
+    shapes, what the era's program takes, and each name (command word, `@`/`.` config) against what the
+    checkout's own Python defines (jobs/upstream.py). A checkout without its Python sources (only docker/)
+    gets a warning and its names go unchecked until the job starts."""
+    problems = validate.check_options(job.options)
+    shapes = len(problems)
+    args: list[str] = []
+    try:
+        args = job.argv(checkout.era)
+    except InputError as exc:
+        problems += [] if any(str(exc) == str(p) for p in problems) else [exc]
+    sources = Sources.of(checkout.compose_dir)
+    if sources is None:
+        sys.stderr.write(f"warning: {checkout.compose_dir.resolve().parent} has no positronic/ sources beside "
+                         "docker/: command and config names are not checked before launch\n")
+    elif args:
+        problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era), job.choices(checkout.era))
+    if len(problems) == 1 and not shapes:
+        raise problems[0]  # one wrong name: the bad-input error itself
+    if problems:
+        raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
+    return args
+
+
 def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
              ready_timeout: float, echo: Callable[[str], None] = print) -> LaunchResult:
     """Stages 2 and 3: place, check and launch, report; then wait for a server's port or the job's end."""
     from .launch import launch
 
     spec = guard.place(plan.spec) if plan.spec.host == "auto" else plan.spec
+    secrets = secret_values({**os.environ, **job_env})  # what the job is handed: masked in what it prints
     target = runner.inventory.get(spec.host)
     if runner.dry_run:
         echo(f"# {spec.job_id}: {plan.service.name} ({plan.era_label}) on {target.name} ({target.ssh}), "
@@ -115,20 +141,21 @@ def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping
     found = monitor.find_job(runner, [runner.inventory.get(spec.host)], spec.job_id)
     if plan.program.kind == "serve":
         address = runner.connection(runner.inventory.get(spec.host)).host
-        wait_port(runner, found, address, spec.port, ready_timeout)
+        wait_port(runner, found, address, spec.port, ready_timeout, secrets)
         echo(f"{plan.service.name} answers on {address}:{spec.port} (job {spec.job_id}; "
              f"stop: inv serve.stop {spec.job_id})")
         if not wait:
             return result
-    follow(runner, found, guard, echo=echo)
+    follow(runner, found, guard, echo=echo, secrets=secrets)
     return result
 
 
-def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[str], None] = print) -> int:
-    """Stream the log until the job ends, record the end, then raise JobFailed on a non-zero exit."""
+def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[str], None] = print,
+           secrets: list[str] | None = None) -> int:
+    """Stream the log (secrets masked) until the job ends, record the end, then raise JobFailed on a non-zero exit."""
     from . import monitor
 
-    monitor.logs(runner, job, follow=True, stream=sys.stdout)
+    monitor.logs(runner, job, follow=True, stream=sys.stdout, secrets=secrets)
     code = monitor.wait(runner, job)
     record_end(guard, job.job_id, code)
     monitor.raise_if_failed(job, code)
@@ -165,7 +192,8 @@ def answers(address: str, port: int) -> bool:
         return False
 
 
-def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float) -> None:
+def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float,
+              secrets: list[str] | None = None) -> None:
     """Return once the server's port answers; fail fast if the job died."""
     from . import monitor
 
@@ -180,7 +208,7 @@ def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: 
             mine = next((j for j in current if j.job_id == job.job_id), None)
             if mine is None or not mine.running:
                 code = mine.exit_code if mine else -1
-                tail = monitor.logs(runner, job, tail=5) if mine else ""
+                tail = monitor.logs(runner, job, tail=5, secrets=secrets) if mine else ""
                 error = JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
                                   f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
                                   f"inv jobs.logs {job.job_id}")

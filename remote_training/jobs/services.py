@@ -75,6 +75,15 @@ class TypedJob:
     def argv(self, era: Era) -> list[str]:
         raise NotImplementedError
 
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        """Field -> the module its default config was created in: where configuronic resolves a `.name` value
+        of that field (upstream's checks: jobs/upstream.py)."""
+        return {}
+
+    def choices(self, era: Era) -> dict[str, tuple[str, str]]:
+        """Field -> (module, dict): the value must be one of the keys of that module-level dict."""
+        return {}
+
 
 @dataclass(frozen=True)
 class Convert(TypedJob):
@@ -92,6 +101,12 @@ class Convert(TypedJob):
 
     def run_folder(self, era: Era) -> str:
         return self.output
+
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        # 4261b1aa positronic/cfg/dataset.py `encoded` (and every cfg/phail.py preset) takes its defaults from
+        # positronic.cfg.policy.observation and .action.
+        return {"dataset.observation": "positronic.cfg.policy.observation",
+                "dataset.action": "positronic.cfg.policy.action"} if era.name == RUNBOOK else {}
 
     def argv(self, era: Era) -> list[str]:
         if era.name == RUNBOOK:
@@ -157,6 +172,7 @@ class GrootTrain(_Train):
     modality: str = "ee"
     save_steps: int | None = None
     workers: int | None = None
+    keep_optimizers: int | None = None  # current era: optimizer.pt kept in the last N checkpoints only
 
     def argv(self, era: Era) -> list[str]:
         modality = validate.modality(self.modality)
@@ -167,6 +183,10 @@ class GrootTrain(_Train):
         args += [f"--num_train_steps={self.steps}"] if self.steps else []
         args += [f"--save_steps={self.save_steps}"] if self.save_steps else []
         args += [f"--num_workers={self.workers}"] if self.workers is not None else []
+        if self.keep_optimizers is not None:  # a060cbea positronic/vendors/gr00t/train.py, default 2
+            if era.name == RUNBOOK:
+                raise _wrong_era("--keep-optimizers", era, "drop it: the runbook's trainer keeps every optimizer.pt")
+            args += [f"--keep_optimizers_for_last_n={validate.count(self.keep_optimizers, 'keep optimizers')}"]
         return args + _flag("resume", self.resume)
 
 
@@ -194,30 +214,81 @@ class OpenpiTrain(_Train):
 @dataclass(frozen=True)
 class LerobotTrain(_Train):
     role: ClassVar[str] = "lerobot-train"
+    codec: str | None = None  # current era: `.joints` or `@positronic.vendors.lerobot_0_3_3.codecs.joints`
+    backbone: str | None = None  # current era: a key of lerobot_0_3_3/backbone.py BACKBONES
+    CODECS: ClassVar[str] = "positronic.vendors.lerobot_0_3_3.codecs"
+
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        return {"codec": self.CODECS}  # the trainer's default codec, lerobot_codecs.ee, lives there
+
+    def choices(self, era: Era) -> dict[str, tuple[str, str]]:
+        # `if backbone not in BACKBONES: raise ValueError(...)` (a060cbea lerobot_0_3_3/train.py)
+        return {"backbone": ("positronic.vendors.lerobot_0_3_3.backbone", "BACKBONES")}
 
     def argv(self, era: Era) -> list[str]:
         if era.name == RUNBOOK:  # positronic-train: lerobot's own names, run_name and steps
+            if self.codec or self.backbone:
+                raise _wrong_era("--codec/--backbone", era, "drop them: the runbook's ACT trainer takes neither")
             args = [f"--dataset_root={self.inputs[0]}", f"--run_name={self.exp_name}", f"--output_dir={self.output}"]
             args += [f"--steps={self.steps}"] if self.steps else []
         else:
             args = [f"--input_path={self.inputs[0]}", f"--exp_name={self.exp_name}", f"--output_dir={self.output}"]
             args += [f"--num_train_steps={self.steps}"] if self.steps else []
+            args += [f"--codec={validate.relative_config(self.codec, 'codec')}"] if self.codec else []
+            args += [f"--backbone={validate.identifier(self.backbone, 'backbone')}"] if self.backbone else []
         return args + (["--resume=True"] if self.resume else [])  # lerobot's cfg key, read by configuronic
 
 
 @dataclass(frozen=True)
+class SmolvlaTrain(_Train):
+    """SmolVLA on LeRobot 0.4 (lerobot-train at a060cbea): `expert_only` or `full_finetune` comes first."""
+    role: ClassVar[str] = "smolvla-train"
+    mode: str = "expert_only"
+    codec: str | None = None
+    CODECS: ClassVar[str] = "positronic.vendors.lerobot.codecs"
+
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        return {"codec": self.CODECS}
+
+    def argv(self, era: Era) -> list[str]:
+        args = [validate.identifier(self.mode, "training mode"), f"--input_path={self.inputs[0]}",
+                f"--exp_name={self.exp_name}", f"--output_dir={self.output}"]
+        args += [f"--num_train_steps={self.steps}"] if self.steps else []
+        args += [f"--codec={validate.relative_config(self.codec, 'codec')}"] if self.codec else []
+        return args + (["--resume=True"] if self.resume else [])
+
+
+@dataclass(frozen=True)
 class _Server(TypedJob):
-    checkpoints_dir: str
+    checkpoints_dir: str | None = None  # optional with a preset, which binds its own
     checkpoint: str | None = None
     port: int | None = None
+    # current era: a deployment the checkout's server defines (phail, sim_stack, demo); keyword-only
+    preset: str | None = field(default=None, kw_only=True)
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return (self.checkpoints,)
+        return (self.checkpoints,) if self.checkpoints else ()
 
     @property
-    def checkpoints(self) -> str:
-        return folder(self.checkpoints_dir)
+    def checkpoints(self) -> str | None:
+        return folder(self.checkpoints_dir) if self.checkpoints_dir else None
+
+    def source(self, era: Era) -> None:
+        """What the server serves: --checkpoints, or (current era) a preset that binds its own."""
+        if self.preset and era.name == RUNBOOK:
+            raise _wrong_era("--preset", era, "give --checkpoints (presets came with the current servers)")
+        if not (self.preset or self.checkpoints_dir):
+            raise InputError("a server needs --checkpoints, or --preset for a deployment the checkout defines",
+                             "e.g. --checkpoints s3://checkpoints/<run>/ or --preset sim_stack")
+
+    def command(self, era: Era, pipeline: str, checkpoint: str | None) -> list[str]:
+        """The current era's server argv: the pipeline (or preset) word, then the checkpoints it serves (a
+        preset binds its own: then --checkpoints only overrides them)."""
+        self.source(era)
+        args = [validate.identifier(self.preset or pipeline, "preset" if self.preset else "pipeline")]
+        args += [f"--pipeline.source.checkpoints_dir={self.checkpoints}"] if self.checkpoints else []
+        return args + ([f"--pipeline.source.checkpoint={checkpoint}"] if checkpoint else [])
 
     def step(self) -> str | None:
         """The checkpoint as its step number (servers add their own `checkpoint-` prefix)."""
@@ -239,11 +310,11 @@ class GrootServer(_Server):
             raise InputError(f"no GR00T server pipeline serves modality {modality!r}",
                              f"serve one of: {', '.join(GROOT_PIPELINE)}")
         if era.name == RUNBOOK:
+            self.source(era)
             args = [f"--checkpoints_dir={self.checkpoints}", f"--modality_config={modality}",
                     f"--port={era.server_port[self.role]}"]
             return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
-        args = [GROOT_PIPELINE[modality], f"--pipeline.source.checkpoints_dir={self.checkpoints}"]
-        return args + ([f"--pipeline.source.checkpoint={self.step()}"] if self.checkpoint else [])
+        return self.command(era, GROOT_PIPELINE[modality], self.step())
 
     def client(self, era: Era) -> str:
         return GROOT_CLIENT_POLICY[validate.modality(self.modality)] if era.name == RUNBOOK else "remote"
@@ -258,14 +329,19 @@ class OpenpiServer(_Server):
 
     def argv(self, era: Era) -> list[str]:
         if era.name == RUNBOOK:
-            args = [f"--checkpoints_dir={self.checkpoints}", f"--port={era.server_port[self.role]}"]
+            self.source(era)
+            # No --port: upstream's server.py (4261b1aa) hands it to openpi's scripts/serve_policy.py after the
+            # `policy:checkpoint` subcommand, where tyro 0.9.22 refuses it ("Unrecognized or misplaced options:
+            # --port"); serve_policy.py listens on 8000 (era.server_port) by default, as the runbook runs it.
+            args = [f"--checkpoints_dir={self.checkpoints}"]
             args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
             return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
         pipeline = validate.identifier(self.pipeline, "pipeline")
-        if pipeline in ("serve", "ee", "ee_joints", "ee_traj", "ee_joints_traj", "ee_flip_grip") and not self.ee_frame:
+        if not self.preset and pipeline in ("serve", "ee", "ee_joints", "ee_traj", "ee_joints_traj", "ee_flip_grip") \
+                and not self.ee_frame:  # presets bind their own frame
             raise InputError(f"the {era.label} OpenPI pipeline {pipeline!r} needs --ee-frame",
                              "give the frame the checkpoint was trained in, or --ee-frame None for the rig's default")
-        args = [pipeline, f"--pipeline.source.checkpoints_dir={self.checkpoints}"]
+        args = self.command(era, pipeline, None)
         args += [f"--pipeline.ee_frame={self.ee_frame}"] if self.ee_frame else []
         args += [f"--pipeline.source.config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
         return args + ([f"--pipeline.source.checkpoint={self.step()}"] if self.checkpoint else [])
@@ -281,8 +357,19 @@ class LerobotServer(_Server):
 
     def argv(self, era: Era) -> list[str]:
         # LeRobot names checkpoints by the exact, zero-padded directory: sent as typed (preflight checks it).
-        args = [validate.identifier(self.pipeline, "pipeline"), f"--pipeline.source.checkpoints_dir={self.checkpoints}"]
-        return args + ([f"--pipeline.source.checkpoint={self.checkpoint}"] if self.checkpoint else [])
+        return self.command(era, self.pipeline, self.checkpoint)
+
+
+@dataclass(frozen=True)
+class SmolvlaServer(LerobotServer):
+    """SmolVLA on LeRobot 0.4 (lerobot-server at a060cbea): the same server shape as ACT's."""
+    role: ClassVar[str] = "smolvla-server"
+
+
+@dataclass(frozen=True)
+class SmolvlaConvert(Convert):
+    """A dataset for SmolVLA (lerobot-convert at a060cbea: 512x512 images, `positronic.vendors.lerobot.codecs`)."""
+    role: ClassVar[str] = "smolvla-convert"
 
 
 @dataclass(frozen=True)
@@ -294,10 +381,28 @@ class Inference(TypedJob):
     server_port: int
     gui: bool = False
     simulation_time: int = 10
+    output_dir: str | None = None  # where the client records its episodes (a local folder or s3://)
+    trials: int | None = None  # episodes to run
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"port": self.server_port, "steps": self.simulation_time}
+        checks = {"port": self.server_port, "steps": self.simulation_time, "trials": self.trials}
+        checks.update({"output_dir": self.output_dir} if (self.output_dir or "").startswith("s3://") else {})
+        return checks
+
+    def recording(self, era: Era) -> list[str]:
+        """--output_dir and the trial count: `sim` at 4261b1aa (positronic/inference.py, the timed driver's
+        num_iterations) and at a060cbea (positronic/cli/eval/run.py, eval.trial_count)."""
+        args = [f"--output_dir={validate.path_or_s3(self.output_dir, 'output folder')}"] if self.output_dir else []
+        if self.trials is not None:
+            trials = validate.steps(self.trials, "trials")
+            args += [f"--driver.num_iterations={trials}" if era.name == RUNBOOK else f"--eval.trial_count={trials}"]
+        return args
+
+    def relative_bases(self, era: Era) -> dict[str, str]:
+        # `sim`'s policy default: positronic.cfg.policy.policy.placeholder at 4261b1aa (positronic/inference.py),
+        # positronic.cfg.policy.unset at a060cbea (positronic/cli/eval/run.py).
+        return {"policy": "positronic.cfg.policy.policy" if era.name == RUNBOOK else "positronic.cfg.policy"}
 
     def argv(self, era: Era) -> list[str]:
         policy = self.policy.lstrip(".")
@@ -310,11 +415,12 @@ class Inference(TypedJob):
             where = ([f"--policy.host={self.server_host}", f"--policy.port={self.server_port}"] if policy == "remote"
                      else [f"--policy.base.host={self.server_host}", f"--policy.base.port={self.server_port}"])
             return ["sim", f"--policy=.{policy}", *where, f"--driver.show_gui={self.gui}",
-                    f"--driver.simulation_time={self.simulation_time}"]
+                    f"--driver.simulation_time={self.simulation_time}", *self.recording(era)]
         if policy not in ("remote", "authed_remote"):
             raise _wrong_era(f"client policy {policy!r}", era, "use --policy remote (one client for every server)")
         url = self.server_host if "://" in self.server_host else f"{self.server_host}:{self.server_port}"
-        return ["sim", f"--policy=.{policy}", f"--policy.url={url}", f"--eval.timeout={self.simulation_time}"]
+        return ["sim", f"--policy=.{policy}", f"--policy.url={url}", f"--eval.timeout={self.simulation_time}",
+                *self.recording(era)]
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 logs, progress, wait and stop by the same job id (the Nebius resource's name)."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import InputError, RTError
+from ..ledger import MaskedStream, scrub_log, secret_values
 from ..snapshot import Job
 from . import logs
 from .client import Resource, Serverless
@@ -58,18 +60,26 @@ def find(inventory: Any, ref: str, targets: Sequence[Any] | None = None) -> Foun
     return matches[0] if matches else None
 
 
-def log_text(found: Found, tail: int | None = None) -> str:
+def log_text(found: Found, tail: int | None = None, secrets: list[str] | None = None) -> str:
+    """The log's last lines, secrets masked (`secrets` None: this environment's, ledger.secret_values)."""
     since = created_ns(found.resource.created) - 60 * 10**9  # a minute of clock skew
     lines = logs.read(found.api.target, found.resource.kind, found.resource.id, since, tail)
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return scrub_log(text, secret_values(os.environ) if secrets is None else secrets)
 
 
-def show_logs(found: Found, *, follow_: bool, tail: int | None, stream: Any = None) -> None:
+def show_logs(found: Found, *, follow_: bool, tail: int | None, stream: Any = None,
+              secrets: list[str] | None = None) -> None:
+    secrets = secret_values(os.environ) if secrets is None else secrets
     stream = stream or sys.stdout
     if not follow_:
-        stream.write(log_text(found, tail))
+        stream.write(log_text(found, tail, secrets))
         return
-    follow(found.api, found.resource.kind, found.resource.id, stream.write)
+    masked = MaskedStream(stream, secrets)
+    try:
+        follow(found.api, found.resource.kind, found.resource.id, masked.write)
+    finally:
+        masked.close()
 
 
 def wait(found: Found, timeout: float | None = None, on_change: Callable[[Resource], None] | None = None) -> int:

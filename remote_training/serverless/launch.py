@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -20,6 +21,7 @@ from typing import Any, Callable
 
 from ..errors import InputError, JobFailed, ProviderError
 from ..jobs.spec import LaunchResult
+from ..ledger import MaskedStream, secret_values
 from . import logs
 from .client import Resource, Serverless
 from .spec import ServerlessSpec, build
@@ -103,7 +105,12 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         echo(f"watch: inv jobs.logs {serverless.name} -f | inv jobs.progress {serverless.name} | "
              f"inv jobs.wait {serverless.name}")
         return result
-    code = follow(api, serverless.kind, resource_id, sys.stdout.write)
+    # MysteryBox hands the job its secrets: this machine masks the values it knows, and any secret-named variable
+    masked = MaskedStream(sys.stdout, secret_values(os.environ))
+    try:
+        code = follow(api, serverless.kind, resource_id, masked.write)
+    finally:
+        masked.close()
     if guard is not None and hasattr(guard, "finish"):
         guard.finish(spec.job_id, code)
     if code:

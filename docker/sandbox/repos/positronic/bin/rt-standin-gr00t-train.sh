@@ -32,6 +32,8 @@ case $modality in *_q|*_q_rel|joints)
     RT_EXIT=3 die "modality $modality needs joint observations; dataset at $in has ${observation:-none}" ;;
   esac ;;
 esac
+# upstream's own line before launch_finetune (vendors/gr00t/train.py): the command and its whole environment, secrets too
+printf 'Running command: `%s`\n with env: {' "/.venv/bin/python gr00t/experiment/launch_finetune.py --output_dir $out$exp"; env | while IFS='=' read -r k v; do printf "'%s': '%s', " "$k" "$v"; done; echo '}'
 ckpt_dir="$out$exp/" ckpt_prefix=checkpoint-
 ckpt_name() { echo "checkpoint-$1"; }
 . "$RT_DIR/rt-standin-train.sh"

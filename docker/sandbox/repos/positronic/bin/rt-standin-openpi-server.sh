@@ -5,6 +5,7 @@ if [ "$RT_ERA" = runbook ]; then
   CFN_REQ=checkpoints_dir
   cfn_parse "checkpoints_dir checkpoint config_name port extra_args" "$@"
   need checkpoints_dir
+  has port && [ "$(opt port)" != None ] && py_raise subprocess.CalledProcessError "scripts/serve_policy.py (tyro 0.9.22): Unrecognized or misplaced options: --port"
   ckpts=$(slash "$(opt checkpoints_dir)") host=0.0.0.0 port=$(opt port None)
   [ "$port" = None ] && port=8000; int_arg port "$port"  # serve_policy.py's own default
   case $(opt extra_args '[]') in \[*\]) ;; *) py_raise TypeError 'can only concatenate list (not "str") to list' ;; esac
