@@ -77,7 +77,7 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
     rows = [(e["job_id"], e.get("host"), (e.get("image") or "").rsplit("/", 1)[-1], (e.get("image_digest") or "")[:15],
              e.get("user"), e.get("started"), "" if e.get("exit_code") is None else e["exit_code"]) for e in entries]
     print_table(["job", "host", "image", "digest", "user", "started", "exit"], rows,
-                title=f"run ledger ({book.path})")
+                title=f"run ledger ({book.path})", optional=("digest", "image", "user", "started"))
 
 
 def _from_s3(c, url: str):

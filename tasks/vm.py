@@ -20,6 +20,7 @@ def _runner(c, dry_run: bool = False):
 def start(c, host, timeout=0, dry_run=False):
     """Start a VM and wait until SSH answers (no-op if it runs)."""
     from remote_training.lifecycle import provider, start as start_vm
+    from remote_training.progress import Progress
 
     r = _runner(c, dry_run)
     h = r.inventory.get(host)
@@ -27,8 +28,8 @@ def start(c, host, timeout=0, dry_run=False):
         print(provider(r, h).describe_start())
         print(f"then wait until ssh {h.ssh} answers")
         return
-    err(f"starting {h.name} ...")
-    done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout")))
+    with Progress(f"vm.start {h.name}") as progress:
+        done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout")), progress=progress)
     where = f" at {done.status.address}" if done.status.address else ""
     print(f"{h.name}: {'already running' if done.was_running else 'started'}{where}, SSH answers "
           f"({done.seconds:.1f}s)")
@@ -56,9 +57,12 @@ def stop(c, host, force=False, timeout=0, dry_run=False):
 def wait(c, host, timeout=0):
     """Wait until a VM is RUNNING and SSH answers (starts nothing)."""
     from remote_training.lifecycle import wait as wait_vm
+    from remote_training.progress import Progress
 
     r = _runner(c)
-    h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout")))
+    with Progress(f"vm.wait {host}") as progress:
+        h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout")),
+                    progress=progress)
     print(f"{h.name}: running, SSH answers")
 
 
@@ -89,7 +93,7 @@ def status(c, host=None, json=False):
         table.append((s.name, s.provider, s.state, s.address or "-", ssh, s.gpu or "-",
                       _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb), util, jobs, (s.error or "").split(" (fix: ")[0][:60]))
     print_table(["host", "provider", "state", "address", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
-                title=f"fleet ({r.inventory.path})")
+                title=f"fleet ({r.inventory.path})", optional=("provider", "address", "gpu", "util"))
 
 
 @rt_task(iterable=["host"], help={

@@ -138,6 +138,7 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
     stopped = jobs_json(jobs_env, "--host", "desktop")[job]
     assert stopped["state"] == "exited" and stopped["exit_code"] == 143
     assert inv(jobs_env, "jobs.wait", job).returncode == 143
+    assert inv(jobs_env, "jobs.wait", job, "--rt-codes").returncode == 10  # rt's "a job failed", no other code
 
     bad = launch_jointless_train(jobs_env, s3, prefix, f"s3://checkpoints/{prefix}/never/", cleanup)
     waited = inv(jobs_env, "jobs.wait", bad)

@@ -61,9 +61,9 @@ def control(sandbox):
     path.unlink(missing_ok=True)
 
 
-def inv(sandbox, tmp_path, *args: str) -> subprocess.CompletedProcess:
+def inv(sandbox, tmp_path, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state"),
-           "DOCKER_CONFIG": str(tmp_path / "docker")}
+           "DOCKER_CONFIG": str(tmp_path / "docker"), **extra}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=400)
 
@@ -181,6 +181,18 @@ def test_status_cli_shows_jobs_and_stopped_vm(sandbox, runner, tmp_path):
     finally:
         runner.run(BUSY, ["docker", "rm", "-f", job], timeout=60)
         lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
+
+
+def test_status_and_jobs_tables_fit_80_columns(sandbox, remote, tmp_path):
+    """With a job on a host, at COLUMNS=80: vm.status and jobs.list print no wider line, the job id whole."""
+    job = start_job_container(remote, BUSY, sandbox)
+    try:
+        for task in ("vm.status", "jobs.list"):
+            out = inv(sandbox, tmp_path, task, COLUMNS="80")
+            assert out.returncode == 0 and job in out.stdout, out.stdout + out.stderr
+            assert max(len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
+    finally:
+        remote.run(BUSY, ["docker", "rm", "-f", job], timeout=60)
 
 
 def test_reap_stops_idle_vm_and_leaves_busy_one(sandbox, runner, tmp_path):

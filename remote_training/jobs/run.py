@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Protocol
 from .. import validate
 from ..errors import InputError, JobFailed, PreflightError
 from ..inventory import Inventory
+from ..progress import Phase, silent
 from ..remote import RemoteRunner
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
@@ -93,7 +94,7 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
 
 
 def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
-             ready_timeout: float, echo: Callable[[str], None] = print) -> LaunchResult:
+             ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
     """Stages 2 and 3: place, check and launch, report; then wait for a server's port or the job's end."""
     from .launch import launch
 
@@ -115,7 +116,10 @@ def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping
     found = monitor.find_job(runner, [runner.inventory.get(spec.host)], spec.job_id)
     if plan.program.kind == "serve":
         address = runner.connection(runner.inventory.get(spec.host)).host
-        wait_port(runner, found, address, spec.port, ready_timeout)
+        try:
+            wait_port(runner, found, address, spec.port, ready_timeout, progress)
+        finally:
+            progress("")
         echo(f"{plan.service.name} answers on {address}:{spec.port} (job {spec.job_id}; "
              f"stop: inv serve.stop {spec.job_id})")
         if not wait:
@@ -165,12 +169,14 @@ def answers(address: str, port: int) -> bool:
         return False
 
 
-def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float) -> None:
+def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float,
+              progress: Phase = silent) -> None:
     """Return once the server's port answers; fail fast if the job died."""
     from . import monitor
 
     deadline = time.monotonic() + timeout
     checks = 0
+    progress(f"waiting for {job.service} to answer on {address}:{port}")
     while time.monotonic() < deadline:
         if answers(address, port):
             return
