@@ -28,9 +28,10 @@ PLACEMENT_DEFAULTS = {"overflow": False}
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:
     """The RT_IMAGE_* refs images.push last wrote (config images.env_file)."""
     from remote_training.images.envfile import read_image_env
-    from remote_training.inventory import resolve_path
 
-    path = resolve_path(str(setting(c, "images.env_file")), PROJECT_ROOT)
+    from .images import env_file
+
+    path = env_file(c)
     return path, {k: v for k, v in read_image_env(path).items() if k.startswith("RT_IMAGE_")}
 
 

@@ -34,4 +34,4 @@ def check(c, host):
 ns = Collection("hosts")
 ns.add_task(list_, name="list", default=True)
 ns.add_task(check)
-ns.configure({"hosts": {"file": "hosts.yaml", "connect_timeout": 5}})
+ns.configure({"hosts": {"file": "", "connect_timeout": 5}})  # file: empty means the search (README "Configuration")

@@ -1,17 +1,12 @@
 """vm: start, stop, wait, status, idle reaping, Nebius login and docker contexts."""
 from __future__ import annotations
 
-import os
-
 from invoke import Collection
 
-from ._cli import err, load_inventory, rt_task, runner, setting
+from ._cli import err, load_inventory, rt_task, runner, setting, state_folder
 
 
 def _runner(c, dry_run: bool = False):
-    state_dir = setting(c, "vm.state_dir")
-    if state_dir:
-        os.environ["RT_STATE_DIR"] = str(state_dir)  # read by remote_training.state
     return runner(c, dry_run=dry_run)
 
 
@@ -107,7 +102,7 @@ def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=Fa
     from dataclasses import asdict
 
     from remote_training import validate
-    from remote_training.idle import reap as reap_vms
+    from remote_training.idle import SampleStore, reap as reap_vms
     from remote_training.output import print_json, print_table
 
     # Every argument is checked before a host is asked anything: `--idle 0` would stop every VM
@@ -120,7 +115,8 @@ def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=Fa
         setting(c, "vm.reap.threshold"), "vm.reap.threshold")
     r = _runner(c)  # samples are read-only; stops are skipped by dry_run below
     decisions = reap_vms(r, r.inventory.select(host or None), window=window, threshold=limit, max_gap=gap,
-                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout")))
+                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout")),
+                         store=SampleStore(state_folder(c) / "idle"))
     if json:
         print_json([asdict(d) for d in decisions])
     else:

@@ -329,7 +329,7 @@ def test_waiting_on_a_job_that_ended_earlier_records_its_own_end(jobs_env, s3, p
     asked = time.time()
     waited = inv(jobs_env, "jobs.wait", job)
     assert waited.returncode == 3, waited.stdout + waited.stderr
-    events = [json.loads(line) for line in open(jobs_env["RT_LEDGER"]) if job in line]
+    events = [json.loads(line) for line in open(jobs_env["INVOKE_JOBS_LEDGER"]) if job in line]
     [end] = [e for e in events if e.get("event") == "end"]
     [start] = [e for e in events if e.get("event") != "end"]
     ended = calendar.timegm(time.strptime(end["ended"], "%Y-%m-%dT%H:%M:%SZ"))

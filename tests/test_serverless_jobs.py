@@ -71,7 +71,7 @@ def api_job(name: str, kind: str = "job") -> Any:
 
 def ledger(env: dict[str, str], job: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for line in Path(env["RT_LEDGER"]).read_text().splitlines():
+    for line in Path(env["INVOKE_JOBS_LEDGER"]).read_text().splitlines():
         event = json.loads(line)
         if event.get("job_id") == job:
             merged.update(event)

@@ -62,7 +62,7 @@ def control(sandbox):
 
 
 def inv(sandbox, tmp_path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state"),
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "INVOKE_VM_STATE_DIR": str(tmp_path / "state"),
            "DOCKER_CONFIG": str(tmp_path / "docker"), **extra}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=400)
@@ -290,7 +290,7 @@ def test_the_api_restarted_in_the_middle_of_a_start_loses_nothing(sandbox, runne
     pid_file, log = ROOT / ".sandbox" / "pids" / "nebius.pid", ROOT / ".sandbox" / "logs" / "nebius.log"
     pid = procs.alive(pid_file, "--state-dir")
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
-    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state")}
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "INVOKE_VM_STATE_DIR": str(tmp_path / "state")}
     began = time.monotonic()
     start = subprocess.Popen([sys.executable, "-m", "invoke", "vm.start", "train3"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
