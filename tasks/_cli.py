@@ -13,7 +13,8 @@ from invoke import task
 
 from remote_training.errors import RTError
 
-from .program import CHECKOUT, FILE_FLAGS, as_exit, optional_positional  # noqa: F401  (optional_positional: for the task modules)
+from .program import CHECKOUT, FILE_FLAGS, as_exit
+from .program import optional_positional  # noqa: F401  (for the task modules)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _MISSING = object()

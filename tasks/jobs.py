@@ -86,7 +86,8 @@ def list_(c, host=None, json=False, running=False):
              j.started.replace("T", " ").rstrip("Z"), j.ports if j.host in cloud else j.port or "") for j in jobs]
     answered = len(hosts) + len(targets) - len(failed)
     print_table(["job", "host", "state", "exit", "user", "started (UTC)", "port"], rows,
-                title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts", optional=("port", "user", "started (UTC)"))
+                title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts",
+                optional=("port", "user", "started (UTC)"))
 
 
 @rt_task(help={"job": "job id or unique prefix", "follow": "keep streaming until the job ends",
