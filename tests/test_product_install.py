@@ -31,15 +31,12 @@ def product(tmp_path_factory) -> dict[str, Path]:
     for package in ("remote_training", "tasks", "rt_sandbox"):  # rt_sandbox too: the build must leave it out
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(work / "dist"),
-                    str(source)], check=True, capture_output=True, timeout=300)
+    run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(work / "dist"), str(source)])
     wheel = next((work / "dist").glob("remote_training-*.whl"))
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps", "--no-index",
-                    str(wheel)], check=True, capture_output=True, timeout=300)
-    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    run([*pip, "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps", "--no-index", str(wheel)])
+    site = run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip()
     (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     home = work / "home"
     (home / ".config" / "remote-training").mkdir(parents=True)
@@ -47,6 +44,12 @@ def product(tmp_path_factory) -> dict[str, Path]:
     elsewhere = work / "elsewhere"
     elsewhere.mkdir()
     return {"wheel": wheel, "rt": venv / "bin" / "rt", "home": home, "cwd": elsewhere}
+
+
+def run(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{argv[:4]} exited {done.returncode}: {done.stderr[-2000:]}"
+    return done.stdout
 
 
 def rt(product: dict[str, Path], *args: str) -> subprocess.CompletedProcess:
