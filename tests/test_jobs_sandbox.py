@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -
                  extra_env=era_env("a060cbea"))  # the runbook era has no LeRobot server
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 2 and "before its port 9297 answered" in result.stderr
+    assert re.search(r"^\S+: waiting for lerobot\S*-server to answer on \S+:9297 \(\d+s\)$", result.stderr, re.M)
     assert "unreadable" in result.stderr
     assert time.monotonic() - began < 30
 
