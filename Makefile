@@ -1,7 +1,7 @@
 # The set-up commands of the README. Everything runs in the project's virtual environment, .venv/
 # (scripts/install.sh makes it; nothing is installed into the system Python). `install` also installs the
 # sandbox's Debian packages (root, scripts/install-sandbox.sh); `test-fast` needs neither root nor the
-# sandbox, only the venv (`make venv`).
+# sandbox: the venv (`make venv`), and the docker and busybox CLIs of those packages (README).
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INV := $(PYTHON) -m invoke

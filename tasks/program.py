@@ -174,6 +174,7 @@ class RTProgram(Program):
     """Invoke's Program with this project's command-line rules (see the module's docstring)."""
 
     fast_exit = False  # only the process's own command line (`rt`, `inv`): never a Program run in-process
+    file_flags = True  # --hosts, --catalog; not for `inv`, whose core flags Invoke parsed before adopting it
 
     def run(self, argv: Optional[List[str]] = None, exit: bool = True) -> None:
         try:
@@ -200,6 +201,8 @@ class RTProgram(Program):
     def core_args(self) -> list:
         from invoke import Argument
 
+        if not self.file_flags:
+            return super().core_args()
         return super().core_args() + [
             Argument(names=("hosts",), help="the inventory file (else setting hosts.file, then the search: README "
                                             "Configuration)"),
@@ -287,6 +290,7 @@ def adopt(program: Any) -> None:
     if type(program) is Program:
         program.__class__ = RTProgram
         program.fast_exit = True  # Invoke's own command line, run as the process's main program
+        program.file_flags = False
 
 
 program = RTProgram(name="rt", binary="rt", binary_names=["rt"])

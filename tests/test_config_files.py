@@ -115,3 +115,11 @@ def test_the_old_ledger_variable_is_read_with_one_deprecation_line(tmp_path):
                            "(config jobs.ledger) instead\n")
     done = rt(ROOT, home, "jobs.history", "--json", RT_LEDGER=str(old), INVOKE_JOBS_LEDGER=str(new))
     assert [e["job_id"] for e in json.loads(done.stdout)] == ["new-job"] and done.stderr == ""
+
+
+def test_inv_has_no_file_flags_and_says_so_in_one_line(tmp_path):
+    """Invoke parses its core flags before `inv` is adopted (tasks/program.adopt): --hosts is rt's only."""
+    done = subprocess.run([sys.executable, "-m", "invoke", "--hosts", "x.yaml", "hosts.list"], cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and done.stderr == "No idea what '--hosts' is!\n", done.stderr
