@@ -159,7 +159,7 @@ def main() -> int:
             assert not result.plan.work, "the no-op run found work"
             cli_env = {**os.environ, "INVOKE_IMAGES_CATALOG": str(catalog),
                        "INVOKE_IMAGES_REGISTRY": f"localhost:5000/bench-{run_id}-full",
-                       "INVOKE_IMAGES_ENV_FILE": str(env), "RT_STATE_DIR": str(tmp / "state"), "CI": ""}
+                       "INVOKE_IMAGES_ENV_FILE": str(env), "INVOKE_VM_STATE_DIR": str(tmp / "state"), "CI": ""}
             cli_times = []
             for _ in range(4):  # the first fills the CLI's own digest cache (reads every file once)
                 started = time.perf_counter()

@@ -76,7 +76,8 @@ def main() -> int:
         "    gpu: H100\n    gpu_memory_gb: 80\n    compose: docker compose\n    workdir: ~/remote-training\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "AWS_", "WANDB_"))}
     env.update(INVOKE_HOSTS_FILE=str(work / "hosts.yaml"), INVOKE_IMAGES_ENV_FILE=str(env_file),
-               RT_LEDGER=str(work / "ledger.jsonl"), AWS_ACCESS_KEY_ID="AKIABENCH0001", AWS_SECRET_ACCESS_KEY="bench")
+               INVOKE_JOBS_LEDGER=str(work / "ledger.jsonl"), AWS_ACCESS_KEY_ID="AKIABENCH0001",
+               AWS_SECRET_ACCESS_KEY="bench")
     put_dataset(state["s3_local_endpoint"])  # preflight checks the input exists
     from remote_training.jobs.catalog import load_checkout
 

@@ -2,8 +2,8 @@
 
 A local append-only JSON-lines file (one line per event: a launch, then an end),
 merged by job id when read, so two laptops' processes never rewrite each other's
-lines. Default: $XDG_STATE_HOME/remote-training/ledger.jsonl (~/.local/state/...),
-or the path in RT_LEDGER. When a job writes to S3, the same record lands as
+lines. Where: config jobs.ledger (INVOKE_JOBS_LEDGER), else the deprecated RT_LEDGER,
+else ledger.jsonl in the state dir (remote_training/state.py). When a job writes to S3, the same record lands as
 `run.json` in the job's run folder, so a checkpoint can be traced to its image
 and arguments without the laptop that launched it.
 
@@ -27,12 +27,13 @@ SECRET_NAME_RE = re.compile(r"(secret|token|passw|api[_-]?key|access[_-]?key|cre
 MASK = "***"
 
 
-def default_path() -> Path:
-    if os.environ.get("RT_LEDGER"):
-        return Path(os.environ["RT_LEDGER"]).expanduser()
-    from .state import state_dir
+def default_path(state: str | Path | None = None) -> Path:
+    """Where the ledger is when no jobs.ledger is set: the deprecated RT_LEDGER, else in the state dir
+    (`state`: config vm.state_dir)."""
+    from .state import deprecated_env, state_dir
 
-    return state_dir() / "ledger.jsonl"
+    old = deprecated_env("RT_LEDGER")
+    return Path(old).expanduser() if old else state_dir(state) / "ledger.jsonl"
 
 
 def secret_values(environ: Mapping[str, str]) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .addresses import follow_address
 from .errors import InputError, ProviderError, RemoteCommandError, UnreachableError
 from .inventory import Host
+from .progress import Phase, silent
 from .providers import Provider, State, Status, provider_for
 from .remote import RemoteRunner
 from .snapshot import Job, take
@@ -44,8 +45,9 @@ def ssh_answers(runner: RemoteRunner, host: Host) -> bool:
         return False
 
 
-def wait_for_ssh(runner: RemoteRunner, host: Host, timeout: float) -> None:
+def wait_for_ssh(runner: RemoteRunner, host: Host, timeout: float, progress: Phase = silent) -> None:
     end = time.monotonic() + timeout
+    progress(f"waiting for SSH at {host.ssh}")
     while not ssh_answers(runner, host):
         if time.monotonic() >= end:
             raise UnreachableError(f"{host.name}: running, but SSH did not answer within {timeout:g}s",
@@ -53,9 +55,10 @@ def wait_for_ssh(runner: RemoteRunner, host: Host, timeout: float) -> None:
         time.sleep(1.0)
 
 
-def wait_for_docker(runner: RemoteRunner, host: Host, timeout: float = 60.0) -> bool:
+def wait_for_docker(runner: RemoteRunner, host: Host, timeout: float = 60.0, progress: Phase = silent) -> bool:
     """After a boot sshd may answer before the Docker engine does; jobs need the engine."""
     end = time.monotonic() + timeout
+    progress("waiting for the Docker engine")
     while True:
         try:
             done = runner.run(host, ["sh", "-c", "command -v docker >/dev/null || exit 0; docker info >/dev/null 2>&1"],
@@ -69,20 +72,24 @@ def wait_for_docker(runner: RemoteRunner, host: Host, timeout: float = 60.0) -> 
         time.sleep(0.5)
 
 
-def start(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Started:
+def start(runner: RemoteRunner, host: Host, *, timeout: float = 900.0, progress: Phase = silent) -> Started:
     """Start (no-op if running), follow a new address, wait until SSH answers."""
     t0 = time.monotonic()
     prov = provider(runner, host)
+    progress(f"asking the {host.provider.type} provider for its state")
     before = prov.state()
+    if before.state is not State.RUNNING:
+        progress(f"{before.state.value}: starting it through the {host.provider.type} provider")
     status = before if before.state is State.RUNNING else prov.start(timeout=timeout)
     host = follow_address(runner, host, status)
-    wait_for_ssh(runner, host, max(5.0, timeout - (time.monotonic() - t0)))
+    wait_for_ssh(runner, host, max(5.0, timeout - (time.monotonic() - t0)), progress)
     if before.state is not State.RUNNING:
-        wait_for_docker(runner, host, min(120.0, max(5.0, timeout - (time.monotonic() - t0))))
+        wait_for_docker(runner, host, min(120.0, max(5.0, timeout - (time.monotonic() - t0))), progress)
+    progress("")
     return Started(host, status, before.state is State.RUNNING, time.monotonic() - t0)
 
 
-def wait(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Host:
+def wait(runner: RemoteRunner, host: Host, *, timeout: float = 900.0, progress: Phase = silent) -> Host:
     """Wait (without starting anything) until the provider says RUNNING and SSH answers."""
     end = time.monotonic() + timeout
     prov = provider(runner, host)
@@ -90,12 +97,14 @@ def wait(runner: RemoteRunner, host: Host, *, timeout: float = 900.0) -> Host:
         status = prov.state()
         if status.state is State.RUNNING:
             break
+        progress(f"the {host.provider.type} provider says {status.state.value}")
         if time.monotonic() >= end:
             raise UnreachableError(f"{host.name}: still {status.state.value} after {timeout:g}s",
                                    f"start it: inv vm.start {host.name}")
         time.sleep(1.0)
     host = follow_address(runner, host, status)
-    wait_for_ssh(runner, host, max(5.0, end - time.monotonic()))
+    wait_for_ssh(runner, host, max(5.0, end - time.monotonic()), progress)
+    progress("")
     return host
 
 
@@ -123,7 +132,7 @@ def stop(runner: RemoteRunner, host: Host, *, force: bool = False, timeout: floa
 
 
 def ensure_running(runner: RemoteRunner, host: Host | str, *, auto_start: bool = True,
-                   timeout: float = 900.0) -> Host:
+                   timeout: float = 900.0, progress: Phase = silent) -> Host:
     """The host ready for commands: started if needed (and allowed), at its current address."""
     host = runner.inventory.get(host) if isinstance(host, str) else host
     if host.provider.type == "static" or runner.dry_run:
@@ -135,4 +144,4 @@ def ensure_running(runner: RemoteRunner, host: Host | str, *, auto_start: bool =
     if not auto_start:
         raise UnreachableError(f"{host.name} is {status.state.value} and auto-start is off",
                                f"inv vm.start {host.name}, or set vm.auto_start true")
-    return start(runner, host, timeout=timeout).host
+    return start(runner, host, timeout=timeout, progress=progress).host

@@ -27,19 +27,42 @@ def inert(value: Any) -> str:
     return escape(text)
 
 
-def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None, *,
+                optional: Sequence[str] = ()) -> None:
+    """A table as wide as the terminal: cells wrap at spaces; while words still cannot fit, the `optional`
+    columns (least useful first) are left out, and a caption names them (--json keeps every field)."""
     from rich.console import Console
+    from rich.measure import Measurement
+
+    cells = [["" if v is None else str(v) if isinstance(v, Styled) else inert(v) for v in row] for row in rows]
+    console = Console(soft_wrap=False, width=terminal_width())
+    shown = list(columns)
+    unbounded = console.options.update(max_width=10_000)  # Measurement.get clamps to max_width
+    for name in [n for n in optional if n in columns]:
+        if Measurement.get(console, unbounded, _table(columns, shown, cells, title)).minimum <= console.width:
+            break
+        shown.remove(name)
+    console.print(_table(columns, shown, cells, title))
+
+
+def _table(columns: Sequence[str], shown: Sequence[str], cells: list[list[str]], title: str | None):
     from rich.table import Table
 
-    table = Table(title=inert(title) if title else None, show_lines=False, header_style="bold")
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) if isinstance(v, Styled) else inert(v) for v in row])
-    Console(soft_wrap=False, width=max(120, _terminal_width())).print(table)
+    left_out = [n for n in columns if n not in shown]
+    table = Table(title=inert(title) if title else None, show_lines=False, header_style="bold",
+                  caption=f"left out to fit the terminal: {', '.join(left_out)}" if left_out else None)
+    keep = [columns.index(n) for n in shown]
+    for name, i in zip(shown, keep):
+        # rich narrows the widest wrapping column first, below its longest word: a column of single words
+        # (ids, hosts, dates) is kept whole, only text with spaces wraps (folding a word it must cut)
+        table.add_column(name, no_wrap=not any(" " in row[i] for row in cells), overflow="fold")
+    for row in cells:
+        table.add_row(*[row[i] for i in keep])
+    return table
 
 
-def _terminal_width() -> int:
+def terminal_width() -> int:
+    """COLUMNS, else the terminal's width; 120 when stdout is not a terminal (a pipe, a file)."""
     import shutil
 
     return shutil.get_terminal_size((120, 24)).columns

@@ -58,8 +58,8 @@ class DemoRun:
             "INVOKE_IMAGES_CATALOG": str(self.root / "docker" / "sandbox" / "images.yaml"),
             "INVOKE_IMAGES_REGISTRY": "localhost:5000",
             "INVOKE_IMAGES_ENV_FILE": str(sandbox / "images.env"),
-            "RT_STATE_DIR": str(sandbox / "demo-state"),
-            "RT_LEDGER": str(sandbox / "demo-state" / "ledger.jsonl"),
+            "INVOKE_VM_STATE_DIR": str(sandbox / "demo-state"),
+            "INVOKE_JOBS_LEDGER": str(sandbox / "demo-state" / "ledger.jsonl"),
             "INVOKE_JOBS_COMPOSE_PROJECT": str(self.root / "docker" / "sandbox" / "checkouts" /
                                                f"positronic-{self.era}" / "docker"),
             # moto accepts any key; these are placeholders, not credentials.

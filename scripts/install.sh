@@ -49,6 +49,10 @@ then
   echo "installing this checkout and its Python packages into $VENV (pip install -e '.[test]')"
   "$VPY" -m pip install -q --disable-pip-version-check -e '.[test]'
 fi
+# rt_sandbox (the sandbox fleet: tests, demo, benchmarks) is not in the product's wheel (setup.cfg), so the
+# editable install does not map it: the checkout goes on the venv's path, as a development install of old did.
+SITE=$("$VPY" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+echo "$PWD" > "$SITE/remote-training-checkout.pth"
 # Byte-compile the checkout, as pip does for an installed wheel: an editable install leaves it to the
 # first run, and with PYTHONDONTWRITEBYTECODE set every command would compile ~30 modules (~40 ms) anew.
 "$VPY" -m compileall -q remote_training tasks rt_sandbox >/dev/null

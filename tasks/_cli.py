@@ -13,7 +13,8 @@ from invoke import task
 
 from remote_training.errors import RTError
 
-from .program import as_exit, optional_positional  # noqa: F401  (optional_positional: for the task modules)
+from .program import CHECKOUT, FILE_FLAGS, as_exit
+from .program import optional_positional  # noqa: F401  (for the task modules)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _MISSING = object()
@@ -50,10 +51,41 @@ def _lookup(node: Any, dotted: str) -> Any:
     return node
 
 
-def inventory_path(c: Any) -> Path:
-    from remote_training.inventory import resolve_path
+def state_folder(c: Any) -> Path:
+    """The state dir: config vm.state_dir (INVOKE_VM_STATE_DIR), else remote_training.state's default."""
+    from remote_training.state import state_dir
 
-    return resolve_path(str(setting(c, "hosts.file")), PROJECT_ROOT)
+    return state_dir(str(setting(c, "vm.state_dir") or "") or None)
+
+
+def positronic_checkout(c: Any) -> Path | None:
+    """The team's positronic checkout, where it can be told without reading a file: the repository of
+    jobs.compose_project (its docker/ folder), else positronic/ under images.root, else beside this checkout."""
+    compose = str(setting(c, "jobs.compose_project") or "")
+    if compose:
+        return Path(compose).expanduser().resolve().parent
+    root = str(setting(c, "images.root") or "")
+    if root:
+        return Path(root).expanduser() / "positronic"
+    return CHECKOUT.parent / "positronic" if CHECKOUT else None
+
+
+def config_file(c: Any, kind: Any, configured: Any) -> Any:
+    """The file of `kind` (remote_training.config_files.HOSTS or CATALOG) by the search order: flag, the
+    setting's value `configured`, current directory, ~/.config/remote-training, the positronic checkout,
+    this checkout."""
+    from remote_training.config_files import find
+
+    flag = next(f for f, key in FILE_FLAGS.items() if key == kind.key)
+    given = _lookup(c.config, f"rt_flags.{flag}")  # set by rt's --hosts / --catalog only
+    return find(kind, flag="" if given is _MISSING else str(given), setting=str(configured or ""),
+                positronic=positronic_checkout(c), project=CHECKOUT)
+
+
+def inventory_path(c: Any) -> Path:
+    from remote_training.config_files import HOSTS
+
+    return config_file(c, HOSTS, setting(c, "hosts.file")).path
 
 
 def load_inventory(c: Any):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._cli import rt_task, setting
+from ._cli import rt_task, setting, state_folder
 
 # USD per hour of one machine, or one serverless run of a preset; see README "What it costs". Placeholders:
 # Nebius's public on-demand prices when written (an H100 VM or 1-GPU preset about $2.95 an hour; cpu-e2's
@@ -17,11 +17,12 @@ BY = ("user", "host", "week")
 
 
 def ledger_from_config(c):
-    """The ledger launches write and jobs.history reads: config jobs.ledger, else RT_LEDGER or the state dir."""
-    from remote_training.ledger import Ledger
+    """The ledger launches write and jobs.history reads: config jobs.ledger (INVOKE_JOBS_LEDGER), else the
+    deprecated RT_LEDGER, else ledger.jsonl in the state dir."""
+    from remote_training.ledger import Ledger, default_path
 
     path = str(setting(c, "jobs.ledger") or "")
-    return Ledger(Path(path).expanduser() if path else None)  # empty: RT_LEDGER or ~/.local/state/...
+    return Ledger(Path(path).expanduser() if path else default_path(setting(c, "vm.state_dir") or None))
 
 
 @rt_task(help={"json": "print a JSON list instead of a table (with --cost: the rows and the comparison)",
@@ -77,7 +78,7 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
     rows = [(e["job_id"], e.get("host"), (e.get("image") or "").rsplit("/", 1)[-1], (e.get("image_digest") or "")[:15],
              e.get("user"), e.get("started"), "" if e.get("exit_code") is None else e["exit_code"]) for e in entries]
     print_table(["job", "host", "image", "digest", "user", "started", "exit"], rows,
-                title=f"run ledger ({book.path})")
+                title=f"run ledger ({book.path})", optional=("digest", "image", "user", "started"))
 
 
 def _from_s3(c, url: str):
@@ -94,13 +95,11 @@ def _cost(c, entries, now, start, by, json):
     from remote_training import cost as costs
     from remote_training.idle import SampleStore
     from remote_training.output import print_json, print_table, warn
-    from remote_training.state import state_dir
     from remote_training.validate import duration
 
     from ._cli import load_inventory
 
-    folder = str(setting(c, "vm.state_dir") or "")
-    store = SampleStore((Path(folder).expanduser() if folder else state_dir()) / "idle")  # where vm.reap writes
+    store = SampleStore(state_folder(c) / "idle")  # where vm.reap writes
     found = costs.report(entries, load_inventory(c), cost_prices(c), store,
                          now=now, since=start, by=by, max_gap=duration(setting(c, "vm.reap.max_gap"), "vm.reap.max_gap"),
                          compare_with=str(setting(c, "cost.compare_with")))

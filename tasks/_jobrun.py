@@ -28,9 +28,10 @@ PLACEMENT_DEFAULTS = {"overflow": False}
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:
     """The RT_IMAGE_* refs images.push last wrote (config images.env_file)."""
     from remote_training.images.envfile import read_image_env
-    from remote_training.inventory import resolve_path
 
-    path = resolve_path(str(setting(c, "images.env_file")), PROJECT_ROOT)
+    from .images import env_file
+
+    path = env_file(c)
     return path, {k: v for k, v in read_image_env(path).items() if k.startswith("RT_IMAGE_")}
 
 
@@ -139,6 +140,7 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     from remote_training.jobs.catalog import load_checkout
     from remote_training.jobs.run import plan_job, run_plan
     from remote_training.jobs.spec import NoHooks
+    from remote_training.progress import Progress
 
     inventory = load_inventory(c)
     run = runner(c, dry_run=dry_run, inventory=inventory)
@@ -167,8 +169,9 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         if not plan.spec.image and not dry_run and isinstance(guard, NoHooks):  # with checks on: one row among all
             raise InputError(f"no pushed image for {plan.service.repository} in {env_path}: nothing to run "
                              f"{plan.service.name} with", "build and push it first: inv images.push")
-        return run_plan(plan, run, guard, job_env=job_env(inventory, folder), wait=wait,
-                        ready_timeout=float(setting(c, "jobs.ready_timeout")))
+        with Progress(plan.spec.job_id) as progress:
+            return run_plan(plan, run, guard, job_env=job_env(inventory, folder), wait=wait,
+                            ready_timeout=float(setting(c, "jobs.ready_timeout")), progress=progress)
     finally:
         guard.close()
         run.close()
@@ -178,13 +181,15 @@ def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *
                       guard: Any = None) -> Any:
     """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH.
     `guard`: the one placement already made (--host auto overflowing); closed here like a new one."""
+    from remote_training.progress import Progress
     from remote_training.serverless.launch import run as launch_serverless
 
     if guard is None:
         guard = make_hooks(c, run, inventory)
     try:
-        return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
-                                 ready_timeout=float(setting(c, "jobs.ready_timeout")))
+        with Progress(plan.spec.job_id) as progress:
+            return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
+                                     ready_timeout=float(setting(c, "jobs.ready_timeout")), progress=progress)
     finally:
         guard.close()
         run.close()

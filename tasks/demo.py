@@ -47,7 +47,7 @@ def step_price(c, run):
 
     env = run.env()
     try:  # the summary is printed after a failed step too: a price problem must not hide that failure
-        ledger, inventory = Ledger(Path(env["RT_LEDGER"])), load_inventory(Path(env["INVOKE_HOSTS_FILE"]))
+        ledger, inventory = Ledger(Path(env["INVOKE_JOBS_LEDGER"])), load_inventory(Path(env["INVOKE_HOSTS_FILE"]))
         prices = cost_prices(c)
     except RTError:
         return lambda step: None

@@ -1,6 +1,8 @@
 """doctor: the runbook's common issues, checked in parallel, each with its fix."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import Collection, Exit
 
 from ._cli import load_inventory, rt_task, runner, setting
@@ -48,8 +50,8 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
         workers=int(setting(c, "doctor.workers")),
         compose_project=str(compose_project or ""),
     )
-    results = diagnose(inventory, host or None, runner=runner(c, inventory=inventory), settings=settings,
-                       jobs=job or (), log_files=log or ())
+    results = config_results(c) + diagnose(inventory, host or None, runner=runner(c, inventory=inventory),
+                                           settings=settings, jobs=job or (), log_files=log or ())
     if json:
         print_json([r.to_dict() for r in results])
     else:
@@ -63,6 +65,37 @@ def doctor(c, host=None, json=False, need_gb=None, service=None, timeout=None, j
     if bad:
         raise Exit(f"error: {len(bad)} check(s) failed: " + ", ".join(f"{r.check}[{r.target}]" for r in bad),
                    code=int(ExitCode.PREFLIGHT))
+
+
+def config_results(c) -> list:
+    """Which files this run's configuration came from: Invoke's own (README "Configuration"), the INVOKE_*
+    variables set (names only), the inventory and the image catalog with the step of the search that found them."""
+    import os
+
+    from remote_training.config_files import CATALOG, HOSTS
+    from remote_training.doctor.base import OK, WARN, CheckResult
+    from remote_training.errors import RTError
+
+    from ._cli import CHECKOUT, config_file
+    from .images import catalog_path
+
+    # Invoke's levels and suffixes, first found per level (docs.pyinvoke.org, concepts/configuration)
+    levels = ["/etc/invoke", "~/.invoke", str((CHECKOUT or Path.cwd()) / "invoke")]
+    files = [found for found in (next((f for f in (Path(f"{p}.{s}").expanduser() for s in ("yaml", "yml", "json", "py"))
+                                       if f.is_file()), None) for p in levels) if found]
+    if os.environ.get("INVOKE_RUNTIME_CONFIG"):
+        files.append(Path(os.environ["INVOKE_RUNTIME_CONFIG"]))
+    names = sorted(k for k in os.environ if k.startswith("INVOKE_") and k != "INVOKE_RUNTIME_CONFIG")
+    read = ", ".join(map(str, files)) or "none: the defaults"
+    rows = [CheckResult("config", "invoke files", OK, read + (f"; set: {', '.join(names)}" if names else ""))]
+    found = config_file(c, HOSTS, setting(c, "hosts.file"))
+    rows.append(CheckResult("config", "inventory", OK, f"{found.path} ({found.how})"))
+    try:
+        catalog = config_file(c, CATALOG, setting(c, "images.catalog"))
+        rows.append(CheckResult("config", "image catalog", OK, f"{catalog.path} ({catalog.how})"))
+    except RTError as exc:  # only the image tasks need it
+        rows.append(CheckResult("config", "image catalog", WARN, exc.message, exc.fix or ""))
+    return rows
 
 
 def _compose_project(c, inventory):

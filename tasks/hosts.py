@@ -20,7 +20,7 @@ def list_(c, json=False):
     rows += [(t.name, ", ".join(t.aliases), f"{t.gpu_name} ({t.gpu.preset})", f"{t.gpu_memory_gb:g} GB", t.kind,
               "(none: Nebius API)", f"{t.parent_id}") for t in inv.serverless]
     print_table(["name", "aliases", "gpu", "memory", "provider", "ssh", "compose"], rows,
-                title=f"hosts ({inv.path})")
+                title=f"hosts ({inv.path})", optional=("compose", "aliases", "memory", "provider"))
 
 
 @rt_task(help={"host": "host name or alias"})
@@ -34,4 +34,4 @@ def check(c, host):
 ns = Collection("hosts")
 ns.add_task(list_, name="list", default=True)
 ns.add_task(check)
-ns.configure({"hosts": {"file": "hosts.yaml", "connect_timeout": 5}})
+ns.configure({"hosts": {"file": "", "connect_timeout": 5}})  # file: empty means the search (README "Configuration")

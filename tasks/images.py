@@ -7,7 +7,7 @@ from invoke import Collection
 
 from remote_training.output import print_json, print_table
 
-from ._cli import PROJECT_ROOT, err, optional_positional, rt_task, setting
+from ._cli import CHECKOUT, PROJECT_ROOT, config_file, err, optional_positional, rt_task, setting, state_folder
 
 # `inv images.push gr00t` names images, `inv images.push` means all of them.
 for _name in ("images.plan", "images.build", "images.push"):
@@ -24,22 +24,37 @@ def _path(value: str) -> Path:
 
 
 def catalog(c, check_sources: bool = True):
-    """The image catalog the config names (images.catalog, images.root, images.registry)."""
+    """The image catalog by the search order (tasks/_cli.config_file), with images.root and images.registry."""
     from remote_training.images.catalog import load_catalog
 
     root = str(setting(c, "images.root") or "")
-    return load_catalog(_path(str(setting(c, "images.catalog"))),
+    return load_catalog(catalog_path(c),
                         root=_path(root) if root else None,
-                        registry=str(setting(c, "images.registry") or "") or None, check_sources=check_sources)
+                        registry=str(setting(c, "images.registry") or "") or None, check_sources=check_sources,
+                        # the repositories' folder: beside this checkout, else where rt runs (an installed wheel)
+                        fallback_root=CHECKOUT.parent if CHECKOUT else Path.cwd())
+
+
+def catalog_path(c) -> Path:
+    """The image catalog's file, by the search order (tasks/_cli.config_file)."""
+    from remote_training.config_files import CATALOG
+
+    return config_file(c, CATALOG, setting(c, "images.catalog")).path
+
+
+def env_file(c) -> Path:
+    """Where images.push records the refs it pushed: images.env_file, else .env beside the image catalog."""
+    from remote_training.inventory import resolve_path
+
+    configured = str(setting(c, "images.env_file") or "")
+    return resolve_path(configured, PROJECT_ROOT) if configured else catalog_path(c).parent / ".env"
 
 
 def cache_path(c) -> Path:
-    """The file-digest cache: <state dir>/images/file-digests.json, the state dir being $RT_STATE_DIR,
-    else vm.state_dir, else ~/.local/state/remote-training."""
-    from remote_training.images.source_key import default_cache_path
+    """The file-digest cache: <state dir>/images/file-digests.json (tasks/_cli.state_folder)."""
+    from remote_training.images.source_key import CACHE_NAME
 
-    configured = str(setting(c, "vm.state_dir") or "")
-    return default_cache_path(configured or None)
+    return state_folder(c) / "images" / CACHE_NAME
 
 
 def _latest(latest: bool) -> bool | None:
@@ -85,7 +100,7 @@ def _run(c, names: str | None, push: bool, force: bool, dry_run: bool, json: boo
         return
     result = run_images(catalog(c), _names(names), push=push, force=force, cache_path=cache_path(c),
                         latest=_latest(latest), parallel=int(parallel or setting(c, "images.parallel")),
-                        env_file=_path(str(setting(c, "images.env_file"))) if push else None)
+                        env_file=env_file(c) if push else None)
     _notes(result.plan)
     for outcome in result.outcomes:
         if outcome.log:
@@ -131,5 +146,6 @@ ns = Collection("images")
 ns.add_task(plan, default=True)
 ns.add_task(build)
 ns.add_task(push)
-ns.configure({"images": {"catalog": "docker/images.yaml", "root": "", "registry": "", "env_file": "docker/.env",
+# catalog, env_file: empty means found by the search order (README "Configuration"), .env beside the catalog
+ns.configure({"images": {"catalog": "", "root": "", "registry": "", "env_file": "",
                          "parallel": 3}})

@@ -86,7 +86,8 @@ def list_(c, host=None, json=False, running=False):
              j.started.replace("T", " ").rstrip("Z"), j.ports if j.host in cloud else j.port or "") for j in jobs]
     answered = len(hosts) + len(targets) - len(failed)
     print_table(["job", "host", "state", "exit", "user", "started (UTC)", "port"], rows,
-                title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts")
+                title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts",
+                optional=("port", "user", "started (UTC)"))
 
 
 @rt_task(help={"job": "job id or unique prefix", "follow": "keep streaming until the job ends",
@@ -179,9 +180,11 @@ def _text(found, tail=None, secrets=None) -> str:
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP,
-               "timeout": "give up after this many seconds (default: wait as long as it runs)"})
-def wait(c, job, host=None, timeout=None):
-    """Wait for a job to end and exit with its exit code (for Makefile chains)."""
+               "timeout": "give up after this many seconds (default: wait as long as it runs)",
+               "rt_codes": "a failed job exits 10 (rt's 'a job failed'), whatever its own code: it cannot be "
+                           "taken for rt's other codes (README: Exit codes)"})
+def wait(c, job, host=None, timeout=None, rt_codes=False):
+    """Wait for a job to end and exit with its exit code, or with --rt-codes rt's own (for Makefile chains)."""
     from remote_training.jobs import monitor
     from remote_training.jobs.run import record_end
 
@@ -203,7 +206,7 @@ def wait(c, job, host=None, timeout=None):
     finally:
         run.close()
     print(f"{found.job_id} on {found.host} exited {code}")
-    monitor.raise_if_failed(found, code)
+    monitor.raise_if_failed(found, code, own_code=not rt_codes)
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP, "dry_run": DRY_HELP})

@@ -35,6 +35,11 @@ from invoke import Collection, Exit, Program
 from invoke.parser import Parser, ParserContext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# This project's checkout when rt runs from one (a clone, an editable install); None in an installed wheel,
+# where PROJECT_ROOT is site-packages and holds none of the project's files.
+CHECKOUT = PROJECT_ROOT if (PROJECT_ROOT / "setup.cfg").is_file() else None
+# rt's core flags that name a file (remote_training/config_files.py): flag -> the config key it stands for
+FILE_FLAGS = {"hosts": "hosts.file", "catalog": "images.catalog"}
 HELP_TOKENS = ("--help", "-h")
 
 # (task name, argument name) pairs that may be left out on the command line (they arrive as "").
@@ -169,6 +174,7 @@ class RTProgram(Program):
     """Invoke's Program with this project's command-line rules (see the module's docstring)."""
 
     fast_exit = False  # only the process's own command line (`rt`, `inv`): never a Program run in-process
+    file_flags = True  # --hosts, --catalog; not for `inv`, whose core flags Invoke parsed before adopting it
 
     def run(self, argv: Optional[List[str]] = None, exit: bool = True) -> None:
         try:
@@ -192,12 +198,31 @@ class RTProgram(Program):
         print(f"{self.name} {mine}")
         print(f"Invoke {invoke.__version__}")
 
+    def core_args(self) -> list:
+        from invoke import Argument
+
+        if not self.file_flags:
+            return super().core_args()
+        return super().core_args() + [
+            Argument(names=("hosts",), help="the inventory file (else setting hosts.file, then the search: README "
+                                            "Configuration)"),
+            Argument(names=("catalog",), help="the image catalog (else setting images.catalog, then the search)")]
+
+    def update_config(self, merge: bool = True) -> None:
+        super().update_config(merge)
+        given = {flag: self.args[flag].value for flag in FILE_FLAGS
+                 if flag in self.args and self.args[flag].value}  # absent for `inv`: Invoke parsed its own flags
+        if given:
+            self.config["rt_flags"] = given  # read by tasks/_cli.config_file, apart from the settings
+
     def load_collection(self) -> None:
         if self.args.collection.value or self.args["search-root"].value:
             return super().load_collection()  # asked for another collection: Invoke's own search
         import tasks
 
-        self.config.set_project_location(str(PROJECT_ROOT))
+        # The project's invoke.yaml: beside the tasks in a checkout; in an installed wheel, in the current
+        # directory (as `inv` reads the one beside the tasks.py it found there).
+        self.config.set_project_location(str(CHECKOUT or Path.cwd()))
         self.config.load_project()
         self.collection = Collection.from_module(tasks, loaded_from=str(PROJECT_ROOT),
                                                  auto_dash_names=self.config.tasks.auto_dash_names)
@@ -265,6 +290,7 @@ def adopt(program: Any) -> None:
     if type(program) is Program:
         program.__class__ = RTProgram
         program.fast_exit = True  # Invoke's own command line, run as the process's main program
+        program.file_flags = False
 
 
 program = RTProgram(name="rt", binary="rt", binary_names=["rt"])

@@ -1,17 +1,12 @@
 """vm: start, stop, wait, status, idle reaping, Nebius login and docker contexts."""
 from __future__ import annotations
 
-import os
-
 from invoke import Collection
 
-from ._cli import err, load_inventory, rt_task, runner, setting
+from ._cli import err, load_inventory, rt_task, runner, setting, state_folder
 
 
 def _runner(c, dry_run: bool = False):
-    state_dir = setting(c, "vm.state_dir")
-    if state_dir:
-        os.environ["RT_STATE_DIR"] = str(state_dir)  # read by remote_training.state
     return runner(c, dry_run=dry_run)
 
 
@@ -20,6 +15,7 @@ def _runner(c, dry_run: bool = False):
 def start(c, host, timeout=0, dry_run=False):
     """Start a VM and wait until SSH answers (no-op if it runs)."""
     from remote_training.lifecycle import provider, start as start_vm
+    from remote_training.progress import Progress
 
     r = _runner(c, dry_run)
     h = r.inventory.get(host)
@@ -27,8 +23,8 @@ def start(c, host, timeout=0, dry_run=False):
         print(provider(r, h).describe_start())
         print(f"then wait until ssh {h.ssh} answers")
         return
-    err(f"starting {h.name} ...")
-    done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout")))
+    with Progress(f"vm.start {h.name}") as progress:
+        done = start_vm(r, h, timeout=float(timeout or setting(c, "vm.start_timeout")), progress=progress)
     where = f" at {done.status.address}" if done.status.address else ""
     print(f"{h.name}: {'already running' if done.was_running else 'started'}{where}, SSH answers "
           f"({done.seconds:.1f}s)")
@@ -56,9 +52,12 @@ def stop(c, host, force=False, timeout=0, dry_run=False):
 def wait(c, host, timeout=0):
     """Wait until a VM is RUNNING and SSH answers (starts nothing)."""
     from remote_training.lifecycle import wait as wait_vm
+    from remote_training.progress import Progress
 
     r = _runner(c)
-    h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout")))
+    with Progress(f"vm.wait {host}") as progress:
+        h = wait_vm(r, r.inventory.get(host), timeout=float(timeout or setting(c, "vm.start_timeout")),
+                    progress=progress)
     print(f"{h.name}: running, SSH answers")
 
 
@@ -89,7 +88,7 @@ def status(c, host=None, json=False):
         table.append((s.name, s.provider, s.state, s.address or "-", ssh, s.gpu or "-",
                       _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb), util, jobs, (s.error or "").split(" (fix: ")[0][:60]))
     print_table(["host", "provider", "state", "address", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
-                title=f"fleet ({r.inventory.path})")
+                title=f"fleet ({r.inventory.path})", optional=("provider", "address", "gpu", "util"))
 
 
 @rt_task(iterable=["host"], help={
@@ -103,7 +102,7 @@ def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=Fa
     from dataclasses import asdict
 
     from remote_training import validate
-    from remote_training.idle import reap as reap_vms
+    from remote_training.idle import SampleStore, reap as reap_vms
     from remote_training.output import print_json, print_table
 
     # Every argument is checked before a host is asked anything: `--idle 0` would stop every VM
@@ -116,7 +115,8 @@ def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=Fa
         setting(c, "vm.reap.threshold"), "vm.reap.threshold")
     r = _runner(c)  # samples are read-only; stops are skipped by dry_run below
     decisions = reap_vms(r, r.inventory.select(host or None), window=window, threshold=limit, max_gap=gap,
-                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout")))
+                         dry_run=dry_run, stop_timeout=float(setting(c, "vm.stop_timeout")),
+                         store=SampleStore(state_folder(c) / "idle"))
     if json:
         print_json([asdict(d) for d in decisions])
     else:

@@ -31,7 +31,7 @@ def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     env_file = standin_image.write_env_file(tmp_path_factory.mktemp("images") / "images.env", ref)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "WANDB_", "AWS_"))}
     env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(env_file),
-               RT_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),
+               INVOKE_JOBS_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),
                AWS_ACCESS_KEY_ID="AKIAJOBSSANDBOX0001", AWS_SECRET_ACCESS_KEY="moto-takes-any-secret-1",
                **era_env("4261b1aa"))
     return env

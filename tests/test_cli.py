@@ -227,7 +227,7 @@ def test_setting_falls_back_to_the_declared_default():
 
     c = Context(Config(overrides={"vm": {"start_timeout": 5}}))
     assert setting(c, "vm.start_timeout") == 5 and setting(c, "vm.stop_timeout") == 600
-    assert setting(c, "hosts.file") == "hosts.yaml"
+    assert setting(c, "hosts.file") == "" and setting(c, "hosts.connect_timeout") == 5
     with pytest.raises(KeyError, match="ns.configure"):
         setting(c, "vm.no_such_key")
 

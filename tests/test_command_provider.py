@@ -105,7 +105,7 @@ def test_vm_stop_cli_reports_the_failure_not_success(tmp_path):
 
     done = subprocess.run([sys.executable, "-m", "invoke", "vm.stop", "cmd", "--force"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "INVOKE_HOSTS_FILE": str(hosts), "RT_STATE_DIR": str(tmp_path)})
+                          env={**os.environ, "INVOKE_HOSTS_FILE": str(hosts), "INVOKE_VM_STATE_DIR": str(tmp_path)})
     assert done.returncode == ExitCode.PROVIDER, done.stderr
     assert done.stdout == "" and "STOPPED" not in done.stderr
     assert done.stderr.strip() == ("error: cmd: provider state command `exit 3` exited 3 with no output "

@@ -21,7 +21,7 @@ def _dataset(s3, prefix):  # noqa: F811
 def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
     data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/groot/"
     ledger_file = tmp_path / "ledger.jsonl"
-    extra = {"WANDB_API_KEY": SECRET, "RT_LEDGER": str(ledger_file)}
+    extra = {"WANDB_API_KEY": SECRET, "INVOKE_JOBS_LEDGER": str(ledger_file)}
     train = ("train.groot", "--input", data, "--output", out, "--modality", "ee_rot6d_q", "--exp-name", "e1",
              "--steps", "4", "--save-steps", "2", "--host", "vm-train", "--wait")
     first = inv(jobs_env, *train, extra_env=extra)
@@ -42,7 +42,7 @@ def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, pref
     traced = inv(jobs_env, "jobs.history", "--json", "--trace", out + "e1/checkpoint-4/", extra_env=extra)
     assert [e["job_id"] for e in json.loads(traced.stdout)] == [job], traced.stderr
     elsewhere = inv(jobs_env, "jobs.history", "--json", "--trace", out + "e1/checkpoint-4/",
-                    extra_env={"RT_LEDGER": str(tmp_path / "another-laptop.jsonl")})  # only S3 knows
+                    extra_env={"INVOKE_JOBS_LEDGER": str(tmp_path / "another-laptop.jsonl")})  # only S3 knows
     assert json.loads(elsewhere.stdout)[0]["image_digest"] == run["image_digest"], elsewhere.stderr
 
     again = inv(jobs_env, *train, extra_env=extra)

@@ -170,7 +170,7 @@ def test_vm_reap_refuses_bad_arguments_before_touching_anything(tmp_path, args, 
     # An inventory whose only host is unreachable: had reap gone on, it would have sampled it.
     hosts = tmp_path / "hosts.yaml"
     hosts.write_text("hosts:\n  a:\n    ssh: root@127.0.0.1:9\n    gpu_memory_gb: 8\n")
-    done = _inv("vm.reap", *args, hosts=hosts, env={"RT_STATE_DIR": str(tmp_path / "state")})
+    done = _inv("vm.reap", *args, hosts=hosts, env={"INVOKE_VM_STATE_DIR": str(tmp_path / "state")})
     assert done.returncode == ExitCode.BAD_INPUT, done.stderr
     assert done.stdout == "" and done.stderr.strip() == expected
     assert not (tmp_path / "state").exists(), "nothing may be sampled"

@@ -143,13 +143,13 @@ def test_first_run_builds_in_order_second_run_does_nothing(work: dict) -> None:
     assert [r["status"] for r in json.loads(done.stdout)] == ["up to date"] * 5
     assert "building" not in done.stderr and "pushing" not in done.stderr
     assert elapsed < 5, f"no-op push took {elapsed:.1f}s"
-    cache = json.loads((work["dir"] / "state" / "images" / "file-digests.json").read_text())  # in RT_STATE_DIR
+    cache = json.loads((work["dir"] / "state" / "images" / "file-digests.json").read_text())  # in INVOKE_VM_STATE_DIR
     assert cache["version"] == "rt-file-digests-v2" and cache["entries"]
 
 
 def _cli_env(work: dict, **extra: str) -> dict:
     env = {**os.environ, "INVOKE_IMAGES_CATALOG": str(work["catalog"]), "INVOKE_IMAGES_REGISTRY": work["registry"],
-           "INVOKE_IMAGES_ENV_FILE": str(work["env"]), "RT_STATE_DIR": str(work["dir"] / "state"), "CI": ""}
+           "INVOKE_IMAGES_ENV_FILE": str(work["env"]), "INVOKE_VM_STATE_DIR": str(work["dir"] / "state"), "CI": ""}
     return {**env, **extra}
 
 
@@ -493,15 +493,17 @@ def test_dry_run_prints_the_exact_buildx_commands_and_latest_follows_ci(work: di
     assert [o.status for o in result.outcomes] == ["pushed"] and image_present(base["ref"])
 
 
-def test_cli_keeps_the_digest_cache_in_vm_state_dir_unless_rt_state_dir_is_set(work: dict) -> None:
-    env = _cli_env(work, INVOKE_VM_STATE_DIR=str(work["dir"] / "config-state"))
-    for rt_state_dir, where in ((None, "config-state"), (str(work["dir"] / "env-state"), "env-state")):
-        env.pop("RT_STATE_DIR", None)
-        if rt_state_dir:
-            env["RT_STATE_DIR"] = rt_state_dir
+def test_cli_keeps_the_digest_cache_in_vm_state_dir_else_the_deprecated_rt_state_dir(work: dict) -> None:
+    config, old = str(work["dir"] / "config-state"), str(work["dir"] / "env-state")
+    cases = (({"INVOKE_VM_STATE_DIR": config}, "config-state"), ({"RT_STATE_DIR": old}, "env-state"),
+             ({"INVOKE_VM_STATE_DIR": config, "RT_STATE_DIR": old}, "config-state"))
+    for extra, where in cases:
+        env = {k: v for k, v in _cli_env(work).items() if k not in ("INVOKE_VM_STATE_DIR", "RT_STATE_DIR")}
         done = subprocess.run([sys.executable, "-m", "invoke", "images.plan", "--json"], cwd=PROJECT, text=True,
-                              capture_output=True, timeout=60, env=env)
+                              capture_output=True, timeout=60, env={**env, **extra})
         assert done.returncode == 0, done.stderr
+        warned = [line for line in done.stderr.splitlines() if "RT_STATE_DIR is deprecated" in line]
+        assert len(warned) == (where == "env-state"), done.stderr  # one line, only when the old name is read
         cache = json.loads((work["dir"] / where / "images" / "file-digests.json").read_text())
         assert cache["version"] == "rt-file-digests-v2"
         assert str(work["dir"] / "repos" / "gr00t" / "src" / "VERSION") in cache["entries"]

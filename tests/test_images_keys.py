@@ -217,11 +217,16 @@ def test_latest_follows_ci_like_the_makefile() -> None:
 
 # --- the file digest cache --------------------------------------------------------------------------
 
-def test_cache_lives_in_the_state_dir(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("RT_STATE_DIR", str(tmp_path / "env-state"))
-    assert default_cache_path(tmp_path / "config-state") == tmp_path / "env-state" / "images" / "file-digests.json"
-    monkeypatch.delenv("RT_STATE_DIR")
+def test_cache_lives_in_the_state_dir(tmp_path: Path, monkeypatch, capsys) -> None:
+    from remote_training import state
+
+    monkeypatch.setattr(state, "_warned", set())
+    monkeypatch.setenv("RT_STATE_DIR", str(tmp_path / "env-state"))  # the deprecated name: the setting wins
     assert default_cache_path(tmp_path / "config-state") == tmp_path / "config-state" / "images" / "file-digests.json"
+    assert default_cache_path() == tmp_path / "env-state" / "images" / "file-digests.json"
+    assert capsys.readouterr().err == ("warning: RT_STATE_DIR is deprecated and will stop being read: set "
+                                       "INVOKE_VM_STATE_DIR (config vm.state_dir) instead\n")
+    monkeypatch.delenv("RT_STATE_DIR")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     assert default_cache_path() == tmp_path / "xdg" / "remote-training" / "images" / "file-digests.json"
 

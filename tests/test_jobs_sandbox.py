@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,6 +139,7 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
     stopped = jobs_json(jobs_env, "--host", "desktop")[job]
     assert stopped["state"] == "exited" and stopped["exit_code"] == 143
     assert inv(jobs_env, "jobs.wait", job).returncode == 143
+    assert inv(jobs_env, "jobs.wait", job, "--rt-codes").returncode == 10  # rt's "a job failed", no other code
 
     bad = launch_jointless_train(jobs_env, s3, prefix, f"s3://checkpoints/{prefix}/never/", cleanup)
     waited = inv(jobs_env, "jobs.wait", bad)
@@ -159,6 +161,7 @@ def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -
                  extra_env=era_env("a060cbea"))  # the runbook era has no LeRobot server
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 2 and "before its port 9297 answered" in result.stderr
+    assert re.search(r"^\S+: waiting for lerobot\S*-server to answer on \S+:9297 \(\d+s\)$", result.stderr, re.M)
     assert "unreadable" in result.stderr
     assert time.monotonic() - began < 30
 
@@ -354,7 +357,7 @@ def test_waiting_on_a_job_that_ended_earlier_records_its_own_end(jobs_env, s3, p
     asked = time.time()
     waited = inv(jobs_env, "jobs.wait", job)
     assert waited.returncode == 3, waited.stdout + waited.stderr
-    events = [json.loads(line) for line in open(jobs_env["RT_LEDGER"]) if job in line]
+    events = [json.loads(line) for line in open(jobs_env["INVOKE_JOBS_LEDGER"]) if job in line]
     [end] = [e for e in events if e.get("event") == "end"]
     [start] = [e for e in events if e.get("event") != "end"]
     ended = calendar.timegm(time.strptime(end["ended"], "%Y-%m-%dT%H:%M:%SZ"))

@@ -78,10 +78,17 @@ def test_history_survives_a_torn_line_and_keeps_order(tmp_path):
     assert [e["job_id"] for e in book.entries()] == [first.job_id, second.job_id]
 
 
-def test_default_path_honours_env(monkeypatch, tmp_path):
+def test_default_path_reads_the_deprecated_env_once_then_the_state_dir(monkeypatch, tmp_path, capsys):
+    from remote_training import state
+
+    monkeypatch.setattr(state, "_warned", set())
     monkeypatch.setenv("RT_LEDGER", str(tmp_path / "l.jsonl"))
-    assert ledger.default_path() == tmp_path / "l.jsonl"
+    assert ledger.default_path() == ledger.default_path() == tmp_path / "l.jsonl"
+    warned = capsys.readouterr().err.splitlines()
+    assert warned == ["warning: RT_LEDGER is deprecated and will stop being read: set INVOKE_JOBS_LEDGER "
+                      "(config jobs.ledger) instead"]
     monkeypatch.delenv("RT_LEDGER")
+    assert ledger.default_path(tmp_path / "configured") == tmp_path / "configured" / "ledger.jsonl"
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert ledger.default_path() == tmp_path / "remote-training" / "ledger.jsonl"
 

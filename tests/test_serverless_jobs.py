@@ -71,7 +71,7 @@ def api_job(name: str, kind: str = "job") -> Any:
 
 def ledger(env: dict[str, str], job: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for line in Path(env["RT_LEDGER"]).read_text().splitlines():
+    for line in Path(env["INVOKE_JOBS_LEDGER"]).read_text().splitlines():
         event = json.loads(line)
         if event.get("job_id") == job:
             merged.update(event)
@@ -188,6 +188,8 @@ def test_an_endpoint_answers_only_with_the_token_and_stops_or_pauses(cloud, pref
                  timeout=240)
     assert served.returncode == 0, served.stdout + served.stderr
     job = started_job(served)
+    # the waits said where they stood, on stderr, one plain line per phase (no terminal here)
+    assert ": creating the endpoint " in served.stderr and ", waiting for GET /api/v1/models (" in served.stderr
     url = next(w for w in served.stdout.split() if w.startswith("https://"))
     token = secrets()["positronic-serverless-inference-token"]
     assert token not in served.stdout + served.stderr

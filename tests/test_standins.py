@@ -3,8 +3,8 @@
 They must accept exactly what the real programs accept (upstream ENTRYPOINTS.md per era) and fail
 like them on anything else, so a wrong flag fails a sandbox job the way it fails a real one. The
 rejection cases need neither root nor the sandbox: every argument is checked before any S3 call
-(AWS_ENDPOINT_URL points nowhere to prove it). The happy paths use the sandbox's moto S3 and skip
-when it is unreachable.
+(AWS_ENDPOINT_URL points nowhere to prove it). The happy paths use the sandbox's moto S3: they ask for
+the `sandbox` fixture, so they run in the sandbox tier.
 """
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ import pytest
 
 BIN = Path(__file__).resolve().parent.parent / "docker" / "sandbox" / "repos" / "positronic" / "bin"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-S3 = "http://10.213.0.1:9555"
-
 RB = ["run", "--python", "3.11"]
 CUR = ["run", "--python", "3.13"]
 L033 = CUR + ["--extra", "lerobot_0_3_3", "python", "-m"]
@@ -312,20 +310,9 @@ def test_configuronic_truthy_resume_reaches_the_dataset_check(applets, args) -> 
 
 # --- happy paths on the sandbox S3 ---------------------------------------------------------------
 
-def _s3_up() -> bool:
-    try:
-        with socket.create_connection(("10.213.0.1", 9555), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-needs_s3 = pytest.mark.skipif(not _s3_up(), reason="the sandbox's moto S3 at 10.213.0.1:9555 is unreachable")
-
-
-def _keys(applets: Path, prefix: str) -> list[str]:
+def _keys(s3: str, prefix: str) -> list[str]:
     bucket, _, key = prefix.removeprefix("s3://").partition("/")
-    req = urllib.request.Request(f"{S3}/{bucket}?list-type=2&prefix={key}", headers={
+    req = urllib.request.Request(f"{s3}/{bucket}?list-type=2&prefix={key}", headers={
         "Authorization": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"})
     with urllib.request.urlopen(req, timeout=10) as reply:
         body = reply.read().decode()
@@ -338,32 +325,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@needs_s3
-def test_current_era_chain_convert_train_resume_serve_infer(applets) -> None:
+def test_current_era_chain_convert_train_resume_serve_infer(applets, sandbox) -> None:
+    s3 = sandbox["s3_endpoint"]
     run = f"standin-tests-{uuid.uuid4().hex[:8]}"
     data, ckpt = f"s3://interim/{run}/data/", f"s3://checkpoints/{run}/g/"
     convert = uv(applets, *L033, "positronic.vendors.lerobot_0_3_3.to_lerobot", "convert",
                  "--dataset.dataset=@positronic.cfg.ds.sim.sim_stack_cubes",
-                 "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints", f"--output_dir={data}", endpoint=S3)
+                 "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints", f"--output_dir={data}", endpoint=s3)
     assert convert.returncode == 0 and "Conversion complete" in convert.stdout, convert.stderr
-    saved = _keys(applets, data)
+    saved = _keys(s3, data)
     assert {"meta/info.json", "meta/modality.json"} <= set(saved) and any(k.startswith("run_metadata_") for k in saved)
 
     train = uv(applets, *CUR, "python", "-m", "positronic.vendors.gr00t.train", f"--input_path={data}",
                f"--output_path={ckpt}", "--exp_name=e1", "--modality_config=ee_rot6d_q", "--num_train_steps=4000",
-               endpoint=S3)
+               endpoint=s3)
     assert train.returncode == 0 and "Training finished: 4000 steps" in train.stdout, train.stderr
     assert "100%|##########| 4000/4000 [" in train.stdout  # save_steps default max(4000 // 20, 2000)
     more = uv(applets, *CUR, "python", "-m", "positronic.vendors.gr00t.train", f"--input_path={data}",
               f"--output_path={ckpt}", "--exp_name=e1", "--modality_config=ee_rot6d_q", "--num_train_steps=6000",
-              "--resume", endpoint=S3)
+              "--resume", endpoint=s3)
     assert more.returncode == 0 and "Resuming from step 4000" in more.stdout, more.stderr
-    saved = _keys(applets, ckpt + "e1/")
+    saved = _keys(s3, ckpt + "e1/")
     assert {f"checkpoint-{s}/config.json" for s in (2000, 4000, 6000)} <= set(saved)
     assert any(k.startswith("resume_metadata_") for k in saved)
 
     port = _free_port()
-    env = {"PATH": f"{applets}:{BIN}", "AWS_ENDPOINT_URL": S3, "AWS_ACCESS_KEY_ID": "t", "RT_STANDIN_TICK": "0"}
+    env = {"PATH": f"{applets}:{BIN}", "AWS_ENDPOINT_URL": s3, "AWS_ACCESS_KEY_ID": "t", "RT_STANDIN_TICK": "0"}
     server = subprocess.Popen([BUSYBOX, "sh", str(BIN / "uv"), *CUR, "python", "-m", "positronic.vendors.gr00t.server",
                                "ee_rot6d_joints", f"--pipeline.source.checkpoints_dir={ckpt}e1",
                                "--pipeline.source.checkpoint=4000", f"--port={port}"],
@@ -371,7 +358,7 @@ def test_current_era_chain_convert_train_resume_serve_infer(applets) -> None:
     try:
         infer = uv(applets, *CUR, "positronic-inference", "sim", "--policy=.remote",
                    f"--policy.url=ws://127.0.0.1:{port}/api/v1/session/6000", "--eval.trial_count=1", "--eval.timeout=3",
-                   endpoint=S3, MUJOCO_GL="egl")
+                   endpoint=s3, MUJOCO_GL="egl")
         assert infer.returncode == 0 and "Simulation finished" in infer.stdout, infer.stderr
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/models", timeout=5) as reply:
             assert reply.read().decode().strip() == '{"models": ["2000", "4000", "6000"]}'
@@ -383,24 +370,24 @@ def test_current_era_chain_convert_train_resume_serve_infer(applets) -> None:
     assert "Loaded checkpoint-4000" in server.stdout.read()
 
 
-@needs_s3
-def test_runbook_era_act_layout_and_missing_checkpoint(applets) -> None:
+def test_runbook_era_act_layout_and_missing_checkpoint(applets, sandbox) -> None:
+    s3 = sandbox["s3_endpoint"]
     run = f"standin-tests-{uuid.uuid4().hex[:8]}"
     data, out = f"s3://interim/{run}/data/", f"s3://checkpoints/{run}/act/"
     convert = uv(applets, *RB, "positronic-to-lerobot", "convert", "--dataset=@positronic.cfg.phail.sim_stack_openpi_ft",
                  "--dataset.observation=.eepose", "--dataset.action=.absolute_position", f"--output_dir={data}",
-                 "--fps=15", endpoint=S3)
+                 "--fps=15", endpoint=s3)
     assert convert.returncode == 0, convert.stderr
-    assert "meta/modality.json" not in _keys(applets, data)
+    assert "meta/modality.json" not in _keys(s3, data)
     train = uv(applets, *RB, "positronic-train", f"--dataset_root={data}", "--run_name=r1", f"--output_dir={out}",
-               "--steps=4", "--save_freq=2", "--batch_size=4", endpoint=S3)
+               "--steps=4", "--save_freq=2", "--batch_size=4", endpoint=s3)
     assert train.returncode == 0, train.stderr
-    saved = _keys(applets, out + "r1/")
+    saved = _keys(s3, out + "r1/")
     assert "checkpoints/000004/pretrained_model/config.json" in saved
     assert any(k.startswith("run_metadata_") for k in saved)
     # the exact, zero-padded dir name is the id; 4 is not one
     wrong = uv(applets, *RB, "python", "-m", "positronic.vendors.lerobot.server", f"--checkpoints_dir={out}r1",
-               "--checkpoint=4", endpoint=S3)
+               "--checkpoint=4", endpoint=s3)
     assert wrong.returncode == 2 and "Error: checkpoint '4' not found" in wrong.stderr
-    groot = uv(applets, *RB, "python", "-m", "positronic.vendors.gr00t.server", f"--checkpoints_dir={out}r1", endpoint=S3)
+    groot = uv(applets, *RB, "python", "-m", "positronic.vendors.gr00t.server", f"--checkpoints_dir={out}r1", endpoint=s3)
     assert groot.returncode == 2 and "Error: no checkpoint under" in groot.stderr

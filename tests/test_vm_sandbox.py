@@ -61,9 +61,9 @@ def control(sandbox):
     path.unlink(missing_ok=True)
 
 
-def inv(sandbox, tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state"),
-           "DOCKER_CONFIG": str(tmp_path / "docker")}
+def inv(sandbox, tmp_path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "INVOKE_VM_STATE_DIR": str(tmp_path / "state"),
+           "DOCKER_CONFIG": str(tmp_path / "docker"), **extra}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=400)
 
@@ -183,6 +183,18 @@ def test_status_cli_shows_jobs_and_stopped_vm(sandbox, runner, tmp_path):
         lifecycle.start(runner, runner.inventory.get(SPARE), timeout=300)
 
 
+def test_status_and_jobs_tables_fit_80_columns(sandbox, remote, tmp_path):
+    """With a job on a host, at COLUMNS=80: vm.status and jobs.list print no wider line, the job id whole."""
+    job = start_job_container(remote, BUSY, sandbox)
+    try:
+        for task in ("vm.status", "jobs.list"):
+            out = inv(sandbox, tmp_path, task, COLUMNS="80")
+            assert out.returncode == 0 and job in out.stdout, out.stdout + out.stderr
+            assert max(len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
+    finally:
+        remote.run(BUSY, ["docker", "rm", "-f", job], timeout=60)
+
+
 def test_reap_stops_idle_vm_and_leaves_busy_one(sandbox, runner, tmp_path):
     job = start_job_container(runner, BUSY, sandbox)
     hosts = [runner.inventory.get(BUSY), runner.inventory.get(SPARE)]
@@ -278,7 +290,7 @@ def test_the_api_restarted_in_the_middle_of_a_start_loses_nothing(sandbox, runne
     pid_file, log = ROOT / ".sandbox" / "pids" / "nebius.pid", ROOT / ".sandbox" / "logs" / "nebius.log"
     pid = procs.alive(pid_file, "--state-dir")
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
-    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "RT_STATE_DIR": str(tmp_path / "state")}
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "INVOKE_VM_STATE_DIR": str(tmp_path / "state")}
     began = time.monotonic()
     start = subprocess.Popen([sys.executable, "-m", "invoke", "vm.start", "train3"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

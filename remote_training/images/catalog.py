@@ -86,8 +86,9 @@ def default_root(project_root: Path) -> Path:
 
 
 def load_catalog(path: Path, root: Path | None = None, registry: str | None = None, *,
-                 check_sources: bool = True) -> Catalog:
-    """Read and validate a catalog; `root`/`registry` from config win over the file's own.
+                 check_sources: bool = True, fallback_root: Path | None = None) -> Catalog:
+    """Read and validate a catalog; `root`/`registry` from config win over the file's own; with neither,
+    `fallback_root` (default: the folder that holds this project's checkout).
 
     check_sources=False: what jobs need (repositories, env names, where repos live) without the
     image sources being checked out on this machine."""
@@ -104,7 +105,8 @@ def load_catalog(path: Path, root: Path | None = None, registry: str | None = No
         raise InputError(f"{path}: unknown top-level key(s) {sorted(unknown)}", fix=f"use only {sorted(TOP_KEYS)}")
 
     if root is None:
-        root = (path.parent / data["root"]) if data.get("root") else default_root(Path(__file__).parents[2])
+        root = (path.parent / data["root"]) if data.get("root") else (
+            fallback_root or default_root(Path(__file__).parents[2]))
     root = root.resolve()
     repos: dict[str, Any] = data.get("repos") or {}
     platform = str(data.get("platform") or DEFAULT_PLATFORM)

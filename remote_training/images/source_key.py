@@ -31,13 +31,11 @@ CACHE_NAME = "file-digests.json"
 
 
 def default_cache_path(state_dir: Path | str | None = None) -> Path:
-    """<state dir>/images/file-digests.json; the state dir is $RT_STATE_DIR, else the caller's
-    (config vm.state_dir), else $XDG_STATE_HOME/remote-training (~/.local/state/remote-training)."""
-    if state_dir is None or os.environ.get("RT_STATE_DIR"):
-        from ..state import state_dir as default_state_dir
+    """<state dir>/images/file-digests.json; the state dir is the caller's (config vm.state_dir), else
+    remote_training.state's default."""
+    from ..state import state_dir as resolve
 
-        state_dir = default_state_dir()
-    return Path(state_dir).expanduser() / "images" / CACHE_NAME
+    return resolve(state_dir) / "images" / CACHE_NAME
 
 
 # --- .dockerignore, with Docker's semantics ---------------------------------

@@ -212,11 +212,14 @@ def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk:
             raise RemoteCommandError(f"{job.job_id} still runs after {timeout:g}s", "wait longer, or inv jobs.stop it")
 
 
-def raise_if_failed(job: Job, code: int) -> None:
+def raise_if_failed(job: Job, code: int, *, own_code: bool = True) -> None:
+    """JobFailed when the job exited non-zero: the process then exits with the job's own code, or with
+    `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
     if code != 0:
         error = JobFailed(f"job {job.job_id} on {job.host} exited {code}",
                           f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}")
-        error.job_exit = code  # exit_code_for passes the job's own code through
+        if own_code:
+            error.job_exit = code  # exit_code_for passes the job's own code through
         raise error
 
 

@@ -24,6 +24,7 @@ from .. import validate
 from ..errors import InputError, JobFailed, PreflightError
 from ..inventory import Inventory
 from ..ledger import secret_values
+from ..progress import Phase, silent
 from ..remote import RemoteRunner
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
@@ -118,7 +119,7 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]
 
 
 def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
-             ready_timeout: float, echo: Callable[[str], None] = print) -> LaunchResult:
+             ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
     """Stages 2 and 3: place, check and launch, report; then wait for a server's port or the job's end."""
     from .launch import launch
 
@@ -141,7 +142,10 @@ def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping
     found = monitor.find_job(runner, [runner.inventory.get(spec.host)], spec.job_id)
     if plan.program.kind == "serve":
         address = runner.connection(runner.inventory.get(spec.host)).host
-        wait_port(runner, found, address, spec.port, ready_timeout, secrets)
+        try:
+            wait_port(runner, found, address, spec.port, ready_timeout, secrets, progress)
+        finally:
+            progress("")
         echo(f"{plan.service.name} answers on {address}:{spec.port} (job {spec.job_id}; "
              f"stop: inv serve.stop {spec.job_id})")
         if not wait:
@@ -193,12 +197,13 @@ def answers(address: str, port: int) -> bool:
 
 
 def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float,
-              secrets: list[str] | None = None) -> None:
+              secrets: list[str] | None = None, progress: Phase = silent) -> None:
     """Return once the server's port answers; fail fast if the job died."""
     from . import monitor
 
     deadline = time.monotonic() + timeout
     checks = 0
+    progress(f"waiting for {job.service} to answer on {address}:{port}")
     while time.monotonic() < deadline:
         if answers(address, port):
             return

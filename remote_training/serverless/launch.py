@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..errors import InputError, JobFailed, ProviderError
 from ..jobs.spec import LaunchResult
 from ..ledger import MaskedStream, secret_values
+from ..progress import Phase, silent
 from . import logs
 from .client import Resource, Serverless
 from .spec import ServerlessSpec, build
@@ -54,7 +55,7 @@ def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any) 
 
 
 def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry_run: bool, wait: bool,
-        ready_timeout: float, echo: Callable[[str], None] = print) -> LaunchResult:
+        ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
     """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
     spec = plan_.spec
     serverless = plan(spec, plan_.service, target, inventory)
@@ -83,10 +84,13 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     serverless = replace(serverless, image=pinned(spec.image, digest))
     try:
         prepared.result()
+        progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
         resource_id = api.create(serverless)
     except BaseException:
         guard.abandon(spec)
         raise
+    finally:
+        progress("")
     result = LaunchResult(spec.job_id, target.name, container_id=resource_id, seconds=time.monotonic() - began,
                           details={"target": "serverless", "resource": serverless.kind, "resource_id": resource_id,
                                    "name": serverless.name, "platform": serverless.compute.platform,
@@ -95,7 +99,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     echo(f"started {serverless.name} on {target.name} ({serverless.kind} {resource_id}, "
          f"{serverless.compute.label}, {result.seconds:.1f}s)")
     if serverless.kind == "endpoint":
-        url = wait_ready(api, resource_id, ready_timeout, echo)
+        url = wait_ready(api, resource_id, ready_timeout, progress)
         echo(f"{plan_.service.name} answers on {url} (token: MysteryBox secret {target.auth_token_secret}; "
              f"client: inv infer.sim --server {serverless.name}; stop: inv serve.stop {serverless.name}, "
              f"pause: inv serve.stop {serverless.name} --pause)")
@@ -171,23 +175,24 @@ def models_status(url: str, bearer: str | None, target: ServerlessTarget, timeou
         return 0
 
 
-def wait_ready(api: Serverless, resource_id: str, timeout: float, echo: Callable[[str], None]) -> str:
+def wait_ready(api: Serverless, resource_id: str, timeout: float, progress: Phase = silent) -> str:
     """The endpoint's https URL once `GET /api/v1/models` answers 200 with the token; fail fast on ERROR."""
     bearer = token(api)
     end = time.monotonic() + timeout
-    last = ""
-    while True:
-        now = api.get("endpoint", resource_id)
-        if now.state != last:
-            echo(f"{now.name}: {now.state.lower()}")
-            last = now.state
-        if now.state in ("ERROR", "STOPPED"):
-            raise JobFailed(f"endpoint {now.name} is {now.state}: {now.detail or 'no detail from the API'}",
-                            f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
-        url = now.https_url
-        if now.state == "RUNNING" and url and models_status(url, bearer, api.target) == 200:
-            return url
-        if time.monotonic() >= end:
-            raise JobFailed(f"endpoint {now.name} did not answer on {url or '(no https URL yet)'} within {timeout:g}s",
-                            f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
-        time.sleep(READY_POLL_S)
+    try:
+        while True:
+            now = api.get("endpoint", resource_id)
+            progress(f"endpoint {now.name} is {now.state.lower()}"
+                     + (", waiting for GET /api/v1/models" if now.state == "RUNNING" else ""))
+            if now.state in ("ERROR", "STOPPED"):
+                raise JobFailed(f"endpoint {now.name} is {now.state}: {now.detail or 'no detail from the API'}",
+                                f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
+            url = now.https_url
+            if now.state == "RUNNING" and url and models_status(url, bearer, api.target) == 200:
+                return url
+            if time.monotonic() >= end:
+                raise JobFailed(f"endpoint {now.name} did not answer on {url or '(no https URL yet)'} within "
+                                f"{timeout:g}s", f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
+            time.sleep(READY_POLL_S)
+    finally:
+        progress("")
