@@ -49,14 +49,17 @@ the endpoint is not RUNNING, 502 while nothing listens in the container, 401 whe
 LOGS: Nebius Observability serves logs through a Loki-compatible API; its LogQL page
 (https://docs.nebius.com/observability/logs/query-language) says every query must select a
 `__bucket__` and lists sp_serial, sp_mlflow, sp_postgres, sp_cloudapps and default, none for
-Serverless; nor do the docs found say how a job's lines are labelled. So the stand-in picks:
+Serverless; nor do the docs found say how a job's lines are labelled. So the stand-in picks
+(serverless_io.LOG_BUCKET / LOG_ID_LABEL; the project's target has them as settings, same defaults):
   {__bucket__="sp_serverless", job_id="aijob-..."}          for a job
   {__bucket__="sp_serverless", endpoint_id="aiendpoint-..."} for an endpoint
 plus `name` and `parent_id` labels on each stream (one stream per resource, stdout and stderr
-merged). `GET /loki/api/v1/query_range` (query, start, end, limit, direction), `Authorization:
-Bearer <non-empty>` required (401), a query without `__bucket__` returns no entries (as Nebius says),
-anything but `{label="value", ...}` -> 400 `{"code":400,"status":"error","message":...}`.
-Lines are captured from the containers into `<state-dir>/serverless-logs/` and outlive them.
+merged). The containers' output (Docker's own timestamps) is POSTed to the Loki push API
+(`/loki/api/v1/push`, JSON) every 0.3 s while they run and once more when they end, as a log
+shipper does; `GET /loki/api/v1/query_range` follows Loki's documented rules (serverless_io says
+which), `Authorization: Bearer <non-empty>` required (401), a query without `__bucket__` returns no
+entries (as Nebius says), anything but `{label="value", ...}` -> 400. Pushed lines are kept in
+`<state-dir>/loki/` and outlive the containers and the stand-in.
 
 CONTROL (`<state-dir>/control.json`, read on every call):
   "serverless_quota_error": true      Create fails at once: RESOURCE_EXHAUSTED "... quota ..."
@@ -75,7 +78,7 @@ serverless_io (MysteryBox file, TLS, proxy, Loki, sandbox settings).
 
 STATE DIR: serverless.json (jobs, endpoints, their operations, proxy ports, log offsets; written on
 every change), mysterybox.json (serverless_io.seed_secret), tls/{ca,server}.pem + server.key,
-serverless-logs/<id>.jsonl + <id>.labels.json, logs_port. A restarted stand-in re-attaches to its
+loki/<stream>.jsonl + <stream>.labels.json, logs_port. A restarted stand-in re-attaches to its
 containers by label and carries on. No secret value is written to the stand-in's own log.
 """
 from __future__ import annotations
@@ -141,6 +144,7 @@ class ServerlessState(Containers):
         self.drivers: dict[str, threading.Thread] = {}
         self.proxies: dict[str, io.EndpointProxy] = {}
         self.tokens: dict[str, str | None] = {}  # endpoint id -> the bearer token its proxy demands
+        self.loki_url = ""  # the Loki push API the containers' output goes to (set once it serves)
         _, self.cert, self.key = io.ensure_tls(self.dir)
         self._load()
 
@@ -235,8 +239,6 @@ class ServerlessState(Containers):
             rec = Resource(_new_id("aijob" if kind == "job" else "aiendpoint"), kind, metadata.name, parent,
                            base64.b64encode(spec.SerializeToString()).decode(), labels=dict(metadata.labels or {}))
             self.items[rec.id] = rec
-            io.write_labels(self.dir, rec.id, {"__bucket__": io.LOG_BUCKET, f"{kind}_id": rec.id,
-                                               "name": rec.name, "parent_id": parent})
             op = self.new_op(rec, "create", ["STARTING"])
             if kind == "endpoint":
                 self._open_proxy(rec)

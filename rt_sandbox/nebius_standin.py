@@ -543,8 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     server = StandinServer(state, args.port, extra_handlers=extra).start_serving()
     state.resume()  # starts and stops a killed server left under way
     if serverless is not None:
-        serverless.resume()  # proxies back on their ports, containers re-attached
         logs = LokiServer(args.state_dir, args.logs_port)
+        serverless.loki_url = f"http://127.0.0.1:{logs.port}"
+        serverless.resume()  # proxies back on their ports, containers re-attached
         (args.state_dir / "logs_port").write_text(str(logs.port))
     (args.state_dir / "port").write_text(str(server.port))
     done = threading.Event()

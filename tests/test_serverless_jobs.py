@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -269,3 +271,55 @@ def test_doctor_checks_the_targets_secrets_and_names_one_that_is_missing(cloud, 
         broken.unlink()
     row = next(r for r in json.loads(done.stdout) if r["check"] == "serverless")
     assert row["status"] == "fail" and "no-such-secret" in row["summary"] and "mysterybox" in row["fix"]
+
+
+def _new_job(since: float, timeout: float = 60) -> dict[str, Any]:
+    """The first job the stand-in created after `since` (its own record)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            items = json.loads((STATE / "serverless.json").read_text())["resources"]
+        except (FileNotFoundError, ValueError, KeyError):
+            items = []
+        fresh = [r for r in items if r["kind"] == "job" and r["created"] >= since]
+        if fresh:
+            return min(fresh, key=lambda r: r["created"])
+        time.sleep(0.1)
+    raise AssertionError(f"no job created within {timeout}s")
+
+
+def test_logs_wait_and_follow_print_every_line_once_across_pages_and_a_shared_timestamp(cloud, prefix, s3) -> None:
+    """12,000 lines, 20 of them sharing one timestamp across the first 5000-line page boundary, read by a
+    `--wait` launch while the job runs, then by `jobs.logs` and `jobs.logs -f` once it has ended. The
+    test pushes them to the stand-in's Loki API as the platform's log shipper would, timed before the
+    job's own first line, so that the page boundary falls where it must."""
+    from rt_sandbox import serverless_io as io
+
+    tag = f"rtlog-{prefix}"
+    lines = [f"{tag} bulk {i}" for i in range(4990)] + [f"{tag} same-instant {i}" for i in range(20)]
+    lines += [f"{tag} bulk {i}" for i in range(4990, 11980)]
+    started = time.time()
+    launch = subprocess.Popen([sys.executable, "-m", "invoke", "dataset.convert", "--host", "cloud", *DATASET,
+                               "--output", f"s3://interim/{prefix}/groot/", "--wait"], cwd=ROOT, env=cloud,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        job = _new_job(started)
+        base = (int(job["created"]) - 30) * 10**9  # after the readers' start (creation - 60 s), before any line
+        stamps = [base + i * 1000 for i in range(4990)] + [base + 4990 * 1000] * 20
+        stamps += [base + (5000 + i) * 1000 for i in range(6990)]
+        labels = {"__bucket__": io.LOG_BUCKET, io.LOG_ID_LABEL["job"]: job["id"], "name": job["name"],
+                  "parent_id": job["parent_id"]}
+        entries = list(zip(stamps, lines))
+        for at in range(0, len(entries), 5000):
+            io.push(f"http://127.0.0.1:{io.SANDBOX_LOGS_PORT}", labels, entries[at:at + 5000])
+        out, err = launch.communicate(timeout=240)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+    assert launch.returncode == 0, out + err
+    printed = {"--wait": out, "jobs.logs": inv(cloud, "jobs.logs", job["name"]).stdout,
+               "jobs.logs -f": inv(cloud, "jobs.logs", job["name"], "-f", timeout=60).stdout}
+    for how, text in printed.items():
+        mine = [line for line in text.splitlines() if line.startswith(tag + " ")]
+        assert mine == lines, f"{how}: {len(mine)} of {len(lines)} lines, {len(set(mine))} distinct"
+        assert "Conversion complete" in text, how  # and the job's own output
