@@ -62,10 +62,15 @@ entries (as Nebius says), anything but `{label="value", ...}` -> 400. Pushed lin
 `<state-dir>/loki/` and outlive the containers and the stand-in.
 
 CONTROL (`<state-dir>/control.json`, read on every call):
-  "serverless_quota_error": true      Create fails at once: RESOURCE_EXHAUSTED "... quota ..."
+  "serverless_quota_error": true      Create fails at once: RESOURCE_EXHAUSTED, quota_failure
   "serverless_capacity_error": true   Create's operation ends RESOURCE_EXHAUSTED "not enough resources
                                       ..." and the resource goes to ERROR (NotEnoughResources)
   "serverless_fail_image_pull": true  the pull fails: ERROR (ImagePullFailed)
+  "serverless_rate_limit": N          the next N Creates fail at once: RESOURCE_EXHAUSTED "too many requests"
+                                      (N counts down in control.json)
+Failures carry Nebius's typed detail (a `nebius.common.v1.ServiceError` in the status details, which the
+SDK parses into `status.service_errors`): quota -> quota_failure, capacity -> not_enough_resources,
+rate limiting -> too_many_requests (rt_sandbox/nebius_standin.service_error).
 
 INTERFACE: `python -m rt_sandbox.nebius_standin --state-dir DIR --serverless [--serverless-docker-host
 URL] [--serverless-delay S] [--logs-port P]` (the sandbox: `ensure_sandbox_standin(..., serverless=True)`,
@@ -159,6 +164,15 @@ class ServerlessState(Containers):
         except (FileNotFoundError, ValueError):
             return {}
 
+    def _take_rate_limit(self, control: dict[str, Any]) -> bool:
+        """True while control.json's serverless_rate_limit counts creates still to refuse (one fewer each)."""
+        left = control.get("serverless_rate_limit")
+        if not isinstance(left, int) or isinstance(left, bool) or left <= 0:
+            return False
+        with self.lock:
+            (self.dir / "control.json").write_text(json.dumps({**control, "serverless_rate_limit": left - 1}))
+        return True
+
     def _load(self) -> None:
         try:
             data = json.loads(self.state_file.read_text())
@@ -198,13 +212,13 @@ class ServerlessState(Containers):
             rec.pending_ops.append({"id": op.id, "until": until})
         return op
 
-    def _finish(self, op_id: str, code: int, message: str) -> None:
+    def _finish(self, op_id: str, code: int, message: str, kind: str = "") -> None:
         op = self.operations.get(op_id)
         if op is not None and op.finished is None:
-            op.code, op.message, op.finished = code, message, time.time()
+            op.code, op.message, op.kind, op.finished = code, message, kind, time.time()
 
     def _set(self, rec: Resource, state: str, *, expect: str | None = None, code: str = "", message: str = "",
-             rpc: int = INTERNAL) -> bool:
+             rpc: int = INTERNAL, kind: str = "") -> bool:
         """Move rec to `state` (only from `expect` when given); finish the operations waiting for it."""
         with self.lock:
             if rec.id not in self.items or (expect is not None and rec.state != expect):
@@ -214,7 +228,7 @@ class ServerlessState(Containers):
                 rec.details_code, rec.details_message = code, message
             for pending in list(rec.pending_ops):
                 if state == "ERROR":
-                    self._finish(pending["id"], rpc, message)
+                    self._finish(pending["id"], rpc, message, kind)
                 elif state in pending["until"]:
                     self._finish(pending["id"], OK, "")
                 else:
@@ -227,9 +241,14 @@ class ServerlessState(Containers):
     # -- the API's actions ------------------------------------------------------------------------
     def create(self, kind: str, metadata: Any, spec: Any) -> Any:
         control = self.control()
+        if self._take_rate_limit(control):
+            raise Failure("TooManyRequests", f"too many requests: create {kind} is rate-limited "
+                                             f"(serverless_rate_limit in control.json)", RESOURCE_EXHAUSTED,
+                          kind="too_many_requests")
         if control.get("serverless_quota_error"):
             raise Failure("QuotaExceeded", f"quota exceeded: the project's {kind} quota is used up "
-                                           f"(serverless_quota_error in control.json)", RESOURCE_EXHAUSTED)
+                                           f"(serverless_quota_error in control.json)", RESOURCE_EXHAUSTED,
+                          kind="quota_failure")
         with self.lock:
             parent = metadata.parent_id or io.SANDBOX_PARENT
             if any(r.kind == kind and r.parent_id == parent and r.name == metadata.name for r in self.items.values()):
@@ -317,7 +336,7 @@ class ServerlessState(Containers):
             try:
                 step(rec)
             except Failure as exc:
-                self._set(rec, "ERROR", expect=state, code=exc.code, message=exc.message, rpc=exc.rpc)
+                self._set(rec, "ERROR", expect=state, code=exc.code, message=exc.message, rpc=exc.rpc, kind=exc.kind)
                 self._cleanup_container(rec)
             except Exception as exc:  # a bug or the engine gone: visible as ERROR, never a silent stall
                 self._set(rec, "ERROR", expect=state, code="InternalError", message=f"stand-in: {exc!r}")
@@ -338,7 +357,7 @@ class ServerlessState(Containers):
         if self.control().get("serverless_capacity_error"):
             raise Failure("NotEnoughResources", f"not enough resources: no capacity for the {rec.kind}'s "
                                                 f"platform and preset in the region (serverless_capacity_error)",
-                          RESOURCE_EXHAUSTED)
+                          RESOURCE_EXHAUSTED, kind="not_enough_resources")
         self._set(rec, "STARTING", expect="PROVISIONING")
 
     def _starting(self, rec: Resource) -> None:

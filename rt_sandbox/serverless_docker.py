@@ -22,9 +22,10 @@ INTERNAL = 13
 class Failure(Exception):
     """A step could not go on: the resource goes to ERROR with this code and message."""
 
-    def __init__(self, code: str, message: str, rpc: int = INTERNAL) -> None:
+    def __init__(self, code: str, message: str, rpc: int = INTERNAL, kind: str = "") -> None:
         super().__init__(message)
         self.code, self.message, self.rpc = code, message, rpc
+        self.kind = kind  # the typed detail the API sends with it (nebius_standin.service_error)
 
 
 def _docker_ns(stamp: str) -> int:

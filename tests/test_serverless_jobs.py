@@ -323,3 +323,16 @@ def test_logs_wait_and_follow_print_every_line_once_across_pages_and_a_shared_ti
         mine = [line for line in text.splitlines() if line.startswith(tag + " ")]
         assert mine == lines, f"{how}: {len(mine)} of {len(lines)} lines, {len(set(mine))} distinct"
         assert "Conversion complete" in text, how  # and the job's own output
+
+
+def test_rate_limiting_is_waited_out_and_the_launch_goes_ahead(cloud, prefix, s3) -> None:
+    """Six creates refused with too_many_requests: more than the SDK's own three tries, so the project's
+    backoff must carry the launch through."""
+    with control(serverless_rate_limit=6):
+        done = inv(cloud, "dataset.convert", "--host", "cloud", *DATASET, "--output", f"s3://interim/{prefix}/groot/",
+                   timeout=180)
+        left = json.loads((STATE / "control.json").read_text())["serverless_rate_limit"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert left == 0
+    assert api_job(started_job(done)).status.state.name in ("PROVISIONING", "STARTING", "IMAGE_PULLING", "RUNNING",
+                                                            "COMPLETED")

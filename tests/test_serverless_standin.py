@@ -297,6 +297,26 @@ def test_quota_error_fails_create_at_once(standin: Standin, image: str) -> None:
     with pytest.raises(RequestError) as refused:
         _job(standin, image, "say never")
     assert refused.value.status.code.name == "RESOURCE_EXHAUSTED" and "quota" in str(refused.value)
+    assert [e.details.field for e in refused.value.status.service_errors] == ["quota_failure"]
+
+
+def test_rate_limiting_refuses_creates_with_its_typed_detail_then_lets_them_through(standin: Standin,
+                                                                                       image: str) -> None:
+    from nebius.aio.service_error import RequestError
+
+    from nebius.api.nebius.ai.v1 import CreateJobRequest, JobSpec
+    from nebius.api.nebius.common.v1 import ResourceMetadata
+
+    request = CreateJobRequest(metadata=ResourceMetadata(parent_id=PARENT, name=_name("rate")),
+                               spec=JobSpec(image=image, container_command="rt-test", args="say later"))
+    standin.control(serverless_rate_limit=2)
+    with pytest.raises(RequestError) as refused:  # one try only: what the SDK sees before it retries
+        standin.jobs.create(request, timeout=10, retries=1).wait()
+    assert refused.value.status.code.name == "RESOURCE_EXHAUSTED"
+    assert [e.details.field for e in refused.value.status.service_errors] == ["too_many_requests"]
+    op = standin.jobs.create(request, timeout=10).wait()  # refused once more, then the SDK's own retry gets in
+    assert op.resource_id.startswith("aijob-")
+    assert json.loads((standin.dir / "control.json").read_text())["serverless_rate_limit"] == 0
 
 
 def test_capacity_error_fails_the_operation_and_the_job(standin: Standin, image: str) -> None:
@@ -307,6 +327,7 @@ def test_capacity_error_fails_the_operation_and_the_job(standin: Standin, image:
     with pytest.raises(OperationError) as failed:
         op.sync_wait(timeout=20, interval=0.05)
     assert failed.value.status.code.name == "RESOURCE_EXHAUSTED" and "not enough resources" in str(failed.value)
+    assert [e.details.field for e in failed.value.status.service_errors] == ["not_enough_resources"]
     job = _get_job(standin, op.resource_id)
     assert job.status.state.name == "ERROR" and job.status.state_details.code == "NotEnoughResources"
     assert _containers(standin, op.resource_id) == []

@@ -23,12 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import NoCapacityError, Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
+from . import nebius_errors
+from .base import Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
 
 _SDKS: dict[tuple, Any] = {}  # one SDK (one channel pool) per distinct setting, per process
 _SDKS_LOCK = threading.Lock()
 REQUEST_TIMEOUT = 20.0  # one API call; the SDK retries inside it
-LOGIN_FIX = "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)"
+LOGIN_FIX = nebius_errors.LOGIN_FIX
 
 
 def _close_all() -> None:
@@ -101,28 +102,16 @@ def shared_sdk(settings: dict[str, Any], profile: str | None = None) -> Any:
         return _SDKS[key]
 
 
+VM_FIXES = nebius_errors.Fixes(
+    quota="raise the project's quota (console: Administration -> Quotas), or stop another VM, then retry",
+    capacity="a stopped VM without a reservation gives its GPU back: retry in a few minutes, use another "
+             "VM (inv vm.status), or attach a capacity reservation to the instance",
+    not_found="check provider.instance_id in hosts.yaml (nebius compute instance list)", short_of="GPU")
+
+
 def translate(error: BaseException, host: str, action: str, endpoint: str = "the Nebius API") -> ProviderError:
-    """An SDK or gRPC failure as one of our typed errors, with the fix."""
-    status = getattr(error, "status", None)
-    code = getattr(getattr(status, "code", None), "name", None) or str(getattr(status, "code", ""))
-    message = getattr(status, "message", None) or str(error)
-    if code == "RESOURCE_EXHAUSTED" or "not enough resources" in message.lower():
-        return NoCapacityError(
-            f"{host}: Nebius has no free GPU to {action} this VM right now ({message})",
-            "a stopped VM without a reservation gives its GPU back: retry in a few minutes, use another "
-            "VM (inv vm.status), or attach a capacity reservation to the instance")
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return ProviderError(f"{host}: Nebius refused the {action} ({code}): {message}", LOGIN_FIX)
-    if code == "NOT_FOUND" and "operation" in message:
-        return ProviderError(f"{host}: Nebius lost track of the {action} operation: {message}",
-                             "check the instance (inv vm.status) and retry")
-    if code == "NOT_FOUND":
-        return ProviderError(f"{host}: Nebius does not know this instance: {message}",
-                             "check provider.instance_id in hosts.yaml (nebius compute instance list)")
-    if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
-        return ProviderUnavailable(f"{host}: {endpoint} did not answer the {action} request ({code or error})",
-                                   "check the network and nebius.endpoint in hosts.yaml, then retry")
-    return ProviderError(f"{host}: Nebius {action} failed: {message}", "see the message; retry, or check the console")
+    """An SDK or gRPC failure as one of our typed errors, with the fix (nebius_errors: by typed details)."""
+    return nebius_errors.translate(error, host, action, VM_FIXES, endpoint)
 
 
 class NebiusProvider(Provider):
@@ -138,12 +127,8 @@ class NebiusProvider(Provider):
         return InstanceServiceClient(shared_sdk(self.settings, self.options.get("profile")))
 
     def _call(self, action: str, make: Any) -> Any:
-        try:
-            return make()
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise translate(exc, self.host.name, action, str(self.settings.get("endpoint") or "the Nebius API")) from exc
+        endpoint = str(self.settings.get("endpoint") or "the Nebius API")
+        return nebius_errors.call(make, lambda exc: translate(exc, self.host.name, action, endpoint))
 
     def state(self, *, timeout: float | None = None) -> Status:
         timeout = timeout or REQUEST_TIMEOUT
@@ -160,7 +145,7 @@ class NebiusProvider(Provider):
         end = time.monotonic() + timeout
         while True:
             try:
-                op.sync_wait(interval=0.5, timeout=max(1.0, end - time.monotonic()))
+                nebius_errors.wait_operation(op, max(1.0, end - time.monotonic()))
                 return
             except TimeoutError as exc:
                 raise ProviderTimeout(f"{self.host.name}: the {action} operation {op.id} did not finish in "

@@ -11,14 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import NoCapacityError, ProviderError
-from ..providers.base import ProviderUnavailable
+from ..errors import ProviderError
+from ..providers import nebius_errors
 from .spec import ServerlessSpec
 from .target import ServerlessTarget
 
 CALL_S = 20.0  # one API call; the SDK retries inside it
 OPERATION_S = 120.0  # a create/stop/delete operation
-POLL_S = 0.1  # an operation's state, asked again (the SDK's default is 1 s: up to a second lost per launch)
 JOB_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}  # ERROR too: upstream's loops wait for ever on it
 ENDPOINT_FINAL = {"STOPPED", "ERROR"}
 EXIT_RE = re.compile(r"exit(?:ed)?(?: with)? code (-?\d+)", re.IGNORECASE)
@@ -69,33 +68,16 @@ class Resource:
         return next((u for u in self.urls if u.startswith("https://")), "")
 
 
+SERVERLESS_FIXES = nebius_errors.Fixes(
+    quota="raise the quota (console: Administration -> Quotas) or stop other jobs and endpoints "
+          "(inv jobs.list --host cloud), then retry",
+    capacity="retry in a few minutes, pick another preset in hosts.yaml, or run it on a fixed host (--host NAME)",
+    not_found="check the id or name: inv jobs.list --host cloud")
+
+
 def translate(error: BaseException, target: str, action: str) -> ProviderError:
-    """An SDK or gRPC failure as one typed error with its fix."""
-    status = getattr(error, "status", None)
-    code = getattr(getattr(status, "code", None), "name", None) or str(getattr(status, "code", "") or "")
-    message = getattr(status, "message", None) or str(error)
-    low = message.lower()
-    if code == "RESOURCE_EXHAUSTED" and "quota" in low:
-        return NoCapacityError(f"{target}: the project's quota does not allow this {action} ({message})",
-                               "raise the quota (console: Administration -> Quotas) or stop other jobs and "
-                               "endpoints (inv jobs.list --host cloud), then retry")
-    if code == "RESOURCE_EXHAUSTED" or "not enough resources" in low:
-        return NoCapacityError(f"{target}: Nebius has no free capacity for this {action} ({message})",
-                               "retry in a few minutes, pick another preset in hosts.yaml, or run it on a fixed "
-                               "host (--host NAME)")
-    if code == "ALREADY_EXISTS":
-        return ProviderError(f"{target}: the name is already taken in the project ({message})",
-                             "choose another name, or stop the old one first (inv serve.stop NAME)")
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return ProviderError(f"{target}: Nebius refused the {action} ({code}): {message}",
-                             "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)")
-    if code == "NOT_FOUND":
-        return ProviderError(f"{target}: Nebius does not know it ({action}): {message}",
-                             "check the id or name: inv jobs.list --host " + target)
-    if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
-        return ProviderUnavailable(f"{target}: the Nebius API did not answer the {action} ({code or error})",
-                                   "check the network and nebius.endpoint in hosts.yaml, then retry")
-    return ProviderError(f"{target}: Nebius {action} failed: {message}", "see the message; retry, or check the console")
+    """An SDK or gRPC failure as one typed error with its fix (nebius_errors: by typed details)."""
+    return nebius_errors.translate(error, target, action, SERVERLESS_FIXES)
 
 
 def _iso(ts: Any) -> str:
@@ -135,12 +117,7 @@ class Serverless:
         return shared_sdk(self.settings, self.target.profile or None)
 
     def _call(self, action: str, make: Callable[[], Any]) -> Any:
-        try:
-            return make()
-        except ProviderError:
-            raise
-        except Exception as exc:  # the SDK's RequestError and friends: one typed error
-            raise translate(exc, self.target.name, action) from exc
+        return nebius_errors.call(make, lambda exc: translate(exc, self.target.name, action))
 
     def _jobs(self) -> Any:
         from nebius.api.nebius.ai.v1 import JobServiceClient
@@ -155,7 +132,7 @@ class Serverless:
     def _operate(self, action: str, request: Callable[[], Any], timeout: float = OPERATION_S) -> str:
         """Send a mutating request, wait for its operation; the resource id."""
         op = self._call(action, lambda: request().wait())
-        self._call(action, lambda: op.sync_wait(interval=POLL_S, timeout=timeout))
+        self._call(action, lambda: nebius_errors.wait_operation(op, timeout))
         return str(getattr(op, "resource_id", "") or "")
 
     # -- secrets ----------------------------------------------------------------------------------
