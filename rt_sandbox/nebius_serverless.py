@@ -66,6 +66,7 @@ CONTROL (`<state-dir>/control.json`, read on every call):
   "serverless_capacity_error": true   Create's operation ends RESOURCE_EXHAUSTED "not enough resources
                                       ..." and the resource goes to ERROR (NotEnoughResources)
   "serverless_fail_image_pull": true  the pull fails: ERROR (ImagePullFailed)
+  "serverless_create_delay": S        PROVISIONING (and so the Create operation) lasts S seconds longer
   "serverless_rate_limit": N          the next N Creates fail at once: RESOURCE_EXHAUSTED "too many requests"
                                       (N counts down in control.json)
 Failures carry Nebius's typed detail (a `nebius.common.v1.ServiceError` in the status details, which the
@@ -352,7 +353,8 @@ class ServerlessState(Containers):
         return rec.state == state
 
     def _provision(self, rec: Resource) -> None:
-        if not self._sleep(rec, "PROVISIONING", self.delay):
+        slow = self.control().get("serverless_create_delay", 0)
+        if not self._sleep(rec, "PROVISIONING", self.delay + (slow if isinstance(slow, (int, float)) else 0)):
             return
         if self.control().get("serverless_capacity_error"):
             raise Failure("NotEnoughResources", f"not enough resources: no capacity for the {rec.kind}'s "

@@ -336,3 +336,22 @@ def test_rate_limiting_is_waited_out_and_the_launch_goes_ahead(cloud, prefix, s3
     assert left == 0
     assert api_job(started_job(done)).status.state.name in ("PROVISIONING", "STARTING", "IMAGE_PULLING", "RUNNING",
                                                             "COMPLETED")
+
+
+def test_a_create_slower_than_the_wait_keeps_its_claim_and_its_ledger_row(cloud, prefix, s3) -> None:
+    out = f"s3://interim/{prefix}/groot/"
+    slow = {"INVOKE_JOBS_CREATE_TIMEOUT": "2"}
+    with control(serverless_create_delay=8):
+        done = inv(cloud, "dataset.convert", "--host", "cloud", *DATASET, "--output", out, extra_env=slow)
+        assert done.returncode == ExitCode.PROVIDER, done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        name = lines[0].split(" on cloud:", 1)[0].split()[-1]
+        assert "keeps its claim" in lines[0] and f"inv jobs.wait {name}" in lines[0], lines[0]
+        assert api_job(name).status.state.name in ("PROVISIONING", "STARTING", "IMAGE_PULLING", "RUNNING")
+        assert ledger(cloud, name).get("host") == "cloud"  # the ledger has its row
+        assert keys(s3, f"s3://interim/{prefix}/") != []  # its run.json claim is still there
+        again = inv(cloud, "dataset.convert", "--host", "desktop", *DATASET, "--output", out)
+    assert again.returncode != 0 and name in again.stderr, again.stdout + again.stderr
+    waited = inv(cloud, "jobs.wait", name, "--timeout", "120", timeout=150)
+    assert waited.returncode == 0, waited.stdout + waited.stderr

@@ -27,6 +27,10 @@ class RateLimited(ProviderUnavailable):
     """The API said too_many_requests for longer than RATE_RETRY_S."""
 
 
+class NotFound(ProviderError):
+    """The API does not know the resource (NOT_FOUND)."""
+
+
 @dataclass(frozen=True)
 class Fixes:
     """What the user should do, in the caller's words."""
@@ -70,7 +74,7 @@ def translate(error: BaseException, where: str, action: str, fixes: Fixes, endpo
     if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return ProviderError(f"{where}: Nebius refused the {action} ({code}): {message}", LOGIN_FIX)
     if code == "NOT_FOUND":
-        return ProviderError(f"{where}: Nebius does not know it ({action}): {message}", fixes.not_found)
+        return NotFound(f"{where}: Nebius does not know it ({action}): {message}", fixes.not_found)
     if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
         return ProviderUnavailable(f"{where}: {endpoint} did not answer the {action} request ({code or error})",
                                    "check the network and nebius.endpoint in hosts.yaml, then retry")

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ..errors import ProviderError
 from ..providers import nebius_errors
+from ..providers.base import ProviderTimeout
 from .spec import ServerlessSpec
 from .target import ServerlessTarget
 
@@ -28,6 +29,10 @@ JOB_STATES = {"PROVISIONING": "provisioning", "STARTING": "starting", "IMAGE_PUL
 ENDPOINT_STATES = {"PROVISIONING": "provisioning", "STARTING": "starting", "IMAGE_PULLING": "starting",
                    "RUNNING": "running", "STOPPING": "running", "STOPPED": "stopped", "DELETING": "exited",
                    "ERROR": "dead", "STATE_UNSPECIFIED": "created"}
+
+
+class OperationOutlived(ProviderTimeout):
+    """The request was taken, but its operation had not finished when the wait ran out."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,14 @@ class Serverless:
     def _operate(self, action: str, request: Callable[[], Any], timeout: float = OPERATION_S) -> str:
         """Send a mutating request, wait for its operation; the resource id."""
         op = self._call(action, lambda: request().wait())
-        self._call(action, lambda: nebius_errors.wait_operation(op, timeout))
+        try:
+            self._call(action, lambda: nebius_errors.wait_operation(op, timeout))
+        except ProviderError as exc:
+            if isinstance(exc.__cause__, TimeoutError):  # the API answers; the operation is just slow
+                raise OperationOutlived(f"{self.target.name}: the {action} was still under way after {timeout:g}s "
+                                        f"(operation {op.id})", "see where it stands: inv jobs.list --host "
+                                        f"{self.target.name}") from exc
+            raise
         return str(getattr(op, "resource_id", "") or "")
 
     # -- secrets ----------------------------------------------------------------------------------
@@ -199,8 +211,8 @@ class Serverless:
             fields["ports"] = [port_cls(container_port=p, protocol=proto.HTTP) for p in spec.ports]
         return fields
 
-    def create(self, spec: ServerlessSpec) -> str:
-        """Create the job or endpoint and wait until the API accepted it; its id."""
+    def create(self, spec: ServerlessSpec, timeout: float = OPERATION_S) -> str:
+        """Create the job or endpoint and wait (`timeout` s) until the API accepted it; its id."""
         import nebius.api.nebius.ai.v1 as ai
         from nebius.api.nebius.common.v1 import ResourceMetadata
 
@@ -215,7 +227,7 @@ class Serverless:
             request = ai.CreateEndpointRequest(metadata=metadata, spec=ai.EndpointSpec(**self._spec_fields(spec, ai.EndpointSpec)))
             client = self._endpoints()
         resource_id = self._operate(f"create of {spec.kind} {spec.name}",
-                                    lambda: client.create(request, timeout=CALL_S))
+                                    lambda: client.create(request, timeout=CALL_S), timeout)
         if not resource_id:
             return self.get_by_name(spec.kind, spec.name).id
         return resource_id
