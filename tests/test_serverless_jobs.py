@@ -355,3 +355,24 @@ def test_a_create_slower_than_the_wait_keeps_its_claim_and_its_ledger_row(cloud,
     assert again.returncode != 0 and name in again.stderr, again.stdout + again.stderr
     waited = inv(cloud, "jobs.wait", name, "--timeout", "120", timeout=150)
     assert waited.returncode == 0, waited.stdout + waited.stderr
+
+
+def test_the_dataset_viewer_starts_as_an_endpoint_without_the_idle_flag(cloud) -> None:
+    """positronic-server's main() takes no --idle_timeout_min: the endpoint starts and answers."""
+    done = inv(cloud, "jobs.run", "positronic-server", "--host", "cloud", timeout=300)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        job = started_job(done)
+        endpoint = api_job(job, "endpoint")
+        assert endpoint.status.state.name == "RUNNING" and "--idle_timeout_min" not in endpoint.spec.args
+    finally:
+        for line in done.stdout.splitlines():
+            if line.startswith("started "):
+                inv(cloud, "serve.stop", line.split()[1], timeout=120)
+
+
+def test_serverless_is_refused_for_the_runbook_era_in_one_line(jobs_env) -> None:
+    done = inv({**jobs_env, **era_env("4261b1aa")}, "jobs.run", "groot-server", "--host", "cloud")
+    assert done.returncode == ExitCode.BAD_INPUT, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "runbook-era" in done.stderr, done.stderr
+    assert "started" not in done.stdout

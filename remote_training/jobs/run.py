@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from .. import validate
@@ -51,6 +52,7 @@ class Plan:
     program: Program
     project: Project
     era_label: str
+    source_root: Path | None = None  # the checkout's repository (its Python sources: jobs/program_source.py)
 
 
 def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,
@@ -89,7 +91,7 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                    client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
                    options=job.options)
     project = collect(checkout.compose_dir, {OVERRIDE: override_text(dict(images))})
-    return Plan(spec, svc, program, project, era.label)
+    return Plan(spec, svc, program, project, era.label, checkout.compose_dir.parent)
 
 
 def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,

@@ -16,10 +16,12 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError, JobFailed, ProviderError
 from ..providers.base import ProviderUnavailable
+from ..jobs.services import RUNBOOK
 from ..jobs.spec import LaunchResult
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
@@ -45,11 +47,19 @@ def client_for(target: ServerlessTarget, inventory: Any) -> Serverless:
     return Serverless(target, dict(inventory.extra.get("nebius") or {}))
 
 
-def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any) -> ServerlessSpec:
+def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any,
+         source_root: Path | None = None) -> ServerlessSpec:
+    if job_spec.era == RUNBOOK:
+        # upstream ran no serverless then: its GR00T server speaks ZeroMQ (no HTTP readiness answer) and
+        # its OpenPI server ignores AUTH_TOKEN (the endpoint would be open)
+        raise InputError(f"{service.name}: the runbook-era checkout (positronic {RUNBOOK}) has no serverless "
+                         f"workflow; its servers cannot answer or guard a Nebius endpoint",
+                         "run it on a fixed host (--host NAME), or use a current checkout (jobs.compose_project)")
     if not job_spec.image:
         raise InputError(f"no pushed image for {service.repository}: nothing to run {service.name} with",
                          "build and push it first: inv images.push")
-    return build(job_spec, service, target, job_spec.image, s3_endpoint=inventory.s3_endpoint)
+    return build(job_spec, service, target, job_spec.image, s3_endpoint=inventory.s3_endpoint,
+                 source_root=source_root)
 
 
 def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry_run: bool, wait: bool,
@@ -57,7 +67,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         ) -> LaunchResult:
     """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
     spec = plan_.spec
-    serverless = plan(spec, plan_.service, target, inventory)
+    serverless = plan(spec, plan_.service, target, inventory, plan_.source_root)
     if dry_run:
         guard.before_launch(spec)  # the checks only read: a dry run shows the refusals too
         echo(f"# {spec.job_id}: {plan_.service.name} ({plan_.era_label}) on {target.name} "

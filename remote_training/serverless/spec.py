@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..jobs.program_source import takes_parameter
 from .target import Compute, ServerlessTarget
 
 CACHE_PATH = "/cache"  # upstream's serverless scripts: the shared filesystem and the caches on it
 CACHE_ENV = {"UV_CACHE_DIR": "/cache/uv", "HF_HOME": "/cache/hf", "OPENPI_DATA_HOME": "/cache/openpi"}
 BATCH_TIMEOUT_H = 4.0  # convert and stats (upstream's convert.sh)
-IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # the current era's server exits when idle; serve.sh adds 20
+IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # serve.sh adds 20 (only programs that take it: program_source)
 IDLE_TIMEOUT_MIN = 20
 AWS_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 LABEL_RE = re.compile(r"[^a-z0-9-]")
@@ -60,16 +62,19 @@ def resource_name(job_id: str) -> str:
     return LABEL_RE.sub("-", job_id.lower()).strip("-")[:63]
 
 
-def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None) -> ServerlessSpec:
+def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None,
+          source_root: Path | None = None) -> ServerlessSpec:
     """The serverless form of a JobSpec (`spec`) whose compose service is `service`; InputError naming
-    every word that cannot travel in spec.args."""
+    every word that cannot travel in spec.args. `source_root`: the checkout, whose code says whether
+    the program takes --idle_timeout_min."""
     entry = list(service.entrypoint)
     if not entry:
         raise InputError(f"{service.name} has no entrypoint in the compose file: nothing to run serverless",
                          "run it on a fixed host (--host NAME)")
     words = [*entry[1:], *spec.args]
     serve = spec.kind == "serve"
-    if serve and spec.era == "a060cbea" and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words):
+    if serve and source_root is not None and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words) \
+            and takes_parameter(source_root, service.program, IDLE_TIMEOUT_FLAG.lstrip("-")):
         words.append(f"{IDLE_TIMEOUT_FLAG}={IDLE_TIMEOUT_MIN}")  # no scale-to-zero: the server exits when idle
     bad = [w for w in words if not w or any(ch.isspace() for ch in w)]
     if bad:
