@@ -65,3 +65,37 @@ def test_rate_limiting_is_retried_with_growing_pauses_then_given_up(monkeypatch)
     with pytest.raises(NoCapacityError):  # never retried: a quota does not free itself in a minute
         nebius_errors.call(quota, lambda e: nebius_errors.translate(e, "cloud", "create", SERVERLESS_FIXES))
     assert quota_tries == [1]
+
+
+def test_insecure_is_for_a_loopback_endpoint_only() -> None:
+    from remote_training.providers.nebius import check_insecure
+
+    check_insecure({"endpoint": "127.0.0.1:9556", "insecure": True})
+    check_insecure({"endpoint": "api.example.cloud:443"})  # TLS: nothing to check
+    for settings in ({"endpoint": "10.0.0.5:9556", "insecure": True}, {"insecure": True},
+                     {"endpoint": "api.example.cloud:443", "insecure": True}):
+        with pytest.raises(ProviderError, match="plaintext") as refused:
+            check_insecure(settings)
+        assert "loopback" in refused.value.fix
+
+
+def test_only_the_sdks_retry_noise_is_quieted(caplog) -> None:
+    import logging
+
+    from remote_training.providers.nebius import quiet_retry_noise
+
+    quiet_retry_noise()
+    logger = logging.getLogger("nebius.aio.request")
+    with caplog.at_level(logging.WARNING):
+        logger.error("The SDK request attempt %d failed. The SDK will retry the request.", 1)
+        logger.warning("The SDK could not release the request transport after setup failed.")
+        logging.getLogger("nebius.aio.channel").error("channel broke")
+    assert [r.getMessage() for r in caplog.records] == [
+        "The SDK could not release the request transport after setup failed.", "channel broke"]
+
+
+def test_the_s3_region_defaults_as_upstreams_workflow_does() -> None:
+    from remote_training.serverless.spec import s3_region
+
+    assert s3_region("https://storage.eu-west1.nebius.cloud:443") == "eu-west1"
+    assert s3_region(None) == s3_region("http://10.213.0.1:9000") == "eu-north1"  # common.sh's

@@ -42,6 +42,41 @@ def _close_all() -> None:
         _SDKS.clear()
 
 
+class _RetryNoise:
+    """Drops the SDK's "attempt N failed. The SDK will retry" records (nebius/aio/request.py logs each
+    retried attempt at ERROR with a traceback); the caller gets one translated line if all tries fail.
+    Every other SDK record passes."""
+
+    @staticmethod
+    def filter(record: Any) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("The SDK request attempt")
+                    and "will retry" in record.msg)
+
+
+def quiet_retry_noise() -> None:
+    import logging
+
+    logger = logging.getLogger("nebius.aio.request")
+    if not any(isinstance(f, _RetryNoise) for f in logger.filters):
+        logger.addFilter(_RetryNoise())
+
+
+def check_insecure(settings: dict[str, Any]) -> None:
+    """`insecure: true` (plaintext gRPC) only to a loopback endpoint: the bearer token travels with each call."""
+    if not settings.get("insecure"):
+        return
+    import ipaddress
+
+    host = str(settings.get("endpoint") or "").rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ProviderError(f"nebius.insecure is set for {settings.get('endpoint') or 'the public API'}: credentials "
+                            "would travel in plaintext", "remove insecure: true (it is for a loopback stand-in only)")
+
+
 def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any) -> Any:
     """An SDK object from the inventory's `nebius:` settings (also used by vm.login)."""
     try:
@@ -49,10 +84,8 @@ def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any
     except ImportError as exc:
         raise ProviderUnavailable("the nebius SDK is not installed",
                                   "pip install nebius (it is in requirements.txt: bash scripts/install.sh)") from exc
-    import logging
-
-    # The SDK logs each retried attempt with a traceback; the caller gets one translated line instead.
-    logging.getLogger("nebius").setLevel(logging.CRITICAL)
+    quiet_retry_noise()
+    check_insecure(settings)
     kwargs: dict[str, Any] = {"user_agent_prefix": "remote-training/1"}
     endpoint = settings.get("endpoint")
     if endpoint:

@@ -96,7 +96,13 @@ def _iso(ts: Any) -> str:
 
 def exit_code_of(state: str, detail: str) -> int | None:
     """A job's exit code from its final state: 0 when COMPLETED, the container's code when the
-    service names it, else 1; None while it runs. CANCELLED is 143 (a SIGTERM'd container)."""
+    service names it, else 1; None while it runs. CANCELLED is 143 (a SIGTERM'd container).
+
+    Where the code comes from: the SDK (0.6.29) has no exit-code field (JobStatus and
+    JobInstanceStatus: state, state_details{code, message, service_error}, times, endpoints), and no
+    Nebius page found says how a container's exit is reported. ASSUMED (README, Serverless): the
+    container's code in `state_details.message` as "... exit(ed) (with) code N" (EXIT_RE), the form
+    the sandbox's stand-in uses; any other FAILED/ERROR reads as 1, never as success."""
     if state == "COMPLETED":
         return 0
     if state == "CANCELLED":
@@ -203,9 +209,10 @@ class Serverless:
         if spec.subnet_id:
             fields["subnet_id"] = spec.subnet_id
         if spec.disk_gb:
+            from nebius.api.nebius.compute.v1 import DiskSpec__DiskType  # the type JobSpec.DiskSpec.type is
+
             disk_cls = getattr(ai, f"{kind}Spec__DiskSpec")
-            fields["disk"] = disk_cls(type=disk_cls.__PB2_DESCRIPTOR__.fields_by_name["type"].enum_type
-                                      .values_by_name["NETWORK_SSD"].number, size_bytes=spec.disk_gb * 2**30)
+            fields["disk"] = disk_cls(type=DiskSpec__DiskType.NETWORK_SSD, size_bytes=spec.disk_gb * 2**30)
         if spec.ports:
             port_cls, proto = getattr(ai, f"{kind}Spec__Port"), getattr(ai, f"{kind}Spec__Port__Protocol")
             fields["ports"] = [port_cls(container_port=p, protocol=proto.HTTP) for p in spec.ports]

@@ -22,6 +22,7 @@ BATCH_TIMEOUT_H = 4.0  # convert and stats (upstream's convert.sh)
 IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # serve.sh adds 20 (only programs that take it: program_source)
 IDLE_TIMEOUT_MIN = 20
 AWS_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+UPSTREAM_REGION = "eu-north1"
 LABEL_RE = re.compile(r"[^a-z0-9-]")
 
 
@@ -57,6 +58,13 @@ class ServerlessSpec:
                 "timeout_hours": self.timeout_hours, "labels": dict(self.labels)}
 
 
+def s3_region(endpoint: str | None) -> str:
+    """The region of a Nebius Object Storage endpoint (https://storage.<region>.nebius.cloud), else
+    upstream's own: workflows/nebius/common.sh passes AWS_DEFAULT_REGION=eu-north1 with every create."""
+    found = re.match(r"^https?://storage\.([a-z0-9-]+)\.nebius\.cloud(:\d+)?/?$", endpoint or "")
+    return found.group(1) if found else UPSTREAM_REGION
+
+
 def resource_name(job_id: str) -> str:
     """A job id as a Nebius resource name: lowercase alphanumerics and dashes (upstream turns `_` into `-`)."""
     return LABEL_RE.sub("-", job_id.lower()).strip("-")[:63]
@@ -83,6 +91,7 @@ def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_e
                          "holding a space (or an empty one) cannot reach the program intact",
                          "pass a value without spaces, or run this job on a fixed host (--host NAME)")
     env = dict(service.environment)
+    env["AWS_DEFAULT_REGION"] = s3_region(s3_endpoint)  # upstream's common.sh sets it on every create
     env.update(target.env)
     env.update(spec.env)
     if s3_endpoint:
