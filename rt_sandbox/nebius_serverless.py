@@ -66,6 +66,10 @@ CONTROL (`<state-dir>/control.json`, read on every call):
   "serverless_capacity_error": true   Create's operation ends RESOURCE_EXHAUSTED "not enough resources
                                       ..." and the resource goes to ERROR (NotEnoughResources)
   "serverless_fail_image_pull": true  the pull fails: ERROR (ImagePullFailed)
+PRIVATE IMAGES: an image from any registry but Docker Hub needs `spec.registry_credentials` (username and
+password, or a MysteryBox secret version holding REGISTRY_USERNAME and REGISTRY_PASSWORD), else the pull
+fails: ERROR (ImagePullFailed, "pull access denied"); `<state-dir>/registry_auth.json` {host: {username,
+password}} makes the stand-in check them (the sandbox's registry itself takes any).
   "serverless_create_delay": S        PROVISIONING (and so the Create operation) lasts S seconds longer
   "serverless_rate_limit": N          the next N Creates fail at once: RESOURCE_EXHAUSTED "too many requests"
                                       (N counts down in control.json)
@@ -373,6 +377,7 @@ class ServerlessState(Containers):
             if self.control().get("serverless_fail_image_pull"):
                 raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: "
                                                  f"serverless_fail_image_pull in control.json")
+            self._check_pull_credentials(spec)
             try:
                 self.docker().images.pull(spec.image)
             except Exception as exc:
@@ -383,6 +388,36 @@ class ServerlessState(Containers):
         with self.lock:
             rec.started_at = time.time()  # replaced by the container's own StartedAt on the first look
         self._set(rec, "RUNNING", expect="IMAGE_PULLING")
+
+    def _check_pull_credentials(self, spec: Any) -> None:
+        """A private registry is pulled from only with spec.registry_credentials (SDK: "Registry credentials
+        for private Docker registry"; a MysteryBox version must hold REGISTRY_USERNAME and REGISTRY_PASSWORD);
+        Docker Hub's public repositories need none. When <state-dir>/registry_auth.json lists the host,
+        the credentials must match it (the sandbox's registry takes any, so this is where they are checked)."""
+        first, _, rest = spec.image.partition("/")
+        host = first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+        if host == "docker.io":
+            return
+        creds = spec.registry_credentials
+        user, password = creds.username, creds.password
+        if creds.mysterybox_secret_version:
+            found = next((x for x in io.load_secrets(self.dir)
+                          if io.version_id(x["id"]) == creds.mysterybox_secret_version), None)
+            payload = (found or {}).get("payload") or {}
+            user, password = payload.get("REGISTRY_USERNAME", ""), payload.get("REGISTRY_PASSWORD", "")
+            if not (user and password):
+                raise Failure("ImagePullFailed", f"registry credentials {creds.mysterybox_secret_version}: no secret "
+                                                 f"version with REGISTRY_USERNAME and REGISTRY_PASSWORD")
+        if not (user and password):
+            raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: pull access denied, {host} is a "
+                                             f"private registry and spec.registry_credentials is not set")
+        try:
+            expected = json.loads((self.dir / "registry_auth.json").read_text()).get(host)
+        except (FileNotFoundError, ValueError):
+            expected = None
+        if expected and (user, password) != (expected.get("username"), expected.get("password")):
+            raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: {host} refused the credentials "
+                                             f"of user {user}")
 
     def _running(self, rec: Resource) -> None:
         while rec.state == "RUNNING":

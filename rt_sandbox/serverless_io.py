@@ -491,6 +491,7 @@ SECRET_NAMES = {
     "WANDB_API_KEY": "positronic-serverless-wandb-api-key",
 }
 AUTH_TOKEN_SECRET = "positronic-serverless-inference-token"
+REGISTRY_SECRET = "rt-sandbox-registry-creds"  # the team's private registry (the sandbox's) for Nebius to pull
 S3_CREDS_SECRET = "positronic-serverless-s3-creds"
 
 
@@ -517,6 +518,18 @@ def sandbox_serverless_settings(root: Path) -> dict[str, Any]:
                     {"WANDB_API_KEY": f"sandbox-wandb-{pysecrets.token_hex(8)}"})
     if find_secret(state_dir, parent_id=SANDBOX_PARENT, name=AUTH_TOKEN_SECRET) is None:
         seed_secret(state_dir, SANDBOX_PARENT, AUTH_TOKEN_SECRET, {"AUTH_TOKEN": pysecrets.token_hex(16)})
+    registry = find_secret(state_dir, parent_id=SANDBOX_PARENT, name=REGISTRY_SECRET)
+    if registry is None:
+        seed_secret(state_dir, SANDBOX_PARENT, REGISTRY_SECRET,
+                    {"REGISTRY_USERNAME": "sandbox", "REGISTRY_PASSWORD": pysecrets.token_hex(16)})
+        registry = find_secret(state_dir, parent_id=SANDBOX_PARENT, name=REGISTRY_SECRET)
+    login = {"username": registry["payload"]["REGISTRY_USERNAME"], "password": registry["payload"]["REGISTRY_PASSWORD"]}
+    auth_file = state_dir / "registry_auth.json"
+    from .layout import BRIDGE_ADDR, REGISTRY, REGISTRY_PORT
+
+    hosts = (REGISTRY, f"127.0.0.1:{REGISTRY_PORT}", f"{BRIDGE_ADDR}:{REGISTRY_PORT}")
+    auth_file.write_text(json.dumps({host: login for host in hosts}))
+    os.chmod(auth_file, 0o600)
     ca_pem, _, _ = ensure_tls(state_dir)
     return {
         "parent_id": SANDBOX_PARENT,
@@ -531,4 +544,5 @@ def sandbox_serverless_settings(root: Path) -> dict[str, Any]:
         "secrets": dict(SECRET_NAMES),
         "s3_volume_secret": S3_CREDS_SECRET,
         "auth_token_secret": AUTH_TOKEN_SECRET,
+        "registry_credentials_secret": REGISTRY_SECRET,
     }

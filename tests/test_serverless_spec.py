@@ -137,3 +137,40 @@ def test_the_runbook_era_is_refused_on_serverless_in_one_line() -> None:
     with pytest.raises(InputError, match="runbook-era checkout .* has no serverless workflow") as caught:
         serverless_plan(plan.spec, plan.service, inv.serverless_target("cloud"), inv, plan.source_root)
     assert "--host NAME" in caught.value.fix and "\n" not in str(caught.value)
+
+
+def test_a_private_registry_gets_credentials_from_mysterybox_or_the_docker_config(tmp_path, monkeypatch) -> None:
+    """Docker Hub's public images need none; any other registry gets them, from the MysteryBox secret the
+    target names, else from the docker config of that registry host (the values never enter the spec)."""
+    import base64
+    import json as json_
+
+    from dataclasses import replace
+
+    from remote_training.serverless.client import Serverless
+    from remote_training.serverless.spec import registry_auth
+
+    _, cloud, _ = planned(Convert("@positronic.cfg.ds.sim.sim_stack_cubes", "s3://interim/x/",
+                                  codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joints"))
+    assert registry_auth("positro/gr00t@sha256:" + "0" * 64, cloud) == ""
+    assert registry_auth("docker.io/positro/gr00t:v1", cloud) == ""
+    assert registry_auth("registry.example/positro/gr00t:v1", cloud) == "docker-config:registry.example"
+    named = replace(cloud, registry_credentials_secret="team-registry")
+    assert registry_auth("cr.eu-north1.nebius.cloud/team/gr00t:v1", named) == "mysterybox:team-registry"
+
+    import nebius.api.nebius.ai.v1 as ai
+
+    plan, _, inv = planned(Convert("@positronic.cfg.ds.sim.sim_stack_cubes", "s3://interim/x/",
+                                   codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joints"))
+    spec = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None)
+    assert spec.registry_auth == "docker-config:registry.example" and "password" not in json_.dumps(spec.to_dict())
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    api = Serverless(cloud, {})
+    with pytest.raises(Exception, match="no credentials for it") as missing:
+        api._registry_credentials(spec, ai.JobSpec__RegistryCredentials)
+    assert "docker login registry.example" in missing.value.fix
+    secret = "pw-" + "x" * 12
+    (tmp_path / "config.json").write_text(json_.dumps({"auths": {"registry.example": {
+        "auth": base64.b64encode(f"team:{secret}".encode()).decode()}}}))
+    creds = api._registry_credentials(spec, ai.JobSpec__RegistryCredentials)
+    assert (creds.username, creds.password) == ("team", secret)

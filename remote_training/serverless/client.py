@@ -119,7 +119,7 @@ class Serverless:
     def __init__(self, target: ServerlessTarget, settings: dict[str, Any]) -> None:
         self.target = target
         self.settings = dict(settings)
-        self._secret_ids: dict[str, str] = {}
+        self._secrets: dict[str, Any] = {}
 
     # -- plumbing -------------------------------------------------------------------------------
     def _sdk(self) -> Any:
@@ -154,16 +154,39 @@ class Serverless:
         return str(getattr(op, "resource_id", "") or "")
 
     # -- secrets ----------------------------------------------------------------------------------
-    def secret_id(self, name: str) -> str:
-        """A MysteryBox secret's id from its name (the SDK takes ids; hosts.yaml names)."""
-        if name not in self._secret_ids:
+    def _secret(self, name: str) -> Any:
+        if name not in self._secrets:
             from nebius.api.nebius.mysterybox.v1 import GetSecretByNameRequest, SecretServiceClient
 
             client = SecretServiceClient(self._sdk())
-            secret = self._call(f"lookup of secret {name}", lambda: client.get_by_name(
+            self._secrets[name] = self._call(f"lookup of secret {name}", lambda: client.get_by_name(
                 GetSecretByNameRequest(parent_id=self.target.parent_id, name=name), timeout=CALL_S).wait())
-            self._secret_ids[name] = secret.metadata.id
-        return self._secret_ids[name]
+        return self._secrets[name]
+
+    def secret_id(self, name: str) -> str:
+        """A MysteryBox secret's id from its name (the SDK takes ids; hosts.yaml names)."""
+        return self._secret(name).metadata.id
+
+    def secret_version(self, name: str) -> str:
+        """A MysteryBox secret's primary version id (what RegistryCredentials.mysterybox_secret_version takes)."""
+        return self._secret(name).spec.primary_version_id
+
+    def _registry_credentials(self, spec: ServerlessSpec, cls: Any) -> Any:
+        """The pull's credentials as the SDK message, from the source spec.registry_auth names; None when public."""
+        source, _, where = spec.registry_auth.partition(":")
+        if source == "mysterybox":
+            return cls(mysterybox_secret_version=self.secret_version(where))
+        if source == "docker-config":
+            from ..images.registry import docker_credentials
+
+            found = docker_credentials(where)
+            if not found:
+                raise ProviderError(f"{self.target.name}: {spec.image.split('@')[0]} is in the private registry {where}, "
+                                    "and no credentials for it were found to hand to Nebius",
+                                    f"docker login {where}, or name a MysteryBox secret (REGISTRY_USERNAME, "
+                                    "REGISTRY_PASSWORD) as provider.registry_credentials_secret in hosts.yaml")
+            return cls(username=found[0], password=found[1])
+        return None
 
     def prepare(self, spec: ServerlessSpec) -> None:
         """Everything create needs before the call: the SDK made and its messages imported, each secret's
@@ -172,7 +195,8 @@ class Serverless:
 
         import nebius.api.nebius.ai.v1  # noqa: F401  (the message classes: most of the SDK's import time)
 
-        names = sorted(set(spec.secret_env.values()))
+        names = sorted(set(spec.secret_env.values()) | ({spec.registry_auth.split(":", 1)[1]}
+                                                         if spec.registry_auth.startswith("mysterybox:") else set()))
         self._sdk()
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             list(pool.map(self.secret_id, names))
@@ -213,6 +237,9 @@ class Serverless:
 
             disk_cls = getattr(ai, f"{kind}Spec__DiskSpec")
             fields["disk"] = disk_cls(type=DiskSpec__DiskType.NETWORK_SSD, size_bytes=spec.disk_gb * 2**30)
+        credentials = self._registry_credentials(spec, getattr(ai, f"{kind}Spec__RegistryCredentials"))
+        if credentials is not None:
+            fields["registry_credentials"] = credentials
         if spec.ports:
             port_cls, proto = getattr(ai, f"{kind}Spec__Port"), getattr(ai, f"{kind}Spec__Port__Protocol")
             fields["ports"] = [port_cls(container_port=p, protocol=proto.HTTP) for p in spec.ports]

@@ -44,6 +44,9 @@ class ServerlessSpec:
     disk_gb: int = 0
     timeout_hours: float = 0.0  # jobs only
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Where the pull's credentials come from (never the values): "" (a public registry), "mysterybox:<secret
+    # name>" or "docker-config:<registry host>" (registry_auth below says which applies)
+    registry_auth: str = ""
 
     def argv(self) -> list[str]:
         """What the container runs, as Nebius will split it."""
@@ -55,7 +58,32 @@ class ServerlessSpec:
                 "platform": self.compute.platform, "preset": self.compute.preset, "env": dict(self.env),
                 "secret_env": dict(self.secret_env), "volumes": [list(v) for v in self.volumes],
                 "ports": list(self.ports), "subnet_id": self.subnet_id, "disk_gb": self.disk_gb,
-                "timeout_hours": self.timeout_hours, "labels": dict(self.labels)}
+                "timeout_hours": self.timeout_hours, "labels": dict(self.labels), "registry_auth": self.registry_auth}
+
+
+# Registries a serverless job or endpoint pulls from without credentials: Docker Hub's public repositories,
+# as upstream's workflows/nebius pull positro/* with no registry credentials (../shared/upstream/SERVERLESS.md
+# §4). Any other registry is treated as private: the SDK's JobSpec/EndpointSpec.registry_credentials is
+# "Registry credentials for private Docker registry" (a MysteryBox secret version with REGISTRY_USERNAME and
+# REGISTRY_PASSWORD, or username/password), and Nebius' endpoint page says "If you use a private registry,
+# ... Add registry and provide the details" (https://docs.nebius.com/serverless/endpoints/manage). No page
+# found says a job pulls the project's own Container Registry (cr.<region>.nebius.cloud) without them, and
+# that registry's own page asks for a static key (https://docs.nebius.com/container-registry/authentication):
+# ASSUMED private too (README, Serverless).
+PUBLIC_REGISTRIES = ("docker.io",)
+
+
+def registry_auth(image: str, target: ServerlessTarget) -> str:
+    """Where the pull of `image` takes its credentials from: "" for a public registry, else the target's
+    MysteryBox secret when it names one, else the docker config entry of the image's registry."""
+    from ..images.registry import parse_ref
+
+    host = parse_ref(image.split("@", 1)[0]).registry
+    if host in PUBLIC_REGISTRIES:
+        return ""
+    if target.registry_credentials_secret:
+        return f"mysterybox:{target.registry_credentials_secret}"
+    return f"docker-config:{host}"
 
 
 def s3_region(endpoint: str | None) -> str:
@@ -112,4 +140,5 @@ def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_e
         compute=target.cpu if batch else target.gpu, env=env, secret_env=secret_env, volumes=volumes,
         ports=(spec.container_port,) if serve and spec.container_port else (), subnet_id=target.subnet_id,
         disk_gb=target.disk_gb if spec.kind == "train" else 0,
-        timeout_hours=0.0 if serve else (BATCH_TIMEOUT_H if batch else target.job_timeout_hours), labels=labels)
+        timeout_hours=0.0 if serve else (BATCH_TIMEOUT_H if batch else target.job_timeout_hours), labels=labels,
+        registry_auth=registry_auth(image, target))

@@ -13,6 +13,7 @@
           cache_filesystem_id: computefilesystem-e00...   # mounted at /cache (uv, HF, openpi caches)
           secrets: {WANDB_API_KEY: positronic-serverless-wandb-api-key, ...}   # env name -> MysteryBox name
           auth_token_secret: positronic-serverless-inference-token            # endpoints' bearer token
+          registry_credentials_secret: team-registry-creds   # private images: REGISTRY_USERNAME/_PASSWORD in MysteryBox
           env: {AWS_DEFAULT_REGION: eu-north1}    # plain values every job gets
           logs_url: https://...                   # Nebius Observability's Loki API
           logs_bucket: sp_serverless              # the LogQL __bucket__ serverless lines are in
@@ -31,7 +32,8 @@ from typing import Any, Callable, Mapping
 
 KIND = "nebius-serverless"
 REQUIRED = {"parent_id", "gpu"}
-OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret", "env", "logs_url",
+OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret",
+            "registry_credentials_secret", "env", "logs_url",
             "logs_bucket", "logs_job_label", "logs_endpoint_label", "logs_grace_s",
             "logs_token_env", "logs_token_file", "ca_file", "profile", "job_timeout_hours", "gpu_memory_gb"}
 TARGET_KEYS = {"aliases", "provider", "gpu", "gpu_memory_gb", "tags"}
@@ -68,6 +70,7 @@ class ServerlessTarget:
     cache_filesystem_id: str = ""
     secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # env name -> secret name
     auth_token_secret: str = DEFAULT_AUTH_SECRET
+    registry_credentials_secret: str = ""  # "": a private registry's credentials come from the docker config
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     logs_url: str = ""
     logs_bucket: str = LOGS_DEFAULTS["logs_bucket"]
@@ -146,7 +149,7 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         bad(f"{where}.provider.{key}", f"unknown key for provider {KIND!r}",
             f"remove it; allowed: {', '.join(sorted(REQUIRED | OPTIONAL))}")
     ok = not (REQUIRED - options.keys()) and not (options.keys() - REQUIRED - OPTIONAL)
-    for key in ("parent_id", "subnet_id", "cache_filesystem_id", "auth_token_secret"):
+    for key in ("parent_id", "subnet_id", "cache_filesystem_id", "auth_token_secret", "registry_credentials_secret"):
         value = options.get(key)
         if value is not None and not (isinstance(value, str) and ID_RE.match(value)):
             bad(f"{where}.provider.{key}", f"{value!r} is not a Nebius id or name",
@@ -195,6 +198,7 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         subnet_id=options.get("subnet_id", ""), disk_gb=int(numbers["disk_gb"]),
         cache_filesystem_id=options.get("cache_filesystem_id", ""), secrets=MappingProxyType(secrets),
         auth_token_secret=options.get("auth_token_secret", DEFAULT_AUTH_SECRET), env=MappingProxyType(env),
+        registry_credentials_secret=options.get("registry_credentials_secret", ""),
         logs_url=strings["logs_url"].rstrip("/"),
         **{key: strings[key] or default for key, default in LOGS_DEFAULTS.items()},
         logs_grace_s=float(numbers["logs_grace_s"]),
