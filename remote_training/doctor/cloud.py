@@ -134,16 +134,19 @@ def check_serverless(inventory: Inventory, target: Any) -> Verdict:
     will look it up), and the logs API has a token; a launch would fail on any of these after its checks."""
     from ..serverless.launch import client_for
 
+    from ..providers.nebius_errors import NotFound
+
     api = client_for(target, inventory)
-    names = sorted({*target.secrets.values(), target.auth_token_secret})
+    names = sorted({*target.secrets.values(), target.auth_token_secret,
+                    *([target.registry_credentials_secret] if target.registry_credentials_secret else [])})
     missing = []
     for name in names:
         try:
             api.secret_id(name)
-        except RTError as exc:
-            if "does not know" not in exc.message:  # the API itself failed: that is the verdict
-                return FAIL, exc.message, exc.fix or "check nebius.endpoint in hosts.yaml"
+        except NotFound:
             missing.append(name)
+        except RTError as exc:  # the API itself failed: that is the verdict
+            return FAIL, exc.message, exc.fix or "check nebius.endpoint in hosts.yaml"
     if missing:
         return FAIL, f"MysteryBox has no secret {', '.join(missing)} in {target.parent_id}", \
             "create it: nebius mysterybox secret create --parent-id ... --name NAME --secret-version-payload ..."
@@ -151,4 +154,8 @@ def check_serverless(inventory: Inventory, target: Any) -> Verdict:
         where = target.logs_token_file or f"${target.logs_token_env}"
         return WARN, f"no Observability token in {where}: jobs.logs cannot read serverless logs", \
             "nebius iam static-key issue --service=OBSERVABILITY ..., and put the token there"
-    return OK, f"{len(names)} secrets found in {target.parent_id}" + ("" if target.logs_url else "; no logs_url set"), ""
+    pulls = (f"private images pulled with MysteryBox secret {target.registry_credentials_secret}"
+             if target.registry_credentials_secret else
+             "private images pulled with the docker config's login for their registry (docker login HOST)")
+    return OK, (f"{len(names)} secrets found in {target.parent_id}; {pulls}; Docker Hub's public images need none"
+                + ("" if target.logs_url else "; no logs_url set")), ""
