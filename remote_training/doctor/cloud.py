@@ -43,8 +43,9 @@ def s3_client(inventory: Inventory, env: Mapping[str, str], timeout: float) -> A
 def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, timeout: float) -> Verdict:
     """The calls a launch makes, through the client a launch makes (storage.client: s3_lite for an
     explicit endpoint with static keys, else botocore; the same endpoint and region order): a
-    one-key listing and a head of one object. Not HeadBucket: Nebius' object-editor role, enough to
-    launch, does not grant it, so a doctor that asked for it would fail a setup that works."""
+    one-key listing and a head of one object. Not HeadBucket: Nebius' storage.object-editor role grants
+    ListObjectsV2, HeadObject, GetObject and PutObject but not HeadBucket
+    (https://docs.nebius.com/object-storage/supported-actions), so asking it would fail a setup that works."""
     from .. import s3_lite, storage
     from ..errors import InputError
 
