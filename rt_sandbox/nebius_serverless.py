@@ -39,7 +39,11 @@ Other details codes: "ImagePullFailed", "NotEnoughResources", "SecretNotFound", 
 `finished_at` its finish (CANCELLED: when the cancel was done).
 
 ENDPOINT URL: each endpoint owns a TLS proxy on 127.0.0.1:<port> (chosen at Create, kept across
-Stop/Start and stand-in restarts; certificate from `<state-dir>/tls/ca.pem`).
+Stop/Start and stand-in restarts; certificate from `<state-dir>/tls/ca.pem`). As Nebius' managed
+`https://port8000-<tunnel-id>.tunnel...` URL (../shared/upstream/SERVERLESS.md §8: survives stop/start,
+retired by delete, a re-created endpoint of the same name gets a new one), a deleted endpoint's port is
+never handed out again (`retired_ports` in serverless.json). The host name form cannot be modelled on
+loopback (no DNS here): the URL is `https://127.0.0.1:<port>`.
 `status.public_endpoints` = ["https://127.0.0.1:<proxy port>", "127.0.0.1:<published port>"]
 (the bare one only while a container runs; use only the https one). The proxy answers 503 while
 the endpoint is not RUNNING, 502 while nothing listens in the container, 401 when the spec sets
@@ -155,6 +159,7 @@ class ServerlessState(Containers):
         self.proxies: dict[str, io.EndpointProxy] = {}
         self.tokens: dict[str, str | None] = {}  # endpoint id -> the bearer token its proxy demands
         self.loki_url = ""  # the Loki push API the containers' output goes to (set once it serves)
+        self.retired_ports: set[int] = set()  # URLs of deleted endpoints: never handed out again
         _, self.cert, self.key = io.ensure_tls(self.dir)
         self._load()
 
@@ -186,6 +191,7 @@ class ServerlessState(Containers):
         for op in data.get("operations", []):
             self.operations[op["id"]] = self.op_record(**op)
         self.items = {r["id"]: Resource(**r) for r in data.get("resources", [])}
+        self.retired_ports = set(data.get("retired_ports", []))
 
     def resume(self) -> None:
         """After a (re)start: proxies back on their ports, drivers for every unfinished resource."""
@@ -201,7 +207,8 @@ class ServerlessState(Containers):
             # list(): the compute stand-in adds its operations under its own lock
             mine |= {k for k in list(self.operations) if k.startswith("aioperation-")}
             data = {"resources": [asdict(r) for r in self.items.values()],
-                    "operations": [asdict(self.operations[k]) for k in sorted(mine) if k in self.operations]}
+                    "operations": [asdict(self.operations[k]) for k in sorted(mine) if k in self.operations],
+                    "retired_ports": sorted(self.retired_ports)}
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=1))
             tmp.replace(self.state_file)
@@ -477,6 +484,8 @@ class ServerlessState(Containers):
         proxy = self.proxies.pop(rec.id, None)
         if proxy is not None:
             proxy.close()  # before the operation ends: a client that saw it done finds the URL gone
+        if rec.proxy_port:
+            self.retired_ports.add(rec.proxy_port)  # as Nebius retires a deleted endpoint's tunnel URL
         with self.lock:
             for pending in rec.pending_ops:
                 self._finish(pending["id"], OK, "")
@@ -500,6 +509,10 @@ class ServerlessState(Containers):
             return io.Route(rec.state == "RUNNING", rec.host_port or None, token)
 
         proxy = io.EndpointProxy(rec.proxy_port, self.cert, self.key, route)
+        while not rec.proxy_port and proxy.port in self.retired_ports:  # a re-created endpoint gets a new URL
+            fresh = io.EndpointProxy(0, self.cert, self.key, route)
+            proxy.close()
+            proxy = fresh
         rec.proxy_port = proxy.port
         self.proxies[rec.id] = proxy
 

@@ -448,12 +448,12 @@ def _https(url: str, ca: Path, token: str | None = None, path: str = "/") -> tup
         return err.code, err.read().decode()
 
 
-def _endpoint(standin: Standin, image: str, args: str, **spec: Any) -> Any:
+def _endpoint(standin: Standin, image: str, args: str, name: str = "", **spec: Any) -> Any:
     from nebius.api.nebius.ai.v1 import CreateEndpointRequest, EndpointSpec
     from nebius.api.nebius.common.v1 import ResourceMetadata
 
     request = CreateEndpointRequest(
-        metadata=ResourceMetadata(parent_id=PARENT, name=_name("ep")),
+        metadata=ResourceMetadata(parent_id=PARENT, name=name or _name("ep")),
         spec=EndpointSpec(image=image, container_command="rt-test", args=args,
                           ports=[EndpointSpec.Port(container_port=8000)],
                           **{"registry_credentials": _creds("Endpoint"), **spec}))
@@ -520,6 +520,10 @@ def test_endpoint_url_proxy_stop_start_delete(standin: Standin, image: str) -> N
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=2).close()
     assert "serving on 8000" in _lines(standin, endpoint_id=op.resource_id)
+    again = _endpoint(standin, image, "serve 8000", name=ep.metadata.name)  # the same name, re-created
+    assert _url(_get_endpoint(standin, again.resource_id)) not in ("", url)  # a new URL, as Nebius gives
+    standin.endpoints.delete(DeleteEndpointRequest(id=again.resource_id), timeout=10).wait().sync_wait(
+        timeout=20, interval=0.05)
 
 
 def test_endpoint_auth_token_is_checked_by_the_proxy(standin: Standin, image: str) -> None:
