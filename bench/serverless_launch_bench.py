@@ -49,6 +49,9 @@ request = ai.CreateJobRequest(
                     disk=ai.JobSpec__DiskSpec(type=1, size_bytes=spec["disk_gb"] * 2**30),  # 1: NETWORK_SSD
                     volumes=[Vol(source=s, container_path=p, mode=ai.JobSpec__VolumeMount__Mode.READ_WRITE)
                              for s, p, _ in spec["volumes"]]))
+if ids.get("__registry_version__"):  # the same private-registry credentials the task sends
+    request.spec.registry_credentials = ai.JobSpec__RegistryCredentials(
+        mysterybox_secret_version=ids["__registry_version__"])
 op = ai.JobServiceClient(sdk).create(request, timeout=20).wait()
 op.sync_wait(interval=0.1, timeout=120)  # the task polls as often (client.POLL_S)
 print(op.resource_id)
@@ -98,6 +101,8 @@ def main() -> int:
     inventory = load_inventory(SANDBOX / "hosts.yaml")
     api = client_for(inventory.serverless_target("cloud"), inventory)
     ids = {name: api.secret_id(name) for name in spec["secret_env"].values()}
+    if spec.get("registry_auth", "").startswith("mysterybox:"):
+        ids["__registry_version__"] = api.secret_version(spec["registry_auth"].split(":", 1)[1])
     spec["image"] = pinned(spec["image"], image_digest(spec["image"]))
     task_times, bare_times, ids_started = [], [], []
     for i in range(args.rounds):

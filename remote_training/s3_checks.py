@@ -81,8 +81,11 @@ def _output_rows(s3: Any, spec: Any, found: Any) -> list[Row]:
     bucket, key = validate.split_s3(folder)
     answer = storage._call(s3.list_objects_v2, f"checking {folder}", Bucket=bucket, Prefix=key, MaxKeys=1)
     held = answer.get("Contents", [])
-    if not held and storage.object_exists(s3, record_url(folder)):  # launched, nothing written yet
-        held = [{"Key": key + f"nothing yet, claimed by the launch recorded in {record_url(folder)}"}]
+    record = storage.read_run(s3, record_url(folder))[0] if not held else None
+    if record is not None:  # launched, nothing written yet: name the launch that holds it
+        last = (record.get("launches") or [{}])[-1]
+        who = f"{last['job_id']} on {last.get('host', '?')}" if last.get("job_id") else "a launch"
+        held = [{"Key": key + f"nothing yet, claimed by {who} in {record_url(folder)}"}]
     if not held:
         if spec.resume:
             found.notes.append(f"--resume: {folder} is empty, the run starts from scratch")

@@ -81,7 +81,9 @@ def serverless_target(lay: Layout, settings: dict) -> list[str]:
                 "cache_filesystem_id": settings["cache_filesystem_id"],
                 "secrets": {k: v for k, v in settings["secrets"].items()},
                 "auth_token_secret": settings["auth_token_secret"], "logs_url": settings["logs_url"],
-                "logs_token_file": str(token_file), "ca_file": settings["ca_file"]}
+                "registry_credentials_secret": settings["registry_credentials_secret"],
+                "logs_token_file": str(token_file), "ca_file": settings["ca_file"],
+                **{k: settings[k] for k in ("logs_bucket", "logs_job_label", "logs_endpoint_label", "logs_grace_s")}}
     return ["  cloud:", "    aliases: [serverless]", f"    provider: {json.dumps(provider)}"]
 
 

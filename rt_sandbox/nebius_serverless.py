@@ -39,7 +39,11 @@ Other details codes: "ImagePullFailed", "NotEnoughResources", "SecretNotFound", 
 `finished_at` its finish (CANCELLED: when the cancel was done).
 
 ENDPOINT URL: each endpoint owns a TLS proxy on 127.0.0.1:<port> (chosen at Create, kept across
-Stop/Start and stand-in restarts; certificate from `<state-dir>/tls/ca.pem`).
+Stop/Start and stand-in restarts; certificate from `<state-dir>/tls/ca.pem`). As Nebius' managed
+`https://port8000-<tunnel-id>.tunnel...` URL (../shared/upstream/SERVERLESS.md §8: survives stop/start,
+retired by delete, a re-created endpoint of the same name gets a new one), a deleted endpoint's port is
+never handed out again (`retired_ports` in serverless.json). The host name form cannot be modelled on
+loopback (no DNS here): the URL is `https://127.0.0.1:<port>`.
 `status.public_endpoints` = ["https://127.0.0.1:<proxy port>", "127.0.0.1:<published port>"]
 (the bare one only while a container runs; use only the https one). The proxy answers 503 while
 the endpoint is not RUNNING, 502 while nothing listens in the container, 401 when the spec sets
@@ -49,20 +53,33 @@ the endpoint is not RUNNING, 502 while nothing listens in the container, 401 whe
 LOGS: Nebius Observability serves logs through a Loki-compatible API; its LogQL page
 (https://docs.nebius.com/observability/logs/query-language) says every query must select a
 `__bucket__` and lists sp_serial, sp_mlflow, sp_postgres, sp_cloudapps and default, none for
-Serverless; nor do the docs found say how a job's lines are labelled. So the stand-in picks:
+Serverless; nor do the docs found say how a job's lines are labelled. So the stand-in picks
+(serverless_io.LOG_BUCKET / LOG_ID_LABEL; the project's target has them as settings, same defaults):
   {__bucket__="sp_serverless", job_id="aijob-..."}          for a job
   {__bucket__="sp_serverless", endpoint_id="aiendpoint-..."} for an endpoint
 plus `name` and `parent_id` labels on each stream (one stream per resource, stdout and stderr
-merged). `GET /loki/api/v1/query_range` (query, start, end, limit, direction), `Authorization:
-Bearer <non-empty>` required (401), a query without `__bucket__` returns no entries (as Nebius says),
-anything but `{label="value", ...}` -> 400 `{"code":400,"status":"error","message":...}`.
-Lines are captured from the containers into `<state-dir>/serverless-logs/` and outlive them.
+merged). The containers' output (Docker's own timestamps) is POSTed to the Loki push API
+(`/loki/api/v1/push`, JSON) every 0.3 s while they run and once more when they end, as a log
+shipper does; `GET /loki/api/v1/query_range` follows Loki's documented rules (serverless_io says
+which), `Authorization: Bearer <non-empty>` required (401), a query without `__bucket__` returns no
+entries (as Nebius says), anything but `{label="value", ...}` -> 400. Pushed lines are kept in
+`<state-dir>/loki/` and outlive the containers and the stand-in.
 
 CONTROL (`<state-dir>/control.json`, read on every call):
-  "serverless_quota_error": true      Create fails at once: RESOURCE_EXHAUSTED "... quota ..."
+  "serverless_quota_error": true      Create fails at once: RESOURCE_EXHAUSTED, quota_failure
   "serverless_capacity_error": true   Create's operation ends RESOURCE_EXHAUSTED "not enough resources
                                       ..." and the resource goes to ERROR (NotEnoughResources)
   "serverless_fail_image_pull": true  the pull fails: ERROR (ImagePullFailed)
+PRIVATE IMAGES: an image from any registry but Docker Hub needs `spec.registry_credentials` (username and
+password, or a MysteryBox secret version holding REGISTRY_USERNAME and REGISTRY_PASSWORD), else the pull
+fails: ERROR (ImagePullFailed, "pull access denied"); `<state-dir>/registry_auth.json` {host: {username,
+password}} makes the stand-in check them (the sandbox's registry itself takes any).
+  "serverless_create_delay": S        PROVISIONING (and so the Create operation) lasts S seconds longer
+  "serverless_rate_limit": N          the next N Creates fail at once: RESOURCE_EXHAUSTED "too many requests"
+                                      (N counts down in control.json)
+Failures carry Nebius's typed detail (a `nebius.common.v1.ServiceError` in the status details, which the
+SDK parses into `status.service_errors`): quota -> quota_failure, capacity -> not_enough_resources,
+rate limiting -> too_many_requests (rt_sandbox/nebius_standin.service_error).
 
 INTERFACE: `python -m rt_sandbox.nebius_standin --state-dir DIR --serverless [--serverless-docker-host
 URL] [--serverless-delay S] [--logs-port P]` (the sandbox: `ensure_sandbox_standin(..., serverless=True)`,
@@ -75,7 +92,7 @@ serverless_io (MysteryBox file, TLS, proxy, Loki, sandbox settings).
 
 STATE DIR: serverless.json (jobs, endpoints, their operations, proxy ports, log offsets; written on
 every change), mysterybox.json (serverless_io.seed_secret), tls/{ca,server}.pem + server.key,
-serverless-logs/<id>.jsonl + <id>.labels.json, logs_port. A restarted stand-in re-attaches to its
+loki/<stream>.jsonl + <stream>.labels.json, logs_port. A restarted stand-in re-attaches to its
 containers by label and carries on. No secret value is written to the stand-in's own log.
 """
 from __future__ import annotations
@@ -141,6 +158,8 @@ class ServerlessState(Containers):
         self.drivers: dict[str, threading.Thread] = {}
         self.proxies: dict[str, io.EndpointProxy] = {}
         self.tokens: dict[str, str | None] = {}  # endpoint id -> the bearer token its proxy demands
+        self.loki_url = ""  # the Loki push API the containers' output goes to (set once it serves)
+        self.retired_ports: set[int] = set()  # URLs of deleted endpoints: never handed out again
         _, self.cert, self.key = io.ensure_tls(self.dir)
         self._load()
 
@@ -155,6 +174,15 @@ class ServerlessState(Containers):
         except (FileNotFoundError, ValueError):
             return {}
 
+    def _take_rate_limit(self, control: dict[str, Any]) -> bool:
+        """True while control.json's serverless_rate_limit counts creates still to refuse (one fewer each)."""
+        left = control.get("serverless_rate_limit")
+        if not isinstance(left, int) or isinstance(left, bool) or left <= 0:
+            return False
+        with self.lock:
+            (self.dir / "control.json").write_text(json.dumps({**control, "serverless_rate_limit": left - 1}))
+        return True
+
     def _load(self) -> None:
         try:
             data = json.loads(self.state_file.read_text())
@@ -163,6 +191,7 @@ class ServerlessState(Containers):
         for op in data.get("operations", []):
             self.operations[op["id"]] = self.op_record(**op)
         self.items = {r["id"]: Resource(**r) for r in data.get("resources", [])}
+        self.retired_ports = set(data.get("retired_ports", []))
 
     def resume(self) -> None:
         """After a (re)start: proxies back on their ports, drivers for every unfinished resource."""
@@ -178,7 +207,8 @@ class ServerlessState(Containers):
             # list(): the compute stand-in adds its operations under its own lock
             mine |= {k for k in list(self.operations) if k.startswith("aioperation-")}
             data = {"resources": [asdict(r) for r in self.items.values()],
-                    "operations": [asdict(self.operations[k]) for k in sorted(mine) if k in self.operations]}
+                    "operations": [asdict(self.operations[k]) for k in sorted(mine) if k in self.operations],
+                    "retired_ports": sorted(self.retired_ports)}
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=1))
             tmp.replace(self.state_file)
@@ -194,13 +224,13 @@ class ServerlessState(Containers):
             rec.pending_ops.append({"id": op.id, "until": until})
         return op
 
-    def _finish(self, op_id: str, code: int, message: str) -> None:
+    def _finish(self, op_id: str, code: int, message: str, kind: str = "") -> None:
         op = self.operations.get(op_id)
         if op is not None and op.finished is None:
-            op.code, op.message, op.finished = code, message, time.time()
+            op.code, op.message, op.kind, op.finished = code, message, kind, time.time()
 
     def _set(self, rec: Resource, state: str, *, expect: str | None = None, code: str = "", message: str = "",
-             rpc: int = INTERNAL) -> bool:
+             rpc: int = INTERNAL, kind: str = "") -> bool:
         """Move rec to `state` (only from `expect` when given); finish the operations waiting for it."""
         with self.lock:
             if rec.id not in self.items or (expect is not None and rec.state != expect):
@@ -210,7 +240,7 @@ class ServerlessState(Containers):
                 rec.details_code, rec.details_message = code, message
             for pending in list(rec.pending_ops):
                 if state == "ERROR":
-                    self._finish(pending["id"], rpc, message)
+                    self._finish(pending["id"], rpc, message, kind)
                 elif state in pending["until"]:
                     self._finish(pending["id"], OK, "")
                 else:
@@ -223,9 +253,14 @@ class ServerlessState(Containers):
     # -- the API's actions ------------------------------------------------------------------------
     def create(self, kind: str, metadata: Any, spec: Any) -> Any:
         control = self.control()
+        if self._take_rate_limit(control):
+            raise Failure("TooManyRequests", f"too many requests: create {kind} is rate-limited "
+                                             f"(serverless_rate_limit in control.json)", RESOURCE_EXHAUSTED,
+                          kind="too_many_requests")
         if control.get("serverless_quota_error"):
             raise Failure("QuotaExceeded", f"quota exceeded: the project's {kind} quota is used up "
-                                           f"(serverless_quota_error in control.json)", RESOURCE_EXHAUSTED)
+                                           f"(serverless_quota_error in control.json)", RESOURCE_EXHAUSTED,
+                          kind="quota_failure")
         with self.lock:
             parent = metadata.parent_id or io.SANDBOX_PARENT
             if any(r.kind == kind and r.parent_id == parent and r.name == metadata.name for r in self.items.values()):
@@ -235,8 +270,6 @@ class ServerlessState(Containers):
             rec = Resource(_new_id("aijob" if kind == "job" else "aiendpoint"), kind, metadata.name, parent,
                            base64.b64encode(spec.SerializeToString()).decode(), labels=dict(metadata.labels or {}))
             self.items[rec.id] = rec
-            io.write_labels(self.dir, rec.id, {"__bucket__": io.LOG_BUCKET, f"{kind}_id": rec.id,
-                                               "name": rec.name, "parent_id": parent})
             op = self.new_op(rec, "create", ["STARTING"])
             if kind == "endpoint":
                 self._open_proxy(rec)
@@ -315,7 +348,7 @@ class ServerlessState(Containers):
             try:
                 step(rec)
             except Failure as exc:
-                self._set(rec, "ERROR", expect=state, code=exc.code, message=exc.message, rpc=exc.rpc)
+                self._set(rec, "ERROR", expect=state, code=exc.code, message=exc.message, rpc=exc.rpc, kind=exc.kind)
                 self._cleanup_container(rec)
             except Exception as exc:  # a bug or the engine gone: visible as ERROR, never a silent stall
                 self._set(rec, "ERROR", expect=state, code="InternalError", message=f"stand-in: {exc!r}")
@@ -331,12 +364,13 @@ class ServerlessState(Containers):
         return rec.state == state
 
     def _provision(self, rec: Resource) -> None:
-        if not self._sleep(rec, "PROVISIONING", self.delay):
+        slow = self.control().get("serverless_create_delay", 0)
+        if not self._sleep(rec, "PROVISIONING", self.delay + (slow if isinstance(slow, (int, float)) else 0)):
             return
         if self.control().get("serverless_capacity_error"):
             raise Failure("NotEnoughResources", f"not enough resources: no capacity for the {rec.kind}'s "
                                                 f"platform and preset in the region (serverless_capacity_error)",
-                          RESOURCE_EXHAUSTED)
+                          RESOURCE_EXHAUSTED, kind="not_enough_resources")
         self._set(rec, "STARTING", expect="PROVISIONING")
 
     def _starting(self, rec: Resource) -> None:
@@ -350,6 +384,7 @@ class ServerlessState(Containers):
             if self.control().get("serverless_fail_image_pull"):
                 raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: "
                                                  f"serverless_fail_image_pull in control.json")
+            self._check_pull_credentials(spec)
             try:
                 self.docker().images.pull(spec.image)
             except Exception as exc:
@@ -360,6 +395,36 @@ class ServerlessState(Containers):
         with self.lock:
             rec.started_at = time.time()  # replaced by the container's own StartedAt on the first look
         self._set(rec, "RUNNING", expect="IMAGE_PULLING")
+
+    def _check_pull_credentials(self, spec: Any) -> None:
+        """A private registry is pulled from only with spec.registry_credentials (SDK: "Registry credentials
+        for private Docker registry"; a MysteryBox version must hold REGISTRY_USERNAME and REGISTRY_PASSWORD);
+        Docker Hub's public repositories need none. When <state-dir>/registry_auth.json lists the host,
+        the credentials must match it (the sandbox's registry takes any, so this is where they are checked)."""
+        first, _, rest = spec.image.partition("/")
+        host = first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+        if host == "docker.io":
+            return
+        creds = spec.registry_credentials
+        user, password = creds.username, creds.password
+        if creds.mysterybox_secret_version:
+            found = next((x for x in io.load_secrets(self.dir)
+                          if io.version_id(x["id"]) == creds.mysterybox_secret_version), None)
+            payload = (found or {}).get("payload") or {}
+            user, password = payload.get("REGISTRY_USERNAME", ""), payload.get("REGISTRY_PASSWORD", "")
+            if not (user and password):
+                raise Failure("ImagePullFailed", f"registry credentials {creds.mysterybox_secret_version}: no secret "
+                                                 f"version with REGISTRY_USERNAME and REGISTRY_PASSWORD")
+        if not (user and password):
+            raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: pull access denied, {host} is a "
+                                             f"private registry and spec.registry_credentials is not set")
+        try:
+            expected = json.loads((self.dir / "registry_auth.json").read_text()).get(host)
+        except (FileNotFoundError, ValueError):
+            expected = None
+        if expected and (user, password) != (expected.get("username"), expected.get("password")):
+            raise Failure("ImagePullFailed", f"failed to pull image {spec.image}: {host} refused the credentials "
+                                             f"of user {user}")
 
     def _running(self, rec: Resource) -> None:
         while rec.state == "RUNNING":
@@ -419,6 +484,8 @@ class ServerlessState(Containers):
         proxy = self.proxies.pop(rec.id, None)
         if proxy is not None:
             proxy.close()  # before the operation ends: a client that saw it done finds the URL gone
+        if rec.proxy_port:
+            self.retired_ports.add(rec.proxy_port)  # as Nebius retires a deleted endpoint's tunnel URL
         with self.lock:
             for pending in rec.pending_ops:
                 self._finish(pending["id"], OK, "")
@@ -442,6 +509,10 @@ class ServerlessState(Containers):
             return io.Route(rec.state == "RUNNING", rec.host_port or None, token)
 
         proxy = io.EndpointProxy(rec.proxy_port, self.cert, self.key, route)
+        while not rec.proxy_port and proxy.port in self.retired_ports:  # a re-created endpoint gets a new URL
+            fresh = io.EndpointProxy(0, self.cert, self.key, route)
+            proxy.close()
+            proxy = fresh
         rec.proxy_port = proxy.port
         self.proxies[rec.id] = proxy
 

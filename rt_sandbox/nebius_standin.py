@@ -12,7 +12,7 @@ that host (its sshd and its Docker engine: containers are gone after a stop).
 
 Behaviour switches live in a JSON control file beside the state, read on every
 call, so a test (or a person) can flip them while the server runs:
-  {"capacity_error": true | ["<instance id>", ...],   # Start fails: no GPU free
+  {"capacity_error": true | ["<instance id>", ...],   # Start fails: no GPU free (typed: not_enough_resources)
    "new_address_on_restart": true}                    # Start hands out a new address
 
 Run: python -m rt_sandbox.nebius_standin --state-dir DIR [--port 0]
@@ -70,6 +70,49 @@ class OperationRecord:
     finished: float | None = None
     code: int | None = None  # google.rpc.Code once done: 0 OK, 8 RESOURCE_EXHAUSTED, 13 INTERNAL
     message: str = ""
+    kind: str = ""  # the typed detail of a failure (service_error): quota_failure, not_enough_resources, ...
+
+
+# Nebius APIs put a typed `nebius.common.v1.ServiceError` in google.rpc.Status.details (the SDK parses it
+# into RequestError/OperationError.status.service_errors: nebius/aio/service_error.py); the `details` one-of
+# names its kind. Quota and capacity are not worth retrying at once (retry_type NOTHING, assumed); rate
+# limiting is (CALL: the SDK itself retries it inside the call's time limit, then the project does).
+RETRY = {"quota_failure": "NOTHING", "not_enough_resources": "NOTHING", "too_many_requests": "CALL"}
+
+
+def service_error(kind: str, message: str, service: str) -> Any:
+    """A ServiceError of one of the kinds above, carrying `message` in its typed detail."""
+    import nebius.api.nebius.common.v1 as common
+
+    detail: dict[str, Any] = {
+        "quota_failure": lambda: dict(quota_failure=common.QuotaFailure(violations=[common.QuotaFailure__Violation(
+            quota="ai.jobs.gpu" if service.startswith("nebius.ai") else "compute.instance.gpu", message=message,
+            limit="0", requested="1")])),
+        "not_enough_resources": lambda: dict(not_enough_resources=common.NotEnoughResources(violations=[
+            common.NotEnoughResources__Violation(resource_type="gpu-h100-sxm", message=message, requested="1")])),
+        "too_many_requests": lambda: dict(too_many_requests=common.TooManyRequests(violation=message)),
+    }[kind]()
+    return common.ServiceError(service=service, code=kind, retry_type=getattr(common.ServiceError.RetryType,
+                                                                             RETRY[kind]), **detail)
+
+
+def rich_status(code: int, message: str, kind: str = "", service: str = "") -> Any:
+    """google.rpc.Status with the typed ServiceError packed in its details when `kind` is given."""
+    from nebius.api.google.protobuf import Any as AnyMessage
+    from nebius.api.google.rpc import Status
+
+    details = [AnyMessage(type_url="type.googleapis.com/nebius.common.v1.ServiceError",
+                          value=service_error(kind, message, service).SerializeToString())] if kind else []
+    return Status(code=code, message=message, details=details)
+
+
+def abort_typed(context: Any, code: int, message: str, kind: str, service: str) -> None:
+    """End a call with `code` and the typed detail, as gRPC's rich status does (grpc-status-details-bin)."""
+    import grpc
+
+    status = rich_status(code, message, kind, service)
+    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+    context.abort(next(c for c in grpc.StatusCode if c.value[0] == code), message)
 
 
 def other_address(address: str) -> str:
@@ -186,9 +229,9 @@ class StandinState:
         self.operations[op.id] = op  # saved with what the request does next (_finish, or the new state)
         return op
 
-    def _finish(self, op: OperationRecord, code: int = 0, message: str = "") -> None:
+    def _finish(self, op: OperationRecord, code: int = 0, message: str = "", kind: str = "") -> None:
         """The operation's end, saved with whatever the caller changed first (kept across a restart)."""
-        op.code, op.message, op.finished = code, message, time.time()
+        op.code, op.message, op.kind, op.finished = code, message, kind, time.time()
         self.save()
 
     def start(self, instance_id: str) -> OperationRecord:
@@ -205,7 +248,7 @@ class StandinState:
             if wanted is True or (isinstance(wanted, list) and instance_id in wanted):
                 self._finish(op, 8, f"not enough resources: gpu-h100-sxm requested 1: no capacity in the "
                                     f"zone for instance {instance_id}; a stopped instance without a "
-                                    f"reservation released its GPU")
+                                    f"reservation released its GPU", kind="not_enough_resources")
                 return op
             inst.state = "STARTING"
             self.save()
@@ -327,7 +370,6 @@ class StandinServer:
 
     @staticmethod
     def _operation_message(op: OperationRecord) -> Any:
-        from nebius.api.google.rpc import Status
         from nebius.api.nebius.common.v1 import Operation
 
         utc = dt.timezone.utc
@@ -335,7 +377,8 @@ class StandinServer:
                         created_by="sandbox", created_at=dt.datetime.fromtimestamp(op.created, utc))
         if op.finished is not None:
             msg.finished_at = dt.datetime.fromtimestamp(op.finished, utc)
-            msg.status = Status(code=op.code or 0, message=op.message)
+            service = "nebius.ai.v1" if op.id.startswith("aioperation-") else "nebius.compute.v1"
+            msg.status = rich_status(op.code or 0, op.message, op.kind, service)
         return msg
 
     def _not_found(self, context: Any, what: str) -> None:
@@ -543,8 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     server = StandinServer(state, args.port, extra_handlers=extra).start_serving()
     state.resume()  # starts and stops a killed server left under way
     if serverless is not None:
-        serverless.resume()  # proxies back on their ports, containers re-attached
         logs = LokiServer(args.state_dir, args.logs_port)
+        serverless.loki_url = f"http://127.0.0.1:{logs.port}"
+        serverless.resume()  # proxies back on their ports, containers re-attached
         (args.state_dir / "logs_port").write_text(str(logs.port))
     (args.state_dir / "port").write_text(str(server.port))
     done = threading.Event()

@@ -107,6 +107,10 @@ class ServerlessApi:
         try:
             op = self.state.create(kind, request.metadata, request.spec)
         except Failure as exc:
+            if exc.kind:
+                from .nebius_standin import abort_typed
+
+                abort_typed(context, exc.rpc, exc.message, exc.kind, "nebius.ai.v1")
             self._abort(context, _CODES.get(exc.rpc, "INTERNAL"), exc.message)
         return self.operation_message(op)
 

@@ -22,9 +22,10 @@ INTERNAL = 13
 class Failure(Exception):
     """A step could not go on: the resource goes to ERROR with this code and message."""
 
-    def __init__(self, code: str, message: str, rpc: int = INTERNAL) -> None:
+    def __init__(self, code: str, message: str, rpc: int = INTERNAL, kind: str = "") -> None:
         super().__init__(message)
         self.code, self.message, self.rpc = code, message, rpc
+        self.kind = kind  # the typed detail the API sends with it (nebius_standin.service_error)
 
 
 def _docker_ns(stamp: str) -> int:
@@ -137,7 +138,10 @@ class Containers:
             return time.time()
 
     def _capture(self, rec: Resource, box: Any) -> None:
-        """Lines newer than rec.log_ns, into the state dir (they outlive the container)."""
+        """Lines newer than rec.log_ns, pushed to the Loki API (they outlive the container); kept for the
+        next look while that API is not up or does not take them."""
+        if not self.loki_url:
+            return
         try:
             since = {"since": rec.log_ns // 10 ** 9 - 1} if rec.log_ns > 2 * 10 ** 9 else {}  # docker: since > 0
             raw = box.logs(stdout=True, stderr=True, timestamps=True, **since)
@@ -153,7 +157,13 @@ class Containers:
             if ns > rec.log_ns:
                 fresh.append((ns, text))
         if fresh:
+            labels = {"__bucket__": io.LOG_BUCKET, io.LOG_ID_LABEL[rec.kind]: rec.id, "name": rec.name,
+                      "parent_id": rec.parent_id}
+            try:
+                for at in range(0, len(fresh), 5000):
+                    io.push(self.loki_url, labels, fresh[at:at + 5000])
+            except OSError:
+                return  # Loki de-duplicates a batch sent twice: the next look sends them all again
             with self.lock:
-                io.append_lines(self.dir, rec.id, fresh)
                 rec.log_ns = fresh[-1][0]
                 self.save()

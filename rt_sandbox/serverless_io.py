@@ -7,7 +7,7 @@ documents the whole stand-in); this module holds what talks HTTP or touches file
   `seed_secret(...)` adds or updates one (same id for the same parent and name).
 - TLS: a self-signed CA and a server certificate for 127.0.0.1/localhost, made once in `<state-dir>/tls/`.
 - EndpointProxy: TLS on 127.0.0.1:<its port>, raw bytes both ways to the container's published port.
-- LokiServer: `GET /loki/api/v1/query_range` over the captured container logs.
+- LokiServer: Loki's push and `query_range` API; the containers' output is pushed to it.
 """
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlparse
 
-LOG_BUCKET = "sp_serverless"  # the stand-in's `__bucket__`: Nebius's docs name no bucket for Serverless
+# The stand-in's `__bucket__` and id labels: Nebius's docs name no bucket nor labels for Serverless, so
+# these are assumed (README, Serverless); the project's target has them as settings with the same defaults.
+LOG_BUCKET = "sp_serverless"
+LOG_ID_LABEL = {"job": "job_id", "endpoint": "endpoint_id"}
 SANDBOX_LOGS_PORT = 9557
 SANDBOX_PARENT = "project-sandbox"
 
@@ -273,23 +276,80 @@ class EndpointProxy:
                 dst.setblocking(False)
 
 
-# -- logs: the capture files and the Loki API --------------------------------------------------
+# -- logs: Loki's push and query API ------------------------------------------------------------
+# Loki's HTTP API (https://grafana.com/docs/loki/latest/reference/loki-http-api/):
+#   POST /loki/api/v1/push, Content-Type: application/json, {"streams": [{"stream": {labels},
+#     "values": [["<ns>", "<line>"], ...]}]} -> 204 No Content; 400 with a plain-text reason.
+#   GET /loki/api/v1/query_range: query, start (default one hour ago, entries >= start), end (default
+#     now, entries < end), limit (default 100), direction (forward | backward, default backward).
+#     A limit over `limits_config.max_entries_limit_per_query` (default 5000) is a 400 with Loki's own
+#     message; entries with the same stream, timestamp and line are one entry (Loki de-duplicates
+#     them on read, which is also why logcli de-duplicates at its page boundaries).
+# A real Grafana Loki cannot be installed here: Debian's `loki` package is a genetics program (MCMC
+# linkage analysis) and Grafana Loki's code is AGPL, which this project does not take in. So this is
+# the stand-in of Nebius Observability's Loki-compatible logs API, holding only what that page says.
+MAX_ENTRIES_PER_QUERY = 5000
 
 
 def logs_dir(state_dir: Path) -> Path:
-    return Path(state_dir) / "serverless-logs"
+    return Path(state_dir) / "loki"
 
 
-def write_labels(state_dir: Path, resource_id: str, labels: dict[str, str]) -> None:
+def _stream_files(state_dir: Path, labels: dict[str, str]) -> tuple[Path, Path]:
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:24]
     folder = logs_dir(state_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{resource_id}.labels.json").write_text(json.dumps(labels))
+    return folder / f"{key}.labels.json", folder / f"{key}.jsonl"
 
 
-def append_lines(state_dir: Path, resource_id: str, entries: list[tuple[int, str]]) -> None:
-    if entries:
-        with (logs_dir(state_dir) / f"{resource_id}.jsonl").open("a") as out:
-            out.writelines(json.dumps([ns, line]) + "\n" for ns, line in entries)
+def parse_push(body: bytes) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
+    """A push request's streams as (labels, [(ns, line)]); a malformed one -> ValueError (Loki's 400)."""
+    data = json.loads(body)
+    streams = data.get("streams") if isinstance(data, dict) else None
+    if not isinstance(streams, list):
+        raise ValueError("error parsing push request: no streams")
+    out = []
+    for stream in streams:
+        labels, values = stream.get("stream"), stream.get("values")
+        if not isinstance(labels, dict) or not labels or not all(
+                isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(v, str)
+                for k, v in labels.items()):
+            raise ValueError(f"error parsing labels {labels!r}")
+        entries = []
+        for value in values or []:
+            if not (isinstance(value, list) and len(value) >= 2 and isinstance(value[0], str)
+                    and value[0].isdigit() and isinstance(value[1], str)):
+                raise ValueError(f"bad entry {value!r}: want [\"<unix ns>\", \"<line>\"]")
+            entries.append((int(value[0]), value[1]))
+        out.append((dict(labels), entries))
+    return out
+
+
+_STORE_LOCK = threading.Lock()
+
+
+def store(state_dir: Path, streams: list[tuple[dict[str, str], list[tuple[int, str]]]]) -> None:
+    """Append pushed entries to their streams' files (one pair of files per label set)."""
+    with _STORE_LOCK:
+        for labels, entries in streams:
+            labels_file, data = _stream_files(state_dir, labels)
+            labels_file.parent.mkdir(parents=True, exist_ok=True)
+            if not labels_file.exists():
+                labels_file.write_text(json.dumps(labels))
+            with data.open("a") as out:
+                out.writelines(json.dumps([ns, line]) + "\n" for ns, line in entries)
+
+
+def push(url: str, labels: dict[str, str], entries: list[tuple[int, str]], timeout: float = 10.0) -> None:
+    """POST entries to a Loki push API (what a log shipper does); OSError when it is not taken."""
+    import urllib.request
+
+    body = json.dumps({"streams": [{"stream": labels, "values": [[str(ns), line] for ns, line in entries]}]})
+    request = urllib.request.Request(f"{url}/loki/api/v1/push", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        answer.read()
 
 
 def _streams(state_dir: Path) -> Iterator[tuple[dict[str, str], Path]]:
@@ -340,26 +400,31 @@ def query_range(state_dir: Path, params: dict[str, str]) -> dict[str, Any]:
     end = parse_time(params.get("end"), now)
     start = parse_time(params.get("start"), end - 3600 * 10 ** 9)
     limit = int(params.get("limit") or 100)
+    if limit > MAX_ENTRIES_PER_QUERY:
+        raise ValueError(f"max entries limit per query exceeded, limit > max_entries_limit "
+                         f"({limit} > {MAX_ENTRIES_PER_QUERY})")
     forward = (params.get("direction") or "backward").lower() == "forward"
-    picked: list[tuple[int, str, int]] = []  # (ns, line, stream index)
+    picked: list[tuple[int, int, str, int]] = []  # (ns, arrival, line, stream index)
     streams: list[dict[str, str]] = []
     if "__bucket__" in matchers:  # Nebius: a query without __bucket__ returns no entries
         for labels, data in _streams(state_dir):
             if any(labels.get(k) != v for k, v in matchers.items()) or not data.exists():
                 continue
             streams.append(labels)
+            seen: set[tuple[int, str]] = set()
             with data.open() as lines:
-                for raw in lines:
+                for arrival, raw in enumerate(lines):
                     try:
                         ns, line = json.loads(raw)
                     except ValueError:
                         continue  # a line cut short by a crash while it was written
-                    if start <= ns < end:
-                        picked.append((ns, line, len(streams) - 1))
-    picked.sort(key=lambda e: e[0], reverse=not forward)
+                    if start <= ns < end and (ns, line) not in seen:
+                        seen.add((ns, line))
+                        picked.append((ns, arrival, line, len(streams) - 1))
+    picked.sort(key=lambda e: (e[0], e[1]), reverse=not forward)
     picked = picked[:max(limit, 0)]
     grouped: dict[int, list[list[str]]] = {}
-    for ns, line, index in picked:
+    for ns, _, line, index in picked:
         grouped.setdefault(index, []).append([str(ns), line])
     result = [{"stream": streams[i], "values": values} for i, values in grouped.items()]
     return {"status": "success", "data": {"resultType": "streams", "result": result,
@@ -367,7 +432,7 @@ def query_range(state_dir: Path, params: dict[str, str]) -> dict[str, Any]:
 
 
 class LokiServer:
-    """The Loki-compatible read API over the captured logs (loopback only)."""
+    """Loki's push and query_range API over <state-dir>/loki/ (loopback only)."""
 
     def __init__(self, state_dir: Path, port: int = 0) -> None:
         folder = Path(state_dir)
@@ -376,13 +441,24 @@ class LokiServer:
             def log_message(self, *args: Any) -> None:  # quiet: the stand-in's log stays readable
                 pass
 
-            def _send(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, code: int, body: dict[str, Any] | None) -> None:
+                data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                if body is not None:
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                if urlparse(self.path).path != "/loki/api/v1/push":
+                    return self._send(404, {"code": 404, "status": "error", "message": "not found"})
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    store(folder, parse_push(body))
+                except ValueError as exc:
+                    return self._send(400, {"code": 400, "status": "error", "message": str(exc)})
+                self._send(204, None)
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)
@@ -415,6 +491,7 @@ SECRET_NAMES = {
     "WANDB_API_KEY": "positronic-serverless-wandb-api-key",
 }
 AUTH_TOKEN_SECRET = "positronic-serverless-inference-token"
+REGISTRY_SECRET = "rt-sandbox-registry-creds"  # the team's private registry (the sandbox's) for Nebius to pull
 S3_CREDS_SECRET = "positronic-serverless-s3-creds"
 
 
@@ -441,14 +518,31 @@ def sandbox_serverless_settings(root: Path) -> dict[str, Any]:
                     {"WANDB_API_KEY": f"sandbox-wandb-{pysecrets.token_hex(8)}"})
     if find_secret(state_dir, parent_id=SANDBOX_PARENT, name=AUTH_TOKEN_SECRET) is None:
         seed_secret(state_dir, SANDBOX_PARENT, AUTH_TOKEN_SECRET, {"AUTH_TOKEN": pysecrets.token_hex(16)})
+    registry = find_secret(state_dir, parent_id=SANDBOX_PARENT, name=REGISTRY_SECRET)
+    if registry is None:
+        seed_secret(state_dir, SANDBOX_PARENT, REGISTRY_SECRET,
+                    {"REGISTRY_USERNAME": "sandbox", "REGISTRY_PASSWORD": pysecrets.token_hex(16)})
+        registry = find_secret(state_dir, parent_id=SANDBOX_PARENT, name=REGISTRY_SECRET)
+    login = {"username": registry["payload"]["REGISTRY_USERNAME"], "password": registry["payload"]["REGISTRY_PASSWORD"]}
+    auth_file = state_dir / "registry_auth.json"
+    from .layout import BRIDGE_ADDR, REGISTRY, REGISTRY_PORT
+
+    hosts = (REGISTRY, f"127.0.0.1:{REGISTRY_PORT}", f"{BRIDGE_ADDR}:{REGISTRY_PORT}")
+    auth_file.write_text(json.dumps({host: login for host in hosts}))
+    os.chmod(auth_file, 0o600)
     ca_pem, _, _ = ensure_tls(state_dir)
     return {
         "parent_id": SANDBOX_PARENT,
         "subnet_id": "vpcsubnet-sandbox",
         "cache_filesystem_id": "computefilesystem-sandbox-cache",
         "logs_url": f"http://127.0.0.1:{SANDBOX_LOGS_PORT}",
+        "logs_bucket": LOG_BUCKET,
+        "logs_job_label": LOG_ID_LABEL["job"],
+        "logs_endpoint_label": LOG_ID_LABEL["endpoint"],
+        "logs_grace_s": 2,  # the stand-in pushes what its containers wrote every 0.3 s
         "ca_file": str(ca_pem),
         "secrets": dict(SECRET_NAMES),
         "s3_volume_secret": S3_CREDS_SECRET,
         "auth_token_secret": AUTH_TOKEN_SECRET,
+        "registry_credentials_secret": REGISTRY_SECRET,
     }

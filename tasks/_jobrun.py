@@ -19,7 +19,7 @@ HOST_HELP = ("host name or alias to run on, a Nebius Serverless target (e.g. clo
              "placement.overflow lets it use serverless); default: the service's usual host")
 WAIT_HELP = "stay attached: stream the job's log and exit with its exit code"
 DRY_HELP = "print the host and the exact remote commands; start nothing"
-JOBS_DEFAULTS = {"compose_project": "", "ready_timeout": 600, "preflight": True, "ledger": ""}
+JOBS_DEFAULTS = {"compose_project": "", "ready_timeout": 600, "create_timeout": 120, "preflight": True, "ledger": ""}
 # --host auto: the fixed fleet first; with overflow on (a serverless target's name, or true for the only
 # one) a job no fixed host can take goes to Nebius Serverless. Off by default: it spends money per run.
 PLACEMENT_DEFAULTS = {"overflow": False}
@@ -189,7 +189,8 @@ def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *
     try:
         with Progress(plan.spec.job_id) as progress:
             return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
-                                     ready_timeout=float(setting(c, "jobs.ready_timeout")), progress=progress)
+                                     ready_timeout=float(setting(c, "jobs.ready_timeout")),
+                                     create_timeout=float(setting(c, "jobs.create_timeout")), progress=progress)
     finally:
         guard.close()
         run.close()

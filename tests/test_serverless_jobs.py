@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -271,3 +273,108 @@ def test_doctor_checks_the_targets_secrets_and_names_one_that_is_missing(cloud, 
         broken.unlink()
     row = next(r for r in json.loads(done.stdout) if r["check"] == "serverless")
     assert row["status"] == "fail" and "no-such-secret" in row["summary"] and "mysterybox" in row["fix"]
+
+
+def _new_job(since: float, timeout: float = 60) -> dict[str, Any]:
+    """The first job the stand-in created after `since` (its own record)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            items = json.loads((STATE / "serverless.json").read_text())["resources"]
+        except (FileNotFoundError, ValueError, KeyError):
+            items = []
+        fresh = [r for r in items if r["kind"] == "job" and r["created"] >= since]
+        if fresh:
+            return min(fresh, key=lambda r: r["created"])
+        time.sleep(0.1)
+    raise AssertionError(f"no job created within {timeout}s")
+
+
+def test_logs_wait_and_follow_print_every_line_once_across_pages_and_a_shared_timestamp(cloud, prefix, s3) -> None:
+    """12,000 lines, 20 of them sharing one timestamp across the first 5000-line page boundary, read by a
+    `--wait` launch while the job runs, then by `jobs.logs` and `jobs.logs -f` once it has ended. The
+    test pushes them to the stand-in's Loki API as the platform's log shipper would, timed before the
+    job's own first line, so that the page boundary falls where it must."""
+    from rt_sandbox import serverless_io as io
+
+    tag = f"rtlog-{prefix}"
+    lines = [f"{tag} bulk {i}" for i in range(4990)] + [f"{tag} same-instant {i}" for i in range(20)]
+    lines += [f"{tag} bulk {i}" for i in range(4990, 11980)]
+    started = time.time()
+    launch = subprocess.Popen([sys.executable, "-m", "invoke", "dataset.convert", "--host", "cloud", *DATASET,
+                               "--output", f"s3://interim/{prefix}/groot/", "--wait"], cwd=ROOT, env=cloud,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        job = _new_job(started)
+        base = (int(job["created"]) - 30) * 10**9  # after the readers' start (creation - 60 s), before any line
+        stamps = [base + i * 1000 for i in range(4990)] + [base + 4990 * 1000] * 20
+        stamps += [base + (5000 + i) * 1000 for i in range(6990)]
+        labels = {"__bucket__": io.LOG_BUCKET, io.LOG_ID_LABEL["job"]: job["id"], "name": job["name"],
+                  "parent_id": job["parent_id"]}
+        entries = list(zip(stamps, lines))
+        for at in range(0, len(entries), 5000):
+            io.push(f"http://127.0.0.1:{io.SANDBOX_LOGS_PORT}", labels, entries[at:at + 5000])
+        out, err = launch.communicate(timeout=240)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+    assert launch.returncode == 0, out + err
+    printed = {"--wait": out, "jobs.logs": inv(cloud, "jobs.logs", job["name"]).stdout,
+               "jobs.logs -f": inv(cloud, "jobs.logs", job["name"], "-f", timeout=60).stdout}
+    for how, text in printed.items():
+        mine = [line for line in text.splitlines() if line.startswith(tag + " ")]
+        assert mine == lines, f"{how}: {len(mine)} of {len(lines)} lines, {len(set(mine))} distinct"
+        assert "Conversion complete" in text, how  # and the job's own output
+
+
+def test_rate_limiting_is_waited_out_and_the_launch_goes_ahead(cloud, prefix, s3) -> None:
+    """Six creates refused with too_many_requests: more than the SDK's own three tries, so the project's
+    backoff must carry the launch through."""
+    with control(serverless_rate_limit=6):
+        done = inv(cloud, "dataset.convert", "--host", "cloud", *DATASET, "--output", f"s3://interim/{prefix}/groot/",
+                   timeout=180)
+        left = json.loads((STATE / "control.json").read_text())["serverless_rate_limit"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert left == 0
+    assert api_job(started_job(done)).status.state.name in ("PROVISIONING", "STARTING", "IMAGE_PULLING", "RUNNING",
+                                                            "COMPLETED")
+
+
+def test_a_create_slower_than_the_wait_keeps_its_claim_and_its_ledger_row(cloud, prefix, s3) -> None:
+    out = f"s3://interim/{prefix}/groot/"
+    slow = {"INVOKE_JOBS_CREATE_TIMEOUT": "2"}
+    with control(serverless_create_delay=8):
+        done = inv(cloud, "dataset.convert", "--host", "cloud", *DATASET, "--output", out, extra_env=slow)
+        assert done.returncode == ExitCode.PROVIDER, done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        name = lines[0].split(" on cloud:", 1)[0].split()[-1]
+        assert "keeps its claim" in lines[0] and f"inv jobs.wait {name}" in lines[0], lines[0]
+        assert api_job(name).status.state.name in ("PROVISIONING", "STARTING", "IMAGE_PULLING", "RUNNING")
+        assert ledger(cloud, name).get("host") == "cloud"  # the ledger has its row
+        assert keys(s3, f"s3://interim/{prefix}/") != []  # its run.json claim is still there
+        again = inv(cloud, "dataset.convert", "--host", "desktop", *DATASET, "--output", out)
+    assert again.returncode != 0 and name in again.stderr, again.stdout + again.stderr
+    waited = inv(cloud, "jobs.wait", name, "--timeout", "120", timeout=150)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+
+
+def test_the_dataset_viewer_starts_as_an_endpoint_without_the_idle_flag(cloud) -> None:
+    """positronic-server's main() takes no --idle_timeout_min: the endpoint starts and answers."""
+    done = inv(cloud, "jobs.run", "positronic-server", "--host", "cloud", timeout=300)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        job = started_job(done)
+        endpoint = api_job(job, "endpoint")
+        assert endpoint.status.state.name == "RUNNING" and "--idle_timeout_min" not in endpoint.spec.args
+    finally:
+        for line in done.stdout.splitlines():
+            if line.startswith("started "):
+                inv(cloud, "serve.stop", line.split()[1], timeout=120)
+
+
+def test_serverless_is_refused_for_the_runbook_era_in_one_line(jobs_env) -> None:
+    done = inv({**jobs_env, **era_env("4261b1aa")}, "jobs.run", "groot-server", "--host", "cloud")
+    assert done.returncode == ExitCode.BAD_INPUT, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "runbook-era" in done.stderr, done.stderr
+    assert "started" not in done.stdout

@@ -9,9 +9,9 @@ from remote_training.errors import InputError, InventoryError
 from remote_training.inventory import parse_inventory
 from remote_training.jobs.catalog import load_checkout
 from remote_training.jobs.run import plan_job
-from remote_training.jobs.services import Convert, GrootServer, GrootTrain
+from remote_training.jobs.services import Convert, GrootServer, GrootTrain, ServiceRun
 from remote_training.serverless.client import Resource, exit_code_of
-from remote_training.serverless.launch import pinned
+from remote_training.serverless.launch import pinned, plan as serverless_plan
 from remote_training.serverless.spec import build, resource_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def test_training_gets_the_gpu_preset_disk_and_wandb_and_a_server_the_token_and_
     assert train.compute == cloud.gpu and train.disk_gb == 750 and train.timeout_hours == 24.0
     assert train.secret_env["WANDB_API_KEY"] == "team-wandb"
     plan, cloud, _ = planned(GrootServer("s3://checkpoints/x/e1/", modality="ee_rot6d_q"))
-    serve = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None)
+    serve = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
     assert serve.kind == "endpoint" and serve.ports == (plan.spec.container_port,)
     assert serve.secret_env["AUTH_TOKEN"] == cloud.auth_token_secret and "WANDB_API_KEY" not in serve.secret_env
     assert serve.args.split()[-1] == "--idle_timeout_min=20"  # no scale-to-zero: the server ends when idle
@@ -115,3 +115,62 @@ def test_the_image_is_pinned_by_digest_and_only_the_https_url_is_used() -> None:
 def test_exit_codes_follow_the_final_state(state: str, detail: str, code: int | None) -> None:
     assert exit_code_of(state, detail) == code
     assert Resource("job", "aijob-1", "n", state).final is (code is not None)
+
+
+def test_idle_timeout_goes_only_to_programs_whose_code_takes_it() -> None:
+    """Read from the checkout's own sources: the vendor servers' `serve` takes idle_timeout_min, the
+    dataset viewer positronic-server does not (it would crash on the flag)."""
+    plan, cloud, _ = planned(ServiceRun("positronic-server", ("--port=8000",)))
+    viewer = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
+    assert viewer.kind == "endpoint" and "--idle_timeout_min" not in viewer.args
+    plan, cloud, _ = planned(ServiceRun("groot-server", ("ee_rot6d",)))
+    served = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
+    assert served.args.split()[-1] == "--idle_timeout_min=20"
+
+
+def test_the_runbook_era_is_refused_on_serverless_in_one_line() -> None:
+    runbook = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-4261b1aa" / "docker"
+    inv = inventory()
+    images = {name: f"registry.example/positro/{name}:v1" for name in load_checkout(runbook).services}
+    plan = plan_job(GrootServer("s3://checkpoints/x/e1/", modality="ee_rot6d_q"), load_checkout(runbook), inv,
+                    images, host="cloud")
+    with pytest.raises(InputError, match="runbook-era checkout .* has no serverless workflow") as caught:
+        serverless_plan(plan.spec, plan.service, inv.serverless_target("cloud"), inv, plan.source_root)
+    assert "--host NAME" in caught.value.fix and "\n" not in str(caught.value)
+
+
+def test_a_private_registry_gets_credentials_from_mysterybox_or_the_docker_config(tmp_path, monkeypatch) -> None:
+    """Docker Hub's public images need none; any other registry gets them, from the MysteryBox secret the
+    target names, else from the docker config of that registry host (the values never enter the spec)."""
+    import base64
+    import json as json_
+
+    from dataclasses import replace
+
+    from remote_training.serverless.client import Serverless
+    from remote_training.serverless.spec import registry_auth
+
+    _, cloud, _ = planned(Convert("@positronic.cfg.ds.sim.sim_stack_cubes", "s3://interim/x/",
+                                  codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joints"))
+    assert registry_auth("positro/gr00t@sha256:" + "0" * 64, cloud) == ""
+    assert registry_auth("docker.io/positro/gr00t:v1", cloud) == ""
+    assert registry_auth("registry.example/positro/gr00t:v1", cloud) == "docker-config:registry.example"
+    named = replace(cloud, registry_credentials_secret="team-registry")
+    assert registry_auth("cr.eu-north1.nebius.cloud/team/gr00t:v1", named) == "mysterybox:team-registry"
+
+    import nebius.api.nebius.ai.v1 as ai
+
+    plan, _, inv = planned(Convert("@positronic.cfg.ds.sim.sim_stack_cubes", "s3://interim/x/",
+                                   codec="@positronic.vendors.gr00t.codecs.ee_rot6d_joints"))
+    spec = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None)
+    assert spec.registry_auth == "docker-config:registry.example" and "password" not in json_.dumps(spec.to_dict())
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    api = Serverless(cloud, {})
+    with pytest.raises(Exception, match="no credentials for it") as missing:
+        api._registry_credentials(spec, ai.JobSpec__RegistryCredentials)
+    assert "docker login registry.example" in missing.value.fix
+    secret = "pw-" + "x" * 12
+    (tmp_path / "config.json").write_text(json_.dumps({"auths": {"registry.example": {
+        "auth": base64.b64encode(f"team:{secret}".encode()).decode()}}}))
+    creds = api._registry_credentials(spec, ai.JobSpec__RegistryCredentials)
+    assert (creds.username, creds.password) == ("team", secret)

@@ -161,6 +161,13 @@ def _no_faults(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("standin").control()
 
 
+def _creds(kind: str = "Job") -> Any:
+    """Credentials for the test image's registry (the sandbox's, private to Nebius: any but Docker Hub)."""
+    import nebius.api.nebius.ai.v1 as ai
+
+    return getattr(ai, f"{kind}Spec__RegistryCredentials")(username="rt-test", password="rt-test-password")
+
+
 def _name(what: str) -> str:
     return f"rtt-{what}-{uuid.uuid4().hex[:6]}"
 
@@ -170,7 +177,8 @@ def _job(standin: Standin, image: str, args: str, name: str | None = None, **spe
     from nebius.api.nebius.common.v1 import ResourceMetadata
 
     request = CreateJobRequest(metadata=ResourceMetadata(parent_id=PARENT, name=name or _name("job")),
-                               spec=JobSpec(image=image, container_command="rt-test", args=args, **spec))
+                               spec=JobSpec(image=image, container_command="rt-test", args=args,
+                                            **{"registry_credentials": _creds(), **spec}))
     return standin.jobs.create(request, timeout=10).wait()
 
 
@@ -297,6 +305,27 @@ def test_quota_error_fails_create_at_once(standin: Standin, image: str) -> None:
     with pytest.raises(RequestError) as refused:
         _job(standin, image, "say never")
     assert refused.value.status.code.name == "RESOURCE_EXHAUSTED" and "quota" in str(refused.value)
+    assert [e.details.field for e in refused.value.status.service_errors] == ["quota_failure"]
+
+
+def test_rate_limiting_refuses_creates_with_its_typed_detail_then_lets_them_through(standin: Standin,
+                                                                                       image: str) -> None:
+    from nebius.aio.service_error import RequestError
+
+    from nebius.api.nebius.ai.v1 import CreateJobRequest, JobSpec
+    from nebius.api.nebius.common.v1 import ResourceMetadata
+
+    request = CreateJobRequest(metadata=ResourceMetadata(parent_id=PARENT, name=_name("rate")),
+                               spec=JobSpec(image=image, container_command="rt-test", args="say later",
+                                            registry_credentials=_creds()))
+    standin.control(serverless_rate_limit=2)
+    with pytest.raises(RequestError) as refused:  # one try only: what the SDK sees before it retries
+        standin.jobs.create(request, timeout=10, retries=1).wait()
+    assert refused.value.status.code.name == "RESOURCE_EXHAUSTED"
+    assert [e.details.field for e in refused.value.status.service_errors] == ["too_many_requests"]
+    op = standin.jobs.create(request, timeout=10).wait()  # refused once more, then the SDK's own retry gets in
+    assert op.resource_id.startswith("aijob-")
+    assert json.loads((standin.dir / "control.json").read_text())["serverless_rate_limit"] == 0
 
 
 def test_capacity_error_fails_the_operation_and_the_job(standin: Standin, image: str) -> None:
@@ -307,9 +336,38 @@ def test_capacity_error_fails_the_operation_and_the_job(standin: Standin, image:
     with pytest.raises(OperationError) as failed:
         op.sync_wait(timeout=20, interval=0.05)
     assert failed.value.status.code.name == "RESOURCE_EXHAUSTED" and "not enough resources" in str(failed.value)
+    assert [e.details.field for e in failed.value.status.service_errors] == ["not_enough_resources"]
     job = _get_job(standin, op.resource_id)
     assert job.status.state.name == "ERROR" and job.status.state_details.code == "NotEnoughResources"
     assert _containers(standin, op.resource_id) == []
+
+
+def test_a_private_registry_is_pulled_from_only_with_credentials(standin: Standin, image: str) -> None:
+    from nebius.api.nebius.ai.v1 import JobSpec
+
+    from rt_sandbox.nebius_serverless import seed_secret
+
+    op = _job(standin, image, "say never", registry_credentials=JobSpec.RegistryCredentials())
+    job, _ = _walk(lambda: _get_job(standin, op.resource_id), {"ERROR", "COMPLETED", "FAILED"})
+    assert job.status.state.name == "ERROR" and job.status.state_details.code == "ImagePullFailed"
+    assert "pull access denied" in job.status.state_details.message
+    (standin.dir / "registry_auth.json").write_text(json.dumps({image.split("/")[0]: {
+        "username": "team", "password": "pw-" + uuid.uuid4().hex}}))
+    try:
+        wrong = _job(standin, image, "say never")  # rt-test's own pair: refused by the listed registry
+        job, _ = _walk(lambda: _get_job(standin, wrong.resource_id), {"ERROR", "COMPLETED", "FAILED"})
+        assert job.status.state.name == "ERROR" and "refused the credentials" in job.status.state_details.message
+        expected = json.loads((standin.dir / "registry_auth.json").read_text())[image.split("/")[0]]
+        secret = seed_secret(standin.dir, PARENT, _name("registry"), {"REGISTRY_USERNAME": expected["username"],
+                                                                       "REGISTRY_PASSWORD": expected["password"]})
+        version = secret.replace("mbsec-", "mbsecver-", 1)
+        right = _job(standin, image, "say pulled", registry_credentials=JobSpec.RegistryCredentials(
+            mysterybox_secret_version=version))
+        job, _ = _walk(lambda: _get_job(standin, right.resource_id), {"ERROR", "COMPLETED", "FAILED"})
+        assert job.status.state.name == "COMPLETED", job.status.state_details
+        assert expected["password"] not in (standin.dir / "standin.log").read_text()
+    finally:
+        (standin.dir / "registry_auth.json").unlink()
 
 
 def test_image_pull_failure_is_an_error_with_its_reason(standin: Standin, image: str) -> None:
@@ -390,14 +448,15 @@ def _https(url: str, ca: Path, token: str | None = None, path: str = "/") -> tup
         return err.code, err.read().decode()
 
 
-def _endpoint(standin: Standin, image: str, args: str, **spec: Any) -> Any:
+def _endpoint(standin: Standin, image: str, args: str, name: str = "", **spec: Any) -> Any:
     from nebius.api.nebius.ai.v1 import CreateEndpointRequest, EndpointSpec
     from nebius.api.nebius.common.v1 import ResourceMetadata
 
     request = CreateEndpointRequest(
-        metadata=ResourceMetadata(parent_id=PARENT, name=_name("ep")),
+        metadata=ResourceMetadata(parent_id=PARENT, name=name or _name("ep")),
         spec=EndpointSpec(image=image, container_command="rt-test", args=args,
-                          ports=[EndpointSpec.Port(container_port=8000)], **spec))
+                          ports=[EndpointSpec.Port(container_port=8000)],
+                          **{"registry_credentials": _creds("Endpoint"), **spec}))
     return standin.endpoints.create(request, timeout=10).wait()
 
 
@@ -461,6 +520,10 @@ def test_endpoint_url_proxy_stop_start_delete(standin: Standin, image: str) -> N
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=2).close()
     assert "serving on 8000" in _lines(standin, endpoint_id=op.resource_id)
+    again = _endpoint(standin, image, "serve 8000", name=ep.metadata.name)  # the same name, re-created
+    assert _url(_get_endpoint(standin, again.resource_id)) not in ("", url)  # a new URL, as Nebius gives
+    standin.endpoints.delete(DeleteEndpointRequest(id=again.resource_id), timeout=10).wait().sync_wait(
+        timeout=20, interval=0.05)
 
 
 def test_endpoint_auth_token_is_checked_by_the_proxy(standin: Standin, image: str) -> None:
@@ -488,7 +551,7 @@ def test_proxy_passes_raw_bytes_both_ways_after_the_head(standin: Standin, image
     from nebius.api.nebius.common.v1 import ResourceMetadata
 
     spec = EndpointSpec(image=image, container_command="nc", args="-ll -p 8000 -e cat",
-                        ports=[EndpointSpec.Port(container_port=8000)])
+                        ports=[EndpointSpec.Port(container_port=8000)], registry_credentials=_creds("Endpoint"))
     op = standin.endpoints.create(CreateEndpointRequest(metadata=ResourceMetadata(parent_id=PARENT, name=_name("ws")),
                                                         spec=spec), timeout=10).wait()
     ep, _ = _walk(lambda: _get_endpoint(standin, op.resource_id), {"RUNNING", "ERROR"})

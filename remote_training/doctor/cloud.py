@@ -1,4 +1,4 @@
-"""Checks of the cloud services: S3 (one head_bucket per bucket) and Nebius auth (one API call)."""
+"""Checks of the cloud services: S3 (a launch's list and head per bucket) and Nebius auth (one API call)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,30 +41,36 @@ def s3_client(inventory: Inventory, env: Mapping[str, str], timeout: float) -> A
 
 
 def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, timeout: float) -> Verdict:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+    """The calls a launch makes, through the client a launch makes (storage.client: s3_lite for an
+    explicit endpoint with static keys, else botocore; the same endpoint and region order): a
+    one-key listing and a head of one object. Not HeadBucket: Nebius' storage.object-editor role grants
+    ListObjectsV2, HeadObject, GetObject and PutObject but not HeadBucket
+    (https://docs.nebius.com/object-storage/supported-actions), so asking it would fail a setup that works."""
+    from .. import s3_lite, storage
+    from ..errors import InputError
 
     endpoint = s3_endpoint(inventory, env) or "the endpoint in ~/.aws/config (or AWS's default)"
     set_endpoint = "set s3: {endpoint: URL} in hosts.yaml or export AWS_ENDPOINT_URL=URL"
     try:
-        client = s3_client(inventory, env, timeout)
-        client.head_bucket(Bucket=bucket)  # the one cheap request
-    except NoCredentialsError:
-        return (FAIL, "no S3 credentials found (env, ~/.aws/credentials, profile)",
-                "aws configure (or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-    except EndpointConnectionError as exc:
-        return FAIL, f"S3 endpoint {endpoint} does not answer: {short(exc)}", set_endpoint
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchBucket"):
-            return FAIL, f"bucket {bucket!r} does not exist at {endpoint}", \
-                f"aws s3 mb s3://{bucket} (or fix doctor.buckets / {set_endpoint})"
-        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return FAIL, f"S3 refused the credentials for bucket {bucket!r} ({code})", \
-                "aws configure with a key that may read the bucket"
-        return FAIL, f"S3 error for bucket {bucket!r}: {code or short(exc)}", set_endpoint
-    except Exception as exc:  # e.g. a malformed endpoint URL, a read timeout
+        client = s3_lite.for_endpoint(s3_endpoint(inventory, env), env) or s3_client(inventory, env, timeout)
+        storage._call(client.list_objects_v2, f"listing s3://{bucket}/", Bucket=bucket, Prefix="", MaxKeys=1)
+        storage.object_exists(client, f"s3://{bucket}/run.json")  # a 404 is an answer: read rights are enough
+    except InputError as exc:  # NoSuchBucket
+        return FAIL, f"bucket {bucket!r} does not exist at {endpoint}", \
+            f"aws s3 mb s3://{bucket} (or fix doctor.buckets / {set_endpoint})"
+    except RTError as exc:
+        if "no S3 credentials" in exc.message:
+            return (FAIL, "no S3 credentials found (env, ~/.aws/credentials, profile)",
+                    "aws configure (or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        if "access denied" in exc.message:
+            return FAIL, f"S3 refused the credentials for bucket {bucket!r} ({exc.message})", \
+                "use a key that may list and read the bucket (Nebius: the storage.object-editor role)"
+        if "unreachable" in exc.message:
+            return FAIL, f"S3 endpoint {endpoint} does not answer: {exc.message.split(': ', 1)[-1]}", set_endpoint
+        return FAIL, f"S3 at {endpoint}: {exc.message}", set_endpoint
+    except Exception as exc:  # e.g. a malformed endpoint URL
         return FAIL, f"S3 at {endpoint}: {short(exc)}", set_endpoint
-    return OK, f"bucket {bucket} reachable at {endpoint}", ""
+    return OK, f"bucket {bucket} listed and read at {endpoint}", ""
 
 
 def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, str],
@@ -134,16 +140,19 @@ def check_serverless(inventory: Inventory, target: Any) -> Verdict:
     will look it up), and the logs API has a token; a launch would fail on any of these after its checks."""
     from ..serverless.launch import client_for
 
+    from ..providers.nebius_errors import NotFound
+
     api = client_for(target, inventory)
-    names = sorted({*target.secrets.values(), target.auth_token_secret})
+    names = sorted({*target.secrets.values(), target.auth_token_secret,
+                    *([target.registry_credentials_secret] if target.registry_credentials_secret else [])})
     missing = []
     for name in names:
         try:
             api.secret_id(name)
-        except RTError as exc:
-            if "does not know" not in exc.message:  # the API itself failed: that is the verdict
-                return FAIL, exc.message, exc.fix or "check nebius.endpoint in hosts.yaml"
+        except NotFound:
             missing.append(name)
+        except RTError as exc:  # the API itself failed: that is the verdict
+            return FAIL, exc.message, exc.fix or "check nebius.endpoint in hosts.yaml"
     if missing:
         return FAIL, f"MysteryBox has no secret {', '.join(missing)} in {target.parent_id}", \
             "create it: nebius mysterybox secret create --parent-id ... --name NAME --secret-version-payload ..."
@@ -151,4 +160,8 @@ def check_serverless(inventory: Inventory, target: Any) -> Verdict:
         where = target.logs_token_file or f"${target.logs_token_env}"
         return WARN, f"no Observability token in {where}: jobs.logs cannot read serverless logs", \
             "nebius iam static-key issue --service=OBSERVABILITY ..., and put the token there"
-    return OK, f"{len(names)} secrets found in {target.parent_id}" + ("" if target.logs_url else "; no logs_url set"), ""
+    pulls = (f"private images pulled with MysteryBox secret {target.registry_credentials_secret}"
+             if target.registry_credentials_secret else
+             "private images pulled with the docker config's login for their registry (docker login HOST)")
+    return OK, (f"{len(names)} secrets found in {target.parent_id}; {pulls}; Docker Hub's public images need none"
+                + ("" if target.logs_url else "; no logs_url set")), ""

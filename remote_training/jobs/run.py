@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from .. import validate
@@ -55,6 +56,7 @@ class Plan:
     program: Program
     project: Project
     era_label: str
+    source_root: Path | None = None  # the checkout's repository (its Python sources: jobs/program_source.py)
 
 
 def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,
@@ -90,7 +92,7 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                    client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
                    options=job.options)
     project = collect(checkout.compose_dir, {OVERRIDE: override_text(dict(images))})
-    return Plan(spec, svc, program, project, era.label)
+    return Plan(spec, svc, program, project, era.label, checkout.compose_dir.parent)
 
 
 def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]:

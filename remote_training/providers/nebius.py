@@ -23,12 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import NoCapacityError, Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
+from . import nebius_errors
+from .base import Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
 
 _SDKS: dict[tuple, Any] = {}  # one SDK (one channel pool) per distinct setting, per process
 _SDKS_LOCK = threading.Lock()
 REQUEST_TIMEOUT = 20.0  # one API call; the SDK retries inside it
-LOGIN_FIX = "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)"
+LOGIN_FIX = nebius_errors.LOGIN_FIX
 
 
 def _close_all() -> None:
@@ -41,6 +42,41 @@ def _close_all() -> None:
         _SDKS.clear()
 
 
+class _RetryNoise:
+    """Drops the SDK's "attempt N failed. The SDK will retry" records (nebius/aio/request.py logs each
+    retried attempt at ERROR with a traceback); the caller gets one translated line if all tries fail.
+    Every other SDK record passes."""
+
+    @staticmethod
+    def filter(record: Any) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("The SDK request attempt")
+                    and "will retry" in record.msg)
+
+
+def quiet_retry_noise() -> None:
+    import logging
+
+    logger = logging.getLogger("nebius.aio.request")
+    if not any(isinstance(f, _RetryNoise) for f in logger.filters):
+        logger.addFilter(_RetryNoise())
+
+
+def check_insecure(settings: dict[str, Any]) -> None:
+    """`insecure: true` (plaintext gRPC) only to a loopback endpoint: the bearer token travels with each call."""
+    if not settings.get("insecure"):
+        return
+    import ipaddress
+
+    host = str(settings.get("endpoint") or "").rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ProviderError(f"nebius.insecure is set for {settings.get('endpoint') or 'the public API'}: credentials "
+                            "would travel in plaintext", "remove insecure: true (it is for a loopback stand-in only)")
+
+
 def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any) -> Any:
     """An SDK object from the inventory's `nebius:` settings (also used by vm.login)."""
     try:
@@ -48,10 +84,8 @@ def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any
     except ImportError as exc:
         raise ProviderUnavailable("the nebius SDK is not installed",
                                   "pip install nebius (it is in requirements.txt: bash scripts/install.sh)") from exc
-    import logging
-
-    # The SDK logs each retried attempt with a traceback; the caller gets one translated line instead.
-    logging.getLogger("nebius").setLevel(logging.CRITICAL)
+    quiet_retry_noise()
+    check_insecure(settings)
     kwargs: dict[str, Any] = {"user_agent_prefix": "remote-training/1"}
     endpoint = settings.get("endpoint")
     if endpoint:
@@ -101,28 +135,16 @@ def shared_sdk(settings: dict[str, Any], profile: str | None = None) -> Any:
         return _SDKS[key]
 
 
+VM_FIXES = nebius_errors.Fixes(
+    quota="raise the project's quota (console: Administration -> Quotas), or stop another VM, then retry",
+    capacity="a stopped VM without a reservation gives its GPU back: retry in a few minutes, use another "
+             "VM (inv vm.status), or attach a capacity reservation to the instance",
+    not_found="check provider.instance_id in hosts.yaml (nebius compute instance list)", short_of="GPU")
+
+
 def translate(error: BaseException, host: str, action: str, endpoint: str = "the Nebius API") -> ProviderError:
-    """An SDK or gRPC failure as one of our typed errors, with the fix."""
-    status = getattr(error, "status", None)
-    code = getattr(getattr(status, "code", None), "name", None) or str(getattr(status, "code", ""))
-    message = getattr(status, "message", None) or str(error)
-    if code == "RESOURCE_EXHAUSTED" or "not enough resources" in message.lower():
-        return NoCapacityError(
-            f"{host}: Nebius has no free GPU to {action} this VM right now ({message})",
-            "a stopped VM without a reservation gives its GPU back: retry in a few minutes, use another "
-            "VM (inv vm.status), or attach a capacity reservation to the instance")
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return ProviderError(f"{host}: Nebius refused the {action} ({code}): {message}", LOGIN_FIX)
-    if code == "NOT_FOUND" and "operation" in message:
-        return ProviderError(f"{host}: Nebius lost track of the {action} operation: {message}",
-                             "check the instance (inv vm.status) and retry")
-    if code == "NOT_FOUND":
-        return ProviderError(f"{host}: Nebius does not know this instance: {message}",
-                             "check provider.instance_id in hosts.yaml (nebius compute instance list)")
-    if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
-        return ProviderUnavailable(f"{host}: {endpoint} did not answer the {action} request ({code or error})",
-                                   "check the network and nebius.endpoint in hosts.yaml, then retry")
-    return ProviderError(f"{host}: Nebius {action} failed: {message}", "see the message; retry, or check the console")
+    """An SDK or gRPC failure as one of our typed errors, with the fix (nebius_errors: by typed details)."""
+    return nebius_errors.translate(error, host, action, VM_FIXES, endpoint)
 
 
 class NebiusProvider(Provider):
@@ -138,12 +160,8 @@ class NebiusProvider(Provider):
         return InstanceServiceClient(shared_sdk(self.settings, self.options.get("profile")))
 
     def _call(self, action: str, make: Any) -> Any:
-        try:
-            return make()
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise translate(exc, self.host.name, action, str(self.settings.get("endpoint") or "the Nebius API")) from exc
+        endpoint = str(self.settings.get("endpoint") or "the Nebius API")
+        return nebius_errors.call(make, lambda exc: translate(exc, self.host.name, action, endpoint))
 
     def state(self, *, timeout: float | None = None) -> Status:
         timeout = timeout or REQUEST_TIMEOUT
@@ -160,7 +178,7 @@ class NebiusProvider(Provider):
         end = time.monotonic() + timeout
         while True:
             try:
-                op.sync_wait(interval=0.5, timeout=max(1.0, end - time.monotonic()))
+                nebius_errors.wait_operation(op, max(1.0, end - time.monotonic()))
                 return
             except TimeoutError as exc:
                 raise ProviderTimeout(f"{self.host.name}: the {action} operation {op.id} did not finish in "

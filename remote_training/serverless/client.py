@@ -11,14 +11,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import NoCapacityError, ProviderError
-from ..providers.base import ProviderUnavailable
+from ..errors import ProviderError
+from ..providers import nebius_errors
+from ..providers.base import ProviderTimeout
 from .spec import ServerlessSpec
 from .target import ServerlessTarget
 
 CALL_S = 20.0  # one API call; the SDK retries inside it
 OPERATION_S = 120.0  # a create/stop/delete operation
-POLL_S = 0.1  # an operation's state, asked again (the SDK's default is 1 s: up to a second lost per launch)
 JOB_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}  # ERROR too: upstream's loops wait for ever on it
 ENDPOINT_FINAL = {"STOPPED", "ERROR"}
 EXIT_RE = re.compile(r"exit(?:ed)?(?: with)? code (-?\d+)", re.IGNORECASE)
@@ -29,6 +29,10 @@ JOB_STATES = {"PROVISIONING": "provisioning", "STARTING": "starting", "IMAGE_PUL
 ENDPOINT_STATES = {"PROVISIONING": "provisioning", "STARTING": "starting", "IMAGE_PULLING": "starting",
                    "RUNNING": "running", "STOPPING": "running", "STOPPED": "stopped", "DELETING": "exited",
                    "ERROR": "dead", "STATE_UNSPECIFIED": "created"}
+
+
+class OperationOutlived(ProviderTimeout):
+    """The request was taken, but its operation had not finished when the wait ran out."""
 
 
 @dataclass(frozen=True)
@@ -69,33 +73,16 @@ class Resource:
         return next((u for u in self.urls if u.startswith("https://")), "")
 
 
+SERVERLESS_FIXES = nebius_errors.Fixes(
+    quota="raise the quota (console: Administration -> Quotas) or stop other jobs and endpoints "
+          "(inv jobs.list --host cloud), then retry",
+    capacity="retry in a few minutes, pick another preset in hosts.yaml, or run it on a fixed host (--host NAME)",
+    not_found="check the id or name: inv jobs.list --host cloud")
+
+
 def translate(error: BaseException, target: str, action: str) -> ProviderError:
-    """An SDK or gRPC failure as one typed error with its fix."""
-    status = getattr(error, "status", None)
-    code = getattr(getattr(status, "code", None), "name", None) or str(getattr(status, "code", "") or "")
-    message = getattr(status, "message", None) or str(error)
-    low = message.lower()
-    if code == "RESOURCE_EXHAUSTED" and "quota" in low:
-        return NoCapacityError(f"{target}: the project's quota does not allow this {action} ({message})",
-                               "raise the quota (console: Administration -> Quotas) or stop other jobs and "
-                               "endpoints (inv jobs.list --host cloud), then retry")
-    if code == "RESOURCE_EXHAUSTED" or "not enough resources" in low:
-        return NoCapacityError(f"{target}: Nebius has no free capacity for this {action} ({message})",
-                               "retry in a few minutes, pick another preset in hosts.yaml, or run it on a fixed "
-                               "host (--host NAME)")
-    if code == "ALREADY_EXISTS":
-        return ProviderError(f"{target}: the name is already taken in the project ({message})",
-                             "choose another name, or stop the old one first (inv serve.stop NAME)")
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return ProviderError(f"{target}: Nebius refused the {action} ({code}): {message}",
-                             "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)")
-    if code == "NOT_FOUND":
-        return ProviderError(f"{target}: Nebius does not know it ({action}): {message}",
-                             "check the id or name: inv jobs.list --host " + target)
-    if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
-        return ProviderUnavailable(f"{target}: the Nebius API did not answer the {action} ({code or error})",
-                                   "check the network and nebius.endpoint in hosts.yaml, then retry")
-    return ProviderError(f"{target}: Nebius {action} failed: {message}", "see the message; retry, or check the console")
+    """An SDK or gRPC failure as one typed error with its fix (nebius_errors: by typed details)."""
+    return nebius_errors.translate(error, target, action, SERVERLESS_FIXES)
 
 
 def _iso(ts: Any) -> str:
@@ -109,7 +96,13 @@ def _iso(ts: Any) -> str:
 
 def exit_code_of(state: str, detail: str) -> int | None:
     """A job's exit code from its final state: 0 when COMPLETED, the container's code when the
-    service names it, else 1; None while it runs. CANCELLED is 143 (a SIGTERM'd container)."""
+    service names it, else 1; None while it runs. CANCELLED is 143 (a SIGTERM'd container).
+
+    Where the code comes from: the SDK (0.6.29) has no exit-code field (JobStatus and
+    JobInstanceStatus: state, state_details{code, message, service_error}, times, endpoints), and no
+    Nebius page found says how a container's exit is reported. ASSUMED (README, Serverless): the
+    container's code in `state_details.message` as "... exit(ed) (with) code N" (EXIT_RE), the form
+    the sandbox's stand-in uses; any other FAILED/ERROR reads as 1, never as success."""
     if state == "COMPLETED":
         return 0
     if state == "CANCELLED":
@@ -126,7 +119,7 @@ class Serverless:
     def __init__(self, target: ServerlessTarget, settings: dict[str, Any]) -> None:
         self.target = target
         self.settings = dict(settings)
-        self._secret_ids: dict[str, str] = {}
+        self._secrets: dict[str, Any] = {}
 
     # -- plumbing -------------------------------------------------------------------------------
     def _sdk(self) -> Any:
@@ -135,12 +128,7 @@ class Serverless:
         return shared_sdk(self.settings, self.target.profile or None)
 
     def _call(self, action: str, make: Callable[[], Any]) -> Any:
-        try:
-            return make()
-        except ProviderError:
-            raise
-        except Exception as exc:  # the SDK's RequestError and friends: one typed error
-            raise translate(exc, self.target.name, action) from exc
+        return nebius_errors.call(make, lambda exc: translate(exc, self.target.name, action))
 
     def _jobs(self) -> Any:
         from nebius.api.nebius.ai.v1 import JobServiceClient
@@ -155,20 +143,50 @@ class Serverless:
     def _operate(self, action: str, request: Callable[[], Any], timeout: float = OPERATION_S) -> str:
         """Send a mutating request, wait for its operation; the resource id."""
         op = self._call(action, lambda: request().wait())
-        self._call(action, lambda: op.sync_wait(interval=POLL_S, timeout=timeout))
+        try:
+            self._call(action, lambda: nebius_errors.wait_operation(op, timeout))
+        except ProviderError as exc:
+            if isinstance(exc.__cause__, TimeoutError):  # the API answers; the operation is just slow
+                raise OperationOutlived(f"{self.target.name}: the {action} was still under way after {timeout:g}s "
+                                        f"(operation {op.id})", "see where it stands: inv jobs.list --host "
+                                        f"{self.target.name}") from exc
+            raise
         return str(getattr(op, "resource_id", "") or "")
 
     # -- secrets ----------------------------------------------------------------------------------
-    def secret_id(self, name: str) -> str:
-        """A MysteryBox secret's id from its name (the SDK takes ids; hosts.yaml names)."""
-        if name not in self._secret_ids:
+    def _secret(self, name: str) -> Any:
+        if name not in self._secrets:
             from nebius.api.nebius.mysterybox.v1 import GetSecretByNameRequest, SecretServiceClient
 
             client = SecretServiceClient(self._sdk())
-            secret = self._call(f"lookup of secret {name}", lambda: client.get_by_name(
+            self._secrets[name] = self._call(f"lookup of secret {name}", lambda: client.get_by_name(
                 GetSecretByNameRequest(parent_id=self.target.parent_id, name=name), timeout=CALL_S).wait())
-            self._secret_ids[name] = secret.metadata.id
-        return self._secret_ids[name]
+        return self._secrets[name]
+
+    def secret_id(self, name: str) -> str:
+        """A MysteryBox secret's id from its name (the SDK takes ids; hosts.yaml names)."""
+        return self._secret(name).metadata.id
+
+    def secret_version(self, name: str) -> str:
+        """A MysteryBox secret's primary version id (what RegistryCredentials.mysterybox_secret_version takes)."""
+        return self._secret(name).spec.primary_version_id
+
+    def _registry_credentials(self, spec: ServerlessSpec, cls: Any) -> Any:
+        """The pull's credentials as the SDK message, from the source spec.registry_auth names; None when public."""
+        source, _, where = spec.registry_auth.partition(":")
+        if source == "mysterybox":
+            return cls(mysterybox_secret_version=self.secret_version(where))
+        if source == "docker-config":
+            from ..images.registry import docker_credentials
+
+            found = docker_credentials(where)
+            if not found:
+                raise ProviderError(f"{self.target.name}: {spec.image.split('@')[0]} is in the private registry {where}, "
+                                    "and no credentials for it were found to hand to Nebius",
+                                    f"docker login {where}, or name a MysteryBox secret (REGISTRY_USERNAME, "
+                                    "REGISTRY_PASSWORD) as provider.registry_credentials_secret in hosts.yaml")
+            return cls(username=found[0], password=found[1])
+        return None
 
     def prepare(self, spec: ServerlessSpec) -> None:
         """Everything create needs before the call: the SDK made and its messages imported, each secret's
@@ -177,7 +195,8 @@ class Serverless:
 
         import nebius.api.nebius.ai.v1  # noqa: F401  (the message classes: most of the SDK's import time)
 
-        names = sorted(set(spec.secret_env.values()))
+        names = sorted(set(spec.secret_env.values()) | ({spec.registry_auth.split(":", 1)[1]}
+                                                         if spec.registry_auth.startswith("mysterybox:") else set()))
         self._sdk()
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             list(pool.map(self.secret_id, names))
@@ -214,16 +233,20 @@ class Serverless:
         if spec.subnet_id:
             fields["subnet_id"] = spec.subnet_id
         if spec.disk_gb:
+            from nebius.api.nebius.compute.v1 import DiskSpec__DiskType  # the type JobSpec.DiskSpec.type is
+
             disk_cls = getattr(ai, f"{kind}Spec__DiskSpec")
-            fields["disk"] = disk_cls(type=disk_cls.__PB2_DESCRIPTOR__.fields_by_name["type"].enum_type
-                                      .values_by_name["NETWORK_SSD"].number, size_bytes=spec.disk_gb * 2**30)
+            fields["disk"] = disk_cls(type=DiskSpec__DiskType.NETWORK_SSD, size_bytes=spec.disk_gb * 2**30)
+        credentials = self._registry_credentials(spec, getattr(ai, f"{kind}Spec__RegistryCredentials"))
+        if credentials is not None:
+            fields["registry_credentials"] = credentials
         if spec.ports:
             port_cls, proto = getattr(ai, f"{kind}Spec__Port"), getattr(ai, f"{kind}Spec__Port__Protocol")
             fields["ports"] = [port_cls(container_port=p, protocol=proto.HTTP) for p in spec.ports]
         return fields
 
-    def create(self, spec: ServerlessSpec) -> str:
-        """Create the job or endpoint and wait until the API accepted it; its id."""
+    def create(self, spec: ServerlessSpec, timeout: float = OPERATION_S) -> str:
+        """Create the job or endpoint and wait (`timeout` s) until the API accepted it; its id."""
         import nebius.api.nebius.ai.v1 as ai
         from nebius.api.nebius.common.v1 import ResourceMetadata
 
@@ -238,7 +261,7 @@ class Serverless:
             request = ai.CreateEndpointRequest(metadata=metadata, spec=ai.EndpointSpec(**self._spec_fields(spec, ai.EndpointSpec)))
             client = self._endpoints()
         resource_id = self._operate(f"create of {spec.kind} {spec.name}",
-                                    lambda: client.create(request, timeout=CALL_S))
+                                    lambda: client.create(request, timeout=CALL_S), timeout)
         if not resource_id:
             return self.get_by_name(spec.kind, spec.name).id
         return resource_id

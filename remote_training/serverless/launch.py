@@ -17,14 +17,17 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError, JobFailed, ProviderError
+from ..providers.base import ProviderUnavailable
+from ..jobs.services import RUNBOOK
 from ..jobs.spec import LaunchResult
 from ..ledger import MaskedStream, secret_values
 from ..progress import Phase, silent
 from . import logs
-from .client import Resource, Serverless
+from .client import OPERATION_S, OperationOutlived, Resource, Serverless
 from .spec import ServerlessSpec, build
 from .target import ServerlessTarget
 
@@ -47,18 +50,27 @@ def client_for(target: ServerlessTarget, inventory: Any) -> Serverless:
     return Serverless(target, dict(inventory.extra.get("nebius") or {}))
 
 
-def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any) -> ServerlessSpec:
+def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any,
+         source_root: Path | None = None) -> ServerlessSpec:
+    if job_spec.era == RUNBOOK:
+        # upstream ran no serverless then: its GR00T server speaks ZeroMQ (no HTTP readiness answer) and
+        # its OpenPI server ignores AUTH_TOKEN (the endpoint would be open)
+        raise InputError(f"{service.name}: the runbook-era checkout (positronic {RUNBOOK}) has no serverless "
+                         f"workflow; its servers cannot answer or guard a Nebius endpoint",
+                         "run it on a fixed host (--host NAME), or use a current checkout (jobs.compose_project)")
     if not job_spec.image:
         raise InputError(f"no pushed image for {service.repository}: nothing to run {service.name} with",
                          "build and push it first: inv images.push")
-    return build(job_spec, service, target, job_spec.image, s3_endpoint=inventory.s3_endpoint)
+    return build(job_spec, service, target, job_spec.image, s3_endpoint=inventory.s3_endpoint,
+                 source_root=source_root)
 
 
 def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry_run: bool, wait: bool,
-        ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
+        ready_timeout: float, create_timeout: float = OPERATION_S, echo: Callable[[str], None] = print,
+        progress: Phase = silent) -> LaunchResult:
     """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
     spec = plan_.spec
-    serverless = plan(spec, plan_.service, target, inventory)
+    serverless = plan(spec, plan_.service, target, inventory, plan_.source_root)
     if dry_run:
         guard.before_launch(spec)  # the checks only read: a dry run shows the refusals too
         echo(f"# {spec.job_id}: {plan_.service.name} ({plan_.era_label}) on {target.name} "
@@ -84,17 +96,28 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     serverless = replace(serverless, image=pinned(spec.image, digest))
     try:
         prepared.result()
-        progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
-        resource_id = api.create(serverless)
     except BaseException:
-        guard.abandon(spec)
+        guard.abandon(spec)  # nothing was sent
         raise
+    try:
+        progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
+        resource_id = api.create(serverless, create_timeout)
+    except BaseException as exc:
+        # The request may have been taken though its answer or operation never came back: the job
+        # may run and write to the output. Give nothing back before the API says it cannot.
+        found = created_anyway(api, serverless) if outcome_unknown(exc) else None
+        if found is None:
+            guard.abandon(spec)
+            raise
+        guard.record(spec, launch_result(spec, target, serverless, found.id, began))
+        where = (f"the {serverless.kind} exists ({found.state.lower()})" if found.id else
+                 f"the API could not say whether the {serverless.kind} exists")
+        raise OperationOutlived(f"{serverless.name} on {target.name}: the create did not finish within the wait "
+                                f"({type(exc).__name__}), but {where}; it keeps its claim on the output",
+                                f"follow it: inv jobs.wait {serverless.name}") from exc
     finally:
         progress("")
-    result = LaunchResult(spec.job_id, target.name, container_id=resource_id, seconds=time.monotonic() - began,
-                          details={"target": "serverless", "resource": serverless.kind, "resource_id": resource_id,
-                                   "name": serverless.name, "platform": serverless.compute.platform,
-                                   "preset": serverless.compute.preset, "image": serverless.image})
+    result = launch_result(spec, target, serverless, resource_id, began)
     guard.record(spec, result)
     echo(f"started {serverless.name} on {target.name} ({serverless.kind} {resource_id}, "
          f"{serverless.compute.label}, {result.seconds:.1f}s)")
@@ -123,6 +146,41 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         raise error
     echo(f"{serverless.name} finished (exit 0)")
     return result
+
+
+def launch_result(spec: Any, target: ServerlessTarget, serverless: ServerlessSpec, resource_id: str,
+                  began: float) -> LaunchResult:
+    return LaunchResult(spec.job_id, target.name, container_id=resource_id, seconds=time.monotonic() - began,
+                        details={"target": "serverless", "resource": serverless.kind, "resource_id": resource_id,
+                                 "name": serverless.name, "platform": serverless.compute.platform,
+                                 "preset": serverless.compute.preset, "image": serverless.image})
+
+
+def outcome_unknown(error: BaseException) -> bool:
+    """Whether a failed create may still have made the resource: no answer, a slow operation, an
+    interrupt. A refusal the API gave (quota, rate limiting, a name taken, a bad request) made nothing;
+    an operation that failed left the resource in ERROR, which the lookup would find ended anyway."""
+    from ..errors import RTError
+    from ..providers.nebius_errors import RateLimited
+
+    if isinstance(error, RateLimited):
+        return False
+    return isinstance(error, (OperationOutlived, ProviderUnavailable)) or not isinstance(error, RTError)
+
+
+def created_anyway(api: Serverless, serverless: ServerlessSpec) -> Resource | None:
+    """After a failed create: the resource by its name when it exists and can still run (None when the
+    API says there is none, or it already ended); when the API cannot be asked, a stand-in record
+    that keeps the claim (what is not known to be gone may still write)."""
+    from ..providers.nebius_errors import NotFound
+
+    try:
+        found = api.get_by_name(serverless.kind, serverless.name)
+    except NotFound:
+        return None
+    except ProviderError:
+        return Resource(serverless.kind, "", serverless.name, "UNKNOWN")
+    return None if found.final else found
 
 
 def follow(api: Serverless, kind: str, resource_id: str, write: Callable[[str], Any],

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..jobs.program_source import takes_parameter
 from .target import Compute, ServerlessTarget
 
 CACHE_PATH = "/cache"  # upstream's serverless scripts: the shared filesystem and the caches on it
 CACHE_ENV = {"UV_CACHE_DIR": "/cache/uv", "HF_HOME": "/cache/hf", "OPENPI_DATA_HOME": "/cache/openpi"}
 BATCH_TIMEOUT_H = 4.0  # convert and stats (upstream's convert.sh)
-IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # the current era's server exits when idle; serve.sh adds 20
+IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # serve.sh adds 20 (only programs that take it: program_source)
 IDLE_TIMEOUT_MIN = 20
 AWS_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+UPSTREAM_REGION = "eu-north1"
 LABEL_RE = re.compile(r"[^a-z0-9-]")
 
 
@@ -41,6 +44,9 @@ class ServerlessSpec:
     disk_gb: int = 0
     timeout_hours: float = 0.0  # jobs only
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Where the pull's credentials come from (never the values): "" (a public registry), "mysterybox:<secret
+    # name>" or "docker-config:<registry host>" (registry_auth below says which applies)
+    registry_auth: str = ""
 
     def argv(self) -> list[str]:
         """What the container runs, as Nebius will split it."""
@@ -52,7 +58,39 @@ class ServerlessSpec:
                 "platform": self.compute.platform, "preset": self.compute.preset, "env": dict(self.env),
                 "secret_env": dict(self.secret_env), "volumes": [list(v) for v in self.volumes],
                 "ports": list(self.ports), "subnet_id": self.subnet_id, "disk_gb": self.disk_gb,
-                "timeout_hours": self.timeout_hours, "labels": dict(self.labels)}
+                "timeout_hours": self.timeout_hours, "labels": dict(self.labels), "registry_auth": self.registry_auth}
+
+
+# Registries a serverless job or endpoint pulls from without credentials: Docker Hub's public repositories,
+# as upstream's workflows/nebius pull positro/* with no registry credentials (../shared/upstream/SERVERLESS.md
+# §4). Any other registry is treated as private: the SDK's JobSpec/EndpointSpec.registry_credentials is
+# "Registry credentials for private Docker registry" (a MysteryBox secret version with REGISTRY_USERNAME and
+# REGISTRY_PASSWORD, or username/password), and Nebius' endpoint page says "If you use a private registry,
+# ... Add registry and provide the details" (https://docs.nebius.com/serverless/endpoints/manage). No page
+# found says a job pulls the project's own Container Registry (cr.<region>.nebius.cloud) without them, and
+# that registry's own page asks for a static key (https://docs.nebius.com/container-registry/authentication):
+# ASSUMED private too (README, Serverless).
+PUBLIC_REGISTRIES = ("docker.io",)
+
+
+def registry_auth(image: str, target: ServerlessTarget) -> str:
+    """Where the pull of `image` takes its credentials from: "" for a public registry, else the target's
+    MysteryBox secret when it names one, else the docker config entry of the image's registry."""
+    from ..images.registry import parse_ref
+
+    host = parse_ref(image.split("@", 1)[0]).registry
+    if host in PUBLIC_REGISTRIES:
+        return ""
+    if target.registry_credentials_secret:
+        return f"mysterybox:{target.registry_credentials_secret}"
+    return f"docker-config:{host}"
+
+
+def s3_region(endpoint: str | None) -> str:
+    """The region of a Nebius Object Storage endpoint (https://storage.<region>.nebius.cloud), else
+    upstream's own: workflows/nebius/common.sh passes AWS_DEFAULT_REGION=eu-north1 with every create."""
+    found = re.match(r"^https?://storage\.([a-z0-9-]+)\.nebius\.cloud(:\d+)?/?$", endpoint or "")
+    return found.group(1) if found else UPSTREAM_REGION
 
 
 def resource_name(job_id: str) -> str:
@@ -60,16 +98,19 @@ def resource_name(job_id: str) -> str:
     return LABEL_RE.sub("-", job_id.lower()).strip("-")[:63]
 
 
-def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None) -> ServerlessSpec:
+def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None,
+          source_root: Path | None = None) -> ServerlessSpec:
     """The serverless form of a JobSpec (`spec`) whose compose service is `service`; InputError naming
-    every word that cannot travel in spec.args."""
+    every word that cannot travel in spec.args. `source_root`: the checkout, whose code says whether
+    the program takes --idle_timeout_min."""
     entry = list(service.entrypoint)
     if not entry:
         raise InputError(f"{service.name} has no entrypoint in the compose file: nothing to run serverless",
                          "run it on a fixed host (--host NAME)")
     words = [*entry[1:], *spec.args]
     serve = spec.kind == "serve"
-    if serve and spec.era == "a060cbea" and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words):
+    if serve and source_root is not None and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words) \
+            and takes_parameter(source_root, service.program, IDLE_TIMEOUT_FLAG.lstrip("-")):
         words.append(f"{IDLE_TIMEOUT_FLAG}={IDLE_TIMEOUT_MIN}")  # no scale-to-zero: the server exits when idle
     bad = [w for w in words if not w or any(ch.isspace() for ch in w)]
     if bad:
@@ -78,6 +119,7 @@ def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_e
                          "holding a space (or an empty one) cannot reach the program intact",
                          "pass a value without spaces, or run this job on a fixed host (--host NAME)")
     env = dict(service.environment)
+    env["AWS_DEFAULT_REGION"] = s3_region(s3_endpoint)  # upstream's common.sh sets it on every create
     env.update(target.env)
     env.update(spec.env)
     if s3_endpoint:
@@ -98,4 +140,5 @@ def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_e
         compute=target.cpu if batch else target.gpu, env=env, secret_env=secret_env, volumes=volumes,
         ports=(spec.container_port,) if serve and spec.container_port else (), subnet_id=target.subnet_id,
         disk_gb=target.disk_gb if spec.kind == "train" else 0,
-        timeout_hours=0.0 if serve else (BATCH_TIMEOUT_H if batch else target.job_timeout_hours), labels=labels)
+        timeout_hours=0.0 if serve else (BATCH_TIMEOUT_H if batch else target.job_timeout_hours), labels=labels,
+        registry_auth=registry_auth(image, target))

@@ -13,9 +13,12 @@
           cache_filesystem_id: computefilesystem-e00...   # mounted at /cache (uv, HF, openpi caches)
           secrets: {WANDB_API_KEY: positronic-serverless-wandb-api-key, ...}   # env name -> MysteryBox name
           auth_token_secret: positronic-serverless-inference-token            # endpoints' bearer token
+          registry_credentials_secret: team-registry-creds   # private images: REGISTRY_USERNAME/_PASSWORD in MysteryBox
           env: {AWS_DEFAULT_REGION: eu-north1}    # plain values every job gets
           logs_url: https://...                   # Nebius Observability's Loki API
           logs_bucket: sp_serverless              # the LogQL __bucket__ serverless lines are in
+          logs_job_label: job_id                  # the label holding a job's id (endpoint_id: logs_endpoint_label)
+          logs_grace_s: 10                        # how long a follow reads on after the job ended (ingestion lag)
           logs_token_env: NEBIUS_OBSERVABILITY_TOKEN     # or logs_token_file: ~/.nebius/logs-token
           ca_file: ...                            # extra CA for the HTTPS URLs (the sandbox's own)
 """
@@ -29,12 +32,15 @@ from typing import Any, Callable, Mapping
 
 KIND = "nebius-serverless"
 REQUIRED = {"parent_id", "gpu"}
-OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret", "env", "logs_url",
-            "logs_bucket",
+OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret",
+            "registry_credentials_secret", "env", "logs_url",
+            "logs_bucket", "logs_job_label", "logs_endpoint_label", "logs_grace_s",
             "logs_token_env", "logs_token_file", "ca_file", "profile", "job_timeout_hours", "gpu_memory_gb"}
 TARGET_KEYS = {"aliases", "provider", "gpu", "gpu_memory_gb", "tags"}
 DEFAULT_CPU = {"platform": "cpu-e2", "preset": "8vcpu-32gb"}  # upstream's convert.sh
 DEFAULT_AUTH_SECRET = "positronic-serverless-inference-token"  # upstream's common.sh
+# Nebius's docs name no logs bucket nor labels for Serverless (README, Serverless: assumed); settings.
+LOGS_DEFAULTS = {"logs_bucket": "sp_serverless", "logs_job_label": "job_id", "logs_endpoint_label": "endpoint_id"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")  # Nebius ids and names: project-e00..., lowercase, dashes
 WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -64,9 +70,13 @@ class ServerlessTarget:
     cache_filesystem_id: str = ""
     secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # env name -> secret name
     auth_token_secret: str = DEFAULT_AUTH_SECRET
+    registry_credentials_secret: str = ""  # "": a private registry's credentials come from the docker config
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     logs_url: str = ""
-    logs_bucket: str = "sp_serverless"
+    logs_bucket: str = LOGS_DEFAULTS["logs_bucket"]
+    logs_job_label: str = LOGS_DEFAULTS["logs_job_label"]
+    logs_endpoint_label: str = LOGS_DEFAULTS["logs_endpoint_label"]
+    logs_grace_s: float = 10.0
     logs_token_env: str = "NEBIUS_OBSERVABILITY_TOKEN"
     logs_token_file: str = ""
     ca_file: str = ""
@@ -139,7 +149,7 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         bad(f"{where}.provider.{key}", f"unknown key for provider {KIND!r}",
             f"remove it; allowed: {', '.join(sorted(REQUIRED | OPTIONAL))}")
     ok = not (REQUIRED - options.keys()) and not (options.keys() - REQUIRED - OPTIONAL)
-    for key in ("parent_id", "subnet_id", "cache_filesystem_id", "auth_token_secret"):
+    for key in ("parent_id", "subnet_id", "cache_filesystem_id", "auth_token_secret", "registry_credentials_secret"):
         value = options.get(key)
         if value is not None and not (isinstance(value, str) and ID_RE.match(value)):
             bad(f"{where}.provider.{key}", f"{value!r} is not a Nebius id or name",
@@ -153,19 +163,26 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
     env = _mapping(bad, f"{where}.provider.env", options.get("env"), lambda v: isinstance(v, (str, int, float)),
                    "write env: {AWS_DEFAULT_REGION: eu-north1} (plain values; secrets go under secrets:)")
     numbers = {}
-    for key, default in (("disk_gb", 0), ("job_timeout_hours", 24.0), ("gpu_memory_gb", 80.0)):
+    for key, default in (("disk_gb", 0), ("job_timeout_hours", 24.0), ("gpu_memory_gb", 80.0), ("logs_grace_s", 10.0)):
         value = options.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (key != "disk_gb" and not value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+                key not in ("disk_gb", "logs_grace_s") and not value):
             bad(f"{where}.provider.{key}", f"bad value {value!r}", f"give a positive number, e.g. {key}: {default or 750}")
             ok = False
         numbers[key] = value
     strings = {}
-    for key in ("logs_url", "logs_bucket", "logs_token_env", "logs_token_file", "ca_file", "profile"):
+    for key in ("logs_url", "logs_bucket", "logs_job_label", "logs_endpoint_label", "logs_token_env",
+                "logs_token_file", "ca_file", "profile"):
         value = options.get(key, "")
         if not isinstance(value, str):
             bad(f"{where}.provider.{key}", f"must be text, got {value!r}", f"write {key}: ...")
             ok = False
         strings[key] = value or ""
+    for key in LOGS_DEFAULTS:  # they go into a LogQL selector: label names and a bucket name only
+        if strings[key] and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", strings[key]):
+            bad(f"{where}.provider.{key}", f"{strings[key]!r} is not a Loki label or bucket name",
+                f"letters, digits and _, e.g. {key}: {LOGS_DEFAULTS[key]}")
+            ok = False
     for key in ("ca_file", "logs_token_file"):
         if strings[key]:
             path = Path(strings[key]).expanduser()
@@ -181,7 +198,10 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         subnet_id=options.get("subnet_id", ""), disk_gb=int(numbers["disk_gb"]),
         cache_filesystem_id=options.get("cache_filesystem_id", ""), secrets=MappingProxyType(secrets),
         auth_token_secret=options.get("auth_token_secret", DEFAULT_AUTH_SECRET), env=MappingProxyType(env),
-        logs_url=strings["logs_url"].rstrip("/"), logs_bucket=strings["logs_bucket"] or "sp_serverless",
+        registry_credentials_secret=options.get("registry_credentials_secret", ""),
+        logs_url=strings["logs_url"].rstrip("/"),
+        **{key: strings[key] or default for key, default in LOGS_DEFAULTS.items()},
+        logs_grace_s=float(numbers["logs_grace_s"]),
         logs_token_env=strings["logs_token_env"] or "NEBIUS_OBSERVABILITY_TOKEN",
         logs_token_file=strings["logs_token_file"], ca_file=strings["ca_file"], profile=strings["profile"],
         job_timeout_hours=float(numbers["job_timeout_hours"]), gpu_memory_gb=float(numbers["gpu_memory_gb"]),
