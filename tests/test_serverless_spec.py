@@ -123,7 +123,7 @@ def test_idle_timeout_goes_only_to_programs_whose_code_takes_it() -> None:
     plan, cloud, _ = planned(ServiceRun("positronic-server", ("--port=8000",)))
     viewer = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
     assert viewer.kind == "endpoint" and "--idle_timeout_min" not in viewer.args
-    plan, cloud, _ = planned(ServiceRun("groot-server", ("ee_rot6d",)))
+    plan, cloud, _ = planned(ServiceRun("groot-server", ("phail",)))
     served = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
     assert served.args.split()[-1] == "--idle_timeout_min=20"
 

@@ -56,7 +56,7 @@ class Plan:
     program: Program
     project: Project
     era_label: str
-    source_root: Path | None = None  # the checkout's repository (its Python sources: jobs/program_source.py)
+    source_root: Path | None = None  # the checkout's repository (its Python sources: jobs/upstream.py)
 
 
 def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,

@@ -119,6 +119,27 @@ class Sources:
         """The module a compose entrypoint runs: `python -m MODULE` or a console script of pyproject.toml."""
         return self.module(self.scripts().get(program, program))
 
+    def takes_parameter(self, program: str, parameter: str) -> bool:
+        """Whether the program's code declares `parameter` (False when unreadable): in its own module, or in
+        a function it imports by name from the same package (one level, as the vendor servers import
+        `positronic.offboard.server.serve`). upstream's workflows/nebius/serve.sh adds
+        `--idle_timeout_min=20` to the servers it starts, and `positronic-server` (the dataset viewer) has
+        no such parameter: it would fail on the flag."""
+        module = self.program_module(program)
+        tree = _parse(module.path) if module else None
+        if tree is None:
+            return False
+        if _functions_with(tree, parameter):
+            return True
+        package = module.name.split(".", 1)[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == package:
+                path = self._file(node.module or "")
+                imported = _parse(path) if path else None
+                if imported is not None and {a.name for a in node.names} & _functions_with(imported, parameter):
+                    return True
+        return False
+
     # -- command trees ---------------------------------------------------------------------------------
     def commands(self, program: str) -> Mapping[str, Command] | None:
         """The program's command tree (`cfn.cli({...})`), or None when it takes no command word."""
@@ -286,6 +307,24 @@ def _binds_checkpoints(node: ast.AST) -> bool:
         if isinstance(sub, ast.keyword) and sub.arg == "checkpoints_dir":
             return True
     return False
+
+
+def _functions_with(tree: ast.AST, parameter: str) -> set[str]:
+    """The functions in `tree` that declare `parameter`."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            if any(a.arg == parameter for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)):
+                found.add(node.name)
+    return found
+
+
+def _parse(path: Path) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_text(), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 @lru_cache(maxsize=256)

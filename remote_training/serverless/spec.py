@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputError
-from ..jobs.program_source import takes_parameter
+from ..jobs.upstream import Sources
 from .target import Compute, ServerlessTarget
 
 CACHE_PATH = "/cache"  # upstream's serverless scripts: the shared filesystem and the caches on it
 CACHE_ENV = {"UV_CACHE_DIR": "/cache/uv", "HF_HOME": "/cache/hf", "OPENPI_DATA_HOME": "/cache/openpi"}
 BATCH_TIMEOUT_H = 4.0  # convert and stats (upstream's convert.sh)
-IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # serve.sh adds 20 (only programs that take it: program_source)
+IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # serve.sh adds 20 (only programs that take it: upstream.Sources)
 IDLE_TIMEOUT_MIN = 20
 AWS_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 UPSTREAM_REGION = "eu-north1"
@@ -110,7 +110,7 @@ def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_e
     words = [*entry[1:], *spec.args]
     serve = spec.kind == "serve"
     if serve and source_root is not None and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words) \
-            and takes_parameter(source_root, service.program, IDLE_TIMEOUT_FLAG.lstrip("-")):
+            and Sources(source_root).takes_parameter(service.program, IDLE_TIMEOUT_FLAG.lstrip("-")):
         words.append(f"{IDLE_TIMEOUT_FLAG}={IDLE_TIMEOUT_MIN}")  # no scale-to-zero: the server exits when idle
     bad = [w for w in words if not w or any(ch.isspace() for ch in w)]
     if bad:
