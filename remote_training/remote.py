@@ -25,6 +25,7 @@ from .errors import InputError, RemoteCommandError, RTError, UnreachableError
 from .inventory import Host, Inventory
 
 T = TypeVar("T")
+PREWARM_JOIN_S = 2.0  # how long close() lets a background connect finish
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class RemoteRunner:
         self.dry_run = dry_run
         self.echo = echo or (lambda line: print(line))
         self._connections: dict[str, Any] = {}
+        self._prewarming: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
 
@@ -129,7 +131,9 @@ class RemoteRunner:
             except Exception:  # noqa: BLE001 - reported by the command that needs the connection
                 pass
 
-        threading.Thread(target=connect, name=f"prewarm-{host.name}", daemon=True).start()
+        thread = threading.Thread(target=connect, name=f"prewarm-{host.name}", daemon=True)
+        self._prewarming.append(thread)
+        thread.start()
 
     def _open(self, host: Host) -> Any:
         """The host's connection, opened: its ProxyJump hops first, each checked like the target."""
@@ -241,6 +245,11 @@ class RemoteRunner:
         return files
 
     def close(self) -> None:
+        # A connect still under way (prewarm, e.g. when the plan was refused) ends first, bounded: a process
+        # that exits with a thread inside paramiko's handshake can die of signal 6 at exit.
+        for thread in self._prewarming:
+            thread.join(timeout=PREWARM_JOIN_S)
+        self._prewarming.clear()
         for conn in self._connections.values():
             _close_chain(conn)
         self._connections.clear()

@@ -1,9 +1,8 @@
-"""The seed's modality table, and validators for the shape of every argument a job takes.
+"""Validators for the shape of every argument a job takes.
 
 All pure: no I/O. Each validator returns the cleaned value or raises
-InputError with one line that says what is wrong and one fix (with a
-did-you-mean where a table knows the right names). Checking here, before a
-host is touched, is what keeps a typo from costing an H100 hour.
+InputError with one line that says what is wrong and one fix. Checking here,
+before a host is touched, is what keeps a typo from costing an H100 hour.
 """
 from __future__ import annotations
 
@@ -13,18 +12,8 @@ from typing import Iterable
 
 from .errors import InputError
 
-# -- the runbook's tables --------------------------------------------------------
-GROOT_MODALITIES: dict[str, str] = {
-    "ee": "end-effector pose (quaternion)",
-    "ee_q": "EE pose + joint feedback",
-    "ee_rot6d": "EE pose with 6D rotation",
-    "ee_rot6d_q": "6D rotation + joint feedback",
-    "ee_rot6d_rel": "6D rotation, relative actions",
-    "ee_rot6d_q_rel": "6D rotation + joints, relative actions",
-    "joints": "joint positions (current era only; no server pipeline)",
-}
-# Observation, action, codec, dataset and command names are not tabled here: they are read from the
-# positronic checkout's own modules (jobs/upstream.py), so every name upstream defines is accepted.
+# GR00T modality, observation, action, codec, dataset and command names are not tabled here: they are read
+# from the positronic checkout's own modules (jobs/upstream.py), so every name upstream defines is accepted.
 
 # -- shapes --------------------------------------------------------------------
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -46,14 +35,6 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-def _from_table(kind: str, value: object, table: dict[str, str]) -> str:
-    text = _text(kind, value)
-    if text in table:
-        return text
-    raise InputError(f"unknown {kind} {text!r}",
-                     f"{did_you_mean(text, table)}known: {', '.join(table)}")
-
-
 def _text(kind: str, value: object) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise InputError(f"{kind} is empty", f"give the {kind}")
@@ -65,7 +46,8 @@ def _text(kind: str, value: object) -> str:
 
 
 def modality(value: object) -> str:
-    return _from_table("modality", value, GROOT_MODALITIES)
+    """A GR00T modality config's name; whether the checkout defines it: jobs/upstream.py (MODALITY_CONFIGS)."""
+    return identifier(value, "modality")
 
 
 def relative_config(value: object, kind: str) -> str:

@@ -147,11 +147,16 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     named = next((h for h in inventory.hosts if host in h.names), None) if host and not dry_run else None
     if named:  # SSH connects while the checkout and the plan are read (an unknown name fails in plan_job)
         run.prewarm(named)
-    cat = jobs_catalog(c)  # read once: the checkout's default folder and the pushed images both come from it
-    folder = compose_folder(c, inventory, cat)
-    checkout = load_checkout(folder)
-    env_path, images = service_images(c, checkout, cat)
-    plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace, env=env)
+    try:
+        cat = jobs_catalog(c)  # read once: the checkout's default folder and the pushed images both come from it
+        folder = compose_folder(c, inventory, cat)
+        checkout = load_checkout(folder)
+        env_path, images = service_images(c, checkout, cat)
+        plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace,
+                        env=env)
+    except BaseException:
+        run.close()  # the background connect ends before the refusal does
+        raise
     cloud = inventory.serverless_target(plan.spec.host)
     if cloud is not None:
         return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)

@@ -15,8 +15,8 @@ COMMON_HELP = {
 }
 
 
-@rt_task(help={**COMMON_HELP, "modality": "GR00T modality config: ee, ee_q, ee_rot6d, ee_rot6d_q, ee_rot6d_rel, "
-               "ee_rot6d_q_rel (current era also joints)",
+@rt_task(help={**COMMON_HELP, "modality": "GR00T modality config: a key of the checkout's MODALITY_CONFIGS "
+               "(positronic/vendors/gr00t), e.g. ee_rot6d_q",
                "save_steps": "save a checkpoint every N steps (default: the trainer's)",
                "workers": "data loader workers (default: the trainer's)",
                "keep_optimizers": "current era: keep optimizer.pt in the last N checkpoints only (the trainer's "

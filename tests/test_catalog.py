@@ -14,6 +14,7 @@ import pytest
 
 from remote_training.errors import InputError
 from remote_training.jobs import catalog, project, services
+from remote_training.jobs.upstream import Sources
 from remote_training.ledger import record_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,7 @@ CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
 PACK = ROOT.parent / "shared" / "upstream"
 RUNBOOK = catalog.load_checkout(CHECKOUTS / "positronic-4261b1aa" / "docker")
 CURRENT = catalog.load_checkout(CHECKOUTS / "positronic-a060cbea" / "docker")
+CURRENT_SOURCES = Sources.of(CURRENT.compose_dir)  # what the current servers' pipelines bind
 
 
 @pytest.mark.parametrize("commit", ["4261b1aa", "a060cbea"])
@@ -67,8 +69,6 @@ def test_groot_training_is_the_same_in_both_eras_and_booleans_are_bare() -> None
                                  "--exp_name=260105", "--modality_config=ee_rot6d_q", "--num_train_steps=4000",
                                  "--save_steps=2000", "--resume"]  # configuronic: `--resume=true` is a string
         assert job.run_folder(era) == "s3://checkpoints/g/260105/"
-    with pytest.raises(InputError, match="runbook era"):
-        services.GrootTrain("s3://interim/ds", "s3://checkpoints/g", "x", modality="joints").argv(RUNBOOK.era)
 
 
 def test_lerobot_training_speaks_each_eras_arguments() -> None:
@@ -99,7 +99,7 @@ def test_servers_get_a_step_number_and_their_eras_shape() -> None:
     job = services.GrootServer("s3://checkpoints/g/260105", "checkpoint-2000", None, "ee_rot6d_q")
     assert job.argv(RUNBOOK.era) == ["--checkpoints_dir=s3://checkpoints/g/260105/", "--modality_config=ee_rot6d_q",
                                      "--port=9000", "--checkpoint=2000"]  # the server adds `checkpoint-` itself
-    assert job.argv(CURRENT.era) == ["ee_rot6d_joints", "--pipeline.source.checkpoints_dir=s3://checkpoints/g/260105/",
+    assert job.argv(CURRENT.era, CURRENT_SOURCES) == ["ee_rot6d_joints", "--pipeline.source.checkpoints_dir=s3://checkpoints/g/260105/",
                                      "--pipeline.source.checkpoint=2000"]
     assert job.client(RUNBOOK.era) == "groot_ee_rot6d_joints" and job.client(CURRENT.era) == "remote"
     rot6d = services.GrootServer("s3://checkpoints/g/x", modality="ee_rot6d")
@@ -108,7 +108,7 @@ def test_servers_get_a_step_number_and_their_eras_shape() -> None:
     assert openpi.argv(RUNBOOK.era) == ["--checkpoints_dir=s3://checkpoints/o/pi05_positronic_lowmem/x/",
                                         "--checkpoint=3000"]  # no --port: openpi's tyro refuses it (serves 8000)
     with pytest.raises(InputError, match="ee-frame"):
-        openpi.argv(CURRENT.era)
+        openpi.argv(CURRENT.era, CURRENT_SOURCES)
     lerobot = services.LerobotServer("s3://checkpoints/act/run1", "050000")
     assert lerobot.argv(CURRENT.era)[-1] == "--pipeline.source.checkpoint=050000"  # exact folder name
     assert lerobot.client(CURRENT.era) == "remote"

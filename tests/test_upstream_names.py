@@ -16,7 +16,7 @@ import pytest
 from remote_training.errors import ExitCode, InputError, PreflightError
 from remote_training.jobs import catalog, services
 from remote_training.jobs.run import checked_argv
-from remote_training.jobs.upstream import Sources, _relative
+from remote_training.jobs.upstream import REQUIRED, Sources, _relative
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
@@ -155,6 +155,91 @@ def test_a_checkout_without_its_python_sources_warns_and_accepts(tmp_path, capsy
     job = services.Convert("@positronic.cfg.ds.no_such", OUT, codec="@positronic.vendors.gr00t.codecs.nope")
     assert argv(job, bare)[1] == "--dataset.dataset=@positronic.cfg.ds.no_such"
     assert "has no positronic/ sources beside docker/" in capsys.readouterr().err
+    assert "--modality_config=ee_wide" in argv(services.GrootTrain("s3://interim/d", OUT, "e1", modality="ee_wide"),
+                                               bare)  # upstream's trainer takes it as a path; its own to judge
+    assert argv(services.OpenpiServer("s3://checkpoints/o/x"), bare)[0] == "ee"  # the frame: upstream's, at start
+    assert capsys.readouterr().err.count("\n") == 2  # one warning line a job
+    assert refused(services.GrootServer("s3://checkpoints/g/e1", modality="ee_q"), bare) == [
+        "which positronic.vendors.gr00t.server pipeline serves modality 'ee_q' is read from the checkout's Python, "
+        "and it has no positronic/ beside docker/ (fix: use a full positronic checkout (git clone), or --preset)"]
+
+
+# -- GR00T modalities and the servers' pipelines: the checkout's own definitions ----------------------------------
+@pytest.mark.parametrize("checkout,modalities", [  # 4261b1aa ENTRYPOINTS.md §3.5, a060cbea §3.4 "modality configs"
+    (RUNBOOK, "ee ee_q ee_rot6d ee_rot6d_rel ee_rot6d_q ee_rot6d_q_rel"),
+    (CURRENT, "ee ee_q ee_rot6d ee_rot6d_rel ee_rot6d_q ee_rot6d_q_rel joints"),
+])
+def test_groot_modalities_are_the_keys_of_the_checkouts_modality_configs(checkout, modalities) -> None:
+    keys = Sources.of(checkout.compose_dir).module("positronic.vendors.gr00t").dict_keys["MODALITY_CONFIGS"]
+    assert keys == tuple(modalities.split())
+    for modality in keys:
+        assert f"--modality_config={modality}" in argv(services.GrootTrain("s3://interim/d", OUT, "e1", modality=modality),
+                                                        checkout)
+
+
+def test_wrong_modalities_are_refused_with_the_checkouts_list_and_every_problem_at_once() -> None:
+    joints = services.GrootTrain("s3://interim/d", OUT, "e1", modality="joints")  # the current era's, not the runbook's
+    assert refused(joints, RUNBOOK) == [
+        "unknown modality 'joints': MODALITY_CONFIGS in positronic/vendors/gr00t/__init__.py has no such key (fix: "
+        "choose one of: ee, ee_q, ee_rot6d, ee_rot6d_rel, ee_rot6d_q, ee_rot6d_q_rel)"]
+    rows = refused(services.GrootTrain("s3://interim/d", "s3://checkpoints", "a b", modality="ee_rot6q"))
+    assert len(rows) == 3, rows  # the two shapes, then the name
+    assert "bucket root" in rows[0] and "'a b'" in rows[1] and "did you mean 'ee_rot6d_q'" in rows[2]
+    server = services.GrootServer("s3://checkpoints/g/e1", modality="ee_qq")
+    assert "unknown modality 'ee_qq'" in refused(server, RUNBOOK)[0] and "did you mean 'ee_q'" in refused(server, RUNBOOK)[0]
+
+
+@pytest.mark.parametrize("modality,pipeline", [  # a060cbea ENTRYPOINTS.md §3.4 "server subcommands"
+    ("ee", "ee"), ("ee_q", "ee_joints"), ("ee_rot6d", "ee_rot6d"), ("ee_rot6d_q", "ee_rot6d_joints"),
+    ("ee_rot6d_rel", "ee_rot6d_rel"), ("ee_rot6d_q_rel", "ee_rot6d_joints_rel"),
+])
+def test_the_current_groot_servers_pipeline_for_each_modality_is_read_from_its_commands(modality, pipeline) -> None:
+    assert argv(services.GrootServer("s3://checkpoints/g/e1", modality=modality))[0] == pipeline
+
+
+def test_a_modality_no_current_pipeline_serves_is_refused() -> None:
+    assert refused(services.GrootServer("s3://checkpoints/g/e1", modality="joints")) == [
+        "no positronic.vendors.gr00t.server pipeline serves modality 'joints' in this checkout (fix: it serves: ee, "
+        "ee_q, ee_rot6d, ee_rot6d_q, ee_rot6d_rel, ee_rot6d_q_rel)"]
+    assert "did you mean 'ee_rot6d_q'" in refused(services.GrootServer("s3://checkpoints/g/e1", modality="ee_rot6q"))[0]
+
+
+def test_the_openpi_pipelines_that_need_an_ee_frame_are_those_binding_none() -> None:
+    """a060cbea ENTRYPOINTS.md §3.3: `--pipeline.ee_frame` REQ for serve/ee/ee_joints/ee_traj/ee_joints_traj/
+    ee_flip_grip; `joints_traj` and every preset bind their own."""
+    sources, server = Sources.of(CURRENT.compose_dir), "positronic.vendors.openpi.server"
+    assert [w for w in sources.commands(server) if sources.bound(server, w, "pipeline.ee_frame") is REQUIRED] == \
+        ["serve", "ee", "ee_joints", "ee_traj", "ee_joints_traj", "ee_flip_grip"]
+    assert argv(services.OpenpiServer("s3://checkpoints/o/x", pipeline="joints_traj")) == [
+        "joints_traj", "--pipeline.source.checkpoints_dir=s3://checkpoints/o/x/"]
+    assert refused(services.OpenpiServer("s3://checkpoints/o/x", pipeline="ee_traj")) == [
+        "the current era (positronic a060cbea) OpenPI pipeline 'ee_traj' needs --ee-frame (fix: give the frame the "
+        "checkpoint was trained in, or --ee-frame None for the rig's default)"]
+    assert argv(services.OpenpiServer(preset="libero")) == ["libero"]
+
+
+def test_a_modality_and_pipelines_the_checkout_adds_are_taken_from_it(tmp_path) -> None:
+    """Nothing tabled: a checkout that defines one more modality, a pipeline for it and a frame-bound OpenPI
+    pipeline is followed as written."""
+    root = tmp_path / "positronic"
+    shutil.copytree(CHECKOUTS / "positronic-a060cbea", root)
+    gr00t = root / "positronic" / "vendors" / "gr00t"
+    init = (gr00t / "__init__.py").read_text()
+    (gr00t / "__init__.py").write_text(init.replace("MODALITY_CONFIGS = {", "MODALITY_CONFIGS = {\n    'ee_wide': "
+                                                    "ModalityConfig(_CONFIG_DIR / 'positronic_ee_wide.py', _EE_QUAT),"))
+    server = (gr00t / "server.py").read_text()
+    (gr00t / "server.py").write_text(server.replace("COMMANDS = {", "wide = pipeline.override(**{'source.modality_config"
+                                                    "': 'ee_wide'})\nCOMMANDS = {\n    'ee_wide_pipe': serve.override("
+                                                    "pipeline=wide),"))
+    openpi = root / "positronic" / "vendors" / "openpi" / "server.py"
+    openpi.write_text(openpi.read_text().replace("COMMANDS = {", "COMMANDS = {\n    'ee_rig': serve.override(pipeline="
+                                                 "ee.override(ee_frame=None)),"))
+    edited = catalog.load_checkout(root / "docker")
+    assert "--modality_config=ee_wide" in argv(services.GrootTrain("s3://interim/d", OUT, "e1", modality="ee_wide"),
+                                               edited)
+    assert argv(services.GrootServer("s3://checkpoints/g/e1", modality="ee_wide"), edited)[0] == "ee_wide_pipe"
+    assert argv(services.OpenpiServer("s3://checkpoints/o/x", pipeline="ee_rig"), edited)[0] == "ee_rig"
+    assert "needs --ee-frame" in refused(services.OpenpiServer("s3://checkpoints/o/x", pipeline="ee"), edited)[0]
 
 
 def test_one_wrong_name_is_bad_input() -> None:
@@ -232,14 +317,19 @@ def test_groot_keeps_optimizers_of_the_last_n_checkpoints_in_the_current_era() -
                                                                               "e1", keep_optimizers=-1))[0]
 
 
-def test_a_wrong_name_reaches_the_user_as_one_line_and_starts_nothing(tmp_path) -> None:
+@pytest.mark.parametrize("task,line", [
+    (["serve.openpi", "--checkpoints", "s3://checkpoints/o/x", "--pipeline", "ee_jointz", "--ee-frame", "None"],
+     "error: positronic.vendors.openpi.server has no command 'ee_jointz' in this checkout (fix: did you mean "
+     "'ee_joints'?"),
+    (["train.groot", "--input", "s3://interim/d", "--output", "s3://checkpoints/g", "--modality", "ee_rot6q"],
+     "error: unknown modality 'ee_rot6q': MODALITY_CONFIGS in positronic/vendors/gr00t/__init__.py has no such key "
+     "(fix: did you mean 'ee_rot6d_q'?"),
+])
+def test_a_wrong_name_reaches_the_user_as_one_line_and_starts_nothing(tmp_path, task, line) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
     env.update(INVOKE_JOBS_COMPOSE_PROJECT=str(CURRENT.compose_dir), INVOKE_JOBS_PREFLIGHT="0",
                INVOKE_IMAGES_ENV_FILE=str(tmp_path / "none.env"))
-    out = subprocess.run([sys.executable, "-m", "invoke", "serve.openpi", "--checkpoints", "s3://checkpoints/o/x",
-                          "--pipeline", "ee_jointz", "--ee-frame", "None", "--host", "vm-train", "--dry-run"],
+    out = subprocess.run([sys.executable, "-m", "invoke", *task, "--host", "vm-train", "--dry-run"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.count("\n") == 1 and out.stderr.startswith(
-        "error: positronic.vendors.openpi.server has no command 'ee_jointz' in this checkout (fix: did you mean "
-        "'ee_joints'?"), out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(line), out.stderr

@@ -102,16 +102,16 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]
     gets a warning and its names go unchecked until the job starts."""
     problems = validate.check_options(job.options)
     shapes = len(problems)
-    args: list[str] = []
-    try:
-        args = job.argv(checkout.era)
-    except InputError as exc:
-        problems += [] if any(str(exc) == str(p) for p in problems) else [exc]
     sources = Sources.of(checkout.compose_dir)
     if sources is None:
         sys.stderr.write(f"warning: {checkout.compose_dir.resolve().parent} has no positronic/ sources beside "
                          "docker/: command and config names are not checked before launch\n")
-    elif args:
+    args: list[str] = []
+    try:
+        args = job.argv(checkout.era, sources)
+    except InputError as exc:
+        problems += [] if any(str(exc) == str(p) for p in problems) else [exc]
+    if sources is not None and args:
         problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era), job.choices(checkout.era))
     if len(problems) == 1 and not shapes:
         raise problems[0]  # one wrong name: the bad-input error itself

@@ -14,12 +14,15 @@ from typing import Any, ClassVar
 from .. import validate
 from ..errors import InputError
 from .catalog import Era
+from .upstream import REQUIRED, Sources
 
 RUNBOOK, CURRENT = "4261b1aa", "a060cbea"
-# GR00T training modality -> the current server's pipeline subcommand (server names differ).
-GROOT_PIPELINE = {"ee": "ee", "ee_q": "ee_joints", "ee_rot6d": "ee_rot6d", "ee_rot6d_q": "ee_rot6d_joints",
-                  "ee_rot6d_rel": "ee_rot6d_rel", "ee_rot6d_q_rel": "ee_rot6d_joints_rel"}
-# GR00T modality -> the runbook-era client config (positronic/cfg/policy/policy.py at 4261b1aa).
+# GR00T modality names: the keys of this dict in the checkout (both eras), as upstream's train and server look
+# them up; the current server's pipeline for each is read from its COMMANDS (jobs/upstream.py).
+GROOT_MODALITIES = ("modality", "positronic.vendors.gr00t", "MODALITY_CONFIGS")
+# GR00T modality -> the runbook-era client config (positronic/cfg/policy/policy.py at 4261b1aa). A table because
+# upstream states no such link: a modality names a data config file of the gr00t fork, a groot_* client names
+# observation and action encoders; the pairing is the runbook's.
 GROOT_CLIENT_POLICY = {"ee": "groot_ee", "ee_q": "groot_ee_joints", "ee_rot6d": "groot_ee_rot6d",
                        "ee_rot6d_rel": "groot_ee_rot6d", "ee_rot6d_q": "groot_ee_rot6d_joints",
                        "ee_rot6d_q_rel": "groot_ee_rot6d_joints"}
@@ -72,7 +75,7 @@ class TypedJob:
     def checkpoints(self) -> str | None:
         return None
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         raise NotImplementedError
 
     def relative_bases(self, era: Era) -> dict[str, str]:
@@ -80,8 +83,8 @@ class TypedJob:
         of that field (upstream's checks: jobs/upstream.py)."""
         return {}
 
-    def choices(self, era: Era) -> dict[str, tuple[str, str]]:
-        """Field -> (module, dict): the value must be one of the keys of that module-level dict."""
+    def choices(self, era: Era) -> dict[str, tuple[str, str, str]]:
+        """Field -> (what it is, module, dict): the value must be one of the keys of that module-level dict."""
         return {}
 
 
@@ -108,7 +111,7 @@ class Convert(TypedJob):
         return {"dataset.observation": "positronic.cfg.policy.observation",
                 "dataset.action": "positronic.cfg.policy.action"} if era.name == RUNBOOK else {}
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         if era.name == RUNBOOK:
             if self.codec:
                 raise _wrong_era("--codec", era, "give --observation and --action (the runbook's converter)")
@@ -152,7 +155,7 @@ class _InOut(TypedJob):
 class Stats(_InOut):
     role: ClassVar[str] = "stats"
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         return [f"--input_path={self.inputs[0]}", f"--output_path={self.output}"]
 
 
@@ -174,10 +177,11 @@ class GrootTrain(_Train):
     workers: int | None = None
     keep_optimizers: int | None = None  # current era: optimizer.pt kept in the last N checkpoints only
 
-    def argv(self, era: Era) -> list[str]:
+    def choices(self, era: Era) -> dict[str, tuple[str, str, str]]:
+        return {"modality_config": GROOT_MODALITIES}
+
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         modality = validate.modality(self.modality)
-        if modality == "joints" and era.name == RUNBOOK:
-            raise _wrong_era("GR00T modality 'joints'", era, f"use one of: {', '.join(GROOT_PIPELINE)}")
         args = [f"--input_path={self.inputs[0]}", f"--output_path={self.output}", f"--exp_name={self.exp_name}",
                 f"--modality_config={modality}"]
         args += [f"--num_train_steps={self.steps}"] if self.steps else []
@@ -203,7 +207,7 @@ class OpenpiTrain(_Train):
     def run_folder(self, era: Era) -> str:
         return f"{self.output}{self.config_name}/{self.exp_name}/"
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         args = [f"--input_path={self.inputs[0]}", f"--stats_path={self.inputs[1]}", f"--output_path={self.output}",
                 f"--exp_name={self.exp_name}"]
         args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
@@ -221,11 +225,11 @@ class LerobotTrain(_Train):
     def relative_bases(self, era: Era) -> dict[str, str]:
         return {"codec": self.CODECS}  # the trainer's default codec, lerobot_codecs.ee, lives there
 
-    def choices(self, era: Era) -> dict[str, tuple[str, str]]:
+    def choices(self, era: Era) -> dict[str, tuple[str, str, str]]:
         # `if backbone not in BACKBONES: raise ValueError(...)` (a060cbea lerobot_0_3_3/train.py)
-        return {"backbone": ("positronic.vendors.lerobot_0_3_3.backbone", "BACKBONES")}
+        return {"backbone": ("--backbone", "positronic.vendors.lerobot_0_3_3.backbone", "BACKBONES")}
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         if era.name == RUNBOOK:  # positronic-train: lerobot's own names, run_name and steps
             if self.codec or self.backbone:
                 raise _wrong_era("--codec/--backbone", era, "drop them: the runbook's ACT trainer takes neither")
@@ -250,7 +254,7 @@ class SmolvlaTrain(_Train):
     def relative_bases(self, era: Era) -> dict[str, str]:
         return {"codec": self.CODECS}
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         args = [validate.identifier(self.mode, "training mode"), f"--input_path={self.inputs[0]}",
                 f"--exp_name={self.exp_name}", f"--output_dir={self.output}"]
         args += [f"--num_train_steps={self.steps}"] if self.steps else []
@@ -304,20 +308,43 @@ class GrootServer(_Server):
     role: ClassVar[str] = "groot-server"
     modality: str = "ee"
 
-    def argv(self, era: Era) -> list[str]:
+    def choices(self, era: Era) -> dict[str, tuple[str, str, str]]:
+        return {"modality_config": GROOT_MODALITIES}  # the runbook's server takes the modality itself
+
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         modality = validate.modality(self.modality)
-        if modality not in GROOT_PIPELINE:
-            raise InputError(f"no GR00T server pipeline serves modality {modality!r}",
-                             f"serve one of: {', '.join(GROOT_PIPELINE)}")
         if era.name == RUNBOOK:
             self.source(era)
             args = [f"--checkpoints_dir={self.checkpoints}", f"--modality_config={modality}",
                     f"--port={era.server_port[self.role]}"]
             return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
-        return self.command(era, GROOT_PIPELINE[modality], self.step())
+        return self.command(era, self.pipeline_for(era, modality, upstream), self.step())
+
+    def pipeline_for(self, era: Era, modality: str, upstream: Sources | None) -> str:
+        """The current server's command whose pipeline binds `source.modality_config` to the modality (names
+        differ: `ee_joints` serves `ee_q`), read from the checkout's server; a preset binds its own."""
+        if self.preset:
+            return self.preset
+        server = era.roles[self.role]
+        if upstream is None:
+            raise InputError(f"which {server} pipeline serves modality {modality!r} is read from the checkout's "
+                             "Python, and it has no positronic/ beside docker/",
+                             "use a full positronic checkout (git clone), or --preset")
+        served = upstream.commands_binding(server, "pipeline.source.modality_config")
+        if modality not in served:
+            raise InputError(f"no {server} pipeline serves modality {modality!r} in this checkout",
+                             f"{validate.did_you_mean(modality, served)}it serves: {', '.join(served)}")
+        return served[modality]
 
     def client(self, era: Era) -> str:
-        return GROOT_CLIENT_POLICY[validate.modality(self.modality)] if era.name == RUNBOOK else "remote"
+        if era.name != RUNBOOK:
+            return "remote"
+        modality = validate.modality(self.modality)
+        if modality not in GROOT_CLIENT_POLICY:
+            raise InputError(f"the runbook pairs no client policy with modality {modality!r}",
+                             f"{validate.did_you_mean(modality, GROOT_CLIENT_POLICY)}"
+                             f"known: {', '.join(GROOT_CLIENT_POLICY)}")
+        return GROOT_CLIENT_POLICY[modality]
 
 
 @dataclass(frozen=True)
@@ -327,7 +354,7 @@ class OpenpiServer(_Server):
     pipeline: str = "ee"
     ee_frame: str | None = None
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         if era.name == RUNBOOK:
             self.source(era)
             # No --port: upstream's server.py (4261b1aa) hands it to openpi's scripts/serve_policy.py after the
@@ -336,12 +363,14 @@ class OpenpiServer(_Server):
             args = [f"--checkpoints_dir={self.checkpoints}"]
             args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
             return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
-        pipeline = validate.identifier(self.pipeline, "pipeline")
-        if not self.preset and pipeline in ("serve", "ee", "ee_joints", "ee_traj", "ee_joints_traj", "ee_flip_grip") \
-                and not self.ee_frame:  # presets bind their own frame
-            raise InputError(f"the {era.label} OpenPI pipeline {pipeline!r} needs --ee-frame",
-                             "give the frame the checkpoint was trained in, or --ee-frame None for the rig's default")
-        args = self.command(era, pipeline, None)
+        args = self.command(era, self.pipeline, None)
+        # upstream's `pipeline` takes `ee_frame` without a default; the commands that bind none (the checkout's
+        # server, jobs/upstream.py) need it given. Without the checkout's Python, upstream judges at start.
+        if not self.ee_frame and upstream and upstream.bound(era.roles[self.role], args[0], "pipeline.ee_frame") \
+                is REQUIRED:
+            raise InputError(f"the {era.label} OpenPI {'preset' if self.preset else 'pipeline'} {args[0]!r} needs "
+                             "--ee-frame", "give the frame the checkpoint was trained in, or --ee-frame None for "
+                             "the rig's default")
         args += [f"--pipeline.ee_frame={self.ee_frame}"] if self.ee_frame else []
         args += [f"--pipeline.source.config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
         return args + ([f"--pipeline.source.checkpoint={self.step()}"] if self.checkpoint else [])
@@ -355,7 +384,7 @@ class LerobotServer(_Server):
     role: ClassVar[str] = "lerobot-server"
     pipeline: str = "ee"
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         # LeRobot names checkpoints by the exact, zero-padded directory: sent as typed (preflight checks it).
         return self.command(era, self.pipeline, self.checkpoint)
 
@@ -404,7 +433,7 @@ class Inference(TypedJob):
         # positronic.cfg.policy.unset at a060cbea (positronic/cli/eval/run.py).
         return {"policy": "positronic.cfg.policy.policy" if era.name == RUNBOOK else "positronic.cfg.policy"}
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         policy = self.policy.lstrip(".")
         if era.name == RUNBOOK:
             if "://" in self.server_host:
@@ -434,7 +463,7 @@ class ServiceRun(TypedJob):
     def options(self) -> dict[str, Any]:
         return {}
 
-    def argv(self, era: Era) -> list[str]:
+    def argv(self, era: Era, upstream: Sources | None = None) -> list[str]:
         return list(self.args)
 
     def client(self, era: Era) -> str | None:

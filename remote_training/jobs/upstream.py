@@ -5,7 +5,8 @@ Upstream's programs read their arguments with configuronic: a command word picke
 `.name` is the same relative to the module of the argument's current default (configuronic/config.py:
 `_determine_module_by_path`, `_resolve_relative_import`). Upstream's dependencies (torch, lerobot, jax...) are
 not importable in this tool, so the checkout's files are read with `ast`: module-level bindings, `@cfn.config`
-functions and `.override(...)` configs, module-level dict keys, and command trees. Whatever upstream defines
+functions and `.override(...)` configs, module-level dict keys, command trees, and what a command's config
+binds at a field (`bound`: the override chain down to a parameter's default). Whatever upstream defines
 is accepted; anything else is refused before launch, with a did-you-mean.
 """
 from __future__ import annotations
@@ -23,6 +24,16 @@ from ..validate import did_you_mean
 
 PACKAGE = "positronic"  # the one package a positronic checkout holds: references elsewhere are not checked
 CONFIG_METHODS = ("override", "copy", "override_data")
+
+
+@dataclass(frozen=True)
+class Unbound:
+    """No value read for a config field, and why."""
+    why: str
+
+
+REQUIRED = Unbound("required")  # no default and no override binds it: configuronic refuses to build the config
+UNREAD = Unbound("unread")  # bound to something other than a literal, or beyond what this reader follows
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,7 @@ class Sources:
         `--idle_timeout_min=20` to the servers it starts, and `positronic-server` (the dataset viewer) has
         no such parameter: it would fail on the flag."""
         module = self.program_module(program)
-        tree = _parse(module.path) if module else None
+        tree = _readable(module.path) if module else None
         if tree is None:
             return False
         if _functions_with(tree, parameter):
@@ -135,7 +146,7 @@ class Sources:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == package:
                 path = self._file(node.module or "")
-                imported = _parse(path) if path else None
+                imported = _readable(path) if path else None
                 if imported is not None and {a.name for a in node.names} & _functions_with(imported, parameter):
                     return True
         return False
@@ -143,15 +154,67 @@ class Sources:
     # -- command trees ---------------------------------------------------------------------------------
     def commands(self, program: str) -> Mapping[str, Command] | None:
         """The program's command tree (`cfn.cli({...})`), or None when it takes no command word."""
+        found = self._cli(program)
+        return self._tree(*found, depth=0) if found else None
+
+    def _cli(self, program: str):
+        """(module, tree, node) of the argument the program hands to `cfn.cli(...)`."""
         module = self.program_module(program)
         if module is None:
             return None
-        tree = ast.parse(module.path.read_text(), str(module.path))
+        tree = _parse(module.path, module.path.stat().st_mtime_ns)
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "cli" \
                     and node.args:
-                return self._tree(module, tree, node.args[0], depth=0)
+                return module, tree, node.args[0]
         return None
+
+    def bound(self, program: str, word: str, path: str) -> object:
+        """What the config of the program's command `word` binds at the dotted field `path`
+        (`pipeline.ee_frame`): a literal, REQUIRED or UNREAD. As configuronic builds it: the last
+        `.override(...)` that names the field, else the base config's, else the function's default."""
+        found = self._cli(program)
+        return self._field(*found, [word, *path.split(".")], 0) if found else UNREAD
+
+    def commands_binding(self, program: str, path: str) -> dict[str, str]:
+        """The program's pipeline commands (not presets) by the text each binds at `path`; where two bind the
+        same (`serve` is `ee` again), the later one."""
+        bound = {word: self.bound(program, word, path) for word, command in (self.commands(program) or {}).items()
+                 if not command.preset and word}
+        return {value: word for word, value in bound.items() if isinstance(value, str)}
+
+    def _field(self, module: Module, tree: ast.Module, node: ast.AST, path: list[str], depth: int) -> object:
+        if depth > 16:
+            return UNREAD
+        if not path:
+            return _literal(node)
+        if isinstance(node, ast.Name):
+            found = self._binding(module, tree, node.id, depth)
+            return self._field(*found, path, depth + 1) if found else UNREAD
+        if isinstance(node, ast.Dict):  # a command tree: the word is the key
+            value = dict(zip([k.value if isinstance(k, ast.Constant) else None for k in node.keys], node.values))
+            return self._field(module, tree, value[path[0]], path[1:], depth + 1) if path[0] in value else UNREAD
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            found = _setting(node.keywords, path)
+            if found:
+                return self._field(module, tree, *found, depth + 1)
+            if node.func.attr in CONFIG_METHODS:  # the config it overrides
+                return self._field(module, tree, node.func.value, path, depth + 1)
+            if node.func.attr == "Config" and node.args:  # cfn.Config(target, ...): the target's own defaults
+                return self._field(module, tree, node.args[0], path, depth + 1)
+            return UNREAD
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            for decorator in node.decorator_list:
+                found = _setting(decorator.keywords, path) if isinstance(decorator, ast.Call) and \
+                    _is_config_decorator(decorator) else None
+                if found:
+                    return self._field(module, tree, *found, depth + 1)
+            function = node if isinstance(node, ast.FunctionDef) else next(
+                (s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+            default = _default(function, path[0]) if function else UNREAD
+            return default if isinstance(default, Unbound) else self._field(module, tree, default, path[1:],
+                                                                            depth + 1)
+        return UNREAD
 
     def _tree(self, module: Module, tree: ast.Module, node: ast.AST, depth: int) -> Mapping[str, Command] | None:
         if depth > 4:
@@ -179,12 +242,15 @@ class Sources:
         for stmt in _top_level(tree.body):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and name in _targets(stmt):
                 return module, tree, stmt.value
+            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name == name:
+                return module, tree, stmt
             if isinstance(stmt, ast.ImportFrom) and stmt.module and depth < 4:
                 for alias in stmt.names:
                     if (alias.asname or alias.name) == name:
                         source = self.module(_absolute(module, stmt))
                         if source is not None:
-                            return self._binding(source, ast.parse(source.path.read_text()), alias.name, depth + 1)
+                            return self._binding(source, _parse(source.path, source.path.stat().st_mtime_ns),
+                                                 alias.name, depth + 1)
         return None
 
     # -- references ------------------------------------------------------------------------------------
@@ -252,7 +318,7 @@ class Sources:
                           f"{did_you_mean(value, keys)}choose one of: {', '.join(keys)}")
 
     def check_argv(self, program: str, args: list[str] | tuple[str, ...], bases: Mapping[str, str] | None = None,
-                   choices: Mapping[str, tuple[str, str]] | None = None) -> list[InputError]:
+                   choices: Mapping[str, tuple[str, str, str]] | None = None) -> list[InputError]:
         """Every name in an argv that upstream would refuse: the command words, each `@` value, each `.` value
         whose field's default module `bases` names (`--dataset.observation` -> positronic.cfg.policy.observation),
         and each value `choices` ties to the keys of a module-level dict."""
@@ -264,7 +330,7 @@ class Sources:
             if value[:1] in ("@", "."):
                 problems.append(self.check_ref(value, key, (bases or {}).get(key[2:])))
             elif key[2:] in (choices or {}):
-                problems.append(self.check_choice(value, key, *(choices or {})[key[2:]]))
+                problems.append(self.check_choice(value, *(choices or {})[key[2:]]))
         return [p for p in problems if p]
 
 
@@ -298,6 +364,42 @@ def _absolute(module: Module, stmt: ast.ImportFrom) -> str:
     return ".".join(package + ([stmt.module] if stmt.module else []))
 
 
+def _setting(keywords: list[ast.keyword], path: list[str]) -> tuple[ast.AST, list[str]] | None:
+    """The last keyword of an `.override(...)` or `@cfn.config(...)` that sets `path` or a field above it
+    (`ee_frame=None`, `**{'source.modality_config': 'ee_q'}`, `source=...`): (its value, the rest of the path)."""
+    for keyword in reversed(keywords):
+        if keyword.arg is not None:
+            pairs = [(keyword.arg, keyword.value)]
+        elif isinstance(keyword.value, ast.Dict):
+            pairs = [(k.value, v) for k, v in zip(keyword.value.keys, keyword.value.values)
+                     if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+        else:
+            continue
+        for key, value in reversed(pairs):
+            parts = key.split(".")
+            if parts == path[:len(parts)]:
+                return value, path[len(parts):]
+    return None
+
+
+def _default(function: ast.FunctionDef, name: str) -> ast.AST | Unbound:
+    """A parameter's default expression; REQUIRED when it has none, UNREAD when there is no such parameter."""
+    args = function.args
+    positional = args.posonlyargs + args.args
+    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    if name in defaults:
+        return defaults[name]
+    return REQUIRED if name in [a.arg for a in positional + args.kwonlyargs] else UNREAD
+
+
+def _literal(node: ast.AST) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return UNREAD
+
+
 def _binds_checkpoints(node: ast.AST) -> bool:
     """A deployment preset: its config binds `source.checkpoints_dir` (upstream's COMMANDS comments: 'a
     pipeline with its checkpoints bound')."""
@@ -307,6 +409,11 @@ def _binds_checkpoints(node: ast.AST) -> bool:
         if isinstance(sub, ast.keyword) and sub.arg == "checkpoints_dir":
             return True
     return False
+
+
+@lru_cache(maxsize=64)
+def _parse(path: Path, mtime_ns: int) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
 
 
 def _functions_with(tree: ast.AST, parameter: str) -> set[str]:
@@ -320,16 +427,17 @@ def _functions_with(tree: ast.AST, parameter: str) -> set[str]:
     return found
 
 
-def _parse(path: Path) -> ast.Module | None:
+def _readable(path: Path) -> ast.Module | None:
+    """The module's tree, or None when it cannot be read or parsed."""
     try:
-        return ast.parse(path.read_text(), str(path))
+        return _parse(path, path.stat().st_mtime_ns)
     except (OSError, SyntaxError, ValueError):
         return None
 
 
 @lru_cache(maxsize=256)
 def _read_module(dotted: str, path: Path, mtime_ns: int) -> Module:
-    tree = ast.parse(path.read_text(), str(path))
+    tree = _parse(path, mtime_ns)
     names: set[str] = set()
     configs: list[str] = []
     dict_keys: dict[str, tuple[str, ...]] = {}
