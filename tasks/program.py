@@ -5,7 +5,8 @@ Invoke's (private) parser:
 
 - `parse_tasks` reads the task part of the command line once, the way Invoke's parser will, before
   handing it over: `rt vm.stop --help` prints the task's help even though `host` is still missing
-  (plain Invoke 2.x and 3.x take `--help` for the host, invoke#982/#1084); a core flag typed where a
+  (plain Invoke 2.x and 3.x take `--help` for the host, invoke#982/#1084); `TASK -h` is the task's
+  help wherever it stands, even where a plain `@task`'s flag took `-h`; a core flag typed where a
   missing positional would swallow it (`rt vm.stop --dry train2`) goes to the core; and an image
   task's `names`, declared optional with `optional_positional`, arrives as "" when left out.
 - `execute` makes Invoke's `--dry` (`-R`, or `run.dry` in any config) a dry run of every task asked
@@ -35,7 +36,8 @@ from invoke import Collection, Exit, Program
 from invoke.parser import Parser, ParserContext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-HELP_TOKENS = ("--help", "-h")
+HELP_LETTER = "h"  # Invoke's `-h`, its `--help`: never a task's flag (`_cli.RTTask`), always help here
+HELP_TOKENS = ("--help", "-" + HELP_LETTER)
 
 # (task name, argument name) pairs that may be left out on the command line (they arrive as "").
 _OPTIONAL_POSITIONALS: set[tuple[str, str]] = set()
@@ -109,6 +111,10 @@ def scan(tokens: Sequence[str], contexts: Any, initial: ParserContext) -> Readin
                 flag, inline = token.partition("=")[0], True
             elif not token.startswith("--") and len(token) > 2:
                 flag, inline = token[:2], True  # -xVALUE, or a glob of short flags: no separate value
+            if flag in HELP_TOKENS and segment is not None:
+                # `TASK -h` is help even for a task whose own flag took `-h` (a plain `@task`): help never acts.
+                found.help_for = ctx
+                return found
         if ctx is not None and (flag in ctx.flags or flag in ctx.inverse_flags):
             arg = ctx.flags.get(flag)
             segment.waiting = bool(arg is not None and arg.takes_value and not inline)

@@ -183,3 +183,114 @@ def test_bad_hosts_yaml_is_refused_by_the_cli_with_the_inventory_code(tmp_path):
     assert done.returncode == ExitCode.INVENTORY and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and "starts with '-'" in lines[0] and "key 'compose'" in lines[1], lines
+
+
+# -- `-h` is help, on every task, and acts on nothing ------------------------------------------------
+
+CLIS = {"rt": ([sys.executable, "-m", "tasks"], "rt"), "inv": ([sys.executable, "-m", "invoke"], "inv[oke]")}
+
+
+def listed_tasks(command: list[str], env: dict[str, str]) -> list[str]:
+    """Every task name `--list` shows (its flat format: a name per entry, aliases in brackets)."""
+    import re
+
+    done = subprocess.run([*command, "--list", "--list-format", "flat"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return re.findall(r"^  (\S+)", done.stdout, re.MULTILINE)
+
+
+def help_on_every_task(cli: str, env: dict[str, str]) -> dict[str, subprocess.CompletedProcess]:
+    """`CLI TASK -h` for every task `CLI --list` shows, each a process of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    command, _ = CLIS[cli]
+    names = listed_tasks(command, env)
+    with ThreadPoolExecutor(4) as pool:
+        runs = pool.map(lambda name: subprocess.run([*command, name, "-h"], cwd=ROOT, env=env, capture_output=True,
+                                                    text=True, timeout=60), names)
+        return dict(zip(names, runs))
+
+
+def assert_help_only(binary: str, done: dict[str, tuple[int, str, str]]) -> None:
+    """Each task's answer is its help: exit 0, nothing on stderr, and no flag of its own on -h."""
+    import re
+
+    assert len(done) >= 30, sorted(done)  # the whole list, not a few
+    for name, (code, out, err) in done.items():
+        assert code == 0 and err == "", (name, err)
+        assert out.startswith(f"Usage: {binary} [--core-opts] {name} ") and "Docstring:" in out, (name, out[:200])
+        # no flag of the task answers to -h any more (Invoke's auto short flag for --host, --hosts)
+        assert not re.search(r"^\s+-h[ ,]", out, re.MULTILINE), (name, out)
+
+
+def test_dash_h_on_every_task_prints_its_help_and_does_nothing_else(capsys, monkeypatch, tmp_path):
+    """In-process over the whole collection (the processes of `rt` and `inv`, over what `--list` shows, run in
+    tests/test_faults.py against the sandbox fleet). Were a task to run, it would find an inventory whose one
+    host nothing answers for, an empty HOME and state dir (vm.contexts writes ~/.docker, vm.reap its samples),
+    and a PATH holding no program at all."""
+    from tasks import ns
+    from tasks.program import RTProgram
+
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("hosts:\n  a:\n    ssh: root@127.0.0.1:9\n    gpu_memory_gb: 8\n"
+                     "    provider: {type: command, start: 'touch started', stop: 'touch stopped', state: 'echo running'}\n")
+    home, state, empty = tmp_path / "home", tmp_path / "state", tmp_path / "bin"
+    for folder in (home, state, empty):
+        folder.mkdir()
+    for key, value in {"PATH": empty, "HOME": home, "RT_STATE_DIR": state, "INVOKE_HOSTS_FILE": hosts,
+                       "RT_LEDGER": state / "ledger.jsonl", "DOCKER_HOST": "unix:///nonexistent"}.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.chdir(tmp_path)
+    done = {}
+    for name in sorted(ns.task_names):
+        try:
+            RTProgram(namespace=ns, name="rt", binary="rt").run(["rt", name, "-h"])
+            code = 0
+        except SystemExit as leaving:
+            code = int(leaving.code or 0)
+        out = capsys.readouterr()
+        done[name] = (code, out.out, out.err)
+    assert_help_only("rt", done)
+    assert [p for p in tmp_path.rglob("*") if p not in (hosts, home, state, empty)] == []
+
+
+@pytest.mark.parametrize("argv", [["vm.reap", "-h"], ["vm.reap", "--dry-run", "-h"], ["vm.stop", "train2", "-h"],
+                                  ["jobs.clean", "--user", "x", "-h"], ["sandbox.up", "-h", "3"]])
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_dash_h_anywhere_in_a_task_is_its_help(cli, argv):
+    done = subprocess.run([*CLIS[cli][0], *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": "/nonexistent", "INVOKE_HOSTS_FILE": "/nonexistent/hosts.yaml"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith(f"Usage: {CLIS[cli][1]} [--core-opts] {argv[0]} "), done.stdout[:200]
+
+
+def fleet_now(sandbox) -> dict[str, str]:
+    """What is on the sandbox fleet: each host's containers (every state) and each VM's power state."""
+    import json
+
+    seen = {}
+    for host in ("desktop", "vm-train", "vm-train2", "vm-train3"):
+        ps = subprocess.run(["ssh", "-F", str(sandbox["root"] / ".sandbox" / "ssh_config"), host,
+                             "docker ps -a --no-trunc --format '{{.ID}} {{.State}}' | sort"],
+                            capture_output=True, text=True, timeout=60)
+        seen[host] = ps.stdout if ps.returncode == 0 else "unreachable"
+    status = subprocess.run([*CLIS["rt"][0], "vm.status", "--json"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])})
+    seen["power"] = json.dumps(sorted((row["name"], row["state"]) for row in json.loads(status.stdout)))
+    return seen
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox, cli, tmp_path):
+    """`rt TASK -h` and `inv TASK -h`, as processes, for every task `--list` shows, pointed at the sandbox
+    fleet: each prints its help, and no container, VM, sample, ledger line or docker context appears."""
+    home, state = tmp_path / "home", tmp_path / "state"
+    home.mkdir(), state.mkdir()
+    env = {**os.environ, "HOME": str(home), "RT_STATE_DIR": str(state), "RT_LEDGER": str(state / "ledger.jsonl"),
+           "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])}
+    before = fleet_now(sandbox)
+    done = help_on_every_task(cli, env)
+    assert_help_only(CLIS[cli][1], {name: (r.returncode, r.stdout, r.stderr) for name, r in done.items()})
+    assert fleet_now(sandbox) == before
+    assert sorted(tmp_path.rglob("*")) == sorted([home, state])
