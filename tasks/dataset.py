@@ -22,7 +22,7 @@ def convert(c, dataset, output, observation=None, action=None, codec=None, fps=N
     """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert)."""
     from remote_training.jobs.services import Convert
 
-    job = Convert(dataset, output, int(fps) if fps else None, observation, action, codec)
+    job = Convert(dataset, output, fps, observation, action, codec)  # fps checked with the other options
     start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 

@@ -95,14 +95,17 @@ def logs(c, job, follow=False, tail=None, host=None):
     """A job's log (stdout and stderr), from its host."""
     from remote_training.jobs import monitor
 
+    from remote_training import validate
+
+    _tail = None if tail is None else validate.count(tail, "--tail")
     run, found = _find(c, job, host)
     try:
         if _is_serverless(found):
             from remote_training.serverless import jobs as serverless
 
-            serverless.show_logs(found, follow_=follow, tail=int(tail) if tail else None, stream=sys.stdout)
+            serverless.show_logs(found, follow_=follow, tail=_tail, stream=sys.stdout)
         else:
-            monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout)
+            monitor.logs(run, found, tail=_tail, follow=follow, stream=sys.stdout)
     finally:
         run.close()
 
@@ -182,6 +185,9 @@ def wait(c, job, host=None, timeout=None):
 
     from ._jobrun import make_hooks
 
+    from remote_training import validate
+
+    limit = None if timeout is None else validate.duration(timeout, "--timeout")
     run, found = _find(c, job, host)
     try:
         ended = None  # a job that ended before this wait keeps its own end time (jobs.history --cost counts to it)
@@ -189,11 +195,11 @@ def wait(c, job, host=None, timeout=None):
             from remote_training.serverless import jobs as serverless
 
             ended = (found.resource.finished or None) if found.resource.final else None
-            code = serverless.wait(found, timeout=float(timeout) if timeout else None)
+            code = serverless.wait(found, timeout=limit)
             found = found.job
         else:
             ended = monitor.finished_at(run, found)  # None while it runs: then its end is when the wait sees it
-            code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
+            code = monitor.wait(run, found, timeout=limit)
         record_end(make_hooks(c, run, run.inventory), found.job_id, code, ended=ended)
     finally:
         run.close()
@@ -273,7 +279,7 @@ def run(c, service, host=None, port=None, wait=False, replace=False, dry_run=Fal
     from ._jobrun import start
 
     start(c, ServiceRun(service, _passed_args()), host=host, dry_run=dry_run, wait=wait, replace=replace,
-          port=int(port) if port else None)
+          port=port)
 
 
 ns = Collection("jobs")

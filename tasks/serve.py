@@ -22,7 +22,7 @@ def groot(c, checkpoints, modality, port=None, checkpoint=None, host=None, repla
     from remote_training.jobs.services import GrootServer
 
     job = GrootServer(checkpoints, checkpoint, None, modality)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)", "config_name": "OpenPI config name",
@@ -34,7 +34,7 @@ def openpi(c, checkpoints, port=None, checkpoint=None, config_name=None, pipelin
     from remote_training.jobs.services import OPENPI_CONFIG, OpenpiServer
 
     job = OpenpiServer(checkpoints, checkpoint, None, config_name or OPENPI_CONFIG, pipeline, ee_frame)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)",
@@ -46,7 +46,7 @@ def lerobot(c, checkpoints, port=None, checkpoint=None, pipeline="ee", host=None
     from remote_training.jobs.services import LerobotServer
 
     job = LerobotServer(checkpoints, checkpoint, None, pipeline)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={"target": "a server job id (or unique prefix), or a host or serverless target name to stop every "

@@ -294,3 +294,97 @@ def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox,
     assert_help_only(CLIS[cli][1], {name: (r.returncode, r.stdout, r.stderr) for name, r in done.items()})
     assert fleet_now(sandbox) == before
     assert sorted(tmp_path.rglob("*")) == sorted([home, state])
+
+
+# -- ports, and an output apart from its inputs ------------------------------------------------------
+
+CURRENT = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker"
+HOSTS_ONE = "hosts:\n  desktop: {ssh: root@127.0.0.1:9, gpu_memory_gb: 12}\n"
+
+
+def _plan(job, port=None):
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.run import plan_job
+
+    checkout = load_checkout(CURRENT)
+    images = {name: f"registry.example/positro/{name}:v1" for name in checkout.services}
+    try:
+        return plan_job(job, checkout, parse_inventory(HOSTS_ONE, Path("f.yaml")), images, host="desktop", port=port)
+    except PreflightError as refused:
+        return refused
+
+
+BAD_PORTS = ["0", 0, "8000:8000 -v /:/host", "8000:8000", "", " ", "abc", "70000", "65536", "-1", "8000-8010",
+             "1e3", "8000 9000", "0x1f40", "80", True, "9000/udp", "--publish=1:1"]
+
+
+@pytest.mark.parametrize("port", BAD_PORTS, ids=[repr(p) for p in BAD_PORTS])
+def test_a_port_that_is_not_one_port_in_range_is_refused_never_defaulted(port):
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.services import GrootServer, ServiceRun
+
+    for job in (GrootServer("s3://checkpoints/run/"), ServiceRun("groot-server", ("ee_rot6d_joints",))):
+        refused = _plan(job, port)
+        assert isinstance(refused, PreflightError), (port, refused)
+        [(check, message, fix)] = refused.failures
+        assert check == "arguments" and "port" in message and "\n" not in message and fix, (message, fix)
+
+
+def test_good_ports_come_through_as_numbers_and_none_is_the_servers_own():
+    from remote_training.jobs.services import GrootServer
+
+    assert _plan(GrootServer("s3://checkpoints/run/"), "9001").spec.port == 9001
+    assert _plan(GrootServer("s3://checkpoints/run/"), " 65535 ").spec.port == 65535
+    assert _plan(GrootServer("s3://checkpoints/run/")).spec.port == 8000  # the era's server port
+
+
+def test_a_port_for_a_job_that_serves_nothing_is_refused():
+    from remote_training.jobs.services import Stats
+
+    refused = _plan(Stats("s3://interim/ds/", "s3://interim/ds-stats/"), "9000")
+    assert "serves nothing" in str(refused) and "drop --port" in str(refused)
+
+
+OVERLAPS = [("s3://interim/ds/", "s3://interim/ds/", "is the input"),
+            ("s3://interim/ds", "s3://interim/ds/run/", "is inside the input"),
+            ("s3://interim/ds/", "s3://interim/ds/a/b/c", "is inside the input"),
+            ("s3://interim/ds/sub/", "s3://interim/ds/", "holds the input"),
+            ("s3://interim", "s3://interim/anything/", "is inside the input")]
+
+
+@pytest.mark.parametrize("source,output,said", OVERLAPS)
+def test_an_output_inside_an_input_or_holding_it_is_refused(source, output, said):
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.services import GrootTrain, Stats
+
+    for job in (Stats(source, output), GrootTrain(source, output, exp_name="x")):
+        refused = _plan(job)
+        assert isinstance(refused, PreflightError) and said in str(refused), (job, refused)
+    assert validate.output_apart([source], output)[0].fix
+
+
+def test_the_openpi_stats_input_counts_too_and_siblings_pass():
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.services import OpenpiTrain
+
+    inside = OpenpiTrain("s3://interim/ds/", "s3://checkpoints/pi/", exp_name="x", stats_path="s3://checkpoints/pi/assets/")
+    assert isinstance(_plan(inside), PreflightError) and "holds the input 's3://checkpoints/pi/assets/'" in str(_plan(inside))
+    # beside, and a name that merely starts the same (ds vs ds2): both fine
+    assert validate.output_apart(["s3://interim/ds/", "s3://interim/ds-stats/assets/"], "s3://interim/ds2/") == []
+    assert validate.output_apart(["s3://interim/ds"], "s3://interim/ds-out") == []
+
+
+@pytest.mark.parametrize("args", [["jobs.run", "groot-server", "--port", "8000:8000 -v /:/host", "--host", "desktop"],
+                                  ["serve.groot", "--checkpoints", "s3://checkpoints/r/", "--modality", "ee", "--port", "0",
+                                   "--host", "desktop"],
+                                  ["jobs.logs", "x", "--tail", "last"], ["jobs.wait", "x", "--timeout", "0"],
+                                  ["jobs.wait", "x", "--timeout", "soon"], ["dataset.convert", "--dataset", "@a.b",
+                                   "--codec", "@c.d", "--output", "s3://interim/o/", "--fps", "fast"]])
+def test_bad_numbers_on_the_command_line_are_one_refusal_not_a_traceback(tmp_path, args):
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(HOSTS_ONE)
+    done = _inv(*args, hosts=hosts, env={"INVOKE_JOBS_COMPOSE_PROJECT": str(CURRENT), "RT_STATE_DIR": str(tmp_path)})
+    assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.PREFLIGHT), done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "(fix: " in done.stderr
+    assert "127.0.0.1" not in done.stderr  # refused before any host was tried

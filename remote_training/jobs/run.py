@@ -54,12 +54,19 @@ class Plan:
 
 
 def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,
-             host: str | None, port: int | None = None, force: bool = False, replace: bool = False,
+             host: str | None, port: int | str | None = None, force: bool = False, replace: bool = False,
              env: Mapping[str, str] | None = None) -> Plan:
     """Stage 1: the whole job, worked out once. `images`: compose service -> pushed image ref."""
     era = checkout.era
     svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
-    problems = validate.check_options(job.options)  # every bad value at once, before rendering any
+    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
+                      if program.kind == "serve" else None)
+    given = {**job.options, "port": port} if port is not None else job.options
+    problems = validate.check_options(given)  # every bad value at once, before rendering any
+    problems += validate.output_apart(job.inputs, job.output)
+    if port is not None and container_port is None:
+        problems.append(InputError(f"--port {port!r}: {svc.name} runs {program.name}, which serves nothing",
+                                   "drop --port (it publishes a server's port)"))
     if problems:
         raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
     args = job.argv(era)
@@ -72,8 +79,6 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                          "name the host with --host")
     cloud = inventory.serverless_target(target) if target != "auto" else None
     target = target if target == "auto" else cloud.name if cloud else inventory.get(target).name  # unknown: fails
-    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
-                      if program.kind == "serve" else None)
     default_port = next((h for h, c in svc.ports if c == container_port), container_port)
     job_id = new_job_id(svc.name)
     if cloud is not None:
@@ -81,7 +86,8 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
 
         job_id = resource_name(job_id)  # the Nebius name, so jobs.* find it by the same word
     spec = JobSpec(job_id=job_id, service=svc.name, kind=program.kind, host=target, args=tuple(args),
-                   image=images.get(svc.name), port=(port or default_port) if container_port else None,
+                   image=images.get(svc.name),
+                   port=(default_port if port is None else validate.port(port)) if container_port else None,
                    gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output,
                    exp_name=getattr(job, "exp_name", None), resume=getattr(job, "resume", False), force=force,
                    replace=replace, env=dict(env or {}), program=program.name, era=era.name, run_folder=run_folder,
