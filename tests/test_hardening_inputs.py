@@ -29,6 +29,34 @@ BAD_HOSTS = [
     ("compose not compose", _host("    compose: 'rm -rf /tmp/x'\n"), ["key 'compose'", "is not a compose command"]),
     ("compose chain", _host("    compose: 'docker compose; reboot'\n"), ["key 'compose'", "shell metacharacters"]),
     ("compose option", _host("    compose: '--project x compose'\n"), ["key 'compose'", "starts with an option"]),
+    # nothing may run before compose, nor ride along as a flag: the value is data
+    ("compose touch first", _host("    compose: 'touch /tmp/x docker-compose'\n"),
+     ["key 'compose'", "'touch' would run first", "nothing that runs first"]),
+    ("compose sudo", _host("    compose: 'sudo docker compose'\n"), ["'sudo' would run first"]),
+    ("compose env", _host("    compose: 'env LD_PRELOAD=/tmp/x.so docker compose'\n"), ["'env' would run first"]),
+    ("compose nice", _host("    compose: 'nice docker-compose'\n"), ["'nice' would run first"]),
+    ("compose sh", _host("    compose: 'sh -c docker-compose'\n"), ["'sh' would run first"]),
+    ("compose relative path", _host("    compose: 'bin/docker-compose'\n"), ["bare name or an absolute path"]),
+    ("compose dotdot path", _host("    compose: '/usr/../tmp/docker-compose'\n"), ["without '..'"]),
+    ("compose lookalike", _host("    compose: '/tmp/evil-compose'\n"), ["'/tmp/evil-compose' would run first"]),
+    ("compose no compose", _host("    compose: 'docker run'\n"), ["no 'compose' after 'docker'"]),
+    ("compose docker run after", _host("    compose: 'docker compose run -v /:/host'\n"),
+     ["'run' is not a flag a compose command may carry"]),
+    ("compose config dir", _host("    compose: 'docker --config /tmp/plugins compose'\n"),
+     ["'--config' is not a flag"]),
+    ("compose host flag", _host("    compose: 'docker -H ssh://evil compose'\n"), ["'-H' is not a flag"]),
+    ("compose dangling -f", _host("    compose: 'docker compose -f'\n"), ["-f needs one value"]),
+    ("compose -f option value", _host("    compose: 'docker compose -f --privileged'\n"), ["-f needs one value"]),
+    ("compose empty =", _host("    compose: 'docker compose --file='\n"), ["--file needs one value"]),
+    ("compose number", _host("    compose: 7\n"), ["must be a command, got 7"]),
+    ("compose list", _host("    compose: [docker, compose]\n"), ["must be a command"]),
+    ("workdir climbs", _host("    workdir: ../../../../tmp/rtwd\n"), ["key 'workdir'", "climbs out with '..'"]),
+    ("workdir climbs absolute", _host("    workdir: /home/u/../../tmp\n"), ["climbs out with '..'"]),
+    ("workdir climbs home", _host("    workdir: ~/../other\n"), ["climbs out with '..'"]),
+    ("workdir other home", _host("    workdir: ~root/x\n"), ["another user's home"]),
+    ("workdir dot", _host("    workdir: .\n"), ["whole home or root folder"]),
+    ("workdir home slash dot", _host("    workdir: ~/.\n"), ["whole home or root folder"]),
+    ("workdir mapping", _host("    workdir: {a: 1}\n"), ["must be a folder on the host"]),
     ("host as option", _host(ssh="u@-Jx"), ["key 'ssh'", "host '-Jx' starts with '-'", "ProxyJump"]),
     ("user as option", _host(ssh="-lroot@h"), ["key 'ssh'", "'-lroot@h' starts with '-'"]),
     ("bare option", _host(ssh="'-oProxyCommand=x'"), ["key 'ssh'", "starts with '-'"]),
@@ -94,8 +122,11 @@ def test_good_ssh_targets_load_and_split(target, parts):
 
 
 @pytest.mark.parametrize("command", ["docker compose", "docker-compose", "podman compose", "podman-compose",
-                                     "sudo docker compose", "/usr/local/bin/docker-compose",
-                                     "docker --context gpu compose"])
+                                     "/usr/local/bin/docker-compose", "/usr/bin/docker compose",
+                                     "docker --context gpu compose", "docker -c gpu compose -p team",
+                                     "docker compose -f base.yml --project-name team", "docker compose --file=x.yml",
+                                     "docker-compose --compatibility -p x", "docker --log-level=error compose",
+                                     "docker compose --env-file /etc/rt/env --profile gpu --ansi never"])
 def test_compose_commands_that_are_compose_are_accepted(command):
     assert compose_problem(command) is None
     inv = parse_inventory(_host(f"    compose: '{command}'\n"), Path("f.yaml"))
