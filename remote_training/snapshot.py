@@ -78,12 +78,15 @@ ACTIVE = ("running", "restarting", "paused")  # what a plain `docker ps` lists: 
 # -- the records ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Gpu:
-    """One row of nvidia-smi's query; None where it printed [N/A] (or anything not a number)."""
+    """One row of nvidia-smi's query; None where it printed [N/A], or a value that is no reading: not a
+    number, or outside its range (a total of 0, used below 0 or above the total, utilization outside
+    0-100). `problem` says which, for a value that was there but could not be believed."""
 
     name: str
     total_mb: int | None
     used_mb: int | None
     util_pct: int | None
+    problem: str = ""
 
     @property
     def free_mb(self) -> int | None:
@@ -229,26 +232,38 @@ class SnapshotGroup(dict):
 def _number(text: str) -> int | None:
     try:
         return int(float(text.strip()))
-    except ValueError:
-        return None  # "[N/A]", "[Not Supported]", ""
+    except (ValueError, OverflowError):
+        return None  # "[N/A]", "[Not Supported]", "", "nan", "inf"
 
 
 def parse_smi(text: str) -> tuple[Gpu, ...]:
     """nvidia-smi's `name,memory.total,memory.used,utilization.gpu` CSV (noheader, nounits): one Gpu per row.
 
-    A field it cannot read ([N/A] on some boards) is None for that GPU only; lines that are not
-    GPU rows (an error message) are skipped. The name may itself hold commas: the numbers are
-    the last three fields.
+    A field it cannot read ([N/A] on some boards) is None for that GPU only. A field that is there but
+    no reading (`-5`, `250`, a total of `0`, `abc`) is None too, and the GPU's `problem` says so: what
+    cannot be believed is unknown, never a number that makes a busy GPU look idle. Lines that are no
+    GPU row (an error message: fewer than three fields, or no field a number or `[...]`) are skipped.
+    The name may itself hold commas: the numbers are the last three fields.
     """
     gpus = []
     for line in text.splitlines():
         if line.count(",") < 3:
             continue
         name, total, used, util = (p.strip() for p in line.rsplit(",", 3))
-        numbers = (total, used, util)
-        if not name or not all(_number(x) is not None or x.startswith("[") for x in numbers):
+        if not name or all(_number(x) is None and not x.startswith("[") for x in (total, used, util)):
             continue
-        gpus.append(Gpu(name, _number(total), _number(used), _number(util)))
+        values = {"memory.total": _number(total), "memory.used": _number(used), "utilization.gpu": _number(util)}
+        limits = {"memory.total": (1, None), "memory.used": (0, values["memory.total"]), "utilization.gpu": (0, 100)}
+        problems = []
+        for (field_name, value), raw in zip(values.items(), (total, used, util)):
+            low, high = limits[field_name]
+            if value is None and raw.startswith("["):
+                continue  # [N/A]: unknown on this board, said by nvidia-smi itself
+            if value is None or value < low or (high is not None and value > high):
+                problems.append(f"{field_name} {raw!r}")
+                values[field_name] = None
+        gpus.append(Gpu(name, values["memory.total"], values["memory.used"], values["utilization.gpu"],
+                        "reading out of range: " + ", ".join(problems) if problems else ""))
     return tuple(gpus)
 
 

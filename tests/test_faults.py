@@ -216,3 +216,60 @@ def test_s3_cut_from_a_running_job_ends_it_said_and_recorded_with_what_it_saved(
     record = [k for k in keys(s3, f"s3://checkpoints/{prefix}/") if k.endswith("run.json")]
     body = s3.get_object(Bucket="checkpoints", Key=f"{prefix}/{record[0]}")["Body"].read().decode()
     assert f'"exit_code": {waited.returncode}' in body
+
+
+SPARE = "vm-train3"
+
+
+@contextmanager
+def smi_replaced(name: str, script: str):
+    """The host's nvidia-smi stand-in swapped for `script` (a lying or hung GPU tool), then put back."""
+    from rt_sandbox.layout import Layout
+
+    path = Layout(ROOT).host_dir(name) / "bin" / "nvidia-smi"
+    saved = path.read_text()
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    try:
+        yield path
+    finally:
+        path.write_text(saved)
+
+
+def _reap_after_idle_history(env, state) -> dict:
+    """vm.reap --dry-run on the spare VM whose history says idle for the whole window: only what the
+    host shows now can keep it."""
+    import json
+
+    from remote_training.idle import Sample, SampleStore
+
+    store = SampleStore(state / "idle")
+    store.clear(SPARE)
+    now = time.time()
+    for ago in (150, 90, 30):
+        store.add(SPARE, Sample(now - ago, "RUNNING", True, 0, 0, True))
+    done = inv(env, "vm.reap", "--idle", "2m", "--dry-run", "--host", SPARE, "--json", extra_env={
+        "RT_STATE_DIR": str(state)})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)[0]
+
+
+def test_gpu_readings_out_of_range_and_work_of_unknown_origin_keep_the_vm_and_reap_says_why(
+        jobs_env, sandbox, tmp_path):  # noqa: F811
+    from jobs_fixtures import ssh
+
+    assert _reap_after_idle_history(jobs_env, tmp_path)["action"] == "would stop"  # the host itself is idle
+    for csv, said in [("NVIDIA H100 80GB HBM3, 81559, 0, -5", "utilization.gpu '-5'"),
+                      ("NVIDIA H100 80GB HBM3, 81559, 0, 250", "utilization.gpu '250'"),
+                      ("NVIDIA H100 80GB HBM3, 0, 0, 0", "memory.total '0'"),
+                      ("NVIDIA H100 80GB HBM3, 81559, lots, 0", "memory.used 'lots'"),
+                      ("NVIDIA H100 80GB HBM3, 81559, [N/A], 0", "GPU memory in use: unknown")]:
+        with smi_replaced(SPARE, f"echo '{csv}'"):
+            decision = _reap_after_idle_history(jobs_env, tmp_path)
+        assert decision["action"] == "kept" and said in decision["reason"], (csv, decision)
+    name = f"rtt-unknown-{time.time_ns()}"
+    ssh(sandbox, SPARE, f"docker run -d --name {name} {sandbox['base_image']} sleep 600")
+    try:
+        decision = _reap_after_idle_history(jobs_env, tmp_path)
+        assert decision["action"] == "kept" and f"{name} (unknown origin" in decision["reason"], decision
+    finally:
+        ssh(sandbox, SPARE, f"docker rm -f {name}")
