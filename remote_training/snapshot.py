@@ -49,15 +49,27 @@ SS_LISTEN = ["ss", "-Hltn"]
 MARK = "--rt-snapshot--"
 LEASES = ".rt-leases"  # under the login's home: one file per launch between its pull and its start
 LEASE_MINUTES = 180  # an older lease is a launch that died without its cleanup: not counted
+# Each reader runs under the host's own `timeout` (coreutils: TERM to the reader's process group at the
+# limit, KILL `-k` seconds later), so a hung nvidia-smi or docker is ended on the host, not left behind
+# one per probe; the limit is under the snapshot's SSH timeout (take's 20 s). Exit 124/137: it was ended.
+READ_LIMIT_S, KILL_AFTER_S = 12, 3
+TIMED_OUT = (124, 137)
+
+
+def bounded(argv: Sequence[str]) -> list[str]:
+    """`argv` under the host's `timeout`, killed there at READ_LIMIT_S."""
+    return ["timeout", "-k", str(KILL_AFTER_S), str(READ_LIMIT_S), *argv]
+
+
 # Side by side: docker and ss into a private temporary folder, nvidia-smi in the foreground (it can
 # take a while to wake the driver); then each section after a line naming it and its exit status.
 # Fixed text, no user input; each piece quoted like any remote command.
 def body(finished: bool = True) -> str:
     """The snapshot's shell text; `finished`: list finished containers too (`docker ps -a`)."""
     docker_ps = DOCKER_PS if finished else [a for a in DOCKER_PS if a != "-a"]
-    return (f't=$(mktemp -d) || exit 1; {quote_command(docker_ps)} >"$t/d" 2>&1 & p=$!; '
-            f'{quote_command(SS_LISTEN)} >"$t/l" 2>&1 & q=$!; '
-            f'{quote_command(SMI_QUERY)} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
+    return (f't=$(mktemp -d) || exit 1; {quote_command(bounded(docker_ps))} >"$t/d" 2>&1 & p=$!; '
+            f'{quote_command(bounded(SS_LISTEN))} >"$t/l" 2>&1 & q=$!; '
+            f'{quote_command(bounded(SMI_QUERY))} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
             f'echo "{MARK} smi $s"; echo "{MARK} docker $d"; cat "$t/d"; echo "{MARK} ss $l"; cat "$t/l"; '
             f'echo "{MARK} leases 0"; find "$HOME/{LEASES}" -type f -mmin -{LEASE_MINUTES} 2>/dev/null; '
             f'echo "{MARK} end"; rm -rf "$t"')
@@ -338,12 +350,16 @@ def parse(host: str, text: str) -> HostSnapshot:
     smi_status = sections["smi"][0]
     gpus = parse_smi(smi_text)
     smi_error = ""
-    if smi_status != 0 or not gpus:
+    if smi_status in TIMED_OUT:
+        smi_error = f"nvidia-smi gave no answer within {READ_LIMIT_S} s (ended on the host)"
+    elif smi_status != 0 or not gpus:
         smi_error = f"nvidia-smi exited {smi_status}: " if smi_status else "nvidia-smi printed no GPU: "
         smi_error += smi_text.strip()[-200:] or "no output"
     docker_status, docker_text = sections["docker"]
     containers, bad, docker_error = [], 0, ""
-    if docker_status != 0:
+    if docker_status in TIMED_OUT:
+        docker_error = f"docker ps gave no answer within {READ_LIMIT_S} s (ended on the host)"
+    elif docker_status != 0:
         docker_error = f"docker ps exited {docker_status}: {docker_text.strip()[-200:]}"
     else:
         for line in docker_text.splitlines():

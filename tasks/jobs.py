@@ -28,7 +28,7 @@ def _where(inventory, host):
 
 def _find(c, job, host, dry_run=False):
     """(runner, container job) or (runner, serverless Found): fixed hosts first, then the serverless targets."""
-    from remote_training.errors import InputError
+    from remote_training.errors import InputError, UnreachableError
     from remote_training.jobs import monitor
     from remote_training.validate import job_ref
 
@@ -36,15 +36,22 @@ def _find(c, job, host, dry_run=False):
     run = runner(c, dry_run=dry_run, inventory=inventory)
     job_ref(job)  # an empty or malformed reference is refused before any host is asked
     hosts, targets = _where(inventory, host)
+    silent = None  # a fixed host that did not answer: said if the serverless targets do not have the job either
     if hosts:
         try:
             return run, monitor.find_job(run, hosts, job)
+        except UnreachableError as exc:
+            if not targets:
+                raise
+            silent = exc
         except InputError as exc:
             if not targets or "no job" not in exc.message:
                 raise
     from remote_training.serverless import jobs as serverless
 
     found = serverless.find(inventory, job, targets)
+    if found is None and silent is not None:
+        raise silent
     if found is None:
         names = ", ".join(h.name for h in [*hosts, *targets])
         raise InputError(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
@@ -243,18 +250,20 @@ def clean(c, host=None, user=None, dry_run=False):
         # (a foreign container may carry any rt.job value): by container id, without -f.
         done = [j for j in jobs if j.job_id and j.container and j.state in monitor.FINISHED
                 and (user is None or j.user == user)]
-        for j in done:
-            monitor.remove(run, j)
+        removed, kept = monitor.remove_finished(run, done)
     finally:
         run.close()
     for name, error in sorted(group.failed.items()):
         warn(f"warning: {name} was not cleaned: {error}")
-    if not dry_run:
-        names = ", ".join(f"{j.job_id} ({j.host})" for j in done)
-        print(f"removed {len(done)} finished job(s)" + (f": {names}" if names else ""))
+    for j, why in kept:
+        warn(f"warning: kept {j.job_id} ({j.host}): {why}")
+    if not dry_run:  # what docker said it removed, and nothing else
+        names = ", ".join(f"{j.job_id} ({j.host})" for j in removed)
+        print(f"removed {len(removed)} finished job(s)" + (f": {names}" if names else ""))
     if group.failed:
-        raise Exit(f"error: {len(group.failed)} host(s) could not be cleaned: {', '.join(sorted(group.failed))}",
-                   code=4)
+        raise Exit(f"error: {len(group.failed)} host(s) could not be cleaned (named above)", code=4)
+    if kept:
+        raise Exit(f"error: {len(kept)} finished job(s) could not be removed (named above)", code=5)
 
 
 from ._history import COST_DEFAULTS, history  # noqa: E402  (the ledger's view, owned beside preflight)

@@ -273,3 +273,86 @@ def test_gpu_readings_out_of_range_and_work_of_unknown_origin_keep_the_vm_and_re
         assert decision["action"] == "kept" and f"{name} (unknown origin" in decision["reason"], decision
     finally:
         ssh(sandbox, SPARE, f"docker rm -f {name}")
+
+
+def test_a_hung_nvidia_smi_is_ended_on_the_host_and_said(jobs_env):  # noqa: F811
+    import json
+
+    marker = f"sleep {6000 + time.time_ns() % 1000}"  # a process name only this test's stand-in runs
+    with smi_replaced(SPARE, f"exec {marker}"):
+        began = time.monotonic()
+        for _ in range(2):  # two probes: neither leaves its nvidia-smi behind
+            status = inv(jobs_env, "vm.status", "--json", "--host", SPARE, timeout=120)
+            assert status.returncode == 0, status.stderr
+        took = time.monotonic() - began
+        row = next(r for r in json.loads(status.stdout) if r["name"] == SPARE)
+        time.sleep(4)  # timeout's -k grace
+        left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert "nvidia-smi gave no answer within 12 s" in json.dumps(row), row
+    assert left.stdout == "", f"hung nvidia-smi left on the host: {left.stdout}"
+    assert took < 70
+
+
+@contextmanager
+def sshd_frozen(name: str):
+    """The host's sshd stopped dead (SIGSTOP): connections are accepted by the kernel, no banner ever comes."""
+    import os
+    import signal
+
+    from rt_sandbox.hosts import sshd_alive
+    from rt_sandbox.layout import Layout
+
+    pid = sshd_alive(Layout(ROOT), _spec(name))
+    assert pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_frozen_sshd_costs_one_line_naming_the_host_and_no_library_noise(jobs_env, s3, prefix,  # noqa: F811
+                                                                           cleanup, tmp_path):
+    job = _long_job(jobs_env, s3, prefix, cleanup)
+    env = {**jobs_env, "RT_STATE_DIR": str(tmp_path)}
+    with sshd_frozen(HOST):
+        runs = {args: inv(env, *args, timeout=120) for args in [
+            ("vm.status",), ("jobs.list",), ("jobs.logs", job), ("jobs.wait", job), ("jobs.stop", job),
+            ("jobs.progress", job[:-3]), ("jobs.clean", "--dry-run"), ("vm.reap", "--dry-run", "--idle", "1h"),
+            ("doctor", "--host", HOST)]}
+    for args, done in runs.items():
+        for noise in ("Traceback", "Exception (client)", "paramiko", "Error reading SSH protocol banner\n", "  File "):
+            assert noise not in done.stderr, (args, done.stderr)
+        failing = [line for line in done.stderr.splitlines() if HOST in line]
+        assert len(failing) <= 1 + ("doctor" in args), (args, done.stderr)  # doctor: its ssh and GPU rows
+    for args in [("jobs.logs", job), ("jobs.wait", job), ("jobs.stop", job), ("jobs.progress", job[:-3])]:
+        done = runs[args]
+        assert done.returncode == 4 and f"may be on {HOST}, which did not answer" in done.stderr, (args, done.stderr)
+        assert "no job" not in done.stderr, (args, done.stderr)
+    # The job ran on untouched.
+    assert jobs_json(jobs_env, "--host", HOST)[job]["state"] == "running"
+
+
+def test_jobs_clean_reports_exactly_what_docker_removed(sandbox, tag):
+    """Listed finished, restarted by someone before the removal: docker refuses it, and it is not counted."""
+    from remote_training.inventory import load_inventory
+    from remote_training.jobs import monitor
+    from remote_training.remote import RemoteRunner
+
+    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))
+    names = [f"{tag}-{n}" for n in ("a", "b")]
+    try:
+        for name in names:
+            # exits at once the first time; runs on once started again
+            runner.run("desktop", ["docker", "run", "--name", name, "--label", f"rt.job={name}", sandbox["base_image"],
+                                   "sh", "-c", "[ -e /ran ] && exec sleep 600; : >/ran; exit 3"], check=False, timeout=60)
+        jobs, _ = monitor.list_jobs(runner, [runner.inventory.get("desktop")])
+        listed = [j for j in jobs if j.job_id in names]
+        assert sorted(j.state for j in listed) == ["exited", "exited"]
+        runner.run("desktop", ["docker", "start", names[1]], timeout=60)  # between the listing and the removal
+        removed, kept = monitor.remove_finished(runner, listed)
+        assert [j.job_id for j in removed] == [names[0]]
+        assert [j.job_id for j, _ in kept] == [names[1]] and "cannot remove" in kept[0][1].lower(), kept
+    finally:
+        runner.run("desktop", ["docker", "rm", "-f", *names], check=False, timeout=60)
+        runner.close()
