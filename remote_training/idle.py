@@ -26,6 +26,7 @@ from .fleet_status import HostStatus, fleet_status
 from .inventory import Host
 from .providers import State
 from .remote import RemoteRunner, describe
+from .snapshot import ENDED
 from .state import state_dir
 
 KEEP_SECONDS = 7 * 24 * 3600  # samples older than this are dropped
@@ -61,7 +62,6 @@ class Sample:
 
 
 GPU_MEMORY_FLOOR_MB = 1024  # what a driver and a display hold with no work on the GPU
-ENDED_STATES = ("exited", "dead")  # docker's two states of a container that does nothing any more
 
 
 def why_busy(status: HostStatus, threshold: float) -> str | None:
@@ -76,7 +76,7 @@ def why_busy(status: HostStatus, threshold: float) -> str | None:
         return f"probe incomplete: {snap.docker_error or snap.smi_error}"
     if snap.bad_rows:
         return f"{snap.bad_rows} container row(s) unreadable: unknown counts as work"
-    work = [c for c in snap.containers if c.state not in ENDED_STATES]
+    work = [c for c in snap.containers if c.state not in ENDED]
     if work:  # our jobs, compose containers started by hand, and containers of unknown origin alike
         return f"{len(work)} container(s) at work: {', '.join(_origin(c) for c in work[:3])}"
     if snap.leases:

@@ -356,3 +356,81 @@ def test_jobs_clean_reports_exactly_what_docker_removed(sandbox, tag):
     finally:
         runner.run("desktop", ["docker", "rm", "-f", *names], check=False, timeout=60)
         runner.close()
+
+
+def test_resume_or_force_while_the_run_is_still_written_is_refused_naming_the_job(jobs_env, s3, prefix,  # noqa: F811
+                                                                                cleanup):
+    """One live writer per output: run.json names a launch whose container still runs on its host."""
+    job = _long_job(jobs_env, s3, prefix, cleanup)
+    data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/long/"
+    again = ("train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "long", "--steps",
+             "5000000", "--host", "vm-train")  # another host: only run.json links the two
+    for flag in ("--resume", "--force"):
+        refused = inv(jobs_env, *again, flag)
+        assert refused.returncode == 8 and "started " not in refused.stdout, refused.stdout + refused.stderr
+        assert f"{flag}: {out}long/ is still being written by {job} (it is running on {HOST})" in refused.stderr
+        assert f"inv jobs.stop {job}" in refused.stderr
+    assert [j for j in jobs_json(jobs_env, "--host", "vm-train").values() if j["output"] == out] == []
+    assert inv(jobs_env, "jobs.stop", job).returncode == 0
+    resumed = inv(jobs_env, *again, "--resume")  # its writer ended: the run may be joined
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    cleanup.append(("vm-train", started_job(resumed)))
+
+
+def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(jobs_env, s3, prefix,  # noqa: F811
+                                                                                cleanup):
+    """The launch on the desktop fails its host check (GR00T training needs an H100) whether or not it claimed
+    the folder first; the one on vm-train2 then starts: never both refused, never a refusal naming a job
+    that does not exist."""
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    for round_ in range(2):
+        out = f"s3://checkpoints/{prefix}/race{round_}/"
+        argv = [sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out, "--modality", "ee",
+                "--exp-name", "same", "--steps", "2", "--save-steps", "1"]
+        racers = {host: subprocess.Popen([*argv, "--host", host], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True) for host in ("desktop", HOST)}
+        done = {host: (r.wait(timeout=150), *r.communicate()) for host, r in racers.items()}
+        code, stdout, stderr = done[HOST]
+        assert code == 0, (round_, done)
+        winner = started_job(subprocess.CompletedProcess([], code, stdout, stderr))
+        cleanup.append((HOST, winner))
+        assert done["desktop"][0] == 8 and "started " not in done["desktop"][1], done["desktop"]
+        record = s3.get_object(Bucket="checkpoints", Key=f"{prefix}/race{round_}/.rt-runs/same/run.json")
+        launches = __import__("json").loads(record["Body"].read())["launches"]
+        assert [e["job_id"] for e in launches] == [winner] and launches[0]["container"], launches
+
+
+def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back(s3, prefix):  # noqa: F811
+    """storage.claim_run against the sandbox's S3: the winner's claim given back lets the loser claim; the
+    winner's start recorded (its container) makes the refusal name a job that started."""
+    import threading
+
+    from remote_training import storage
+
+    for outcome in ("given back", "started"):
+        url = f"s3://checkpoints/{prefix}/{outcome.replace(' ', '-')}/.rt-runs/x/run.json"
+        storage.claim_run(s3, url, {"job_id": "winner", "user": "a", "host": "vm-train"}, append=False)
+
+        def winner_moves() -> None:
+            time.sleep(1.5)
+            if outcome == "given back":
+                storage.release_run(s3, url, "winner")
+            else:
+                storage.update_run(s3, url, "winner", {"container": "c0ffee"})
+
+        threading.Thread(target=winner_moves).start()
+        began = time.monotonic()
+        try:
+            storage.claim_run(s3, url, {"job_id": "loser", "user": "b", "host": "vm-train2"}, append=False, wait=20)
+            result = "claimed"
+        except storage.ClaimTaken as refused:
+            result = refused.message
+        took = time.monotonic() - began
+        record, _ = storage.read_run(s3, url)
+        if outcome == "given back":
+            assert result == "claimed" and [e["job_id"] for e in record["launches"]] == ["loser"]
+        else:
+            assert "claimed a moment ago by winner (a on vm-train), which started" in result, result
+            assert [e["job_id"] for e in record["launches"]] == ["winner"]
+        assert 1.0 < took < 10, took

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
 from ..remote import Exec, RemoteRunner, describe, quote_command
-from ..snapshot import Job, SnapshotGroup, take, take_all
+from ..snapshot import ENDED, Job, SnapshotGroup, take, take_all
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
 PERCENT_RE = re.compile(r"(\d{1,3})%")
@@ -220,7 +220,7 @@ def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:
     runner.run(job.host, ["docker", "stop", "--time", str(int(timeout_s)), job.job_id], timeout=timeout_s + 30)
 
 
-FINISHED = ("exited", "dead")  # what jobs.clean may remove
+FINISHED = ENDED  # what jobs.clean may remove
 
 
 def remove_finished(runner: RemoteRunner, jobs: Sequence[Job]) -> tuple[list[Job], list[tuple[Job, str]]]:
