@@ -34,6 +34,7 @@ class LaunchGuard:
         self.echo = echo or (lambda line: print(line))
         self.reports: dict[str, preflight.PreflightReport] = {}
         self.claims: dict[str, dict[str, Any] | None] = {}
+        self.intents: set[str] = set()  # launches whose intent is in the ledger
 
     def _prefetch_s3(self) -> None:
         """Make the S3 client in the background (botocore's, when static keys do not do, takes a quarter
@@ -123,6 +124,14 @@ class LaunchGuard:
         for note in report.notes:
             self.echo(f"preflight: {note}")
 
+    def intent(self, spec: Any) -> None:
+        """The ledger's launch line, written before the launch may start anything (run.json's claim already
+        is): a launch killed at any point after this is in jobs.history. Raises when it cannot be written:
+        no job without a record."""
+        claim = self.claims.get(spec.job_id)
+        self.ledger.launch(claim["entry"] if claim else self.ledger.entry(spec))
+        self.intents.add(spec.job_id)
+
     def record(self, spec: Any, result: Any) -> None:
         if getattr(result, "dry_run", False):
             return
@@ -180,8 +189,15 @@ class LaunchGuard:
         return launch_facts(where, spec, **chosen) if where is not None else {}
 
     def abandon(self, spec: Any) -> None:
-        """The launch failed after the checks passed: take its claim on the output back."""
+        """The launch failed after the checks passed: take its claim on the output back, and its intent."""
         self._release(spec.job_id, self.claims.pop(spec.job_id, None))
+        if spec.job_id in self.intents:
+            try:
+                self.ledger.abandoned(spec.job_id)
+            except OSError as exc:
+                import sys
+
+                sys.stderr.write(f"warning: {spec.job_id} did not start; the ledger still names it: {exc}\n")
 
     def _release(self, job_id: str, claim: dict[str, Any] | None) -> None:
         if not claim or not claim.get("url"):

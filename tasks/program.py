@@ -53,7 +53,7 @@ def as_exit(error: BaseException) -> Exit:
     from remote_training.errors import exit_code_for
 
     if isinstance(error, KeyboardInterrupt):
-        return Exit("interrupted", code=exit_code_for(error))
+        return Exit("terminated" if exit_code_for(error) == 143 else "interrupted", code=exit_code_for(error))
     return Exit(f"error: {error}", code=exit_code_for(error))
 
 
@@ -151,6 +151,21 @@ def _takes_next(arg: Any, inline: bool) -> bool:
     return bool(arg.takes_value and not inline and not arg.optional)
 
 
+def terminate_like_interrupt() -> None:
+    """SIGTERM (a `kill`, a CI runner's cancel) raises `Terminated`, a KeyboardInterrupt: every clean-up a
+    Ctrl-C gets runs (a claim given back, a started job's start recorded), then exit 143. Python's default
+    would end the process on the spot. The process's own command line only: never a Program in-process."""
+    import signal
+
+    from remote_training.errors import Terminated
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
+
+
 def leave(code: Any) -> None:
     """End the process with `code` as sys.exit would, without the interpreter's teardown: exit handlers
     run and stdout/stderr are flushed first. Threads still working (not daemons) get the normal exit."""
@@ -177,6 +192,8 @@ class RTProgram(Program):
     fast_exit = False  # only the process's own command line (`rt`, `inv`): never a Program run in-process
 
     def run(self, argv: Optional[List[str]] = None, exit: bool = True) -> None:
+        if self.fast_exit:
+            terminate_like_interrupt()
         try:
             super().run(argv, exit)
         except SystemExit as done:
@@ -271,6 +288,7 @@ def adopt(program: Any) -> None:
     if type(program) is Program:
         program.__class__ = RTProgram
         program.fast_exit = True  # Invoke's own command line, run as the process's main program
+        terminate_like_interrupt()
 
 
 program = RTProgram(name="rt", binary="rt", binary_names=["rt"])

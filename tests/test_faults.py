@@ -434,3 +434,56 @@ def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back
             assert "claimed a moment ago by winner (a on vm-train), which started" in result, result
             assert [e["job_id"] for e in record["launches"]] == ["winner"]
         assert 1.0 < took < 10, took
+
+
+def _record_and_container_agree(env, s3, out: str, killed_hard: bool, cleanup) -> str:  # noqa: F811
+    """After an interrupted launch to `out`: what runs there and what the records say. Returns which case."""
+    import json
+
+    running = [j for j in jobs_json(env, "--host", HOST).values() if j["output"] == out]
+    history = [e for e in json.loads(inv(env, "jobs.history", "--json").stdout) if e.get("output") == out]
+    bucket, key = out.removeprefix("s3://").split("/", 1)
+    try:
+        record = json.loads(s3.get_object(Bucket=bucket, Key=f"{key}.rt-runs/i/run.json")["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        record = None
+    claimed = [e["job_id"] for e in (record or {}).get("launches", [])]
+    for job in running:
+        cleanup.append((HOST, job["job_id"]))
+        inv(env, "jobs.stop", job["job_id"])  # frees the GPU for the next offset
+    if running:  # a container: jobs.list and jobs.history both show it, run.json names it
+        [job] = running
+        assert [e["job_id"] for e in history] == [job["job_id"]] and claimed == [job["job_id"]], (history, claimed)
+        if not killed_hard:  # interrupted, not killed: its start was recorded before it left
+            assert history[0].get("container"), history
+        return "started and recorded"
+    if not killed_hard:  # nothing runs: nothing claims the folder or counts in the history
+        assert claimed == [] and history == [], (claimed, history)
+    return "nothing started"
+
+
+def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_in_agreement(
+        jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
+    import signal
+
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    env = {**jobs_env, "RT_LEDGER": str(tmp_path / "ledger.jsonl")}
+    seen = {}
+    for how, sig in (("SIGINT", signal.SIGINT), ("SIGTERM", signal.SIGTERM), ("kill -9", signal.SIGKILL)):
+        for offset in (0.3, 0.6, 0.8, 1.0, 1.3, 2.0):
+            out = f"s3://checkpoints/{prefix}/{how.replace(' ', '')}-{offset}/"
+            proc = subprocess.Popen([sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out,
+                                     "--modality", "ee", "--exp-name", "i", "--steps", "5000000", "--host", HOST],
+                                    cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(offset)
+            proc.send_signal(sig)
+            stdout, stderr = proc.communicate(timeout=120)
+            assert "Traceback" not in stderr, (how, offset, stderr)
+            time.sleep(1)  # a compose run already under way on the host lands
+            try:
+                case = _record_and_container_agree(env, s3, out, sig == signal.SIGKILL, cleanup)
+            except AssertionError as disagree:
+                raise AssertionError((how, offset, proc.returncode, stdout[-300:], stderr[-600:], disagree)) from None
+            seen.setdefault(how, []).append((offset, proc.returncode, case))
+    assert all(code in (0, 130, 143, -9) for cases in seen.values() for _, code, _ in cases), seen
