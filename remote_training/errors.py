@@ -96,12 +96,18 @@ class SandboxError(RTError):
     exit_code = ExitCode.SANDBOX
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken like Ctrl-C (the same clean-ups run: a claim given back, a start recorded), exit 143."""
+
+
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error: the one place this mapping lives."""
     if isinstance(error, JobFailed) and getattr(error, "job_exit", None):
         return int(error.job_exit)  # jobs.wait passes the job's own code through
     if isinstance(error, RTError):
         return int(error.exit_code)
+    if isinstance(error, Terminated):
+        return 143
     if isinstance(error, KeyboardInterrupt):
         return 130
     return int(ExitCode.ERROR)

@@ -76,8 +76,10 @@ def probe_host(runner: RemoteRunner, host: Host, *, command_timeout: float = 20.
         out.gpu, out.gpu_mem_total_mb, out.gpu_mem_used_mb = snap.gpu, snap.gpu_total_mb, snap.gpu_used_mb
         out.gpu_util_pct = snap.gpu_util_pct
         out.jobs = list(snap.active_jobs)
-        if snap.docker_error:
-            out.error = "docker: " + snap.docker_error
+        said = [f"docker: {snap.docker_error}" if snap.docker_error else "",
+                f"nvidia-smi: {snap.smi_error}" if snap.smi_error else "",
+                *[f"GPU {i} {g.problem}" for i, g in enumerate(snap.gpus) if g.problem]]
+        out.error = "; ".join(s for s in said if s) or None  # a part the snapshot could not read is said
     out.seconds = time.monotonic() - started
     return out
 

@@ -15,6 +15,7 @@ from . import preflight, storage
 from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
+from .snapshot import ENDED
 
 
 class LaunchGuard:
@@ -33,6 +34,7 @@ class LaunchGuard:
         self.echo = echo or (lambda line: print(line))
         self.reports: dict[str, preflight.PreflightReport] = {}
         self.claims: dict[str, dict[str, Any] | None] = {}
+        self.intents: set[str] = set()  # launches whose intent is in the ledger
 
     def _prefetch_s3(self) -> None:
         """Make the S3 client in the background (botocore's, when static keys do not do, takes a quarter
@@ -89,7 +91,8 @@ class LaunchGuard:
             self._prefetch_s3()  # overlaps the SSH checks
         # The output is claimed (its run.json written) as soon as it is known free; taken back below
         # when another check fails, or by abandon() when the launch itself fails.
-        claim = {"entry": self.ledger.entry(spec)} if spec.run_folder and not self.runner.dry_run else None
+        claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing}
+                 if spec.run_folder and not self.runner.dry_run else None)
 
         def check(probed: Any) -> preflight.PreflightReport:
             try:
@@ -121,6 +124,14 @@ class LaunchGuard:
         for note in report.notes:
             self.echo(f"preflight: {note}")
 
+    def intent(self, spec: Any) -> None:
+        """The ledger's launch line, written before the launch may start anything (run.json's claim already
+        is): a launch killed at any point after this is in jobs.history. Raises when it cannot be written:
+        no job without a record."""
+        claim = self.claims.get(spec.job_id)
+        self.ledger.launch(claim["entry"] if claim else self.ledger.entry(spec))
+        self.intents.add(spec.job_id)
+
     def record(self, spec: Any, result: Any) -> None:
         if getattr(result, "dry_run", False):
             return
@@ -130,13 +141,44 @@ class LaunchGuard:
         if report and report.checkpoint:
             extra["checkpoint"] = report.checkpoint.url
         claim = self.claims.get(spec.job_id)
-        try:  # local only: run.json was written when the output was claimed
+        try:
             self.ledger.start(spec, image_digest=report.image_digest if report else None, extra=extra,
                               entry=claim["entry"] if claim else None)
         except (OSError, RTError) as exc:  # the job runs either way; a lost record is a warning, not a failure
             import sys
 
             sys.stderr.write(f"warning: {spec.job_id} started but was not recorded in the ledger: {exc}\n")
+        if claim and claim.get("url") and extra.get("container"):
+            try:  # run.json says the launch started: a launch that lost the race for the folder stops waiting
+                storage.update_run(self.s3, claim["url"], spec.job_id, {"container": extra["container"]})
+            except RTError as exc:
+                import sys
+
+                sys.stderr.write(f"warning: {spec.job_id} started; its start is not in {claim['url']}: {exc}\n")
+
+    def still_writing(self, launch: dict[str, Any]) -> str | None:
+        """Whether an earlier launch of the run folder (a run.json entry) may still write there: where it
+        runs, or why that cannot be told (its host silent, its target's API down: unknown is still
+        writing); None once its container is gone or ended."""
+        from .snapshot import take
+
+        job_id, where = launch.get("job_id") or "", launch.get("host") or ""
+        target = self.inventory.serverless_target(where) if where else None
+        if target is not None:
+            from .serverless import jobs as serverless
+
+            try:
+                found = serverless.find(self.inventory, job_id, [target])
+            except RTError as exc:
+                return f"{where} did not answer ({exc.message}): it may still run"
+            return f"it is {found.job.state} on {where}" if found and found.job.state not in ENDED else None
+        try:
+            host = self.runner.inventory.get(where)
+            snap = take(self.runner, host)
+        except RTError as exc:
+            return f"{where or 'its host'} did not answer ({exc.message}): it may still run"
+        live = [c for c in snap.containers if c.job_id == job_id and c.state not in ENDED]
+        return f"it is {live[0].state} on {where}" if live else None
 
     def _cost_facts(self, spec: Any, extra: dict[str, Any]) -> dict[str, Any]:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""
@@ -147,8 +189,15 @@ class LaunchGuard:
         return launch_facts(where, spec, **chosen) if where is not None else {}
 
     def abandon(self, spec: Any) -> None:
-        """The launch failed after the checks passed: take its claim on the output back."""
+        """The launch failed after the checks passed: take its claim on the output back, and its intent."""
         self._release(spec.job_id, self.claims.pop(spec.job_id, None))
+        if spec.job_id in self.intents:
+            try:
+                self.ledger.abandoned(spec.job_id)
+            except OSError as exc:
+                import sys
+
+                sys.stderr.write(f"warning: {spec.job_id} did not start; the ledger still names it: {exc}\n")
 
     def _release(self, job_id: str, claim: dict[str, Any] | None) -> None:
         if not claim or not claim.get("url"):

@@ -26,6 +26,7 @@ from .fleet_status import HostStatus, fleet_status
 from .inventory import Host
 from .providers import State
 from .remote import RemoteRunner, describe
+from .snapshot import ENDED
 from .state import state_dir
 
 KEEP_SECONDS = 7 * 24 * 3600  # samples older than this are dropped
@@ -51,35 +52,54 @@ class Sample:
     jobs: int
     util: int | None
     idle: bool
+    why: str = ""  # why_busy's answer (empty when idle; absent from samples written before it)
 
     @classmethod
     def of(cls, status: HostStatus, threshold: float, t: float | None = None) -> "Sample":
+        why = why_busy(status, threshold) or ""
         return cls(t if t is not None else time.time(), status.state, status.reachable, len(status.jobs),
-                   status.gpu_util_pct, not why_busy(status, threshold))
+                   status.gpu_util_pct, not why, why)
 
 
 GPU_MEMORY_FLOOR_MB = 1024  # what a driver and a display hold with no work on the GPU
-WORK_STATES = ("created", "running", "restarting", "paused", "removing")  # all but exited and dead
 
 
 def why_busy(status: HostStatus, threshold: float) -> str | None:
     """Why the host is not idle now (None when it is). Only a host known to do nothing is idle: a
-    probe that failed or left anything unknown counts as work, never as idle."""
+    probe that failed or left anything unknown counts as work, never as idle: a container row that
+    did not parse, a container in any state but ended (an unreadable state too), whoever started it,
+    and a GPU reading that is missing or out of its range."""
     snap = status.snapshot
     if status.state != State.RUNNING.value or status.reachable is not True or snap is None:
         return f"not known idle ({status.state}, {'reachable' if status.reachable else 'no answer'})"
     if snap.docker_error or snap.smi_error:
         return f"probe incomplete: {snap.docker_error or snap.smi_error}"
-    work = [c for c in snap.containers if c.state in WORK_STATES and (c.job_id or c.project)]
-    if work:  # our jobs in any state but ended, and compose containers started by hand without our label
-        return f"{len(work)} job container(s): {', '.join(c.job_id or c.name for c in work[:3])}"
+    if snap.bad_rows:
+        return f"{snap.bad_rows} container row(s) unreadable: unknown counts as work"
+    work = [c for c in snap.containers if c.state not in ENDED]
+    if work:  # our jobs, compose containers started by hand, and containers of unknown origin alike
+        return f"{len(work)} container(s) at work: {', '.join(_origin(c) for c in work[:3])}"
     if snap.leases:
         return f"{snap.leases} launch(es) under way (pulling)"
-    if snap.gpu_used_mb is None or snap.gpu_used_mb > GPU_MEMORY_FLOOR_MB:
-        return f"GPU memory in use: {snap.gpu_used_mb if snap.gpu_used_mb is not None else 'unknown'} MiB"
+    odd = [f"GPU {i} {g.problem}" for i, g in enumerate(snap.gpus) if g.problem]
+    if odd:
+        return "; ".join(odd) + ": unknown counts as work"
+    if any(g.used_mb is None for g in snap.gpus) or snap.gpu_used_mb is None:
+        return "GPU memory in use: unknown"
+    if snap.gpu_used_mb > GPU_MEMORY_FLOOR_MB:
+        return f"GPU memory in use: {snap.gpu_used_mb} MiB"
     if snap.gpu_util_pct is None or snap.gpu_util_pct >= threshold:
         return f"GPU utilization {snap.gpu_util_pct if snap.gpu_util_pct is not None else 'unknown'} %"
     return None
+
+
+def _origin(container) -> str:
+    """A working container as the reap table names it: our job, a compose project's, or of unknown origin."""
+    if container.job_id:
+        return container.job_id
+    state = "" if container.state in ("running", "created", "paused", "restarting") else f", state {container.state}"
+    where = f"compose project {container.project}" if container.project else "unknown origin: no rt.job label, not compose"
+    return f"{container.name} ({where}{state})"
 
 
 class SampleStore:
@@ -153,7 +173,7 @@ def idle_for_window(samples: Sequence[Sample], now: float, window: float, max_ga
     busy = [s for s in relevant if not s.idle]
     if busy:
         last = busy[-1]
-        why = "jobs running" if last.jobs else ("unreachable" if not last.reachable else f"GPU {last.util}%")
+        why = last.why or ("jobs running" if last.jobs else ("unreachable" if not last.reachable else f"GPU {last.util}%"))
         return False, f"not idle {now - last.t:.0f}s ago ({why})"
     gaps = [b.t - a.t for a, b in zip(relevant, relevant[1:])]
     if gaps and max(gaps) > max_gap:

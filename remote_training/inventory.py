@@ -35,10 +35,21 @@ RESERVED_NAMES = {"auto", "all"}
 SSH_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@)?"
                     r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9_.-]*))"
                     r"(?::(?P<port>\d{1,5}))?$")
-# compose: plain words only (no shell metacharacters, no quoting), an executable first, naming compose last.
+# compose: a compose command and nothing else: plain words (no shell metacharacters, no quoting), the program
+# docker/podman (then `compose`) or docker-compose/podman-compose, by name or absolute path, and only the flags
+# below. Nothing may run first (`touch /tmp/x docker-compose`, `sudo ...`, `env X=1 ...`).
 COMPOSE_WORD_RE = re.compile(r"^[A-Za-z0-9_./+=:@,-]+$")
-COMPOSE_FIX = ("write compose: docker compose (or docker-compose, podman compose, sudo docker compose): "
-               "plain words, an executable first, ending in compose or *-compose")
+ENGINES = {"docker", "podman"}  # `ENGINE [its flags] compose [compose flags]`
+COMPOSE_PROGRAMS = {"docker-compose", "podman-compose"}  # `PROGRAM [compose flags]`
+# Flags that only choose which engine or project (each takes one value, `--x v` or `--x=v`), or a mode.
+ENGINE_FLAGS = {"--context", "-c", "--connection", "--log-level", "-l"}
+COMPOSE_FLAGS = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file", "--profile",
+                 "--ansi", "--progress", "--parallel"}
+COMPOSE_SWITCHES = {"--compatibility"}
+COMPOSE_FIX = ("write compose: docker compose (or docker-compose, podman compose, an absolute path to one of "
+               "these), with only -f/--file, -p/--project-name, --project-directory, --env-file, --profile, "
+               "--ansi, --progress, --parallel, --compatibility after compose (--context before it); "
+               "nothing that runs first")
 MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:G|GB|GiB)?\s*$", re.IGNORECASE)
 
 
@@ -179,10 +190,12 @@ def compose_problem(value: Any) -> str | None:
     """Why `compose:` is not a compose command we may run, or None.
 
     The rule: plain words separated by spaces (letters, digits and `_ . / + = : @ , -`, so no
-    shell metacharacters, quotes or `~`), the first an executable name or path (not an option),
-    and the last `compose` or a name ending in `-compose`: `docker compose`, `docker-compose`,
-    `podman compose`, `sudo docker compose`, `/usr/local/bin/docker-compose`,
-    `docker --context gpu compose`. Jobs append their own arguments to these words.
+    shell metacharacters, quotes or `~`); first the program, `docker` or `podman` followed by
+    `compose`, or `docker-compose` / `podman-compose`, by name or by absolute path (no `..`); then
+    only flags that pick the engine or the project (`ENGINE_FLAGS` before `compose`, `COMPOSE_FLAGS`
+    after it), each with its one value. So `docker compose`, `/usr/local/bin/docker-compose`,
+    `docker --context gpu compose -p team`; never a program that runs first (`sudo`, `env`,
+    `touch /tmp/x docker-compose`). Jobs append their own arguments to these words.
     """
     if not isinstance(value, str) or not value.split():
         return f"must be a command, got {value!r}"
@@ -192,20 +205,54 @@ def compose_problem(value: Any) -> str | None:
         return f"{value!r} holds shell metacharacters or quotes ({bad[0]!r}); it is not run through a shell"
     if words[0].startswith("-"):
         return f"{value!r} starts with an option, not a program"
-    last = words[-1].rsplit("/", 1)[-1]
-    if last != "compose" and not last.endswith("-compose"):
-        return f"{value!r} is not a compose command"
+    program = words[0]
+    if "/" in program and (not program.startswith("/") or ".." in program.split("/")):
+        return f"{value!r}: the program {program!r} must be a bare name or an absolute path without '..'"
+    name = program.rsplit("/", 1)[-1]
+    if name in COMPOSE_PROGRAMS:
+        return _compose_flags_problem(value, words[1:], COMPOSE_FLAGS, COMPOSE_SWITCHES)
+    if name not in ENGINES:
+        return f"{value!r} is not a compose command: {program!r} would run first"
+    if "compose" not in words[1:]:
+        return f"{value!r} is not a compose command: no 'compose' after {program!r}"
+    at = words.index("compose", 1)
+    return (_compose_flags_problem(value, words[1:at], ENGINE_FLAGS, set())
+            or _compose_flags_problem(value, words[at + 1:], COMPOSE_FLAGS, COMPOSE_SWITCHES))
+
+
+def _compose_flags_problem(value: str, words: list[str], valued: set[str], switches: set[str]) -> str | None:
+    """Each word a known flag, with its one value (`-f x` or `--file=x`); anything else is not data."""
+    i = 0
+    while i < len(words):
+        flag, eq, inline = words[i].partition("=")
+        if flag in switches and not eq:
+            i += 1
+        elif flag in valued and eq and inline:
+            i += 1
+        elif flag in valued and not eq and i + 1 < len(words) and not words[i + 1].startswith("-"):
+            i += 2
+        elif flag in valued:
+            return f"{value!r}: {flag} needs one value"
+        else:
+            return f"{value!r}: {words[i]!r} is not a flag a compose command may carry here"
     return None
 
 
 def _workdir_problem(value: Any) -> str | None:
+    """A folder of its own on the host: absolute, or relative to the login's home (`~/x` or `x`), and never
+    climbing out of where it says (`..`)."""
     if not isinstance(value, str) or not value.strip():
         return f"must be a folder on the host, got {value!r}"
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         return f"{value!r} holds control characters"
-    if value.strip().startswith("-"):
+    text = value.strip()
+    if text.startswith("-"):
         return f"{value!r} starts with '-', which cd would read as an option"
-    if value.strip() in ("/", "~", "~/"):
+    if text.startswith("~") and not (text == "~" or text.startswith("~/")):
+        return f"{value!r} names another user's home; only ~/ (the login's own) is meant"
+    if ".." in text.split("/"):
+        return f"{value!r} climbs out with '..'; write the folder itself, absolute or under the home"
+    if text.rstrip("/") in ("", "~", ".", "~/.") or text in ("./",):
         return f"{value!r} is a whole home or root folder; jobs write files into it"
     return None
 

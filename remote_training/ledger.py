@@ -185,6 +185,14 @@ class Ledger:
         self._append({"event": "start", **record})
         return record
 
+    def launch(self, entry: Mapping[str, Any]) -> None:
+        """A launch about to start (its `start` line follows once it did): written before anything starts."""
+        self._append({"event": "launch", **entry})
+
+    def abandoned(self, job_id: str) -> None:
+        """A launch that provably did not start: its intent no longer counts (history, cost)."""
+        self._append({"event": "abandoned", "job_id": job_id})
+
     def finish(self, job_id: str, exit_code: int, *, s3: Any = None, ended: str | None = None) -> dict[str, Any] | None:
         """Record a job's end; also in its run.json when an S3 client is given."""
         event = {"event": "end", "job_id": job_id, "ended": ended or now(), "exit_code": int(exit_code)}
@@ -210,7 +218,9 @@ class Ledger:
             if not isinstance(event, dict) or "job_id" not in event:
                 continue
             record = merged.setdefault(event["job_id"], {"job_id": event["job_id"]})
-            if event.get("event") == "end":
+            if event.get("event") == "abandoned":
+                merged.pop(event["job_id"])  # it did not start: not a launch of the history
+            elif event.get("event") == "end":
                 record.update(ended=event.get("ended"), exit_code=event.get("exit_code"))
             else:
                 record.update({k: v for k, v in event.items() if k != "event"}

@@ -225,6 +225,11 @@ class RemoteRunner:
             if "known_hosts" in text or "not found in" in text:
                 raise UnreachableError(f"{where}: host key unknown, refusing to connect",
                                        f"verify {what} and add its key: ssh {name} once, or ssh-keyscan") from exc
+            if "protocol banner" in text or "No existing session" in text:
+                # the port took the connection but no sshd spoke within the banner timeout (a hung sshd or
+                # machine): paramiko says one or the other depending on where the wait ended
+                raise UnreachableError(f"{where}: no SSH answer within {self.connect_timeout:g}s (the port took the "
+                                       "connection, no sshd spoke)", f"check {what}'s sshd (inv vm.status)") from exc
             if "Timeout opening channel" in text:
                 raise UnreachableError(f"{where}: jump host {via} did not reach it within {self.connect_timeout:g}s",
                                        f"check that {who} is up and that {via} can reach {conn.host}:{conn.port}"
@@ -412,6 +417,8 @@ def _connection_class() -> Any:
     if _CONNECTION_CLASS is None:
         from fabric import Connection
 
+        _quiet_ssh_library()
+
         class CheckedConnection(Connection):
             def open(self) -> Any:
                 if self.is_connected:
@@ -431,6 +438,18 @@ def _connection_class() -> Any:
 
         _CONNECTION_CLASS = CheckedConnection
     return _CONNECTION_CLASS
+
+
+def _quiet_ssh_library() -> None:
+    """paramiko logs every transport failure at ERROR (`Exception (client): ...`, then its traceback line by
+    line) from its own thread; with no handler configured, Python's last-resort handler prints those to
+    stderr beside the one line per host that the caller already says. Its records stop at its own logger
+    (a caller that wants them can still give `paramiko` a handler of its own)."""
+    import logging
+
+    library = logging.getLogger("paramiko")
+    library.addHandler(logging.NullHandler())
+    library.propagate = False
 
 
 def _split_hop(spec: str) -> tuple[str | None, str, int | None]:

@@ -62,6 +62,13 @@ def check_output(s3: Any, spec: Any, found: Any, claim: dict[str, Any] | None = 
     from .ledger import record_url
 
     url = record_url(spec.run_folder)
+    if (spec.resume or spec.force) and claim.get("still_writing"):
+        busy = _live_writers(s3, url, claim["still_writing"])
+        if busy:  # one live writer per output: --resume/--force join a run, never a running one
+            flag = "--resume" if spec.resume else "--force"
+            return [("output", f"{flag}: {spec.run_folder} is still being written by {job} ({why})",
+                     f"stop it first (inv jobs.stop {job}) or wait for it (inv jobs.wait {job})")
+                    for job, why in busy]
     try:
         storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force), folder=spec.run_folder)
     except storage.ClaimTaken as exc:
@@ -70,6 +77,13 @@ def check_output(s3: Any, spec: Any, found: Any, claim: dict[str, Any] | None = 
         return [("output", f"could not claim {spec.run_folder}: {exc.message}", exc.fix or "check S3 and retry")]
     claim["url"] = url
     return []
+
+
+def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], str | None]) -> list[tuple[str, str]]:
+    """(job, where it runs) for each launch in run.json with no recorded end that still runs."""
+    record, _ = storage.read_run(s3, url)
+    open_launches = [e for e in (record or {}).get("launches", []) if e.get("exit_code") is None and e.get("job_id")]
+    return [(e["job_id"], why) for e in open_launches if (why := still_writing(e))]
 
 
 def _output_rows(s3: Any, spec: Any, found: Any) -> list[Row]:

@@ -48,15 +48,27 @@ SS_LISTEN = ["ss", "-Hltn"]
 MARK = "--rt-snapshot--"
 LEASES = ".rt-leases"  # under the login's home: one file per launch between its pull and its start
 LEASE_MINUTES = 180  # an older lease is a launch that died without its cleanup: not counted
+# Each reader runs under the host's own `timeout` (coreutils: TERM to the reader's process group at the
+# limit, KILL `-k` seconds later), so a hung nvidia-smi or docker is ended on the host, not left behind
+# one per probe; the limit is under the snapshot's SSH timeout (take's 20 s). Exit 124/137: it was ended.
+READ_LIMIT_S, KILL_AFTER_S = 12, 3
+TIMED_OUT = (124, 137)
+
+
+def bounded(argv: Sequence[str]) -> list[str]:
+    """`argv` under the host's `timeout`, killed there at READ_LIMIT_S."""
+    return ["timeout", "-k", str(KILL_AFTER_S), str(READ_LIMIT_S), *argv]
+
+
 # Side by side: docker and ss into a private temporary folder, nvidia-smi in the foreground (it can
 # take a while to wake the driver); then each section after a line naming it and its exit status.
 # Fixed text, no user input; each piece quoted like any remote command.
 def body(finished: bool = True) -> str:
     """The snapshot's shell text; `finished`: list finished containers too (`docker ps -a`)."""
     docker_ps = DOCKER_PS if finished else [a for a in DOCKER_PS if a != "-a"]
-    return (f't=$(mktemp -d) || exit 1; {quote_command(docker_ps)} >"$t/d" 2>&1 & p=$!; '
-            f'{quote_command(SS_LISTEN)} >"$t/l" 2>&1 & q=$!; '
-            f'{quote_command(SMI_QUERY)} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
+    return (f't=$(mktemp -d) || exit 1; {quote_command(bounded(docker_ps))} >"$t/d" 2>&1 & p=$!; '
+            f'{quote_command(bounded(SS_LISTEN))} >"$t/l" 2>&1 & q=$!; '
+            f'{quote_command(bounded(SMI_QUERY))} 2>&1; s=$?; wait $p; d=$?; wait $q; l=$?; '
             f'echo "{MARK} smi $s"; echo "{MARK} docker $d"; cat "$t/d"; echo "{MARK} ss $l"; cat "$t/l"; '
             f'echo "{MARK} leases 0"; find "$HOME/{LEASES}" -type f -mmin -{LEASE_MINUTES} 2>/dev/null; '
             f'echo "{MARK} end"; rm -rf "$t"')
@@ -71,18 +83,22 @@ COMMAND = ["sh", "-c", BODY + "; [ $s -eq 0 ] || exit $s; exit $d"]
 
 EXITED_RE = re.compile(r"^Exited \((-?\d+)\)\s*(.*)$")
 PORT_RE = re.compile(r"(?:^|[\s,])\[?[0-9a-fA-F:.]*\]?:(\d+)(?:-(\d+))?->[\d-]+/(?:tcp|udp)")
-ACTIVE = ("running", "restarting", "paused")  # what a plain `docker ps` lists: the container holds its host
+ACTIVE = ("running", "restarting", "paused")
+ENDED = ("exited", "dead")  # docker's two states of a container that does nothing any more  # what a plain `docker ps` lists: the container holds its host
 
 
 # -- the records ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Gpu:
-    """One row of nvidia-smi's query; None where it printed [N/A] (or anything not a number)."""
+    """One row of nvidia-smi's query; None where it printed [N/A], or a value that is no reading: not a
+    number, or outside its range (a total of 0, used below 0 or above the total, utilization outside
+    0-100). `problem` says which, for a value that was there but could not be believed."""
 
     name: str
     total_mb: int | None
     used_mb: int | None
     util_pct: int | None
+    problem: str = ""
 
     @property
     def free_mb(self) -> int | None:
@@ -228,26 +244,38 @@ class SnapshotGroup(dict):
 def _number(text: str) -> int | None:
     try:
         return int(float(text.strip()))
-    except ValueError:
-        return None  # "[N/A]", "[Not Supported]", ""
+    except (ValueError, OverflowError):
+        return None  # "[N/A]", "[Not Supported]", "", "nan", "inf"
 
 
 def parse_smi(text: str) -> tuple[Gpu, ...]:
     """nvidia-smi's `name,memory.total,memory.used,utilization.gpu` CSV (noheader, nounits): one Gpu per row.
 
-    A field it cannot read ([N/A] on some boards) is None for that GPU only; lines that are not
-    GPU rows (an error message) are skipped. The name may itself hold commas: the numbers are
-    the last three fields.
+    A field it cannot read ([N/A] on some boards) is None for that GPU only. A field that is there but
+    no reading (`-5`, `250`, a total of `0`, `abc`) is None too, and the GPU's `problem` says so: what
+    cannot be believed is unknown, never a number that makes a busy GPU look idle. Lines that are no
+    GPU row (an error message: fewer than three fields, or no field a number or `[...]`) are skipped.
+    The name may itself hold commas: the numbers are the last three fields.
     """
     gpus = []
     for line in text.splitlines():
         if line.count(",") < 3:
             continue
         name, total, used, util = (p.strip() for p in line.rsplit(",", 3))
-        numbers = (total, used, util)
-        if not name or not all(_number(x) is not None or x.startswith("[") for x in numbers):
+        if not name or all(_number(x) is None and not x.startswith("[") for x in (total, used, util)):
             continue
-        gpus.append(Gpu(name, _number(total), _number(used), _number(util)))
+        values = {"memory.total": _number(total), "memory.used": _number(used), "utilization.gpu": _number(util)}
+        limits = {"memory.total": (1, None), "memory.used": (0, values["memory.total"]), "utilization.gpu": (0, 100)}
+        problems = []
+        for (field_name, value), raw in zip(values.items(), (total, used, util)):
+            low, high = limits[field_name]
+            if value is None and raw.startswith("["):
+                continue  # [N/A]: unknown on this board, said by nvidia-smi itself
+            if value is None or value < low or (high is not None and value > high):
+                problems.append(f"{field_name} {raw!r}")
+                values[field_name] = None
+        gpus.append(Gpu(name, values["memory.total"], values["memory.used"], values["utilization.gpu"],
+                        "reading out of range: " + ", ".join(problems) if problems else ""))
     return tuple(gpus)
 
 
@@ -322,12 +350,16 @@ def parse(host: str, text: str) -> HostSnapshot:
     smi_status = sections["smi"][0]
     gpus = parse_smi(smi_text)
     smi_error = ""
-    if smi_status != 0 or not gpus:
+    if smi_status in TIMED_OUT:
+        smi_error = f"nvidia-smi gave no answer within {READ_LIMIT_S} s (ended on the host)"
+    elif smi_status != 0 or not gpus:
         smi_error = f"nvidia-smi exited {smi_status}: " if smi_status else "nvidia-smi printed no GPU: "
         smi_error += smi_text.strip()[-200:] or "no output"
     docker_status, docker_text = sections["docker"]
     containers, bad, docker_error = [], 0, ""
-    if docker_status != 0:
+    if docker_status in TIMED_OUT:
+        docker_error = f"docker ps gave no answer within {READ_LIMIT_S} s (ended on the host)"
+    elif docker_status != 0:
         docker_error = f"docker ps exited {docker_status}: {docker_text.strip()[-200:]}"
     else:
         for line in docker_text.splitlines():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,14 +209,22 @@ def _put_run(s3: Any, url: str, record: dict[str, Any], *, etag: str | None) -> 
         raise
 
 
-def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder: str | None = None) -> None:
+WINNER_WAIT_S = 45.0  # how long a launch that lost the race waits to see the winner start or give its claim back
+
+
+def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder: str | None = None,
+              wait: float = WINNER_WAIT_S) -> None:
     """Claim a run folder by writing its record before the job starts.
 
-    A fresh run creates run.json only if it is absent: of two racing launches exactly one wins, the
-    other gets ClaimTaken naming the winner. `append` (--resume, --force) keeps the earlier launches
-    and adds this one, conditional on the version read (retried when another writer got in between).
-    `folder`: the run folder, named in the refusal.
+    A fresh run creates run.json only if it is absent: of two racing launches exactly one wins. The
+    other waits (up to `wait` s) to see what the winner does: when the winner gives its claim back
+    (a later check failed) it claims again; when the winner's launch records its start (its
+    container, `started_container`), or the wait ends, it gets ClaimTaken naming that winner, a
+    launch that started or is still starting. `append` (--resume, --force) keeps the earlier
+    launches and adds this one, conditional on the version read (retried when another writer got in
+    between). `folder`: the run folder, named in the refusal.
     """
+    deadline = time.monotonic() + wait
     for _ in range(5):
         record, etag = read_run(s3, url) if append else (None, None)
         launches = list((record or {}).get("launches", []))
@@ -225,12 +234,24 @@ def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder:
         except ClaimTaken:
             if append:
                 continue
-            winner, _ = read_run(s3, url)
-            last = ((winner or {}).get("launches") or [{}])[-1]
+            last = _await_winner(s3, url, deadline)
+            if last is None:
+                continue  # the winner gave its claim back: this launch may have the folder
+            state = "started" if last.get("container") else "was still starting"
             raise ClaimTaken(f"{folder or url} was claimed a moment ago by {last.get('job_id', 'another launch')} "
-                             f"({last.get('user', '?')} on {last.get('host', '?')})",
+                             f"({last.get('user', '?')} on {last.get('host', '?')}), which {state}",
                              "choose another --exp-name or --output, or add --resume to join that run") from None
     raise ClaimTaken(f"{url} kept changing while this launch tried to add itself", "retry")
+
+
+def _await_winner(s3: Any, url: str, deadline: float) -> dict[str, Any] | None:
+    """The winning launch's entry once it has started (or at the deadline); None once its claim is gone."""
+    while True:
+        winner, _ = read_run(s3, url)
+        last = ((winner or {}).get("launches") or [None])[-1]
+        if last is None or last.get("container") or time.monotonic() >= deadline:
+            return last
+        time.sleep(0.5)
 
 
 def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any]) -> bool:

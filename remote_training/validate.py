@@ -112,9 +112,18 @@ def _integer(kind: str, value: object) -> int:
 
 
 def port(value: object) -> int:
+    """One port number (`8000`): not a range, not a docker `-p` mapping, not 0 (never "the default")."""
     number = _integer("port", value)
     if not PORT_MIN <= number <= PORT_MAX:
         raise InputError(f"port {number} is out of range", f"use a port in {PORT_MIN}-{PORT_MAX}, e.g. 9000")
+    return number
+
+
+def count(value: object, kind: str = "count") -> int:
+    """A whole number of at least 0 (`--tail 0`: no old lines)."""
+    number = _integer(kind, value)
+    if number < 0:
+        raise InputError(f"{kind} must be 0 or more, got {number}", f"give {kind} as a number, e.g. 50")
     return number
 
 
@@ -213,6 +222,26 @@ def s3_folder(value: object, kind: str = "output") -> str:
         raise InputError(f"{kind} {text!r} is a bucket root",
                          f"write a folder inside the bucket, e.g. s3://{bucket}/my_run/")
     return text
+
+
+def output_apart(inputs: Iterable[object], output: object) -> list[InputError]:
+    """The output folder shares no prefix with an input folder (both read as folders, `s3://b/x` is
+    `s3://b/x/`): a job writing inside its input, or over it, reads what it writes, and a syncing
+    writer (pos3's mirror deletes what is not its own) removes the input. Malformed URLs are s3_url's."""
+    if not isinstance(output, str) or not output.startswith("s3://"):
+        return []
+    out = output.strip().rstrip("/") + "/"
+    problems = []
+    for given in inputs:
+        if not isinstance(given, str) or not given.startswith("s3://"):
+            continue
+        src = given.strip().rstrip("/") + "/"
+        if out.startswith(src) or src.startswith(out):
+            where = "is" if out == src else "is inside" if out.startswith(src) else "holds"
+            problems.append(InputError(f"output {output!r} {where} the input {given!r}",
+                                       "give the output a folder of its own, beside the input: "
+                                       "neither inside it nor holding it"))
+    return problems
 
 
 JOB_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

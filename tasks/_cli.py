@@ -7,13 +7,13 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Dict, List, Set
 
-from invoke import task
+from invoke import Task, task
 
 from remote_training.errors import RTError
 
-from .program import CHECKOUT, FILE_FLAGS, as_exit
+from .program import CHECKOUT, FILE_FLAGS, HELP_LETTER, as_exit
 from .program import optional_positional  # noqa: F401  (for the task modules)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +101,34 @@ def runner(c: Any, *, dry_run: bool = False, inventory: Any = None):
                         connect_timeout=float(setting(c, "hosts.connect_timeout")))
 
 
+class RTTask(Task):
+    """A task whose flags never take `-h`: that is Invoke's `--help`, so `TASK -h` always prints help.
+
+    Invoke hands a parameter the first free letter of its name as a short flag (`--host` got `-h`, so
+    `rt vm.reap -h` ran a reap). The letter is still counted as taken, so every other flag keeps the
+    short flag it had; only `-h` is gone from the task's flags (`arg_opts` is Task's public hook).
+    """
+
+    def get_arguments(self, ignore_unknown_help: Any = None) -> List[Any]:
+        kept = dict(self.help)  # Invoke's arg_opts pops each flag's help: a second program run would lose it
+        try:
+            return super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = kept
+
+    def arg_opts(self, name: str, default: Any, taken_names: Set[str]) -> Dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        if HELP_LETTER in opts["names"][1:]:
+            opts["names"] = [n for n in opts["names"] if n != HELP_LETTER]
+            taken_names.add(HELP_LETTER)  # as Invoke would have: later flags pick the same letters
+        return opts
+
+
 def rt_task(*args: Any, **kwargs: Any) -> Callable:
     """`@task` whose core errors leave as `invoke.Exit` (one stderr line, the typed exit code), by
-    `program.as_exit`: the same whether the task runs from the command line or is called from Python."""
+    `program.as_exit`: the same whether the task runs from the command line or is called from Python.
+    Its flags never take `-h` (`RTTask`)."""
+    kwargs.setdefault("klass", RTTask)
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)

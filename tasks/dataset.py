@@ -24,8 +24,8 @@ def convert(c, dataset, output, observation=None, action=None, codec=None, fps=N
     """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert / lerobot-convert)."""
     from remote_training.jobs.services import Convert, SmolvlaConvert
 
-    job = (SmolvlaConvert if smolvla else Convert)(dataset, output, int(fps) if fps else None, observation, action,
-                                                   codec)
+    job = (SmolvlaConvert if smolvla else Convert)(dataset, output, fps, observation, action,
+                                                   codec)  # fps checked with the other options
     start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
 
 

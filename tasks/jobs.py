@@ -28,7 +28,7 @@ def _where(inventory, host):
 
 def _find(c, job, host, dry_run=False):
     """(runner, container job) or (runner, serverless Found): fixed hosts first, then the serverless targets."""
-    from remote_training.errors import InputError
+    from remote_training.errors import InputError, UnreachableError
     from remote_training.jobs import monitor
     from remote_training.validate import job_ref
 
@@ -36,15 +36,22 @@ def _find(c, job, host, dry_run=False):
     run = runner(c, dry_run=dry_run, inventory=inventory)
     job_ref(job)  # an empty or malformed reference is refused before any host is asked
     hosts, targets = _where(inventory, host)
+    silent = None  # a fixed host that did not answer: said if the serverless targets do not have the job either
     if hosts:
         try:
             return run, monitor.find_job(run, hosts, job)
+        except UnreachableError as exc:
+            if not targets:
+                raise
+            silent = exc
         except InputError as exc:
             if not targets or "no job" not in exc.message:
                 raise
     from remote_training.serverless import jobs as serverless
 
     found = serverless.find(inventory, job, targets)
+    if found is None and silent is not None:
+        raise silent
     if found is None:
         names = ", ".join(h.name for h in [*hosts, *targets])
         raise InputError(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
@@ -96,17 +103,18 @@ def logs(c, job, follow=False, tail=None, host=None):
     """A job's log (stdout and stderr), from its host."""
     from remote_training.jobs import monitor
 
+    from remote_training import validate
+
+    _tail = None if tail is None else validate.count(tail, "--tail")
     run, found = _find(c, job, host)
     secrets = handed_secrets(c, run.inventory)
     try:
         if _is_serverless(found):
             from remote_training.serverless import jobs as serverless
 
-            serverless.show_logs(found, follow_=follow, tail=int(tail) if tail else None, stream=sys.stdout,
-                                 secrets=secrets)
+            serverless.show_logs(found, follow_=follow, tail=_tail, stream=sys.stdout, secrets=secrets)
         else:
-            monitor.logs(run, found, tail=int(tail) if tail else None, follow=follow, stream=sys.stdout,
-                         secrets=secrets)
+            monitor.logs(run, found, tail=_tail, follow=follow, stream=sys.stdout, secrets=secrets)
     finally:
         run.close()
 
@@ -190,6 +198,9 @@ def wait(c, job, host=None, timeout=None, rt_codes=False):
 
     from ._jobrun import make_hooks
 
+    from remote_training import validate
+
+    limit = None if timeout is None else validate.duration(timeout, "--timeout")
     run, found = _find(c, job, host)
     try:
         ended = None  # a job that ended before this wait keeps its own end time (jobs.history --cost counts to it)
@@ -197,11 +208,11 @@ def wait(c, job, host=None, timeout=None, rt_codes=False):
             from remote_training.serverless import jobs as serverless
 
             ended = (found.resource.finished or None) if found.resource.final else None
-            code = serverless.wait(found, timeout=float(timeout) if timeout else None)
+            code = serverless.wait(found, timeout=limit)
             found = found.job
         else:
             ended = monitor.finished_at(run, found)  # None while it runs: then its end is when the wait sees it
-            code = monitor.wait(run, found, timeout=float(timeout) if timeout else None)
+            code = monitor.wait(run, found, timeout=limit)
         record_end(make_hooks(c, run, run.inventory), found.job_id, code, ended=ended)
     finally:
         run.close()
@@ -245,18 +256,20 @@ def clean(c, host=None, user=None, dry_run=False):
         # (a foreign container may carry any rt.job value): by container id, without -f.
         done = [j for j in jobs if j.job_id and j.container and j.state in monitor.FINISHED
                 and (user is None or j.user == user)]
-        for j in done:
-            monitor.remove(run, j)
+        removed, kept = monitor.remove_finished(run, done)
     finally:
         run.close()
     for name, error in sorted(group.failed.items()):
         warn(f"warning: {name} was not cleaned: {error}")
-    if not dry_run:
-        names = ", ".join(f"{j.job_id} ({j.host})" for j in done)
-        print(f"removed {len(done)} finished job(s)" + (f": {names}" if names else ""))
+    for j, why in kept:
+        warn(f"warning: kept {j.job_id} ({j.host}): {why}")
+    if not dry_run:  # what docker said it removed, and nothing else
+        names = ", ".join(f"{j.job_id} ({j.host})" for j in removed)
+        print(f"removed {len(removed)} finished job(s)" + (f": {names}" if names else ""))
     if group.failed:
-        raise Exit(f"error: {len(group.failed)} host(s) could not be cleaned: {', '.join(sorted(group.failed))}",
-                   code=4)
+        raise Exit(f"error: {len(group.failed)} host(s) could not be cleaned (named above)", code=4)
+    if kept:
+        raise Exit(f"error: {len(kept)} finished job(s) could not be removed (named above)", code=5)
 
 
 from ._history import COST_DEFAULTS, history  # noqa: E402  (the ledger's view, owned beside preflight)
@@ -281,7 +294,7 @@ def run(c, service, host=None, port=None, wait=False, replace=False, dry_run=Fal
     from ._jobrun import start
 
     start(c, ServiceRun(service, _passed_args()), host=host, dry_run=dry_run, wait=wait, replace=replace,
-          port=int(port) if port else None)
+          port=port)
 
 
 ns = Collection("jobs")

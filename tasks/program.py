@@ -5,7 +5,8 @@ Invoke's (private) parser:
 
 - `parse_tasks` reads the task part of the command line once, the way Invoke's parser will, before
   handing it over: `rt vm.stop --help` prints the task's help even though `host` is still missing
-  (plain Invoke 2.x and 3.x take `--help` for the host, invoke#982/#1084); a core flag typed where a
+  (plain Invoke 2.x and 3.x take `--help` for the host, invoke#982/#1084); `TASK -h` is the task's
+  help wherever it stands, even where a plain `@task`'s flag took `-h`; a core flag typed where a
   missing positional would swallow it (`rt vm.stop --dry train2`) goes to the core; and an image
   task's `names`, declared optional with `optional_positional`, arrives as "" when left out.
 - `execute` makes Invoke's `--dry` (`-R`, or `run.dry` in any config) a dry run of every task asked
@@ -40,7 +41,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKOUT = PROJECT_ROOT if (PROJECT_ROOT / "setup.cfg").is_file() else None
 # rt's core flags that name a file (remote_training/config_files.py): flag -> the config key it stands for
 FILE_FLAGS = {"hosts": "hosts.file", "catalog": "images.catalog"}
-HELP_TOKENS = ("--help", "-h")
+HELP_LETTER = "h"  # Invoke's `-h`, its `--help`: never a task's flag (`_cli.RTTask`), always help here
+HELP_TOKENS = ("--help", "-" + HELP_LETTER)
 
 # (task name, argument name) pairs that may be left out on the command line (they arrive as "").
 _OPTIONAL_POSITIONALS: set[tuple[str, str]] = set()
@@ -56,7 +58,7 @@ def as_exit(error: BaseException) -> Exit:
     from remote_training.errors import exit_code_for
 
     if isinstance(error, KeyboardInterrupt):
-        return Exit("interrupted", code=exit_code_for(error))
+        return Exit("terminated" if exit_code_for(error) == 143 else "interrupted", code=exit_code_for(error))
     return Exit(f"error: {error}", code=exit_code_for(error))
 
 
@@ -114,6 +116,10 @@ def scan(tokens: Sequence[str], contexts: Any, initial: ParserContext) -> Readin
                 flag, inline = token.partition("=")[0], True
             elif not token.startswith("--") and len(token) > 2:
                 flag, inline = token[:2], True  # -xVALUE, or a glob of short flags: no separate value
+            if flag in HELP_TOKENS and segment is not None:
+                # `TASK -h` is help even for a task whose own flag took `-h` (a plain `@task`): help never acts.
+                found.help_for = ctx
+                return found
         if ctx is not None and (flag in ctx.flags or flag in ctx.inverse_flags):
             arg = ctx.flags.get(flag)
             segment.waiting = bool(arg is not None and arg.takes_value and not inline)
@@ -150,6 +156,21 @@ def _takes_next(arg: Any, inline: bool) -> bool:
     return bool(arg.takes_value and not inline and not arg.optional)
 
 
+def terminate_like_interrupt() -> None:
+    """SIGTERM (a `kill`, a CI runner's cancel) raises `Terminated`, a KeyboardInterrupt: every clean-up a
+    Ctrl-C gets runs (a claim given back, a started job's start recorded), then exit 143. Python's default
+    would end the process on the spot. The process's own command line only: never a Program in-process."""
+    import signal
+
+    from remote_training.errors import Terminated
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
+
+
 def leave(code: Any) -> None:
     """End the process with `code` as sys.exit would, without the interpreter's teardown: exit handlers
     run and stdout/stderr are flushed first. Threads still working (not daemons) get the normal exit."""
@@ -177,6 +198,8 @@ class RTProgram(Program):
     file_flags = True  # --hosts, --catalog; not for `inv`, whose core flags Invoke parsed before adopting it
 
     def run(self, argv: Optional[List[str]] = None, exit: bool = True) -> None:
+        if self.fast_exit:
+            terminate_like_interrupt()
         try:
             super().run(argv, exit)
         except SystemExit as done:
@@ -291,6 +314,7 @@ def adopt(program: Any) -> None:
         program.__class__ = RTProgram
         program.fast_exit = True  # Invoke's own command line, run as the process's main program
         program.file_flags = False
+        terminate_like_interrupt()
 
 
 program = RTProgram(name="rt", binary="rt", binary_names=["rt"])

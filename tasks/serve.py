@@ -26,7 +26,7 @@ def groot(c, checkpoints=None, modality="ee", port=None, checkpoint=None, preset
     from remote_training.jobs.services import GrootServer
 
     job = GrootServer(checkpoints, checkpoint, None, modality, preset=preset)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)", "config_name": "OpenPI config name",
@@ -38,7 +38,7 @@ def openpi(c, checkpoints=None, port=None, checkpoint=None, config_name=None, pi
     from remote_training.jobs.services import OPENPI_CONFIG, OpenpiServer
 
     job = OpenpiServer(checkpoints, checkpoint, None, config_name or OPENPI_CONFIG, pipeline, ee_frame, preset=preset)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 LEROBOT_HELP = {**SERVE_HELP, "port": "host port to serve on (default 8000)",
@@ -66,7 +66,7 @@ def _lerobot_server(c, kind: str, checkpoints, port, checkpoint, pipeline, prese
     from remote_training.jobs import services
 
     job = getattr(services, kind)(checkpoints, checkpoint, None, pipeline, preset=preset)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=int(port) if port else None, replace=replace)
+    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={"target": "a server job id (or unique prefix), or a host or serverless target name to stop every "

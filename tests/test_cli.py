@@ -166,11 +166,32 @@ def test_task_help_wherever_it_is_asked(capsys, argv, name):
     assert code == 0 and err == "" and out.startswith(f"Usage: t [--core-opts] {name} "), (out, err)
 
 
-def test_a_tasks_own_short_flag_h_stays_its_own(capsys):
-    # `host` gets -h from Invoke: `stop -h` asks for the host's value, as in plain Invoke.
-    code, out, err = run_program(capsys, "stop", "-h")
-    assert code == 1 and "needed value" in err
-    assert run_program(capsys, "stop", "-h", "a")[1].strip() == "stop host='a' dry_run=False"
+def test_dash_h_is_help_even_where_a_plain_tasks_flag_took_it(capsys):
+    # `host` of a plain `@task` gets -h from Invoke; `stop -h` would ask for the host's value and
+    # `stop -h a` would stop host a. Here both print the help and run nothing.
+    for argv in (["stop", "-h"], ["stop", "-h", "a"], ["stop", "a", "-h"], ["stop", "-hx"]):
+        code, out, err = run_program(capsys, *argv)
+        assert code == 0 and err == "" and out.startswith("Usage: t [--core-opts] stop "), (argv, out, err)
+    assert run_program(capsys, "stop", "--dry-run", "--", "-h")[0] != 0  # after --: not ours, and host missing
+
+
+def test_project_tasks_never_take_dash_h_and_keep_every_other_short_flag():
+    """`rt_task` (tasks._cli.RTTask) drops only the `h` Invoke would give; each other flag keeps its letter."""
+    from invoke import Task
+
+    from tasks import ns
+    from tasks._cli import RTTask
+
+    for name in ns.task_names:
+        mine = ns[name]
+        assert isinstance(mine, RTTask), name
+        # copies: Invoke's get_arguments consumes a task's help mapping
+        ours, plain = (kind(mine.body, positional=mine.positional, optional=mine.optional, iterable=mine.iterable,
+                            incrementable=mine.incrementable) for kind in (RTTask, Task))
+        ours = {a.name: a.names for a in ours.get_arguments()}
+        invokes = {a.name: tuple(n for n in a.names if n != "h") for a in plain.get_arguments()}
+        assert ours == invokes, name
+        assert all("h" not in names for names in ours.values()), name
 
 
 def test_a_typed_error_leaves_as_one_line_and_its_code(capsys):

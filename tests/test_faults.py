@@ -216,3 +216,274 @@ def test_s3_cut_from_a_running_job_ends_it_said_and_recorded_with_what_it_saved(
     record = [k for k in keys(s3, f"s3://checkpoints/{prefix}/") if k.endswith("run.json")]
     body = s3.get_object(Bucket="checkpoints", Key=f"{prefix}/{record[0]}")["Body"].read().decode()
     assert f'"exit_code": {waited.returncode}' in body
+
+
+SPARE = "vm-train3"
+
+
+@contextmanager
+def smi_replaced(name: str, script: str):
+    """The host's nvidia-smi stand-in swapped for `script` (a lying or hung GPU tool), then put back."""
+    from rt_sandbox.layout import Layout
+
+    path = Layout(ROOT).host_dir(name) / "bin" / "nvidia-smi"
+    saved = path.read_text()
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    try:
+        yield path
+    finally:
+        path.write_text(saved)
+
+
+def _reap_after_idle_history(env, state) -> dict:
+    """vm.reap --dry-run on the spare VM whose history says idle for the whole window: only what the
+    host shows now can keep it."""
+    import json
+
+    from remote_training.idle import Sample, SampleStore
+
+    store = SampleStore(state / "idle")
+    store.clear(SPARE)
+    now = time.time()
+    for ago in (150, 90, 30):
+        store.add(SPARE, Sample(now - ago, "RUNNING", True, 0, 0, True))
+    done = inv(env, "vm.reap", "--idle", "2m", "--dry-run", "--host", SPARE, "--json", extra_env={
+        "RT_STATE_DIR": str(state)})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)[0]
+
+
+def test_gpu_readings_out_of_range_and_work_of_unknown_origin_keep_the_vm_and_reap_says_why(
+        jobs_env, sandbox, tmp_path):  # noqa: F811
+    from jobs_fixtures import ssh
+
+    assert _reap_after_idle_history(jobs_env, tmp_path)["action"] == "would stop"  # the host itself is idle
+    for csv, said in [("NVIDIA H100 80GB HBM3, 81559, 0, -5", "utilization.gpu '-5'"),
+                      ("NVIDIA H100 80GB HBM3, 81559, 0, 250", "utilization.gpu '250'"),
+                      ("NVIDIA H100 80GB HBM3, 0, 0, 0", "memory.total '0'"),
+                      ("NVIDIA H100 80GB HBM3, 81559, lots, 0", "memory.used 'lots'"),
+                      ("NVIDIA H100 80GB HBM3, 81559, [N/A], 0", "GPU memory in use: unknown")]:
+        with smi_replaced(SPARE, f"echo '{csv}'"):
+            decision = _reap_after_idle_history(jobs_env, tmp_path)
+        assert decision["action"] == "kept" and said in decision["reason"], (csv, decision)
+    name = f"rtt-unknown-{time.time_ns()}"
+    ssh(sandbox, SPARE, f"docker run -d --name {name} {sandbox['base_image']} sleep 600")
+    try:
+        decision = _reap_after_idle_history(jobs_env, tmp_path)
+        assert decision["action"] == "kept" and f"{name} (unknown origin" in decision["reason"], decision
+    finally:
+        ssh(sandbox, SPARE, f"docker rm -f {name}")
+
+
+def test_a_hung_nvidia_smi_is_ended_on_the_host_and_said(jobs_env):  # noqa: F811
+    import json
+
+    marker = f"sleep {6000 + time.time_ns() % 1000}"  # a process name only this test's stand-in runs
+    with smi_replaced(SPARE, f"exec {marker}"):
+        began = time.monotonic()
+        for _ in range(2):  # two probes: neither leaves its nvidia-smi behind
+            status = inv(jobs_env, "vm.status", "--json", "--host", SPARE, timeout=120)
+            assert status.returncode == 0, status.stderr
+        took = time.monotonic() - began
+        row = next(r for r in json.loads(status.stdout) if r["name"] == SPARE)
+        time.sleep(4)  # timeout's -k grace
+        left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert "nvidia-smi gave no answer within 12 s" in json.dumps(row), row
+    assert left.stdout == "", f"hung nvidia-smi left on the host: {left.stdout}"
+    assert took < 70
+
+
+@contextmanager
+def sshd_frozen(name: str):
+    """The host's sshd stopped dead (SIGSTOP): connections are accepted by the kernel, no banner ever comes."""
+    import os
+    import signal
+
+    from rt_sandbox.hosts import sshd_alive
+    from rt_sandbox.layout import Layout
+
+    pid = sshd_alive(Layout(ROOT), _spec(name))
+    assert pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_frozen_sshd_costs_one_line_naming_the_host_and_no_library_noise(jobs_env, s3, prefix,  # noqa: F811
+                                                                           cleanup, tmp_path):
+    job = _long_job(jobs_env, s3, prefix, cleanup)
+    env = {**jobs_env, "RT_STATE_DIR": str(tmp_path)}
+    with sshd_frozen(HOST):
+        runs = {args: inv(env, *args, timeout=120) for args in [
+            ("vm.status",), ("jobs.list",), ("jobs.logs", job), ("jobs.wait", job), ("jobs.stop", job),
+            ("jobs.progress", job[:-3]), ("jobs.clean", "--dry-run"), ("vm.reap", "--dry-run", "--idle", "1h"),
+            ("doctor", "--host", HOST)]}
+    for args, done in runs.items():
+        for noise in ("Traceback", "Exception (client)", "paramiko", "Error reading SSH protocol banner\n", "  File "):
+            assert noise not in done.stderr, (args, done.stderr)
+        failing = [line for line in done.stderr.splitlines() if HOST in line]
+        assert len(failing) <= 1 + ("doctor" in args), (args, done.stderr)  # doctor: its ssh and GPU rows
+    for args in [("jobs.logs", job), ("jobs.wait", job), ("jobs.stop", job), ("jobs.progress", job[:-3])]:
+        done = runs[args]
+        assert done.returncode == 4 and f"may be on {HOST}, which did not answer" in done.stderr, (args, done.stderr)
+        assert "no job" not in done.stderr, (args, done.stderr)
+    # The job ran on untouched.
+    assert jobs_json(jobs_env, "--host", HOST)[job]["state"] == "running"
+
+
+def test_jobs_clean_reports_exactly_what_docker_removed(sandbox, tag):
+    """Listed finished, restarted by someone before the removal: docker refuses it, and it is not counted."""
+    from remote_training.inventory import load_inventory
+    from remote_training.jobs import monitor
+    from remote_training.remote import RemoteRunner
+
+    runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))
+    names = [f"{tag}-{n}" for n in ("a", "b")]
+    try:
+        for name in names:
+            # exits at once the first time; runs on once started again
+            runner.run("desktop", ["docker", "run", "--name", name, "--label", f"rt.job={name}", sandbox["base_image"],
+                                   "sh", "-c", "[ -e /ran ] && exec sleep 600; : >/ran; exit 3"], check=False, timeout=60)
+        jobs, _ = monitor.list_jobs(runner, [runner.inventory.get("desktop")])
+        listed = [j for j in jobs if j.job_id in names]
+        assert sorted(j.state for j in listed) == ["exited", "exited"]
+        runner.run("desktop", ["docker", "start", names[1]], timeout=60)  # between the listing and the removal
+        removed, kept = monitor.remove_finished(runner, listed)
+        assert [j.job_id for j in removed] == [names[0]]
+        assert [j.job_id for j, _ in kept] == [names[1]] and "cannot remove" in kept[0][1].lower(), kept
+    finally:
+        runner.run("desktop", ["docker", "rm", "-f", *names], check=False, timeout=60)
+        runner.close()
+
+
+def test_resume_or_force_while_the_run_is_still_written_is_refused_naming_the_job(jobs_env, s3, prefix,  # noqa: F811
+                                                                                cleanup):
+    """One live writer per output: run.json names a launch whose container still runs on its host."""
+    job = _long_job(jobs_env, s3, prefix, cleanup)
+    data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/long/"
+    again = ("train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "long", "--steps",
+             "5000000", "--host", "vm-train")  # another host: only run.json links the two
+    for flag in ("--resume", "--force"):
+        refused = inv(jobs_env, *again, flag)
+        assert refused.returncode == 8 and "started " not in refused.stdout, refused.stdout + refused.stderr
+        assert f"{flag}: {out}long/ is still being written by {job} (it is running on {HOST})" in refused.stderr
+        assert f"inv jobs.stop {job}" in refused.stderr
+    assert [j for j in jobs_json(jobs_env, "--host", "vm-train").values() if j["output"] == out] == []
+    assert inv(jobs_env, "jobs.stop", job).returncode == 0
+    resumed = inv(jobs_env, *again, "--resume")  # its writer ended: the run may be joined
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    cleanup.append(("vm-train", started_job(resumed)))
+
+
+def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(jobs_env, s3, prefix,  # noqa: F811
+                                                                                cleanup):
+    """The launch on the desktop fails its host check (GR00T training needs an H100) whether or not it claimed
+    the folder first; the one on vm-train2 then starts: never both refused, never a refusal naming a job
+    that does not exist."""
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    for round_ in range(2):
+        out = f"s3://checkpoints/{prefix}/race{round_}/"
+        argv = [sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out, "--modality", "ee",
+                "--exp-name", "same", "--steps", "2", "--save-steps", "1"]
+        racers = {host: subprocess.Popen([*argv, "--host", host], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True) for host in ("desktop", HOST)}
+        done = {host: (r.wait(timeout=150), *r.communicate()) for host, r in racers.items()}
+        code, stdout, stderr = done[HOST]
+        assert code == 0, (round_, done)
+        winner = started_job(subprocess.CompletedProcess([], code, stdout, stderr))
+        cleanup.append((HOST, winner))
+        assert done["desktop"][0] == 8 and "started " not in done["desktop"][1], done["desktop"]
+        record = s3.get_object(Bucket="checkpoints", Key=f"{prefix}/race{round_}/.rt-runs/same/run.json")
+        launches = __import__("json").loads(record["Body"].read())["launches"]
+        assert [e["job_id"] for e in launches] == [winner] and launches[0]["container"], launches
+
+
+def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back(s3, prefix):  # noqa: F811
+    """storage.claim_run against the sandbox's S3: the winner's claim given back lets the loser claim; the
+    winner's start recorded (its container) makes the refusal name a job that started."""
+    import threading
+
+    from remote_training import storage
+
+    for outcome in ("given back", "started"):
+        url = f"s3://checkpoints/{prefix}/{outcome.replace(' ', '-')}/.rt-runs/x/run.json"
+        storage.claim_run(s3, url, {"job_id": "winner", "user": "a", "host": "vm-train"}, append=False)
+
+        def winner_moves() -> None:
+            time.sleep(1.5)
+            if outcome == "given back":
+                storage.release_run(s3, url, "winner")
+            else:
+                storage.update_run(s3, url, "winner", {"container": "c0ffee"})
+
+        threading.Thread(target=winner_moves).start()
+        began = time.monotonic()
+        try:
+            storage.claim_run(s3, url, {"job_id": "loser", "user": "b", "host": "vm-train2"}, append=False, wait=20)
+            result = "claimed"
+        except storage.ClaimTaken as refused:
+            result = refused.message
+        took = time.monotonic() - began
+        record, _ = storage.read_run(s3, url)
+        if outcome == "given back":
+            assert result == "claimed" and [e["job_id"] for e in record["launches"]] == ["loser"]
+        else:
+            assert "claimed a moment ago by winner (a on vm-train), which started" in result, result
+            assert [e["job_id"] for e in record["launches"]] == ["winner"]
+        assert 1.0 < took < 10, took
+
+
+def _record_and_container_agree(env, s3, out: str, killed_hard: bool, cleanup) -> str:  # noqa: F811
+    """After an interrupted launch to `out`: what runs there and what the records say. Returns which case."""
+    import json
+
+    running = [j for j in jobs_json(env, "--host", HOST).values() if j["output"] == out]
+    history = [e for e in json.loads(inv(env, "jobs.history", "--json").stdout) if e.get("output") == out]
+    bucket, key = out.removeprefix("s3://").split("/", 1)
+    try:
+        record = json.loads(s3.get_object(Bucket=bucket, Key=f"{key}.rt-runs/i/run.json")["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        record = None
+    claimed = [e["job_id"] for e in (record or {}).get("launches", [])]
+    for job in running:
+        cleanup.append((HOST, job["job_id"]))
+        inv(env, "jobs.stop", job["job_id"])  # frees the GPU for the next offset
+    if running:  # a container: jobs.list and jobs.history both show it, run.json names it
+        [job] = running
+        assert [e["job_id"] for e in history] == [job["job_id"]] and claimed == [job["job_id"]], (history, claimed)
+        if not killed_hard:  # interrupted, not killed: its start was recorded before it left
+            assert history[0].get("container"), history
+        return "started and recorded"
+    if not killed_hard:  # nothing runs: nothing claims the folder or counts in the history
+        assert claimed == [] and history == [], (claimed, history)
+    return "nothing started"
+
+
+def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_in_agreement(
+        jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
+    import signal
+
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    env = {**jobs_env, "RT_LEDGER": str(tmp_path / "ledger.jsonl")}
+    seen = {}
+    for how, sig in (("SIGINT", signal.SIGINT), ("SIGTERM", signal.SIGTERM), ("kill -9", signal.SIGKILL)):
+        for offset in (0.3, 0.6, 0.8, 1.0, 1.3, 2.0):
+            out = f"s3://checkpoints/{prefix}/{how.replace(' ', '')}-{offset}/"
+            proc = subprocess.Popen([sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out,
+                                     "--modality", "ee", "--exp-name", "i", "--steps", "5000000", "--host", HOST],
+                                    cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(offset)
+            proc.send_signal(sig)
+            stdout, stderr = proc.communicate(timeout=120)
+            assert "Traceback" not in stderr, (how, offset, stderr)
+            time.sleep(1)  # a compose run already under way on the host lands
+            try:
+                case = _record_and_container_agree(env, s3, out, sig == signal.SIGKILL, cleanup)
+            except AssertionError as disagree:
+                raise AssertionError((how, offset, proc.returncode, stdout[-300:], stderr[-600:], disagree)) from None
+            seen.setdefault(how, []).append((offset, proc.returncode, case))
+    assert all(code in (0, 130, 143, -9) for cases in seen.values() for _, code, _ in cases), seen

@@ -29,6 +29,34 @@ BAD_HOSTS = [
     ("compose not compose", _host("    compose: 'rm -rf /tmp/x'\n"), ["key 'compose'", "is not a compose command"]),
     ("compose chain", _host("    compose: 'docker compose; reboot'\n"), ["key 'compose'", "shell metacharacters"]),
     ("compose option", _host("    compose: '--project x compose'\n"), ["key 'compose'", "starts with an option"]),
+    # nothing may run before compose, nor ride along as a flag: the value is data
+    ("compose touch first", _host("    compose: 'touch /tmp/x docker-compose'\n"),
+     ["key 'compose'", "'touch' would run first", "nothing that runs first"]),
+    ("compose sudo", _host("    compose: 'sudo docker compose'\n"), ["'sudo' would run first"]),
+    ("compose env", _host("    compose: 'env LD_PRELOAD=/tmp/x.so docker compose'\n"), ["'env' would run first"]),
+    ("compose nice", _host("    compose: 'nice docker-compose'\n"), ["'nice' would run first"]),
+    ("compose sh", _host("    compose: 'sh -c docker-compose'\n"), ["'sh' would run first"]),
+    ("compose relative path", _host("    compose: 'bin/docker-compose'\n"), ["bare name or an absolute path"]),
+    ("compose dotdot path", _host("    compose: '/usr/../tmp/docker-compose'\n"), ["without '..'"]),
+    ("compose lookalike", _host("    compose: '/tmp/evil-compose'\n"), ["'/tmp/evil-compose' would run first"]),
+    ("compose no compose", _host("    compose: 'docker run'\n"), ["no 'compose' after 'docker'"]),
+    ("compose docker run after", _host("    compose: 'docker compose run -v /:/host'\n"),
+     ["'run' is not a flag a compose command may carry"]),
+    ("compose config dir", _host("    compose: 'docker --config /tmp/plugins compose'\n"),
+     ["'--config' is not a flag"]),
+    ("compose host flag", _host("    compose: 'docker -H ssh://evil compose'\n"), ["'-H' is not a flag"]),
+    ("compose dangling -f", _host("    compose: 'docker compose -f'\n"), ["-f needs one value"]),
+    ("compose -f option value", _host("    compose: 'docker compose -f --privileged'\n"), ["-f needs one value"]),
+    ("compose empty =", _host("    compose: 'docker compose --file='\n"), ["--file needs one value"]),
+    ("compose number", _host("    compose: 7\n"), ["must be a command, got 7"]),
+    ("compose list", _host("    compose: [docker, compose]\n"), ["must be a command"]),
+    ("workdir climbs", _host("    workdir: ../../../../tmp/rtwd\n"), ["key 'workdir'", "climbs out with '..'"]),
+    ("workdir climbs absolute", _host("    workdir: /home/u/../../tmp\n"), ["climbs out with '..'"]),
+    ("workdir climbs home", _host("    workdir: ~/../other\n"), ["climbs out with '..'"]),
+    ("workdir other home", _host("    workdir: ~root/x\n"), ["another user's home"]),
+    ("workdir dot", _host("    workdir: .\n"), ["whole home or root folder"]),
+    ("workdir home slash dot", _host("    workdir: ~/.\n"), ["whole home or root folder"]),
+    ("workdir mapping", _host("    workdir: {a: 1}\n"), ["must be a folder on the host"]),
     ("host as option", _host(ssh="u@-Jx"), ["key 'ssh'", "host '-Jx' starts with '-'", "ProxyJump"]),
     ("user as option", _host(ssh="-lroot@h"), ["key 'ssh'", "'-lroot@h' starts with '-'"]),
     ("bare option", _host(ssh="'-oProxyCommand=x'"), ["key 'ssh'", "starts with '-'"]),
@@ -94,8 +122,11 @@ def test_good_ssh_targets_load_and_split(target, parts):
 
 
 @pytest.mark.parametrize("command", ["docker compose", "docker-compose", "podman compose", "podman-compose",
-                                     "sudo docker compose", "/usr/local/bin/docker-compose",
-                                     "docker --context gpu compose"])
+                                     "/usr/local/bin/docker-compose", "/usr/bin/docker compose",
+                                     "docker --context gpu compose", "docker -c gpu compose -p team",
+                                     "docker compose -f base.yml --project-name team", "docker compose --file=x.yml",
+                                     "docker-compose --compatibility -p x", "docker --log-level=error compose",
+                                     "docker compose --env-file /etc/rt/env --profile gpu --ansi never"])
 def test_compose_commands_that_are_compose_are_accepted(command):
     assert compose_problem(command) is None
     inv = parse_inventory(_host(f"    compose: '{command}'\n"), Path("f.yaml"))
@@ -183,3 +214,208 @@ def test_bad_hosts_yaml_is_refused_by_the_cli_with_the_inventory_code(tmp_path):
     assert done.returncode == ExitCode.INVENTORY and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and "starts with '-'" in lines[0] and "key 'compose'" in lines[1], lines
+
+
+# -- `-h` is help, on every task, and acts on nothing ------------------------------------------------
+
+CLIS = {"rt": ([sys.executable, "-m", "tasks"], "rt"), "inv": ([sys.executable, "-m", "invoke"], "inv[oke]")}
+
+
+def listed_tasks(command: list[str], env: dict[str, str]) -> list[str]:
+    """Every task name `--list` shows (its flat format: a name per entry, aliases in brackets)."""
+    import re
+
+    done = subprocess.run([*command, "--list", "--list-format", "flat"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return re.findall(r"^  (\S+)", done.stdout, re.MULTILINE)
+
+
+def help_on_every_task(cli: str, env: dict[str, str]) -> dict[str, subprocess.CompletedProcess]:
+    """`CLI TASK -h` for every task `CLI --list` shows, each a process of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    command, _ = CLIS[cli]
+    names = listed_tasks(command, env)
+    with ThreadPoolExecutor(4) as pool:
+        runs = pool.map(lambda name: subprocess.run([*command, name, "-h"], cwd=ROOT, env=env, capture_output=True,
+                                                    text=True, timeout=60), names)
+        return dict(zip(names, runs))
+
+
+def assert_help_only(binary: str, done: dict[str, tuple[int, str, str]]) -> None:
+    """Each task's answer is its help: exit 0, nothing on stderr, and no flag of its own on -h."""
+    import re
+
+    assert len(done) >= 30, sorted(done)  # the whole list, not a few
+    for name, (code, out, err) in done.items():
+        assert code == 0 and err == "", (name, err)
+        assert out.startswith(f"Usage: {binary} [--core-opts] {name} ") and "Docstring:" in out, (name, out[:200])
+        # no flag of the task answers to -h any more (Invoke's auto short flag for --host, --hosts)
+        assert not re.search(r"^\s+-h[ ,]", out, re.MULTILINE), (name, out)
+
+
+def test_dash_h_on_every_task_prints_its_help_and_does_nothing_else(capsys, monkeypatch, tmp_path):
+    """In-process over the whole collection (the processes of `rt` and `inv`, over what `--list` shows, run in
+    tests/test_faults.py against the sandbox fleet). Were a task to run, it would find an inventory whose one
+    host nothing answers for, an empty HOME and state dir (vm.contexts writes ~/.docker, vm.reap its samples),
+    and a PATH holding no program at all."""
+    from tasks import ns
+    from tasks.program import RTProgram
+
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("hosts:\n  a:\n    ssh: root@127.0.0.1:9\n    gpu_memory_gb: 8\n"
+                     "    provider: {type: command, start: 'touch started', stop: 'touch stopped', state: 'echo running'}\n")
+    home, state, empty = tmp_path / "home", tmp_path / "state", tmp_path / "bin"
+    for folder in (home, state, empty):
+        folder.mkdir()
+    for key, value in {"PATH": empty, "HOME": home, "INVOKE_VM_STATE_DIR": state, "INVOKE_HOSTS_FILE": hosts,
+                       "INVOKE_JOBS_LEDGER": state / "ledger.jsonl", "DOCKER_HOST": "unix:///nonexistent"}.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.chdir(tmp_path)
+    done = {}
+    for name in sorted(ns.task_names):
+        try:
+            RTProgram(namespace=ns, name="rt", binary="rt").run(["rt", name, "-h"])
+            code = 0
+        except SystemExit as leaving:
+            code = int(leaving.code or 0)
+        out = capsys.readouterr()
+        done[name] = (code, out.out, out.err)
+    assert_help_only("rt", done)
+    assert [p for p in tmp_path.rglob("*") if p not in (hosts, home, state, empty)] == []
+
+
+@pytest.mark.parametrize("argv", [["vm.reap", "-h"], ["vm.reap", "--dry-run", "-h"], ["vm.stop", "train2", "-h"],
+                                  ["jobs.clean", "--user", "x", "-h"], ["sandbox.up", "-h", "3"]])
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_dash_h_anywhere_in_a_task_is_its_help(cli, argv):
+    done = subprocess.run([*CLIS[cli][0], *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": "/nonexistent", "INVOKE_HOSTS_FILE": "/nonexistent/hosts.yaml"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith(f"Usage: {CLIS[cli][1]} [--core-opts] {argv[0]} "), done.stdout[:200]
+
+
+def fleet_now(sandbox) -> dict[str, str]:
+    """What is on the sandbox fleet: each host's containers (every state) and each VM's power state."""
+    import json
+
+    seen = {}
+    for host in ("desktop", "vm-train", "vm-train2", "vm-train3"):
+        ps = subprocess.run(["ssh", "-F", str(sandbox["root"] / ".sandbox" / "ssh_config"), host,
+                             "docker ps -a --no-trunc --format '{{.ID}} {{.State}}' | sort"],
+                            capture_output=True, text=True, timeout=60)
+        seen[host] = ps.stdout if ps.returncode == 0 else "unreachable"
+    status = subprocess.run([*CLIS["rt"][0], "vm.status", "--json"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])})
+    seen["power"] = json.dumps(sorted((row["name"], row["state"]) for row in json.loads(status.stdout)))
+    return seen
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox, cli, tmp_path):
+    """`rt TASK -h` and `inv TASK -h`, as processes, for every task `--list` shows, pointed at the sandbox
+    fleet: each prints its help, and no container, VM, sample, ledger line or docker context appears."""
+    home, state = tmp_path / "home", tmp_path / "state"
+    home.mkdir(), state.mkdir()
+    env = {**os.environ, "HOME": str(home), "RT_STATE_DIR": str(state), "RT_LEDGER": str(state / "ledger.jsonl"),
+           "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])}
+    before = fleet_now(sandbox)
+    done = help_on_every_task(cli, env)
+    assert_help_only(CLIS[cli][1], {name: (r.returncode, r.stdout, r.stderr) for name, r in done.items()})
+    assert fleet_now(sandbox) == before
+    assert sorted(tmp_path.rglob("*")) == sorted([home, state])
+
+
+# -- ports, and an output apart from its inputs ------------------------------------------------------
+
+CURRENT = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker"
+HOSTS_ONE = "hosts:\n  desktop: {ssh: root@127.0.0.1:9, gpu_memory_gb: 12}\n"
+
+
+def _plan(job, port=None):
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.run import plan_job
+
+    checkout = load_checkout(CURRENT)
+    images = {name: f"registry.example/positro/{name}:v1" for name in checkout.services}
+    try:
+        return plan_job(job, checkout, parse_inventory(HOSTS_ONE, Path("f.yaml")), images, host="desktop", port=port)
+    except PreflightError as refused:
+        return refused
+
+
+BAD_PORTS = ["0", 0, "8000:8000 -v /:/host", "8000:8000", "", " ", "abc", "70000", "65536", "-1", "8000-8010",
+             "1e3", "8000 9000", "0x1f40", "80", True, "9000/udp", "--publish=1:1"]
+
+
+@pytest.mark.parametrize("port", BAD_PORTS, ids=[repr(p) for p in BAD_PORTS])
+def test_a_port_that_is_not_one_port_in_range_is_refused_never_defaulted(port):
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.services import GrootServer, ServiceRun
+
+    for job in (GrootServer("s3://checkpoints/run/"), ServiceRun("groot-server", ("ee_rot6d_joints",))):
+        refused = _plan(job, port)
+        assert isinstance(refused, PreflightError), (port, refused)
+        [(check, message, fix)] = refused.failures
+        assert check == "arguments" and "port" in message and "\n" not in message and fix, (message, fix)
+
+
+def test_good_ports_come_through_as_numbers_and_none_is_the_servers_own():
+    from remote_training.jobs.services import GrootServer
+
+    assert _plan(GrootServer("s3://checkpoints/run/"), "9001").spec.port == 9001
+    assert _plan(GrootServer("s3://checkpoints/run/"), " 65535 ").spec.port == 65535
+    assert _plan(GrootServer("s3://checkpoints/run/")).spec.port == 8000  # the era's server port
+
+
+def test_a_port_for_a_job_that_serves_nothing_is_refused():
+    from remote_training.jobs.services import Stats
+
+    refused = _plan(Stats("s3://interim/ds/", "s3://interim/ds-stats/"), "9000")
+    assert "serves nothing" in str(refused) and "drop --port" in str(refused)
+
+
+OVERLAPS = [("s3://interim/ds/", "s3://interim/ds/", "is the input"),
+            ("s3://interim/ds", "s3://interim/ds/run/", "is inside the input"),
+            ("s3://interim/ds/", "s3://interim/ds/a/b/c", "is inside the input"),
+            ("s3://interim/ds/sub/", "s3://interim/ds/", "holds the input"),
+            ("s3://interim", "s3://interim/anything/", "is inside the input")]
+
+
+@pytest.mark.parametrize("source,output,said", OVERLAPS)
+def test_an_output_inside_an_input_or_holding_it_is_refused(source, output, said):
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.services import GrootTrain, Stats
+
+    for job in (Stats(source, output), GrootTrain(source, output, exp_name="x")):
+        refused = _plan(job)
+        assert isinstance(refused, PreflightError) and said in str(refused), (job, refused)
+    assert validate.output_apart([source], output)[0].fix
+
+
+def test_the_openpi_stats_input_counts_too_and_siblings_pass():
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.services import OpenpiTrain
+
+    inside = OpenpiTrain("s3://interim/ds/", "s3://checkpoints/pi/", exp_name="x", stats_path="s3://checkpoints/pi/assets/")
+    assert isinstance(_plan(inside), PreflightError) and "holds the input 's3://checkpoints/pi/assets/'" in str(_plan(inside))
+    # beside, and a name that merely starts the same (ds vs ds2): both fine
+    assert validate.output_apart(["s3://interim/ds/", "s3://interim/ds-stats/assets/"], "s3://interim/ds2/") == []
+    assert validate.output_apart(["s3://interim/ds"], "s3://interim/ds-out") == []
+
+
+@pytest.mark.parametrize("args", [["jobs.run", "groot-server", "--port", "8000:8000 -v /:/host", "--host", "desktop"],
+                                  ["serve.groot", "--checkpoints", "s3://checkpoints/r/", "--modality", "ee", "--port", "0",
+                                   "--host", "desktop"],
+                                  ["jobs.logs", "x", "--tail", "last"], ["jobs.wait", "x", "--timeout", "0"],
+                                  ["jobs.wait", "x", "--timeout", "soon"], ["dataset.convert", "--dataset", "@a.b",
+                                   "--codec", "@c.d", "--output", "s3://interim/o/", "--fps", "fast"]])
+def test_bad_numbers_on_the_command_line_are_one_refusal_not_a_traceback(tmp_path, args):
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(HOSTS_ONE)
+    done = _inv(*args, hosts=hosts, env={"INVOKE_JOBS_COMPOSE_PROJECT": str(CURRENT), "RT_STATE_DIR": str(tmp_path)})
+    assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.PREFLIGHT), done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "(fix: " in done.stderr
+    assert "127.0.0.1" not in done.stderr  # refused before any host was tried

@@ -90,8 +90,9 @@ def test_reap_never_calls_work_idle(case, status):
     assert why_busy(status(), 10), case
 
 
-def test_ended_and_foreign_containers_do_not_keep_a_vm_up():
-    ended = _status(containers=(_container("exited", job="job-1"), _container("running", name="prometheus")))
+def test_ended_containers_do_not_keep_a_vm_up():
+    ended = _status(containers=(_container("exited", job="job-1"), _container("exited", name="prometheus"),
+                                _container("dead", project="docker")))
     assert why_busy(ended, 10) is None and Sample.of(ended, threshold=10, t=1).idle
 
 
@@ -122,3 +123,54 @@ def test_state_words_and_addresses():
     assert State.parse("running") is State.RUNNING and State.parse("off") is State.STOPPED
     assert State.parse("weird") is State.UNKNOWN
     assert other_address("10.213.0.13") == "10.213.0.113" and other_address("10.213.0.113") == "10.213.0.13"
+
+
+# Unknown is busy: what cannot be read, or believed, keeps the VM running, and the reason says which.
+UNKNOWN = [
+    ("negative utilization", "NVIDIA H100 80GB HBM3, 81559, 0, -5", "utilization.gpu '-5'"),
+    ("utilization over 100 %", "NVIDIA H100 80GB HBM3, 81559, 0, 250", "utilization.gpu '250'"),
+    ("total memory 0", "NVIDIA H100 80GB HBM3, 0, 0, 0", "memory.total '0'"),
+    ("negative total", "NVIDIA H100 80GB HBM3, -81559, 0, 0", "memory.total '-81559'"),
+    ("negative memory used", "NVIDIA H100 80GB HBM3, 81559, -40000, 0", "memory.used '-40000'"),
+    ("more used than there is", "NVIDIA H100 80GB HBM3, 81559, 90000, 0", "memory.used '90000'"),
+    ("unparsable utilization", "NVIDIA H100 80GB HBM3, 81559, 0, busy", "utilization.gpu 'busy'"),
+    ("unparsable memory", "NVIDIA H100 80GB HBM3, 81559, 0x10, 0", "memory.used '0x10'"),
+    ("not a number", "NVIDIA H100 80GB HBM3, 81559, nan, 0", "memory.used 'nan'"),
+    ("infinite", "NVIDIA H100 80GB HBM3, inf, 0, 0", "memory.total 'inf'"),
+    ("one GPU of two out of range", "NVIDIA H100, 81559, 0, 0\nNVIDIA H100, 81559, 0, -1", "GPU 1 reading"),
+    ("one GPU of two with memory unknown", "NVIDIA H100, 81559, 0, 0\nNVIDIA H100, [N/A], [N/A], 0",
+     "GPU memory in use: unknown"),
+]
+
+
+@pytest.mark.parametrize("case, smi, said", UNKNOWN, ids=[c for c, _, _ in UNKNOWN])
+def test_a_gpu_reading_outside_its_range_keeps_the_vm_and_says_why(case, smi, said):
+    status = _status(smi=smi)
+    why = why_busy(status, 10)
+    assert why and said in why, (case, why)
+    sample = Sample.of(status, threshold=10, t=1)
+    assert not sample.idle and said in sample.why
+
+
+@pytest.mark.parametrize("case, container, said", [
+    ("no label, not compose", _container("running", name="miner"), "miner (unknown origin"),
+    ("unknown origin, paused", _container("paused", name="x"), "x (unknown origin"),
+    ("a state docker does not name", _container("", name="odd"), "state unknown"),
+    ("a state this tool does not know", _container("migrating", name="odd"), "state migrating"),
+    ("a compose container", _container("running", project="team"), "compose project team"),
+])
+def test_a_container_of_unknown_origin_or_state_keeps_the_vm(case, container, said):
+    why = why_busy(_status(containers=(container,)), 10)
+    assert why and "at work" in why and said in why, (case, why)
+
+
+def test_an_unreadable_container_row_keeps_the_vm():
+    why = why_busy(_status(containers=('["id", "half a row"',)), 10)
+    assert why and "unreadable" in why
+
+
+def test_a_busy_sample_keeps_its_reason_in_the_window_table():
+    odd = Sample.of(_status(smi="NVIDIA H100 80GB HBM3, 81559, 0, -5"), threshold=10, t=NOW - 700)
+    samples = [idle(NOW - 2000), idle(NOW - 1500), odd, idle(NOW - 300), idle(NOW)]
+    ok, why = idle_for_window(samples, NOW, window=1800, max_gap=900)
+    assert not ok and "utilization.gpu '-5'" in why

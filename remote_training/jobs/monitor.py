@@ -16,8 +16,8 @@ from typing import Any, Sequence
 from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
 from ..ledger import MaskedStream, scrub_log, secret_values
-from ..remote import Exec, RemoteRunner, quote_command
-from ..snapshot import Job, SnapshotGroup, take, take_all
+from ..remote import Exec, RemoteRunner, describe, quote_command
+from ..snapshot import ENDED, Job, SnapshotGroup, take, take_all
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
 PERCENT_RE = re.compile(r"(\d{1,3})%")
@@ -49,13 +49,19 @@ def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
     jobs, outcome = list_jobs(runner, hosts)
     exact = [j for j in jobs if j.job_id == ref]
     matches = exact or [j for j in jobs if j.job_id.startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
     if len(matches) > 1:
         raise InputError(f"{ref!r} matches {len(matches)} jobs: {', '.join(j.job_id for j in matches[:5])}",
                          "give more of the job id")
-    unreachable = f" ({', '.join(outcome.failed)} did not answer)" if outcome.failed else ""
-    raise InputError(f"no job {ref!r} on {', '.join(h.name for h in hosts)}{unreachable}",
+    if len(matches) == 1 and (exact or not outcome.failed):
+        return matches[0]
+    if outcome.failed:  # what a silent host holds is unknown: never "no job", never a prefix's one match
+        silent = ", ".join(sorted(outcome.failed))
+        first = next(iter(outcome.failed.values()))
+        found = (f"of the hosts that answered, only {matches[0].job_id} matches {ref!r}" if matches else
+                 f"the hosts that answered do not have {ref!r}")
+        raise UnreachableError(f"{ref!r} may be on {silent}, which did not answer ({describe(first)}); {found}",
+                               f"retry once {silent} answers (inv vm.status), or give the whole job id")
+    raise InputError(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
                      "see inv jobs.list for the jobs that exist")
 
 
@@ -228,12 +234,36 @@ def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:
     runner.run(job.host, ["docker", "stop", "--time", str(int(timeout_s)), job.job_id], timeout=timeout_s + 30)
 
 
-FINISHED = ("exited", "dead")  # what jobs.clean may remove
+FINISHED = ENDED  # what jobs.clean may remove
 
 
-def remove(runner: RemoteRunner, job: Job) -> None:
-    """Remove a finished job's container by its id (never by a name a label chose), without -f:
-    docker itself refuses a container that is not stopped."""
-    if job.state not in FINISHED or not job.container:
-        raise InputError(f"{job.job_id} on {job.host} is {job.state}, not finished", "stop it first: inv jobs.stop")
-    runner.run(job.host, ["docker", "rm", job.container], timeout=60)
+def remove_finished(runner: RemoteRunner, jobs: Sequence[Job]) -> tuple[list[Job], list[tuple[Job, str]]]:
+    """(removed, kept with why): one `docker rm ID...` per host, by container id, without -f. A job counts
+    as removed only when docker printed its id back (what `docker rm` does for each container it
+    removed); one it refused (restarted since the listing, already gone, in removal) is kept, with docker's
+    own line, and so is every job of a host that stopped answering."""
+    by_host: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.state in FINISHED and job.container:
+            by_host.setdefault(job.host, []).append(job)
+    removed: list[Job] = []
+    kept: list[tuple[Job, str]] = []
+    for host, batch in by_host.items():
+        try:
+            out = runner.run(host, ["docker", "rm", *[j.container for j in batch]], check=False, timeout=120)
+        except RTError as exc:
+            kept += [(j, describe(exc)) for j in batch]
+            continue
+        if out.dry_run:
+            continue
+        said = set(out.stdout.split())
+        errors = out.stderr.strip().splitlines()
+        for job in batch:
+            if job.container in said:
+                removed.append(job)
+            else:
+                why = next((line for line in errors if any(key and key in line for key in
+                                                          (job.container, job.container[:12], job.name))),
+                           f"docker rm exited {out.exit_status}")
+                kept.append((job, why.strip()))
+    return removed, kept

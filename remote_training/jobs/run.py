@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from .. import validate
 from ..errors import InputError, JobFailed, PreflightError
@@ -39,6 +39,8 @@ class Guard(Protocol):
     def place(self, spec: JobSpec) -> JobSpec: ...
 
     def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
+
+    def intent(self, spec: JobSpec) -> None: ...
 
     def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
 
@@ -60,12 +62,19 @@ class Plan:
 
 
 def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,
-             host: str | None, port: int | None = None, force: bool = False, replace: bool = False,
+             host: str | None, port: int | str | None = None, force: bool = False, replace: bool = False,
              env: Mapping[str, str] | None = None) -> Plan:
     """Stage 1: the whole job, worked out once. `images`: compose service -> pushed image ref."""
     era = checkout.era
     svc, program = checkout.service(job.service) if job.role == "service" else checkout.role(job.role)
-    args = checked_argv(job, checkout, svc)
+    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
+                      if program.kind == "serve" else None)
+    given = {**job.options, "port": port} if port is not None else job.options
+    apart = validate.output_apart(job.inputs, job.output)
+    if port is not None and container_port is None:
+        apart.append(InputError(f"--port {port!r}: {svc.name} runs {program.name}, which serves nothing",
+                                "drop --port (it publishes a server's port)"))
+    args = checked_argv(job, checkout, svc, given, apart)
     run_folder = job.run_folder(era)
     if run_folder:
         validate.s3_folder(run_folder)
@@ -75,8 +84,6 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                          "name the host with --host")
     cloud = inventory.serverless_target(target) if target != "auto" else None
     target = target if target == "auto" else cloud.name if cloud else inventory.get(target).name  # unknown: fails
-    container_port = (era.server_port.get(job.role) or (svc.ports[0][1] if svc.ports else None)
-                      if program.kind == "serve" else None)
     default_port = next((h for h, c in svc.ports if c == container_port), container_port)
     job_id = new_job_id(svc.name)
     if cloud is not None:
@@ -84,7 +91,8 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
 
         job_id = resource_name(job_id)  # the Nebius name, so jobs.* find it by the same word
     spec = JobSpec(job_id=job_id, service=svc.name, kind=program.kind, host=target, args=tuple(args),
-                   image=images.get(svc.name), port=(port or default_port) if container_port else None,
+                   image=images.get(svc.name),
+                   port=(default_port if port is None else validate.port(port)) if container_port else None,
                    gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output,
                    exp_name=getattr(job, "exp_name", None), resume=getattr(job, "resume", False), force=force,
                    replace=replace, env=dict(env or {}), program=program.name, era=era.name, run_folder=run_folder,
@@ -95,12 +103,14 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     return Plan(spec, svc, program, project, era.label, checkout.compose_dir.parent)
 
 
-def checked_argv(job: Any, checkout: Checkout, svc: ComposeService) -> list[str]:
+def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Mapping[str, Any] | None = None,
+                 problems_so_far: Sequence[InputError] = ()) -> list[str]:
     """The job's argv for the checkout's era, rendered once, with every problem reported at once: the values'
     shapes, what the era's program takes, and each name (command word, `@`/`.` config) against what the
     checkout's own Python defines (jobs/upstream.py). A checkout without its Python sources (only docker/)
-    gets a warning and its names go unchecked until the job starts."""
-    problems = validate.check_options(job.options)
+    gets a warning and its names go unchecked until the job starts. `options`: the job's with any launch
+    option (--port); `problems_so_far`: the caller's own findings, reported with these."""
+    problems = validate.check_options(job.options if options is None else options) + list(problems_so_far)
     shapes = len(problems)
     sources = Sources.of(checkout.compose_dir)
     if sources is None:

@@ -75,6 +75,8 @@ class LaunchResult:
 class LaunchHooks(Protocol):
     def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
 
+    def intent(self, spec: JobSpec) -> None: ...
+
     def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
 
     def abandon(self, spec: JobSpec) -> None: ...
@@ -84,6 +86,9 @@ class NoHooks:
     """The default until preflight/ledger plug in: checks nothing, records nothing."""
 
     def before_launch(self, spec: JobSpec, probed: Any = None) -> None:
+        return None
+
+    def intent(self, spec: JobSpec) -> None:
         return None
 
     def record(self, spec: JobSpec, result: LaunchResult) -> None:

@@ -48,15 +48,18 @@ def list_all(inventory: Any, targets: Sequence[Any] | None = None) -> tuple[list
 
 
 def find(inventory: Any, ref: str, targets: Sequence[Any] | None = None) -> Found | None:
-    """A serverless job by exact name or unique prefix; None when no target has it."""
+    """A serverless job by exact name or unique prefix; None when no target has it. A target whose API
+    failed may hold it: then its error is raised instead of None (or of a prefix's one match elsewhere)."""
     if not inventory.serverless:
         return None
-    items, _ = list_all(inventory, targets)
+    items, failed = list_all(inventory, targets)
     exact = [f for f in items if f.job.job_id == ref]
     matches = exact or [f for f in items if f.job.job_id.startswith(ref)]
     if len(matches) > 1:
         raise InputError(f"{ref!r} matches {len(matches)} serverless jobs: "
                          f"{', '.join(f.job.job_id for f in matches[:5])}", "give more of the job id")
+    if failed and not exact:
+        raise next(iter(failed.values()))
     return matches[0] if matches else None
 
 
