@@ -355,7 +355,7 @@ def test_a_port_that_is_not_one_port_in_range_is_refused_never_defaulted(port):
     from remote_training.errors import PreflightError
     from remote_training.jobs.services import GrootServer, ServiceRun
 
-    for job in (GrootServer("s3://checkpoints/run/"), ServiceRun("groot-server", ("ee_rot6d_joints",))):
+    for job in (GrootServer("s3://checkpoints/run/"), ServiceRun("groot-server", ("phail",))):
         refused = _plan(job, port)
         assert isinstance(refused, PreflightError), (port, refused)
         [(check, message, fix)] = refused.failures
