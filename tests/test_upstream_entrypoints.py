@@ -18,12 +18,12 @@ CASES = [(era.name, role) for era in catalog.ERAS for role in catalog.ROLES if e
 
 @pytest.fixture(scope="module")
 def project(sandbox: dict[str, Any]):
-    """Each era's compose file, unmodified, with an override naming the stand-in image, on the desktop host."""
+    """Each era's compose file, unmodified, with an override naming the era's job image, on the desktop host."""
     from rt_sandbox import standin_image
 
-    ref = standin_image.ensure(ROOT)
     dirs = {}
     for era in catalog.ERAS:
+        ref = standin_image.ensure(ROOT, era.name)
         checkout = catalog.load_checkout(CHECKOUTS / f"positronic-{era.name}" / "docker")
         folder = f"rt-entrypoints-{era.name}"
         override = override_text({name: ref for name in checkout.services})
