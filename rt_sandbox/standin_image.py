@@ -39,7 +39,7 @@ POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack"
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
-REAL = {"4261b1aa": ("positronic.vendors.openpi.server",),
+REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train"),
         "a060cbea": ("positronic.vendors.gr00t.train",)}
 CHECKOUT_FILES = ("positronic", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
 DEBOOTSTRAP_TIMEOUT_S = 1200

@@ -88,15 +88,17 @@ def main() -> None:
     total, every = ft_config.max_steps, ft_config.save_steps
     tick = float(os.environ.get("RT_STANDIN_TICK", "0.3"))
     bar = tqdm(total=total, initial=start, file=sys.stdout, mininterval=0, ascii=False)
-    for step in range(start + 1, total + 1):
+    step = start
+    while step < total:  # one tick of the clock per save interval: the sandbox's steps are free
         time.sleep(tick)
-        bar.update(1)
-        if step % every == 0 or step == total:
-            folder = output / f"checkpoint-{step}"
-            folder.mkdir(exist_ok=True)
-            (folder / "config.json").write_text(json.dumps({"step": step, "model": "sandbox stub"}))
-            (folder / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": total}))
-            (folder / "optimizer.pt").write_bytes(b"sandbox stub optimizer state")
+        advance = min(every - step % every, total - step)
+        step += advance
+        bar.update(advance)
+        folder = output / f"checkpoint-{step}"
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(json.dumps({"step": step, "model": "sandbox stub"}))
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": total}))
+        (folder / "optimizer.pt").write_bytes(b"sandbox stub optimizer state")
     bar.close()
     print(f"Training finished: {total} steps, checkpoints in {output}")
 
