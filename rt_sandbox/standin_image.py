@@ -36,10 +36,11 @@ SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose pyth
 POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
 # The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
-OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets")
+OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
-REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train"),
+REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
+                     "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train"),
         "a060cbea": ("positronic.vendors.gr00t.train",)}
 CHECKOUT_FILES = ("positronic", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
 DEBOOTSTRAP_TIMEOUT_S = 1200
@@ -177,10 +178,12 @@ def _context(root: Path, era: str, ctx: Path) -> None:
 
     shutil.copytree(era_dir / "gr00t", tree / "gr00t")
     _packages(list(GR00T_TOOLS), python, staging / "gr00t", deps=True)
-    _venv(tree / ".venv", python, staging / "gr00t")  # upstream's groot_venv_path default: /.venv/
+    site = _venv(tree / ".venv", python, staging / "gr00t")  # upstream's groot_venv_path default: /.venv/
+    shutil.copy2(era_dir / "rt_stub_training.py", site)
     shutil.copytree(era_dir / "openpi", tree / "openpi")
     _packages(list(OPENPI_TOOLS), python, staging / "openpi", deps=True)
-    _venv(tree / "openpi" / ".venv", python, staging / "openpi")
+    site = _venv(tree / "openpi" / ".venv", python, staging / "openpi")
+    shutil.copy2(era_dir / "rt_stub_training.py", site)
 
     standins = tree / "opt" / "rt-standins"
     shutil.copytree(bin_dir(root), standins)

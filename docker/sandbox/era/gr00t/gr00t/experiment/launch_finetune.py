@@ -9,13 +9,11 @@ import dataclasses
 import enum
 import importlib
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import tyro
-from tqdm import tqdm
+from rt_stub_training import run_steps
 
 
 class EmbodimentTag(enum.Enum):  # gr00t/data/embodiment_tags.py
@@ -85,22 +83,16 @@ def main() -> None:
     start = max(done, default=0)
     if start:
         print(f"Resuming from checkpoint-{start}")
-    total, every = ft_config.max_steps, ft_config.save_steps
-    tick = float(os.environ.get("RT_STANDIN_TICK", "0.3"))
-    bar = tqdm(total=total, initial=start, file=sys.stdout, mininterval=0, ascii=False)
-    step = start
-    while step < total:  # one tick of the clock per save interval: the sandbox's steps are free
-        time.sleep(tick)
-        advance = min(every - step % every, total - step)
-        step += advance
-        bar.update(advance)
+
+    def save(step: int) -> None:
         folder = output / f"checkpoint-{step}"
         folder.mkdir(exist_ok=True)
         (folder / "config.json").write_text(json.dumps({"step": step, "model": "sandbox stub"}))
-        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": total}))
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": ft_config.max_steps}))
         (folder / "optimizer.pt").write_bytes(b"sandbox stub optimizer state")
-    bar.close()
-    print(f"Training finished: {total} steps, checkpoints in {output}")
+
+    run_steps(start, ft_config.max_steps, ft_config.save_steps, save)
+    print(f"Training finished: {ft_config.max_steps} steps, checkpoints in {output}")
 
 
 if __name__ == "__main__":
