@@ -130,7 +130,7 @@ def _registry_has_base() -> bool:
         return False
 
 
-def _engine_has(image: str) -> bool:
+def engine_has(image: str) -> bool:
     return procs.run(["docker", "image", "inspect", image], check=False).returncode == 0
 
 
@@ -164,20 +164,25 @@ def build_rootfs(target: Path) -> None:
     (target / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
 
 
+def import_rootfs(rootfs: Path, ref: str, shell: str) -> None:
+    """A root file system folder as image `ref` in the root engine (`shell` its CMD)."""
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(["docker", "import", "--change", f'CMD ["{shell}"]', "-", ref],
+                              stdin=tar.stdout, capture_output=True, timeout=600)
+    tar.wait()
+    if imported.returncode != 0:
+        raise SandboxError(f"sandbox: docker import of {ref} failed: {imported.stderr.decode()[-300:]}",
+                           "check the root Docker engine (docker info)")
+
+
 def ensure_base_image(lay: Layout) -> None:
     """rt-sandbox/base:latest in the root engine and localhost:5000/rt-sandbox/base:latest in the registry."""
     pushed = f"{REGISTRY}/{BASE_IMAGE}"
-    if not _engine_has(BASE_IMAGE):
+    if not engine_has(BASE_IMAGE):
         rootfs = lay.dir / "base-rootfs"
         build_rootfs(rootfs)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        imported = subprocess.run(["docker", "import", "--change", 'CMD ["/bin/sh"]', "-", BASE_IMAGE],
-                                  stdin=tar.stdout, capture_output=True, timeout=120)
-        tar.wait()
-        if imported.returncode != 0:
-            raise SandboxError(f"sandbox: docker import of the base image failed: {imported.stderr.decode()[-300:]}",
-                               "check the root Docker engine (docker info)")
-    if not _engine_has(pushed):
+        import_rootfs(rootfs, BASE_IMAGE, "/bin/sh")
+    if not engine_has(pushed):
         _docker("tag", BASE_IMAGE, pushed)
     if not _registry_has_base():
         _docker("push", pushed)

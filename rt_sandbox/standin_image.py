@@ -1,46 +1,231 @@
-"""A throwaway sandbox image holding the stand-in programs, for tests and the bench.
+"""The sandbox's job image of each upstream era: the positronic checkout's own code at its commit, on the
+CPython its compose file asks for, with the real packages its uv.lock pins; stubs only at the model layer.
 
-The images engineer's Dockerfiles build the real sandbox images; this one only
-needs the sandbox base and docker/sandbox/repos/positronic/bin/, so jobs can be
-tested on their own. Tagged by the content of bin/, built and pushed only when missing.
+- Base: a Debian root file system (debootstrap, minbase) holding the era's CPython, imported into the root
+  engine: Debian 12 ships exactly 3.11 (runbook era), Debian 13 exactly 3.13 (current era).
+- /positronic: the checkout's files (docker/sandbox/checkouts/positronic-<era>) with .venv holding the
+  packages of the era's lock (rt_sandbox/wheelhouse.py) and positronic itself in editable form.
+- /gr00t and /.venv, /openpi and its .venv: the model layer's stubs (docker/sandbox/era/), on the real
+  argument parser their projects pin.
+- `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
+  run for real (everything outside REAL) still go to the shell stand-ins in docker/sandbox/repos/positronic/bin.
+
+Built once per content (the tag is a digest of every input) and pushed to the sandbox registry; the
+Debian packages and the wheels stay in CACHE, the base images in the engine, so a second `up` is quick.
 """
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from pathlib import Path
 
+from remote_training.errors import SandboxError
+from remote_training.jobs.catalog import ERAS
+
+from . import wheelhouse
+from .services import engine_has, import_rootfs
+
 REPO = "localhost:5000/rt-jobs-test/standin"
-BASE = "rt-sandbox/base:latest"
+CACHE = Path("/var/cache/rt-sandbox")  # Debian packages and wheels, kept between runs and checkouts
+SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose python3 is exactly that CPython
+# What the CPU path of the real programs imports, closed over the era's uv.lock.
+POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
+# The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
+# pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
+OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
+GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
+# The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
+# Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
+# (issue #19 item 5): tests/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
+REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.openpi.stats",
+                     "positronic.vendors.openpi.train"),
+        "a060cbea": ("positronic.vendors.gr00t.train",)}
+CHECKOUT_FILES = ("positronic", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
+DEBOOTSTRAP_TIMEOUT_S = 1200
+DOCKER_ENV = {"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def _sandbox_dir(root: Path) -> Path:
+    return root / "docker" / "sandbox"
 
 
 def bin_dir(root: Path) -> Path:
-    return root / "docker" / "sandbox" / "repos" / "positronic" / "bin"
+    return _sandbox_dir(root) / "repos" / "positronic" / "bin"
 
 
-def tag_for(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(bin_dir(root).iterdir()):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return f"{REPO}:bin-{digest.hexdigest()[:12]}"
+def checkout_dir(root: Path, era: str) -> Path:
+    return _sandbox_dir(root) / "checkouts" / f"positronic-{era}"
 
 
-def ensure(root: Path) -> str:
-    """The image ref, built from the sandbox base and pushed to the sandbox registry if needed."""
-    ref = tag_for(root)
-    if subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode != 0:
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copytree(bin_dir(root), Path(tmp) / "bin")
-            (Path(tmp) / "Dockerfile").write_text(f"FROM {BASE}\nCOPY bin/ /usr/local/bin/\nWORKDIR /positronic\n")
-            subprocess.run(["docker", "build", "-q", "-t", ref, tmp], check=True, capture_output=True,
-                           env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
-    subprocess.run(["docker", "push", "-q", ref], check=True, capture_output=True)
+def python_of(era: str) -> str:
+    return next(e.python for e in ERAS if e.name == era)
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt uses (deb822 `URIs:` or one-line `deb URL suite`)."""
+    sources = sorted(Path("/etc/apt/sources.list.d").glob("*.sources")) + [Path("/etc/apt/sources.list")]
+    for path in sources:
+        text = path.read_text() if path.exists() else ""
+        for url in re.findall(r"^URIs:\s*(\S+)", text, re.M) + re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M):
+            if url.rstrip("/").endswith("/debian"):
+                return url
+    raise SandboxError("sandbox: no Debian mirror in /etc/apt/sources.list(.d)", "configure apt with a Debian mirror")
+
+
+def ensure_base(python: str) -> str:
+    """rt-sandbox/debian-<suite>-python<V> in the root engine: Debian minbase with its python3.X."""
+    suite = SUITES[python]
+    ref = f"rt-sandbox/debian-{suite}-python{python}:latest"
+    if engine_has(ref):
+        return ref
+    debs = CACHE / "debs" / suite
+    debs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        made = subprocess.run(["debootstrap", "--variant=minbase", f"--include=python{python}", f"--cache-dir={debs}",
+                               suite, str(rootfs), debian_mirror()], capture_output=True, text=True,
+                              timeout=DEBOOTSTRAP_TIMEOUT_S)
+        if made.returncode != 0:
+            raise SandboxError(f"sandbox: debootstrap {suite} failed: {made.stdout[-300:]}{made.stderr[-300:]}",
+                               "check that apt reaches the Debian mirror; scripts/install-sandbox.sh installs debootstrap")
+        for junk in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt",
+                     "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / junk, ignore_errors=True)
+        import_rootfs(rootfs, ref, "/bin/bash")
     return ref
 
 
+def _inputs(root: Path, era: str) -> list[Path]:
+    folders = [_sandbox_dir(root) / "era", bin_dir(root)] + [checkout_dir(root, era) / n for n in CHECKOUT_FILES]
+    files = [Path(__file__).resolve(), Path(wheelhouse.__file__).resolve()]  # how it is built is an input too
+    for folder in folders:
+        files += [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+    return files
+
+
+def tag_for(root: Path, era: str) -> str:
+    digest = hashlib.sha256(era.encode())
+    for path in _inputs(root, era):
+        executable = b"x" if path.stat().st_mode & 0o100 else b"-"
+        digest.update(path.name.encode() + b"\0" + executable + path.read_bytes())
+    return f"{REPO}:{era}-{digest.hexdigest()[:12]}"
+
+
+def _venv(prefix: Path, python: str, site_from: Path) -> Path:
+    """A venv as `python -m venv --symlinks` lays it out, its site-packages moved in from `site_from`."""
+    (prefix / "bin").mkdir(parents=True, exist_ok=True)
+    (prefix / "bin" / "python").symlink_to(f"/usr/bin/python{python}")
+    (prefix / "bin" / f"python{python}").symlink_to("python")
+    (prefix / "pyvenv.cfg").write_text(f"home = /usr/bin\ninclude-system-site-packages = false\nversion = {python}\n")
+    site = prefix / "lib" / f"python{python}" / "site-packages"
+    site.parent.mkdir(parents=True)
+    shutil.copytree(site_from, site, symlinks=True)
+    return site
+
+
+def _packages(requirements: list[str], python: str, target: Path, deps: bool) -> None:
+    house = CACHE / "wheels" / python
+    wheelhouse.download(requirements, python, house, deps=deps)
+    wheelhouse.install(requirements, python, house, target, deps=deps)
+
+
+def _editable_positronic(site: Path, venv: Path, project: Path) -> None:
+    """positronic installed in editable form, as `uv sync` leaves a project: a .pth, metadata, console scripts."""
+    meta = tomllib.loads(project.read_text())["project"]
+    info = site / f"positronic-{meta['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: positronic\nVersion: {meta['version']}\n")
+    scripts = meta.get("scripts", {})
+    (info / "entry_points.txt").write_text("[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items()))
+    (site / "_positronic.pth").write_text("/positronic\n")
+    for name, target in scripts.items():
+        module, _, func = target.partition(":")
+        script = venv / "bin" / name
+        script.write_text(f"#!{'/positronic/.venv/bin/python'}\nimport sys\nfrom {module} import {func}\n"
+                          f"sys.exit({func}())\n")
+        script.chmod(0o755)
+
+
+def _busybox(target: Path) -> None:
+    busybox = shutil.which("busybox")
+    if not busybox:
+        raise SandboxError("sandbox: busybox is not installed", "run scripts/install-sandbox.sh")
+    target.mkdir(parents=True)
+    shutil.copy2(busybox, target / "busybox")
+    for applet in subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split():
+        if applet != "busybox":
+            (target / applet).symlink_to("busybox")
+
+
+def _context(root: Path, era: str, ctx: Path) -> None:
+    python = python_of(era)
+    tree, checkout, era_dir = ctx / "root", checkout_dir(root, era), _sandbox_dir(root) / "era"
+    staging = ctx / "staging"
+    positronic = tree / "positronic"
+    positronic.mkdir(parents=True)
+    for name in CHECKOUT_FILES:
+        source = checkout / name
+        if source.is_dir():
+            shutil.copytree(source, positronic / name)
+        elif source.exists():
+            shutil.copy2(source, positronic / name)
+    locked = wheelhouse.locked_closure(checkout / "uv.lock", POSITRONIC_ROOTS, python)
+    _packages(locked, python, staging / "positronic", deps=False)
+    site = _venv(positronic / ".venv", python, staging / "positronic")
+    _editable_positronic(site, positronic / ".venv", checkout / "pyproject.toml")
+
+    shutil.copytree(era_dir / "gr00t", tree / "gr00t")
+    _packages(list(GR00T_TOOLS), python, staging / "gr00t", deps=True)
+    site = _venv(tree / ".venv", python, staging / "gr00t")  # upstream's groot_venv_path default: /.venv/
+    shutil.copy2(era_dir / "rt_stub_training.py", site)
+    shutil.copytree(era_dir / "openpi", tree / "openpi")
+    _packages(list(OPENPI_TOOLS), python, staging / "openpi", deps=True)
+    site = _venv(tree / "openpi" / ".venv", python, staging / "openpi")
+    shutil.copy2(era_dir / "rt_stub_training.py", site)
+
+    standins = tree / "opt" / "rt-standins"
+    shutil.copytree(bin_dir(root), standins)
+    (standins / "REAL").write_text("".join(f"{m}\n" for m in REAL[era]))
+    _busybox(standins / "busybox")
+    (tree / "usr" / "local" / "bin").mkdir(parents=True)
+    uv = tree / "usr" / "local" / "bin" / "uv"  # on the image's one CPython (minbase has no `python3` name)
+    uv.write_text(f"#!/usr/bin/python{python}\n" + (era_dir / "uv").read_text().split("\n", 1)[1])
+    uv.chmod(0o755)
+    shutil.rmtree(staging)
+
+
+def ensure(root: Path, era: str) -> str:
+    """The era's job image ref, built and pushed to the sandbox registry if needed."""
+    ref = tag_for(root, era)
+    if not engine_has(ref):
+        base = ensure_base(python_of(era))
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            ctx = Path(tmp)
+            _context(root, era, ctx)
+            (ctx / "Dockerfile").write_text(f"FROM {base}\nCOPY root/ /\nWORKDIR /positronic\n")
+            built = subprocess.run(["docker", "build", "-q", "-t", ref, str(ctx)], capture_output=True, text=True,
+                                   env=DOCKER_ENV, timeout=900)
+        if built.returncode != 0:
+            raise SandboxError(f"sandbox: building {ref} failed: {built.stderr[-400:]}", "check the root Docker engine")
+    pushed = subprocess.run(["docker", "push", "-q", ref], capture_output=True, text=True, timeout=900)
+    if pushed.returncode != 0:
+        raise SandboxError(f"sandbox: pushing {ref} failed: {pushed.stderr[-300:]}", "check the sandbox registry")
+    return ref
+
+
+def env_file(root: Path, era: str) -> Path:
+    """Where the era's images env file lives (written by write_env_file once its image is pushed)."""
+    return root / ".sandbox" / f"images-{era}.env"
+
+
 def write_env_file(path: Path, ref: str) -> Path:
-    """An images env file naming the stand-in for every service image."""
+    """An images env file naming the image for every service image."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{var}={ref}\n" for var in ("RT_IMAGE_GR00T", "RT_IMAGE_OPENPI", "RT_IMAGE_POSITRONIC")))
     return path
+

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Docker comes apart (engine ≥ 25 for what the jobs use, Compose v2, buildx); the rest are plain packages.
-debs=(docker-registry openssh-server busybox-static iproute2 socat iptables util-linux procps)
+debs=(docker-registry openssh-server busybox-static iproute2 socat iptables util-linux procps debootstrap)
 
 docker_ok() {
   local major

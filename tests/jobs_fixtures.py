@@ -17,20 +17,25 @@ CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
 
 
 def era_env(era: str) -> dict[str, str]:
-    """Run jobs through that era's verbatim positronic compose file."""
-    return {"INVOKE_JOBS_COMPOSE_PROJECT": str(CHECKOUTS / f"positronic-{era}" / "docker")}
+    """Run jobs through that era's verbatim positronic compose file, with that era's job image (the images
+    env file jobs_env writes)."""
+    from rt_sandbox import standin_image
+
+    return {"INVOKE_JOBS_COMPOSE_PROJECT": str(CHECKOUTS / f"positronic-{era}" / "docker"),
+            "INVOKE_IMAGES_ENV_FILE": str(standin_image.env_file(ROOT, era))}
 
 
 @pytest.fixture(scope="session")
 def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for `inv` subprocesses: the sandbox inventory, an images file naming the stand-in, and the
-    runbook era's compose file (tests of the current era pass era_env("a060cbea"))."""
+    """Environment for `inv` subprocesses: the sandbox inventory, each era's job image in its images file, and
+    the runbook era's compose file and image (tests of the current era pass era_env("a060cbea"))."""
+    from remote_training.jobs import catalog
     from rt_sandbox import standin_image
 
-    ref = standin_image.ensure(ROOT)
-    env_file = standin_image.write_env_file(tmp_path_factory.mktemp("images") / "images.env", ref)
+    for era in catalog.ERAS:
+        standin_image.write_env_file(standin_image.env_file(ROOT, era.name), standin_image.ensure(ROOT, era.name))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "WANDB_", "AWS_"))}
-    env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(env_file),
+    env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]),
                INVOKE_JOBS_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),
                AWS_ACCESS_KEY_ID="AKIAJOBSSANDBOX0001", AWS_SECRET_ACCESS_KEY="moto-takes-any-secret-1",
                **era_env("4261b1aa"))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
+import urllib.request
+import uuid
 from typing import Any
 
 import pytest
@@ -18,12 +21,12 @@ CASES = [(era.name, role) for era in catalog.ERAS for role in catalog.ROLES if e
 
 @pytest.fixture(scope="module")
 def project(sandbox: dict[str, Any]):
-    """Each era's compose file, unmodified, with an override naming the stand-in image, on the desktop host."""
+    """Each era's compose file, unmodified, with an override naming the era's job image, on the desktop host."""
     from rt_sandbox import standin_image
 
-    ref = standin_image.ensure(ROOT)
     dirs = {}
     for era in catalog.ERAS:
+        ref = standin_image.ensure(ROOT, era.name)
         checkout = catalog.load_checkout(CHECKOUTS / f"positronic-{era.name}" / "docker")
         folder = f"rt-entrypoints-{era.name}"
         override = override_text({name: ref for name in checkout.services})
@@ -51,3 +54,109 @@ def test_a_flag_the_real_program_rejects_fails_the_job(era: str, role: str, proj
     assert out.returncode != 0, (service.name, text)
     # It reached upstream's program through `uv run`, which refused the flag the way configuronic does.
     assert "no_such_flag" in text and ("Traceback" in text or "error:" in text), (service.name, text)
+
+
+# openpi's websocket protocol (openpi_client/websocket_client_policy.py): the server speaks first with its
+# metadata, then answers each msgpack-numpy observation with an action dict.
+WS_CLIENT = """
+import msgpack, numpy as np, sys
+from websockets.sync.client import connect
+with connect(sys.argv[1], compression=None, max_size=None, open_timeout=10) as ws:
+    meta = msgpack.unpackb(ws.recv(timeout=10))
+    ws.send(msgpack.packb({"prompt": "stack"}))
+    reply = msgpack.unpackb(ws.recv(timeout=10))
+    actions = reply["actions"]
+    print("metadata", meta, "actions", actions[b"shape"], np.frombuffer(actions[b"data"], actions[b"dtype"]).any())
+"""
+
+
+def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sandbox) -> None:
+    """The runbook era's openpi-server runs upstream's vendors/openpi/server.py, byte for byte: pos3 fetches the
+    latest checkpoint from the sandbox S3, then openpi's serve_policy.py (tyro parses its arguments; the model is
+    the stub) answers openpi's websocket protocol with zero actions. `--port` after the `policy:checkpoint`
+    subcommand, as server.py places it, is refused by openpi's own tyro."""
+    import boto3
+
+    from rt_sandbox import standin_image
+
+    era = "4261b1aa"
+    folder, _ = project[era]
+    ckpts = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/pi/"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    for step in ("1000", "2000"):
+        s3.put_object(Bucket="checkpoints", Key=f"{ckpts[len('s3://checkpoints/'):]}{step}/params/config.json",
+                      Body=b"{}")
+    # moto takes any key: placeholders, not credentials
+    s3_env = f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox"
+    compose = f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE}"
+    name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    try:
+        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} openpi-server "
+                                f"--checkpoints_dir={ckpts}")
+        assert started.returncode == 0, started.stderr
+        address = sandbox["hosts"]["desktop"]["address"]
+        for _ in range(60):
+            try:
+                with urllib.request.urlopen(f"http://{address}:{port}/healthz", timeout=2) as reply:
+                    assert reply.read() == b"OK\n"
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(_ssh(sandbox, f"docker logs {name}").stdout)
+        ref = standin_image.tag_for(ROOT, era)
+        client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /openpi/.venv/bin/python {ref} -c "
+                               f"{shlex.quote(WS_CLIENT)} ws://127.0.0.1:{port}")
+        assert client.returncode == 0, client.stderr
+        assert "'checkpoint': '2000'" in client.stdout and "actions [10, 8] False" in client.stdout, client.stdout
+        logs = _ssh(sandbox, f"docker logs {name}")
+        # upstream's prints wait in Python's stdout buffer while the server runs (no TTY under `run -d`);
+        # pos3's download bar and the websockets server's own line are on stderr
+        log = logs.stdout + logs.stderr
+        assert f"Downloading {ckpts}2000" in log and "server listening on 0.0.0.0:8000" in log, log
+        shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/positronic/vendors/openpi/server.py").stdout
+        assert shipped == (CHECKOUTS / f"positronic-{era}" / "positronic/vendors/openpi/server.py").read_text()
+    finally:
+        _ssh(sandbox, f"docker rm -f {name}")
+
+    refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} openpi-server --checkpoints_dir={ckpts} --port=8000")
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Unrecognized or misplaced options" in text and "--port" in text, text
+
+
+@pytest.mark.parametrize("era", [era.name for era in catalog.ERAS])
+def test_the_job_image_holds_the_checkouts_own_programs(era: str, project, sandbox) -> None:
+    """Every vendor's train.py, server.py and stats.py in the era's job image is upstream's file at that commit,
+    byte for byte (what the jobs run is the checkout's code, not a copy made here)."""
+    import hashlib
+
+    from rt_sandbox import standin_image
+
+    checkout = CHECKOUTS / f"positronic-{era}"
+    files = sorted(p.relative_to(checkout) for name in ("train.py", "server.py", "stats.py")
+                   for p in (checkout / "positronic" / "vendors").glob(f"*/{name}"))
+    assert len(files) >= 5
+    listing = _ssh(sandbox, f"docker run --rm --entrypoint sha256sum {standin_image.tag_for(ROOT, era)} "
+                            + " ".join(f"/positronic/{f}" for f in files))
+    assert listing.returncode == 0, listing.stderr
+    shipped = {line.split()[1]: line.split()[0] for line in listing.stdout.splitlines()}
+    assert shipped == {f"/positronic/{f}": hashlib.sha256((checkout / f).read_bytes()).hexdigest() for f in files}
+
+
+@pytest.mark.parametrize("era", [era.name for era in catalog.ERAS])
+def test_uv_in_the_job_image_refuses_what_uv_refuses(era: str, project, sandbox) -> None:
+    """The image's `uv` refuses a Python the image lacks and an extra the checkout's pyproject does not define, as
+    uv words it (exit 2); a defined extra passes and the checkout's own package runs."""
+    from rt_sandbox import standin_image
+
+    python = next(e.python for e in catalog.ERAS if e.name == era)
+    extra = "hardware"  # defined in both eras' optional-dependencies
+    script = (f"uv run --python 3.10 python -c 1; echo rc=$?; uv run --python {python} --extra no_such python -c 1; "
+              f"echo rc=$?; uv run --python {python} --extra {extra} python -c 'import positronic; "
+              f"print(positronic.__version__)'")
+    out = _ssh(sandbox, f"docker run --rm --entrypoint sh {standin_image.tag_for(ROOT, era)} -c {shlex.quote(script)}")
+    text = out.stdout + out.stderr
+    assert "error: No interpreter found for Python 3.10 in managed installations or search path" in text, text
+    assert "error: Extra `no_such` is not defined in the project's `optional-dependencies` table" in text, text
+    assert text.count("rc=2") == 2 and out.stdout.strip().endswith({"4261b1aa": "0.1.1", "a060cbea": "0.2.1"}[era])

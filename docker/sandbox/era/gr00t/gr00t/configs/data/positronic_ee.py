@@ -1,0 +1,2 @@
+# SANDBOX STUB of the positronic gr00t fork's modality config positronic_ee (registers nothing: no model here).
+NEEDS_JOINTS = False

@@ -1,0 +1,118 @@
+# SANDBOX STUB of openpi's scripts/serve_policy.py (the model layer under positronic's runbook-era
+# vendors/openpi/server.py, which runs it through `uv run --frozen --project <openpi> -- python ...`).
+# Real: the command line, parsed by tyro 0.9.22 (the version openpi's uv.lock pins) into openpi's Args shape
+# (Physical-Intelligence/openpi scripts/serve_policy.py, commit 15a9616); the websocket wire protocol of
+# openpi's WebsocketPolicyServer (src/openpi/serving/websocket_policy_server.py): metadata first, then one
+# msgpack-numpy action dict per observation, and GET /healthz. Stubbed: the policy, whose forward pass
+# returns zero actions, loaded only as far as reading the checkpoint folder positronic downloaded.
+import asyncio
+import dataclasses
+import enum
+import http
+import logging
+import time
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import tyro
+import websockets.asyncio.server as _server
+
+
+class EnvMode(enum.Enum):
+    ALOHA = "aloha"
+    ALOHA_SIM = "aloha_sim"
+    DROID = "droid"
+    LIBERO = "libero"
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """Load a policy from a trained checkpoint."""
+
+    config: str
+    dir: str
+
+
+@dataclasses.dataclass
+class Default:
+    """Use the default policy for the given environment."""
+
+
+@dataclasses.dataclass
+class Args:
+    """Arguments for the serve_policy script."""
+
+    env: EnvMode = EnvMode.ALOHA_SIM
+    default_prompt: str | None = None
+    port: int = 8000
+    record: bool = False
+    policy: Checkpoint | Default = dataclasses.field(default_factory=Default)
+
+
+def _pack(obj):  # openpi_client/msgpack_numpy.py
+    if isinstance(obj, np.ndarray):
+        return {b"__ndarray__": True, b"data": obj.tobytes(), b"dtype": obj.dtype.str, b"shape": obj.shape}
+    if isinstance(obj, np.generic):
+        return {b"__npgeneric__": True, b"data": obj.item(), b"dtype": obj.dtype.str}
+    return obj
+
+
+def _unpack(obj):
+    if b"__ndarray__" in obj:
+        return np.ndarray(buffer=obj[b"data"], dtype=np.dtype(obj[b"dtype"]), shape=obj[b"shape"])
+    if b"__npgeneric__" in obj:
+        return np.dtype(obj[b"dtype"]).type(obj[b"data"])
+    return obj
+
+
+class ZeroPolicy:
+    """STUB: the model. Its forward pass returns zero actions (action horizon 10, 8 dims, as pi05 emits)."""
+
+    def __init__(self, config: str, folder: str) -> None:
+        path = Path(folder)
+        if not path.is_dir():
+            raise FileNotFoundError(f"Checkpoint directory does not exist: {folder}")
+        self.metadata = {"config": config, "checkpoint": path.name}
+
+    def infer(self, obs: dict) -> dict:
+        return {"actions": np.zeros((10, 8), dtype=np.float32), "policy_timing": {"infer_ms": 0.0}}
+
+
+def _health_check(connection, request):
+    if request.path == "/healthz":
+        return connection.respond(http.HTTPStatus.OK, "OK\n")
+    return None
+
+
+async def _serve(policy: ZeroPolicy, port: int) -> None:
+    async def handler(websocket):
+        logging.info(f"Connection from {websocket.remote_address} opened")
+        await websocket.send(msgpack.packb(policy.metadata, default=_pack))
+        while True:
+            try:
+                obs = msgpack.unpackb(await websocket.recv(), object_hook=_unpack)
+            except Exception:
+                logging.info(f"Connection from {websocket.remote_address} closed")
+                return
+            begin = time.monotonic()
+            action = policy.infer(obs)
+            action["server_timing"] = {"infer_ms": (time.monotonic() - begin) * 1000}
+            await websocket.send(msgpack.packb(action, default=_pack))
+
+    async with _server.serve(handler, "0.0.0.0", port, compression=None, max_size=None,
+                             process_request=_health_check) as server:
+        await server.serve_forever()
+
+
+def main(args: Args) -> None:
+    if not isinstance(args.policy, Checkpoint):
+        raise ValueError("the sandbox has no default policies to download: pass policy:checkpoint")
+    policy = ZeroPolicy(args.policy.config, args.policy.dir)
+    logging.info("Creating server (port: %s)", args.port)
+    asyncio.run(_serve(policy, args.port))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, force=True)
+    main(tyro.cli(Args))
