@@ -248,7 +248,7 @@ def _reap_after_idle_history(env, state) -> dict:
     for ago in (150, 90, 30):
         store.add(SPARE, Sample(now - ago, "RUNNING", True, 0, 0, True))
     done = inv(env, "vm.reap", "--idle", "2m", "--dry-run", "--host", SPARE, "--json", extra_env={
-        "RT_STATE_DIR": str(state)})
+        "INVOKE_VM_STATE_DIR": str(state)})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)[0]
 
@@ -314,7 +314,7 @@ def sshd_frozen(name: str):
 def test_a_frozen_sshd_costs_one_line_naming_the_host_and_no_library_noise(jobs_env, s3, prefix,  # noqa: F811
                                                                            cleanup, tmp_path):
     job = _long_job(jobs_env, s3, prefix, cleanup)
-    env = {**jobs_env, "RT_STATE_DIR": str(tmp_path)}
+    env = {**jobs_env, "INVOKE_VM_STATE_DIR": str(tmp_path)}
     with sshd_frozen(HOST):
         runs = {args: inv(env, *args, timeout=120) for args in [
             ("vm.status",), ("jobs.list",), ("jobs.logs", job), ("jobs.wait", job), ("jobs.stop", job),
@@ -468,7 +468,7 @@ def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_i
 
     data = f"s3://interim/{prefix}/data/"
     put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
-    env = {**jobs_env, "RT_LEDGER": str(tmp_path / "ledger.jsonl")}
+    env = {**jobs_env, "INVOKE_JOBS_LEDGER": str(tmp_path / "ledger.jsonl")}
     seen = {}
     for how, sig in (("SIGINT", signal.SIGINT), ("SIGTERM", signal.SIGTERM), ("kill -9", signal.SIGKILL)):
         for offset in (0.3, 0.6, 0.8, 1.0, 1.3, 2.0):

@@ -318,7 +318,7 @@ def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox,
     fleet: each prints its help, and no container, VM, sample, ledger line or docker context appears."""
     home, state = tmp_path / "home", tmp_path / "state"
     home.mkdir(), state.mkdir()
-    env = {**os.environ, "HOME": str(home), "RT_STATE_DIR": str(state), "RT_LEDGER": str(state / "ledger.jsonl"),
+    env = {**os.environ, "HOME": str(home), "INVOKE_VM_STATE_DIR": str(state), "INVOKE_JOBS_LEDGER": str(state / "ledger.jsonl"),
            "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])}
     before = fleet_now(sandbox)
     done = help_on_every_task(cli, env)
@@ -415,7 +415,7 @@ def test_the_openpi_stats_input_counts_too_and_siblings_pass():
 def test_bad_numbers_on_the_command_line_are_one_refusal_not_a_traceback(tmp_path, args):
     hosts = tmp_path / "hosts.yaml"
     hosts.write_text(HOSTS_ONE)
-    done = _inv(*args, hosts=hosts, env={"INVOKE_JOBS_COMPOSE_PROJECT": str(CURRENT), "RT_STATE_DIR": str(tmp_path)})
+    done = _inv(*args, hosts=hosts, env={"INVOKE_JOBS_COMPOSE_PROJECT": str(CURRENT), "INVOKE_VM_STATE_DIR": str(tmp_path)})
     assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.PREFLIGHT), done.stderr
     assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "(fix: " in done.stderr
     assert "127.0.0.1" not in done.stderr  # refused before any host was tried
