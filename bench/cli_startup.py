@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = 10
 TARGET = 1.5
 INV = [sys.executable, "-m", "invoke"]
-RT = [sys.executable, "-m", "tasks"]
+RT = [sys.executable, "-m", "rt_tasks"]
 
 
 def timed(command: list[str]) -> float:

@@ -1,6 +1,6 @@
 """The error tree of the core, and the one table that maps it to exit codes.
 
-Core code raises these; the task layer (tasks/_cli.py) turns them into
+Core code raises these; the task layer (rt_tasks/_cli.py) turns them into
 `invoke.Exit` with the code below, so a Makefile or a cron job can tell a bad
 argument from an unreachable host without parsing text.
 """

@@ -14,10 +14,10 @@ began=$(date +%s)
 
 mkdir "$work/source"
 cp setup.cfg pyproject.toml "$work/source/"
-cp -r remote_training tasks rt_sandbox "$work/source/"  # rt_sandbox too: the build must leave it out
+cp -r remote_training rt_tasks tasks rt_sandbox "$work/source/"  # tasks and rt_sandbox too: the build must leave them out
 "$PY" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$work/source"
-echo "wheel's packages: $(cd "$work/venv/lib"/python3*/site-packages && ls -d remote_training tasks rt_sandbox 2>/dev/null | tr '\n' ' ')"
+echo "wheel's packages: $(cd "$work/venv/lib"/python3*/site-packages && ls -d remote_training rt_tasks tasks rt_sandbox 2>/dev/null | tr '\n' ' ')"
 if "$work/venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE '^(moto|pytest|hypothesis) '; then
   echo "error: the product installed development packages" >&2
   exit 1

@@ -55,4 +55,4 @@ SITE=$("$VPY" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 echo "$PWD" > "$SITE/remote-training-checkout.pth"
 # Byte-compile the checkout, as pip does for an installed wheel: an editable install leaves it to the
 # first run, and with PYTHONDONTWRITEBYTECODE set every command would compile ~30 modules (~40 ms) anew.
-"$VPY" -m compileall -q remote_training tasks rt_sandbox >/dev/null
+"$VPY" -m compileall -q remote_training rt_tasks tasks rt_sandbox >/dev/null

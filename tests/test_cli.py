@@ -1,4 +1,4 @@
-"""The command line itself (no sandbox): `rt` (tasks/program.py) and `inv` from the repository root, which
+"""The command line itself (no sandbox): `rt` (rt_rt_tasks/program.py) and `inv` from the repository root, which
 follows the same rules once it has loaded the tasks. Every command-line test runs through both."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from invoke import Collection, Exit, Program, task
 
-from tasks.program import RTProgram, adopt, as_exit, optional_positional
+from rt_tasks.program import RTProgram, adopt, as_exit, optional_positional
 
 ROOT = Path(__file__).resolve().parent.parent
-CLIS = {"inv": ([sys.executable, "-m", "invoke"], "inv[oke]"), "rt": ([sys.executable, "-m", "tasks"], "rt")}
+CLIS = {"inv": ([sys.executable, "-m", "invoke"], "inv[oke]"), "rt": ([sys.executable, "-m", "rt_tasks"], "rt")}
 
 
 @pytest.fixture(params=sorted(CLIS))
@@ -90,7 +90,7 @@ def test_rt_console_script_is_declared():
 
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
-    assert cfg["options.entry_points"]["console_scripts"].split() == ["rt", "=", "tasks.program:program.run"]
+    assert cfg["options.entry_points"]["console_scripts"].split() == ["rt", "=", "rt_tasks.program:program.run"]
 
 
 # The Program on a collection of its own: the rules without the project's tasks.
@@ -176,11 +176,11 @@ def test_dash_h_is_help_even_where_a_plain_tasks_flag_took_it(capsys):
 
 
 def test_project_tasks_never_take_dash_h_and_keep_every_other_short_flag():
-    """`rt_task` (tasks._cli.RTTask) drops only the `h` Invoke would give; each other flag keeps its letter."""
+    """`rt_task` (rt_tasks._cli.RTTask) drops only the `h` Invoke would give; each other flag keeps its letter."""
     from invoke import Task
 
-    from tasks import ns
-    from tasks._cli import RTTask
+    from rt_tasks import ns
+    from rt_tasks._cli import RTTask
 
     for name in ns.task_names:
         mine = ns[name]
@@ -219,7 +219,7 @@ def test_only_a_plain_invoke_program_is_adopted():
 
 def _setting_calls() -> list[tuple[Path, int, list[ast.expr]]]:
     calls = []
-    for path in sorted((ROOT / "tasks").glob("*.py")):
+    for path in sorted((ROOT / "rt_tasks").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setting":
                 calls.append((path, node.lineno, node.args))
@@ -227,7 +227,7 @@ def _setting_calls() -> list[tuple[Path, int, list[ast.expr]]]:
 
 
 def test_every_setting_is_read_without_a_second_default_and_is_declared():
-    from tasks import ns
+    from rt_tasks import ns
 
     declared = ns.configuration()
     calls = _setting_calls()
@@ -244,7 +244,7 @@ def test_every_setting_is_read_without_a_second_default_and_is_declared():
 def test_setting_falls_back_to_the_declared_default():
     from invoke import Config, Context
 
-    from tasks._cli import setting
+    from rt_tasks._cli import setting
 
     c = Context(Config(overrides={"vm": {"start_timeout": 5}}))
     assert setting(c, "vm.start_timeout") == 5 and setting(c, "vm.stop_timeout") == 600
@@ -254,7 +254,7 @@ def test_setting_falls_back_to_the_declared_default():
 
 
 def test_the_fast_exit_loses_no_output_and_keeps_exit_codes(cli, tmp_path):
-    """The process ends without the interpreter's teardown (tasks/program.leave): a long piped listing
+    """The process ends without the interpreter's teardown (rt_tasks/program.leave): a long piped listing
     still arrives whole, and a failing task still exits with its own code and one stderr line."""
     import json
 

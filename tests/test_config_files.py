@@ -19,7 +19,7 @@ ONE_HOST = "hosts:\n  {name}:\n    ssh: root@127.0.0.1:9\n    gpu: H100\n    gpu
 
 def rt(cwd: Path, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), **env}
-    return subprocess.run([sys.executable, "-m", "tasks", *args], cwd=cwd, env=full, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rt_tasks", *args], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -91,7 +91,7 @@ def test_nothing_found_names_every_place_and_the_fix(tmp_path, monkeypatch):
 def test_doctor_names_the_files_it_used(tmp_path):
     from invoke import Config, Context
 
-    from tasks.doctor import config_results
+    from rt_tasks.doctor import config_results
 
     mine = hosts_file(tmp_path / "mine", "x")
     rows = {r.target: r for r in config_results(Context(Config(overrides={
@@ -118,7 +118,7 @@ def test_the_old_ledger_variable_is_read_with_one_deprecation_line(tmp_path):
 
 
 def test_inv_has_no_file_flags_and_says_so_in_one_line(tmp_path):
-    """Invoke parses its core flags before `inv` is adopted (tasks/program.adopt): --hosts is rt's only."""
+    """Invoke parses its core flags before `inv` is adopted (rt_tasks/program.adopt): --hosts is rt's only."""
     done = subprocess.run([sys.executable, "-m", "invoke", "--hosts", "x.yaml", "hosts.list"], cwd=ROOT,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True,
                           timeout=60)

@@ -218,7 +218,7 @@ def test_bad_hosts_yaml_is_refused_by_the_cli_with_the_inventory_code(tmp_path):
 
 # -- `-h` is help, on every task, and acts on nothing ------------------------------------------------
 
-CLIS = {"rt": ([sys.executable, "-m", "tasks"], "rt"), "inv": ([sys.executable, "-m", "invoke"], "inv[oke]")}
+CLIS = {"rt": ([sys.executable, "-m", "rt_tasks"], "rt"), "inv": ([sys.executable, "-m", "invoke"], "inv[oke]")}
 
 
 def listed_tasks(command: list[str], env: dict[str, str]) -> list[str]:
@@ -260,8 +260,8 @@ def test_dash_h_on_every_task_prints_its_help_and_does_nothing_else(capsys, monk
     tests/test_faults.py against the sandbox fleet). Were a task to run, it would find an inventory whose one
     host nothing answers for, an empty HOME and state dir (vm.contexts writes ~/.docker, vm.reap its samples),
     and a PATH holding no program at all."""
-    from tasks import ns
-    from tasks.program import RTProgram
+    from rt_tasks import ns
+    from rt_tasks.program import RTProgram
 
     hosts = tmp_path / "hosts.yaml"
     hosts.write_text("hosts:\n  a:\n    ssh: root@127.0.0.1:9\n    gpu_memory_gb: 8\n"

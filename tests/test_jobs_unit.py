@@ -105,7 +105,7 @@ def test_job_record_from_the_snapshots_docker_ps_line() -> None:
 def test_every_jobs_task_flag_has_help() -> None:
     import inspect
 
-    from tasks import dataset, infer, jobs, serve, train
+    from rt_tasks import dataset, infer, jobs, serve, train
 
     for module in (dataset, train, serve, infer, jobs):
         for name, task in module.ns.tasks.items():

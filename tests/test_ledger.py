@@ -123,7 +123,7 @@ def test_run_json_lands_beside_the_run_folder_and_traces_back(s3, tmp_path, monk
 def test_history_task_lists_traces_and_refuses_unknown_jobs(tmp_path, capsys):
     from invoke import Config, Context, Exit
 
-    from tasks._history import history
+    from rt_tasks._history import history
 
     book = ledger.Ledger(tmp_path / "ledger.jsonl")
     first, second = spec(output="s3://checkpoints/a/"), spec(output="s3://checkpoints/b/")

@@ -4,7 +4,7 @@ non-editable into a new virtual environment, run from another directory with a t
 The wheel is built offline (`--no-build-isolation`, from a copy of the files the build reads); the new
 environment gets the wheel alone, and its dependencies from this venv's site-packages through a .pth line
 (a .pth in a path added that way is not run, so this venv's editable finder and checkout path stay out:
-`remote_training` and `tasks` are the wheel's own). scripts/check-product-install.sh does the same with the
+`remote_training` and `rt_tasks` are the wheel's own). scripts/check-product-install.sh does the same with the
 dependencies from the package index, as pipx does."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def product(tmp_path_factory) -> dict[str, Path]:
     source.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("remote_training", "tasks", "rt_sandbox"):  # rt_sandbox too: the build must leave it out
+    for package in ("remote_training", "rt_tasks", "tasks", "rt_sandbox"):  # tasks and rt_sandbox too: the build must leave them out
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(work / "dist"), str(source)])
@@ -60,7 +60,7 @@ def rt(product: dict[str, Path], *args: str) -> subprocess.CompletedProcess:
 
 def test_the_wheel_ships_the_product_only(product):
     names = zipfile.ZipFile(product["wheel"]).namelist()
-    assert {n.split("/")[0] for n in names} == {"remote_training", "tasks", "remote_training-0.1.0.dist-info"}
+    assert {n.split("/")[0] for n in names} == {"remote_training", "rt_tasks", "remote_training-0.1.0.dist-info"}
     meta = zipfile.ZipFile(product["wheel"]).read("remote_training-0.1.0.dist-info/METADATA").decode()
     needs = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
     product_needs = [n for n in needs if "extra ==" not in n]
@@ -80,6 +80,6 @@ def test_installed_rt_lists_no_sandbox_tasks(product):
     assert listed.returncode == 0, listed.stderr
     assert "hosts.list" in listed.stdout and "jobs.wait" in listed.stdout
     assert "sandbox." not in listed.stdout and "demo" not in listed.stdout.split()
-    from tasks import ns  # this development venv: the same tasks, the sandbox's among them
+    from rt_tasks import ns  # this development venv: the same tasks, the sandbox's among them
 
     assert "sandbox.up" in ns.task_names and "demo" in ns.task_names

@@ -33,7 +33,7 @@ def closed_port() -> int:
 
 def rt(tmp_path: Path, *args: str, columns: int = 80, **env: str) -> subprocess.CompletedProcess:
     full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path / "home"), "COLUMNS": str(columns), **env}
-    return subprocess.run([sys.executable, "-m", "tasks", *args], cwd=tmp_path, env=full, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rt_tasks", *args], cwd=tmp_path, env=full, capture_output=True,
                           text=True, timeout=90)
 
 

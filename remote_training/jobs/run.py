@@ -9,7 +9,7 @@
    ledger, `hooks.abandon` takes the output's claim back when the start failed.
 3. Servers: return once the port answers. `wait`: stream the log to the end, record the exit code.
 
-No Invoke here: the task layer (tasks/_jobrun.py) reads configuration and calls these.
+No Invoke here: the task layer (rt_tasks/_jobrun.py) reads configuration and calls these.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def _path(value: str) -> Path:
 
 
 def catalog(c, check_sources: bool = True):
-    """The image catalog by the search order (tasks/_cli.config_file), with images.root and images.registry."""
+    """The image catalog by the search order (rt_tasks/_cli.config_file), with images.root and images.registry."""
     from remote_training.images.catalog import load_catalog
 
     root = str(setting(c, "images.root") or "")
@@ -36,7 +36,7 @@ def catalog(c, check_sources: bool = True):
 
 
 def catalog_path(c) -> Path:
-    """The image catalog's file, by the search order (tasks/_cli.config_file)."""
+    """The image catalog's file, by the search order (rt_tasks/_cli.config_file)."""
     from remote_training.config_files import CATALOG
 
     return config_file(c, CATALOG, setting(c, "images.catalog")).path
@@ -51,7 +51,7 @@ def env_file(c) -> Path:
 
 
 def cache_path(c) -> Path:
-    """The file-digest cache: <state dir>/images/file-digests.json (tasks/_cli.state_folder)."""
+    """The file-digest cache: <state dir>/images/file-digests.json (rt_tasks/_cli.state_folder)."""
     from remote_training.images.source_key import CACHE_NAME
 
     return state_folder(c) / "images" / CACHE_NAME

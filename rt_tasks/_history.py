@@ -1,4 +1,4 @@
-"""jobs.history: the run ledger (remote_training/ledger.py), wired into tasks/jobs.py as `history`."""
+"""jobs.history: the run ledger (remote_training/ledger.py), wired into rt_tasks/jobs.py as `history`."""
 from __future__ import annotations
 
 from pathlib import Path

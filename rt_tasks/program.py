@@ -13,14 +13,14 @@ Invoke's (private) parser:
   for that has a `--dry-run` flag, and turns the core's typed errors into one stderr line and their
   exit code (`as_exit`, the one place that mapping is written; `@rt_task` uses it too, so a task
   called from Python fails the same way).
-- `load_collection` loads this project's `tasks` package whatever the working directory, with the
+- `load_collection` loads this project's `rt_tasks` package whatever the working directory, with the
   project's own `invoke.yaml` beside it, so `rt` works from anywhere.
 - `run` (and `execute`, for `inv`'s adopted object) end the command-line process the moment its work
   is done: exit handlers run and output is flushed, then the interpreter's teardown of every module
   and object (about 55 ms after a launch, paid by every command) is skipped (`leave`).
 
 `inv`, `invoke` and `python3 -m invoke` run Invoke's own program object; when it loads these tasks
-(from the repository root), `tasks/__init__.py` makes that object an `RTProgram` for the rest of its
+(from the repository root, through `tasks/__init__.py`), `rt_tasks/__init__.py` makes that object an `RTProgram` for the rest of its
 run (`adopt`), so both commands behave the same.
 """
 from __future__ import annotations
@@ -236,18 +236,18 @@ class RTProgram(Program):
         given = {flag: self.args[flag].value for flag in FILE_FLAGS
                  if flag in self.args and self.args[flag].value}  # absent for `inv`: Invoke parsed its own flags
         if given:
-            self.config["rt_flags"] = given  # read by tasks/_cli.config_file, apart from the settings
+            self.config["rt_flags"] = given  # read by rt_tasks/_cli.config_file, apart from the settings
 
     def load_collection(self) -> None:
         if self.args.collection.value or self.args["search-root"].value:
             return super().load_collection()  # asked for another collection: Invoke's own search
-        import tasks
+        import rt_tasks
 
         # The project's invoke.yaml: beside the tasks in a checkout; in an installed wheel, in the current
         # directory (as `inv` reads the one beside the tasks.py it found there).
         self.config.set_project_location(str(CHECKOUT or Path.cwd()))
         self.config.load_project()
-        self.collection = Collection.from_module(tasks, loaded_from=str(PROJECT_ROOT),
+        self.collection = Collection.from_module(rt_tasks, loaded_from=str(PROJECT_ROOT),
                                                  auto_dash_names=self.config.tasks.auto_dash_names)
 
     def parse_tasks(self) -> None:
