@@ -44,6 +44,11 @@ from pip._vendor.packaging.requirements import Requirement
 for line in wanted:
     req = Requirement(line)
     assert req.specifier.contains(md.version(req.name), prereleases=True), line
+# the console scripts as setup.cfg names them now (a package renamed since the install leaves `rt` broken)
+scripts = {e.name: e.value for e in md.distribution("remote-training").entry_points if e.group == "console_scripts"}
+wanted_scripts = dict(line.replace(" ", "").split("=", 1)
+                      for line in cfg["options.entry_points"]["console_scripts"].strip().splitlines())
+assert scripts == wanted_scripts, scripts
 PY
 then
   echo "installing this checkout and its Python packages into $VENV (pip install -e '.[test]')"
