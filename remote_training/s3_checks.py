@@ -86,6 +86,18 @@ def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], s
     return [(e["job_id"], why) for e in open_launches if (why := still_writing(e))]
 
 
+def _starting(launch: dict[str, Any]) -> bool:
+    """A launch that claimed its folder moments ago and has not started (nor ended): it may still start or
+    give the folder back. An older one that never started (killed before its start) holds the folder."""
+    import time
+
+    from .cost import when
+
+    started = when(launch.get("started"))
+    return bool(launch.get("job_id") and not launch.get("container") and launch.get("exit_code") is None
+                and started is not None and started > time.time() - 2 * storage.WINNER_WAIT_S)
+
+
 def _output_rows(s3: Any, spec: Any, found: Any) -> list[Row]:
     if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
@@ -95,11 +107,19 @@ def _output_rows(s3: Any, spec: Any, found: Any) -> list[Row]:
     bucket, key = validate.split_s3(folder)
     answer = storage._call(s3.list_objects_v2, f"checking {folder}", Bucket=bucket, Prefix=key, MaxKeys=1)
     held = answer.get("Contents", [])
-    record = storage.read_run(s3, record_url(folder))[0] if not held else None
-    if record is not None:  # launched, nothing written yet: name the launch that holds it
-        last = (record.get("launches") or [{}])[-1]
-        who = f"{last['job_id']} on {last.get('host', '?')}" if last.get("job_id") else "a launch"
-        held = [{"Key": key + f"nothing yet, claimed by {who} in {record_url(folder)}"}]
+    try:
+        record = storage.read_run(s3, record_url(folder))[0] if not held else None
+    except ValueError:  # a run.json that does not parse still holds the folder: whose it is, unknown
+        record = {}
+    last = ((record or {}).get("launches") or [{}])[-1]
+    if _starting(last) and not (spec.resume or spec.force):
+        # A launch still starting (claimed, not started): the claim waits to see it start or give the folder
+        # back (storage.claim_run), so two racing launches never both refuse.
+        found.notes.append(f"{folder}: {last['job_id']} on {last.get('host', '?')} is starting there; this "
+                           "launch waits to see it start or give the folder back")
+    elif record is not None:  # launched, nothing written yet: name the launch that holds it
+        who = f"the launch of {last['job_id']} on {last.get('host', '?')}" if last.get("job_id") else "the launch"
+        held = [{"Key": key + f"nothing yet, claimed by {who} recorded in {record_url(folder)}"}]
     if not held:
         if spec.resume:
             found.notes.append(f"--resume: {folder} is empty, the run starts from scratch")

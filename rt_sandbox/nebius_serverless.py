@@ -444,11 +444,11 @@ class ServerlessState(Containers):
                     rec.exit_code = code
                     rec.finished_at = max(self._container_time(box, "FinishedAt"), rec.started_at or 0)
                 details = dict(code="ContainerExited", message=f"container exited with code {code}")
+                self._cleanup_container(rec)  # gone before the end is said: a reader of the end finds no container
                 if rec.kind == "job":
                     self._set(rec, "COMPLETED" if code == 0 else "FAILED", expect="RUNNING", **details)
                 else:
                     self._set(rec, "ERROR", expect="RUNNING", **details)
-                self._cleanup_container(rec)
                 return
             if rec.kind == "endpoint" and not rec.host_port:
                 self._note_port(rec, box)

@@ -399,6 +399,8 @@ def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(
         record = s3.get_object(Bucket="checkpoints", Key=f"{prefix}/race{round_}/.rt-runs/same/run.json")
         launches = __import__("json").loads(record["Body"].read())["launches"]
         assert [e["job_id"] for e in launches] == [winner] and launches[0]["container"], launches
+        # the next round needs vm-train2's GPU memory again: this round's job (upstream's own train) ends first
+        assert inv(jobs_env, "jobs.wait", winner, timeout=150).returncode == 0
 
 
 def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back(s3, prefix):  # noqa: F811

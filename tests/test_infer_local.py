@@ -162,8 +162,13 @@ def test_host_runs_the_client_on_a_fleet_host(jobs_env, servers, local_uv, sandb
 
 def test_the_clients_exit_code_is_the_tasks(jobs_env, local_uv) -> None:
     """A server that never answers: the stand-in client gives up with its own code 3, and so does the task."""
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on once closed (ports under 1024 are refused)
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
     env = client_env(jobs_env, local_uv, "a060cbea")
-    result = inv(env, "infer.sim", "--server", "127.0.0.1:1", "--policy", "remote", "--simulation-time", "3")
+    result = inv(env, "infer.sim", "--server", f"127.0.0.1:{closed}", "--policy", "remote", "--simulation-time", "3")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "did not answer" in result.stderr and "positronic-inference exited 3" in result.stderr
 
