@@ -111,11 +111,12 @@ def _integer(kind: str, value: object) -> int:
     raise InputError(f"{kind} must be a whole number, got {value!r}", f"give {kind} as digits, e.g. 2000")
 
 
-def port(value: object) -> int:
-    """One port number (`8000`): not a range, not a docker `-p` mapping, not 0 (never "the default")."""
+def port(value: object, low: int = PORT_MIN) -> int:
+    """One port number (`8000`): not a range, not a docker `-p` mapping, not 0 (never "the default"). A port
+    this tool publishes on a host is unprivileged (`low`); a server's to reach may be any (443: https)."""
     number = _integer("port", value)
-    if not PORT_MIN <= number <= PORT_MAX:
-        raise InputError(f"port {number} is out of range", f"use a port in {PORT_MIN}-{PORT_MAX}, e.g. 9000")
+    if not low <= number <= PORT_MAX:
+        raise InputError(f"port {number} is out of range", f"use a port in {low}-{PORT_MAX}, e.g. 9000")
     return number
 
 
@@ -297,7 +298,7 @@ def percent(value: object, kind: str = "percent") -> float:
 # Which validator checks which typed option of a job (names as JobSpec/service options use them).
 OPTION_VALIDATORS = {
     "modality": modality, "modality_config": modality, "observation": observation, "action": action,
-    "port": port, "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
+    "port": port, "server_port": lambda v: port(v, 1), "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
     "workers": workers, "num_workers": workers, "keep_optimizers": lambda v: count(v, "keep optimizers"),
     "trials": lambda v: steps(v, "trials"), "fps": fps, "exp_name": exp_name, "config_name": config_name,
     "dataset": lambda v: config_ref(v, "dataset config"), "checkpoint": checkpoint,

@@ -107,3 +107,14 @@ def test_save_steps_beyond_total_is_refused():
     problems = v.check_options({"num_train_steps": 100, "save_steps": 500})
     assert [p.message for p in problems] == [
         "save steps 500 exceed the 100 training steps: no checkpoint would be saved"]
+
+
+def test_a_server_to_reach_may_listen_on_any_port_a_published_one_is_unprivileged():
+    """infer.sim's server may be an https endpoint (443); the port the tool publishes on a host is not under 1024."""
+    from remote_training.jobs.services import Inference
+
+    assert v.check_options(Inference("remote", "127.0.0.1", 443).options) == []
+    refused = v.check_options(Inference("remote", "127.0.0.1", 0).options)
+    assert len(refused) == 1 and "port 0 is out of range" in str(refused[0])
+    with pytest.raises(InputError, match="port 443 is out of range"):
+        v.port(443)

@@ -415,7 +415,7 @@ class Inference(TypedJob):
 
     @property
     def options(self) -> dict[str, Any]:
-        checks = {"port": self.server_port, "steps": self.simulation_time, "trials": self.trials}
+        checks = {"server_port": self.server_port, "steps": self.simulation_time, "trials": self.trials}
         checks.update({"output_dir": self.output_dir} if (self.output_dir or "").startswith("s3://") else {})
         return checks
 
