@@ -359,7 +359,7 @@ def test_waiting_on_a_job_that_ended_earlier_records_its_own_end(jobs_env, s3, p
     assert waited.returncode == 3, waited.stdout + waited.stderr
     events = [json.loads(line) for line in open(jobs_env["INVOKE_JOBS_LEDGER"]) if job in line]
     [end] = [e for e in events if e.get("event") == "end"]
-    [start] = [e for e in events if e.get("event") != "end"]
+    [start] = [e for e in events if e.get("event") == "start"]  # (the "launch" line before it: the intent)
     ended = calendar.timegm(time.strptime(end["ended"], "%Y-%m-%dT%H:%M:%SZ"))
     assert end["exit_code"] == 3 and ended <= asked - 3  # the container's end, seconds before the wait
     assert ended >= calendar.timegm(time.strptime(start["started"], "%Y-%m-%dT%H:%M:%SZ")) - 1
