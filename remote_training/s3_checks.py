@@ -82,8 +82,13 @@ def check_output(s3: Any, spec: Any, found: Any, claim: dict[str, Any] | None = 
 def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], str | None]) -> list[tuple[str, str]]:
     """(job, where it runs) for each launch in run.json with no recorded end that still runs."""
     record, _ = storage.read_run(s3, url)
-    open_launches = [e for e in (record or {}).get("launches", []) if e.get("exit_code") is None and e.get("job_id")]
+    open_launches = [e for e in (record or {}).get("launches", []) if _open(e)]
     return [(e["job_id"], why) for e in open_launches if (why := still_writing(e))]
+
+
+def _open(launch: dict[str, Any]) -> bool:
+    """A launch run.json names with no recorded end."""
+    return bool(launch.get("job_id")) and launch.get("exit_code") is None
 
 
 def _starting(launch: dict[str, Any]) -> bool:
@@ -94,8 +99,8 @@ def _starting(launch: dict[str, Any]) -> bool:
     from .cost import when
 
     started = when(launch.get("started"))
-    return bool(launch.get("job_id") and not launch.get("container") and launch.get("exit_code") is None
-                and started is not None and started > time.time() - 2 * storage.WINNER_WAIT_S)
+    return (_open(launch) and not launch.get("container") and started is not None
+            and started > time.time() - 2 * storage.WINNER_WAIT_S)
 
 
 def _output_rows(s3: Any, spec: Any, found: Any) -> list[Row]:
