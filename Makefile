@@ -6,13 +6,19 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INV := $(PYTHON) -m invoke
 
-.PHONY: venv install test test-fast test-offline test-sandbox demo sandbox-down bench
+.PHONY: venv install lint test test-fast test-offline test-sandbox demo sandbox-down bench
 
 venv:
 	bash scripts/install.sh
 
 install: venv
 	bash scripts/install-sandbox.sh
+
+# ruff (style, likely bugs, imports) and mypy (types): pyproject.toml configures both; seconds, no sandbox.
+# Both run, and the target fails if either found something.
+lint: venv
+	@status=0; $(VENV)/bin/ruff check . || status=$$?; \
+	$(VENV)/bin/mypy || status=$$?; exit $$status
 
 # Both tiers: the fast one first (it fails in seconds), then the one against the sandbox fleet, which
 # runs even when the fast one failed; the target fails if either did.

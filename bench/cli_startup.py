@@ -43,7 +43,8 @@ def main() -> int:
     for name in ("inv --list", "rt --list"):
         ratio = median[name] / median["inv --version"]
         ok &= ratio <= TARGET
-        print(f"ratio {name}/inv --version: {ratio:.2f} (target <= {TARGET})  {'OK' if ratio <= TARGET else 'TOO SLOW'}")
+        verdict = "OK" if ratio <= TARGET else "TOO SLOW"
+        print(f"ratio {name}/inv --version: {ratio:.2f} (target <= {TARGET})  {verdict}")
     return 0 if ok else 1
 
 

@@ -61,9 +61,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="launches of each kind (median is reported)")
     rounds = parser.parse_args().rounds
-    from rt_sandbox import standin_image
     from remote_training.jobs.project import OVERRIDE, collect, override_text
-    from rt_sandbox import fleet
+    from rt_sandbox import fleet, standin_image
 
     state = fleet.ensure_up(ROOT)
     ref = standin_image.ensure(ROOT)

@@ -62,7 +62,8 @@ sdk.sync_close()
 def env_for(ledger: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
     env.update(INVOKE_HOSTS_FILE=str(SANDBOX / "hosts.yaml"), INVOKE_IMAGES_CATALOG=str(ROOT / "docker" / "sandbox" /
-               "images.yaml"), INVOKE_IMAGES_REGISTRY="localhost:5000", INVOKE_IMAGES_ENV_FILE=str(SANDBOX / "images.env"),
+               "images.yaml"), INVOKE_IMAGES_REGISTRY="localhost:5000",
+               INVOKE_IMAGES_ENV_FILE=str(SANDBOX / "images.env"),
                INVOKE_JOBS_COMPOSE_PROJECT=str(CHECKOUT), INVOKE_JOBS_LEDGER=str(ledger),
                AWS_ACCESS_KEY_ID="sandbox", AWS_SECRET_ACCESS_KEY="sandbox")
     return env

@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .errors import UnreachableError

@@ -25,6 +25,7 @@ from .inventory import Host, Inventory
 
 if TYPE_CHECKING:  # a launch records its facts through this module: the idle history is only for reports
     from .idle import SampleStore
+    from .jobs.spec import JobSpec
 
 STATIC, SERVERLESS = "static", "nebius-serverless"
 CPU_KINDS = ("convert", "stats", "infer")  # an old ledger line without `gpus`: these held no GPU
@@ -48,7 +49,8 @@ def preset_gpus(preset: str | None) -> int:
     return int(m[1]) if m else 0
 
 
-def launch_facts(where: Any, spec: Any, *, platform: str | None = None, preset: str | None = None) -> dict[str, Any]:
+def launch_facts(where: Any, spec: JobSpec, *, platform: str | None = None,
+                 preset: str | None = None) -> dict[str, Any]:
     """The ledger fields the cost needs, from the host or serverless target the job launches on (and the
     platform/preset the serverless launch chose), so history never guesses."""
     uses_gpu = spec.gpu_mem_mb > 0
@@ -288,8 +290,10 @@ def report(entries: Sequence[Mapping[str, Any]], inventory: Inventory, prices: P
     versus = compare(items, prices, serverless_gpu(inventory, compare_with))
     return {"since": stamp(since) if since else None, "until": stamp(now),
             "by": {b: totals(items, b) for b in by}, "total": row(items),
-            "fixed_vs_serverless": {**{k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(versus).items()},
-                                    "fixed_usd": versus.fixed_usd and round(versus.fixed_usd, 3), "line": versus.line()},
+            "fixed_vs_serverless": {**{k: round(v, 3) if isinstance(v, float) else v
+                                       for k, v in asdict(versus).items()},
+                                    "fixed_usd": versus.fixed_usd and round(versus.fixed_usd, 3),
+                                    "line": versus.line()},
             "unpriced": unpriced(items) + ([] if versus.serverless_usd is not None or not versus.hosts else [
                 f"serverless {versus.serverless}: price unknown for the comparison: set {versus.serverless_key} "
                 "(USD per hour) in invoke.yaml"]),

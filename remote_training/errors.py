@@ -7,6 +7,7 @@ argument from an unreachable host without parsing text.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -76,6 +77,7 @@ class PreflightError(RTError):
     """Several checks failed at once; `failures` holds (check, problem, fix) rows."""
 
     exit_code = ExitCode.PREFLIGHT
+    report: Any = None  # the preflight's PreflightReport, when run_preflight raised it
 
     def __init__(self, failures: list[tuple[str, str, str]]) -> None:
         self.failures = failures
@@ -90,6 +92,7 @@ class ImageError(RTError):
 
 class JobFailed(RTError):
     exit_code = ExitCode.JOB_FAILED
+    job_exit: int | None = None  # the job's own exit code, when the job ran and failed (exit_code_for)
 
 
 class SandboxError(RTError):
@@ -102,7 +105,7 @@ class Terminated(KeyboardInterrupt):
 
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error: the one place this mapping lives."""
-    if isinstance(error, JobFailed) and getattr(error, "job_exit", None):
+    if isinstance(error, JobFailed) and error.job_exit:
         return int(error.job_exit)  # jobs.wait passes the job's own code through
     if isinstance(error, RTError):
         return int(error.exit_code)

@@ -9,13 +9,16 @@
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import preflight, storage
 from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
 from .snapshot import ENDED
+
+if TYPE_CHECKING:
+    from .jobs.spec import JobSpec
 
 
 class LaunchGuard:
@@ -61,7 +64,7 @@ class LaunchGuard:
 
         return ensure_running(self.runner, host, auto_start=True)
 
-    def place(self, spec: Any) -> Any:
+    def place(self, spec: JobSpec) -> Any:
         """Resolve `host="auto"`; print which host and why. Other specs come back unchanged.
 
         The fixed fleet first (those machines are paid for); only when none of it can take the job
@@ -82,7 +85,7 @@ class LaunchGuard:
             self.echo(f"placement: {chosen.host.name}: {chosen.reason}")
         return placed
 
-    def before_launch(self, spec: Any, probed: Callable[[], tuple[str, int] | None] | None = None) -> None:
+    def before_launch(self, spec: JobSpec, probed: Callable[[], tuple[str, int] | None] | None = None) -> None:
         """Every check; `probed` gives the host probe's (output, status) when the launch command runs it."""
         if self.runner.dry_run and not self.check_in_dry_run:
             return
@@ -124,7 +127,7 @@ class LaunchGuard:
         for note in report.notes:
             self.echo(f"preflight: {note}")
 
-    def intent(self, spec: Any) -> None:
+    def intent(self, spec: JobSpec) -> None:
         """The ledger's launch line, written before the launch may start anything (run.json's claim already
         is): a launch killed at any point after this is in jobs.history. Raises when it cannot be written:
         no job without a record."""
@@ -132,7 +135,7 @@ class LaunchGuard:
         self.ledger.launch(claim["entry"] if claim else self.ledger.entry(spec))
         self.intents.add(spec.job_id)
 
-    def record(self, spec: Any, result: Any) -> None:
+    def record(self, spec: JobSpec, result: Any) -> None:
         if getattr(result, "dry_run", False):
             return
         report = self.reports.get(spec.job_id)
@@ -180,7 +183,7 @@ class LaunchGuard:
         live = [c for c in snap.containers if c.job_id == job_id and c.state not in ENDED]
         return f"it is {live[0].state} on {where}" if live else None
 
-    def _cost_facts(self, spec: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    def _cost_facts(self, spec: JobSpec, extra: dict[str, Any]) -> dict[str, Any]:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""
         from .cost import find, launch_facts
 
@@ -188,7 +191,7 @@ class LaunchGuard:
         chosen = {k: extra[k] for k in ("platform", "preset") if extra.get(k)}  # a serverless launch's own choice
         return launch_facts(where, spec, **chosen) if where is not None else {}
 
-    def abandon(self, spec: Any) -> None:
+    def abandon(self, spec: JobSpec) -> None:
         """The launch failed after the checks passed: take its claim on the output back, and its intent."""
         self._release(spec.job_id, self.claims.pop(spec.job_id, None))
         if spec.job_id in self.intents:

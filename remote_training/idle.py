@@ -4,12 +4,12 @@ One `vm.reap` run (meant for cron, e.g. every 5 minutes) samples every
 stoppable host once and appends the sample to
 <state dir>/idle/<host>.jsonl (state dir: see state.py; ~/.local/state/remote-training
 by default), and to idle/history/<host>.jsonl, kept for the cost report. A host is
-stopped only when the samples prove it idle for the whole window: the history reaches back to the window's start, every sample from
-there on says idle (see why_busy: reachable and fully probed, no job container in
+stopped only when the samples prove it idle for the whole window: the history reaches back to the window's start,
+every sample from there on says idle (see why_busy: reachable and fully probed, no job container in
 any state but ended (ours, or any compose project's), no launch lease, GPU memory
 under a small floor, utilization known and under the threshold), and no two
-samples are further apart than `max_gap` (a gap is time we know nothing about). A stalled training loop keeps its container, so it is
-never "idle". Stopping goes through the provider API, never from inside the VM.
+samples are further apart than `max_gap` (a gap is time we know nothing about). A stalled training loop keeps its
+container, so it is never "idle". Stopping goes through the provider API, never from inside the VM.
 """
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ def _origin(container) -> str:
     if container.job_id:
         return container.job_id
     state = "" if container.state in ("running", "created", "paused", "restarting") else f", state {container.state}"
-    where = f"compose project {container.project}" if container.project else "unknown origin: no rt.job label, not compose"
+    where = (f"compose project {container.project}" if container.project
+             else "unknown origin: no rt.job label, not compose")
     return f"{container.name} ({where}{state})"
 
 
@@ -173,7 +174,8 @@ def idle_for_window(samples: Sequence[Sample], now: float, window: float, max_ga
     busy = [s for s in relevant if not s.idle]
     if busy:
         last = busy[-1]
-        why = last.why or ("jobs running" if last.jobs else ("unreachable" if not last.reachable else f"GPU {last.util}%"))
+        why = last.why or ("jobs running" if last.jobs
+                           else ("unreachable" if not last.reachable else f"GPU {last.util}%"))
         return False, f"not idle {now - last.t:.0f}s ago ({why})"
     gaps = [b.t - a.t for a, b in zip(relevant, relevant[1:])]
     if gaps and max(gaps) > max_gap:

@@ -163,14 +163,16 @@ def ssh_target_problem(target: str) -> tuple[str, str] | None:
                 f"write {user + '@' if user else ''}[{rest}] or {user + '@' if user else ''}[{rest}]:22")
     m = SSH_RE.match(text)
     if not m:
-        return f"bad ssh target {target!r}", "write [user@]host[:port], e.g. ubuntu@10.0.0.5:22 or an ~/.ssh/config alias"
+        return (f"bad ssh target {target!r}",
+                "write [user@]host[:port], e.g. ubuntu@10.0.0.5:22 or an ~/.ssh/config alias")
     if m["ipv6"]:
         try:
             ipaddress.IPv6Address(m["ipv6"])
         except ValueError:
             return f"ssh target {target!r}: {m['ipv6']!r} is not an IPv6 address", "write [fe80::1] or [fe80::1]:22"
     if m["port"] and not 1 <= int(m["port"]) <= 65535:
-        return f"ssh target {target!r}: port {int(m['port'])} is out of range", "use a port from 1 to 65535, e.g. host:22"
+        return (f"ssh target {target!r}: port {int(m['port'])} is out of range",
+                "use a port from 1 to 65535, e.g. host:22")
     return None
 
 
@@ -278,7 +280,7 @@ def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
         raw = {"type": raw}
     if not isinstance(raw, dict) or "type" not in raw:
         check.bad(f"{where}.provider", "must be a provider name or a mapping with 'type'",
-                  f"write provider: static, or provider: {{type: nebius, instance_id: ...}}")
+                  "write provider: static, or provider: {type: nebius, instance_id: ...}")
         return None
     kind = raw["type"]
     if kind not in PROVIDERS:
@@ -391,7 +393,8 @@ def parse_inventory(text: str, path: Path) -> Inventory:
 
     extra = {k: data[k] for k in ("nebius", "s3", "registry") if k in data}
     return Inventory(path=path, hosts=tuple(hosts), ssh_config=rel("ssh_config"),
-                     known_hosts=rel("known_hosts"), compose_project=rel("compose_project"), extra=MappingProxyType(extra),
+                     known_hosts=rel("known_hosts"), compose_project=rel("compose_project"),
+                     extra=MappingProxyType(extra),
                      serverless=tuple(targets))
 
 

@@ -19,7 +19,10 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from .jobs.spec import JobSpec
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "WANDB_API_KEY",
               "HF_TOKEN", "NEBIUS_IAM_TOKEN")
@@ -159,7 +162,8 @@ class Ledger:
             os.close(fd)
 
     @staticmethod
-    def entry(spec: Any, *, image_digest: str | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def entry(spec: JobSpec | Mapping[str, Any], *, image_digest: str | None = None,
+              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A launch's record (secrets scrubbed): the ledger's line and its run folder's run.json entry."""
         data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
         entry = {
@@ -176,8 +180,8 @@ class Ledger:
             entry["run_folder"], entry["run_json"] = folder, record_url(folder)
         return scrub(entry)
 
-    def start(self, spec: Any, *, image_digest: str | None = None, extra: Mapping[str, Any] | None = None,
-              entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def start(self, spec: JobSpec | Mapping[str, Any], *, image_digest: str | None = None,
+              extra: Mapping[str, Any] | None = None, entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Record a launch in the local ledger (run.json was written when the output was claimed)."""
         record = {**(entry or self.entry(spec)), **(extra or {})}
         if image_digest:

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import placement, storage, validate
 from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 from .s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 
+if TYPE_CHECKING:
+    from .jobs.spec import JobSpec
+
 
 @dataclass
 class PreflightReport:
-    spec: Any
+    spec: JobSpec
     host_state: placement.HostState | None = None
     placement: placement.Placement | None = None
     checkpoint: storage.Checkpoint | None = None
@@ -31,7 +34,7 @@ class PreflightReport:
     notes: list[str] = field(default_factory=list)
 
 
-def check_arguments(spec: Any) -> list[Row]:
+def check_arguments(spec: JobSpec) -> list[Row]:
     """Pure checks of everything the user typed: names against the seed's tables, shapes of values."""
     rows: list[Row] = []
 
@@ -61,7 +64,7 @@ def check_arguments(spec: Any) -> list[Row]:
 
 
 # -- host, GPU and port ----------------------------------------------------------------
-def check_port(snap: Any, host: Host, spec: Any, report: PreflightReport) -> list[Row]:
+def check_port(snap: Any, host: Host, spec: JobSpec, report: PreflightReport) -> list[Row]:
     """The port from the host's snapshot (snapshot.HostSnapshot): containers publishing it, else a
     process outside docker listening on it (ss); reads nothing itself."""
     if spec.port is None:
@@ -87,7 +90,7 @@ def check_port(snap: Any, host: Host, spec: Any, report: PreflightReport) -> lis
     return rows
 
 
-def check_host(runner: Any, inventory: Inventory, spec: Any, report: PreflightReport,
+def check_host(runner: Any, inventory: Inventory, spec: JobSpec, report: PreflightReport,
                power: Callable[[Host], str] | None = None, dry_run: bool = False,
                probed: Callable[[], tuple[str, int] | None] | None = None) -> list[Row]:
     """`probed`: gives the snapshot's (output, status) when the launch command takes it on the host.
@@ -143,7 +146,7 @@ def image_digest(ref: str) -> str | None:
     return digest if digest and digest.startswith("sha256:") else None
 
 
-def check_image(spec: Any, report: PreflightReport) -> list[Row]:
+def check_image(spec: JobSpec, report: PreflightReport) -> list[Row]:
     if not spec.image:
         return [("image", f"no image is known for {spec.service}",
                  "push the images first (inv images.push) so the images env file names a tag")]
@@ -157,7 +160,7 @@ def check_image(spec: Any, report: PreflightReport) -> list[Row]:
 
 
 # -- the entry point ---------------------------------------------------------------
-def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
+def resolve_auto(spec: JobSpec, runner: Any, inventory: Inventory,
                  power: Callable[[Host], str] | None = None) -> tuple[Any, placement.Placement | None]:
     """A spec whose host is `auto` gets the placed host (and the placement, with its reason)."""
     if spec.host != "auto":
@@ -166,7 +169,7 @@ def resolve_auto(spec: Any, runner: Any, inventory: Inventory,
     return replace(spec, host=chosen.host.name), chosen
 
 
-def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = None,
+def run_preflight(spec: JobSpec, runner: Any, inventory: Inventory, *, s3: Any = None,
                   check_image_tag: bool = True,
                   power: Callable[[Host], str] | None = None, dry_run: bool = False,
                   probed: Callable[[], tuple[str, int] | None] | None = None,

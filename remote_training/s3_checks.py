@@ -7,15 +7,18 @@ preflight nor the launch.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import storage, validate
 from .errors import PreflightError, RTError
 
+if TYPE_CHECKING:
+    from .jobs.spec import JobSpec
+
 Row = tuple[str, str, str]  # (check, problem, fix)
 
 
-def check_inputs(s3: Any, spec: Any, found: Any) -> list[Row]:
+def check_inputs(s3: Any, spec: JobSpec, found: Any) -> list[Row]:
     rows: list[Row] = []
     checkpoints_dir = spec.checkpoints if spec.kind == "serve" and spec.layout else None
     for url in spec.inputs:
@@ -29,7 +32,7 @@ def check_inputs(s3: Any, spec: Any, found: Any) -> list[Row]:
     return rows
 
 
-def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, found: Any) -> list[Row]:
+def _check_checkpoint(s3: Any, spec: JobSpec, folder: str, wanted: Any, found: Any) -> list[Row]:
     layout = spec.layout
     latest = storage.latest_checkpoint(s3, folder, layout)
     if latest is None:
@@ -52,7 +55,7 @@ def _check_checkpoint(s3: Any, spec: Any, folder: str, wanted: Any, found: Any) 
     return []
 
 
-def check_output(s3: Any, spec: Any, found: Any, claim: dict[str, Any] | None = None) -> list[Row]:
+def check_output(s3: Any, spec: JobSpec, found: Any, claim: dict[str, Any] | None = None) -> list[Row]:
     """Is the run folder free (or joined with --resume/--force)? With `claim` ({"entry": launch record}),
     a free folder is claimed at once: its run.json is written before the job starts, and
     claim["url"] says so (the caller takes it back if the launch does not go ahead)."""
@@ -103,7 +106,7 @@ def _starting(launch: dict[str, Any]) -> bool:
             and started > time.time() - 2 * storage.WINNER_WAIT_S)
 
 
-def _output_rows(s3: Any, spec: Any, found: Any) -> list[Row]:
+def _output_rows(s3: Any, spec: JobSpec, found: Any) -> list[Row]:
     if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
     from .ledger import record_url
@@ -155,7 +158,7 @@ def run_check(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
 
 
-def check_storage(s3_client: Callable[[], Any], spec: Any, found: Any,
+def check_storage(s3_client: Callable[[], Any], spec: JobSpec, found: Any,
                   claim: dict[str, Any] | None = None) -> list[Row]:
     """Both S3 checks, one after the other, each failure its own row (one thread of the preflight); the
     output is claimed only when the inputs are fine too."""

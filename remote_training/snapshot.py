@@ -83,8 +83,8 @@ COMMAND = ["sh", "-c", BODY + "; [ $s -eq 0 ] || exit $s; exit $d"]
 
 EXITED_RE = re.compile(r"^Exited \((-?\d+)\)\s*(.*)$")
 PORT_RE = re.compile(r"(?:^|[\s,])\[?[0-9a-fA-F:.]*\]?:(\d+)(?:-(\d+))?->[\d-]+/(?:tcp|udp)")
-ACTIVE = ("running", "restarting", "paused")
-ENDED = ("exited", "dead")  # docker's two states of a container that does nothing any more  # what a plain `docker ps` lists: the container holds its host
+ACTIVE = ("running", "restarting", "paused")  # what a plain `docker ps` lists: the container holds its host
+ENDED = ("exited", "dead")  # docker's two states of a container that does nothing any more
 
 
 # -- the records ----------------------------------------------------------------------

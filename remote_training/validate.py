@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .errors import InputError
 
@@ -117,14 +117,6 @@ def port(value: object, low: int = PORT_MIN) -> int:
     number = _integer("port", value)
     if not low <= number <= PORT_MAX:
         raise InputError(f"port {number} is out of range", f"use a port in {low}-{PORT_MAX}, e.g. 9000")
-    return number
-
-
-def count(value: object, kind: str = "count") -> int:
-    """A whole number of at least 0 (`--tail 0`: no old lines)."""
-    number = _integer(kind, value)
-    if number < 0:
-        raise InputError(f"{kind} must be 0 or more, got {number}", f"give {kind} as a number, e.g. 50")
     return number
 
 
@@ -257,7 +249,8 @@ def job_ref(value: object) -> str:
     text = _text("job id", value)
     if not JOB_REF_RE.match(text):
         raise InputError(f"job id {text!r} is not a job id",
-                         "give the job id or a unique prefix as inv jobs.list shows it (letters, digits, '.', '_', '-')")
+                         "give the job id or a unique prefix as inv jobs.list shows it "
+                         "(letters, digits, '.', '_', '-')")
     return text
 
 
@@ -289,7 +282,8 @@ def percent(value: object, kind: str = "percent") -> float:
     try:
         number = float(text)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InputError(f"{kind} must be a number, got {value!r}", "give a percentage from 0 to 100, e.g. 10") from None
+        raise InputError(f"{kind} must be a number, got {value!r}",
+                         "give a percentage from 0 to 100, e.g. 10") from None
     if not 0 <= number <= 100:  # also refuses nan
         raise InputError(f"{kind} {value!r} is not a percentage", "give a percentage from 0 to 100, e.g. 10")
     return number
@@ -298,7 +292,8 @@ def percent(value: object, kind: str = "percent") -> float:
 # Which validator checks which typed option of a job (names as JobSpec/service options use them).
 OPTION_VALIDATORS = {
     "modality": modality, "modality_config": modality, "observation": observation, "action": action,
-    "port": port, "server_port": lambda v: port(v, 1), "steps": steps, "num_train_steps": steps, "save_steps": lambda v: steps(v, "save steps"),
+    "port": port, "server_port": lambda v: port(v, 1), "steps": steps, "num_train_steps": steps,
+    "save_steps": lambda v: steps(v, "save steps"),
     "workers": workers, "num_workers": workers, "keep_optimizers": lambda v: count(v, "keep optimizers"),
     "trials": lambda v: steps(v, "trials"), "fps": fps, "exp_name": exp_name, "config_name": config_name,
     "dataset": lambda v: config_ref(v, "dataset config"), "checkpoint": checkpoint,
@@ -307,7 +302,7 @@ OPTION_VALIDATORS = {
 }
 
 
-def check_options(options: dict[str, object]) -> list[InputError]:
+def check_options(options: Mapping[str, object]) -> list[InputError]:
     """Validate every known option at once; the errors, not the first only."""
     problems: list[InputError] = []
     for name, value in options.items():

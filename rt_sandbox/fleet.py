@@ -18,8 +18,19 @@ from typing import Any, Iterator
 from remote_training.errors import SandboxError
 from . import files, network, procs, services
 from . import hosts as machine
-from .layout import (BASE_IMAGE, BRIDGE, BRIDGE_ADDR, BUCKETS, REGISTRY, REGISTRY_PORT, RUN_DIR, S3_PORT,
-                     HostSpec, Layout, host_specs)
+from .layout import (
+    BASE_IMAGE,
+    BRIDGE,
+    BRIDGE_ADDR,
+    BUCKETS,
+    REGISTRY,
+    REGISTRY_PORT,
+    RUN_DIR,
+    S3_PORT,
+    HostSpec,
+    Layout,
+    host_specs,
+)
 
 DEFAULT_HOSTS = 4
 

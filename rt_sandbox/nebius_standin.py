@@ -356,8 +356,13 @@ class StandinServer:
     # -- messages ----------------------------------------------------------------
     def _instance_message(self, inst: InstanceRecord) -> Any:
         from nebius.api.nebius.common.v1 import ResourceMetadata
-        from nebius.api.nebius.compute.v1 import (Instance, InstanceSpec, InstanceStatus, NetworkInterfaceStatus,
-                                                  PublicIPAddressStatus)
+        from nebius.api.nebius.compute.v1 import (
+            Instance,
+            InstanceSpec,
+            InstanceStatus,
+            NetworkInterfaceStatus,
+            PublicIPAddressStatus,
+        )
 
         state = getattr(InstanceStatus.InstanceState, inst.state)
         nic = NetworkInterfaceStatus(index=0, name="eth0", ip_address=None,

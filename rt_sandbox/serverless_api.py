@@ -60,8 +60,14 @@ class ServerlessApi:
 
     # -- messages ------------------------------------------------------------------------------
     def message(self, rec: Resource) -> Any:
-        from nebius.api.nebius.ai.v1 import (Endpoint, EndpointStateDetails, EndpointStatus, Job, JobStateDetails,
-                                             JobStatus)
+        from nebius.api.nebius.ai.v1 import (
+            Endpoint,
+            EndpointStateDetails,
+            EndpointStatus,
+            Job,
+            JobStateDetails,
+            JobStatus,
+        )
         from nebius.api.nebius.common.v1 import ResourceMetadata
 
         spec = self.state.spec(rec)

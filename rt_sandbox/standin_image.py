@@ -20,12 +20,12 @@ import re
 import shutil
 import subprocess
 import tempfile
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from remote_training.errors import SandboxError
 from remote_training.jobs.catalog import ERAS
-
 from . import wheelhouse
 from .services import engine_has, import_rootfs
 
@@ -91,7 +91,8 @@ def ensure_base(python: str) -> str:
                               timeout=DEBOOTSTRAP_TIMEOUT_S)
         if made.returncode != 0:
             raise SandboxError(f"sandbox: debootstrap {suite} failed: {made.stdout[-300:]}{made.stderr[-300:]}",
-                               "check that apt reaches the Debian mirror; scripts/install-sandbox.sh installs debootstrap")
+                               "check that apt reaches the Debian mirror; "
+                               "scripts/install-sandbox.sh installs debootstrap")
         for junk in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt",
                      "var/lib/apt/lists"):
             shutil.rmtree(rootfs / junk, ignore_errors=True)

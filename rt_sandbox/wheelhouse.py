@@ -10,9 +10,9 @@ import hashlib
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.markers import Marker
 
 from remote_training.errors import SandboxError

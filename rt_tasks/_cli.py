@@ -12,9 +12,13 @@ from typing import Any, Callable, Dict, List, Set
 from invoke import Task, task
 
 from remote_training.errors import RTError
-
-from .program import CHECKOUT, FILE_FLAGS, HELP_LETTER, as_exit
-from .program import optional_positional  # noqa: F401  (for the task modules)
+from .program import (
+    CHECKOUT,
+    FILE_FLAGS,
+    HELP_LETTER,
+    as_exit,
+    optional_positional,  # noqa: F401  (for the task modules)
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _MISSING = object()

@@ -84,7 +84,6 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
 def _from_s3(c, url: str):
     from remote_training import storage
     from remote_training.ledger import find_run_json
-
     from ._cli import load_inventory
 
     return find_run_json(storage.client(load_inventory(c).s3_endpoint), url)
@@ -96,12 +95,12 @@ def _cost(c, entries, now, start, by, json):
     from remote_training.idle import SampleStore
     from remote_training.output import print_json, print_table, warn
     from remote_training.validate import duration
-
     from ._cli import load_inventory
 
     store = SampleStore(state_folder(c) / "idle")  # where vm.reap writes
     found = costs.report(entries, load_inventory(c), cost_prices(c), store,
-                         now=now, since=start, by=by, max_gap=duration(setting(c, "vm.reap.max_gap"), "vm.reap.max_gap"),
+                         now=now, since=start, by=by,
+                         max_gap=duration(setting(c, "vm.reap.max_gap"), "vm.reap.max_gap"),
                          compare_with=str(setting(c, "cost.compare_with")))
     if json:
         print_json(found)
@@ -113,7 +112,8 @@ def _cost(c, entries, now, start, by, json):
         t = found["total"]
         cells.append(("total", "", t["jobs"], t["open"] or "", f"{t['hours']:.2f}", f"{t['gpu_hours']:.2f}",
                       costs.money(t["usd"], t["usd_known"])))
-        print_table([name, "what", "jobs", "open", "hours", "GPU-hours", "USD"], cells, title=f"cost by {name}, {period}")
+        print_table([name, "what", "jobs", "open", "hours", "GPU-hours", "USD"], cells,
+                    title=f"cost by {name}, {period}")
     print(found["fixed_vs_serverless"]["line"])
     if found["open"]:
         warn(f"note: {len(found['open'])} job(s) have no recorded end and count up to now (inv jobs.wait JOB "

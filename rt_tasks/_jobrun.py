@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from remote_training.errors import InputError
-
 from ._cli import PROJECT_ROOT, load_inventory, runner, setting
 
 SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -28,7 +27,6 @@ PLACEMENT_DEFAULTS = {"overflow": False}
 def image_env(c: Any) -> tuple[Path, dict[str, str]]:
     """The RT_IMAGE_* refs images.push last wrote (config images.env_file)."""
     from remote_training.images.envfile import read_image_env
-
     from .images import env_file
 
     path = env_file(c)
@@ -105,7 +103,6 @@ def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
 
         return NoHooks()
     from remote_training.guard import LaunchGuard
-
     from ._history import ledger_from_config
 
     return LaunchGuard(run, inventory, ledger=ledger_from_config(c),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import rt_task
-from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
+from ._jobrun import DRY_HELP, HOST_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS, WAIT_HELP, start
 
 
 @rt_task(help={
@@ -21,7 +21,7 @@ from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS, PLACE
 })
 def convert(c, dataset, output, observation=None, action=None, codec=None, fps=None, smolvla=False, force=False,
             host=None, wait=False, dry_run=False):
-    """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert / lerobot-convert)."""
+    """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert / lerobot-convert)."""  # noqa: E501 (the task's one-line help)
     from remote_training.jobs.services import Convert, SmolvlaConvert
 
     job = (SmolvlaConvert if smolvla else Convert)(dataset, output, fps, observation, action,

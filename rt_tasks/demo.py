@@ -10,12 +10,13 @@ from ._cli import PROJECT_ROOT, rt_task
 
 @rt_task(help={"vm": "sandbox VM to start, train on and reap (default vm-train3)",
                "run_id": "name of this pass (S3 paths and experiment); default: demo-<time>",
-               "serverless": "only the Nebius Serverless pass (cloud target): convert, train, serve, infer, stop, cost"})
+               "serverless": "only the Nebius Serverless pass (cloud target): "
+                             "convert, train, serve, infer, stop, cost"})
 def demo(c, vm="", run_id="", serverless=False):
     """Run the runbook on the sandbox: images, VM, convert, stats, train, serve, infer, reap; then on Serverless."""
-    from rt_sandbox.demo import DemoRun
     from remote_training.output import print_table
     from rt_sandbox import fleet
+    from rt_sandbox.demo import DemoRun
 
     fleet.ensure_up(PROJECT_ROOT)  # a no-op when `make demo` already brought it up
     run = DemoRun(PROJECT_ROOT, run_id or time.strftime("demo-%y%m%d%H%M%S"), vm=vm or c.demo.vm)
@@ -38,12 +39,10 @@ def step_price(c, run):
     from pathlib import Path
 
     from remote_training.cost import facts_of
+    from remote_training.errors import RTError
     from remote_training.inventory import load_inventory
     from remote_training.ledger import Ledger
-
     from ._history import cost_prices
-
-    from remote_training.errors import RTError
 
     env = run.env()
     try:  # the summary is printed after a failed step too: a price problem must not hide that failure

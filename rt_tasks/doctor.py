@@ -75,9 +75,7 @@ def config_results(c) -> list:
     from remote_training.config_files import CATALOG, HOSTS
     from remote_training.doctor.base import OK, WARN, CheckResult
     from remote_training.errors import RTError
-
     from ._cli import CHECKOUT, config_file
-    from .images import catalog_path
 
     # Invoke's levels and suffixes, first found per level (docs.pyinvoke.org, concepts/configuration)
     levels = ["/etc/invoke", "~/.invoke", str((CHECKOUT or Path.cwd()) / "invoke")]
@@ -100,7 +98,6 @@ def config_results(c) -> list:
 
 def _compose_project(c, inventory):
     from remote_training.errors import RTError
-
     from ._jobrun import compose_folder
 
     try:

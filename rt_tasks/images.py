@@ -6,7 +6,6 @@ from pathlib import Path
 from invoke import Collection
 
 from remote_training.output import print_json, print_table
-
 from ._cli import CHECKOUT, PROJECT_ROOT, config_file, err, optional_positional, rt_task, setting, state_folder
 
 # `inv images.push gr00t` names images, `inv images.push` means all of them.

@@ -6,7 +6,6 @@ import sys
 from invoke import Collection, Exit
 
 from remote_training.output import print_json, print_table, warn
-
 from ._cli import load_inventory, rt_task, runner
 from ._jobrun import DRY_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS, handed_secrets
 
@@ -101,9 +100,8 @@ def list_(c, host=None, json=False, running=False):
                "tail": "only the last N lines", "host": HOST_HELP})
 def logs(c, job, follow=False, tail=None, host=None):
     """A job's log (stdout and stderr), from its host."""
-    from remote_training.jobs import monitor
-
     from remote_training import validate
+    from remote_training.jobs import monitor
 
     _tail = None if tail is None else validate.count(tail, "--tail")
     run, found = _find(c, job, host)
@@ -140,8 +138,8 @@ def progress(c, job, host=None, json=False):
             if targets:
                 from remote_training.serverless import jobs as serverless
 
-                items += [(f.job, lambda f=f: _text(f, 200, secrets)) for f in serverless.list_all(inventory, targets)[0]
-                          if f.job.running]
+                items += [(f.job, lambda f=f: _text(f, 200, secrets))
+                          for f in serverless.list_all(inventory, targets)[0] if f.job.running]
         else:
             run.close()
             run, found = _find(c, job, host)
@@ -193,12 +191,10 @@ def _text(found, tail=None, secrets=None) -> str:
                            "taken for rt's other codes (README: Exit codes)"})
 def wait(c, job, host=None, timeout=None, rt_codes=False):
     """Wait for a job to end and exit with its exit code, or with --rt-codes rt's own (for Makefile chains)."""
+    from remote_training import validate
     from remote_training.jobs import monitor
     from remote_training.jobs.run import record_end
-
     from ._jobrun import make_hooks
-
-    from remote_training import validate
 
     limit = None if timeout is None else validate.duration(timeout, "--timeout")
     run, found = _find(c, job, host)
@@ -274,6 +270,7 @@ def clean(c, host=None, user=None, dry_run=False):
 
 from ._history import COST_DEFAULTS, history  # noqa: E402  (the ledger's view, owned beside preflight)
 
+
 def _passed_args() -> tuple[str, ...]:
     """The words after `--`, exactly as the shell gave them (Invoke keeps only a joined string)."""
     return tuple(sys.argv[sys.argv.index("--") + 1:]) if "--" in sys.argv else ()
@@ -290,7 +287,6 @@ def _passed_args() -> tuple[str, ...]:
 def run(c, service, host=None, port=None, wait=False, replace=False, dry_run=False):
     """Run any service of the checkout as a job; its program's arguments go after `--`."""
     from remote_training.jobs.services import ServiceRun
-
     from ._jobrun import start
 
     start(c, ServiceRun(service, _passed_args()), host=host, dry_run=dry_run, wait=wait, replace=replace,

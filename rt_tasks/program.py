@@ -20,8 +20,8 @@ Invoke's (private) parser:
   and object (about 55 ms after a launch, paid by every command) is skipped (`leave`).
 
 `inv`, `invoke` and `python3 -m invoke` run Invoke's own program object; when it loads these tasks
-(from the repository root, through `tasks/__init__.py`), `rt_tasks/__init__.py` makes that object an `RTProgram` for the rest of its
-run (`adopt`), so both commands behave the same.
+(from the repository root, through `tasks/__init__.py`), `rt_tasks/__init__.py` makes that object an `RTProgram` for
+the rest of its run (`adopt`), so both commands behave the same.
 """
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from invoke import Collection
 
 from remote_training.output import print_json, print_table
-
 from ._cli import PROJECT_ROOT, rt_task, setting
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import load_inventory, rt_task, runner
-from ._jobrun import DRY_HELP, HOST_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
+from ._jobrun import DRY_HELP, HOST_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS, start
 
 SERVE_HELP = {
     "checkpoints": "s3:// folder of the run's checkpoints (the latest is served unless --checkpoint); "
@@ -117,7 +117,6 @@ def stop(c, target, pause=False, dry_run=False):
 def _ended(c, run, inventory, job_id: str) -> None:
     """A server stopped on purpose ended well: the ledger's end (what jobs.history --cost counts up to)."""
     from remote_training.jobs.run import record_end
-
     from ._jobrun import make_hooks
 
     record_end(make_hooks(c, run, inventory), job_id, 0)

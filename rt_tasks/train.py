@@ -4,7 +4,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ._cli import rt_task
-from ._jobrun import DRY_HELP, HOST_HELP, WAIT_HELP, start, JOBS_DEFAULTS, PLACEMENT_DEFAULTS
+from ._jobrun import DRY_HELP, HOST_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS, WAIT_HELP, start
 
 COMMON_HELP = {
     "input": "s3:// folder of the LeRobot dataset", "output": "s3:// folder for checkpoints",
@@ -49,7 +49,7 @@ def openpi(c, input, stats, output, exp_name=None, config_name=None, steps=None,
                            "(resnet18, resnet50, clip, dinov2, dinov3)"})
 def lerobot(c, input, output, exp_name=None, steps=None, codec=None, backbone=None, resume=False, force=False,
             host=None, wait=False, dry_run=False):
-    """Train LeRobot ACT (lerobot-train / lerobot-0_3_3-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
+    """Train LeRobot ACT (lerobot-train / lerobot-0_3_3-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""  # noqa: E501 (the task's one-line help)
     from remote_training.jobs.services import LerobotTrain, today
 
     job = LerobotTrain(input, output, exp_name or today(), steps, resume, codec, backbone)
@@ -61,7 +61,7 @@ def lerobot(c, input, output, exp_name=None, steps=None, codec=None, backbone=No
                         "(default: the trainer's, .ee)"})
 def smolvla(c, input, output, mode="expert_only", exp_name=None, steps=None, codec=None, resume=False, force=False,
             host=None, wait=False, dry_run=False):
-    """Train SmolVLA on LeRobot 0.4 (lerobot-train, current era); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""
+    """Train SmolVLA on LeRobot 0.4 (lerobot-train, current era); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""  # noqa: E501 (the task's one-line help)
     from remote_training.jobs.services import SmolvlaTrain, today
 
     job = SmolvlaTrain(input, output, exp_name or today(), steps, resume, mode, codec)

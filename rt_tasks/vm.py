@@ -14,7 +14,8 @@ def _runner(c, dry_run: bool = False):
                "dry_run": "print what would be called, start nothing"})
 def start(c, host, timeout=0, dry_run=False):
     """Start a VM and wait until SSH answers (no-op if it runs)."""
-    from remote_training.lifecycle import provider, start as start_vm
+    from remote_training.lifecycle import provider
+    from remote_training.lifecycle import start as start_vm
     from remote_training.progress import Progress
 
     r = _runner(c, dry_run)
@@ -34,7 +35,8 @@ def start(c, host, timeout=0, dry_run=False):
                "timeout": "seconds to wait for STOPPED", "dry_run": "print what would be called, stop nothing"})
 def stop(c, host, force=False, timeout=0, dry_run=False):
     """Stop a VM through its provider; refuses while jobs run unless --force."""
-    from remote_training.lifecycle import busy_jobs, provider, stop as stop_vm
+    from remote_training.lifecycle import busy_jobs, provider
+    from remote_training.lifecycle import stop as stop_vm
 
     r = _runner(c, dry_run)
     h = r.inventory.get(host)
@@ -86,7 +88,8 @@ def status(c, host=None, json=False):
         jobs = ", ".join(j.job_id or j.name for j in s.jobs) or "-"
         util = "-" if s.gpu_util_pct is None else f"{s.gpu_util_pct}%"
         table.append((s.name, s.provider, s.state, s.address or "-", ssh, s.gpu or "-",
-                      _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb), util, jobs, (s.error or "").split(" (fix: ")[0][:60]))
+                      _mem(s.gpu_mem_used_mb, s.gpu_mem_total_mb), util, jobs,
+                      (s.error or "").split(" (fix: ")[0][:60]))
     print_table(["host", "provider", "state", "address", "ssh", "gpu", "memory", "util", "jobs", "note"], table,
                 title=f"fleet ({r.inventory.path})", optional=("provider", "address", "gpu", "util"))
 
@@ -102,7 +105,8 @@ def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=Fa
     from dataclasses import asdict
 
     from remote_training import validate
-    from remote_training.idle import SampleStore, reap as reap_vms
+    from remote_training.idle import SampleStore
+    from remote_training.idle import reap as reap_vms
     from remote_training.output import print_json, print_table
 
     # Every argument is checked before a host is asked anything: `--idle 0` would stop every VM

@@ -259,8 +259,8 @@ def test_the_fast_exit_loses_no_output_and_keeps_exit_codes(cli, tmp_path):
     import json
 
     hosts = tmp_path / "hosts.yaml"
-    hosts.write_text("hosts:\n" + "".join(f"  host-{i:03d}:\n    ssh: root@10.213.9.{i}\n    gpu: H100\n    gpu_memory_gb: 80\n"
-                                          for i in range(200)))
+    hosts.write_text("hosts:\n" + "".join(f"  host-{i:03d}:\n    ssh: root@10.213.9.{i}\n"
+                                          "    gpu: H100\n    gpu_memory_gb: 80\n" for i in range(200)))
     listed = cli("hosts.list", "--json", env={"INVOKE_HOSTS_FILE": str(hosts)})
     assert listed.returncode == 0, listed.stderr
     assert [h["name"] for h in json.loads(listed.stdout)] == [f"host-{i:03d}" for i in range(200)]

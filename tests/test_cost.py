@@ -223,7 +223,8 @@ def test_a_launch_records_what_its_price_needs(tmp_path, inventory):
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "INVOKE_JOBS_LEDGER": str(tmp_path / "ledger.jsonl"), "INVOKE_HOSTS_FILE": str(tmp_path / "hosts.yaml"),
+    env = {**os.environ, "INVOKE_JOBS_LEDGER": str(tmp_path / "ledger.jsonl"),
+           "INVOKE_HOSTS_FILE": str(tmp_path / "hosts.yaml"),
            "INVOKE_VM_STATE_DIR": str(tmp_path / "state"), "INVOKE_COST_PRICES_NEBIUS_H100": "4"}
     return subprocess.run([sys.executable, "-m", "invoke", "jobs.history", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)

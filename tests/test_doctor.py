@@ -300,7 +300,8 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
         assert doctor.check_ports(probe, [port_a, port_b])[0] == OK
         foreign = run_on_desktop(sandbox, host_engine, labels={}, ports={"9000/tcp": port_a})
         job = f"doctor-port-{uuid.uuid4().hex[:6]}"
-        ours = run_on_desktop(sandbox, host_engine, labels={"rt.job": job, "rt.service": "groot-server", "rt.kind": "serve"},
+        ours = run_on_desktop(sandbox, host_engine,
+                              labels={"rt.job": job, "rt.service": "groot-server", "rt.kind": "serve"},
                               ports={"9000/tcp": port_b})
         probe = doctor.HostView(runner, inv.get("desktop"))
         both = doctor.check_ports(probe, [port_a, port_b])

@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 
 from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+
 from rt_sandbox.layout import host_specs
 
 HOST = "vm-train2"
@@ -80,7 +81,8 @@ def test_the_s3_endpoint_down_at_launch_refuses_it_and_starts_nothing(jobs_env, 
     put(s3, data + "meta/info.json", "{}")
     dead = tmp_path / "hosts.yaml"  # the same fleet, pointed at an S3 endpoint nothing listens on
     text = (ROOT / ".sandbox" / "hosts.yaml").read_text()
-    dead.write_text(text.replace("s3: {endpoint_url: 'http://10.213.0.1:9555'}", "s3: {endpoint_url: 'http://127.0.0.1:9'}")
+    dead.write_text(text.replace("s3: {endpoint_url: 'http://10.213.0.1:9555'}",
+                                 "s3: {endpoint_url: 'http://127.0.0.1:9'}")
                     .replace("ssh_config: ssh_config", f"ssh_config: {ROOT / '.sandbox' / 'ssh_config'}")
                     .replace("known_hosts: known_hosts", f"known_hosts: {ROOT / '.sandbox' / 'known_hosts'}")
                     .replace("compose_project: ../", f"compose_project: {ROOT}/"))
@@ -112,9 +114,9 @@ def test_a_launch_holds_its_lease_until_its_container_runs_and_reap_sees_it(sand
         assert held.leases == 1
         after = snapshot.take(runner, runner.inventory.get("desktop"))
         assert after.leases == 0  # given back once the container runs (here: once the command ended)
-        from remote_training.fleet_status import HostStatus
-
         import dataclasses
+
+        from remote_training.fleet_status import HostStatus
 
         only_lease = dataclasses.replace(held, containers=())  # other tests' jobs aside: the lease alone
         status = HostStatus("desktop", "static", state="RUNNING", reachable=True, snapshot=only_lease,
@@ -345,7 +347,8 @@ def test_jobs_clean_reports_exactly_what_docker_removed(sandbox, tag):
         for name in names:
             # exits at once the first time; runs on once started again
             runner.run("desktop", ["docker", "run", "--name", name, "--label", f"rt.job={name}", sandbox["base_image"],
-                                   "sh", "-c", "[ -e /ran ] && exec sleep 600; : >/ran; exit 3"], check=False, timeout=60)
+                                   "sh", "-c", "[ -e /ran ] && exec sleep 600; : >/ran; exit 3"],
+                                   check=False, timeout=60)
         jobs, _ = monitor.list_jobs(runner, [runner.inventory.get("desktop")])
         listed = [j for j in jobs if j.job_id in names]
         assert sorted(j.state for j in listed) == ["exited", "exited"]
@@ -414,7 +417,7 @@ def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back
         url = f"s3://checkpoints/{prefix}/{outcome.replace(' ', '-')}/.rt-runs/x/run.json"
         storage.claim_run(s3, url, {"job_id": "winner", "user": "a", "host": "vm-train"}, append=False)
 
-        def winner_moves() -> None:
+        def winner_moves(outcome: str = outcome, url: str = url) -> None:
             time.sleep(1.5)
             if outcome == "given back":
                 storage.release_run(s3, url, "winner")

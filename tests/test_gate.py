@@ -62,7 +62,8 @@ def test_stop_or_a_vanished_laptop_starts_nothing(sandbox) -> None:
 
 
 def test_an_unreachable_host_gives_no_gate(sandbox, tmp_path) -> None:
-    text = sandbox["hosts_file"].read_text().replace("hosts:\n", "hosts:\n  ghost: {ssh: 'root@127.0.0.1:1', gpu: H100, "
+    text = sandbox["hosts_file"].read_text().replace("hosts:\n",
+                                                     "hosts:\n  ghost: {ssh: 'root@127.0.0.1:1', gpu: H100, "
                                                                   "gpu_memory_gb: 80}\n", 1)
     path = sandbox["hosts_file"].parent / f"hosts-gate-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(text)

@@ -1,6 +1,6 @@
 """Preflight, placement and the ledger inside real launches (`inv` on the sandbox, stand-in images):
-run.json beside the run folder (outside what the job syncs), secrets kept out, a held output refused then resumed, a taken port
-refused then --replace'd, a second GR00T server refused on the 12 GB desktop, two launches racing for one
+run.json beside the run folder (outside what the job syncs), secrets kept out, a held output refused then resumed, a
+taken port refused then --replace'd, a second GR00T server refused on the 12 GB desktop, two launches racing for one
 output (exactly one starts), and a failed start giving its claim back."""
 from __future__ import annotations
 
@@ -86,8 +86,9 @@ def test_a_launch_that_fails_after_its_checks_gives_its_claim_back(jobs_env, s3,
     source = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker" / "docker-compose.yml"
     text = source.read_text()
     assert "    shm_size: 8g\n    ipc: host  # Enable shared memory" in text
-    (tmp_path / "docker-compose.yml").write_text(text.replace("    shm_size: 8g\n    ipc: host  # Enable shared memory",
-                                                              "    shm_size: 8zz\n    ipc: host  # Enable shared memory"))
+    broken = text.replace("    shm_size: 8g\n    ipc: host  # Enable shared memory",
+                          "    shm_size: 8zz\n    ipc: host  # Enable shared memory")
+    (tmp_path / "docker-compose.yml").write_text(broken)
     result = inv(jobs_env, "train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "x",
                  "--host", "vm-train", extra_env={"INVOKE_JOBS_COMPOSE_PROJECT": str(tmp_path)})
     assert result.returncode == 5 and "compose run groot-train exited" in result.stderr, result.stdout + result.stderr

@@ -71,7 +71,8 @@ BAD_HOSTS = [
     ("host all", _host(name="all"), ["host 'all'", "reserved word"]),
     ("alias all", _host("    aliases: [train, all]\n"), ["key 'aliases'", "'all' is a reserved word", "another alias"]),
     ("alias auto string", _host("    aliases: auto\n"), ["'auto' is a reserved word"]),
-    ("tags string", _host("    tags: gpu\n"), ["key 'tags'", "must be a list of names, got 'gpu'", "write tags: [gpu]"]),
+    ("tags string", _host("    tags: gpu\n"),
+     ["key 'tags'", "must be a list of names, got 'gpu'", "write tags: [gpu]"]),
     ("tags mapping", _host("    tags: {a: 1}\n"), ["key 'tags'", "must be a list"]),
     ("tags numbers", _host("    tags: [1, 2]\n"), ["key 'tags'", "must be a list of names"]),
     ("memory inf", _host().replace("80", ".inf"), ["bad memory value inf", "positive, finite"]),
@@ -265,7 +266,8 @@ def test_dash_h_on_every_task_prints_its_help_and_does_nothing_else(capsys, monk
 
     hosts = tmp_path / "hosts.yaml"
     hosts.write_text("hosts:\n  a:\n    ssh: root@127.0.0.1:9\n    gpu_memory_gb: 8\n"
-                     "    provider: {type: command, start: 'touch started', stop: 'touch stopped', state: 'echo running'}\n")
+                     "    provider: {type: command, start: 'touch started', stop: 'touch stopped', "
+                     "state: 'echo running'}\n")
     home, state, empty = tmp_path / "home", tmp_path / "state", tmp_path / "bin"
     for folder in (home, state, empty):
         folder.mkdir()
@@ -318,7 +320,8 @@ def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox,
     fleet: each prints its help, and no container, VM, sample, ledger line or docker context appears."""
     home, state = tmp_path / "home", tmp_path / "state"
     home.mkdir(), state.mkdir()
-    env = {**os.environ, "HOME": str(home), "INVOKE_VM_STATE_DIR": str(state), "INVOKE_JOBS_LEDGER": str(state / "ledger.jsonl"),
+    env = {**os.environ, "HOME": str(home), "INVOKE_VM_STATE_DIR": str(state),
+           "INVOKE_JOBS_LEDGER": str(state / "ledger.jsonl"),
            "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])}
     before = fleet_now(sandbox)
     done = help_on_every_task(cli, env)
@@ -399,15 +402,18 @@ def test_the_openpi_stats_input_counts_too_and_siblings_pass():
     from remote_training.errors import PreflightError
     from remote_training.jobs.services import OpenpiTrain
 
-    inside = OpenpiTrain("s3://interim/ds/", "s3://checkpoints/pi/", exp_name="x", stats_path="s3://checkpoints/pi/assets/")
-    assert isinstance(_plan(inside), PreflightError) and "holds the input 's3://checkpoints/pi/assets/'" in str(_plan(inside))
+    inside = OpenpiTrain("s3://interim/ds/", "s3://checkpoints/pi/", exp_name="x",
+                         stats_path="s3://checkpoints/pi/assets/")
+    assert isinstance(_plan(inside), PreflightError)
+    assert "holds the input 's3://checkpoints/pi/assets/'" in str(_plan(inside))
     # beside, and a name that merely starts the same (ds vs ds2): both fine
     assert validate.output_apart(["s3://interim/ds/", "s3://interim/ds-stats/assets/"], "s3://interim/ds2/") == []
     assert validate.output_apart(["s3://interim/ds"], "s3://interim/ds-out") == []
 
 
 @pytest.mark.parametrize("args", [["jobs.run", "groot-server", "--port", "8000:8000 -v /:/host", "--host", "desktop"],
-                                  ["serve.groot", "--checkpoints", "s3://checkpoints/r/", "--modality", "ee", "--port", "0",
+                                  ["serve.groot", "--checkpoints", "s3://checkpoints/r/", "--modality", "ee",
+                                   "--port", "0",
                                    "--host", "desktop"],
                                   ["jobs.logs", "x", "--tail", "last"], ["jobs.wait", "x", "--timeout", "0"],
                                   ["jobs.wait", "x", "--timeout", "soon"], ["dataset.convert", "--dataset", "@a.b",
@@ -415,7 +421,8 @@ def test_the_openpi_stats_input_counts_too_and_siblings_pass():
 def test_bad_numbers_on_the_command_line_are_one_refusal_not_a_traceback(tmp_path, args):
     hosts = tmp_path / "hosts.yaml"
     hosts.write_text(HOSTS_ONE)
-    done = _inv(*args, hosts=hosts, env={"INVOKE_JOBS_COMPOSE_PROJECT": str(CURRENT), "INVOKE_VM_STATE_DIR": str(tmp_path)})
+    done = _inv(*args, hosts=hosts,
+                env={"INVOKE_JOBS_COMPOSE_PROJECT": str(CURRENT), "INVOKE_VM_STATE_DIR": str(tmp_path)})
     assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.PREFLIGHT), done.stderr
     assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "(fix: " in done.stderr
     assert "127.0.0.1" not in done.stderr  # refused before any host was tried

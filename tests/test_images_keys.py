@@ -12,12 +12,18 @@ import pytest
 
 from remote_training.errors import ExitCode, ImageError, InputError
 from remote_training.images import read_image_env, update_env_file
-from remote_training.images.catalog import load_catalog
-from remote_training.images.registry import parse_ref
 from remote_training.images import source_key as sk
+from remote_training.images.catalog import load_catalog
 from remote_training.images.planner import ci_latest, make_plan
-from remote_training.images.source_key import (CACHE_VERSION, FileHashCache, IgnoreMatcher, context_entries,
-                                               default_cache_path, source_key)
+from remote_training.images.registry import parse_ref
+from remote_training.images.source_key import (
+    CACHE_VERSION,
+    FileHashCache,
+    IgnoreMatcher,
+    context_entries,
+    default_cache_path,
+    source_key,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SANDBOX_CATALOG = PROJECT / "docker" / "sandbox" / "images.yaml"

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from jobs_fixtures import ROOT, CHECKOUTS, era_env, inv, jobs_env, jobs_json, put, s3, ssh, started_job  # noqa: F401
+from jobs_fixtures import CHECKOUTS, ROOT, era_env, inv, jobs_env, jobs_json, put, s3, ssh, started_job  # noqa: F401
 
 STANDIN_UV = ROOT / "docker" / "sandbox" / "repos" / "positronic" / "bin" / "uv"
 SERVER_HOST = "vm-train"

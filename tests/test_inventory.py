@@ -32,7 +32,8 @@ def test_hosts_are_frozen():
 
 
 def test_memory_accepts_units_and_ssh_target_splits():
-    inv = parse_inventory("hosts:\n  a:\n    ssh: bob@box:2222\n    gpu: X\n    gpu_memory_gb: '12 GB'\n", Path("f.yaml"))
+    inv = parse_inventory("hosts:\n  a:\n    ssh: bob@box:2222\n    gpu: X\n    gpu_memory_gb: '12 GB'\n",
+                          Path("f.yaml"))
     host = inv.get("a")
     assert (host.ssh_user, host.ssh_host, host.ssh_port, host.gpu_memory_gb) == ("bob", "box", 2222, 12.0)
 
@@ -45,7 +46,8 @@ BAD_FILES = [
      ["host 'b'", "'x' is already used by host 'a'"]),
     ("alias equals other name", f"hosts:\n  a:\n    {GOOD_HOST}  b:\n    {GOOD_HOST}    aliases: [a]\n",
      ["'a' is already used by host 'a'"]),
-    ("bad memory text", "hosts:\n  a:\n    ssh: u@h\n    gpu_memory_gb: lots\n", ["gpu_memory_gb", "bad memory value 'lots'"]),
+    ("bad memory text", "hosts:\n  a:\n    ssh: u@h\n    gpu_memory_gb: lots\n",
+     ["gpu_memory_gb", "bad memory value 'lots'"]),
     ("negative memory", "hosts:\n  a:\n    ssh: u@h\n    gpu_memory_gb: -8\n", ["bad memory value -8"]),
     ("missing memory", "hosts:\n  a:\n    ssh: u@h\n", ["bad memory value None"]),
     ("unknown provider", f"hosts:\n  a:\n    {GOOD_HOST}    provider: aws\n", ["unknown provider 'aws'", "static"]),

@@ -17,9 +17,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-
-from jobs_fixtures import (ROOT, cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh,  # noqa: F401
-                          started_job)
+from jobs_fixtures import ROOT, cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh, started_job  # noqa: F401
 
 
 @pytest.mark.parametrize("era", ["4261b1aa", "a060cbea"])
@@ -169,7 +167,8 @@ def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -
 def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, prefix, cleanup) -> None:
     secret = f"wandb-{os.urandom(6).hex()}"
     out = f"s3://interim/{prefix}/sec/"
-    args = ("dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot", "--output", out)
+    args = ("dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot",
+            "--action", ".groot", "--output", out)
     dry = inv(jobs_env, *args, "--dry-run", extra_env={"WANDB_API_KEY": secret})
     assert dry.returncode == 0 and secret not in dry.stdout + dry.stderr and "WANDB_API_KEY" in dry.stdout
     real = inv(jobs_env, *args, extra_env={"WANDB_API_KEY": secret})
@@ -212,7 +211,8 @@ def test_upstreams_printed_environment_is_masked_everywhere_the_log_shows(jobs_e
 
 
 def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) -> None:
-    done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot",
+    done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation",
+               ".groot", "--action", ".groot",
                "--output", f"s3://interim/{prefix}/d/", "--wait")
     finished = started_job(done)
     cleanup.append(("desktop", finished))
@@ -224,7 +224,8 @@ def test_every_dry_run_starts_nothing(jobs_env, sandbox, s3, prefix, cleanup) ->
     for key in ("checkpoint-2/config.json", "2000/config.json", "checkpoints/2000/pretrained_model/config.json"):
         put(s3, ckpts + key, "{}")
     launching = [
-        ("dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action", ".groot", "--output", out),
+        ("dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot",
+         "--action", ".groot", "--output", out),
         ("dataset.stats", "--input", data, "--output", out),
         ("train.groot", "--input", data, "--output", out, "--modality", "ee"),
         ("train.openpi", "--input", data, "--stats", data, "--output", out),
@@ -257,7 +258,8 @@ def _containers(sandbox: dict[str, Any]) -> dict[str, str]:
 
 def _dataset(env: dict[str, str], prefix: str, cleanup: list) -> str:
     data = f"s3://interim/{prefix}/data/"
-    result = inv(env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot_joints", "--action",
+    result = inv(env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation",
+                 ".groot_joints", "--action",
                  ".groot", "--output", data, "--wait")
     cleanup.append(("desktop", started_job(result)))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -269,7 +271,8 @@ def test_a_start_that_fails_leaves_no_container(jobs_env, sandbox, s3, prefix, c
     put(s3, ckpts + "checkpoint-1/config.json", "{}")
     put(s3, ckpts + "1/config.json", "{}")
     port = "9296"
-    first = inv(jobs_env, "serve.groot", "--checkpoints", ckpts, "--modality", "ee", "--port", port, "--host", "desktop")
+    first = inv(jobs_env, "serve.groot", "--checkpoints", ckpts, "--modality", "ee", "--port", port,
+                "--host", "desktop")
     assert first.returncode == 0, first.stderr
     cleanup.append(("desktop", started_job(first)))
     # Preflight would refuse the taken port; with it off, docker refuses at start, after compose created the container.
@@ -277,7 +280,8 @@ def test_a_start_that_fails_leaves_no_container(jobs_env, sandbox, s3, prefix, c
                  extra_env={"INVOKE_JOBS_PREFLIGHT": "0"})
     assert second.returncode == 5 and "compose run openpi-server exited" in second.stderr, second.stderr
     assert "already allocated" in second.stderr or "address already in use" in second.stderr
-    left = ssh(sandbox, "desktop", "docker ps -a --filter label=rt.service=openpi-server --format '{{.Names}} {{.Status}}'")
+    left = ssh(sandbox, "desktop",
+               "docker ps -a --filter label=rt.service=openpi-server --format '{{.Names}} {{.Status}}'")
     assert "Created" not in left
     assert inv(jobs_env, "serve.stop", started_job(first)).returncode == 0
 
@@ -286,7 +290,8 @@ def test_clean_removes_finished_jobs_and_user_narrows_it(jobs_env, sandbox, pref
     alice, bob = (f"{name}-{os.urandom(3).hex()}" for name in ("alice", "bob"))
     made = {}
     for user in (alice, bob):
-        done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot", "--action",
+        done = inv(jobs_env, "dataset.convert", "--dataset", "@positronic.cfg.phail.sim_stack_groot_ft",
+                   "--observation", ".groot", "--action",
                    ".groot", "--output", f"s3://interim/{prefix}/{user}/", "--wait", extra_env={"USER": user})
         made[user] = started_job(done)
         cleanup.append(("desktop", made[user]))

@@ -92,9 +92,11 @@ def test_job_record_from_the_snapshots_docker_ps_line() -> None:
     labels = {"rt.job": "groot-server-1", "rt.service": "groot-server", "rt.kind": "serve",
               "rt.args": json.dumps(["--port=9000"]), "rt.user": "vertix", "rt.port": "9000",
               "rt.started": "2026-01-04T10:00:00Z", "rt.gpu_mem_mb": "6000"}
-    row = ["f00d" * 16, "groot-server-1", "exited", "Exited (137) 3 minutes ago", ""] + [labels.get(k, "") for k in LABELS]
+    row = (["f00d" * 16, "groot-server-1", "exited", "Exited (137) 3 minutes ago", ""]
+           + [labels.get(k, "") for k in LABELS])
     job = parse_container("vm-train", json.dumps(row))
-    assert (job.job_id, job.kind, job.exit_code, job.port, job.gpu_mem_mb) == ("groot-server-1", "serve", 137, 9000, 6000)
+    assert (job.job_id, job.kind, job.exit_code, job.port, job.gpu_mem_mb) == ("groot-server-1", "serve",
+                                                                               137, 9000, 6000)
     assert job.args == ("--port=9000",) and not job.running and job.finished == "3 minutes ago"
     assert job.container == "f00d" * 16 and job.host == "vm-train" and job.to_dict()["args"] == ["--port=9000"]
     running = parse_container("vm-train", json.dumps(row[:2] + ["running", "Up 5 seconds"] + row[4:]))

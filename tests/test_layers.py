@@ -48,7 +48,8 @@ def test_the_product_never_imports_the_sandbox() -> None:
 
 def test_the_core_does_not_import_the_task_layer() -> None:
     for path in (ROOT / "remote_training").rglob("*.py"):
-        bad = sorted(i for i in imports_of(path) if i in ("rt_tasks", "tasks", "invoke") or i.startswith(("rt_tasks.", "tasks.", "invoke.tasks")))
+        bad = sorted(i for i in imports_of(path) if i in ("rt_tasks", "tasks", "invoke")
+                     or i.startswith(("rt_tasks.", "tasks.", "invoke.tasks")))
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 

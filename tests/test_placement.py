@@ -181,7 +181,8 @@ def auto_inventory(sandbox, tmp_path):
     vm3 = dict(data["hosts"]["vm-train3"])
     vm3["provider"] = {"type": "command", "start": fleet_call(f"fleet.start_host({root!r}, 'vm-train3')"),
                        "stop": fleet_call(f"fleet.stop_host({root!r}, 'vm-train3')"),
-                       "state": fleet_call(f"print('running' if fleet.host_is_up({root!r}, 'vm-train3') else 'stopped')"),
+                       "state": fleet_call(f"print('running' if fleet.host_is_up({root!r}, 'vm-train3') "
+                                           "else 'stopped')"),
                        "timeout": 120}
     data["hosts"] = {"vm-train": data["hosts"]["vm-train"], "vm-train3": vm3}
     path = tmp_path / "hosts.yaml"

@@ -37,7 +37,8 @@ def fake_jobs(fleet):
 
     def start(host: str, service: str, mem: int, port: int | None = None) -> str:
         name = f"rt-test-{service}-{uuid.uuid4().hex[:6]}"
-        argv = ["docker", "run", "-d", "--gpus", "all", "--name", name, "--label", f"rt.job={name}", "--label", f"rt.service={service}",
+        argv = ["docker", "run", "-d", "--gpus", "all", "--name", name, "--label", f"rt.job={name}", "--label",
+                f"rt.service={service}",
                 "--label", f"rt.gpu_mem_mb={mem}"]
         if port:
             argv += ["-p", f"{port}:{port}"]
@@ -310,6 +311,7 @@ def test_the_s3_checks_claim_a_free_output_exactly_once(fleet, root):
     first, second = {"entry": {"job_id": "first", "user": "ann", "host": "vm-train"}}, {"entry": {"job_id": "second"}}
     assert preflight.check_storage(lambda: fleet["s3"], train, preflight.PreflightReport(train), first) == []
     assert first["url"] == record_url(train.run_folder)
-    [(check, problem, _)] = preflight.check_storage(lambda: fleet["s3"], train, preflight.PreflightReport(train), second)
+    [(check, problem, _)] = preflight.check_storage(lambda: fleet["s3"], train,
+                                                    preflight.PreflightReport(train), second)
     assert check == "output" and "url" not in second
     assert "claimed a moment ago by first (ann on vm-train)" in problem or "already holds a run" in problem

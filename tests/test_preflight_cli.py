@@ -69,7 +69,8 @@ def cli(sandbox, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "AWS_", "WANDB_"))}
     env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]), INVOKE_IMAGES_ENV_FILE=str(images),
                INVOKE_JOBS_COMPOSE_PROJECT=str(ROOT / "docker/sandbox/checkouts/positronic-4261b1aa/docker"),
-               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", USER=USER, INVOKE_JOBS_LEDGER="/dev/null/nowhere")
+               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", USER=USER,
+               INVOKE_JOBS_LEDGER="/dev/null/nowhere")
     return env
 
 

@@ -28,7 +28,8 @@ def product(tmp_path_factory) -> dict[str, Path]:
     source.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("remote_training", "rt_tasks", "tasks", "rt_sandbox"):  # tasks and rt_sandbox too: the build must leave them out
+    # tasks and rt_sandbox too: the build must leave them out
+    for package in ("remote_training", "rt_tasks", "tasks", "rt_sandbox"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(work / "dist"), str(source)])
@@ -70,7 +71,8 @@ def test_the_wheel_ships_the_product_only(product):
 def test_installed_rt_finds_the_users_hosts_file_from_anywhere(product):
     listed = rt(product, "hosts.list", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert [h["name"] for h in json.loads(listed.stdout)] == ["desktop", "notebook", "vm-train", "vm-train2", "vm-train3"]
+    assert [h["name"] for h in json.loads(listed.stdout)] == ["desktop", "notebook", "vm-train", "vm-train2",
+                                                              "vm-train3"]
     table = rt(product, "hosts.list")
     assert str(product["home"] / ".config" / "remote-training" / "hosts.yaml") in table.stdout.replace("\n", "")
 

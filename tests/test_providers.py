@@ -10,9 +10,9 @@ import pytest
 
 from remote_training.errors import NoCapacityError, ProviderError
 from remote_training.inventory import parse_inventory
-from rt_sandbox.nebius_standin import StandinServer, StandinState
 from remote_training.providers import State, provider_for
 from remote_training.providers.static import StaticProvider
+from rt_sandbox.nebius_standin import StandinServer, StandinState
 
 INVENTORY = """
 nebius: {{endpoint: "{endpoint}", insecure: true, auth: none}}
@@ -20,7 +20,8 @@ hosts:
   vm-a: {{ssh: root@10.0.0.5, gpu: H100, gpu_memory_gb: 80, provider: {{type: nebius, instance_id: computeinstance-a}}}}
   desk: {{ssh: root@10.0.0.9, gpu: RTX 3060, gpu_memory_gb: 12}}
   cmd: {{ssh: root@10.0.0.7, gpu: H100, gpu_memory_gb: 80,
-        provider: {{type: command, start: "{script} start", stop: "{script} stop", state: "{script} state", timeout: 10}}}}
+        provider: {{type: command, start: "{script} start", stop: "{script} stop", state: "{script} state",
+                   timeout: 10}}}}
 """
 
 POWER_SCRIPT = """#!/bin/sh
@@ -148,9 +149,8 @@ def test_sandbox_standin_process_lifecycle(tmp_path):
     """What sandbox.up and sandbox.down do with the stand-in process, on a private root and port."""
     import socket
 
-    from rt_sandbox.nebius_standin import (ensure_sandbox_standin, sandbox_instance_id,
-                                                stop_sandbox_standin)
     from rt_sandbox import procs
+    from rt_sandbox.nebius_standin import ensure_sandbox_standin, sandbox_instance_id, stop_sandbox_standin
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

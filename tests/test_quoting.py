@@ -20,7 +20,8 @@ def test_hostile_argument_reaches_program_unchanged(arg, tmp_path):
 
 def test_env_and_home_relative_cwd_are_quoted(tmp_path):
     command = quote_command(["sh", "-c", 'printf "%s|%s" "$X" "$PWD"'], env={"X": "$(id)"}, cwd="~/")
-    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                         env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert out.stdout == f"$(id)|{tmp_path}"
 
 

@@ -95,7 +95,8 @@ def _inventory_with_known_hosts(sandbox, tmp_path: Path, known_hosts: str):
     (tmp_path / "ssh_config").write_text(
         f"Host desktop\n  HostName {address}\n  User root\n  IdentityFile {sandbox['identity_file']}\n"
         f"  UserKnownHostsFile {tmp_path / 'known_hosts'}\n  StrictHostKeyChecking yes\n")
-    text = "ssh_config: ssh_config\nknown_hosts: known_hosts\nhosts:\n  desktop:\n    ssh: desktop\n    gpu_memory_gb: 12\n"
+    text = ("ssh_config: ssh_config\nknown_hosts: known_hosts\n"
+            "hosts:\n  desktop:\n    ssh: desktop\n    gpu_memory_gb: 12\n")
     return parse_inventory(text, tmp_path / "hosts.yaml")
 
 
@@ -114,7 +115,7 @@ def test_wrong_host_key_is_refused(sandbox, tmp_path):
                           connect_timeout=3)
     with pytest.raises(UnreachableError) as caught:
         runner.run("desktop", ["true"])
-    assert "desktop" in str(caught.value) and "does not match" in str(caught.value) and "ssh-keygen -R" in str(caught.value)
+    assert all(part in str(caught.value) for part in ("desktop", "does not match", "ssh-keygen -R"))
 
 
 def test_put_text_and_fan_out(remote, sandbox):

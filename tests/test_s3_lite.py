@@ -21,7 +21,8 @@ CALLS = [
     ("list_objects_v2", {"Bucket": "checkpoints", "Prefix": "x/", "Delimiter": "/", "ContinuationToken": "t/o+k=="}),
     ("head_object", {"Bucket": "checkpoints", "Key": "runs/e1/.rt-runs/run.json"}),
     ("get_object", {"Bucket": "checkpoints", "Key": "a b/c+d~e(1).json"}),
-    ("put_object", {"Bucket": "checkpoints", "Key": "r/run.json", "Body": b'{"a": 1}', "ContentType": "application/json",
+    ("put_object",
+     {"Bucket": "checkpoints", "Key": "r/run.json", "Body": b'{"a": 1}', "ContentType": "application/json",
                     "IfNoneMatch": "*"}),
     ("put_object", {"Bucket": "checkpoints", "Key": "r/run.json", "Body": b"{}", "IfMatch": '"abc"'}),
     ("delete_object", {"Bucket": "checkpoints", "Key": "r/run.json", "IfMatch": '"abc"'}),
@@ -49,7 +50,8 @@ def botocore_sends(endpoint, method, kwargs, *, status=200, body=b"", token=None
         return AWSResponse(request.url, status, {"ETag": '"e"'}, _Raw(body))
 
     session = botocore.session.Session()
-    client = session.create_client("s3", endpoint_url=endpoint, region_name="eu-north1", aws_access_key_id=KEYS.access_key,
+    client = session.create_client("s3", endpoint_url=endpoint, region_name="eu-north1",
+                                   aws_access_key_id=KEYS.access_key,
                                    aws_secret_access_key=KEYS.secret_key, aws_session_token=token)
     client.meta.events.register("before-send", capture)
     try:

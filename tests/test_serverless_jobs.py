@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from jobs_fixtures import ROOT, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+
 from remote_training.errors import ExitCode
 
 STATE = ROOT / ".sandbox" / "nebius"

@@ -11,7 +11,8 @@ from remote_training.jobs.catalog import load_checkout
 from remote_training.jobs.run import plan_job
 from remote_training.jobs.services import Convert, GrootServer, GrootTrain, ServiceRun
 from remote_training.serverless.client import Resource, exit_code_of
-from remote_training.serverless.launch import pinned, plan as serverless_plan
+from remote_training.serverless.launch import pinned
+from remote_training.serverless.launch import plan as serverless_plan
 from remote_training.serverless.spec import build, resource_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +145,6 @@ def test_a_private_registry_gets_credentials_from_mysterybox_or_the_docker_confi
     target names, else from the docker config of that registry host (the values never enter the spec)."""
     import base64
     import json as json_
-
     from dataclasses import replace
 
     from remote_training.serverless.client import Serverless

@@ -270,7 +270,7 @@ def test_loki_api_shape_auth_and_errors(standin: Standin, image: str) -> None:
 
 def test_failed_job_reports_its_exit_code(standin: Standin, image: str) -> None:
     op = _job(standin, image, "exit 3")
-    job, _ = _walk(lambda: _get_job(standin, op.resource_id), {"COMPLETED", "FAILED", "ERROR"})
+    job, _ = _walk(lambda op=op: _get_job(standin, op.resource_id), {"COMPLETED", "FAILED", "ERROR"})
     assert job.status.state.name == "FAILED"
     assert (job.status.state_details.code, job.status.state_details.message) == \
         ("ContainerExited", "container exited with code 3")
@@ -311,7 +311,6 @@ def test_quota_error_fails_create_at_once(standin: Standin, image: str) -> None:
 def test_rate_limiting_refuses_creates_with_its_typed_detail_then_lets_them_through(standin: Standin,
                                                                                        image: str) -> None:
     from nebius.aio.service_error import RequestError
-
     from nebius.api.nebius.ai.v1 import CreateJobRequest, JobSpec
     from nebius.api.nebius.common.v1 import ResourceMetadata
 
@@ -379,8 +378,12 @@ def test_image_pull_failure_is_an_error_with_its_reason(standin: Standin, image:
 
 def test_secrets_reach_the_container_and_nothing_else(standin: Standin, image: str) -> None:
     from nebius.api.nebius.ai.v1 import JobSpec
-    from nebius.api.nebius.mysterybox.v1 import (GetPayloadByKeyRequest, GetSecretByNameRequest,
-                                                 PayloadServiceClient, SecretServiceClient)
+    from nebius.api.nebius.mysterybox.v1 import (
+        GetPayloadByKeyRequest,
+        GetSecretByNameRequest,
+        PayloadServiceClient,
+        SecretServiceClient,
+    )
 
     from rt_sandbox.nebius_serverless import seed_secret
 
@@ -400,7 +403,7 @@ def test_secrets_reach_the_container_and_nothing_else(standin: Standin, image: s
     outputs = []
     for var in ("AWS_SECRET_ACCESS_KEY", "FALLBACK", "PLAIN"):
         op = _job(standin, image, f"digest {var}", environment_variables=env)
-        job, _ = _walk(lambda: _get_job(standin, op.resource_id), {"COMPLETED", "FAILED", "ERROR"})
+        job, _ = _walk(lambda op=op: _get_job(standin, op.resource_id), {"COMPLETED", "FAILED", "ERROR"})
         assert job.status.state.name == "COMPLETED", job.status.state_details
         assert value not in str(job)
         outputs += _lines(standin, job_id=op.resource_id)
@@ -427,7 +430,7 @@ def test_volumes_are_named_docker_volumes_with_their_mode(standin: Standin, imag
         results = []
         for args, volumes in (("write /cache/mark kept", rw), ("read /cache/mark", ro), ("write /cache/no x", ro)):
             op = _job(standin, image, args, volumes=volumes)
-            job, _ = _walk(lambda: _get_job(standin, op.resource_id), {"COMPLETED", "FAILED", "ERROR"})
+            job, _ = _walk(lambda op=op: _get_job(standin, op.resource_id), {"COMPLETED", "FAILED", "ERROR"})
             results.append((job.status.state.name, _lines(standin, job_id=op.resource_id)))
         assert results[0] == ("COMPLETED", ["wrote /cache/mark"])
         assert results[1] == ("COMPLETED", ["kept"])
@@ -481,9 +484,13 @@ def _until_http(url: str, ca: Path, code: int, token: str | None = None, timeout
 
 
 def test_endpoint_url_proxy_stop_start_delete(standin: Standin, image: str) -> None:
-    from nebius.api.nebius.ai.v1 import (DeleteEndpointRequest, GetEndpointByNameRequest, StartEndpointRequest,
-                                         StopEndpointRequest)
     from nebius.aio.service_error import RequestError
+    from nebius.api.nebius.ai.v1 import (
+        DeleteEndpointRequest,
+        GetEndpointByNameRequest,
+        StartEndpointRequest,
+        StopEndpointRequest,
+    )
 
     ca = standin.dir / "tls" / "ca.pem"
     op = _endpoint(standin, image, "serve 8000 1")  # the server listens a second after the container starts
@@ -591,7 +598,7 @@ def test_restart_mid_job_reattaches_and_finishes(tmp_path: Path, image: str) -> 
         late = _job(server, image, "sleep 5")  # still running when it comes back
         served = _endpoint(server, image, "serve 8000")
         for op in (early, late):
-            _walk(lambda: _get_job(server, op.resource_id), {"RUNNING"})
+            _walk(lambda op=op: _get_job(server, op.resource_id), {"RUNNING"})
         ca, url = server.dir / "tls" / "ca.pem", _url(_get_endpoint(server, served.resource_id))
         assert _until_http(url, ca, 200)[0] == 200
         server.kill(signal.SIGKILL)

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from remote_training import preflight, snapshot as sn
+from remote_training import preflight
+from remote_training import snapshot as sn
 from remote_training.errors import RemoteCommandError, UnreachableError
 from remote_training.inventory import Host, Provider, load_inventory, parse_inventory
 from remote_training.remote import RemoteRunner
@@ -132,7 +133,8 @@ def _spec(port, service="groot-server", replace=False):
 
 def test_port_check_reads_published_ports_then_ss():
     host = Host("vm", "root@vm", "H100", 80, Provider("static"))
-    snap = sn.parse("vm", output(rows=[row("srv-1", job="srv-1", ports="0.0.0.0:9000->9000/tcp", rt_service="groot-server"),
+    snap = sn.parse("vm", output(rows=[row("srv-1", job="srv-1", ports="0.0.0.0:9000->9000/tcp",
+                                           rt_service="groot-server"),
                                        row("web", ports="0.0.0.0:8000->80/tcp")],
                                  ss="LISTEN 0 5 0.0.0.0:9000 0.0.0.0:*\nLISTEN 0 5 0.0.0.0:8000 0.0.0.0:*\n"
                                     "LISTEN 0 5 0.0.0.0:7777 0.0.0.0:*\n"))

@@ -8,7 +8,6 @@ the `sandbox` fixture, so they run in the sandbox tier.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -77,10 +76,12 @@ REJECTED = {
 
     # runbook: positronic-to-lerobot
     "rb-convert-no-command": (RB + ["positronic-to-lerobot", "--output_dir=s3://x/", "--fps=15"],
-                              "ValueError: Command '--output_dir=s3://x/' not found. Available commands: ['convert', 'append']"),
+                              "ValueError: Command '--output_dir=s3://x/' not found. "
+                              "Available commands: ['convert', 'append']"),
     "rb-convert-bad-command": (RB + ["positronic-to-lerobot", "export", "--fps=15"], "Command 'export' not found"),
     "rb-convert-no-fps": (RB + ["positronic-to-lerobot", "convert", "--output_dir=s3://x/",
-                                "--dataset=@positronic.cfg.phail.sim_stack_groot_ft"], "missing 1 required positional argument: 'fps'"),
+                                "--dataset=@positronic.cfg.phail.sim_stack_groot_ft"],
+                                "missing 1 required positional argument: 'fps'"),
     "rb-convert-unknown-flag": (RB + ["positronic-to-lerobot", "convert", "--output_dir=s3://x/", "--fps=15",
                                       "--dataset=@positronic.cfg.phail.sim_stack_groot_ft", "--observation=.groot"],
                                 "unexpected keyword argument 'observation'"),
@@ -98,19 +99,25 @@ REJECTED = {
     # current: to_lerobot (both vendors)
     "cur-convert033-no-command": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "--output_dir=s3://x/"],
                                   "Command '--output_dir=s3://x/' not found"),
-    "cur-convert033-no-codec": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert", "--output_dir=s3://x/",
+    "cur-convert033-no-codec": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert",
+                                        "--output_dir=s3://x/",
                                         "--dataset.dataset=@positronic.cfg.ds.sim.sim_stack_cubes"], "'codec'"),
     "cur-convert033-no-output": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert",
-                                         "--dataset.dataset=@d", "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d"],
+                                         "--dataset.dataset=@d",
+                                         "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d"],
                                  "missing 1 required positional argument: 'output_dir'"),
-    "cur-convert033-runbook-flags": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert", "--output_dir=s3://x/",
+    "cur-convert033-runbook-flags": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert",
+                                             "--output_dir=s3://x/",
                                              "--dataset=@positronic.cfg.phail.sim_stack_groot_ft",
                                              "--dataset.observation=.groot_rot6d_joints"], "'codec'"),
-    "cur-convert033-bad-codec": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert", "--output_dir=s3://x/",
-                                         "--dataset.dataset=@d", "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_q"],
+    "cur-convert033-bad-codec": (L033 + ["positronic.vendors.lerobot_0_3_3.to_lerobot", "convert",
+                                         "--output_dir=s3://x/",
+                                         "--dataset.dataset=@d",
+                                         "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_q"],
                                  "ImportError"),
     "cur-convert04-unknown-flag": (L04 + ["positronic.vendors.lerobot.to_lerobot", "convert", "--output_dir=s3://x/",
-                                          "--dataset.dataset=@d", "--dataset.codec=@positronic.vendors.lerobot.codecs.ee",
+                                          "--dataset.dataset=@d",
+                                          "--dataset.codec=@positronic.vendors.lerobot.codecs.ee",
                                           "--resize=512"], "unexpected keyword argument 'resize'"),
 
     # openpi stats / train (same CLI in both eras)
@@ -123,9 +130,11 @@ REJECTED = {
     "cur-openpi-train-unknown": (CUR + ["python", "-m", "positronic.vendors.openpi.train", "--input_path=s3://x/",
                                         "--stats_path=s3://s/", "--output_path=s3://y/", "--exp_name=e", "--steps=10"],
                                  "unexpected keyword argument 'steps'"),
-    "cur-openpi-train-extra-args-str": (CUR + ["python", "-m", "positronic.vendors.openpi.train", "--input_path=s3://x/",
+    "cur-openpi-train-extra-args-str": (CUR + ["python", "-m", "positronic.vendors.openpi.train",
+                                               "--input_path=s3://x/",
                                                "--stats_path=s3://s/", "--output_path=s3://y/", "--exp_name=e",
-                                               "--extra_args=--fsdp-devices=2"], "TypeError: can only concatenate list"),
+                                               "--extra_args=--fsdp-devices=2"],
+                                               "TypeError: can only concatenate list"),
 
     # openpi server
     "rb-openpi-server-subcommand": (RB + ["python", "-m", "positronic.vendors.openpi.server", "ee",
@@ -135,8 +144,10 @@ REJECTED = {
     "rb-openpi-server-port": (RB + ["python", "-m", "positronic.vendors.openpi.server", "--checkpoints_dir=s3://x/",
                                     "--port=8000"], "Unrecognized or misplaced options: --port"),
     "rb-openpi-server-pipeline-flag": (RB + ["python", "-m", "positronic.vendors.openpi.server",
-                                             "--pipeline.source.checkpoints_dir=s3://x/"], "Failed to override 'pipeline.source.checkpoints_dir'"),
-    "cur-openpi-server-no-command": (OPENPI_CUR + ["--pipeline.source.checkpoints_dir=s3://x/", "--pipeline.ee_frame=None"],
+                                             "--pipeline.source.checkpoints_dir=s3://x/"],
+                                             "Failed to override 'pipeline.source.checkpoints_dir'"),
+    "cur-openpi-server-no-command": (OPENPI_CUR + ["--pipeline.source.checkpoints_dir=s3://x/",
+                                                   "--pipeline.ee_frame=None"],
                                      "Available commands: ['serve', 'ee'"),
     "cur-openpi-server-no-ee-frame": (OPENPI_CUR + ["ee", "--pipeline.source.checkpoints_dir=s3://x/"],
                                       "missing 1 required positional argument: 'ee_frame'"),
@@ -155,51 +166,69 @@ REJECTED = {
                                              "--output_path=s3://y/", "--exp_name=e", "--modality_config=joints"],
                                        "FileNotFoundError"),
     "cur-groot-train-server-name": (CUR + ["python", "-m", "positronic.vendors.gr00t.train", "--input_path=s3://x/",
-                                           "--output_path=s3://y/", "--exp_name=e", "--modality_config=ee_rot6d_joints"],
+                                           "--output_path=s3://y/", "--exp_name=e",
+                                           "--modality_config=ee_rot6d_joints"],
                                     "FileNotFoundError"),
     "cur-groot-train-unknown": (CUR + ["python", "-m", "positronic.vendors.gr00t.train", "--input_path=s3://x/",
-                                       "--output_path=s3://y/", "--exp_name=e", "--steps=4"], "unexpected keyword argument 'steps'"),
+                                       "--output_path=s3://y/", "--exp_name=e", "--steps=4"],
+                                       "unexpected keyword argument 'steps'"),
     "cur-groot-train-bad-int": (CUR + ["python", "-m", "positronic.vendors.gr00t.train", "--input_path=s3://x/",
-                                       "--output_path=s3://y/", "--exp_name=e", "--num_train_steps=4k"], "invalid literal for int()"),
+                                       "--output_path=s3://y/", "--exp_name=e", "--num_train_steps=4k"],
+                                       "invalid literal for int()"),
 
     # gr00t server
-    "rb-groot-server-no-dir": (RB + ["python", "-m", "positronic.vendors.gr00t.server", "--port=9000"], "'checkpoints_dir'"),
+    "rb-groot-server-no-dir": (RB + ["python", "-m", "positronic.vendors.gr00t.server", "--port=9000"],
+                               "'checkpoints_dir'"),
     "rb-groot-server-pipeline-flag": (RB + ["python", "-m", "positronic.vendors.gr00t.server",
                                             "--pipeline.source.checkpoints_dir=s3://x/"], "Failed to override"),
-    "rb-groot-server-bad-modality": (RB + ["python", "-m", "positronic.vendors.gr00t.server", "--checkpoints_dir=s3://x/",
+    "rb-groot-server-bad-modality": (RB + ["python", "-m", "positronic.vendors.gr00t.server",
+                                           "--checkpoints_dir=s3://x/",
                                            "--modality_config=ee_rot6d_joints"], "FileNotFoundError"),
     "cur-groot-server-no-command": (CUR + ["python", "-m", "positronic.vendors.gr00t.server",
-                                           "--pipeline.source.checkpoints_dir=s3://x/"], "Available commands: ['serve', 'ee'"),
+                                           "--pipeline.source.checkpoints_dir=s3://x/"],
+                                           "Available commands: ['serve', 'ee'"),
     "cur-groot-server-training-name": (CUR + ["python", "-m", "positronic.vendors.gr00t.server", "ee_rot6d_q",
-                                              "--pipeline.source.checkpoints_dir=s3://x/"], "Command 'ee_rot6d_q' not found"),
+                                              "--pipeline.source.checkpoints_dir=s3://x/"],
+                                              "Command 'ee_rot6d_q' not found"),
     "cur-groot-server-modality-flag": (CUR + ["python", "-m", "positronic.vendors.gr00t.server", "ee_rot6d_joints",
-                                              "--pipeline.source.checkpoints_dir=s3://x/", "--modality_config=ee_rot6d_q"],
+                                              "--pipeline.source.checkpoints_dir=s3://x/",
+                                              "--modality_config=ee_rot6d_q"],
                                        "unexpected keyword argument 'modality_config'"),
     "cur-groot-server-runbook-dir": (CUR + ["python", "-m", "positronic.vendors.gr00t.server", "ee",
-                                            "--checkpoints_dir=s3://x/"], "unexpected keyword argument 'checkpoints_dir'"),
+                                            "--checkpoints_dir=s3://x/"],
+                                            "unexpected keyword argument 'checkpoints_dir'"),
     "cur-groot-server-prefixed-checkpoint": (CUR + ["python", "-m", "positronic.vendors.gr00t.server", "ee",
                                                     "--pipeline.source.checkpoints_dir=s3://x/",
-                                                    "--pipeline.source.checkpoint=checkpoint-2000"], "not a step number"),
-    "cur-groot-server-no-dir": (CUR + ["python", "-m", "positronic.vendors.gr00t.server", "ee_rot6d"], "'checkpoints_dir'"),
+                                                    "--pipeline.source.checkpoint=checkpoint-2000"],
+                                                    "not a step number"),
+    "cur-groot-server-no-dir": (CUR + ["python", "-m", "positronic.vendors.gr00t.server", "ee_rot6d"],
+                                "'checkpoints_dir'"),
 
     # lerobot trainers
     "rb-act-train-no-run-name": (RB + ["positronic-train", "--dataset_root=s3://x/", "--output_dir=s3://y/"],
                                  "missing 1 required positional argument: 'run_name'"),
-    "rb-act-train-current-flags": (RB + ["positronic-train", "--input_path=s3://x/", "--exp_name=e", "--output_dir=s3://y/"],
+    "rb-act-train-current-flags": (RB + ["positronic-train", "--input_path=s3://x/", "--exp_name=e",
+                                         "--output_dir=s3://y/"],
                                    "unrecognized arguments: --input_path=s3://x/"),
-    "rb-act-train-unknown-cfg": (RB + ["positronic-train", "--dataset_root=s3://x/", "--run_name=r", "--output_dir=s3://y/",
+    "rb-act-train-unknown-cfg": (RB + ["positronic-train", "--dataset_root=s3://x/", "--run_name=r",
+                                       "--output_dir=s3://y/",
                                        "--num_train_steps=10"], "unrecognized arguments: --num_train_steps=10"),
     "cur-act-train-runbook-flags": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--dataset_root=s3://x/",
-                                            "--run_name=r", "--output_dir=s3://y/"], "unrecognized arguments: --dataset_root"),
-    "cur-act-train-no-exp": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--input_path=s3://x/", "--output_dir=s3://y/"],
+                                            "--run_name=r", "--output_dir=s3://y/"],
+                                            "unrecognized arguments: --dataset_root"),
+    "cur-act-train-no-exp": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--input_path=s3://x/",
+                                     "--output_dir=s3://y/"],
                              "missing 1 required positional argument: 'exp_name'"),
-    "cur-act-train-bad-backbone": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--input_path=s3://x/", "--exp_name=e",
+    "cur-act-train-bad-backbone": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--input_path=s3://x/",
+                                           "--exp_name=e",
                                            "--output_dir=s3://y/", "--backbone=resnet34"], "Unknown backbone"),
-    "cur-act-train-bad-codec": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--input_path=s3://x/", "--exp_name=e",
+    "cur-act-train-bad-codec": (L033 + ["positronic.vendors.lerobot_0_3_3.train", "--input_path=s3://x/",
+                                        "--exp_name=e",
                                         "--output_dir=s3://y/", "--codec=@positronic.vendors.lerobot.codecs.ee_traj"],
                                 "ImportError"),
     "cur-smolvla-train-no-command": (L04 + ["positronic.vendors.lerobot.train", "--input_path=s3://x/", "--exp_name=e",
-                                            "--output_dir=s3://y/"], "Available commands: ['expert_only', 'full_finetune']"),
+                                            "--output_dir=s3://y/"],
+                                            "Available commands: ['expert_only', 'full_finetune']"),
     "cur-smolvla-train-unknown": (L04 + ["positronic.vendors.lerobot.train", "expert_only", "--input_path=s3://x/",
                                          "--exp_name=e", "--output_dir=s3://y/", "--backbone=clip"],
                                   "unrecognized arguments: --backbone=clip"),
@@ -207,20 +236,27 @@ REJECTED = {
     # lerobot servers
     "rb-lerobot-server-no-dir": (RB + ["python", "-m", "positronic.vendors.lerobot.server", "--checkpoint=020000"],
                                  "'checkpoints_dir'"),
-    "rb-lerobot-server-subcommand-flags": (RB + ["python", "-m", "positronic.vendors.lerobot.server", "--checkpoints_dir=s3://x/",
+    "rb-lerobot-server-subcommand-flags": (RB + ["python", "-m", "positronic.vendors.lerobot.server",
+                                                 "--checkpoints_dir=s3://x/",
                                                  "--pipeline.source.checkpoint=020000"], "Failed to override"),
-    "cur-act-server-no-command": (L033 + ["positronic.vendors.lerobot_0_3_3.server", "--pipeline.source.checkpoints_dir=s3://x/"],
+    "cur-act-server-no-command": (L033 + ["positronic.vendors.lerobot_0_3_3.server",
+                                          "--pipeline.source.checkpoints_dir=s3://x/"],
                                   "Available commands: ['serve', 'ee', 'joints'"),
-    "cur-act-server-runbook-flags": (L033 + ["positronic.vendors.lerobot_0_3_3.server", "ee", "--checkpoints_dir=s3://x/"],
+    "cur-act-server-runbook-flags": (L033 + ["positronic.vendors.lerobot_0_3_3.server", "ee",
+                                             "--checkpoints_dir=s3://x/"],
                                      "unexpected keyword argument 'checkpoints_dir'"),
     "cur-act-server-demo-preset": (L033 + ["positronic.vendors.lerobot_0_3_3.server", "demo"], "upstream storage"),
     "cur-smolvla-server-act-command": (L04 + ["positronic.vendors.lerobot.server", "ee_traj",
-                                              "--pipeline.source.checkpoints_dir=s3://x/"], "Command 'ee_traj' not found"),
-    "cur-smolvla-server-model-type": (L04 + ["positronic.vendors.lerobot.server", "ee", "--pipeline.source.checkpoints_dir=s3://x/",
-                                             "--pipeline.source.model_type=act"], "Failed to override 'pipeline.source.model_type'"),
+                                              "--pipeline.source.checkpoints_dir=s3://x/"],
+                                              "Command 'ee_traj' not found"),
+    "cur-smolvla-server-model-type": (L04 + ["positronic.vendors.lerobot.server", "ee",
+                                             "--pipeline.source.checkpoints_dir=s3://x/",
+                                             "--pipeline.source.model_type=act"],
+                                             "Failed to override 'pipeline.source.model_type'"),
 
     # positronic-inference
-    "rb-infer-no-command": (RB + ["positronic-inference", "--policy=.groot_ee"], "Available commands: ['sim', 'real', 'sim_pnp']"),
+    "rb-infer-no-command": (RB + ["positronic-inference", "--policy=.groot_ee"],
+                            "Available commands: ['sim', 'real', 'sim_pnp']"),
     "rb-infer-no-policy": (RB + ["positronic-inference", "sim", "--driver.show_gui=False"], "policy placeholder"),
     "rb-infer-unknown-policy": (RB + ["positronic-inference", "sim", "--policy=.groot_rot6d"], "ImportError"),
     "rb-infer-remote-with-base-host": (RB + ["positronic-inference", "sim", "--policy=.remote", "--policy.base.host=h"],
@@ -233,28 +269,34 @@ REJECTED = {
                      "Failed to override 'policy.url'"),
     "rb-infer-act-no-dir": (RB + ["positronic-inference", "sim", "--policy=.act_absolute", "--driver.show_gui=False"],
                             "'checkpoints_dir'"),
-    "rb-infer-gui-no-display": (RB + ["positronic-inference", "sim", "--policy=.groot_ee", "--driver.show_gui"], "gladLoadGL"),
+    "rb-infer-gui-no-display": (RB + ["positronic-inference", "sim", "--policy=.groot_ee", "--driver.show_gui"],
+                                "gladLoadGL"),
     "rb-infer-unknown-flag": (RB + ["positronic-inference", "sim", "--policy=.groot_ee", "--headless"],
                               "unexpected keyword argument 'headless'"),
-    "cur-infer-no-command": (CUR + ["positronic-inference", "--policy=.remote"], "Available commands: ['run', 'real', 'sim', 'stats']"),
+    "cur-infer-no-command": (CUR + ["positronic-inference", "--policy=.remote"],
+                             "Available commands: ['run', 'real', 'sim', 'stats']"),
     "cur-infer-show-gui": (CUR + ["positronic-inference", "sim", "--policy=.remote", "--driver.show_gui=False"],
                            "Failed to override 'driver.show_gui'"),
-    "cur-infer-simulation-time": (CUR + ["positronic-inference", "sim", "--policy=.remote", "--driver.simulation_time=30"],
+    "cur-infer-simulation-time": (CUR + ["positronic-inference", "sim", "--policy=.remote",
+                                         "--driver.simulation_time=30"],
                                   "Failed to override 'driver.simulation_time'"),
-    "cur-infer-vendor-policy": (CUR + ["positronic-inference", "sim", "--policy=.groot_ee_rot6d_joints"], "ImportError"),
+    "cur-infer-vendor-policy": (CUR + ["positronic-inference", "sim", "--policy=.groot_ee_rot6d_joints"],
+                                "ImportError"),
     "cur-infer-base-host": (CUR + ["positronic-inference", "sim", "--policy=.remote", "--policy.base.host=h"],
                             "Failed to override 'policy.base.host'"),
     "cur-infer-host-port": (CUR + ["positronic-inference", "sim", "--policy=.remote", "--policy.host=h"],
                             "Failed to override 'policy.host'"),
     "cur-infer-authed-no-url": (CUR + ["positronic-inference", "sim", "--policy=.authed_remote"], "'url'"),
-    "cur-infer-authed-no-token": (CUR + ["positronic-inference", "sim", "--policy=.authed_remote", "--policy.url=h:8000"],
+    "cur-infer-authed-no-token": (CUR + ["positronic-inference", "sim", "--policy=.authed_remote",
+                                         "--policy.url=h:8000"],
                                   "AUTH_TOKEN"),
     "cur-infer-bad-trials": (CUR + ["positronic-inference", "sim", "--policy=.remote", "--eval.trial_count=many"],
                              "invalid literal for int()"),
 
     # positronic-server
     "rb-viewer-unknown": (RB + ["positronic-server", "--root=/data"], "unexpected keyword argument 'root'"),
-    "cur-viewer-unknown": (CUR + ["positronic-server", "--port=8400", "--reload"], "unexpected keyword argument 'reload'"),
+    "cur-viewer-unknown": (CUR + ["positronic-server", "--port=8400", "--reload"],
+                           "unexpected keyword argument 'reload'"),
 }
 
 
@@ -313,7 +355,8 @@ def test_configuronic_truthy_resume_reaches_the_dataset_check(applets, args) -> 
 def _keys(s3: str, prefix: str) -> list[str]:
     bucket, _, key = prefix.removeprefix("s3://").partition("/")
     req = urllib.request.Request(f"{s3}/{bucket}?list-type=2&prefix={key}", headers={
-        "Authorization": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"})
+        "Authorization": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/s3/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
     with urllib.request.urlopen(req, timeout=10) as reply:
         body = reply.read().decode()
     return [k.split("</Key>")[0][len(key):] for k in body.split("<Key>")[1:]]
@@ -331,7 +374,8 @@ def test_current_era_chain_convert_train_resume_serve_infer(applets, sandbox) ->
     data, ckpt = f"s3://interim/{run}/data/", f"s3://checkpoints/{run}/g/"
     convert = uv(applets, *L033, "positronic.vendors.lerobot_0_3_3.to_lerobot", "convert",
                  "--dataset.dataset=@positronic.cfg.ds.sim.sim_stack_cubes",
-                 "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints", f"--output_dir={data}", endpoint=s3)
+                 "--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints", f"--output_dir={data}",
+                 endpoint=s3)
     assert convert.returncode == 0 and "Conversion complete" in convert.stdout, convert.stderr
     saved = _keys(s3, data)
     assert {"meta/info.json", "meta/modality.json"} <= set(saved) and any(k.startswith("run_metadata_") for k in saved)
@@ -357,7 +401,8 @@ def test_current_era_chain_convert_train_resume_serve_infer(applets, sandbox) ->
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/tmp")
     try:
         infer = uv(applets, *CUR, "positronic-inference", "sim", "--policy=.remote",
-                   f"--policy.url=ws://127.0.0.1:{port}/api/v1/session/6000", "--eval.trial_count=1", "--eval.timeout=3",
+                   f"--policy.url=ws://127.0.0.1:{port}/api/v1/session/6000", "--eval.trial_count=1",
+                   "--eval.timeout=3",
                    endpoint=s3, MUJOCO_GL="egl")
         assert infer.returncode == 0 and "Simulation finished" in infer.stdout, infer.stderr
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/models", timeout=5) as reply:
@@ -374,7 +419,8 @@ def test_runbook_era_act_layout_and_missing_checkpoint(applets, sandbox) -> None
     s3 = sandbox["s3_endpoint"]
     run = f"standin-tests-{uuid.uuid4().hex[:8]}"
     data, out = f"s3://interim/{run}/data/", f"s3://checkpoints/{run}/act/"
-    convert = uv(applets, *RB, "positronic-to-lerobot", "convert", "--dataset=@positronic.cfg.phail.sim_stack_openpi_ft",
+    convert = uv(applets, *RB, "positronic-to-lerobot", "convert",
+                 "--dataset=@positronic.cfg.phail.sim_stack_openpi_ft",
                  "--dataset.observation=.eepose", "--dataset.action=.absolute_position", f"--output_dir={data}",
                  "--fps=15", endpoint=s3)
     assert convert.returncode == 0, convert.stderr
@@ -389,5 +435,6 @@ def test_runbook_era_act_layout_and_missing_checkpoint(applets, sandbox) -> None
     wrong = uv(applets, *RB, "python", "-m", "positronic.vendors.lerobot.server", f"--checkpoints_dir={out}r1",
                "--checkpoint=4", endpoint=s3)
     assert wrong.returncode == 2 and "Error: checkpoint '4' not found" in wrong.stderr
-    groot = uv(applets, *RB, "python", "-m", "positronic.vendors.gr00t.server", f"--checkpoints_dir={out}r1", endpoint=s3)
+    groot = uv(applets, *RB, "python", "-m", "positronic.vendors.gr00t.server", f"--checkpoints_dir={out}r1",
+               endpoint=s3)
     assert groot.returncode == 2 and "Error: no checkpoint under" in groot.stderr

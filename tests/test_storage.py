@@ -8,7 +8,6 @@ import pytest
 from remote_training import s3_lite, storage
 from remote_training.errors import InputError
 
-
 OPERATIONS = {"list_objects_v2": "ListObjectsV2", "head_object": "HeadObject", "get_object": "GetObject",
               "put_object": "PutObject", "delete_object": "DeleteObject"}
 
@@ -29,7 +28,7 @@ def s3(sandbox, monkeypatch, request):
     assert isinstance(client, s3_lite.S3Lite)  # static keys and an explicit endpoint: no botocore
     client.requests = []  # type: ignore[attr-defined]
     for method, name in OPERATIONS.items():
-        def counted(_call=getattr(client, method), _name=name, **kwargs):
+        def counted(_call=getattr(client, method), _name=name, **kwargs):  # noqa: B008 (binds this method)
             client.requests.append((_name, kwargs))
             return _call(**kwargs)
         setattr(client, method, counted)

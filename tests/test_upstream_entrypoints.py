@@ -11,8 +11,8 @@ import uuid
 from typing import Any
 
 import pytest
-
 from jobs_fixtures import CHECKOUTS, ROOT  # noqa: F401
+
 from remote_training.jobs import catalog
 from remote_training.jobs.project import OVERRIDE, override_text
 
@@ -88,7 +88,8 @@ def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sa
         s3.put_object(Bucket="checkpoints", Key=f"{ckpts[len('s3://checkpoints/'):]}{step}/params/config.json",
                       Body=b"{}")
     # moto takes any key: placeholders, not credentials
-    s3_env = f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox"
+    s3_env = (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} "
+              "-e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox")
     compose = f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE}"
     name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
     try:

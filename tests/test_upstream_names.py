@@ -173,7 +173,8 @@ def test_groot_modalities_are_the_keys_of_the_checkouts_modality_configs(checkou
     keys = Sources.of(checkout.compose_dir).module("positronic.vendors.gr00t").dict_keys["MODALITY_CONFIGS"]
     assert keys == tuple(modalities.split())
     for modality in keys:
-        assert f"--modality_config={modality}" in argv(services.GrootTrain("s3://interim/d", OUT, "e1", modality=modality),
+        assert f"--modality_config={modality}" in argv(services.GrootTrain("s3://interim/d", OUT, "e1",
+                                                                           modality=modality),
                                                         checkout)
 
 
@@ -186,7 +187,8 @@ def test_wrong_modalities_are_refused_with_the_checkouts_list_and_every_problem_
     assert len(rows) == 3, rows  # the two shapes, then the name
     assert "bucket root" in rows[0] and "'a b'" in rows[1] and "did you mean 'ee_rot6d_q'" in rows[2]
     server = services.GrootServer("s3://checkpoints/g/e1", modality="ee_qq")
-    assert "unknown modality 'ee_qq'" in refused(server, RUNBOOK)[0] and "did you mean 'ee_q'" in refused(server, RUNBOOK)[0]
+    assert "unknown modality 'ee_qq'" in refused(server, RUNBOOK)[0]
+    assert "did you mean 'ee_q'" in refused(server, RUNBOOK)[0]
 
 
 @pytest.mark.parametrize("modality,pipeline", [  # a060cbea ENTRYPOINTS.md §3.4 "server subcommands"
@@ -228,7 +230,8 @@ def test_a_modality_and_pipelines_the_checkout_adds_are_taken_from_it(tmp_path) 
     (gr00t / "__init__.py").write_text(init.replace("MODALITY_CONFIGS = {", "MODALITY_CONFIGS = {\n    'ee_wide': "
                                                     "ModalityConfig(_CONFIG_DIR / 'positronic_ee_wide.py', _EE_QUAT),"))
     server = (gr00t / "server.py").read_text()
-    (gr00t / "server.py").write_text(server.replace("COMMANDS = {", "wide = pipeline.override(**{'source.modality_config"
+    (gr00t / "server.py").write_text(server.replace("COMMANDS = {",
+                                                    "wide = pipeline.override(**{'source.modality_config"
                                                     "': 'ee_wide'})\nCOMMANDS = {\n    'ee_wide_pipe': serve.override("
                                                     "pipeline=wide),"))
     openpi = root / "positronic" / "vendors" / "openpi" / "server.py"
@@ -254,7 +257,8 @@ def test_smolvla_convert_train_and_serve_run_lerobot_0_4s_services() -> None:
                                       codec="@positronic.vendors.lerobot.codecs.joints")
     assert CURRENT.role(convert.role)[0].name == "lerobot-convert" and argv(convert)[0] == "convert"
     traj = services.SmolvlaConvert("@positronic.cfg.ds.sim.sim_stack_cubes", OUT,
-                                   codec="@positronic.vendors.lerobot.codecs.ee_traj")  # ACT's codecs have it, not 0.4's
+                                   # ACT's codecs have it, not 0.4's
+                                   codec="@positronic.vendors.lerobot.codecs.ee_traj")
     assert "positronic.vendors.lerobot.codecs (positronic/vendors/lerobot/codecs.py) defines no 'ee_traj'" in \
         refused(traj)[0]
     train = services.SmolvlaTrain("s3://interim/d", "s3://checkpoints/s", "e1", 100, False, "full_finetune", ".joints")

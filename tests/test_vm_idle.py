@@ -5,10 +5,9 @@ import pytest
 
 from remote_training.errors import InputError
 from remote_training.fleet_status import HostStatus
-from remote_training.idle import why_busy, Sample, SampleStore, idle_for_window, parse_duration
-from rt_sandbox.nebius_standin import other_address
+from remote_training.idle import Sample, SampleStore, idle_for_window, parse_duration, why_busy
 from remote_training.providers import State
-from remote_training.snapshot import Job
+from rt_sandbox.nebius_standin import other_address
 
 NOW = 10_000.0
 

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from remote_training import lifecycle
-from remote_training.errors import InputError, NoCapacityError, UnreachableError
+from remote_training.errors import InputError, UnreachableError
 from remote_training.fleet_status import fleet_status
 from remote_training.idle import SampleStore, reap
 from remote_training.inventory import load_inventory, parse_inventory
-from rt_sandbox.nebius_standin import sandbox_instance_id
 from remote_training.providers import State
 from remote_training.remote import RemoteRunner
 from rt_sandbox import fleet
+from rt_sandbox.nebius_standin import sandbox_instance_id
 
 ROOT = Path(__file__).resolve().parent.parent
 SPARE, BUSY = "vm-train3", "vm-train2"
@@ -62,7 +62,8 @@ def control(sandbox):
 
 
 def inv(sandbox, tmp_path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "INVOKE_VM_STATE_DIR": str(tmp_path / "state"),
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]),
+           "INVOKE_VM_STATE_DIR": str(tmp_path / "state"),
            "DOCKER_CONFIG": str(tmp_path / "docker"), **extra}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=400)
@@ -290,7 +291,8 @@ def test_the_api_restarted_in_the_middle_of_a_start_loses_nothing(sandbox, runne
     pid_file, log = ROOT / ".sandbox" / "pids" / "nebius.pid", ROOT / ".sandbox" / "logs" / "nebius.log"
     pid = procs.alive(pid_file, "--state-dir")
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
-    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]), "INVOKE_VM_STATE_DIR": str(tmp_path / "state")}
+    env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]),
+           "INVOKE_VM_STATE_DIR": str(tmp_path / "state")}
     began = time.monotonic()
     start = subprocess.Popen([sys.executable, "-m", "invoke", "vm.start", "train3"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

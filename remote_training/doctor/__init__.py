@@ -25,8 +25,10 @@ from .local import check_checkout, check_display, check_docker_context, check_do
 from .logs import LOG_PATTERNS, LogPattern, check_job_log, check_log_file, check_log_text, explain_log
 
 __all__ = ["OK", "WARN", "FAIL", "Check", "CheckResult", "DoctorSettings", "Verdict", "HostView", "LogPattern",
-           "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_checkout", "check_display", "check_docker_context", "check_docker_engine",
-           "docker_contexts", "check_nebius", "check_s3_bucket", "check_serverless", "s3_client", "s3_endpoint", "check_gpu_memory",
+           "LOG_PATTERNS", "explain_log", "check_log_text", "check_log_file", "check_job_log", "check_checkout",
+           "check_display", "check_docker_context", "check_docker_engine",
+           "docker_contexts", "check_nebius", "check_s3_bucket", "check_serverless", "s3_client", "s3_endpoint",
+           "check_gpu_memory",
            "check_ports", "check_ssh", "plan_checks", "plan_log_checks", "run_checks", "diagnose",
            "point_to_ssh", "failed"]
 
@@ -48,7 +50,8 @@ def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settin
         probe = HostView(runner, host)
         checks += [
             Check("ssh", host.name, lambda p=probe: check_ssh(p)),
-            Check("gpu_memory", host.name, lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb, settings.needs_h100)),
+            Check("gpu_memory", host.name,
+                  lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb, settings.needs_h100)),
             Check("ports", host.name, lambda p=probe: check_ports(p, settings.ports)),
             Check("docker_context", host.name, lambda h=host: check_docker_context(h, contexts)),
         ]
@@ -94,7 +97,8 @@ def run_checks(checks: Sequence[Check], *, workers: int = 8, timeout: float = 20
                 if i not in results and now - t0 >= timeout:
                     c = checks[i]
                     results[i] = CheckResult(c.name, c.target, FAIL, f"no answer within {timeout:g}s",
-                                             f"check {c.target}: it hangs (or rerun with a larger --timeout)", round(now - t0, 3))
+                                             f"check {c.target}: it hangs (or rerun with a larger --timeout)",
+                                             round(now - t0, 3))
             lock.wait(0.1)
     return [results[i] for i in range(len(checks))]
 

@@ -10,7 +10,8 @@ from .base import FAIL, OK, WARN, Verdict, short
 
 
 def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
-    """Inventory `s3: {endpoint:}` (or endpoint_url) first, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; else boto3's config files."""
+    """Inventory `s3: {endpoint:}` (or endpoint_url) first, then AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL; else
+    boto3's config files."""
     return inventory.s3_endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
 
 
@@ -55,7 +56,7 @@ def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, t
         client = s3_lite.for_endpoint(s3_endpoint(inventory, env), env) or s3_client(inventory, env, timeout)
         storage._call(client.list_objects_v2, f"listing s3://{bucket}/", Bucket=bucket, Prefix="", MaxKeys=1)
         storage.object_exists(client, f"s3://{bucket}/run.json")  # a 404 is an answer: read rights are enough
-    except InputError as exc:  # NoSuchBucket
+    except InputError:  # NoSuchBucket
         return FAIL, f"bucket {bucket!r} does not exist at {endpoint}", \
             f"aws s3 mb s3://{bucket} (or fix doctor.buckets / {set_endpoint})"
     except RTError as exc:
@@ -138,9 +139,8 @@ def _nebius_credentials_missing(settings: Mapping[str, Any], host: Host,
 def check_serverless(inventory: Inventory, target: Any) -> Verdict:
     """A serverless target: the API answers, every secret it names exists in MysteryBox (by name, as a job
     will look it up), and the logs API has a token; a launch would fail on any of these after its checks."""
-    from ..serverless.launch import client_for
-
     from ..providers.nebius_errors import NotFound
+    from ..serverless.launch import client_for
 
     api = client_for(target, inventory)
     names = sorted({*target.secrets.values(), target.auth_token_secret,

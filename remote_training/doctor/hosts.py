@@ -10,6 +10,7 @@ from ..inventory import Host
 from ..snapshot import HostSnapshot, Job, take
 from .base import FAIL, OK, WARN, Verdict, short
 
+
 @dataclass
 class HostView:
     """What the host checks share: one connect attempt and one snapshot (snapshot.py) per host."""

@@ -20,15 +20,14 @@ def check_docker_engine(env: Mapping[str, str], timeout: float) -> Verdict:
     except Exception as exc:  # the SDK raises DockerException, requests errors, OSError...
         fix = "sudo systemctl start docker (or: sudo dockerd &)"
         if env.get("DOCKER_HOST"):
-            fix = f"start the engine behind DOCKER_HOST={env['DOCKER_HOST']}, or unset DOCKER_HOST to use the default socket"
+            fix = (f"start the engine behind DOCKER_HOST={env['DOCKER_HOST']}, "
+                   "or unset DOCKER_HOST to use the default socket")
         return FAIL, f"no Docker engine answers at {where}: {short(exc)}", fix
     return OK, f"engine {version} answers at {where}", ""
 
 
 def docker_contexts(env: Mapping[str, str]) -> dict[str, str]:
     """Context name -> docker endpoint, read from the CLI's own store (no docker CLI call)."""
-    import json
-
     config_dir = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME", "~")) / ".docker").expanduser()
     found: dict[str, str] = {}
     for meta in sorted((config_dir / "contexts" / "meta").glob("*/meta.json")):

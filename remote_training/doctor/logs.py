@@ -67,5 +67,6 @@ def check_log_file(path: str) -> Verdict:
     try:
         text = open(path, encoding="utf-8", errors="replace").read()
     except OSError as exc:
-        return FAIL, f"cannot read {path}: {exc.strerror or exc}", "give the path of a saved log (inv jobs.logs JOB > job.log)"
+        return (FAIL, f"cannot read {path}: {exc.strerror or exc}",
+                "give the path of a saved log (inv jobs.logs JOB > job.log)")
     return check_log_text(text, path)

@@ -145,7 +145,8 @@ def _run_step(step: Step, push: bool, event: Event, base_outcome: Callable[[], O
         else:
             if push and step.action in (BUILD, PUSH):
                 for argv in step.tag_argvs():
-                    run_docker(argv, f"tag of {argv[-1]}", "check that the docker engine is up, then rerun", timeout=120)
+                    run_docker(argv, f"tag of {argv[-1]}", "check that the docker engine is up, then rerun",
+                               timeout=120)
                 for argv in step.push_argvs():
                     event(step.name, "pushing", argv[-1])
                     push_tag(argv)

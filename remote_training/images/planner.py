@@ -54,7 +54,8 @@ class Step:
     def to_dict(self) -> dict:
         return {"image": self.name, "ref": self.key_ref, "key": self.key, "action": self.action,
                 "reason": self.reason, "base": self.spec.base, "base_ref": self.base_ref,
-                "tags": self.tags, "stale_tags": self.stale_tags, "context": str(self.spec.context), "dockerfile": str(self.spec.dockerfile)}
+                "tags": self.tags, "stale_tags": self.stale_tags, "context": str(self.spec.context),
+                "dockerfile": str(self.spec.dockerfile)}
 
     def build_argv(self) -> list[str]:
         """The exact BuildKit build this step runs: buildx's default `docker` driver builds inside the

@@ -33,7 +33,8 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
     _p("positronic-to-lerobot", "convert", 0, False, "desktop", "dataset conversion runs on the desktop"),
     _p("positronic.vendors.lerobot_0_3_3.to_lerobot", "convert", 0, False, "desktop",
        "dataset conversion runs on the desktop"),
-    _p("positronic.vendors.lerobot.to_lerobot", "convert", 0, False, "desktop", "dataset conversion runs on the desktop"),
+    _p("positronic.vendors.lerobot.to_lerobot", "convert", 0, False, "desktop",
+       "dataset conversion runs on the desktop"),
     _p("positronic.vendors.openpi.stats", "stats", 0, False, "desktop", "stats run on the desktop"),
     _p("positronic.vendors.gr00t.train", "train", 60000, True, "auto", "GR00T training needs an H100", "groot"),
     _p("positronic.vendors.openpi.train", "train", 70000, True, "auto", "OpenPI training needs an H100", "openpi"),
@@ -74,7 +75,8 @@ ERAS: tuple[Era, ...] = (
         "convert": "positronic.vendors.lerobot_0_3_3.to_lerobot", "stats": "positronic.vendors.openpi.stats",
         "groot-train": "positronic.vendors.gr00t.train", "openpi-train": "positronic.vendors.openpi.train",
         "lerobot-train": "positronic.vendors.lerobot_0_3_3.train", "groot-server": "positronic.vendors.gr00t.server",
-        "openpi-server": "positronic.vendors.openpi.server", "lerobot-server": "positronic.vendors.lerobot_0_3_3.server",
+        "openpi-server": "positronic.vendors.openpi.server",
+        "lerobot-server": "positronic.vendors.lerobot_0_3_3.server",
         "inference": "positronic-inference", "smolvla-convert": "positronic.vendors.lerobot.to_lerobot",
         "smolvla-train": "positronic.vendors.lerobot.train", "smolvla-server": "positronic.vendors.lerobot.server"},
         {"groot-server": 8000, "openpi-server": 8000, "lerobot-server": 8000, "smolvla-server": 8000}),
@@ -158,7 +160,8 @@ def _entrypoint(name: str, raw: Any) -> tuple[str, str | None, str | None]:
     while rest and rest[0].startswith("--"):
         flag, rest = rest[0], rest[1:]
         value, rest = (rest[0], rest[1:]) if rest else ("", rest)
-        python, extra = (value, extra) if flag == "--python" else (python, value) if flag == "--extra" else (python, extra)
+        python, extra = ((value, extra) if flag == "--python" else (python, value) if flag == "--extra"
+                         else (python, extra))
     if rest[:2] == ["python", "-m"] and len(rest) > 2:
         return rest[2], python, extra
     return (rest[0] if rest else ""), python, extra
@@ -167,7 +170,8 @@ def _entrypoint(name: str, raw: Any) -> tuple[str, str | None, str | None]:
 def _ports(raw: Any) -> tuple[tuple[int, int], ...]:
     out = []
     for item in raw or ():
-        text = str(item.get("published", "")) + ":" + str(item.get("target", "")) if isinstance(item, dict) else str(item)
+        text = (str(item.get("published", "")) + ":" + str(item.get("target", "")) if isinstance(item, dict)
+                else str(item))
         host, _, container = text.rpartition(":")
         if host.isdigit() and container.isdigit():
             out.append((int(host), int(container)))
@@ -186,7 +190,8 @@ def parse_compose(text: str, where: str) -> dict[str, ComposeService]:
     try:
         data = yaml.load(text, Loader=Loader) or {}
     except yaml.YAMLError as exc:
-        raise InputError(f"{where}: not valid YAML: {exc}".splitlines()[0], "restore the checkout's compose file") from None
+        raise InputError(f"{where}: not valid YAML: {exc}".splitlines()[0],
+                         "restore the checkout's compose file") from None
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict):
         raise InputError(f"{where} has no services", "point jobs.compose_project at positronic's docker/ folder")
@@ -198,8 +203,10 @@ def parse_compose(text: str, where: str) -> dict[str, ComposeService]:
         devices = (((raw.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices") or []
         gpu = any(isinstance(d, dict) and d.get("driver") == "nvidia" for d in devices)
         entrypoint = raw["entrypoint"]
-        argv = tuple(str(a) for a in entrypoint) if isinstance(entrypoint, list) else tuple(str(entrypoint or "").split())
-        out[name] = ComposeService(name, str(raw.get("image", "")), program, python, extra, _ports(raw.get("ports")), gpu,
+        argv = (tuple(str(a) for a in entrypoint) if isinstance(entrypoint, list)
+                else tuple(str(entrypoint or "").split()))
+        out[name] = ComposeService(name, str(raw.get("image", "")), program, python, extra,
+                                   _ports(raw.get("ports")), gpu,
                                    argv, str(raw.get("working_dir") or ""), _environment(raw.get("environment")))
     return out
 

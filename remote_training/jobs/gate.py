@@ -9,7 +9,6 @@ job's environment, or `stop`. Nothing starts before `go`; a laptop that dies clo
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from ..errors import RemoteCommandError, UnreachableError
 from ..inventory import Host

@@ -238,8 +238,9 @@ def ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str) -
 
 
 def _echo_ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str, commands: list[str]) -> None:
+    unpack = quote_command(unpack_argv(project_dir + ".tar.gz", project_dir))
     commands.insert(0, f"(only if {project_dir}/{MARKER} is missing) upload project-{project.digest}.tar.gz "
-                       f"({len(project.files)} files) and {quote_command(unpack_argv(project_dir + '.tar.gz', project_dir))}")
+                       f"({len(project.files)} files) and {unpack}")
 
 
 def replace_running(runner: RemoteRunner, host: Host, service: str) -> list[str]:

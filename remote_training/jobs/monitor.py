@@ -29,7 +29,8 @@ def host_jobs(runner: RemoteRunner, host: Host) -> list[Job]:
     return sorted(take(runner, host).require_docker().jobs, key=lambda j: j.started)
 
 
-def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *, deadline: float = 20.0) -> tuple[list[Job], SnapshotGroup]:
+def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *,
+              deadline: float = 20.0) -> tuple[list[Job], SnapshotGroup]:
     """Jobs on all hosts at once (their snapshots); hosts that failed, or whose docker gave no list, are
     in the group's `failed`."""
     group = take_all(runner, hosts, deadline)

@@ -25,7 +25,6 @@ import time
 
 from .base import Provider, ProviderError, ProviderTimeout, State, Status
 
-
 # The words a state command may print first (any case); anything else is an error, never a guess.
 STATE_WORDS: dict[str, State] = {
     "running": State.RUNNING, "up": State.RUNNING, "on": State.RUNNING, "active": State.RUNNING,

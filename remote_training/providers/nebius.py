@@ -107,7 +107,8 @@ def build_sdk(settings: dict[str, Any], profile: str | None = None, **extra: Any
         kwargs["credentials_file_name"] = str(Path(str(settings["credentials_file"])).expanduser())
     elif account:
         kwargs.update(service_account_id=account.get("id"), service_account_public_key_id=account.get("public_key_id"),
-                      service_account_private_key_file_name=str(Path(str(account.get("private_key_file", ""))).expanduser()))
+                      service_account_private_key_file_name=str(
+                          Path(str(account.get("private_key_file", ""))).expanduser()))
     else:
         from nebius.aio.cli_config import Config
 

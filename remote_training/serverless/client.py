@@ -181,8 +181,8 @@ class Serverless:
 
             found = docker_credentials(where)
             if not found:
-                raise ProviderError(f"{self.target.name}: {spec.image.split('@')[0]} is in the private registry {where}, "
-                                    "and no credentials for it were found to hand to Nebius",
+                raise ProviderError(f"{self.target.name}: {spec.image.split('@')[0]} is in the private registry "
+                                    f"{where}, and no credentials for it were found to hand to Nebius",
                                     f"docker login {where}, or name a MysteryBox secret (REGISTRY_USERNAME, "
                                     "REGISTRY_PASSWORD) as provider.registry_credentials_secret in hosts.yaml")
             return cls(username=found[0], password=found[1])
@@ -251,6 +251,7 @@ class Serverless:
         from nebius.api.nebius.common.v1 import ResourceMetadata
 
         metadata = ResourceMetadata(parent_id=spec.parent_id, name=spec.name, labels=dict(spec.labels))
+        request: Any  # CreateJobRequest or CreateEndpointRequest
         if spec.kind == "job":
             fields = self._spec_fields(spec, ai.JobSpec)
             if spec.timeout_hours:
@@ -258,7 +259,8 @@ class Serverless:
             request = ai.CreateJobRequest(metadata=metadata, spec=ai.JobSpec(**fields))
             client = self._jobs()
         else:
-            request = ai.CreateEndpointRequest(metadata=metadata, spec=ai.EndpointSpec(**self._spec_fields(spec, ai.EndpointSpec)))
+            request = ai.CreateEndpointRequest(metadata=metadata,
+                                               spec=ai.EndpointSpec(**self._spec_fields(spec, ai.EndpointSpec)))
             client = self._endpoints()
         resource_id = self._operate(f"create of {spec.kind} {spec.name}",
                                     lambda: client.create(request, timeout=CALL_S), timeout)
@@ -284,7 +286,8 @@ class Serverless:
         import nebius.api.nebius.ai.v1 as ai
 
         if kind == "job":
-            item = self._call("status", lambda: self._jobs().get(ai.GetJobRequest(id=resource_id), timeout=CALL_S).wait())
+            item = self._call("status",
+                              lambda: self._jobs().get(ai.GetJobRequest(id=resource_id), timeout=CALL_S).wait())
         else:
             item = self._call("status", lambda: self._endpoints().get(ai.GetEndpointRequest(id=resource_id),
                                                                        timeout=CALL_S).wait())
@@ -305,14 +308,17 @@ class Serverless:
         """Every job (or endpoint) of the project, all pages."""
         import nebius.api.nebius.ai.v1 as ai
 
-        out, token = [], ""
-        for _ in range(100):  # 100 pages of 100: a bound, not a limit anyone meets
+        def page_after(token: str) -> Any:
             if kind == "job":
-                page = self._call("list", lambda: self._jobs().list(ai.ListJobsRequest(
+                return self._call("list", lambda: self._jobs().list(ai.ListJobsRequest(
                     parent_id=self.target.parent_id, page_size=100, page_token=token), timeout=CALL_S).wait())
-            else:
-                page = self._call("list", lambda: self._endpoints().list(ai.ListEndpointsRequest(
-                    parent_id=self.target.parent_id, page_size=100, page_token=token), timeout=CALL_S).wait())
+            return self._call("list", lambda: self._endpoints().list(ai.ListEndpointsRequest(
+                parent_id=self.target.parent_id, page_size=100, page_token=token), timeout=CALL_S).wait())
+
+        out: list[Resource] = []
+        token = ""
+        for _ in range(100):  # 100 pages of 100: a bound, not a limit anyone meets
+            page = page_after(token)
             out += [self._resource(kind, item) for item in page.items]
             token = page.next_page_token
             if not token:

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError, JobFailed, ProviderError
-from ..providers.base import ProviderUnavailable
 from ..jobs.services import RUNBOOK
-from ..jobs.spec import LaunchResult
+from ..jobs.spec import JobSpec, LaunchResult
 from ..ledger import MaskedStream, secret_values
 from ..progress import Phase, silent
+from ..providers.base import ProviderUnavailable
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
 from .spec import ServerlessSpec, build
@@ -50,7 +50,7 @@ def client_for(target: ServerlessTarget, inventory: Any) -> Serverless:
     return Serverless(target, dict(inventory.extra.get("nebius") or {}))
 
 
-def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any,
+def plan(job_spec: JobSpec, service: Any, target: ServerlessTarget, inventory: Any,
          source_root: Path | None = None) -> ServerlessSpec:
     if job_spec.era == RUNBOOK:
         # upstream ran no serverless then: its GR00T server speaks ZeroMQ (no HTTP readiness answer) and
@@ -75,7 +75,8 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         guard.before_launch(spec)  # the checks only read: a dry run shows the refusals too
         echo(f"# {spec.job_id}: {plan_.service.name} ({plan_.era_label}) on {target.name} "
              f"(Nebius Serverless {serverless.compute.label}), image {spec.image}")
-        echo(f"# {'JobService' if serverless.kind == 'job' else 'EndpointService'}.Create, then wait for its operation:")
+        service = "JobService" if serverless.kind == "job" else "EndpointService"
+        echo(f"# {service}.Create, then wait for its operation:")
         echo(json.dumps(serverless.to_dict(), indent=2))
         return LaunchResult(spec.job_id, target.name, dry_run=True,
                             commands=(json.dumps(serverless.to_dict(), sort_keys=True),))
@@ -148,7 +149,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     return result
 
 
-def launch_result(spec: Any, target: ServerlessTarget, serverless: ServerlessSpec, resource_id: str,
+def launch_result(spec: JobSpec, target: ServerlessTarget, serverless: ServerlessSpec, resource_id: str,
                   began: float) -> LaunchResult:
     return LaunchResult(spec.job_id, target.name, container_id=resource_id, seconds=time.monotonic() - began,
                         details={"target": "serverless", "resource": serverless.kind, "resource_id": resource_id,
@@ -214,7 +215,8 @@ def token(api: Serverless) -> str:
     if not value:
         raise ProviderError(f"{api.target.name}: the secret {api.target.auth_token_secret} has no {AUTH_KEY} entry",
                             f"nebius mysterybox secret create --name {api.target.auth_token_secret} "
-                            f"--secret-version-payload '[{{\"key\":\"{AUTH_KEY}\",\"string_value\":\"<random hex>\"}}]'")
+                            "--secret-version-payload "
+                            f"'[{{\"key\":\"{AUTH_KEY}\",\"string_value\":\"<random hex>\"}}]'")
     return value
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import InputError
 from ..jobs.upstream import Sources
 from .target import Compute, ServerlessTarget
+
+if TYPE_CHECKING:
+    from ..jobs.spec import JobSpec
 
 CACHE_PATH = "/cache"  # upstream's serverless scripts: the shared filesystem and the caches on it
 CACHE_ENV = {"UV_CACHE_DIR": "/cache/uv", "HF_HOME": "/cache/hf", "OPENPI_DATA_HOME": "/cache/openpi"}
@@ -98,7 +101,7 @@ def resource_name(job_id: str) -> str:
     return LABEL_RE.sub("-", job_id.lower()).strip("-")[:63]
 
 
-def build(spec: Any, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None,
+def build(spec: JobSpec, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None,
           source_root: Path | None = None) -> ServerlessSpec:
     """The serverless form of a JobSpec (`spec`) whose compose service is `service`; InputError naming
     every word that cannot travel in spec.args. `source_root`: the checkout, whose code says whether

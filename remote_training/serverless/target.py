@@ -167,7 +167,8 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         value = options.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
                 key not in ("disk_gb", "logs_grace_s") and not value):
-            bad(f"{where}.provider.{key}", f"bad value {value!r}", f"give a positive number, e.g. {key}: {default or 750}")
+            bad(f"{where}.provider.{key}", f"bad value {value!r}",
+                f"give a positive number, e.g. {key}: {default or 750}")
             ok = False
         numbers[key] = value
     strings = {}
