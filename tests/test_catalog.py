@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from remote_training.errors import InputError
 from remote_training.jobs import catalog, project, services
 from remote_training.jobs.upstream import Sources
 from remote_training.ledger import record_url
+from tests.support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
 PACK = ROOT.parent / "shared" / "upstream"
 RUNBOOK = catalog.load_checkout(CHECKOUTS / "positronic-4261b1aa" / "docker")
@@ -192,7 +191,6 @@ def test_jobs_run_finds_the_new_services_images(tmp_path, service, args, env_nam
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
     env.update(INVOKE_IMAGES_ENV_FILE=str(tmp_path / "images.env"), INVOKE_JOBS_PREFLIGHT="0",
                INVOKE_JOBS_COMPOSE_PROJECT=str(CURRENT.compose_dir))
-    out = subprocess.run([sys.executable, "-m", "invoke", "jobs.run", service, "--host", "vm-train", "--dry-run", "--",
-                          *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    out = run_cli("jobs.run", service, "--host", "vm-train", "--dry-run", "--", *args, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert f"image {ref}" in out.stdout.splitlines()[0]

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import ast
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from invoke import Collection, Exit, Program, task
 
 from rt_tasks.program import RTProgram, adopt, as_exit, optional_positional
-
-ROOT = Path(__file__).resolve().parent.parent
-CLIS = {"inv": ([sys.executable, "-m", "invoke"], "inv[oke]"), "rt": ([sys.executable, "-m", "rt_tasks"], "rt")}
+from tests.support import PROGRAMS, ROOT, USAGE_NAMES, run_cli
 
 
-@pytest.fixture(params=sorted(CLIS))
+@pytest.fixture(params=sorted(PROGRAMS))
 def cli(request, tmp_path):
     """Runs one of the two commands in the repository root, with a bare environment and an empty HOME."""
-    command, binary = CLIS[request.param]
+    program = request.param
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path / "home"), **(env or {})}
-        return subprocess.run([*command, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=60)
+        return run_cli(*args, cwd=cwd, env=full, timeout=60, program=program)
 
-    run.binary = binary  # type: ignore[attr-defined]
+    run.binary = USAGE_NAMES[program]  # type: ignore[attr-defined]
     return run
 
 
@@ -81,7 +78,7 @@ def test_a_core_error_is_one_stderr_line_and_its_exit_code(cli):
 def test_rt_runs_from_any_directory(tmp_path):
     # inv finds the tasks from the repository root only; rt loads them wherever it runs (installed package).
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
-    out = subprocess.run([*CLIS["rt"][0], "--list"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = run_cli("--list", cwd=tmp_path, env=env, timeout=60, program="rt")
     assert out.returncode == 0 and "vm.start" in out.stdout and "images.push" in out.stdout, out.stderr
 
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +9,7 @@ import pytest
 from remote_training.errors import ExitCode, ProviderError
 from remote_training.inventory import parse_inventory
 from remote_training.providers import State, provider_for
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import run_cli
 
 
 def _provider(tmp_path: Path, state: str, start: str = "true", stop: str = "true"):
@@ -103,9 +100,8 @@ def test_vm_stop_cli_reports_the_failure_not_success(tmp_path):
                      "      type: command\n      start: 'true'\n      stop: 'true'\n      state: 'exit 3'\n")
     import os
 
-    done = subprocess.run([sys.executable, "-m", "invoke", "vm.stop", "cmd", "--force"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "INVOKE_HOSTS_FILE": str(hosts), "INVOKE_VM_STATE_DIR": str(tmp_path)})
+    done = run_cli("vm.stop", "cmd", "--force", timeout=60,
+                   env={**os.environ, "INVOKE_HOSTS_FILE": str(hosts), "INVOKE_VM_STATE_DIR": str(tmp_path)})
     assert done.returncode == ExitCode.PROVIDER, done.stderr
     assert done.stdout == "" and "STOPPED" not in done.stderr
     assert done.stderr.strip() == ("error: cmd: provider state command `exit 3` exited 3 with no output "

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from remote_training.config_files import CATALOG, HOSTS, find
 from remote_training.errors import InputError, InventoryError
+from tests.support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 ONE_HOST = "hosts:\n  {name}:\n    ssh: root@127.0.0.1:9\n    gpu: H100\n    gpu_memory_gb: 80\n"
 
 
 def rt(cwd: Path, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), **env}
-    return subprocess.run([sys.executable, "-m", "rt_tasks", *args], cwd=cwd, env=full, capture_output=True,
-                          text=True, timeout=60)
+    return run_cli(*args, cwd=cwd, env=full, timeout=60, program="rt")
 
 
 def hosts_file(folder: Path, name: str) -> Path:
@@ -119,7 +117,5 @@ def test_the_old_ledger_variable_is_read_with_one_deprecation_line(tmp_path):
 
 def test_inv_has_no_file_flags_and_says_so_in_one_line(tmp_path):
     """Invoke parses its core flags before `inv` is adopted (rt_tasks/program.adopt): --hosts is rt's only."""
-    done = subprocess.run([sys.executable, "-m", "invoke", "--hosts", "x.yaml", "hosts.list"], cwd=ROOT,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True,
-                          timeout=60)
+    done = run_cli("--hosts", "x.yaml", "hosts.list", env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=60)
     assert done.returncode != 0 and done.stderr == "No idea what '--hosts' is!\n", done.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,8 +16,8 @@ from remote_training.idle import Sample, SampleStore
 from remote_training.inventory import parse_inventory
 from remote_training.jobs.spec import JobSpec, LaunchResult
 from remote_training.ledger import Ledger
+from tests.support import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 H = 3600.0
 MONDAY = cost.when("2026-11-23T00:00:00Z")  # 2026-W48 starts here
 HOSTS = """
@@ -226,8 +225,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "INVOKE_JOBS_LEDGER": str(tmp_path / "ledger.jsonl"),
            "INVOKE_HOSTS_FILE": str(tmp_path / "hosts.yaml"),
            "INVOKE_VM_STATE_DIR": str(tmp_path / "state"), "INVOKE_COST_PRICES_NEBIUS_H100": "4"}
-    return subprocess.run([sys.executable, "-m", "invoke", "jobs.history", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return run_cli("jobs.history", *args, env=env, timeout=60)
 
 
 def test_history_cost_cli(tmp_path, inventory):

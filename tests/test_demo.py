@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import run_cli
 
 ERAS = ("4261b1aa", "a060cbea")
 CHAIN = ["dataset.convert", "dataset.stats", "train.groot", "train.openpi", "train.lerobot", "serve.groot",
@@ -23,12 +20,10 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
     run_id = f"demo-test-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
     try:
-        out = subprocess.run([sys.executable, "-m", "invoke", "demo", "--run-id", run_id], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=900)
+        out = run_cli("demo", "--run-id", run_id, env=env, timeout=900)
     finally:
         # The demo ends with vm.reap stopping its VM; the rest of the suite expects the fleet up.
-        subprocess.run([sys.executable, "-m", "invoke", "vm.start", "--host", "vm-train3"], cwd=ROOT,
-                       env={**env, "INVOKE_HOSTS_FILE": sandbox["hosts_file"]}, capture_output=True, timeout=300)
+        run_cli("vm.start", "--host", "vm-train3", env={**env, "INVOKE_HOSTS_FILE": sandbox["hosts_file"]}, timeout=300)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     for step in STEPS:
         assert f"== {step}" in out.stdout, f"step {step} did not run"

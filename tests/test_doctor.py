@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,8 +18,8 @@ from remote_training import doctor
 from remote_training.doctor import FAIL, OK, WARN, Check, DoctorSettings, diagnose, run_checks
 from remote_training.inventory import load_inventory, parse_inventory
 from remote_training.remote import RemoteRunner
+from tests.support import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 MOTO_CREDS = {"AWS_ACCESS_KEY_ID": "doctor-test", "AWS_SECRET_ACCESS_KEY": "doctor-test-secret"}
 
 
@@ -407,8 +406,7 @@ def test_job_log_with_the_parquet_error_fails_with_the_np_stack_fix(sandbox, tmp
 # -- the task -------------------------------------------------------------------------
 def inv_doctor(hosts_file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "INVOKE_HOSTS_FILE": str(hosts_file), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "invoke", "doctor", *args], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=120)
+    return run_cli("doctor", *args, env=full, timeout=120)
 
 
 def test_inv_doctor_json_passes_on_a_healthy_host(sandbox, tmp_path):
@@ -467,9 +465,8 @@ def test_applying_the_context_fix_makes_the_check_pass(sandbox, tmp_path):
 
     before = context_row()
     assert before["status"] == WARN and before["fix"].startswith("inv vm.contexts")
-    fixed = subprocess.run([sys.executable, "-m", "invoke", "vm.contexts", "--host", "desktop"], cwd=ROOT,
-                           env={**os.environ, **env, "INVOKE_HOSTS_FILE": str(inv.path)},
-                           capture_output=True, text=True, timeout=60)
+    fixed = run_cli("vm.contexts", "--host", "desktop", env={**os.environ, **env, "INVOKE_HOSTS_FILE": str(inv.path)},
+                    timeout=60)
     assert fixed.returncode == 0, fixed.stderr
     after = context_row()
     assert after["status"] == OK and after["summary"] == "context desktop -> ssh://root@desktop"

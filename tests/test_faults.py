@@ -5,13 +5,11 @@ restarted mid-job: tests/test_serverless_jobs.py.)"""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 
-from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
-
 from rt_sandbox.layout import host_specs
+from tests.support import ROOT, cli_argv, inv, jobs_json, keys, put, started_job
 
 HOST = "vm-train2"
 
@@ -42,7 +40,7 @@ def ssh_cut(name: str):
         subprocess.run(["ip", "netns", "exec", _spec(name).netns, "iptables", "-D", *rule], check=True)
 
 
-def _long_job(env, s3, prefix, cleanup) -> str:  # noqa: F811
+def _long_job(env, s3, prefix, cleanup) -> str:
     data = f"s3://interim/{prefix}/data/"
     put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
     launched = inv(env, "train.groot", "--input", data, "--output", f"s3://checkpoints/{prefix}/long/", "--modality",
@@ -55,7 +53,7 @@ def _long_job(env, s3, prefix, cleanup) -> str:  # noqa: F811
 
 def _interrupted(env, args, fault) -> tuple[subprocess.CompletedProcess, float]:
     """Run `inv ARGS`, put the fault in after it has started, and time how long it takes to give up."""
-    proc = subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cli_argv(*args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     began = time.monotonic()
@@ -65,7 +63,7 @@ def _interrupted(env, args, fault) -> tuple[subprocess.CompletedProcess, float]:
     return subprocess.CompletedProcess(args, proc.returncode, out, err), took
 
 
-def test_a_cut_network_under_logs_follow_and_wait_is_said_within_30_s(jobs_env, s3, prefix, cleanup):  # noqa: F811
+def test_a_cut_network_under_logs_follow_and_wait_is_said_within_30_s(jobs_env, s3, prefix, cleanup):
     job = _long_job(jobs_env, s3, prefix, cleanup)
     for args in (("jobs.logs", job, "--follow"), ("jobs.wait", job)):
         done, took = _interrupted(jobs_env, args, lambda: ssh_cut(HOST))
@@ -76,7 +74,7 @@ def test_a_cut_network_under_logs_follow_and_wait_is_said_within_30_s(jobs_env, 
     assert inv(jobs_env, "jobs.stop", job).returncode == 0
 
 
-def test_the_s3_endpoint_down_at_launch_refuses_it_and_starts_nothing(jobs_env, s3, prefix, tmp_path):  # noqa: F811
+def test_the_s3_endpoint_down_at_launch_refuses_it_and_starts_nothing(jobs_env, s3, prefix, tmp_path):
     data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/s3down/"
     put(s3, data + "meta/info.json", "{}")
     dead = tmp_path / "hosts.yaml"  # the same fleet, pointed at an S3 endpoint nothing listens on
@@ -127,7 +125,7 @@ def test_a_launch_holds_its_lease_until_its_container_runs_and_reap_sees_it(sand
         runner.close()
 
 
-def test_a_host_whose_cable_is_pulled_costs_vm_status_one_row_not_the_answer(jobs_env):  # noqa: F811
+def test_a_host_whose_cable_is_pulled_costs_vm_status_one_row_not_the_answer(jobs_env):
     # desktop: a static host, so no provider can tell "off" from "cut off": only SSH says anything
     began = time.monotonic()
     with link_down("desktop"):
@@ -152,7 +150,7 @@ def powered_off(name: str):
         fleet.start_host(ROOT, name)
 
 
-def test_a_vm_powered_off_under_wait_is_said_within_30_s_and_the_record_stays(jobs_env, s3, prefix,  # noqa: F811
+def test_a_vm_powered_off_under_wait_is_said_within_30_s_and_the_record_stays(jobs_env, s3, prefix,
                                                                              cleanup):
     import json
 
@@ -182,7 +180,7 @@ def said_off(done: subprocess.CompletedProcess, job: str) -> bool:
     return done.returncode == 137 and f"{job} on {HOST} exited 137" in done.stderr
 
 
-def test_s3_cut_from_a_running_job_ends_it_said_and_recorded_with_what_it_saved(jobs_env, s3, prefix,  # noqa: F811
+def test_s3_cut_from_a_running_job_ends_it_said_and_recorded_with_what_it_saved(jobs_env, s3, prefix,
                                                                                 cleanup):
     """The job's host loses S3 mid-run: the checkpoints saved before stay, the job ends with its own error,
     jobs.wait says so and the ledger and run.json (written from here) hold how it ended."""
@@ -256,8 +254,8 @@ def _reap_after_idle_history(env, state) -> dict:
 
 
 def test_gpu_readings_out_of_range_and_work_of_unknown_origin_keep_the_vm_and_reap_says_why(
-        jobs_env, sandbox, tmp_path):  # noqa: F811
-    from jobs_fixtures import ssh
+        jobs_env, sandbox, tmp_path):
+    from tests.support import ssh
 
     assert _reap_after_idle_history(jobs_env, tmp_path)["action"] == "would stop"  # the host itself is idle
     for csv, said in [("NVIDIA H100 80GB HBM3, 81559, 0, -5", "utilization.gpu '-5'"),
@@ -277,7 +275,7 @@ def test_gpu_readings_out_of_range_and_work_of_unknown_origin_keep_the_vm_and_re
         ssh(sandbox, SPARE, f"docker rm -f {name}")
 
 
-def test_a_hung_nvidia_smi_is_ended_on_the_host_and_said(jobs_env):  # noqa: F811
+def test_a_hung_nvidia_smi_is_ended_on_the_host_and_said(jobs_env):
     import json
 
     marker = f"sleep {6000 + time.time_ns() % 1000}"  # a process name only this test's stand-in runs
@@ -313,7 +311,7 @@ def sshd_frozen(name: str):
         os.kill(pid, signal.SIGCONT)
 
 
-def test_a_frozen_sshd_costs_one_line_naming_the_host_and_no_library_noise(jobs_env, s3, prefix,  # noqa: F811
+def test_a_frozen_sshd_costs_one_line_naming_the_host_and_no_library_noise(jobs_env, s3, prefix,
                                                                            cleanup, tmp_path):
     job = _long_job(jobs_env, s3, prefix, cleanup)
     env = {**jobs_env, "INVOKE_VM_STATE_DIR": str(tmp_path)}
@@ -361,7 +359,7 @@ def test_jobs_clean_reports_exactly_what_docker_removed(sandbox, tag):
         runner.close()
 
 
-def test_resume_or_force_while_the_run_is_still_written_is_refused_naming_the_job(jobs_env, s3, prefix,  # noqa: F811
+def test_resume_or_force_while_the_run_is_still_written_is_refused_naming_the_job(jobs_env, s3, prefix,
                                                                                 cleanup):
     """One live writer per output: run.json names a launch whose container still runs on its host."""
     job = _long_job(jobs_env, s3, prefix, cleanup)
@@ -380,7 +378,7 @@ def test_resume_or_force_while_the_run_is_still_written_is_refused_naming_the_jo
     cleanup.append(("vm-train", started_job(resumed)))
 
 
-def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(jobs_env, s3, prefix,  # noqa: F811
+def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(jobs_env, s3, prefix,
                                                                                 cleanup):
     """The launch on the desktop fails its host check (GR00T training needs an H100) whether or not it claimed
     the folder first; the one on vm-train2 then starts: never both refused, never a refusal naming a job
@@ -389,8 +387,8 @@ def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(
     put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
     for round_ in range(2):
         out = f"s3://checkpoints/{prefix}/race{round_}/"
-        argv = [sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out, "--modality", "ee",
-                "--exp-name", "same", "--steps", "2", "--save-steps", "1"]
+        argv = cli_argv("train.groot", "--input", data, "--output", out, "--modality", "ee",
+                        "--exp-name", "same", "--steps", "2", "--save-steps", "1")
         racers = {host: subprocess.Popen([*argv, "--host", host], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True) for host in ("desktop", HOST)}
         done = {host: (r.wait(timeout=150), *r.communicate()) for host, r in racers.items()}
@@ -406,7 +404,7 @@ def test_a_race_whose_first_claimant_fails_a_later_check_still_starts_the_other(
         assert inv(jobs_env, "jobs.wait", winner, timeout=150).returncode == 0
 
 
-def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back(s3, prefix):  # noqa: F811
+def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back(s3, prefix):
     """storage.claim_run against the sandbox's S3: the winner's claim given back lets the loser claim; the
     winner's start recorded (its container) makes the refusal name a job that started."""
     import threading
@@ -441,7 +439,7 @@ def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back
         assert 1.0 < took < 10, took
 
 
-def _record_and_container_agree(env, s3, out: str, killed_hard: bool, cleanup) -> str:  # noqa: F811
+def _record_and_container_agree(env, s3, out: str, killed_hard: bool, cleanup) -> str:
     """After an interrupted launch to `out`: what runs there and what the records say. Returns which case."""
     import json
 
@@ -468,7 +466,7 @@ def _record_and_container_agree(env, s3, out: str, killed_hard: bool, cleanup) -
 
 
 def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_in_agreement(
-        jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
+        jobs_env, s3, prefix, cleanup, tmp_path):
     import signal
 
     data = f"s3://interim/{prefix}/data/"
@@ -478,8 +476,8 @@ def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_i
     for how, sig in (("SIGINT", signal.SIGINT), ("SIGTERM", signal.SIGTERM), ("kill -9", signal.SIGKILL)):
         for offset in (0.3, 0.6, 0.8, 1.0, 1.3, 2.0):
             out = f"s3://checkpoints/{prefix}/{how.replace(' ', '')}-{offset}/"
-            proc = subprocess.Popen([sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out,
-                                     "--modality", "ee", "--exp-name", "i", "--steps", "5000000", "--host", HOST],
+            proc = subprocess.Popen(cli_argv("train.groot", "--input", data, "--output", out, "--modality", "ee",
+                                             "--exp-name", "i", "--steps", "5000000", "--host", HOST),
                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             time.sleep(offset)
             proc.send_signal(sig)

@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 import uuid
 
-from jobs_fixtures import ROOT, cleanup, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
+from tests.support import ROOT, cli_argv, inv, jobs_json, keys, put, started_job
 
 SECRET = "wandb-secret-" + uuid.uuid4().hex
 
 
-def _dataset(s3, prefix):  # noqa: F811
+def _dataset(s3, prefix):
     data = f"s3://interim/{prefix}/data/"
     put(s3, data + "meta/info.json", '{"observation": ".groot_rot6d_joints"}')
     return data
 
 
-def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, prefix, cleanup, tmp_path):  # noqa: F811
+def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, prefix, cleanup, tmp_path):
     data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/groot/"
     ledger_file = tmp_path / "ledger.jsonl"
     extra = {"WANDB_API_KEY": SECRET, "INVOKE_JOBS_LEDGER": str(ledger_file)}
@@ -57,15 +57,14 @@ def test_run_json_lands_beside_the_run_folder_without_secrets(jobs_env, s3, pref
     assert [e["job_id"] for e in record["launches"]] == [job, started_job(resumed)]
 
 
-def test_two_launches_racing_for_one_output_start_exactly_one(jobs_env, s3, prefix, cleanup):  # noqa: F811
+def test_two_launches_racing_for_one_output_start_exactly_one(jobs_env, s3, prefix, cleanup):
     """The claim is a conditional write of run.json: whichever launch makes it first runs, the other is
     refused before anything started; a refused launch leaves no claim behind."""
     import subprocess
-    import sys
 
     data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/race/"
-    argv = [sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", out, "--modality", "ee",
-            "--exp-name", "same", "--steps", "2", "--save-steps", "1"]
+    argv = cli_argv("train.groot", "--input", data, "--output", out, "--modality", "ee",
+                    "--exp-name", "same", "--steps", "2", "--save-steps", "1")
     racers = [subprocess.Popen([*argv, "--host", host], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for host in ("vm-train", "vm-train2")]
     results = [(r.wait(timeout=120), *r.communicate()) for r in racers]
@@ -79,7 +78,7 @@ def test_two_launches_racing_for_one_output_start_exactly_one(jobs_env, s3, pref
     assert [e["job_id"] for e in record["launches"]] == [started_job_text(started[0][1])]
 
 
-def test_a_launch_that_fails_after_its_checks_gives_its_claim_back(jobs_env, s3, prefix, tmp_path):  # noqa: F811
+def test_a_launch_that_fails_after_its_checks_gives_its_claim_back(jobs_env, s3, prefix, tmp_path):
     """Every check passes, then compose refuses to start the job (a fault put into a copy of the
     compose file): the output's claim is taken back, so the next launch is not refused."""
     data, out = _dataset(s3, prefix), f"s3://checkpoints/{prefix}/fail/"
@@ -99,7 +98,7 @@ def started_job_text(stdout: str) -> str:
     return next(line.split()[1] for line in stdout.splitlines() if line.startswith("started "))
 
 
-def test_a_taken_port_is_refused_naming_the_holder_then_replaced(jobs_env, s3, prefix, cleanup):  # noqa: F811
+def test_a_taken_port_is_refused_naming_the_holder_then_replaced(jobs_env, s3, prefix, cleanup):
     ckpts = f"s3://checkpoints/{prefix}/serve/e1/"
     put(s3, ckpts + "checkpoint-2/config.json", "{}")
     port = str(20000 + uuid.uuid4().int % 10000)
@@ -122,7 +121,7 @@ def test_a_taken_port_is_refused_naming_the_holder_then_replaced(jobs_env, s3, p
     assert jobs[holder]["state"] != "running" and jobs[started_job(replaced)]["state"] == "running"
 
 
-def test_a_second_groot_server_does_not_fit_the_desktop(jobs_env, s3, prefix, cleanup):  # noqa: F811
+def test_a_second_groot_server_does_not_fit_the_desktop(jobs_env, s3, prefix, cleanup):
     ckpts = f"s3://checkpoints/{prefix}/desk/e1/"
     put(s3, ckpts + "checkpoint-2/config.json", "{}")
     base = 20000 + uuid.uuid4().int % 10000

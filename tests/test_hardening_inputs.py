@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from remote_training import validate
 from remote_training.errors import ExitCode, InputError, InventoryError
 from remote_training.inventory import compose_problem, parse_inventory, split_ssh_target
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import PROGRAMS, ROOT, USAGE_NAMES, run_cli
 
 
 def _host(extra: str = "", ssh: str = "u@h", name: str = "a") -> str:
@@ -184,8 +182,7 @@ def test_good_arguments_come_back_cleaned():
 
 def _inv(*args: str, hosts: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     extra = {"INVOKE_HOSTS_FILE": str(hosts)} if hosts else {}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **extra, **(env or {})})
+    return run_cli(*args, timeout=60, env={**os.environ, **extra, **(env or {})})
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -219,15 +216,11 @@ def test_bad_hosts_yaml_is_refused_by_the_cli_with_the_inventory_code(tmp_path):
 
 # -- `-h` is help, on every task, and acts on nothing ------------------------------------------------
 
-CLIS = {"rt": ([sys.executable, "-m", "rt_tasks"], "rt"), "inv": ([sys.executable, "-m", "invoke"], "inv[oke]")}
-
-
-def listed_tasks(command: list[str], env: dict[str, str]) -> list[str]:
+def listed_tasks(program: str, env: dict[str, str]) -> list[str]:
     """Every task name `--list` shows (its flat format: a name per entry, aliases in brackets)."""
     import re
 
-    done = subprocess.run([*command, "--list", "--list-format", "flat"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = run_cli("--list", "--list-format", "flat", env=env, timeout=60, program=program)
     assert done.returncode == 0, done.stderr
     return re.findall(r"^  (\S+)", done.stdout, re.MULTILINE)
 
@@ -236,11 +229,9 @@ def help_on_every_task(cli: str, env: dict[str, str]) -> dict[str, subprocess.Co
     """`CLI TASK -h` for every task `CLI --list` shows, each a process of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    command, _ = CLIS[cli]
-    names = listed_tasks(command, env)
+    names = listed_tasks(cli, env)
     with ThreadPoolExecutor(4) as pool:
-        runs = pool.map(lambda name: subprocess.run([*command, name, "-h"], cwd=ROOT, env=env, capture_output=True,
-                                                    text=True, timeout=60), names)
+        runs = pool.map(lambda name: run_cli(name, "-h", env=env, timeout=60, program=cli), names)
         return dict(zip(names, runs))
 
 
@@ -290,12 +281,12 @@ def test_dash_h_on_every_task_prints_its_help_and_does_nothing_else(capsys, monk
 
 @pytest.mark.parametrize("argv", [["vm.reap", "-h"], ["vm.reap", "--dry-run", "-h"], ["vm.stop", "train2", "-h"],
                                   ["jobs.clean", "--user", "x", "-h"], ["sandbox.up", "-h", "3"]])
-@pytest.mark.parametrize("cli", sorted(CLIS))
+@pytest.mark.parametrize("cli", sorted(PROGRAMS))
 def test_dash_h_anywhere_in_a_task_is_its_help(cli, argv):
-    done = subprocess.run([*CLIS[cli][0], *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PATH": "/nonexistent", "INVOKE_HOSTS_FILE": "/nonexistent/hosts.yaml"})
+    done = run_cli(*argv, timeout=60, program=cli,
+                   env={**os.environ, "PATH": "/nonexistent", "INVOKE_HOSTS_FILE": "/nonexistent/hosts.yaml"})
     assert done.returncode == 0 and done.stderr == "", done.stderr
-    assert done.stdout.startswith(f"Usage: {CLIS[cli][1]} [--core-opts] {argv[0]} "), done.stdout[:200]
+    assert done.stdout.startswith(f"Usage: {USAGE_NAMES[cli]} [--core-opts] {argv[0]} "), done.stdout[:200]
 
 
 def fleet_now(sandbox) -> dict[str, str]:
@@ -308,13 +299,13 @@ def fleet_now(sandbox) -> dict[str, str]:
                              "docker ps -a --no-trunc --format '{{.ID}} {{.State}}' | sort"],
                             capture_output=True, text=True, timeout=60)
         seen[host] = ps.stdout if ps.returncode == 0 else "unreachable"
-    status = subprocess.run([*CLIS["rt"][0], "vm.status", "--json"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])})
+    status = run_cli("vm.status", "--json", timeout=120, program="rt",
+                     env={**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])})
     seen["power"] = json.dumps(sorted((row["name"], row["state"]) for row in json.loads(status.stdout)))
     return seen
 
 
-@pytest.mark.parametrize("cli", sorted(CLIS))
+@pytest.mark.parametrize("cli", sorted(PROGRAMS))
 def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox, cli, tmp_path):
     """`rt TASK -h` and `inv TASK -h`, as processes, for every task `--list` shows, pointed at the sandbox
     fleet: each prints its help, and no container, VM, sample, ledger line or docker context appears."""
@@ -325,7 +316,7 @@ def test_dash_h_on_every_listed_task_leaves_the_sandbox_fleet_as_it_was(sandbox,
            "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"])}
     before = fleet_now(sandbox)
     done = help_on_every_task(cli, env)
-    assert_help_only(CLIS[cli][1], {name: (r.returncode, r.stdout, r.stderr) for name, r in done.items()})
+    assert_help_only(USAGE_NAMES[cli], {name: (r.returncode, r.stdout, r.stderr) for name, r in done.items()})
     assert fleet_now(sandbox) == before
     assert sorted(tmp_path.rglob("*")) == sorted([home, state])
 

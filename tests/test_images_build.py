@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,9 +24,9 @@ from remote_training.images import image_present, read_image_env
 from remote_training.images.catalog import load_catalog
 from remote_training.images.registry import manifest_digest
 from remote_training.images.service import plan_images, raise_for, run_images
+from tests.support import ROOT, run_cli
 
-PROJECT = Path(__file__).resolve().parent.parent
-SANDBOX_CATALOG = PROJECT / "docker" / "sandbox" / "images.yaml"
+SANDBOX_CATALOG = ROOT / "docker" / "sandbox" / "images.yaml"
 FIVE = ["gr00t-base", "openpi-base", "positronic", "gr00t", "openpi"]
 BRANCH = "team/buildkit"  # the work copy's git branch; its tag is BRANCH with `/` -> `-`
 BRANCH_TAG = "team-buildkit"
@@ -136,8 +135,7 @@ def test_first_run_builds_in_order_second_run_does_nothing(work: dict) -> None:
 
     # Second run, through the CLI as a user types it: nothing built, nothing pushed, quick.
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "invoke", "images.push", "--json"], cwd=PROJECT, text=True,
-                          capture_output=True, timeout=60, env=_cli_env(work))
+    done = run_cli("images.push", "--json", timeout=60, env=_cli_env(work))
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert [r["status"] for r in json.loads(done.stdout)] == ["up to date"] * 5
@@ -315,8 +313,7 @@ def test_a_base_whose_push_fails_blocks_its_dependent_which_waits_built(work: di
 
 def test_no_usable_buildx_builder_fails_before_building(work: dict) -> None:
     env = _cli_env(work, BUILDX_BUILDER="rt-no-such-builder")  # buildx's own variable: which builder to use
-    done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
-                          capture_output=True, timeout=60, env=env)
+    done = run_cli("images.push", timeout=60, env=env)
     assert done.returncode == ExitCode.IMAGE
     assert 'docker buildx cannot build: ERROR: no builder "rt-no-such-builder" found' in done.stderr
     assert "fix: install the buildx plugin" in done.stderr and "docker buildx use default" in done.stderr
@@ -325,8 +322,7 @@ def test_no_usable_buildx_builder_fails_before_building(work: dict) -> None:
 
 def test_unreachable_registry_fails_before_building(work: dict) -> None:
     env = {**_cli_env(work), "INVOKE_IMAGES_REGISTRY": f"127.0.0.1:{_free_port()}/x"}
-    done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
-                          capture_output=True, timeout=60, env=env)
+    done = run_cli("images.push", timeout=60, env=env)
     assert done.returncode == ExitCode.IMAGE
     assert "unreachable" in done.stderr and "fix:" in done.stderr
     assert "building" not in done.stderr
@@ -355,8 +351,7 @@ def test_bad_input_is_a_clear_error_and_pushes_nothing(work: dict, case: str) ->
                                                        "    dockerfile: docker/Dockerfile\n    base: gr00t\n", 1))
     else:
         (work["dir"] / "repos" / "positronic" / "docker" / "Dockerfile.openpi").unlink()
-    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=PROJECT, text=True, capture_output=True,
-                          timeout=60, env=_cli_env(work))
+    done = run_cli(*args, timeout=60, env=_cli_env(work))
     expected = {"unknown-name": (ExitCode.BAD_INPUT, "unknown image 'nope'"),
                 "cycle": (ExitCode.IMAGE, "base cycle gr00t-base -> gr00t -> gr00t-base"),
                 "missing-dockerfile": (ExitCode.IMAGE, "Dockerfile.openpi does not exist")}[case]
@@ -399,8 +394,7 @@ def test_private_registry_credentials_come_from_docker_config(work: dict, tmp_pa
 def test_failed_base_blocks_its_chain_only_and_exits_non_zero(work: dict) -> None:
     dockerfile = work["dir"] / "repos" / "gr00t" / "docker" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "RUN echo broken-on-purpose && false\n")
-    done = subprocess.run([sys.executable, "-m", "invoke", "images.push"], cwd=PROJECT, text=True,
-                          capture_output=True, timeout=180, env=_cli_env(work))
+    done = run_cli("images.push", timeout=180, env=_cli_env(work))
     assert done.returncode == ExitCode.IMAGE
     rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.count("│") > 3}
     assert "failed" in rows["gr00t-base"] and "blocked" in rows["gr00t"]
@@ -414,13 +408,13 @@ def test_failed_base_blocks_its_chain_only_and_exits_non_zero(work: dict) -> Non
 
 
 def test_docker_makefile_keeps_the_seed_targets(work: dict) -> None:
-    dry = subprocess.run(["make", "-n", "-C", str(PROJECT / "docker"), "push", "push-training", "push-groot",
+    dry = subprocess.run(["make", "-n", "-C", str(ROOT / "docker"), "push", "push-training", "push-groot",
                           "push-openpi"], text=True, capture_output=True, timeout=30)
     assert dry.returncode == 0, dry.stderr
     tails = [line.split("invoke ", 1)[1].split() for line in dry.stdout.splitlines() if "invoke " in line]
     assert tails == [["images.push"], ["images.push", "positronic"], ["images.push", "gr00t"],
                      ["images.push", "openpi"]]
-    done = subprocess.run(["make", "-s", "-C", str(PROJECT / "docker"), "push-training"], text=True,
+    done = subprocess.run(["make", "-s", "-C", str(ROOT / "docker"), "push-training"], text=True,
                           capture_output=True, timeout=120, env=_cli_env(work))
     assert done.returncode == 0, done.stderr
     assert "built+pushed" in done.stdout and "positronic" in done.stdout
@@ -466,8 +460,7 @@ def _tagged_refs(commands: list[str]) -> list[str]:
 
 def test_dry_run_prints_the_exact_buildx_commands_and_latest_follows_ci(work: dict) -> None:
     def dry(*flags: str, **env: str) -> list[dict]:
-        done = subprocess.run([sys.executable, "-m", "invoke", "images.push", "--dry-run", "--json", *flags],
-                              cwd=PROJECT, text=True, capture_output=True, timeout=60, env=_cli_env(work, **env))
+        done = run_cli("images.push", "--dry-run", "--json", *flags, timeout=60, env=_cli_env(work, **env))
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -499,8 +492,7 @@ def test_cli_keeps_the_digest_cache_in_vm_state_dir_else_the_deprecated_rt_state
              ({"INVOKE_VM_STATE_DIR": config, "RT_STATE_DIR": old}, "config-state"))
     for extra, where in cases:
         env = {k: v for k, v in _cli_env(work).items() if k not in ("INVOKE_VM_STATE_DIR", "RT_STATE_DIR")}
-        done = subprocess.run([sys.executable, "-m", "invoke", "images.plan", "--json"], cwd=PROJECT, text=True,
-                              capture_output=True, timeout=60, env={**env, **extra})
+        done = run_cli("images.plan", "--json", timeout=60, env={**env, **extra})
         assert done.returncode == 0, done.stderr
         warned = [line for line in done.stderr.splitlines() if "RT_STATE_DIR is deprecated" in line]
         assert len(warned) == (where == "env-state"), done.stderr  # one line, only when the old name is read

@@ -24,9 +24,9 @@ from remote_training.images.source_key import (
     default_cache_path,
     source_key,
 )
+from tests.support import ROOT
 
-PROJECT = Path(__file__).resolve().parent.parent
-SANDBOX_CATALOG = PROJECT / "docker" / "sandbox" / "images.yaml"
+SANDBOX_CATALOG = ROOT / "docker" / "sandbox" / "images.yaml"
 
 
 def _age(path: Path, seconds: float = 60) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobs_fixtures import CHECKOUTS, ROOT, era_env, inv, jobs_env, jobs_json, put, s3, ssh, started_job  # noqa: F401
+
+from tests.support import CHECKOUTS, ROOT, era_env, inv, jobs_json, put, ssh, started_job
 
 STANDIN_UV = ROOT / "docker" / "sandbox" / "repos" / "positronic" / "bin" / "uv"
 SERVER_HOST = "vm-train"

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from remote_training.errors import ExitCode, InventoryError
 from remote_training.inventory import load_inventory, parse_inventory
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, run_cli
 
 GOOD_HOST = "ssh: u@h\n    gpu: H100\n    gpu_memory_gb: 80\n"
 
@@ -86,8 +84,7 @@ def test_unknown_host_lists_known_names():
 def _inv(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=60)
+    return run_cli(*args, env={**os.environ, **(env or {})}, timeout=60)
 
 
 def test_hosts_list_json_and_env_override(tmp_path):

@@ -9,7 +9,7 @@ import json
 import os
 import urllib.request
 
-from jobs_fixtures import cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, s3, started_job  # noqa: F401
+from tests.support import era_env, inv, jobs_json, keys, started_job
 
 CURRENT = era_env("a060cbea")
 

@@ -11,13 +11,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any
 
 import pytest
-from jobs_fixtures import ROOT, cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh, started_job  # noqa: F401
+
+from tests.support import ROOT, cli_argv, era_env, inv, jobs_json, keys, put, ssh, started_job
 
 
 @pytest.mark.parametrize("era", ["4261b1aa", "a060cbea"])
@@ -89,10 +89,11 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
 def test_job_survives_a_killed_client_and_keeps_its_whole_log(jobs_env, s3, prefix, cleanup) -> None:
     data = _dataset(jobs_env, prefix, cleanup)
     ckpt = f"s3://checkpoints/{prefix}/cut/"
-    client = subprocess.Popen([sys.executable, "-m", "invoke", "train.groot", "--input", data, "--output", ckpt,
-                               "--modality", "ee_q", "--exp-name", "cut", "--steps", "12", "--save-steps", "1",
-                               "--host", "train", "--wait"], cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    client = subprocess.Popen(cli_argv("train.groot", "--input", data, "--output", ckpt, "--modality", "ee_q",
+                                       "--exp-name", "cut", "--steps", "12", "--save-steps", "1",
+                                       "--host", "train", "--wait"),
+                              cwd=ROOT, env=jobs_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
     first = client.stdout.readline()
     job = first.split()[1]
     cleanup.append(("vm-train", job))

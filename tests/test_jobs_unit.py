@@ -14,7 +14,6 @@ from remote_training.jobs import launch, monitor, project
 from remote_training.jobs.spec import JobSpec, new_job_id
 from remote_training.remote import quote_command
 
-ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = parse_inventory("hosts:\n  vm-train: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80, compose: docker compose}\n",
                             Path("hosts.yaml"))
 

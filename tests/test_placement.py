@@ -11,6 +11,7 @@ from remote_training.errors import InputError
 from remote_training.inventory import Host, Provider, load_inventory
 from remote_training.remote import RemoteRunner
 from remote_training.snapshot import Job, parse
+from tests.support import DATA
 
 DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, Provider("static"))
 VM1 = Host("vm-train", "root@vm-train", "H100", 80, Provider("nebius", {"instance_id": "i1"}))
@@ -132,7 +133,7 @@ def test_host_state_is_a_view_of_the_snapshot():
 
 def test_placement_reads_nvidia_smi_as_captured_on_a_real_gpu():
     """tests/data/nvidia_smi_h200_*.txt: the output of the real nvidia-smi on an H200 (driver 580)."""
-    data = Path(__file__).parent / "data"
+    data = DATA
     query = (data / "nvidia_smi_h200_query.txt").read_text()
     assert "143771MiB" in (data / "nvidia_smi_h200_full.txt").read_text()  # the same GPU, the human table
     state = pl.HostState.of(VM1, parse("vm-train", _output(query)))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, run_cli
+
 RUN = uuid.uuid4().hex[:8]
 USER = f"rt-badinput-{RUN}"  # the launch labels every container rt.user=<this>: the test looks for it
 DATA, CKPTS, HELD = (f"s3://{b}/preflight-cli/{RUN}/{name}/" for b, name in
@@ -76,8 +75,7 @@ def cli(sandbox, tmp_path_factory):
 
 @pytest.mark.parametrize("args, expected", BAD, ids=[f"{i:02d}-{a[0]}" for i, (a, _) in enumerate(BAD)])
 def test_bad_input_is_refused_clearly(cli, args, expected):
-    result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=cli, capture_output=True,
-                            text=True, timeout=120)
+    result = run_cli(*args, env=cli, timeout=120)
     assert result.returncode in (2, 3, 8), (result.returncode, result.stdout, result.stderr)
     assert expected in result.stderr, result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr

@@ -10,6 +10,7 @@ import pytest
 from remote_training.errors import RemoteCommandError, UnreachableError
 from remote_training.inventory import load_inventory, parse_inventory
 from remote_training.remote import RemoteRunner
+from tests.support import ROOT
 
 HOSTILE = [
     "$(touch {canary})",
@@ -186,7 +187,7 @@ def test_fan_out_deadline_does_not_hold_the_process_at_exit(tmp_path):
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)  # the kernel accepts; nobody ever sends an SSH banner
     try:
-        script = FAN_OUT_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent),
+        script = FAN_OUT_SCRIPT.format(root=str(ROOT),
                                        port=listener.getsockname()[1])
         start = time.monotonic()
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,

@@ -14,6 +14,7 @@ from remote_training.inventory import load_inventory
 from remote_training.remote import RemoteRunner
 from rt_sandbox import fleet, procs, smi
 from rt_sandbox.layout import Layout, host_specs
+from tests.support import run_cli
 
 SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
              "--format=csv,noheader,nounits"]
@@ -260,10 +261,7 @@ def test_status_reports_every_host(sandbox):
 
 
 def _inv(sandbox, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=sandbox["root"], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    return run_cli(*args, cwd=sandbox["root"], timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_cli_status_and_sandbox_inventory(sandbox):

@@ -11,7 +11,6 @@ import os
 import re
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobs_fixtures import ROOT, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, started_job  # noqa: F401
 
 from remote_training.errors import ExitCode
+from tests.support import ROOT, cli_argv, era_env, inv, jobs_json, keys, put, started_job
 
 STATE = ROOT / ".sandbox" / "nebius"
 # A wait's plain progress line off a terminal (remote_training/progress.py): "WHAT: PHASE (Ns)".
@@ -309,9 +308,9 @@ def test_logs_wait_and_follow_print_every_line_once_across_pages_and_a_shared_ti
     lines = [f"{tag} bulk {i}" for i in range(4990)] + [f"{tag} same-instant {i}" for i in range(20)]
     lines += [f"{tag} bulk {i}" for i in range(4990, 11980)]
     started = time.time()
-    launch = subprocess.Popen([sys.executable, "-m", "invoke", "dataset.convert", "--host", "cloud", *DATASET,
-                               "--output", f"s3://interim/{prefix}/groot/", "--wait"], cwd=ROOT, env=cloud,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launch = subprocess.Popen(cli_argv("dataset.convert", "--host", "cloud", *DATASET,
+                                       "--output", f"s3://interim/{prefix}/groot/", "--wait"),
+                              cwd=ROOT, env=cloud, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         job = _new_job(started)
         base = (int(job["created"]) - 30) * 10**9  # after the readers' start (creation - 60 s), before any line

@@ -14,8 +14,8 @@ from remote_training.serverless.client import Resource, exit_code_of
 from remote_training.serverless.launch import pinned
 from remote_training.serverless.launch import plan as serverless_plan
 from remote_training.serverless.spec import build, resource_name
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CURRENT = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker"
 INPUT = "s3://interim/x/"
 HOSTS = """

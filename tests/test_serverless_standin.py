@@ -24,9 +24,10 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.support import ROOT
+
 pytestmark = pytest.mark.sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = "localhost:5000/rt-sandbox/base:latest"
 PARENT = "project-sandbox"
 DELAY = "0.2"

@@ -18,8 +18,7 @@ from remote_training import snapshot as sn
 from remote_training.errors import RemoteCommandError, UnreachableError
 from remote_training.inventory import Host, Provider, load_inventory, parse_inventory
 from remote_training.remote import RemoteRunner
-
-DATA = Path(__file__).parent / "data"
+from tests.support import DATA
 
 
 def output(smi: str = "NVIDIA H100 80GB HBM3, 81559, 0, 0\n", rows=(), ss: str = "", *, smi_status=0,

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path(__file__).resolve().parent.parent / "docker" / "sandbox" / "repos" / "positronic" / "bin"
+from tests.support import ROOT
+
+BIN = ROOT / "docker" / "sandbox" / "repos" / "positronic" / "bin"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 RB = ["run", "--python", "3.11"]
 CUR = ["run", "--python", "3.13"]

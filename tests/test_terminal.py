@@ -6,7 +6,6 @@ import io
 import json
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 
 from remote_training.output import print_table
 from remote_training.progress import Progress
+from tests.support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET = """
   cloud:
     aliases: [serverless]
@@ -33,8 +32,7 @@ def closed_port() -> int:
 
 def rt(tmp_path: Path, *args: str, columns: int = 80, **env: str) -> subprocess.CompletedProcess:
     full = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path / "home"), "COLUMNS": str(columns), **env}
-    return subprocess.run([sys.executable, "-m", "rt_tasks", *args], cwd=tmp_path, env=full, capture_output=True,
-                          text=True, timeout=90)
+    return run_cli(*args, cwd=tmp_path, env=full, timeout=90, program="rt")
 
 
 def widest(text: str) -> int:

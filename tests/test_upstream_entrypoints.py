@@ -11,10 +11,10 @@ import uuid
 from typing import Any
 
 import pytest
-from jobs_fixtures import CHECKOUTS, ROOT  # noqa: F401
 
 from remote_training.jobs import catalog
 from remote_training.jobs.project import OVERRIDE, override_text
+from tests.support import CHECKOUTS, ROOT
 
 CASES = [(era.name, role) for era in catalog.ERAS for role in catalog.ROLES if era.roles[role]]
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +14,8 @@ from remote_training.errors import ExitCode, InputError, PreflightError
 from remote_training.jobs import catalog, services
 from remote_training.jobs.run import checked_argv
 from remote_training.jobs.upstream import REQUIRED, Sources, _relative
+from tests.support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"
 RUNBOOK = catalog.load_checkout(CHECKOUTS / "positronic-4261b1aa" / "docker")
 CURRENT = catalog.load_checkout(CHECKOUTS / "positronic-a060cbea" / "docker")
@@ -333,7 +330,6 @@ def test_a_wrong_name_reaches_the_user_as_one_line_and_starts_nothing(tmp_path, 
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
     env.update(INVOKE_JOBS_COMPOSE_PROJECT=str(CURRENT.compose_dir), INVOKE_JOBS_PREFLIGHT="0",
                INVOKE_IMAGES_ENV_FILE=str(tmp_path / "none.env"))
-    out = subprocess.run([sys.executable, "-m", "invoke", *task, "--host", "vm-train", "--dry-run"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    out = run_cli(*task, "--host", "vm-train", "--dry-run", env=env, timeout=60)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and out.stderr.startswith(line), out.stderr

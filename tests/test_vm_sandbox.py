@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,8 +24,8 @@ from remote_training.providers import State
 from remote_training.remote import RemoteRunner
 from rt_sandbox import fleet
 from rt_sandbox.nebius_standin import sandbox_instance_id
+from tests.support import ROOT, cli_argv, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 SPARE, BUSY = "vm-train3", "vm-train2"
 
 
@@ -65,8 +64,7 @@ def inv(sandbox, tmp_path, *args: str, **extra: str) -> subprocess.CompletedProc
     env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]),
            "INVOKE_VM_STATE_DIR": str(tmp_path / "state"),
            "DOCKER_CONFIG": str(tmp_path / "docker"), **extra}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=400)
+    return run_cli(*args, env=env, timeout=400)
 
 
 def start_job_container(r: RemoteRunner, host: str, sandbox) -> str:
@@ -294,7 +292,7 @@ def test_the_api_restarted_in_the_middle_of_a_start_loses_nothing(sandbox, runne
     env = {**os.environ, "INVOKE_HOSTS_FILE": str(sandbox["hosts_file"]),
            "INVOKE_VM_STATE_DIR": str(tmp_path / "state")}
     began = time.monotonic()
-    start = subprocess.Popen([sys.executable, "-m", "invoke", "vm.start", "train3"], cwd=ROOT, env=env,
+    start = subprocess.Popen(cli_argv("vm.start", "train3"), cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.6)  # the start was asked for; the stand-in is in its STARTING delay
     os.kill(pid, 9)
