@@ -4,7 +4,7 @@
 # run from another directory with a temporary HOME whose ~/.config/remote-training/hosts.yaml is the team's.
 # Prints the wheel's top-level packages, the hosts `rt hosts.list` finds and whether `rt --list` shows any
 # sandbox task; fails if the wheel ships rt_sandbox or a sandbox task shows. Needs the package index
-# (tests/test_product_install.py checks the same offline). Usage: scripts/check-product-install.sh [PYTHON]
+# (tests/unit/test_product_install.py checks the same offline). Usage: scripts/check-product-install.sh [PYTHON]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python3}

@@ -1,7 +1,7 @@
 """Faults put into the sandbox on purpose: each case ends with nothing lost, a clear message and a
-bounded time. (Two racing launches: tests/test_guard_sandbox.py; the registry down mid-push:
-tests/test_images_build.py; the Nebius API restarted mid-start: tests/test_vm_sandbox.py; the serverless API
-restarted mid-job: tests/test_serverless_jobs.py.)"""
+bounded time. (Two racing launches: tests/sandbox/test_guard_sandbox.py; the registry down mid-push:
+tests/sandbox/test_images_build.py; the Nebius API restarted mid-start: tests/sandbox/test_vm_sandbox.py; the
+serverless API restarted mid-job: tests/sandbox/test_serverless_jobs.py.)"""
 from __future__ import annotations
 
 import subprocess

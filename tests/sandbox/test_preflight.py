@@ -263,7 +263,7 @@ def test_bad_arguments_all_show_up_with_an_unknown_host(fleet):
         check(fleet, bad)
     problems = [row[1] for row in info.value.failures]
     # The shapes only: names (modality, observation, action) are the checkout's own, checked when the job is
-    # planned (jobs/upstream.py; tests/test_upstream_names.py), not from the typed options here.
+    # planned (jobs/upstream.py; tests/unit/test_upstream_names.py), not from the typed options here.
     for expected in ("unknown host 'vm-trian'", "not an s3:// URL", "steps must be positive",
                      "fps must be a number", "port 70000 is out of range", "experiment name 'my run'"):
         assert any(expected in p for p in problems), (expected, problems)

@@ -249,7 +249,7 @@ def assert_help_only(binary: str, done: dict[str, tuple[int, str, str]]) -> None
 
 def test_dash_h_on_every_task_prints_its_help_and_does_nothing_else(capsys, monkeypatch, tmp_path):
     """In-process over the whole collection (the processes of `rt` and `inv`, over what `--list` shows, run in
-    tests/test_faults.py against the sandbox fleet). Were a task to run, it would find an inventory whose one
+    tests/sandbox/test_faults.py against the sandbox fleet). Were a task to run, it would find an inventory whose one
     host nothing answers for, an empty HOME and state dir (vm.contexts writes ~/.docker, vm.reap its samples),
     and a PATH holding no program at all."""
     from rt_tasks import ns

@@ -1,5 +1,5 @@
 """Jobs logic that needs no host: progress parsing, project hashing and the exact launch command
-(quoting round-trips through a shell). Typed arguments per era: tests/test_catalog.py."""
+(quoting round-trips through a shell). Typed arguments per era: tests/unit/test_catalog.py."""
 from __future__ import annotations
 
 import json

@@ -1,6 +1,6 @@
 """Waiting on a job is bounded: pieces of at most LIVENESS_S on the host, each with a limit here, so a
 host that stops answering is reported within about 30 s and the job is left findable. A scripted runner
-stands in for SSH here; following a log through a real cut is in tests/test_faults.py."""
+stands in for SSH here; following a log through a real cut is in tests/sandbox/test_faults.py."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -2,7 +2,7 @@
 (rt_sandbox/serverless_io.LokiServer, in this process on a loopback port): paging with many lines and
 with lines sharing one timestamp at a page boundary, the tail, a follow with ingestion lag, and 429/502
 answers mid-follow from a small proxy in front of it. The same reader through `inv jobs.logs` and a
-`--wait` launch on the sandbox: tests/test_serverless_jobs.py.
+`--wait` launch on the sandbox: tests/sandbox/test_serverless_jobs.py.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Argument validation: value shapes. Pure, no I/O. (Which names the checkout defines, with did-you-mean:
-tests/test_upstream_names.py.)"""
+tests/unit/test_upstream_names.py.)"""
 from __future__ import annotations
 
 import pytest
@@ -57,7 +57,7 @@ def test_at_least_twenty_distinct_bad_inputs():
 
 
 def test_observation_and_action_shapes():
-    """Whether the checkout defines the name is tests/test_upstream_names.py's; here only its shape."""
+    """Whether the checkout defines the name is tests/unit/test_upstream_names.py's; here only its shape."""
     assert v.observation("groot_joints") == ".groot_joints"  # the leading dot may be left out
     assert v.observation(".openpi_positronic") == ".openpi_positronic"
     assert v.action("@positronic.cfg.actions.custom") == "@positronic.cfg.actions.custom"
@@ -65,7 +65,7 @@ def test_observation_and_action_shapes():
 
 def test_client_policy_follows_the_seed_mapping_per_era():
     """The client policies moved to the typed servers (jobs/services.py); the runbook table's entries
-    tests/test_catalog.py does not already check, and the current era's single `remote` client."""
+    tests/unit/test_catalog.py does not already check, and the current era's single `remote` client."""
     from remote_training.jobs import catalog, services
 
     runbook, current = catalog.ERAS
