@@ -11,6 +11,7 @@ from remote_training.errors import InputError
 from remote_training.inventory import Host, Provider, load_inventory
 from remote_training.remote import RemoteRunner
 from remote_training.snapshot import Job, parse
+from tests.fakessh import snapshot_output
 from tests.support import DATA
 
 DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, Provider("static"))
@@ -103,8 +104,7 @@ def test_auto_does_not_start_a_vm_while_a_running_host_is_free():
 
 def _output(smi: str, containers: list[str] = (), ss: str = "") -> str:
     """What snapshot.BODY prints on a host (the gate's head)."""
-    return (smi + "--rt-snapshot-- smi 0\n--rt-snapshot-- docker 0\n" + "".join(c + "\n" for c in containers)
-            + "--rt-snapshot-- ss 0\n" + ss + "--rt-snapshot-- end\n")
+    return snapshot_output(smi, containers, ss)
 
 
 def _row(job_id, state="running", status="Up 1 minute", ports="", service="groot-server", mem="6144"):

@@ -18,21 +18,9 @@ from remote_training import snapshot as sn
 from remote_training.errors import RemoteCommandError, UnreachableError
 from remote_training.inventory import Host, Provider, load_inventory, parse_inventory
 from remote_training.remote import RemoteRunner
+from tests.fakessh import container_row as row
+from tests.fakessh import snapshot_output as output
 from tests.support import DATA
-
-
-def output(smi: str = "NVIDIA H100 80GB HBM3, 81559, 0, 0\n", rows=(), ss: str = "", *, smi_status=0,
-           docker_status=0, ss_status=0, end=True) -> str:
-    """What snapshot.BODY prints."""
-    text = (f"{smi}--rt-snapshot-- smi {smi_status}\n--rt-snapshot-- docker {docker_status}\n"
-            + "".join(r + "\n" for r in rows) + f"--rt-snapshot-- ss {ss_status}\n{ss}")
-    return text + ("--rt-snapshot-- end\n" if end else "")
-
-
-def row(name: str, *, job: str = "", state: str = "running", status: str = "Up 2 minutes", ports: str = "",
-        **labels: str) -> str:
-    values = {"rt.job": job, **{k.replace("_", ".", 1) if k.startswith("rt_") else k: v for k, v in labels.items()}}
-    return json.dumps([f"id-{name}", name, state, status, ports, *[values.get(k, "") for k in sn.LABELS]])
 
 
 # -- nvidia-smi ------------------------------------------------------------------------
