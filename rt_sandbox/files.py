@@ -90,7 +90,7 @@ def serverless_target(lay: Layout, settings: dict) -> list[str]:
 def host_provider(spec: HostSpec, nebius: bool = False) -> str:
     """The provider of one sandbox host: the vm-* hosts are Nebius instances of the API stand-in."""
     if nebius and spec.name.startswith("vm-"):
-        from .nebius_standin import sandbox_instance_id
+        from .nebius_process import sandbox_instance_id
 
         return f"{{type: nebius, instance_id: {sandbox_instance_id(spec.name)}}}"
     return "static"

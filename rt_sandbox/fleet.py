@@ -66,7 +66,7 @@ def _claim(lay: Layout) -> None:
 
         sys.stderr.write(f"sandbox: taking over the sandbox hosts of {other}\n")
         _each([s for s in host_specs(40) if network.netns_path(s).exists()], lambda s: _evict(lay, s))
-        from .nebius_standin import stop_sandbox_standin  # its port is fixed too
+        from .nebius_process import stop_sandbox_standin  # its port is fixed too
 
         stop_sandbox_standin(other)
     owner.write_text(f"{lay.root}\n")
@@ -119,7 +119,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
         machine.ensure_keys(lay, specs)
         files.write_ssh_files(lay, specs)
 
-        from .nebius_standin import powered_off_recently
+        from .nebius_process import powered_off_recently
 
         off = powered_off_recently(lay.root) if keep_recent_stops else set()
 
@@ -132,7 +132,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
             machine.pull_base(spec, f"{REGISTRY}/{BASE_IMAGE}")
 
         _each(specs, bring_up)
-        from .nebius_standin import ensure_sandbox_standin  # the Nebius API stand-in powers the vm-* hosts
+        from .nebius_process import ensure_sandbox_standin  # the Nebius API stand-in powers the vm-* hosts
 
         nebius = ensure_sandbox_standin(lay.root, {s.name: s.address for s in specs if s.name.startswith("vm-")},
                                         serverless=True)
@@ -263,7 +263,7 @@ def down(root: Path) -> list[str]:
         if network.link_exists(BRIDGE):
             network.remove_bridge()
             done.append(f"bridge {BRIDGE}")
-        from .nebius_standin import stop_sandbox_standin
+        from .nebius_process import stop_sandbox_standin
 
         if stop_sandbox_standin(lay.root):
             done.append("nebius stand-in")

@@ -79,7 +79,7 @@ password}} makes the stand-in check them (the sandbox's registry itself takes an
                                       (N counts down in control.json)
 Failures carry Nebius's typed detail (a `nebius.common.v1.ServiceError` in the status details, which the
 SDK parses into `status.service_errors`): quota -> quota_failure, capacity -> not_enough_resources,
-rate limiting -> too_many_requests (rt_sandbox/nebius_standin.service_error).
+rate limiting -> too_many_requests (rt_sandbox/nebius_records.service_error).
 
 INTERFACE: `python -m rt_sandbox.nebius_standin --state-dir DIR --serverless [--serverless-docker-host
 URL] [--serverless-delay S] [--logs-port P]` (the sandbox: `ensure_sandbox_standin(..., serverless=True)`,
@@ -101,39 +101,16 @@ import json
 import secrets as pysecrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
 from . import serverless_io as io
+from .nebius_records import JOB_ENDED, OperationRecord, Resource
 from .serverless_docker import Containers, Failure
 from .serverless_io import sandbox_serverless_settings, seed_secret  # noqa: F401 (public interface)
 
-JOB_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "ERROR"}
 OK, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, INTERNAL = 0, 9, 8, 13
-
-
-@dataclass
-class Resource:
-    id: str
-    kind: str  # job | endpoint
-    name: str
-    parent_id: str
-    spec_b64: str  # the spec as the client sent it (serialized), returned by Get
-    labels: dict = field(default_factory=dict)
-    state: str = "PROVISIONING"
-    details_code: str = ""
-    details_message: str = ""
-    created: float = field(default_factory=time.time)
-    updated: float = field(default_factory=time.time)
-    started_at: float | None = None
-    finished_at: float | None = None
-    exit_code: int | None = None
-    proxy_port: int = 0
-    host_port: int = 0
-    log_ns: int = 0  # the newest captured log line: the capture goes on from here
-    version: int = 1
-    pending_ops: list = field(default_factory=list)  # [{"id": ..., "until": [states]}]
 
 
 def _new_id(prefix: str) -> str:
@@ -146,8 +123,6 @@ class ServerlessState(Containers):
     def __init__(self, state_dir: Path, operations: dict, *, delay: float = 1.0,
                  docker_host: str | None = None, op_record: Callable[..., Any] | None = None,
                  log: Callable[[str], None] = print) -> None:
-        from rt_sandbox.nebius_standin import OperationRecord
-
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.operations = operations  # shared with the compute stand-in: one OperationService

@@ -33,86 +33,21 @@ import signal
 import threading
 import time
 from concurrent import futures
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
+
+from .nebius_records import InstanceRecord, OperationRecord, rich_status
 
 INSTANCE_SERVICE = "nebius.compute.v1.InstanceService"
 OPERATION_SERVICE = "nebius.common.v1.OperationService"
 PROFILE_SERVICE = "nebius.iam.v1.ProfileService"  # whoami: lets `inv vm.login` be checked too
-DEFAULT_PARENT = "project-sandbox"
 
 # (instance name, current address, want a new address) -> the address it really got
 PowerOn = Callable[[str, str, bool], str]
 PowerOff = Callable[[str], None]
 Probe = Callable[[str], bool]  # is the machine really up? (someone may power it outside the API)
 Where = Callable[[str], set]  # the addresses the machine holds now
-
-
-@dataclass
-class InstanceRecord:
-    id: str
-    name: str
-    address: str
-    state: str = "RUNNING"  # STOPPED, STARTING, RUNNING, STOPPING, ERROR
-    parent_id: str = DEFAULT_PARENT
-    restarts: int = 0
-    base_address: str = ""  # where the machine answers after a power cycle nobody asked us for
-    stopped_at: float = 0.0  # when a Stop through the API finished (sandbox.up leaves it off a while)
-
-
-@dataclass
-class OperationRecord:
-    id: str
-    resource_id: str
-    description: str
-    created: float = field(default_factory=time.time)
-    finished: float | None = None
-    code: int | None = None  # google.rpc.Code once done: 0 OK, 8 RESOURCE_EXHAUSTED, 13 INTERNAL
-    message: str = ""
-    kind: str = ""  # the typed detail of a failure (service_error): quota_failure, not_enough_resources, ...
-
-
-# Nebius APIs put a typed `nebius.common.v1.ServiceError` in google.rpc.Status.details (the SDK parses it
-# into RequestError/OperationError.status.service_errors: nebius/aio/service_error.py); the `details` one-of
-# names its kind. Quota and capacity are not worth retrying at once (retry_type NOTHING, assumed); rate
-# limiting is (CALL: the SDK itself retries it inside the call's time limit, then the project does).
-RETRY = {"quota_failure": "NOTHING", "not_enough_resources": "NOTHING", "too_many_requests": "CALL"}
-
-
-def service_error(kind: str, message: str, service: str) -> Any:
-    """A ServiceError of one of the kinds above, carrying `message` in its typed detail."""
-    import nebius.api.nebius.common.v1 as common
-
-    detail: dict[str, Any] = {
-        "quota_failure": lambda: dict(quota_failure=common.QuotaFailure(violations=[common.QuotaFailure__Violation(
-            quota="ai.jobs.gpu" if service.startswith("nebius.ai") else "compute.instance.gpu", message=message,
-            limit="0", requested="1")])),
-        "not_enough_resources": lambda: dict(not_enough_resources=common.NotEnoughResources(violations=[
-            common.NotEnoughResources__Violation(resource_type="gpu-h100-sxm", message=message, requested="1")])),
-        "too_many_requests": lambda: dict(too_many_requests=common.TooManyRequests(violation=message)),
-    }[kind]()
-    return common.ServiceError(service=service, code=kind, retry_type=getattr(common.ServiceError.RetryType,
-                                                                             RETRY[kind]), **detail)
-
-
-def rich_status(code: int, message: str, kind: str = "", service: str = "") -> Any:
-    """google.rpc.Status with the typed ServiceError packed in its details when `kind` is given."""
-    from nebius.api.google.protobuf import Any as AnyMessage
-    from nebius.api.google.rpc import Status
-
-    details = [AnyMessage(type_url="type.googleapis.com/nebius.common.v1.ServiceError",
-                          value=service_error(kind, message, service).SerializeToString())] if kind else []
-    return Status(code=code, message=message, details=details)
-
-
-def abort_typed(context: Any, code: int, message: str, kind: str, service: str) -> None:
-    """End a call with `code` and the typed detail, as gRPC's rich status does (grpc-status-details-bin)."""
-    import grpc
-
-    status = rich_status(code, message, kind, service)
-    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
-    context.abort(next(c for c in grpc.StatusCode if c.value[0] == code), message)
 
 
 def other_address(address: str) -> str:
@@ -473,92 +408,6 @@ def sandbox_addresses(name: str) -> set:
     shown = subprocess.run(["ip", "-n", spec.netns, "-o", "-4", "addr", "show", "dev", "eth0"],
                            capture_output=True, text=True, timeout=10).stdout.split()
     return {w.split("/")[0] for w in shown if "/" in w and w[0].isdigit()}
-
-
-# -- the sandbox's stand-in process (started by fleet.ensure_up, stopped by fleet.down) -------
-SANDBOX_PORT = 9556
-SANDBOX_LOGS_PORT = 9557  # the serverless stand-in's Loki API
-
-
-def sandbox_instance_id(name: str) -> str:
-    return f"computeinstance-sandbox-{name}"
-
-
-def _sandbox_paths(root: Path) -> tuple[Path, Path, Path]:
-    sandbox = Path(root).resolve() / ".sandbox"
-    return sandbox / "nebius", sandbox / "pids" / "nebius.pid", sandbox / "logs" / "nebius.log"
-
-
-def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDBOX_PORT,
-                           delay: float = 1.0, serverless: bool = False) -> dict[str, Any]:
-    """Run the stand-in for the sandbox's VMs ({name: address}, all just brought up: RUNNING).
-
-    A running stand-in is restarted only when the set of VMs changed (`--hosts N`),
-    so it keeps its operations. Returns the `nebius:` section for .sandbox/hosts.yaml.
-    """
-    import socket
-    import sys
-
-    from rt_sandbox import procs
-
-    state_dir, pid_file, log = _sandbox_paths(root)
-    token = f"--state-dir {state_dir}"
-    settings = {"endpoint": f"127.0.0.1:{port}", "insecure": True, "auth": "none"}
-    wanted = {sandbox_instance_id(n): (n, a, "RUNNING") for n, a in vms.items()}
-    try:
-        saved = json.loads((state_dir / "state.json").read_text()).get("instances", [])
-        have = {i["id"]: (i["name"], i["address"], i["state"]) for i in saved}
-    except (FileNotFoundError, ValueError, KeyError):
-        have = {}
-    same_mode = not serverless or procs.alive(pid_file, "--serverless")
-    if procs.alive(pid_file, token) and set(have) == set(wanted) and same_mode:
-        return settings  # it follows power changes itself (probe); a restart would lose its operations
-    procs.stop(pid_file, token)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / "port").unlink(missing_ok=True)
-    records = [asdict(InstanceRecord(k, n, a, s, base_address=a)) for k, (n, a, s) in wanted.items()]
-    (state_dir / "state.json").write_text(json.dumps({"instances": records}, indent=2))
-    procs.start([sys.executable, "-m", "rt_sandbox.nebius_standin", "--state-dir", str(state_dir),
-                 "--port", str(port), "--delay", str(delay), "--sandbox-root", str(Path(root).resolve()),
-                 *(["--serverless", "--logs-port", str(SANDBOX_LOGS_PORT)] if serverless else [])],
-                pid_file, log, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
-    began = time.monotonic()
-    while time.monotonic() < began + 30:
-        if (state_dir / "port").exists():
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    return settings
-        if time.monotonic() > began + 5 and not procs.alive(pid_file, token):
-            break  # (before exec the child still shows our own command line: give it a moment)
-        time.sleep(0.1)
-    from remote_training.errors import SandboxError
-
-    procs.stop(pid_file, token)  # leave nothing half-started behind
-    raise SandboxError(f"sandbox: the Nebius API stand-in did not start on 127.0.0.1:{port}",
-                       f"see {log}, then inv sandbox.up again")
-
-
-def powered_off_recently(root: Path, within: float = 600.0) -> set[str]:
-    """VMs powered off through the API less than `within` seconds ago (or being powered off).
-
-    sandbox.up leaves them off: someone (a test, a user) is using that state right now; an older
-    stop is a leftover, and sandbox.up brings the VM back like any missing part.
-    """
-    state_dir, _, _ = _sandbox_paths(root)
-    try:
-        saved = json.loads((state_dir / "state.json").read_text()).get("instances", [])
-    except (FileNotFoundError, ValueError):
-        return set()
-    now = time.time()
-    return {i["name"] for i in saved if i.get("state") == "STOPPING"
-            or (i.get("state") == "STOPPED" and now - float(i.get("stopped_at") or 0) < within)}
-
-
-def stop_sandbox_standin(root: Path) -> bool:
-    from rt_sandbox import procs
-
-    state_dir, pid_file, _ = _sandbox_paths(root)
-    return procs.stop(pid_file, f"--state-dir {state_dir}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ import datetime as dt
 from typing import Any, Callable
 
 from . import serverless_io as io
-from .nebius_serverless import Failure, Resource, ServerlessState
+from .nebius_records import Resource, abort_typed
+from .nebius_serverless import Failure, ServerlessState
 
 UTC = dt.timezone.utc
 _CODES = {6: "ALREADY_EXISTS", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 13: "INTERNAL"}
@@ -114,8 +115,6 @@ class ServerlessApi:
             op = self.state.create(kind, request.metadata, request.spec)
         except Failure as exc:
             if exc.kind:
-                from .nebius_standin import abort_typed
-
                 abort_typed(context, exc.rpc, exc.message, exc.kind, "nebius.ai.v1")
             self._abort(context, _CODES.get(exc.rpc, "INTERNAL"), exc.message)
         return self.operation_message(op)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import serverless_io as io
 
 if TYPE_CHECKING:
-    from .nebius_serverless import Resource
+    from .nebius_records import Resource
 
 LABEL = "rt-serverless.id"
 INTERNAL = 13
@@ -36,7 +36,7 @@ def _docker_ns(stamp: str) -> int:
 
 
 class Containers:
-    """Docker work for each resource (`rec` is a nebius_serverless.Resource)."""
+    """Docker work for each resource (`rec` is a nebius_records.Resource)."""
 
     def docker(self) -> Any:
         """One client per thread (docker-py's session is not promised to be thread-safe)."""

@@ -169,7 +169,7 @@ def test_capacity_and_quota_errors_are_one_line_and_give_the_claim_back(cloud, p
 def test_the_api_restarted_mid_job_loses_nothing(cloud, prefix, dataset) -> None:
     from rt_sandbox import procs
     from rt_sandbox.layout import host_specs
-    from rt_sandbox.nebius_standin import ensure_sandbox_standin
+    from rt_sandbox.nebius_process import ensure_sandbox_standin
 
     started = inv(cloud, "train.groot", "--host", "cloud", "--input", dataset, "--output",
                   f"s3://checkpoints/{prefix}/groot/", "--exp-name", "r1", "--modality", "ee_rot6d_q", "--steps", "60")

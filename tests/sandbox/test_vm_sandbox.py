@@ -23,7 +23,7 @@ from remote_training.inventory import load_inventory, parse_inventory
 from remote_training.providers import State
 from remote_training.remote import RemoteRunner
 from rt_sandbox import fleet
-from rt_sandbox.nebius_standin import sandbox_instance_id
+from rt_sandbox.nebius_process import sandbox_instance_id
 from tests.support import ROOT, cli_argv, run_cli
 
 SPARE, BUSY = "vm-train3", "vm-train2"

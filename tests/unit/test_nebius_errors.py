@@ -20,7 +20,7 @@ def sdk_error(code: int, message: str, kind: str = "") -> Exception:
     import nebius.api.google.rpc as rpc
     from nebius.aio.service_error import RequestError, RequestStatusExtended
 
-    from rt_sandbox.nebius_standin import rich_status
+    from rt_sandbox.nebius_records import rich_status
 
     status = RequestStatusExtended.from_rpc_status(rich_status(code, message, kind, "nebius.ai.v1"), "", "",
                                                    registry=rpc.REGISTRY)

@@ -150,7 +150,7 @@ def test_sandbox_standin_process_lifecycle(tmp_path):
     import socket
 
     from rt_sandbox import procs
-    from rt_sandbox.nebius_standin import ensure_sandbox_standin, sandbox_instance_id, stop_sandbox_standin
+    from rt_sandbox.nebius_process import ensure_sandbox_standin, sandbox_instance_id, stop_sandbox_standin
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -83,3 +83,23 @@ def test_reap_keeps_a_busy_vm_and_would_stop_one_idle_for_the_whole_window(tmp_p
     assert by_host["busy"].action == "kept" and "busy now" in by_host["busy"].reason
     assert by_host["quiet"].action == "would stop", by_host["quiet"]
     assert [s.idle for s in store.load("quiet", now)] == [True, True]  # the new sample was kept for the next run
+
+
+def test_clean_counts_only_what_docker_said_it_removed_and_keeps_the_rest_with_dockers_line(tmp_path):
+    from remote_training.jobs import monitor
+
+    runner = _runner(tmp_path, "  box:\n    ssh: root@127.0.0.1:2201\n    gpu_memory_gb: 80\n")
+    listing = snapshot_output(H100.format(used=0, util=0), [
+        container_row("a", job="a", state="exited", status="Exited (0) 1 hour ago"),
+        container_row("b", job="b", state="exited", status="Exited (1) 2 hours ago"),
+        container_row("c", job="c")])  # running: never touched
+    refusal = 'Error response from daemon: cannot remove container "/b": container is restarting: stop it first\n'
+    with FakeSsh(Session("127.0.0.1", 2201, commands=[
+            Command(r"nvidia-smi", out=listing),
+            Command(r"^docker rm id-a id-b$", out="id-a\n", err=refusal, exit=1)])) as ssh:
+        jobs, group = monitor.list_jobs(runner, [runner.inventory.get("box")])
+        removed, kept = monitor.remove_finished(runner, [j for j in jobs if j.state in monitor.FINISHED])
+    ssh.assert_all_ran()
+    assert not group.failed
+    assert [j.job_id for j in removed] == ["a"]
+    assert [(j.job_id, why) for j, why in kept] == [("b", refusal.strip())]
