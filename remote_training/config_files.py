@@ -60,7 +60,9 @@ def find(kind: Kind, *, flag: str = "", setting: str = "", positronic: Path | No
     places = [("current directory", Path.cwd()), ("user config folder", user_folder()),
               ("positronic checkout", positronic), ("this checkout", project)]
     for how, folder in places:
-        for name in kind.names if folder is not None else ():
+        if folder is None:
+            continue
+        for name in kind.names:
             if (folder / name).is_file():
                 return Found(folder / name, how)
     looked = ", ".join(str(folder) for _, folder in places if folder is not None)

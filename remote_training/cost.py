@@ -237,7 +237,8 @@ class Comparison:
 
 def compare(items: Sequence[Item], prices: Prices, serverless: Facts) -> Comparison:
     fixed = [i for i in items if i.host_type and i.host_type not in (STATIC, SERVERLESS)]
-    busy_hours, busy_usd = 0.0, 0.0
+    busy_hours = 0.0
+    busy_usd: float | None = 0.0  # None once a host has no price
     for host in sorted({i.host for i in fixed if i.what == "job"}):
         mine = [i for i in fixed if i.host == host and i.what == "job"]
         hours = sum(e - s for s, e in _merge([(i.start, i.end) for i in mine])) / 3600

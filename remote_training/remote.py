@@ -139,7 +139,7 @@ class RemoteRunner:
         """The host's connection, opened: its ProxyJump hops first, each checked like the target."""
         config = self._fabric_config()
         conn = self._checked(host.ssh_host, host.ssh_user, host.ssh_port, config, seen=frozenset())
-        hops = []
+        hops: list[Any] = []
         gateway = conn.gateway
         while isinstance(gateway, _connection_class()):
             hops.insert(0, gateway)  # the first hop is the one connected to first

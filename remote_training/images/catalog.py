@@ -67,7 +67,7 @@ class Catalog:
             return list(self.images.values())
         wanted: set[str] = set()
         for name in names:
-            spec = self.resolve(name)
+            spec: ImageSpec | None = self.resolve(name)
             while spec is not None and spec.name not in wanted:
                 wanted.add(spec.name)
                 spec = self.images[spec.base] if spec.base else None

@@ -75,14 +75,14 @@ def collect(folder: Path, extra: Mapping[str, str] | None = None) -> Project:
         rel = path.relative_to(folder)
         if path.is_file() and _shipped(rel):
             files[rel.as_posix()] = (path.read_bytes(), 0o755 if path.stat().st_mode & 0o111 else 0o644)
-    for rel, text in (extra or {}).items():
-        files[rel] = (text.encode(), 0o644)
+    for name, text in (extra or {}).items():
+        files[name] = (text.encode(), 0o644)
     digest = hashlib.sha256()
-    for rel in sorted(files):
-        data, mode = files[rel]
-        digest.update(f"{rel}\0{mode:o}\0{len(data)}\0".encode())
+    for name in sorted(files):
+        data, mode = files[name]
+        digest.update(f"{name}\0{mode:o}\0{len(data)}\0".encode())
         digest.update(data)
-    ordered = tuple((rel, files[rel][0], files[rel][1]) for rel in sorted(files))
+    ordered = tuple((name, files[name][0], files[name][1]) for name in sorted(files))
     return Project(ordered, digest.hexdigest()[:16])
 
 
