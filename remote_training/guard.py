@@ -108,7 +108,7 @@ class LaunchGuard:
         try:
             report = check(probed)
         except PreflightError as exc:
-            stopped = getattr(getattr(exc, "report", None), "startable", None)
+            stopped = exc.report.startable if exc.report is not None else None
             # Start a stopped VM only when it is the one thing in the way: it costs money from then on.
             if not (stopped and self.auto_start and not self.runner.dry_run and len(exc.failures) == 1):
                 raise

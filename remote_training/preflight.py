@@ -52,12 +52,11 @@ def check_arguments(spec: Any) -> list[Row]:
         try:
             validate.s3_url(url)
         except InputError as exc:
-            if not any(exc.message == r[1] for r in rows):
-                bad(exc)
+            bad(exc)
     if spec.resume and spec.force:
         rows.append(("arguments", "--resume and --force both given",
                      "use --resume to continue the run, or --force to start over"))
-    return rows
+    return list(dict.fromkeys(rows))  # a mistake two checks find is one row
 
 
 # -- host, GPU and port ----------------------------------------------------------------
@@ -207,7 +206,5 @@ def run_preflight(spec: Any, runner: Any, inventory: Inventory, *, s3: Any = Non
         results = list(pool.map(lambda item: run_check(*item), checks))
     rows = argument_rows + [row for result in results for row in result]
     if rows:
-        error = PreflightError(rows)
-        error.report = report  # what was learnt, e.g. a stopped VM the launch path may start
-        raise error
+        raise PreflightError(rows, report)  # what was learnt, e.g. a stopped VM the launch path may start
     return report

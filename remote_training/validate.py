@@ -10,7 +10,7 @@ import difflib
 import re
 from typing import Iterable
 
-from .errors import InputError
+from .errors import InputError, unique
 
 # GR00T modality, observation, action, codec, dataset and command names are not tabled here: they are read
 # from the positronic checkout's own modules (jobs/upstream.py), so every name upstream defines is accepted.
@@ -324,6 +324,5 @@ def check_options(options: dict[str, object]) -> list[InputError]:
         try:
             save_steps(every, steps(total))
         except InputError as exc:
-            if not any(str(exc) == str(p) for p in problems):
-                problems.append(exc)
-    return problems
+            problems.append(exc)
+    return unique(problems)

@@ -28,7 +28,7 @@ def _where(inventory, host):
 
 def _find(c, job, host, dry_run=False):
     """(runner, container job) or (runner, serverless Found): fixed hosts first, then the serverless targets."""
-    from remote_training.errors import InputError, UnreachableError
+    from remote_training.errors import JobNotFound, UnreachableError
     from remote_training.jobs import monitor
     from remote_training.validate import job_ref
 
@@ -44,8 +44,8 @@ def _find(c, job, host, dry_run=False):
             if not targets:
                 raise
             silent = exc
-        except InputError as exc:
-            if not targets or "no job" not in exc.message:
+        except JobNotFound:
+            if not targets:
                 raise
     from remote_training.serverless import jobs as serverless
 
@@ -54,7 +54,7 @@ def _find(c, job, host, dry_run=False):
         raise silent
     if found is None:
         names = ", ".join(h.name for h in [*hosts, *targets])
-        raise InputError(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
+        raise JobNotFound(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
     return run, found
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
+from ..errors import InputError, JobFailed, JobNotFound, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
 from ..ledger import MaskedStream, scrub_log, secret_values
 from ..remote import Exec, RemoteRunner, describe, quote_command
@@ -61,8 +61,8 @@ def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
                  f"the hosts that answered do not have {ref!r}")
         raise UnreachableError(f"{ref!r} may be on {silent}, which did not answer ({describe(first)}); {found}",
                                f"retry once {silent} answers (inv vm.status), or give the whole job id")
-    raise InputError(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
-                     "see inv jobs.list for the jobs that exist")
+    raise JobNotFound(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
+                      "see inv jobs.list for the jobs that exist")
 
 
 # -- logs and their meaning ------------------------------------------------------
@@ -222,11 +222,9 @@ def raise_if_failed(job: Job, code: int, *, own_code: bool = True) -> None:
     """JobFailed when the job exited non-zero: the process then exits with the job's own code, or with
     `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
     if code != 0:
-        error = JobFailed(f"job {job.job_id} on {job.host} exited {code}",
-                          f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}")
-        if own_code:
-            error.job_exit = code  # exit_code_for passes the job's own code through
-        raise error
+        raise JobFailed(f"job {job.job_id} on {job.host} exited {code}",
+                        f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}",
+                        exit_code=code if own_code else None)
 
 
 def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:

@@ -141,9 +141,8 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     if guard is not None and hasattr(guard, "finish"):
         guard.finish(spec.job_id, code)
     if code:
-        error = JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}")
-        error.job_exit = code
-        raise error
+        raise JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}",
+                        exit_code=code)
     echo(f"{serverless.name} finished (exit 0)")
     return result
 
