@@ -217,20 +217,6 @@ def latest_checkpoint(s3: Any, checkpoints_dir: str, layout: str = "groot") -> C
     return Checkpoint(url, step, name)
 
 
-def holds_run(s3: Any, output: str, exp_name: str | None = None) -> str | None:
-    """What already sits in `<output>/<exp_name>/` (a short description), or None if empty.
-
-    One request: anything at all under the prefix means a run was started there.
-    """
-    url = _prefix(output) + (f"{exp_name}/" if exp_name else "")
-    bucket, key = split_s3(url)
-    answer = _call(s3.list_objects_v2, f"checking {url}", Bucket=bucket, Prefix=key, MaxKeys=1)
-    found = answer.get("Contents", [])
-    if not found:
-        return None
-    return f"{url} already holds {found[0]['Key'][len(key):] or 'an object'}"
-
-
 # -- a run's record (run.json): claimed before the launch, updated in place -------------------
 RUN_RECORD_VERSION = 1
 

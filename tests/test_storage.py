@@ -95,15 +95,6 @@ def test_no_checkpoint_gives_none(s3, run_root):
     assert storage.latest_checkpoint(s3, f"s3://checkpoints/{run_root}", "groot") is None
 
 
-def test_holds_run_sees_any_object_under_the_experiment(s3, run_root):
-    output = f"s3://checkpoints/{run_root}/groot"
-    assert storage.holds_run(s3, output, "040126") is None
-    put(s3, "checkpoints", f"{run_root}/groot/040126/checkpoint-2000/model.bin")
-    held = storage.holds_run(s3, output, "040126")
-    assert held == f"{output}/040126/ already holds checkpoint-2000/model.bin"
-    assert storage.holds_run(s3, output, "040127") is None
-
-
 def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root):
     url = f"s3://checkpoints/{run_root}/.rt-runs/e1/run.json"
     assert storage.read_run(s3, url) == (None, None)
