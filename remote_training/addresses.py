@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from .errors import UnreachableError
 from .inventory import Host, Inventory
+from .provider_kinds import STATIC
 
 if TYPE_CHECKING:
     from .providers import Status
@@ -115,7 +116,7 @@ def readdress(inventory: Inventory, host: Host, address: str) -> Inventory:
 
 def follow_address(runner: RemoteRunner, host: Host, status: Status) -> Host:
     """Point the runner at the address the provider reports, if it moved."""
-    if not status.address or host.provider.type == "static":
+    if not status.address or host.provider.type == STATIC:
         return host
     with _FOLLOW_LOCK:
         moved = readdress(runner.inventory, host, status.address)

@@ -16,14 +16,14 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import InventoryError
+from .provider_kinds import COMMAND, NEBIUS, NEBIUS_SERVERLESS, STATIC
 
 PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
     # type: (required option keys, optional option keys)
-    "static": (set(), set()),
-    "nebius": ({"instance_id"}, {"project_id", "profile"}),
-    "command": ({"start", "stop", "state"}, {"timeout"}),
+    STATIC: (set(), set()),
+    NEBIUS: ({"instance_id"}, {"project_id", "profile"}),
+    COMMAND: ({"start", "stop", "state"}, {"timeout"}),
 }
-SERVERLESS = "nebius-serverless"  # not a host: a target without SSH (remote_training/serverless/target.py)
 HOST_KEYS = {"ssh", "aliases", "gpu", "gpu_memory_gb", "provider", "compose", "workdir", "tags"}
 TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "compose_project", "nebius", "s3", "registry"}
 DEFAULTS = {"compose": "docker compose", "workdir": "~/remote-training"}
@@ -333,7 +333,7 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
         ok = False
     tags = _tags(check, where, raw)
     ok = ok and tags is not None
-    provider = _provider(check, where, raw.get("provider", "static"))
+    provider = _provider(check, where, raw.get("provider", STATIC))
     if not ok or provider is None:
         return None
     return Host(
@@ -397,7 +397,7 @@ def parse_inventory(text: str, path: Path) -> Inventory:
 
 def _is_serverless(raw: Any) -> bool:
     provider = raw.get("provider") if isinstance(raw, dict) else None
-    return isinstance(provider, dict) and provider.get("type") == SERVERLESS
+    return isinstance(provider, dict) and provider.get("type") == NEBIUS_SERVERLESS
 
 
 def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> Any:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from . import timestamps
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "WANDB_API_KEY",
               "HF_TOKEN", "NEBIUS_IAM_TOKEN")
@@ -127,7 +128,7 @@ def scrub(value: Any, secrets: list[str] | None = None) -> Any:
 
 
 def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return timestamps.utc()
 
 
 RECORDS = ".rt-runs"  # beside run folders: jobs sync (and mirror-delete) inside theirs, never here

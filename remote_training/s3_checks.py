@@ -96,9 +96,9 @@ def _starting(launch: dict[str, Any]) -> bool:
     give the folder back. An older one that never started (killed before its start) holds the folder."""
     import time
 
-    from .cost import when
+    from .timestamps import seconds
 
-    started = when(launch.get("started"))
+    started = seconds(launch.get("started"))
     return (_open(launch) and not launch.get("container") and started is not None
             and started > time.time() - 2 * storage.WINNER_WAIT_S)
 

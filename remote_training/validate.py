@@ -261,6 +261,17 @@ def job_ref(value: object) -> str:
     return text
 
 
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def truthy(value: object) -> bool:
+    """A yes/no setting (config, INVOKE_* variables, CI=...): a text is true unless empty, 0, false, no or
+    off (any case); any other value as Python reads it."""
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 
 

@@ -40,6 +40,7 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
     from remote_training import cost as costs
     from remote_training.errors import InputError
     from remote_training.output import print_json, print_table
+    from remote_training.timestamps import seconds
 
     if by and (not cost or by not in BY):
         raise InputError(f"--by {by!r} " + ("needs --cost" if by in BY else f"is not one of {', '.join(BY)}"),
@@ -65,7 +66,7 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
     else:
         entries = book.entries()
         if start is not None:  # a job that ran into the period counts, however long ago it started
-            entries = [e for e in entries if (costs.when(e.get("ended")) or now) >= start]
+            entries = [e for e in entries if (seconds(e.get("ended")) or now) >= start]
         if not cost:
             entries = entries[-int(limit):] if int(limit) > 0 else entries
     if cost:

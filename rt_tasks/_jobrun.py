@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from remote_training.errors import InputError
+from remote_training.validate import truthy
 
 from ._cli import PROJECT_ROOT, load_inventory, runner, setting
 
@@ -100,7 +101,7 @@ def handed_secrets(c: Any, inventory: Any) -> list[str]:
 
 def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
     """Preflight before launch, the ledger after (remote_training.guard); INVOKE_JOBS_PREFLIGHT=0 turns both off."""
-    if not _truthy(setting(c, "jobs.preflight")):
+    if not truthy(setting(c, "jobs.preflight")):
         from remote_training.jobs.spec import NoHooks
 
         return NoHooks()
@@ -109,13 +110,13 @@ def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
     from ._history import ledger_from_config
 
     return LaunchGuard(run, inventory, ledger=ledger_from_config(c),
-                       auto_start=_truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
+                       auto_start=truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
 
 
 def overflow_target(c: Any, inventory: Any) -> Any:
     """The serverless target placement.overflow names (true: the inventory's only one), or None."""
     value = setting(c, "placement.overflow")
-    if not _truthy(value):
+    if not truthy(value):
         return None
     if str(value).strip().lower() in ("1", "true", "yes", "on"):
         if len(inventory.serverless) != 1:
@@ -127,10 +128,6 @@ def overflow_target(c: Any, inventory: Any) -> Any:
         raise InputError(f"placement.overflow names {value!r}, which is no serverless target of {inventory.path}",
                          "name a host whose provider is nebius-serverless, or set it to false")
     return target
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, force: bool = False,

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from remote_training import cost
+from remote_training import cost, timestamps
 from remote_training.errors import InputError
 from remote_training.idle import Sample, SampleStore
 from remote_training.inventory import parse_inventory
@@ -20,7 +20,7 @@ from remote_training.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 H = 3600.0
-MONDAY = cost.when("2026-11-23T00:00:00Z")  # 2026-W48 starts here
+MONDAY = timestamps.seconds("2026-11-23T00:00:00Z")  # 2026-W48 starts here
 HOSTS = """
 hosts:
   desktop: {ssh: me@desktop, gpu: RTX 3060, gpu_memory_gb: 12, provider: static}
@@ -47,7 +47,7 @@ def inventory(tmp_path):
 
 
 def at(hours: float) -> str:
-    return cost.stamp(MONDAY + hours * H)
+    return timestamps.utc(MONDAY + hours * H)
 
 
 def write_ledger(path: Path, *jobs: dict) -> Ledger:

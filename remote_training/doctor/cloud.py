@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
 from ..inventory import Host, Inventory
+from ..provider_kinds import NEBIUS
 from .base import FAIL, OK, WARN, Verdict, short
 
 
@@ -57,7 +58,7 @@ def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, t
 def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, str],
                  timeout: float) -> Verdict:
     """Credentials present locally, then ONE API call (Get of the first Nebius VM) through the real SDK."""
-    nebius_hosts = [h for h in hosts if h.provider.type == "nebius"]
+    nebius_hosts = [h for h in hosts if h.provider.type == NEBIUS]
     if not nebius_hosts:
         return OK, "no Nebius VM among the selected hosts", ""
     try:

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from ..errors import RTError
 from ..inventory import Host
+from ..provider_kinds import STATIC
 from ..snapshot import HostSnapshot, Job, take
 from .base import FAIL, OK, WARN, Verdict, short
 
@@ -55,7 +56,7 @@ def check_ssh(probe: HostView) -> Verdict:
     except Exception as exc:
         message = exc.message if isinstance(exc, RTError) else f"{host.name}: SSH failed: {short(exc)}"
         fix = (exc.fix if isinstance(exc, RTError) else "") or f"ssh -o ConnectTimeout=5 {host.ssh} true  # to see why"
-        if host.provider.type != "static" and "vm.start" not in fix:
+        if host.provider.type != STATIC and "vm.start" not in fix:
             fix += f" (if the VM is stopped: inv vm.start {host.name})"
         return FAIL, message, fix
     return OK, f"SSH answers ({probe.host.ssh})", ""

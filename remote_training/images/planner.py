@@ -238,6 +238,7 @@ def docker_tag(text: str) -> str:
 
 
 def ci_latest(environ: Mapping[str, str] | None = None) -> bool:
-    """Upstream pushes `latest` only under `ifdef CI`: CI set to anything but empty/0/false/no."""
-    value = (os.environ if environ is None else environ).get("CI", "").strip().lower()
-    return value not in ("", "0", "false", "no")
+    """Upstream pushes `latest` only under `ifdef CI`: CI set to a true value (validate.truthy)."""
+    from ..validate import truthy
+
+    return truthy((os.environ if environ is None else environ).get("CI", ""))

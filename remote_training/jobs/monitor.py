@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .. import timestamps
 from ..errors import InputError, JobFailed, JobNotFound, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
 from ..ledger import MaskedStream, scrub_log, secret_values
@@ -170,7 +171,7 @@ def finished_at(runner: RemoteRunner, job: Job) -> str | None:
         when = datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
     except ValueError:
         return None
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.year > 1 else None  # 0001-01-01: never ran
+    return timestamps.utc(when) if when.year > 1 else None  # 0001-01-01: never ran
 
 
 def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk: int = LIVENESS_S,

@@ -23,6 +23,7 @@ import shlex
 import subprocess
 import time
 
+from ..provider_kinds import COMMAND
 from .base import Provider, ProviderError, ProviderTimeout, State, Status
 
 
@@ -46,7 +47,7 @@ def _tail(text: str, limit: int = 200) -> str:
 
 
 class CommandProvider(Provider):
-    kind = "command"
+    kind = COMMAND
 
     def _run(self, which: str, timeout: float) -> subprocess.CompletedProcess:
         command = str(self.options[which])

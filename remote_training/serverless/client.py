@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import timestamps
 from ..errors import ProviderError
 from ..providers import nebius_errors
 from ..providers.base import ProviderTimeout
@@ -89,8 +90,7 @@ def _iso(ts: Any) -> str:
     if not ts:
         return ""
     if isinstance(ts, dt.datetime):
-        value = ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamps.utc(ts)
     return str(ts)
 
 
