@@ -54,7 +54,9 @@ MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:G|GB|GiB)?\s*$", re.IGNORECASE
 
 
 @dataclass(frozen=True)
-class Provider:
+class ProviderConfig:
+    """A host's `provider:` entry in hosts.yaml (its kind and options); the object that acts on it is
+    providers.Provider (provider_for)."""
     type: str
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -65,7 +67,7 @@ class Host:
     ssh: str  # [user@]host[:port]; host may be a ~/.ssh/config alias
     gpu: str
     gpu_memory_gb: float
-    provider: Provider
+    provider: ProviderConfig
     aliases: tuple[str, ...] = ()
     compose: tuple[str, ...] = ("docker", "compose")
     workdir: str = DEFAULTS["workdir"]
@@ -273,7 +275,7 @@ class _Checker:
             raise InventoryError(first + "".join(f"\n{p}" for p in rest))
 
 
-def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
+def _provider(check: _Checker, where: str, raw: Any) -> ProviderConfig | None:
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, dict) or "type" not in raw:
@@ -292,7 +294,7 @@ def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
     for key in sorted(options.keys() - required - optional):
         check.bad(f"{where}.provider.{key}", f"unknown key for provider {kind!r}",
                   f"remove it; allowed: {', '.join(sorted(required | optional)) or 'none'}")
-    return Provider(kind, MappingProxyType(options))
+    return ProviderConfig(kind, MappingProxyType(options))
 
 
 def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Host | None:

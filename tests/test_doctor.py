@@ -317,7 +317,7 @@ def test_host_checks_read_one_snapshot():
     """The GPU and port checks are views of the host's snapshot (remote_training/snapshot.py)."""
     import json
 
-    from remote_training.inventory import Host, Provider
+    from remote_training.inventory import Host, ProviderConfig
     from remote_training.snapshot import parse
 
     def row(name, ports, job="", mem="", service="", kind="", state="running"):
@@ -329,7 +329,7 @@ def test_host_checks_read_one_snapshot():
                   row("bare", ""), row("gone", "", "j0", "9999", "lerobot-train", "train", state="exited")]
     text = ("NVIDIA H100 80GB HBM3, 81559, 78000, 100\ngarbage\n--rt-snapshot-- smi 0\n--rt-snapshot-- docker 0\n"
             + "\n".join(containers) + "\n--rt-snapshot-- ss 0\n--rt-snapshot-- end\n")
-    host = Host("vm", "root@vm", "H100", 80, Provider("static"))
+    host = Host("vm", "root@vm", "H100", 80, ProviderConfig("static"))
     view = doctor.HostView(None, host, _connected=True, _snapshot=parse("vm", text))
     status, summary, fix = doctor.check_gpu_memory(view, need_mb=6144)
     assert status == FAIL and "3559 of 81559 MiB free, 100% busy" in summary and "srv (6144 MiB)" in summary

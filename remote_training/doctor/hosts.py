@@ -55,8 +55,10 @@ def check_ssh(probe: HostView) -> Verdict:
         probe.connect()
     except Exception as exc:
         message = exc.message if isinstance(exc, RTError) else f"{host.name}: SSH failed: {short(exc)}"
-        fix = (exc.fix if isinstance(exc, RTError) else "") or f"ssh -o ConnectTimeout=5 {host.ssh} true  # to see why"
-        if host.provider.type != STATIC and "vm.start" not in fix:
+        if isinstance(exc, RTError) and exc.fix:
+            return FAIL, message, exc.fix  # the runner's own fix names vm.start where a stopped VM may be why
+        fix = f"ssh -o ConnectTimeout=5 {host.ssh} true  # to see why"
+        if host.provider.type != STATIC:
             fix += f" (if the VM is stopped: inv vm.start {host.name})"
         return FAIL, message, fix
     return OK, f"SSH answers ({probe.host.ssh})", ""

@@ -94,7 +94,7 @@ class Step:
 
 
 @dataclass
-class Plan:
+class BuildPlan:
     steps: list[Step]
     push: bool
     hashed_files: int = 0  # contents read this run; the rest came from the cache
@@ -116,7 +116,7 @@ class Plan:
 def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
               cache: FileHashCache, latest: bool | None = None,
               registry_digest: Callable[[str], str | None] = manifest_digest,
-              local_has: Callable[[str], bool] | None = None) -> Plan:
+              local_has: Callable[[str], bool] | None = None) -> BuildPlan:
     """Tags per image: branch and short SHA of its git checkout, `latest` when `latest` (None: under CI),
     the catalog's extra tags, and the content key tag `src-<12 hex>` last."""
     selected = catalog.select(list(names or []))
@@ -141,7 +141,7 @@ def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, forc
                     base_ref=base.key_ref if base else None)
         step.action, step.reason = _decide(step, push, spec.name in forced, registry_digest, local_has)
         steps[spec.name] = step
-    return Plan(list(steps.values()), push, cache.hashed, git, latest)
+    return BuildPlan(list(steps.values()), push, cache.hashed, git, latest)
 
 
 def _decide(step: Step, push: bool, forced: bool, registry_digest: Callable[[str], str | None],

@@ -17,8 +17,8 @@ from .. import timestamps
 from ..errors import InputError, JobFailed, JobNotFound, RemoteCommandError, RTError, UnreachableError
 from ..inventory import Host
 from ..ledger import MaskedStream, scrub_log, secret_values
-from ..remote import Exec, RemoteRunner, describe, quote_command
-from ..snapshot import ENDED, Job, SnapshotGroup, take, take_all
+from ..remote import Exec, FanOut, RemoteRunner, describe, quote_command
+from ..snapshot import ENDED, Job, take, take_all
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
 PERCENT_RE = re.compile(r"(\d{1,3})%")
@@ -30,14 +30,14 @@ def host_jobs(runner: RemoteRunner, host: Host) -> list[Job]:
     return sorted(take(runner, host).require_docker().jobs, key=lambda j: j.started)
 
 
-def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *, deadline: float = 20.0) -> tuple[list[Job], SnapshotGroup]:
+def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *, deadline: float = 20.0) -> tuple[list[Job], FanOut]:
     """Jobs on all hosts at once (their snapshots); hosts that failed, or whose docker gave no list, are
     in the group's `failed`."""
     group = take_all(runner, hosts, deadline)
-    for name, snap in group.succeeded.items():
+    for name, snap in list(group.succeeded.items()):
         if snap.docker_error:
-            group[name] = RemoteCommandError(f"{name}: could not list containers: {snap.docker_error}",
-                                             "check docker on the host (inv doctor)")
+            group.fail(name, RemoteCommandError(f"{name}: could not list containers: {snap.docker_error}",
+                                                "check docker on the host (inv doctor)"))
     jobs = [j for snap in group.succeeded.values() for j in snap.jobs]
     return sorted(jobs, key=lambda j: (j.started, j.job_id)), group
 
