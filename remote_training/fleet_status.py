@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import snapshot
 from .inventory import Host
-from .providers import State, provider_for
+from .providers import State, Status, provider_for
 from .remote import RemoteRunner, describe
 from .snapshot import HostSnapshot, Job
 
@@ -48,28 +48,82 @@ class HostStatus:
         return data
 
 
+OFF = (State.STOPPED, State.STOPPING, State.DELETING)  # a machine in these costs no SSH attempt
+
+
+@dataclass
+class Probe:
+    """What one look at a host found: the provider's word on its power, when asked, and its snapshot
+    over SSH, when it answered."""
+
+    host: Host  # as reached: a VM that came back on a new address is followed there
+    status: Status | None = None  # the provider's answer (None: not asked, or it failed: status_error)
+    status_error: Exception | None = None
+    snapshot: HostSnapshot | None = None  # None: SSH not tried (the VM is off), or it failed: ssh_error
+    ssh_error: Exception | None = None
+
+
+def probe(runner: RemoteRunner, host: Host, power: Callable[[Host], Status] | None = None, *,
+          provider_first: bool = False, need_docker: bool = False, timeout: float = 20.0,
+          probed: Callable[[], tuple[str, int] | None] | None = None) -> Probe:
+    """The one host probe, for the fleet status, placement and the doctor: the host's snapshot over SSH
+    (snapshot.take: one command) and its power state from `power` (the provider).
+
+    `provider_first` (the fleet status): the provider is asked first, a VM that came back on a new address
+    is followed, and a VM that is off gets no SSH attempt. Otherwise (placement) SSH is asked first: a host
+    that answers is running, and the provider call (the cloud SDK's import and a round trip, about half a
+    second) is only paid for a host that does not, to tell "stopped" from "on but unreachable".
+    `need_docker`: a snapshot without a container list counts as no answer (its jobs are unknown).
+    `probed`: (output, status) of snapshot.ACTIVE_BODY already run on the host by the launch command
+    itself (None when that command could not start: then the snapshot is taken the usual way).
+    """
+    out = Probe(host)
+
+    def ask() -> None:
+        try:
+            out.status = power(host) if power is not None else None
+        except Exception as exc:  # reported; SSH may still answer
+            out.status_error = exc
+
+    if provider_first:
+        ask()
+        if out.status is not None and out.status.state in OFF:
+            return out
+        if out.status is not None and out.status.state is State.RUNNING and out.status.address:
+            from .addresses import follow_address
+
+            try:
+                out.host = follow_address(runner, host, out.status)  # a VM may come back on a new address
+            except Exception as exc:
+                out.status_error = exc
+    try:
+        given = probed() if probed is not None else None
+        snap = (snapshot.parse(host.name, given[0]) if given is not None else
+                snapshot.take(runner, out.host, timeout=timeout))
+        out.snapshot = snap.require_docker() if need_docker else snap
+    except Exception as exc:
+        out.ssh_error = exc
+        if not provider_first:
+            ask()
+    return out
+
+
 def probe_host(runner: RemoteRunner, host: Host, *, command_timeout: float = 20.0) -> HostStatus:
     """Provider state, then (unless it is plainly off) the host's snapshot over SSH."""
     started = time.monotonic()
     out = HostStatus(host.name, host.provider.type)
-    try:
-        status = provider_for(host, runner.inventory).state(timeout=runner.connect_timeout)
-        out.state, out.address = status.state.value, status.address
-        if status.state is State.RUNNING and status.address:
-            from .addresses import follow_address
-
-            host = follow_address(runner, host, status)  # a VM may come back on a new address
-    except Exception as exc:  # report, and still try SSH: the machine may well be up
-        out.error = f"provider: {describe(exc)}"
-    if out.state in (State.STOPPED.value, State.STOPPING.value, State.DELETING.value):
+    found = probe(runner, host, lambda h: provider_for(h, runner.inventory).state(timeout=runner.connect_timeout),
+                  provider_first=True, timeout=command_timeout)
+    if found.status is not None:
+        out.state, out.address = found.status.state.value, found.status.address
+    if found.status_error is not None:  # reported; SSH was still tried: the machine may well be up
+        out.error = f"provider: {describe(found.status_error)}"
+    snap = found.snapshot
+    if snap is None and found.ssh_error is None:  # off: not tried
         out.reachable = None
-        out.seconds = time.monotonic() - started
-        return out
-    try:
-        snap = snapshot.take(runner, host, timeout=command_timeout)
-    except Exception as exc:
+    elif snap is None:
         out.reachable = False
-        out.error = describe(exc)
+        out.error = describe(found.ssh_error)
     else:
         out.reachable = True
         out.snapshot = snap

@@ -8,7 +8,8 @@ from typing import Any, Sequence
 from ..errors import RTError
 from ..inventory import Host
 from ..provider_kinds import STATIC
-from ..snapshot import HostSnapshot, Job, take
+from ..fleet_status import probe
+from ..snapshot import HostSnapshot, Job
 from .base import FAIL, OK, WARN, Verdict, short
 
 @dataclass
@@ -36,10 +37,8 @@ class HostView:
         self.connect()
         with self._lock:
             if self._snapshot is None:
-                try:
-                    self._snapshot = take(self.runner, self.host, timeout=30)
-                except BaseException as exc:
-                    self._snapshot = exc
+                found = probe(self.runner, self.host, timeout=30)  # the one host probe; no provider asked
+                self._snapshot = found.snapshot if found.snapshot is not None else found.ssh_error
         if isinstance(self._snapshot, BaseException):
             raise self._snapshot
         return self._snapshot
