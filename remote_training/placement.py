@@ -3,7 +3,7 @@
 The seed's rules as data: which services need an H100, how much GPU memory
 each holds, which take a whole host. `choose()` is pure (host states in, a
 decision and its reason out), so every rule is unit-tested; `probe()` reads
-one host's state from its snapshot (remote_training/snapshot.py).
+one host's state from its snapshot (remote_training/fleet/snapshot.py).
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .errors import InputError
-from . import fleet_status
-from .inventory import Host, Inventory
-from .snapshot import HostSnapshot, Job
+from .fleet import fleet_status
+from .fleet.inventory import Host, Inventory
+from .fleet.snapshot import HostSnapshot, Job
 
 # A job never gets the last GiB: the CUDA context and (on a desktop) the display hold some.
 HEADROOM_MB = 1024

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from . import placement, storage, validate
+from . import placement, validate
+from .records import storage
 from .errors import InputError, PreflightError, RTError
-from .inventory import Host, Inventory
-from .s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
+from .fleet.inventory import Host, Inventory
+from .records.s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 
 
 @dataclass

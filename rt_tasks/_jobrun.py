@@ -47,7 +47,7 @@ def compose_folder(c: Any, inventory: Any, cat: Any = None) -> Path:
     """The team's positronic checkout's docker/ folder: jobs.compose_project, else hosts.yaml's
     compose_project, else the positronic repository the image catalog (`cat`, read when not given)
     names, plus docker/."""
-    from remote_training.inventory import resolve_path
+    from remote_training.fleet.inventory import resolve_path
 
     configured = str(setting(c, "jobs.compose_project") or "")
     if configured:
@@ -90,7 +90,7 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
 
 def handed_secrets(c: Any, inventory: Any) -> list[str]:
     """The secret values a launch from here hands its jobs (`job_env`): masked in everything a job prints."""
-    from remote_training.ledger import secret_values
+    from remote_training.records.ledger import secret_values
 
     try:
         handed = job_env(inventory, compose_folder(c, inventory))

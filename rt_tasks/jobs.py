@@ -66,7 +66,7 @@ def _is_serverless(found) -> bool:
 def list_(c, host=None, json=False, running=False):
     """Jobs on all hosts (found by label, whoever started them)."""
     from remote_training.jobs import monitor
-    from remote_training.remote import describe
+    from remote_training.fleet.remote import describe
 
     inventory = load_inventory(c)
     hosts, targets = _where(inventory, host)

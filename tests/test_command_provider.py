@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import ExitCode, ProviderError
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.inventory import parse_inventory
 from remote_training.providers import State, provider_for
 
 ROOT = Path(__file__).resolve().parent.parent

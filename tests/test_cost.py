@@ -1,4 +1,4 @@
-"""What jobs cost (remote_training/cost.py, jobs.history --cost): constructed ledgers and reap samples in tmp
+"""What jobs cost (remote_training/records/cost.py, jobs.history --cost): constructed ledgers and reap samples in tmp
 folders, each expected value worked out here from the times and rates the test itself chose."""
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from remote_training import cost, timestamps
+from remote_training.records import cost, timestamps
 from remote_training.errors import InputError
-from remote_training.idle import Sample, SampleStore
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.idle import Sample, SampleStore
+from remote_training.fleet.inventory import parse_inventory
 from remote_training.jobs.spec import JobSpec, LaunchResult
-from remote_training.ledger import Ledger
+from remote_training.records.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 H = 3600.0

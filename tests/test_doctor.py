@@ -17,8 +17,8 @@ import pytest
 
 from remote_training import doctor
 from remote_training.doctor import FAIL, OK, WARN, Check, DoctorSettings, diagnose, run_checks
-from remote_training.inventory import load_inventory, parse_inventory
-from remote_training.remote import RemoteRunner
+from remote_training.fleet.inventory import load_inventory, parse_inventory
+from remote_training.fleet.remote import RemoteRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 MOTO_CREDS = {"AWS_ACCESS_KEY_ID": "doctor-test", "AWS_SECRET_ACCESS_KEY": "doctor-test-secret"}
@@ -314,11 +314,11 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
 
 
 def test_host_checks_read_one_snapshot():
-    """The GPU and port checks are views of the host's snapshot (remote_training/snapshot.py)."""
+    """The GPU and port checks are views of the host's snapshot (remote_training/fleet/snapshot.py)."""
     import json
 
-    from remote_training.inventory import Host, ProviderConfig
-    from remote_training.snapshot import parse
+    from remote_training.fleet.inventory import Host, ProviderConfig
+    from remote_training.fleet.snapshot import parse
 
     def row(name, ports, job="", mem="", service="", kind="", state="running"):
         labels = [job, service, kind, "", "", "", mem, "", "", "", "", "", "", ""]

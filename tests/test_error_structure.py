@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from remote_training import storage
+from remote_training.records import storage
 from remote_training.errors import JobFailed, JobNotFound, PreflightError, exit_code_for, unique, InputError
 
 ROOT = Path(__file__).resolve().parents[1]

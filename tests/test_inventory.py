@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import ExitCode, InventoryError
-from remote_training.inventory import load_inventory, parse_inventory
+from remote_training.fleet.inventory import load_inventory, parse_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 

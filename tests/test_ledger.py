@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from remote_training import ledger, storage
+from remote_training.records import ledger, storage
 from remote_training.jobs.spec import JobSpec
 
 SECRET = "wandb-" + uuid.uuid4().hex  # a value only this test knows

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from remote_training import timestamps
+from remote_training.records import timestamps
 from remote_training.images.registry import parse_ref, registry_host, split_ref
 from remote_training.validate import truthy
 

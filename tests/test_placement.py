@@ -8,9 +8,9 @@ import pytest
 
 from remote_training import placement as pl
 from remote_training.errors import InputError
-from remote_training.inventory import Host, ProviderConfig, load_inventory
-from remote_training.remote import RemoteRunner
-from remote_training.snapshot import Job, parse
+from remote_training.fleet.inventory import Host, ProviderConfig, load_inventory
+from remote_training.fleet.remote import RemoteRunner
+from remote_training.fleet.snapshot import Job, parse
 
 DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, ProviderConfig("static"))
 VM1 = Host("vm-train", "root@vm-train", "H100", 80, ProviderConfig("nebius", {"instance_id": "i1"}))

@@ -1,4 +1,4 @@
-"""The host snapshot (remote_training/snapshot.py): its one command, its parsers, and what its readers see.
+"""The host snapshot (remote_training/fleet/snapshot.py): its one command, its parsers, and what its readers see.
 
 Pure tests on text as the command prints it (and on nvidia-smi as captured on a real H200), then the
 command on real sandbox hosts: docker's own JSON rendering of a hostile label, a failing nvidia-smi,
@@ -13,10 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from remote_training import preflight, snapshot as sn
+from remote_training import preflight
+from remote_training.fleet import snapshot as sn
 from remote_training.errors import RemoteCommandError, UnreachableError
-from remote_training.inventory import Host, ProviderConfig, load_inventory, parse_inventory
-from remote_training.remote import FanOut, RemoteRunner
+from remote_training.fleet.inventory import Host, ProviderConfig, load_inventory, parse_inventory
+from remote_training.fleet.remote import FanOut, RemoteRunner
 
 DATA = Path(__file__).parent / "data"
 

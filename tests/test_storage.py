@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from remote_training import s3_lite, storage
+from remote_training.records import s3_lite, storage
 from remote_training.errors import InputError
 
 

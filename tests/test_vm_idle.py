@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 
 from remote_training.errors import InputError
-from remote_training.fleet_status import HostStatus
-from remote_training.idle import why_busy, Sample, SampleStore, idle_for_window
+from remote_training.fleet.fleet_status import HostStatus
+from remote_training.fleet.idle import why_busy, Sample, SampleStore, idle_for_window
 from remote_training.validate import duration
 from rt_sandbox.nebius_standin import other_address
 from remote_training.providers import State
-from remote_training.snapshot import Job
+from remote_training.fleet.snapshot import Job
 
 NOW = 10_000.0
 
@@ -47,7 +47,7 @@ def test_a_gap_means_unknown():
 def _status(smi: str = "NVIDIA H100 80GB HBM3, 81559, 0, 3", containers: tuple[str, ...] = (), leases: int = 0,
             docker_status: int = 0, reachable: bool = True) -> HostStatus:
     """A status as vm.status builds it, from the snapshot command's own output."""
-    from remote_training import snapshot
+    from remote_training.fleet import snapshot
 
     ps = "\n".join(containers)
     found = "\n".join(f"/root/{snapshot.LEASES}/launch.{n}" for n in range(leases))

@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
-from ..inventory import Host, Inventory
-from ..provider_kinds import NEBIUS
+from ..fleet.inventory import Host, Inventory
+from ..fleet.provider_kinds import NEBIUS
 from .base import FAIL, OK, WARN, Verdict, short
 
 
@@ -17,7 +17,7 @@ def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
 
 def s3_client(inventory: Inventory, env: Mapping[str, str], timeout: float) -> Any:
     """The product's S3 client (storage.client) for this environment, bounded by `timeout`."""
-    from .. import storage
+    from ..records import storage
 
     return storage.client(s3_endpoint(inventory, env), environ=env, timeout=timeout)
 
@@ -28,7 +28,7 @@ def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, t
     one-key listing and a head of one object. Not HeadBucket: Nebius' storage.object-editor role grants
     ListObjectsV2, HeadObject, GetObject and PutObject but not HeadBucket
     (https://docs.nebius.com/object-storage/supported-actions), so asking it would fail a setup that works."""
-    from .. import storage
+    from ..records import storage
     from ..errors import InputError
 
     endpoint = s3_endpoint(inventory, env) or "the endpoint in ~/.aws/config (or AWS's default)"

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import RTError
-from ..inventory import Host
-from ..provider_kinds import STATIC
-from ..fleet_status import probe
-from ..snapshot import HostSnapshot, Job
+from ..fleet.inventory import Host
+from ..fleet.provider_kinds import STATIC
+from ..fleet.fleet_status import probe
+from ..fleet.snapshot import HostSnapshot, Job
 from .base import FAIL, OK, WARN, Verdict, short
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Jobs are found by label on every host at once, so a job started from another
 laptop (or by a process that has since died) is as visible as our own. They are
-read from each host's snapshot (remote_training/snapshot.py: `docker ps -a` with
+read from each host's snapshot (remote_training/fleet/snapshot.py: `docker ps -a` with
 the labels we use, never `docker inspect`, so no container's environment leaves
 its host); `Job` is the snapshot's.
 """
@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .. import timestamps
+from ..records import timestamps
 from ..errors import InputError, JobFailed, JobNotFound, RemoteCommandError, RTError, UnreachableError
-from ..inventory import Host
-from ..ledger import MaskedStream, scrub_log, secret_values
-from ..remote import Exec, FanOut, RemoteRunner, describe, quote_command
-from ..snapshot import ENDED, Job, take, take_all
+from ..fleet.inventory import Host
+from ..records.ledger import MaskedStream, scrub_log, secret_values
+from ..fleet.remote import Exec, FanOut, RemoteRunner, describe, quote_command
+from ..fleet.snapshot import ENDED, Job, take, take_all
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
 PERCENT_RE = re.compile(r"(\d{1,3})%")
@@ -26,7 +26,7 @@ ERROR_RE = re.compile(r"error|exception|traceback|fatal|killed|out of memory", r
 
 
 def host_jobs(runner: RemoteRunner, host: Host) -> list[Job]:
-    """The jobs on one host, in every state, from its snapshot (remote_training/snapshot.py)."""
+    """The jobs on one host, in every state, from its snapshot (remote_training/fleet/snapshot.py)."""
     return sorted(take(runner, host).require_docker().jobs, key=lambda j: j.started)
 
 

@@ -23,10 +23,10 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from .. import validate
 from ..errors import InputError, JobFailed, PreflightError, unique
-from ..inventory import Inventory
-from ..ledger import secret_values
+from ..fleet.inventory import Inventory
+from ..records.ledger import secret_values
 from ..progress import Phase, silent
-from ..remote import RemoteRunner
+from ..fleet.remote import RemoteRunner
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
 from .spec import JobSpec, LaunchResult, new_job_id

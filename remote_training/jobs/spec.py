@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Protocol
 
-from .. import timestamps
+from ..records import timestamps
 
 KINDS = ("train", "serve", "convert", "stats", "infer")
 

@@ -23,7 +23,7 @@ import shlex
 import subprocess
 import time
 
-from ..provider_kinds import COMMAND
+from ..fleet.provider_kinds import COMMAND
 from .base import Provider, ProviderError, ProviderTimeout, State, Status
 
 

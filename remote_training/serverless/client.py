@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .. import timestamps
+from ..records import timestamps
 from ..errors import ProviderError
 from ..providers import nebius_errors
 from ..providers.base import ProviderTimeout

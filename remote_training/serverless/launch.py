@@ -24,7 +24,7 @@ from ..errors import InputError, JobFailed, ProviderError
 from ..providers.base import ProviderUnavailable
 from ..jobs.services import RUNBOOK
 from ..jobs.spec import LaunchResult
-from ..ledger import MaskedStream, secret_values
+from ..records.ledger import MaskedStream, secret_values
 from ..progress import Phase, silent
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
@@ -195,7 +195,7 @@ def follow(api: Serverless, kind: str, resource_id: str, write: Callable[[str], 
 
 def created_ns(iso: str) -> int:
     """An API timestamp (ISO, UTC) in nanoseconds, as Loki counts; an hour ago when the API gave none."""
-    from ..timestamps import seconds
+    from ..records.timestamps import seconds
 
     moment = seconds(iso)
     if moment is None:

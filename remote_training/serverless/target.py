@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from ..provider_kinds import NEBIUS_SERVERLESS
+from ..fleet.provider_kinds import NEBIUS_SERVERLESS
 
 REQUIRED = {"parent_id", "gpu"}
 OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret",

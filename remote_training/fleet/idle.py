@@ -22,10 +22,10 @@ from typing import Sequence
 
 from .fleet_status import HostStatus, fleet_status
 from .inventory import Host
-from .providers import State
+from ..providers import State
 from .remote import RemoteRunner, describe
 from .snapshot import ENDED
-from .state import state_dir
+from ..state import state_dir
 
 KEEP_SECONDS = 7 * 24 * 3600  # samples older than this are dropped
 

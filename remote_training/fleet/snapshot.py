@@ -32,7 +32,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from .errors import RemoteCommandError
+from ..errors import RemoteCommandError
 from .remote import FanOut, quote_command
 
 # The labels the product reads, in the order the template renders them.

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from . import snapshot
 from .inventory import Host
-from .providers import State, Status, provider_for
+from ..providers import State, Status, provider_for
 from .remote import RemoteRunner, describe
 from .snapshot import HostSnapshot, Job
 

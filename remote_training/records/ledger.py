@@ -31,7 +31,7 @@ MASK = "***"
 def default_path(state: str | Path | None = None) -> Path:
     """Where the ledger is when no jobs.ledger is set: the deprecated RT_LEDGER, else in the state dir
     (`state`: config vm.state_dir)."""
-    from .state import deprecated_env, state_dir
+    from ..state import deprecated_env, state_dir
 
     old = deprecated_env("RT_LEDGER")
     return Path(old).expanduser() if old else state_dir(state) / "ledger.jsonl"
@@ -248,7 +248,7 @@ def find_run_json(s3: Any, url: str) -> dict[str, Any] | None:
     Walks up from the path, one request per folder level (a checkpoint is a few levels deep).
     """
     from . import storage
-    from .validate import split_s3
+    from ..validate import split_s3
 
     bucket, key = split_s3(url)
     parts = [p for p in key.split("/") if p]

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 
 from .addresses import follow_address
-from .errors import InputError, ProviderError, RemoteCommandError, UnreachableError
+from ..errors import InputError, ProviderError, RemoteCommandError, UnreachableError
 from .inventory import Host
-from .progress import Phase, silent
-from .providers import Provider, State, Status, provider_for
+from ..progress import Phase, silent
+from ..providers import Provider, State, Status, provider_for
 from .provider_kinds import STATIC
 from .remote import RemoteRunner
 from .snapshot import Job, take

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from . import storage, validate
-from .errors import PreflightError, RTError
+from . import storage
+from .. import validate
+from ..errors import PreflightError, RTError
 
 Row = tuple[str, str, str]  # (check, problem, fix)
 

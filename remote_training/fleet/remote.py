@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from .errors import InputError, RemoteCommandError, RTError, UnreachableError
+from ..errors import InputError, RemoteCommandError, RTError, UnreachableError
 from .inventory import Host, Inventory
 
 T = TypeVar("T")

@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from .errors import InputError, InventoryError
-from .inventory import Host, Inventory
-from .provider_kinds import NEBIUS_SERVERLESS, STATIC
+from ..errors import InputError, InventoryError
+from ..fleet.inventory import Host, Inventory
+from ..fleet.provider_kinds import NEBIUS_SERVERLESS, STATIC
 from .timestamps import seconds, utc
 
 if TYPE_CHECKING:  # a launch records its facts through this module: the idle history is only for reports
-    from .idle import SampleStore
+    from ..fleet.idle import SampleStore
 
 CPU_KINDS = ("convert", "stats", "infer")  # an old ledger line without `gpus`: these held no GPU
 PRESET_GPUS_RE = re.compile(r"^(\d+)gpu\b")  # Nebius presets: 1gpu-16vcpu-200gb, 8vcpu-32gb
@@ -169,7 +169,7 @@ def job_items(entries: Sequence[Mapping[str, Any]], prices: Prices, inventory: I
 def idle_items(store: "SampleStore", inventory: Inventory, jobs: Sequence[Item], prices: Prices, *, now: float,
                max_gap: float, since: float | None = None) -> list[Item]:
     """Each fixed VM's known-idle time, priced at its own rate."""
-    from .providers import State
+    from ..providers import State
 
     items = []
     for host in inventory.hosts:
@@ -307,7 +307,7 @@ def money(usd: float | None, known: float | None = None) -> str:
 
 def since(text: str, now: float) -> float:
     """The period's start: a duration back from now (7d, 12h) or a UTC date or time (2026-11-01)."""
-    from .validate import duration
+    from ..validate import duration
 
     moment = seconds(text.strip())
     if moment is not None:

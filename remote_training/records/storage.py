@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import InputError, RTError
-from .validate import split_s3
+from ..errors import InputError, RTError
+from ..validate import split_s3
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 STEP_RE = re.compile(r"^(\d+)$")

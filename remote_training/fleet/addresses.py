@@ -21,12 +21,12 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from .errors import UnreachableError
+from ..errors import UnreachableError
 from .inventory import Host, Inventory
 from .provider_kinds import STATIC
 
 if TYPE_CHECKING:
-    from .providers import Status
+    from ..providers import Status
     from .remote import RemoteRunner
 
 _LOCK = threading.Lock()

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import InventoryError
+from ..errors import InventoryError
 from .provider_kinds import COMMAND, NEBIUS, NEBIUS_SERVERLESS, STATIC
 
 PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
@@ -404,7 +404,7 @@ def _is_serverless(raw: Any) -> bool:
 
 def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> Any:
     """A serverless target (no defaults: they are SSH hosts' settings), checked like a host."""
-    from .serverless.target import parse_target
+    from ..serverless.target import parse_target
 
     where = f"host {name!r}"
     if not _name_ok(check, where, name):
