@@ -95,7 +95,7 @@ def main() -> int:
     dry = inv(env, *task_args("dry"), "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     spec = json.loads(dry.stdout[dry.stdout.index("\n{") + 1:])
-    from remote_training.inventory import load_inventory
+    from remote_training.fleet.inventory import load_inventory
     from remote_training.preflight import image_digest
     from remote_training.serverless.launch import client_for, pinned
 

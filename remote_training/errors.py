@@ -46,6 +46,10 @@ class InputError(RTError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class JobNotFound(InputError):
+    """No job by that reference on the places asked (a fixed host's or a target's): the caller may look elsewhere."""
+
+
 class InventoryError(RTError):
     exit_code = ExitCode.INVENTORY
 
@@ -74,13 +78,14 @@ class NoCapacityError(ProviderError):
 
 
 class PreflightError(RTError):
-    """Several checks failed at once; `failures` holds (check, problem, fix) rows."""
+    """Several checks failed at once; `failures` holds (check, problem, fix) rows, `report` what the
+    checks learnt (preflight.Report, e.g. a stopped VM the launch path may start), when they got that far."""
 
     exit_code = ExitCode.PREFLIGHT
-    report: Any = None  # the preflight's PreflightReport, when run_preflight raised it
 
-    def __init__(self, failures: list[tuple[str, str, str]]) -> None:
+    def __init__(self, failures: list[tuple[str, str, str]], report: Any = None) -> None:
         self.failures = failures
+        self.report = report
         lines = [f"{check}: {problem} (fix: {fix})" for check, problem, fix in failures]
         super().__init__(f"{len(failures)} preflight check(s) failed; nothing was started:\n  "
                          + "\n  ".join(lines))
@@ -91,8 +96,15 @@ class ImageError(RTError):
 
 
 class JobFailed(RTError):
+    """A job ended non-zero. `exit_code`: the process's exit code, the job's own when given
+    (`exit_code=N`: rt exits as the job did), else JOB_FAILED (10), which no other failure of rt gives."""
+
     exit_code = ExitCode.JOB_FAILED
-    job_exit: int | None = None  # the job's own exit code, when the job ran and failed (exit_code_for)
+
+    def __init__(self, message: str, fix: str | None = None, *, exit_code: int | None = None) -> None:
+        super().__init__(message, fix)
+        if exit_code:
+            self.exit_code = exit_code  # type: ignore[assignment]
 
 
 class SandboxError(RTError):
@@ -103,10 +115,21 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, taken like Ctrl-C (the same clean-ups run: a claim given back, a start recorded), exit 143."""
 
 
+def unique(problems: list[RTError]) -> list[RTError]:
+    """`problems` with repeats dropped (the same type, message and fix), in order: one mistake found
+    by two checks is reported once."""
+    seen: set[tuple[type, str, str | None]] = set()
+    kept = []
+    for problem in problems:
+        key = (type(problem), problem.message, problem.fix)
+        if key not in seen:
+            seen.add(key)
+            kept.append(problem)
+    return kept
+
+
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error: the one place this mapping lives."""
-    if isinstance(error, JobFailed) and error.job_exit:
-        return int(error.job_exit)  # jobs.wait passes the job's own code through
     if isinstance(error, RTError):
         return int(error.exit_code)
     if isinstance(error, Terminated):

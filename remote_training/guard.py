@@ -11,11 +11,12 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import preflight, storage
+from . import preflight
 from .errors import InputError, PreflightError, RTError
-from .inventory import Host, Inventory
-from .ledger import Ledger
-from .snapshot import ENDED
+from .fleet.inventory import Host, Inventory
+from .fleet.snapshot import ENDED
+from .records import storage
+from .records.ledger import Ledger
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec
@@ -60,7 +61,7 @@ class LaunchGuard:
         return self._s3
 
     def _start(self, host: Host) -> Host:
-        from .lifecycle import ensure_running
+        from .fleet.lifecycle import ensure_running
 
         return ensure_running(self.runner, host, auto_start=True)
 
@@ -111,7 +112,7 @@ class LaunchGuard:
         try:
             report = check(probed)
         except PreflightError as exc:
-            stopped = getattr(getattr(exc, "report", None), "startable", None)
+            stopped = exc.report.startable if exc.report is not None else None
             # Start a stopped VM only when it is the one thing in the way: it costs money from then on.
             if not (stopped and self.auto_start and not self.runner.dry_run and len(exc.failures) == 1):
                 raise
@@ -163,7 +164,7 @@ class LaunchGuard:
         """Whether an earlier launch of the run folder (a run.json entry) may still write there: where it
         runs, or why that cannot be told (its host silent, its target's API down: unknown is still
         writing); None once its container is gone or ended."""
-        from .snapshot import take
+        from .fleet.snapshot import take
 
         job_id, where = launch.get("job_id") or "", launch.get("host") or ""
         target = self.inventory.serverless_target(where) if where else None
@@ -185,7 +186,7 @@ class LaunchGuard:
 
     def _cost_facts(self, spec: JobSpec, extra: dict[str, Any]) -> dict[str, Any]:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""
-        from .cost import find, launch_facts
+        from .records.cost import find, launch_facts
 
         where = find(self.inventory, spec.host) if self.inventory is not None else None
         chosen = {k: extra[k] for k in ("platform", "preset") if extra.get(k)}  # a serverless launch's own choice
@@ -205,7 +206,7 @@ class LaunchGuard:
     def _release(self, job_id: str, claim: dict[str, Any] | None) -> None:
         if not claim or not claim.get("url"):
             return
-        from . import storage
+        from .records import storage
 
         try:
             storage.release_run(self.s3, claim["url"], job_id)

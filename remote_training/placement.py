@@ -3,17 +3,17 @@
 The seed's rules as data: which services need an H100, how much GPU memory
 each holds, which take a whole host. `choose()` is pure (host states in, a
 decision and its reason out), so every rule is unit-tested; `probe()` reads
-one host's state from its snapshot (remote_training/snapshot.py).
+one host's state from its snapshot (remote_training/fleet/snapshot.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from . import snapshot
-from .errors import InputError, RTError
-from .inventory import Host, Inventory
-from .snapshot import HostSnapshot, Job
+from .errors import InputError
+from .fleet import fleet_status
+from .fleet.inventory import Host, Inventory
+from .fleet.snapshot import HostSnapshot, Job
 
 # A job never gets the last GiB: the CUDA context and (on a desktop) the display hold some.
 HEADROOM_MB = 1024
@@ -158,33 +158,26 @@ def choose(service: str, states: Sequence[HostState], need_mb: int | None = None
 # -- reading a host's state ---------------------------------------------------------
 def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
           probed: Callable[[], tuple[str, int] | None] | None = None) -> HostState:
-    """One host's state: its snapshot over SSH (snapshot.take); power state from the provider.
+    """One host's state, from the one host probe (fleet_status.probe: SSH first, the provider only when
+    SSH gives no answer). A host whose docker gives no container list counts as unreachable (its jobs
+    are unknown); one whose nvidia-smi fails is running with its GPU memory unknown."""
+    from .providers import State, Status
 
-    SSH is asked first: a host that answers is running, and the provider call (the
-    cloud SDK's import and a round trip, about half a second) is only paid for a
-    host that does not answer, to tell "stopped" from "on but unreachable".
-    A host whose docker gives no container list counts as unreachable (its jobs are unknown);
-    one whose nvidia-smi fails is running with its GPU memory unknown.
-    """
     startable = host.provider.type != "static"
-    try:
-        # `probed`: gives (output, status) of snapshot.ACTIVE_BODY already run on the host by the launch command
-        # itself (None when that command could not start: then take the snapshot the usual way)
-        given = probed() if probed is not None else None
-        snap = snapshot.parse(host.name, given[0]) if given is not None else snapshot.take(runner, host)
-        snap.require_docker()
-    except RTError as exc:
-        if power is None:
-            # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
-            return HostState(host, "stopped" if startable else "unreachable", startable=startable, detail=str(exc))
-        try:
-            state = power(host).lower()
-        except RTError as provider_exc:
-            return HostState(host, "unknown", detail=str(provider_exc))
-        if state != "running":
-            return HostState(host, state, startable=startable and state == "stopped")
-        return HostState(host, "unreachable", detail=str(exc))  # the provider says it runs: on but not answering
-    return HostState.of(host, snap)
+    status = None if power is None else (lambda h: Status(State.parse(power(h))))
+    found = fleet_status.probe(runner, host, status, need_docker=True, probed=probed)
+    if found.snapshot is not None:
+        return HostState.of(host, found.snapshot)
+    if power is None:
+        # No SSH answer and no provider to ask: a VM that answers nothing is most likely off.
+        return HostState(host, "stopped" if startable else "unreachable", startable=startable,
+                         detail=str(found.ssh_error))
+    if found.status is None:
+        return HostState(host, "unknown", detail=str(found.status_error))
+    state = found.status.state.value.lower()
+    if state != "running":
+        return HostState(host, state, startable=startable and state == "stopped")
+    return HostState(host, "unreachable", detail=str(found.ssh_error))  # the provider says it runs: not answering
 
 
 def probe_all(runner, hosts: Sequence[Host], power: Callable[[Host], str] | None = None,

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import placement, storage, validate
+from . import placement, validate
 from .errors import InputError, PreflightError, RTError
-from .inventory import Host, Inventory
-from .s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
+from .fleet.inventory import Host, Inventory
+from .records import storage
+from .records.s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec
@@ -55,12 +56,11 @@ def check_arguments(spec: JobSpec) -> list[Row]:
         try:
             validate.s3_url(url)
         except InputError as exc:
-            if not any(exc.message == r[1] for r in rows):
-                bad(exc)
+            bad(exc)
     if spec.resume and spec.force:
         rows.append(("arguments", "--resume and --force both given",
                      "use --resume to continue the run, or --force to start over"))
-    return rows
+    return list(dict.fromkeys(rows))  # a mistake two checks find is one row
 
 
 # -- host, GPU and port ----------------------------------------------------------------
@@ -210,7 +210,5 @@ def run_preflight(spec: JobSpec, runner: Any, inventory: Inventory, *, s3: Any =
         results = list(pool.map(lambda item: run_check(*item), checks))
     rows = argument_rows + [row for result in results for row in result]
     if rows:
-        error = PreflightError(rows)
-        error.report = report  # what was learnt, e.g. a stopped VM the launch path may start
-        raise error
+        raise PreflightError(rows, report)  # what was learnt, e.g. a stopped VM the launch path may start
     return report

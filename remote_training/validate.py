@@ -10,7 +10,7 @@ import difflib
 import re
 from typing import Iterable, Mapping
 
-from .errors import InputError
+from .errors import InputError, unique
 
 # GR00T modality, observation, action, codec, dataset and command names are not tabled here: they are read
 # from the positronic checkout's own modules (jobs/upstream.py), so every name upstream defines is accepted.
@@ -254,6 +254,17 @@ def job_ref(value: object) -> str:
     return text
 
 
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def truthy(value: object) -> bool:
+    """A yes/no setting (config, INVOKE_* variables, CI=...): a text is true unless empty, 0, false, no or
+    off (any case); any other value as Python reads it."""
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)
+
+
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 
 
@@ -319,6 +330,5 @@ def check_options(options: Mapping[str, object]) -> list[InputError]:
         try:
             save_steps(every, steps(total))
         except InputError as exc:
-            if not any(str(exc) == str(p) for p in problems):
-                problems.append(exc)
-    return problems
+            problems.append(exc)
+    return unique(problems)

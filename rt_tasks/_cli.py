@@ -93,13 +93,13 @@ def inventory_path(c: Any) -> Path:
 
 
 def load_inventory(c: Any):
-    from remote_training.inventory import load_inventory as load
+    from remote_training.fleet.inventory import load_inventory as load
 
     return load(inventory_path(c))
 
 
 def runner(c: Any, *, dry_run: bool = False, inventory: Any = None):
-    from remote_training.remote import RemoteRunner
+    from remote_training.fleet.remote import RemoteRunner
 
     return RemoteRunner(inventory or load_inventory(c), dry_run=dry_run,
                         connect_timeout=float(setting(c, "hosts.connect_timeout")))

@@ -1,4 +1,4 @@
-"""jobs.history: the run ledger (remote_training/ledger.py), wired into rt_tasks/jobs.py as `history`."""
+"""jobs.history: the run ledger (remote_training/records/ledger.py), wired into rt_tasks/jobs.py as `history`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +19,7 @@ BY = ("user", "host", "week")
 def ledger_from_config(c):
     """The ledger launches write and jobs.history reads: config jobs.ledger (INVOKE_JOBS_LEDGER), else the
     deprecated RT_LEDGER, else ledger.jsonl in the state dir."""
-    from remote_training.ledger import Ledger, default_path
+    from remote_training.records.ledger import Ledger, default_path
 
     path = str(setting(c, "jobs.ledger") or "")
     return Ledger(Path(path).expanduser() if path else default_path(setting(c, "vm.state_dir") or None))
@@ -37,9 +37,10 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
     """Launches from the run ledger: host, image, who, start, exit code; --cost: what they cost by user, host, week."""
     import time
 
-    from remote_training import cost as costs
     from remote_training.errors import InputError
     from remote_training.output import print_json, print_table
+    from remote_training.records import cost as costs
+    from remote_training.records.timestamps import seconds
 
     if by and (not cost or by not in BY):
         raise InputError(f"--by {by!r} " + ("needs --cost" if by in BY else f"is not one of {', '.join(BY)}"),
@@ -65,7 +66,7 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
     else:
         entries = book.entries()
         if start is not None:  # a job that ran into the period counts, however long ago it started
-            entries = [e for e in entries if (costs.when(e.get("ended")) or now) >= start]
+            entries = [e for e in entries if (seconds(e.get("ended")) or now) >= start]
         if not cost:
             entries = entries[-int(limit):] if int(limit) > 0 else entries
     if cost:
@@ -82,8 +83,8 @@ def history(c, json=False, job="", trace="", limit=20, cost=False, by="", since=
 
 
 def _from_s3(c, url: str):
-    from remote_training import storage
-    from remote_training.ledger import find_run_json
+    from remote_training.records import storage
+    from remote_training.records.ledger import find_run_json
     from ._cli import load_inventory
 
     return find_run_json(storage.client(load_inventory(c).s3_endpoint), url)
@@ -91,9 +92,9 @@ def _from_s3(c, url: str):
 
 def _cost(c, entries, now, start, by, json):
     """jobs.history --cost: the tables (or JSON), the comparison line, one stderr line per missing price."""
-    from remote_training import cost as costs
-    from remote_training.idle import SampleStore
+    from remote_training.fleet.idle import SampleStore
     from remote_training.output import print_json, print_table, warn
+    from remote_training.records import cost as costs
     from remote_training.validate import duration
     from ._cli import load_inventory
 
@@ -123,8 +124,8 @@ def _cost(c, entries, now, start, by, json):
 
 
 def cost_prices(c):
-    """The price table of config cost.prices (remote_training.cost.Prices); InputError when it is malformed."""
-    from remote_training.cost import Prices
+    """The price table of config cost.prices (remote_training.records.cost.Prices); InputError when it is malformed."""
+    from remote_training.records.cost import Prices
 
     return Prices.parse(_plain(setting(c, "cost.prices")))
 

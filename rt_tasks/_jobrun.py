@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from remote_training.errors import InputError
+from remote_training.validate import truthy
 from ._cli import PROJECT_ROOT, load_inventory, runner, setting
 
 SECRET_NAMES = ("WANDB_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -44,7 +45,7 @@ def compose_folder(c: Any, inventory: Any, cat: Any = None) -> Path:
     """The team's positronic checkout's docker/ folder: jobs.compose_project, else hosts.yaml's
     compose_project, else the positronic repository the image catalog (`cat`, read when not given)
     names, plus docker/."""
-    from remote_training.inventory import resolve_path
+    from remote_training.fleet.inventory import resolve_path
 
     configured = str(setting(c, "jobs.compose_project") or "")
     if configured:
@@ -87,7 +88,7 @@ def job_env(inventory: Any, folder: Path) -> dict[str, str]:
 
 def handed_secrets(c: Any, inventory: Any) -> list[str]:
     """The secret values a launch from here hands its jobs (`job_env`): masked in everything a job prints."""
-    from remote_training.ledger import secret_values
+    from remote_training.records.ledger import secret_values
 
     try:
         handed = job_env(inventory, compose_folder(c, inventory))
@@ -98,7 +99,7 @@ def handed_secrets(c: Any, inventory: Any) -> list[str]:
 
 def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
     """Preflight before launch, the ledger after (remote_training.guard); INVOKE_JOBS_PREFLIGHT=0 turns both off."""
-    if not _truthy(setting(c, "jobs.preflight")):
+    if not truthy(setting(c, "jobs.preflight")):
         from remote_training.jobs.spec import NoHooks
 
         return NoHooks()
@@ -106,13 +107,13 @@ def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
     from ._history import ledger_from_config
 
     return LaunchGuard(run, inventory, ledger=ledger_from_config(c),
-                       auto_start=_truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
+                       auto_start=truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
 
 
 def overflow_target(c: Any, inventory: Any) -> Any:
     """The serverless target placement.overflow names (true: the inventory's only one), or None."""
     value = setting(c, "placement.overflow")
-    if not _truthy(value):
+    if not truthy(value):
         return None
     if str(value).strip().lower() in ("1", "true", "yes", "on"):
         if len(inventory.serverless) != 1:
@@ -124,10 +125,6 @@ def overflow_target(c: Any, inventory: Any) -> Any:
         raise InputError(f"placement.overflow names {value!r}, which is no serverless target of {inventory.path}",
                          "name a host whose provider is nebius-serverless, or set it to false")
     return target
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, force: bool = False,

@@ -38,10 +38,10 @@ def step_price(c, run):
     "server up" row); None for a step without a job or a rate. The fixed-vs-serverless line is jobs.history's."""
     from pathlib import Path
 
-    from remote_training.cost import facts_of
     from remote_training.errors import RTError
-    from remote_training.inventory import load_inventory
-    from remote_training.ledger import Ledger
+    from remote_training.fleet.inventory import load_inventory
+    from remote_training.records.cost import facts_of
+    from remote_training.records.ledger import Ledger
     from ._history import cost_prices
 
     env = run.env()

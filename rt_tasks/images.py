@@ -43,7 +43,7 @@ def catalog_path(c) -> Path:
 
 def env_file(c) -> Path:
     """Where images.push records the refs it pushed: images.env_file, else .env beside the image catalog."""
-    from remote_training.inventory import resolve_path
+    from remote_training.fleet.inventory import resolve_path
 
     configured = str(setting(c, "images.env_file") or "")
     return resolve_path(configured, PROJECT_ROOT) if configured else catalog_path(c).parent / ".env"

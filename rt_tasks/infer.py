@@ -11,7 +11,7 @@ from ._jobrun import JOBS_DEFAULTS, compose_folder, start
 
 def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, str]:
     """(server host name, address, port, client policy) from a job id or host:port."""
-    from remote_training.errors import InputError
+    from remote_training.errors import InputError, JobNotFound
     from remote_training.jobs import monitor
     inventory = load_inventory(c)
     run = runner(c, inventory=inventory)
@@ -27,8 +27,8 @@ def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, s
             return (host.name if host else "", address, int(port), policy)
         try:
             job = monitor.find_job(run, inventory.hosts, server)
-        except InputError as exc:
-            endpoint = _serverless_endpoint(inventory, server, policy) if "no job" in exc.message else None
+        except JobNotFound:
+            endpoint = _serverless_endpoint(inventory, server, policy)
             if endpoint is None:
                 raise
             return endpoint

@@ -27,7 +27,7 @@ def _where(inventory, host):
 
 def _find(c, job, host, dry_run=False):
     """(runner, container job) or (runner, serverless Found): fixed hosts first, then the serverless targets."""
-    from remote_training.errors import InputError, UnreachableError
+    from remote_training.errors import JobNotFound, UnreachableError
     from remote_training.jobs import monitor
     from remote_training.validate import job_ref
 
@@ -43,8 +43,8 @@ def _find(c, job, host, dry_run=False):
             if not targets:
                 raise
             silent = exc
-        except InputError as exc:
-            if not targets or "no job" not in exc.message:
+        except JobNotFound:
+            if not targets:
                 raise
     from remote_training.serverless import jobs as serverless
 
@@ -53,7 +53,7 @@ def _find(c, job, host, dry_run=False):
         raise silent
     if found is None:
         names = ", ".join(h.name for h in [*hosts, *targets])
-        raise InputError(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
+        raise JobNotFound(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
     return run, found
 
 
@@ -64,8 +64,8 @@ def _is_serverless(found) -> bool:
 @rt_task(help={"host": HOST_HELP, "json": "print JSON instead of a table", "running": "only running jobs"})
 def list_(c, host=None, json=False, running=False):
     """Jobs on all hosts (found by label, whoever started them)."""
+    from remote_training.fleet.remote import describe
     from remote_training.jobs import monitor
-    from remote_training.remote import describe
 
     inventory = load_inventory(c)
     hosts, targets = _where(inventory, host)

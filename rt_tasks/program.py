@@ -285,7 +285,9 @@ class RTProgram(Program):
         return out
 
     def execute(self) -> None:
-        if _truthy(getattr(self.config.run, "dry", False)):
+        from remote_training.validate import truthy
+
+        if truthy(getattr(self.config.run, "dry", False)):
             for ctx in self.tasks:
                 if "dry_run" in ctx.args:
                     ctx.args["dry_run"].value = True  # Invoke's --dry (-R): act on nothing
@@ -295,12 +297,6 @@ class RTProgram(Program):
             raise as_exit(error) from None
         if self.fast_exit:  # `inv`: Invoke's own run() is under way; nothing follows a success but the exit
             leave(0)
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
 
 
 def adopt(program: Any) -> None:

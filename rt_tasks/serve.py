@@ -75,7 +75,7 @@ def _lerobot_server(c, kind: str, checkpoints, port, checkpoint, pipeline, prese
                "dry_run": DRY_HELP})
 def stop(c, target, pause=False, dry_run=False):
     """Stop inference server jobs (their logs stay until jobs.clean); serverless endpoints are deleted."""
-    from remote_training.errors import InputError
+    from remote_training.errors import InputError, JobNotFound
     from remote_training.jobs import monitor
 
     inventory = load_inventory(c)
@@ -91,8 +91,8 @@ def stop(c, target, pause=False, dry_run=False):
         else:
             try:
                 targets = [monitor.find_job(run, inventory.hosts, target)]
-            except InputError as exc:
-                found = _serverless_server(inventory, target) if "no job" in exc.message else None
+            except JobNotFound:
+                found = _serverless_server(inventory, target)
                 if found is None:
                     raise
                 _stop_endpoint(found, pause, dry_run)

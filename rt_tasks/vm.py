@@ -14,8 +14,8 @@ def _runner(c, dry_run: bool = False):
                "dry_run": "print what would be called, start nothing"})
 def start(c, host, timeout=0, dry_run=False):
     """Start a VM and wait until SSH answers (no-op if it runs)."""
-    from remote_training.lifecycle import provider
-    from remote_training.lifecycle import start as start_vm
+    from remote_training.fleet.lifecycle import provider
+    from remote_training.fleet.lifecycle import start as start_vm
     from remote_training.progress import Progress
 
     r = _runner(c, dry_run)
@@ -35,8 +35,8 @@ def start(c, host, timeout=0, dry_run=False):
                "timeout": "seconds to wait for STOPPED", "dry_run": "print what would be called, stop nothing"})
 def stop(c, host, force=False, timeout=0, dry_run=False):
     """Stop a VM through its provider; refuses while jobs run unless --force."""
-    from remote_training.lifecycle import busy_jobs, provider
-    from remote_training.lifecycle import stop as stop_vm
+    from remote_training.fleet.lifecycle import busy_jobs, provider
+    from remote_training.fleet.lifecycle import stop as stop_vm
 
     r = _runner(c, dry_run)
     h = r.inventory.get(host)
@@ -53,7 +53,7 @@ def stop(c, host, force=False, timeout=0, dry_run=False):
 @rt_task(help={"host": "host name or alias", "timeout": "seconds to wait"})
 def wait(c, host, timeout=0):
     """Wait until a VM is RUNNING and SSH answers (starts nothing)."""
-    from remote_training.lifecycle import wait as wait_vm
+    from remote_training.fleet.lifecycle import wait as wait_vm
     from remote_training.progress import Progress
 
     r = _runner(c)
@@ -73,7 +73,7 @@ def _mem(used, total) -> str:
                                   "json": "print JSON instead of a table"})
 def status(c, host=None, json=False):
     """Every machine at once: provider state, SSH, GPU memory and utilization, job containers."""
-    from remote_training.fleet_status import fleet_status
+    from remote_training.fleet.fleet_status import fleet_status
     from remote_training.output import print_json, print_table
 
     r = _runner(c)
@@ -105,8 +105,8 @@ def reap(c, idle="", threshold="", max_gap="", host=None, dry_run=False, json=Fa
     from dataclasses import asdict
 
     from remote_training import validate
-    from remote_training.idle import SampleStore
-    from remote_training.idle import reap as reap_vms
+    from remote_training.fleet.idle import SampleStore
+    from remote_training.fleet.idle import reap as reap_vms
     from remote_training.output import print_json, print_table
 
     # Every argument is checked before a host is asked anything: `--idle 0` would stop every VM
@@ -171,7 +171,7 @@ def _identity(who) -> str:
                                   "dry_run": "print the docker commands, change nothing"})
 def contexts(c, host=None, force=False, dry_run=False):
     """Create or update docker contexts named after the hosts (ssh://user@host)."""
-    from remote_training.docker_contexts import sync_contexts
+    from remote_training.fleet.docker_contexts import sync_contexts
     from remote_training.output import print_table
 
     inv = load_inventory(c)

@@ -37,8 +37,8 @@ def sandbox() -> dict[str, Any]:
 @pytest.fixture()
 def remote(sandbox: dict[str, Any]):
     """A runner over the sandbox inventory, closed after the test."""
-    from remote_training.inventory import load_inventory
-    from remote_training.remote import RemoteRunner
+    from remote_training.fleet.inventory import load_inventory
+    from remote_training.fleet.remote import RemoteRunner
 
     runner = RemoteRunner(load_inventory(sandbox["hosts_file"]), connect_timeout=5)
     yield runner

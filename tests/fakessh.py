@@ -70,7 +70,7 @@ def snapshot_output(smi: str = "NVIDIA H100 80GB HBM3, 81559, 0, 0\n", rows=(), 
 def container_row(name: str, *, job: str = "", state: str = "running", status: str = "Up 2 minutes", ports: str = "",
                   **labels: str) -> str:
     """One container as the snapshot's docker ps prints it (labels: rt_service="x" is the rt.service label)."""
-    from remote_training import snapshot
+    from remote_training.fleet import snapshot
 
     values = {"rt.job": job, **{k.replace("_", ".", 1) if k.startswith("rt_") else k: v for k, v in labels.items()}}
     return json.dumps([f"id-{name}", name, state, status, ports, *[values.get(k, "") for k in snapshot.LABELS]])

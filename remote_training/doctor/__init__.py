@@ -17,7 +17,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
-from ..inventory import Host, Inventory
+from ..fleet.inventory import Host, Inventory
 from .base import FAIL, OK, WARN, Check, CheckResult, DoctorSettings, Verdict, short
 from .cloud import check_nebius, check_s3_bucket, check_serverless, s3_client, s3_endpoint
 from .hosts import HostView, check_gpu_memory, check_ports, check_ssh
@@ -126,7 +126,7 @@ def diagnose(inventory: Inventory, host_names: Sequence[str] | None = None, *, r
     hosts = inventory.select(fixed) if fixed or not names else []
     own_runner = runner is None
     if own_runner:
-        from ..remote import RemoteRunner
+        from ..fleet.remote import RemoteRunner
 
         runner = RemoteRunner(inventory, connect_timeout=settings.connect_timeout)
     try:

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
-from ..inventory import Host, Inventory
+from ..fleet.inventory import Host, Inventory
+from ..fleet.provider_kinds import NEBIUS
 from .base import FAIL, OK, WARN, Verdict, short
 
 
@@ -16,29 +17,10 @@ def s3_endpoint(inventory: Inventory, env: Mapping[str, str]) -> str | None:
 
 
 def s3_client(inventory: Inventory, env: Mapping[str, str], timeout: float) -> Any:
-    import boto3
-    from botocore.config import Config
+    """The product's S3 client (storage.client) for this environment, bounded by `timeout`."""
+    from ..records import storage
 
-    session = boto3.Session(profile_name=env.get("AWS_PROFILE") or None)
-    core = session._session  # botocore session: point it at the injected files, never at cloud metadata
-    for var, key in (("AWS_SHARED_CREDENTIALS_FILE", "credentials_file"), ("AWS_CONFIG_FILE", "config_file")):
-        if env.get(var):
-            core.set_config_variable(key, env[var])
-    resolver = core.get_component("credential_provider")
-    for method in ("iam-role", "container-role"):  # these call link-local addresses: not ours to touch
-        try:
-            resolver.remove(method)
-        except Exception:
-            pass
-    creds: dict[str, str] = {}
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        creds = {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
-        if env.get("AWS_SESSION_TOKEN"):
-            creds["aws_session_token"] = env["AWS_SESSION_TOKEN"]
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name or "us-east-1"
-    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
-    return session.client("s3", endpoint_url=s3_endpoint(inventory, env), region_name=region, config=config,
-                          **creds)
+    return storage.client(s3_endpoint(inventory, env), environ=env, timeout=timeout)
 
 
 def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, timeout: float) -> Verdict:
@@ -47,27 +29,27 @@ def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, t
     one-key listing and a head of one object. Not HeadBucket: Nebius' storage.object-editor role grants
     ListObjectsV2, HeadObject, GetObject and PutObject but not HeadBucket
     (https://docs.nebius.com/object-storage/supported-actions), so asking it would fail a setup that works."""
-    from .. import s3_lite, storage
     from ..errors import InputError
+    from ..records import storage
 
     endpoint = s3_endpoint(inventory, env) or "the endpoint in ~/.aws/config (or AWS's default)"
     set_endpoint = "set s3: {endpoint: URL} in hosts.yaml or export AWS_ENDPOINT_URL=URL"
     try:
-        client = s3_lite.for_endpoint(s3_endpoint(inventory, env), env) or s3_client(inventory, env, timeout)
+        client = s3_client(inventory, env, timeout)
         storage._call(client.list_objects_v2, f"listing s3://{bucket}/", Bucket=bucket, Prefix="", MaxKeys=1)
         storage.object_exists(client, f"s3://{bucket}/run.json")  # a 404 is an answer: read rights are enough
     except InputError:  # NoSuchBucket
         return FAIL, f"bucket {bucket!r} does not exist at {endpoint}", \
             f"aws s3 mb s3://{bucket} (or fix doctor.buckets / {set_endpoint})"
+    except storage.NoCredentials:
+        return (FAIL, "no S3 credentials found (env, ~/.aws/credentials, profile)",
+                "aws configure (or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    except storage.AccessDenied as exc:
+        return FAIL, f"S3 refused the credentials for bucket {bucket!r} ({exc.message})", \
+            "use a key that may list and read the bucket (Nebius: the storage.object-editor role)"
+    except storage.StorageUnreachable as exc:
+        return FAIL, f"S3 endpoint {endpoint} does not answer: S3 unreachable ({exc.detail})", set_endpoint
     except RTError as exc:
-        if "no S3 credentials" in exc.message:
-            return (FAIL, "no S3 credentials found (env, ~/.aws/credentials, profile)",
-                    "aws configure (or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-        if "access denied" in exc.message:
-            return FAIL, f"S3 refused the credentials for bucket {bucket!r} ({exc.message})", \
-                "use a key that may list and read the bucket (Nebius: the storage.object-editor role)"
-        if "unreachable" in exc.message:
-            return FAIL, f"S3 endpoint {endpoint} does not answer: {exc.message.split(': ', 1)[-1]}", set_endpoint
         return FAIL, f"S3 at {endpoint}: {exc.message}", set_endpoint
     except Exception as exc:  # e.g. a malformed endpoint URL
         return FAIL, f"S3 at {endpoint}: {short(exc)}", set_endpoint
@@ -77,7 +59,7 @@ def check_s3_bucket(inventory: Inventory, env: Mapping[str, str], bucket: str, t
 def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, str],
                  timeout: float) -> Verdict:
     """Credentials present locally, then ONE API call (Get of the first Nebius VM) through the real SDK."""
-    nebius_hosts = [h for h in hosts if h.provider.type == "nebius"]
+    nebius_hosts = [h for h in hosts if h.provider.type == NEBIUS]
     if not nebius_hosts:
         return OK, "no Nebius VM among the selected hosts", ""
     try:
@@ -89,6 +71,7 @@ def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, 
     if missing:
         return missing  # never let the SDK start a browser login from inside a check
     from ..providers import provider_for
+    from ..providers.nebius_errors import NoAnswer
 
     host = nebius_hosts[0]
     where = settings.get("endpoint") or settings.get("domain") or "the Nebius API"
@@ -97,7 +80,7 @@ def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, 
     except RTError as exc:
         fix = exc.fix or "inv vm.login"
         loopback = str(settings.get("endpoint", "")).startswith(("127.", "localhost", "[::1]"))
-        if loopback and "answer" in exc.message:  # the sandbox's stand-in is not running
+        if loopback and isinstance(exc, NoAnswer):  # the sandbox's stand-in is not running
             fix = f"inv sandbox.up (it starts the API stand-in), or {fix}"
         return FAIL, exc.message, fix
     return OK, f"{where} answers: {host.name} is {status.state.value}", ""

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import RTError
-from ..inventory import Host
-from ..snapshot import HostSnapshot, Job, take
+from ..fleet.fleet_status import probe
+from ..fleet.inventory import Host
+from ..fleet.provider_kinds import STATIC
+from ..fleet.snapshot import HostSnapshot, Job
 from .base import FAIL, OK, WARN, Verdict, short
 
 
@@ -36,12 +38,11 @@ class HostView:
         self.connect()
         with self._lock:
             if self._snapshot is None:
-                try:
-                    self._snapshot = take(self.runner, self.host, timeout=30)
-                except BaseException as exc:
-                    self._snapshot = exc
+                found = probe(self.runner, self.host, timeout=30)  # the one host probe; no provider asked
+                self._snapshot = found.snapshot if found.snapshot is not None else found.ssh_error
         if isinstance(self._snapshot, BaseException):
             raise self._snapshot
+        assert self._snapshot is not None  # with no provider asked, the probe gives a snapshot or an SSH error
         return self._snapshot
 
     def containers(self) -> tuple[Job, ...]:
@@ -55,8 +56,10 @@ def check_ssh(probe: HostView) -> Verdict:
         probe.connect()
     except Exception as exc:
         message = exc.message if isinstance(exc, RTError) else f"{host.name}: SSH failed: {short(exc)}"
-        fix = (exc.fix if isinstance(exc, RTError) else "") or f"ssh -o ConnectTimeout=5 {host.ssh} true  # to see why"
-        if host.provider.type != "static" and "vm.start" not in fix:
+        if isinstance(exc, RTError) and exc.fix:
+            return FAIL, message, exc.fix  # the runner's own fix names vm.start where a stopped VM may be why
+        fix = f"ssh -o ConnectTimeout=5 {host.ssh} true  # to see why"
+        if host.provider.type != STATIC:
             fix += f" (if the VM is stopped: inv vm.start {host.name})"
         return FAIL, message, fix
     return OK, f"SSH answers ({probe.host.ssh})", ""

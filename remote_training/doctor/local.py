@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Mapping
 
-from ..inventory import Host
+from ..fleet.inventory import Host
 from .base import FAIL, OK, WARN, Verdict, short
 
 
@@ -40,7 +40,7 @@ def docker_contexts(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def check_docker_context(host: Host, contexts: Mapping[str, str]) -> Verdict:
-    from ..docker_contexts import endpoint_for  # the same endpoint `inv vm.contexts` writes
+    from ..fleet.docker_contexts import endpoint_for  # the same endpoint `inv vm.contexts` writes
 
     want = endpoint_for(host)
     create = f"inv vm.contexts (or: docker context create {host.name} --docker host={want})"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ImageError
-from .planner import BUILD, PUSH, SKIP, TAG, Plan, Step
+from .planner import BUILD, PUSH, SKIP, TAG, BuildPlan, Step
 from .registry import copy_tag
 
 Event = Callable[[str, str, str], None]  # (image, status, detail)
@@ -53,7 +53,8 @@ class Outcome:
         return self.status not in ("failed", "blocked")
 
 
-def execute(plan: Plan, *, parallel: int = 3, on_event: Event | None = None, live: bool | None = None) -> list[Outcome]:
+def execute(plan: BuildPlan, *, parallel: int = 3, on_event: Event | None = None,
+            live: bool | None = None) -> list[Outcome]:
     """Run every non-skipped step; returns outcomes in plan order.
 
     A derived image starts building as soon as its base is built here (FROM reads the engine's
@@ -221,7 +222,7 @@ def _one_line(exc: BaseException) -> str:
 class _Board:
     """Live per-image progress: a rich table on a terminal, one line per change otherwise."""
 
-    def __init__(self, plan: Plan, on_event: Event | None, live: bool | None) -> None:
+    def __init__(self, plan: BuildPlan, on_event: Event | None, live: bool | None) -> None:
         from rich.console import Console
 
         self.plan = plan

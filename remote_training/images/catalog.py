@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..errors import ImageError, InputError
+from .registry import split_ref
 
 IMAGE_KEYS = {"repository", "repo", "context", "dockerfile", "build_args", "base", "base_arg", "platform", "tags"}
 TOP_KEYS = {"registry", "platform", "root", "repos", "images", "image_tag_repo"}
@@ -53,8 +54,7 @@ class Catalog:
         bare = name.strip()
         if bare in self.images:
             return self.images[bare]
-        if ":" in bare.rsplit("/", 1)[-1]:
-            bare = bare.rsplit(":", 1)[0]  # drop a tag
+        bare = split_ref(bare)[0]  # drop a tag
         for spec in self.images.values():
             if bare in (spec.repository, full_ref(self.registry, spec.repository)):
                 return spec

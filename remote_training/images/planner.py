@@ -95,7 +95,7 @@ class Step:
 
 
 @dataclass
-class Plan:
+class BuildPlan:
     steps: list[Step]
     push: bool
     hashed_files: int = 0  # contents read this run; the rest came from the cache
@@ -117,7 +117,7 @@ class Plan:
 def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
               cache: FileHashCache, latest: bool | None = None,
               registry_digest: Callable[[str], str | None] = manifest_digest,
-              local_has: Callable[[str], bool] | None = None) -> Plan:
+              local_has: Callable[[str], bool] | None = None) -> BuildPlan:
     """Tags per image: branch and short SHA of its git checkout, `latest` when `latest` (None: under CI),
     the catalog's extra tags, and the content key tag `src-<12 hex>` last."""
     selected = catalog.select(list(names or []))
@@ -142,7 +142,7 @@ def make_plan(catalog: Catalog, names: Iterable[str] | None, *, push: bool, forc
                     base_ref=base.key_ref if base else None)
         step.action, step.reason = _decide(step, push, spec.name in forced, registry_digest, local_has)
         steps[spec.name] = step
-    return Plan(list(steps.values()), push, cache.hashed, git, latest)
+    return BuildPlan(list(steps.values()), push, cache.hashed, git, latest)
 
 
 def _decide(step: Step, push: bool, forced: bool, registry_digest: Callable[[str], str | None],
@@ -239,6 +239,7 @@ def docker_tag(text: str) -> str:
 
 
 def ci_latest(environ: Mapping[str, str] | None = None) -> bool:
-    """Upstream pushes `latest` only under `ifdef CI`: CI set to anything but empty/0/false/no."""
-    value = (os.environ if environ is None else environ).get("CI", "").strip().lower()
-    return value not in ("", "0", "false", "no")
+    """Upstream pushes `latest` only under `ifdef CI`: CI set to a true value (validate.truthy)."""
+    from ..validate import truthy
+
+    return truthy((os.environ if environ is None else environ).get("CI", ""))

@@ -46,22 +46,39 @@ class ImageRef:
         return f"{self.registry}/{self.repository}:{self.tag}"
 
 
-def parse_ref(ref: str) -> ImageRef:
-    """Split `[registry/]path[:tag]` the way Docker does (first part with '.' or ':' is a host)."""
-    name, tag = ref, "latest"
-    if "@" in name:
-        raise ImageError(f"digest references are not supported here: {ref}", fix="use a tag")
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = name.rsplit(":", 1)
+def split_ref(ref: str) -> tuple[str, str | None, str | None]:
+    """`name[:tag][@digest]` as written: (name, tag, digest), None for a part not given. The one image
+    reference parser: the tag starts at the first ':' after the last '/' (a registry's port comes before
+    it; a compose file's `${IMAGE_TAG:-latest}` keeps its own ':')."""
+    name, _, digest = ref.strip().partition("@")
+    slash = name.rfind("/")
+    colon = name.find(":", slash + 1)
+    tag = None
+    if colon >= 0:
+        name, tag = name[:colon], name[colon + 1:]
+    return name, tag or None, digest or None
+
+
+def _locate(name: str) -> tuple[str, str]:
+    """(registry, repository) of an image name, as Docker reads it: a first part with '.' or ':' (or
+    localhost) is a registry host, else Docker Hub, where an official image lives under library/."""
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, rest
-    else:
-        registry, repository = DEFAULT_REGISTRY, name
-    if registry == DEFAULT_REGISTRY and "/" not in repository:
-        repository = f"library/{repository}"
-    return ImageRef(registry, repository, tag)
+        return first, rest
+    return DEFAULT_REGISTRY, name if "/" in name else f"library/{name}"
+
+
+def parse_ref(ref: str) -> ImageRef:
+    """A tag reference `[registry/]path[:tag]` (default tag latest), read as Docker does."""
+    name, tag, digest = split_ref(ref)
+    if digest:
+        raise ImageError(f"digest references are not supported here: {ref}", fix="use a tag")
+    return ImageRef(*_locate(name), tag or "latest")
+
+
+def registry_host(ref: str) -> str:
+    """The registry an image reference (tag or digest) is pulled from: host[:port], docker.io for Hub."""
+    return _locate(split_ref(ref)[0])[0]
 
 
 def _is_loopback(host: str) -> bool:

@@ -9,15 +9,15 @@ from ..errors import ImageError
 from .builder import Event, Outcome, execute
 from .catalog import Catalog
 from .envfile import update_env_file
-from .planner import Plan, make_plan
+from .planner import BuildPlan, make_plan
 from .source_key import FileHashCache, default_cache_path
 
 PUSHED_OK = ("up to date", "pushed", "built+pushed", "retagged")
 
 
 @dataclass
-class RunResult:
-    plan: Plan
+class BuildResult:
+    plan: BuildPlan
     outcomes: list[Outcome]
     env: dict[str, str] = field(default_factory=dict)  # what was written to the env file
 
@@ -32,7 +32,7 @@ class RunResult:
 
 
 def plan_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
-                cache_path: Path | None = None, latest: bool | None = None) -> Plan:
+                cache_path: Path | None = None, latest: bool | None = None) -> BuildPlan:
     """`latest`: push/tag `latest` too (None: only under CI, as upstream's Makefile)."""
     cache = FileHashCache(cache_path or default_cache_path())
     plan = make_plan(catalog, names, push=push, force=force, cache=cache, latest=latest)
@@ -42,11 +42,11 @@ def plan_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, fo
 
 def run_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, force: bool | Iterable[str] = False,
                parallel: int = 3, env_file: Path | None = None, cache_path: Path | None = None,
-               latest: bool | None = None, on_event: Event | None = None, live: bool | None = None) -> RunResult:
+               latest: bool | None = None, on_event: Event | None = None, live: bool | None = None) -> BuildResult:
     """Build (and push) what the plan says; never raises for a failed image (see `raise_for`)."""
     plan = plan_images(catalog, names, push=push, force=force, cache_path=cache_path, latest=latest)
     outcomes = execute(plan, parallel=parallel, on_event=on_event, live=live)
-    result = RunResult(plan, outcomes)
+    result = BuildResult(plan, outcomes)
     if push and env_file is not None:
         result.env = image_env(catalog, plan, outcomes)
         if result.env:
@@ -54,7 +54,7 @@ def run_images(catalog: Catalog, names: Iterable[str] | None, *, push: bool, for
     return result
 
 
-def image_env(catalog: Catalog, plan: Plan, outcomes: list[Outcome]) -> dict[str, str]:
+def image_env(catalog: Catalog, plan: BuildPlan, outcomes: list[Outcome]) -> dict[str, str]:
     """RT_IMAGE_<NAME>=<key ref> for every image now in the registry; IMAGE_TAG when all are.
 
     IMAGE_TAG is what upstream's `make push` writes: the branch of the image_tag_repo checkout;
@@ -70,7 +70,7 @@ def image_env(catalog: Catalog, plan: Plan, outcomes: list[Outcome]) -> dict[str
     return env
 
 
-def raise_for(result: RunResult) -> None:
+def raise_for(result: BuildResult) -> None:
     failed = result.failed
     if failed:
         names = ", ".join(f"{o.name} ({o.status})" for o in failed)

@@ -99,9 +99,9 @@ class ComposeService:
     @property
     def repository(self) -> str:
         """The image's repository without tag (positro/gr00t)."""
-        last = self.image.rsplit("/", 1)
-        name = last[-1].split(":", 1)[0]
-        return f"{last[0]}/{name}" if len(last) == 2 else name
+        from ..images.registry import split_ref
+
+        return split_ref(self.image)[0]
 
     @property
     def known(self) -> Program | None:

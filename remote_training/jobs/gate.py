@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 from ..errors import RemoteCommandError, UnreachableError
-from ..inventory import Host
-from ..remote import Exec, RemoteRunner, RunResult, quote_command
-from ..snapshot import ACTIVE_BODY
+from ..fleet.inventory import Host
+from ..fleet.remote import Exec, RemoteRunner, RunResult, quote_command
+from ..fleet.snapshot import ACTIVE_BODY
 
 GATE = "--rt-launch-gate--"
 ABORTED = 95  # the laptop said stop, or went away before saying anything

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..errors import InputError, RemoteCommandError, Terminated
-from ..inventory import Host
-from ..remote import RemoteRunner, quote_command
-from ..snapshot import LEASES
+from ..fleet.inventory import Host
+from ..fleet.remote import RemoteRunner, quote_command
+from ..fleet.snapshot import LEASES
 from .gate import open_gate
 from .project import MARKER, OVERRIDE, Project, unpack_argv
 from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks

@@ -2,7 +2,7 @@
 
 Jobs are found by label on every host at once, so a job started from another
 laptop (or by a process that has since died) is as visible as our own. They are
-read from each host's snapshot (remote_training/snapshot.py: `docker ps -a` with
+read from each host's snapshot (remote_training/fleet/snapshot.py: `docker ps -a` with
 the labels we use, never `docker inspect`, so no container's environment leaves
 its host); `Job` is the snapshot's.
 """
@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..errors import InputError, JobFailed, RemoteCommandError, RTError, UnreachableError
-from ..inventory import Host
-from ..ledger import MaskedStream, scrub_log, secret_values
-from ..remote import Exec, RemoteRunner, describe, quote_command
-from ..snapshot import ENDED, Job, SnapshotGroup, take, take_all
+from ..errors import InputError, JobFailed, JobNotFound, RemoteCommandError, RTError, UnreachableError
+from ..fleet.inventory import Host
+from ..fleet.remote import Exec, FanOut, RemoteRunner, describe, quote_command
+from ..fleet.snapshot import ENDED, Job, take, take_all
+from ..records import timestamps
+from ..records.ledger import MaskedStream, scrub_log, secret_values
 
 TQDM_RE = re.compile(r"(\d{1,3})%\|[^|\r\n]*\|\s*(\d+)/(\d+)\s*\[([0-9:]+)<([0-9:?]+)")
 PERCENT_RE = re.compile(r"(\d{1,3})%")
@@ -25,19 +26,19 @@ ERROR_RE = re.compile(r"error|exception|traceback|fatal|killed|out of memory", r
 
 
 def host_jobs(runner: RemoteRunner, host: Host) -> list[Job]:
-    """The jobs on one host, in every state, from its snapshot (remote_training/snapshot.py)."""
+    """The jobs on one host, in every state, from its snapshot (remote_training/fleet/snapshot.py)."""
     return sorted(take(runner, host).require_docker().jobs, key=lambda j: j.started)
 
 
 def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *,
-              deadline: float = 20.0) -> tuple[list[Job], SnapshotGroup]:
+              deadline: float = 20.0) -> tuple[list[Job], FanOut]:
     """Jobs on all hosts at once (their snapshots); hosts that failed, or whose docker gave no list, are
     in the group's `failed`."""
     group = take_all(runner, hosts, deadline)
-    for name, snap in group.succeeded.items():
+    for name, snap in list(group.succeeded.items()):
         if snap.docker_error:
-            group[name] = RemoteCommandError(f"{name}: could not list containers: {snap.docker_error}",
-                                             "check docker on the host (inv doctor)")
+            group.fail(name, RemoteCommandError(f"{name}: could not list containers: {snap.docker_error}",
+                                                "check docker on the host (inv doctor)"))
     jobs = [j for snap in group.succeeded.values() for j in snap.jobs]
     return sorted(jobs, key=lambda j: (j.started, j.job_id)), group
 
@@ -62,8 +63,8 @@ def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
                  f"the hosts that answered do not have {ref!r}")
         raise UnreachableError(f"{ref!r} may be on {silent}, which did not answer ({describe(first)}); {found}",
                                f"retry once {silent} answers (inv vm.status), or give the whole job id")
-    raise InputError(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
-                     "see inv jobs.list for the jobs that exist")
+    raise JobNotFound(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
+                      "see inv jobs.list for the jobs that exist")
 
 
 # -- logs and their meaning ------------------------------------------------------
@@ -171,7 +172,7 @@ def finished_at(runner: RemoteRunner, job: Job) -> str | None:
         when = datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
     except ValueError:
         return None
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.year > 1 else None  # 0001-01-01: never ran
+    return timestamps.utc(when) if when.year > 1 else None  # 0001-01-01: never ran
 
 
 def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk: int = LIVENESS_S,
@@ -223,11 +224,9 @@ def raise_if_failed(job: Job, code: int, *, own_code: bool = True) -> None:
     """JobFailed when the job exited non-zero: the process then exits with the job's own code, or with
     `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
     if code != 0:
-        error = JobFailed(f"job {job.job_id} on {job.host} exited {code}",
-                          f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}")
-        if own_code:
-            error.job_exit = code  # exit_code_for passes the job's own code through
-        raise error
+        raise JobFailed(f"job {job.job_id} on {job.host} exited {code}",
+                        f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}",
+                        exit_code=code if own_code else None)
 
 
 def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from .. import validate
-from ..errors import InputError, JobFailed, PreflightError
-from ..inventory import Inventory
-from ..ledger import secret_values
+from ..errors import InputError, JobFailed, PreflightError, unique
+from ..fleet.inventory import Inventory
+from ..fleet.remote import RemoteRunner
 from ..progress import Phase, silent
-from ..remote import RemoteRunner
+from ..records.ledger import secret_values
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
 from .spec import JobSpec, LaunchResult, new_job_id
@@ -120,7 +120,7 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Map
     try:
         args = job.argv(checkout.era, sources)
     except InputError as exc:
-        problems += [] if any(str(exc) == str(p) for p in problems) else [exc]
+        problems = unique([*problems, exc])
     if sources is not None and args:
         problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era), job.choices(checkout.era))
     if len(problems) == 1 and not shapes:
@@ -226,11 +226,9 @@ def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: 
             if mine is None or not mine.running:
                 code = mine.exit_code if mine else -1
                 tail = monitor.logs(runner, job, tail=5, secrets=secrets) if mine else ""
-                error = JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
-                                  f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
-                                  f"inv jobs.logs {job.job_id}")
-                error.job_exit = code or 1
-                raise error
+                raise JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
+                                f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
+                                f"inv jobs.logs {job.job_id}", exit_code=code or 1)
         time.sleep(0.5)
     raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
                     f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")

@@ -15,6 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Protocol
 
+from ..records import timestamps
+
 KINDS = ("train", "serve", "convert", "stats", "infer")
 
 
@@ -35,7 +37,7 @@ class JobSpec:
     force: bool = False  # overwrite an existing output
     replace: bool = False  # stop a running job of the same service on the host first
     user: str = field(default_factory=lambda: os.environ.get("USER") or getpass.getuser())
-    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    created: str = field(default_factory=timestamps.utc)
     env: Mapping[str, str] = field(default_factory=dict)  # non-secret container env (e.g. MUJOCO_GL)
     # Typed facts of the job, set once from its typed arguments (jobs/services.py), never parsed from args:
     program: str = ""  # the module or console script the service starts (catalog key)

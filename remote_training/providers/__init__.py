@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..inventory import Host, Inventory
+from ..fleet.inventory import Host, Inventory
+from ..fleet.provider_kinds import COMMAND, HOST_KINDS, NEBIUS, STATIC
 from .base import NoCapacityError, Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
 
 
@@ -12,19 +13,19 @@ def provider_for(host: Host, inventory: Inventory | None = None, settings: Mappi
     kind = host.provider.type
     if settings is None and inventory is not None:
         settings = inventory.extra.get(kind) or {}
-    if kind == "static":
+    if kind == STATIC:
         from .static import StaticProvider
 
         return StaticProvider(host, settings)
-    if kind == "command":
+    if kind == COMMAND:
         from .command import CommandProvider
 
         return CommandProvider(host, settings)
-    if kind == "nebius":
+    if kind == NEBIUS:
         from .nebius import NebiusProvider
 
         return NebiusProvider(host, settings)
-    raise ProviderError(f"{host.name}: unknown provider {kind!r}", "use static, command or nebius in hosts.yaml")
+    raise ProviderError(f"{host.name}: unknown provider {kind!r}", f"use one of {', '.join(HOST_KINDS)} in hosts.yaml")
 
 
 __all__ = ["provider_for", "Provider", "ProviderError", "NoCapacityError", "ProviderTimeout",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import NoCapacityError, ProviderError
-from ..inventory import Host
+from ..fleet.inventory import Host
 
 __all__ = ["State", "Status", "Provider", "ProviderError", "NoCapacityError", "ProviderTimeout",
            "ProviderUnavailable", "NotStoppable"]

@@ -23,6 +23,7 @@ import shlex
 import subprocess
 import time
 
+from ..fleet.provider_kinds import COMMAND
 from .base import Provider, ProviderError, ProviderTimeout, State, Status
 
 # The words a state command may print first (any case); anything else is an error, never a guess.
@@ -45,7 +46,7 @@ def _tail(text: str, limit: int = 200) -> str:
 
 
 class CommandProvider(Provider):
-    kind = "command"
+    kind = COMMAND
 
     def _run(self, which: str, timeout: float) -> subprocess.CompletedProcess:
         command = str(self.options[which])

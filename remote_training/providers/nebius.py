@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..fleet.provider_kinds import NEBIUS
 from . import nebius_errors
 from .base import Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
 
@@ -149,7 +150,7 @@ def translate(error: BaseException, host: str, action: str, endpoint: str = "the
 
 
 class NebiusProvider(Provider):
-    kind = "nebius"
+    kind = NEBIUS
 
     @property
     def instance_id(self) -> str:

@@ -27,6 +27,10 @@ class RateLimited(ProviderUnavailable):
     """The API said too_many_requests for longer than RATE_RETRY_S."""
 
 
+class NoAnswer(ProviderUnavailable):
+    """The API did not answer (UNAVAILABLE, DEADLINE_EXCEEDED, a time-out)."""
+
+
 class NotFound(ProviderError):
     """The API does not know the resource (NOT_FOUND)."""
 
@@ -76,7 +80,7 @@ def translate(error: BaseException, where: str, action: str, fixes: Fixes, endpo
     if code == "NOT_FOUND":
         return NotFound(f"{where}: Nebius does not know it ({action}): {message}", fixes.not_found)
     if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or isinstance(error, TimeoutError):
-        return ProviderUnavailable(f"{where}: {endpoint} did not answer the {action} request ({code or error})",
+        return NoAnswer(f"{where}: {endpoint} did not answer the {action} request ({code or error})",
                                    "check the network and nebius.endpoint in hosts.yaml, then retry")
     return ProviderError(f"{where}: Nebius {action} failed ({code or type(error).__name__}): {message}",
                          "see the message; retry, or check the console")

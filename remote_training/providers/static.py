@@ -1,11 +1,12 @@
 """The static provider: a machine that is always on (desktop, notebook)."""
 from __future__ import annotations
 
+from ..fleet.provider_kinds import STATIC
 from .base import NotStoppable, Provider, State, Status
 
 
 class StaticProvider(Provider):
-    kind = "static"
+    kind = STATIC
     can_stop = False
 
     def state(self, *, timeout: float | None = None) -> Status:

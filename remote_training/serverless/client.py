@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ..errors import ProviderError
 from ..providers import nebius_errors
 from ..providers.base import ProviderTimeout
+from ..records import timestamps
 from .spec import ServerlessSpec
 from .target import ServerlessTarget
 
@@ -89,8 +90,7 @@ def _iso(ts: Any) -> str:
     if not ts:
         return ""
     if isinstance(ts, dt.datetime):
-        value = ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return timestamps.utc(ts)
     return str(ts)
 
 

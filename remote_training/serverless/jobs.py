@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import InputError, RTError
-from ..ledger import MaskedStream, scrub_log, secret_values
-from ..snapshot import Job
+from ..fleet.snapshot import Job
+from ..records.ledger import MaskedStream, scrub_log, secret_values
 from . import logs
 from .client import Resource, Serverless
 from .launch import client_for, created_ns, follow

@@ -23,9 +23,9 @@ from typing import Any, Callable
 from ..errors import InputError, JobFailed, ProviderError
 from ..jobs.services import RUNBOOK
 from ..jobs.spec import JobSpec, LaunchResult
-from ..ledger import MaskedStream, secret_values
 from ..progress import Phase, silent
 from ..providers.base import ProviderUnavailable
+from ..records.ledger import MaskedStream, secret_values
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
 from .spec import ServerlessSpec, build
@@ -37,13 +37,9 @@ AUTH_KEY = "AUTH_TOKEN"  # the payload key in the token's secret = the variable 
 
 def pinned(ref: str, digest: str | None) -> str:
     """`repo:tag` as `repo@sha256:...`: the serverless job runs exactly what images.push sent."""
-    if not digest:
-        return ref
-    repo = ref.split("@", 1)[0]
-    last = repo.rsplit("/", 1)
-    if ":" in last[-1]:
-        repo = repo.rsplit(":", 1)[0]
-    return f"{repo}@{digest}"
+    from ..images.registry import split_ref
+
+    return f"{split_ref(ref)[0]}@{digest}" if digest else ref
 
 
 def client_for(target: ServerlessTarget, inventory: Any) -> Serverless:
@@ -142,9 +138,8 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     if guard is not None and hasattr(guard, "finish"):
         guard.finish(spec.job_id, code)
     if code:
-        error = JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}")
-        error.job_exit = code
-        raise error
+        raise JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}",
+                        exit_code=code)
     echo(f"{serverless.name} finished (exit 0)")
     return result
 
@@ -201,12 +196,12 @@ def follow(api: Serverless, kind: str, resource_id: str, write: Callable[[str], 
 
 def created_ns(iso: str) -> int:
     """An API timestamp (ISO, UTC) in nanoseconds, as Loki counts; an hour ago when the API gave none."""
-    import datetime as dt
+    from ..records.timestamps import seconds
 
-    if not iso:
+    moment = seconds(iso)
+    if moment is None:
         return time.time_ns() - 3600 * 10**9
-    parsed = dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    return int(parsed.timestamp()) * 10**9
+    return int(moment) * 10**9
 
 
 def token(api: Serverless) -> str:

@@ -79,9 +79,9 @@ PUBLIC_REGISTRIES = ("docker.io",)
 def registry_auth(image: str, target: ServerlessTarget) -> str:
     """Where the pull of `image` takes its credentials from: "" for a public registry, else the target's
     MysteryBox secret when it names one, else the docker config entry of the image's registry."""
-    from ..images.registry import parse_ref
+    from ..images.registry import registry_host
 
-    host = parse_ref(image.split("@", 1)[0]).registry
+    host = registry_host(image)
     if host in PUBLIC_REGISTRIES:
         return ""
     if target.registry_credentials_secret:

@@ -30,7 +30,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-KIND = "nebius-serverless"
+from ..fleet.provider_kinds import NEBIUS_SERVERLESS
+
 REQUIRED = {"parent_id", "gpu"}
 OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret",
             "registry_credentials_secret", "env", "logs_url",
@@ -85,7 +86,7 @@ class ServerlessTarget:
     gpu_memory_gb: float = 80.0
     tags: tuple[str, ...] = ()
 
-    kind = KIND
+    kind = NEBIUS_SERVERLESS
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -108,7 +109,7 @@ class ServerlessTarget:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "aliases": list(self.aliases), "ssh": "", "gpu": self.gpu_name,
-                "gpu_memory_gb": self.gpu_memory_gb, "provider": KIND,
+                "gpu_memory_gb": self.gpu_memory_gb, "provider": NEBIUS_SERVERLESS,
                 "provider_options": {"parent_id": self.parent_id, "gpu": self.gpu.label, "cpu": self.cpu.label,
                                      "subnet_id": self.subnet_id, "cache_filesystem_id": self.cache_filesystem_id,
                                      "secrets": dict(self.secrets), "auth_token_secret": self.auth_token_secret},
@@ -144,9 +145,9 @@ def parse_target(bad: Bad, name: str, raw: dict[str, Any], aliases: tuple[str, .
         bad(f"{where}, key {key!r}", "not a key of a serverless target", fix)
     options = {k: v for k, v in raw["provider"].items() if k != "type"}
     for key in sorted(REQUIRED - options.keys()):
-        bad(f"{where}.provider.{key}", f"missing for provider {KIND!r}", f"add {key}: ...")
+        bad(f"{where}.provider.{key}", f"missing for provider {NEBIUS_SERVERLESS!r}", f"add {key}: ...")
     for key in sorted(options.keys() - REQUIRED - OPTIONAL):
-        bad(f"{where}.provider.{key}", f"unknown key for provider {KIND!r}",
+        bad(f"{where}.provider.{key}", f"unknown key for provider {NEBIUS_SERVERLESS!r}",
             f"remove it; allowed: {', '.join(sorted(REQUIRED | OPTIONAL))}")
     ok = not (REQUIRED - options.keys()) and not (options.keys() - REQUIRED - OPTIONAL)
     for key in ("parent_id", "subnet_id", "cache_filesystem_id", "auth_token_secret", "registry_credentials_secret"):

@@ -16,8 +16,8 @@ import pytest
 
 from remote_training import doctor
 from remote_training.doctor import FAIL, OK, WARN, Check, DoctorSettings, diagnose, run_checks
-from remote_training.inventory import load_inventory, parse_inventory
-from remote_training.remote import RemoteRunner
+from remote_training.fleet.inventory import load_inventory, parse_inventory
+from remote_training.fleet.remote import RemoteRunner
 from tests.support import run_cli
 
 MOTO_CREDS = {"AWS_ACCESS_KEY_ID": "doctor-test", "AWS_SECRET_ACCESS_KEY": "doctor-test-secret"}
@@ -314,11 +314,11 @@ def test_port_held_by_foreign_container_fails_and_by_our_job_warns(sandbox, tmp_
 
 
 def test_host_checks_read_one_snapshot():
-    """The GPU and port checks are views of the host's snapshot (remote_training/snapshot.py)."""
+    """The GPU and port checks are views of the host's snapshot (remote_training/fleet/snapshot.py)."""
     import json
 
-    from remote_training.inventory import Host, Provider
-    from remote_training.snapshot import parse
+    from remote_training.fleet.inventory import Host, ProviderConfig
+    from remote_training.fleet.snapshot import parse
 
     def row(name, ports, job="", mem="", service="", kind="", state="running"):
         labels = [job, service, kind, "", "", "", mem, "", "", "", "", "", "", ""]
@@ -329,7 +329,7 @@ def test_host_checks_read_one_snapshot():
                   row("bare", ""), row("gone", "", "j0", "9999", "lerobot-train", "train", state="exited")]
     text = ("NVIDIA H100 80GB HBM3, 81559, 78000, 100\ngarbage\n--rt-snapshot-- smi 0\n--rt-snapshot-- docker 0\n"
             + "\n".join(containers) + "\n--rt-snapshot-- ss 0\n--rt-snapshot-- end\n")
-    host = Host("vm", "root@vm", "H100", 80, Provider("static"))
+    host = Host("vm", "root@vm", "H100", 80, ProviderConfig("static"))
     view = doctor.HostView(None, host, _connected=True, _snapshot=parse("vm", text))
     status, summary, fix = doctor.check_gpu_memory(view, need_mb=6144)
     assert status == FAIL and "3559 of 81559 MiB free, 100% busy" in summary and "srv (6144 MiB)" in summary

@@ -95,12 +95,12 @@ def test_the_s3_endpoint_down_at_launch_refuses_it_and_starts_nothing(jobs_env, 
 def test_a_launch_holds_its_lease_until_its_container_runs_and_reap_sees_it(sandbox):
     """reap racing a launch that is still pulling: the launch command holds a lease from before its
     pull until compose returned, and the host's snapshot (what reap reads) counts it."""
-    from remote_training import snapshot
-    from remote_training.idle import why_busy
-    from remote_training.inventory import load_inventory
+    from remote_training.fleet import snapshot
+    from remote_training.fleet.idle import why_busy
+    from remote_training.fleet.inventory import load_inventory
+    from remote_training.fleet.remote import RemoteRunner
     from remote_training.jobs.launch import LAUNCH_SCRIPT
     from remote_training.jobs.project import MARKER
-    from remote_training.remote import RemoteRunner
 
     runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))
     try:
@@ -114,7 +114,7 @@ def test_a_launch_holds_its_lease_until_its_container_runs_and_reap_sees_it(sand
         assert after.leases == 0  # given back once the container runs (here: once the command ended)
         import dataclasses
 
-        from remote_training.fleet_status import HostStatus
+        from remote_training.fleet.fleet_status import HostStatus
 
         only_lease = dataclasses.replace(held, containers=())  # other tests' jobs aside: the lease alone
         status = HostStatus("desktop", "static", state="RUNNING", reachable=True, snapshot=only_lease,
@@ -240,7 +240,7 @@ def _reap_after_idle_history(env, state) -> dict:
     host shows now can keep it."""
     import json
 
-    from remote_training.idle import Sample, SampleStore
+    from remote_training.fleet.idle import Sample, SampleStore
 
     store = SampleStore(state / "idle")
     store.clear(SPARE)
@@ -335,9 +335,9 @@ def test_a_frozen_sshd_costs_one_line_naming_the_host_and_no_library_noise(jobs_
 
 def test_jobs_clean_reports_exactly_what_docker_removed(sandbox, tag):
     """Listed finished, restarted by someone before the removal: docker refuses it, and it is not counted."""
-    from remote_training.inventory import load_inventory
+    from remote_training.fleet.inventory import load_inventory
+    from remote_training.fleet.remote import RemoteRunner
     from remote_training.jobs import monitor
-    from remote_training.remote import RemoteRunner
 
     runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))
     names = [f"{tag}-{n}" for n in ("a", "b")]
@@ -409,7 +409,7 @@ def test_the_loser_of_a_claim_race_waits_for_the_winner_to_start_or_give_it_back
     winner's start recorded (its container) makes the refusal name a job that started."""
     import threading
 
-    from remote_training import storage
+    from remote_training.records import storage
 
     for outcome in ("given back", "started"):
         url = f"s3://checkpoints/{prefix}/{outcome.replace(' ', '-')}/.rt-runs/x/run.json"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-from remote_training.inventory import load_inventory
+from remote_training.fleet.inventory import load_inventory
+from remote_training.fleet.remote import RemoteRunner
+from remote_training.fleet.snapshot import parse
 from remote_training.jobs.gate import ABORTED, open_gate
-from remote_training.remote import RemoteRunner
-from remote_training.snapshot import parse
 
 # Stands in for the launch script: leaves a mark, echoes the environment it read on stdin.
 MARKING = 'mark=$1; set -a; . /dev/stdin; set +a; touch "$mark"; echo "launched with $RT_GATE_VALUE"; '

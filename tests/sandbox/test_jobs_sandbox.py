@@ -114,9 +114,9 @@ def test_job_survives_a_killed_client_and_keeps_its_whole_log(jobs_env, s3, pref
 
 
 def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox, s3, prefix, cleanup) -> None:
-    from remote_training.inventory import load_inventory
+    from remote_training.fleet.inventory import load_inventory
+    from remote_training.fleet.remote import RemoteRunner
     from remote_training.jobs import monitor
-    from remote_training.remote import RemoteRunner
 
     data = _dataset(jobs_env, prefix, cleanup)
     long = inv(jobs_env, "train.lerobot", "--input", data, "--output", f"s3://checkpoints/{prefix}/act/",

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import UnreachableError
-from remote_training.inventory import parse_inventory
-from remote_training.remote import KEEPALIVE_S, RemoteRunner
+from remote_training.fleet.inventory import parse_inventory
+from remote_training.fleet.remote import KEEPALIVE_S, RemoteRunner
 
 
 def _host_key(sandbox, name: str) -> str:

@@ -10,9 +10,9 @@ import pytest
 
 from remote_training import preflight
 from remote_training.errors import PreflightError
-from remote_training.inventory import load_inventory
+from remote_training.fleet.inventory import load_inventory
+from remote_training.fleet.remote import RemoteRunner
 from remote_training.jobs.spec import JobSpec
-from remote_training.remote import RemoteRunner
 
 MISSING_IMAGE = "localhost:5000/positro/never-pushed:nope"
 GROOT_TRAIN = "positronic.vendors.gr00t.train"
@@ -240,7 +240,7 @@ def test_lerobot_takes_the_exact_folder_name_and_openpi_a_step(fleet, root):
 
 
 def test_an_empty_run_folder_claimed_by_a_launch_counts_as_held(fleet, root):
-    from remote_training.ledger import record_url
+    from remote_training.records.ledger import record_url
 
     put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
     job = train_spec(fleet, root)
@@ -272,7 +272,7 @@ def test_bad_arguments_all_show_up_with_an_unknown_host(fleet):
 
 
 def test_an_unreachable_host_is_one_row_with_a_fix(fleet, tmp_path):
-    from remote_training.inventory import parse_inventory
+    from remote_training.fleet.inventory import parse_inventory
 
     inventory = parse_inventory("hosts:\n  ghost: {ssh: 'root@127.0.0.1:9', gpu: H100, gpu_memory_gb: 80}\n",
                                 tmp_path / "hosts.yaml")
@@ -304,7 +304,7 @@ def test_a_dataset_output_that_holds_data_is_refused_unless_forced(fleet, root):
 def test_the_s3_checks_claim_a_free_output_exactly_once(fleet, root):
     """Two launches of the same run: the first claims its run.json before anything starts, the second is
     refused naming the first (the conditional put decides, not the listing before it)."""
-    from remote_training.ledger import record_url
+    from remote_training.records.ledger import record_url
 
     put(fleet, f"s3://interim/{root}/dataset/meta/info.json")
     train = train_spec(fleet, root, exp="claimed")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import RemoteCommandError, UnreachableError
-from remote_training.inventory import load_inventory, parse_inventory
-from remote_training.remote import RemoteRunner
+from remote_training.fleet.inventory import load_inventory, parse_inventory
+from remote_training.fleet.remote import RemoteRunner
 from tests.support import ROOT
 
 HOSTILE = [
@@ -155,7 +155,7 @@ def test_command_timeout(remote):
 
 
 def test_every_transport_sends_keepalives(remote):
-    from remote_training.remote import KEEPALIVE_S
+    from remote_training.fleet.remote import KEEPALIVE_S
 
     remote.run("desktop", ["true"])
     transport = remote.connection(remote.inventory.get("desktop")).transport
@@ -166,8 +166,8 @@ FAN_OUT_SCRIPT = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from remote_training.inventory import parse_inventory
-from remote_training.remote import RemoteRunner
+from remote_training.fleet.inventory import parse_inventory
+from remote_training.fleet.remote import RemoteRunner
 inv = parse_inventory("hosts:\\n  mute:\\n    ssh: root@127.0.0.1:{port}\\n    gpu_memory_gb: 1\\n", Path("h.yaml"))
 runner = RemoteRunner(inv, connect_timeout=30)  # the host's own connect would wait 30 s for a banner
 start = time.monotonic()

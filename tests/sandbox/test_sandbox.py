@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from remote_training.inventory import load_inventory
-from remote_training.remote import RemoteRunner
+from remote_training.fleet.inventory import load_inventory
+from remote_training.fleet.remote import RemoteRunner
 from rt_sandbox import fleet, procs, smi
 from rt_sandbox.layout import Layout, host_specs
 from tests.support import run_cli

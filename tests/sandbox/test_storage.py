@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from remote_training import s3_lite, storage
 from remote_training.errors import InputError
+from remote_training.records import s3_lite, storage
 
 OPERATIONS = {"list_objects_v2": "ListObjectsV2", "head_object": "HeadObject", "get_object": "GetObject",
               "put_object": "PutObject", "delete_object": "DeleteObject"}
@@ -92,15 +92,6 @@ def test_latest_checkpoint_by_layout_with_one_delimited_listing(s3, run_root, la
 def test_no_checkpoint_gives_none(s3, run_root):
     put(s3, "checkpoints", f"{run_root}/notes.txt")
     assert storage.latest_checkpoint(s3, f"s3://checkpoints/{run_root}", "groot") is None
-
-
-def test_holds_run_sees_any_object_under_the_experiment(s3, run_root):
-    output = f"s3://checkpoints/{run_root}/groot"
-    assert storage.holds_run(s3, output, "040126") is None
-    put(s3, "checkpoints", f"{run_root}/groot/040126/checkpoint-2000/model.bin")
-    held = storage.holds_run(s3, output, "040126")
-    assert held == f"{output}/040126/ already holds checkpoint-2000/model.bin"
-    assert storage.holds_run(s3, output, "040127") is None
 
 
 def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root):

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from remote_training import lifecycle
 from remote_training.errors import InputError, UnreachableError
-from remote_training.fleet_status import fleet_status
-from remote_training.idle import SampleStore, reap
-from remote_training.inventory import load_inventory, parse_inventory
+from remote_training.fleet import lifecycle
+from remote_training.fleet.fleet_status import fleet_status
+from remote_training.fleet.idle import SampleStore, reap
+from remote_training.fleet.inventory import load_inventory, parse_inventory
+from remote_training.fleet.remote import RemoteRunner
 from remote_training.providers import State
-from remote_training.remote import RemoteRunner
 from rt_sandbox import fleet
 from rt_sandbox.nebius_process import sandbox_instance_id
 from tests.support import ROOT, cli_argv, run_cli
@@ -254,7 +254,7 @@ def test_docker_contexts(sandbox, tmp_path):
 
 def test_moved_address_must_show_the_pinned_key(sandbox, runner, tmp_path):
     """Following a VM to a new address never trusts a new key: another machine there is refused."""
-    from remote_training.addresses import readdress
+    from remote_training.fleet.addresses import readdress
     from rt_sandbox.layout import host_specs
     from rt_sandbox.network import set_extra_address
 

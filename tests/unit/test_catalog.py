@@ -14,7 +14,7 @@ import pytest
 from remote_training.errors import InputError
 from remote_training.jobs import catalog, project, services
 from remote_training.jobs.upstream import Sources
-from remote_training.ledger import record_url
+from remote_training.records.ledger import record_url
 from tests.support import ROOT, run_cli
 
 CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"

@@ -101,7 +101,7 @@ def test_doctor_names_the_files_it_used(tmp_path):
 
 
 def test_the_old_ledger_variable_is_read_with_one_deprecation_line(tmp_path):
-    from remote_training.ledger import Ledger
+    from remote_training.records.ledger import Ledger
 
     old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
     for path, job in ((old, "old-job"), (new, "new-job")):

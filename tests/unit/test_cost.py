@@ -1,4 +1,4 @@
-"""What jobs cost (remote_training/cost.py, jobs.history --cost): constructed ledgers and reap samples in tmp
+"""What jobs cost (remote_training/records/cost.py, jobs.history --cost): constructed ledgers and reap samples in tmp
 folders, each expected value worked out here from the times and rates the test itself chose."""
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from remote_training import cost
 from remote_training.errors import InputError
-from remote_training.idle import Sample, SampleStore
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.idle import Sample, SampleStore
+from remote_training.fleet.inventory import parse_inventory
 from remote_training.jobs.spec import JobSpec, LaunchResult
-from remote_training.ledger import Ledger
+from remote_training.records import cost, timestamps
+from remote_training.records.ledger import Ledger
 from tests.support import run_cli
 
 H = 3600.0
-MONDAY = cost.when("2026-11-23T00:00:00Z")  # 2026-W48 starts here
+MONDAY = timestamps.seconds("2026-11-23T00:00:00Z")  # 2026-W48 starts here
 HOSTS = """
 hosts:
   desktop: {ssh: me@desktop, gpu: RTX 3060, gpu_memory_gb: 12, provider: static}
@@ -46,7 +46,7 @@ def inventory(tmp_path):
 
 
 def at(hours: float) -> str:
-    return cost.stamp(MONDAY + hours * H)
+    return timestamps.utc(MONDAY + hours * H)
 
 
 def write_ledger(path: Path, *jobs: dict) -> Ledger:

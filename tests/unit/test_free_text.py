@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 from remote_training import validate
 from remote_training.errors import InputError
-from remote_training.inventory import load_inventory
+from remote_training.fleet.inventory import load_inventory
+from remote_training.fleet.remote import RemoteRunner
 from remote_training.jobs.launch import LAUNCH_SCRIPT, compose_argv
 from remote_training.jobs.project import MARKER
 from remote_training.jobs.spec import JobSpec
-from remote_training.remote import RemoteRunner
 
 CANARY = f"/tmp/rt-canary-{uuid.uuid4().hex[:10]}"
 FRAGMENTS = [f"$(touch {CANARY})", f"`touch {CANARY}`", f"; touch {CANARY}", f"&& touch {CANARY} &&",

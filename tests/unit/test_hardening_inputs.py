@@ -9,7 +9,7 @@ import pytest
 
 from remote_training import validate
 from remote_training.errors import ExitCode, InputError, InventoryError
-from remote_training.inventory import compose_problem, parse_inventory, split_ssh_target
+from remote_training.fleet.inventory import compose_problem, parse_inventory, split_ssh_target
 from tests.support import PROGRAMS, ROOT, USAGE_NAMES, run_cli
 
 

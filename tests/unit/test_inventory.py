@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import ExitCode, InventoryError
-from remote_training.inventory import load_inventory, parse_inventory
+from remote_training.fleet.inventory import load_inventory, parse_inventory
 from tests.support import ROOT, run_cli
 
 GOOD_HOST = "ssh: u@h\n    gpu: H100\n    gpu_memory_gb: 80\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import InputError
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.inventory import parse_inventory
+from remote_training.fleet.remote import quote_command
 from remote_training.jobs import launch, monitor, project
 from remote_training.jobs.spec import JobSpec, new_job_id
-from remote_training.remote import quote_command
 
 INVENTORY = parse_inventory("hosts:\n  vm-train: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80, compose: docker compose}\n",
                             Path("hosts.yaml"))
@@ -86,7 +86,7 @@ def test_job_ids_are_valid_container_names() -> None:
 
 def test_job_record_from_the_snapshots_docker_ps_line() -> None:
     """monitor reads jobs from the host snapshot: `docker ps -a` rendered as JSON, no `docker inspect`."""
-    from remote_training.snapshot import DOCKER_PS, LABELS, parse_container
+    from remote_training.fleet.snapshot import DOCKER_PS, LABELS, parse_container
 
     labels = {"rt.job": "groot-server-1", "rt.service": "groot-server", "rt.kind": "serve",
               "rt.args": json.dumps(["--port=9000"]), "rt.user": "vertix", "rt.port": "9000",

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from remote_training import ledger, storage
 from remote_training.jobs.spec import JobSpec
+from remote_training.records import ledger, storage
 
 SECRET = "wandb-" + uuid.uuid4().hex  # a value only this test knows
 

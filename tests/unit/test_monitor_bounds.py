@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import RemoteCommandError, UnreachableError
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.inventory import parse_inventory
+from remote_training.fleet.remote import RunResult
+from remote_training.fleet.snapshot import Job
 from remote_training.jobs import monitor
-from remote_training.remote import RunResult
-from remote_training.snapshot import Job
 
 INVENTORY = parse_inventory("hosts:\n  vm: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80}\n", Path("hosts.yaml"))
 JOB = Job(job_id="groot-train-1", host="vm", service="groot-train", kind="train", state="running")

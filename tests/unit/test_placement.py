@@ -8,16 +8,16 @@ import pytest
 
 from remote_training import placement as pl
 from remote_training.errors import InputError
-from remote_training.inventory import Host, Provider, load_inventory
-from remote_training.remote import RemoteRunner
-from remote_training.snapshot import Job, parse
+from remote_training.fleet.inventory import Host, ProviderConfig, load_inventory
+from remote_training.fleet.remote import RemoteRunner
+from remote_training.fleet.snapshot import Job, parse
 from tests.fakessh import snapshot_output
 from tests.support import DATA
 
-DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, Provider("static"))
-VM1 = Host("vm-train", "root@vm-train", "H100", 80, Provider("nebius", {"instance_id": "i1"}))
-VM2 = Host("vm-train2", "root@vm-train2", "H100", 80, Provider("nebius", {"instance_id": "i2"}))
-VM3 = Host("vm-train3", "root@vm-train3", "H100", 80, Provider("nebius", {"instance_id": "i3"}))
+DESKTOP = Host("desktop", "root@desktop", "RTX 3060", 12, ProviderConfig("static"))
+VM1 = Host("vm-train", "root@vm-train", "H100", 80, ProviderConfig("nebius", {"instance_id": "i1"}))
+VM2 = Host("vm-train2", "root@vm-train2", "H100", 80, ProviderConfig("nebius", {"instance_id": "i2"}))
+VM3 = Host("vm-train3", "root@vm-train3", "H100", 80, ProviderConfig("nebius", {"instance_id": "i3"}))
 H100_MB, DESKTOP_MB = 81559, 12288
 
 

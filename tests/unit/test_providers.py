@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import NoCapacityError, ProviderError
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.inventory import parse_inventory
 from remote_training.providers import State, provider_for
 from remote_training.providers.static import StaticProvider
 from rt_sandbox.nebius_standin import StandinServer, StandinState

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from remote_training.remote import quote_command
+from remote_training.fleet.remote import quote_command
 
 HOSTILE = ["$(touch CANARY)", "`touch CANARY`", "; rm -rf CANARY", "a'b\"c", "line1\nline2", "ünï €", "-", "*", "$HOME"]
 

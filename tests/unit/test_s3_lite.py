@@ -10,7 +10,7 @@ import datetime
 
 import pytest
 
-from remote_training import s3_lite, storage
+from remote_training.records import s3_lite, storage
 
 WHEN = datetime.datetime(2026, 11, 30, 5, 31, 23, tzinfo=datetime.timezone.utc)
 KEYS = s3_lite.Keys("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

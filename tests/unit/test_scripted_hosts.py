@@ -8,10 +8,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from remote_training import idle, snapshot
 from remote_training.errors import RemoteCommandError, UnreachableError
-from remote_training.inventory import parse_inventory
-from remote_training.remote import KEEPALIVE_S, RemoteRunner, quote_command
+from remote_training.fleet import idle, snapshot
+from remote_training.fleet.inventory import parse_inventory
+from remote_training.fleet.remote import KEEPALIVE_S, RemoteRunner, quote_command
 from tests.fakessh import Command, FakeSsh, Session, container_row, snapshot_output
 
 H100 = "NVIDIA H100 80GB HBM3, 81559, {used}, {util}\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from remote_training.errors import InputError, InventoryError
-from remote_training.inventory import parse_inventory
+from remote_training.fleet.inventory import parse_inventory
 from remote_training.jobs.catalog import load_checkout
 from remote_training.jobs.run import plan_job
 from remote_training.jobs.services import Convert, GrootServer, GrootTrain, ServiceRun

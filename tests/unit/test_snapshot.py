@@ -1,4 +1,4 @@
-"""The host snapshot (remote_training/snapshot.py): its one command, its parsers, and what its readers see.
+"""The host snapshot (remote_training/fleet/snapshot.py): its one command, its parsers, and what its readers see.
 
 Pure tests on text as the command prints it (and on nvidia-smi as captured on a real H200), then the
 command on real sandbox hosts: docker's own JSON rendering of a hostile label, a failing nvidia-smi,
@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import pytest
 
 from remote_training import preflight
-from remote_training import snapshot as sn
 from remote_training.errors import RemoteCommandError, UnreachableError
-from remote_training.inventory import Host, Provider, load_inventory, parse_inventory
-from remote_training.remote import RemoteRunner
+from remote_training.fleet import snapshot as sn
+from remote_training.fleet.inventory import Host, ProviderConfig, load_inventory, parse_inventory
+from remote_training.fleet.remote import FanOut, RemoteRunner
 from tests.fakessh import container_row as row
 from tests.fakessh import snapshot_output as output
 from tests.support import DATA
@@ -108,9 +108,10 @@ def test_listening_ports_from_ss():
 
 
 def test_a_group_splits_like_fabrics():
-    snap = sn.parse("a", output())
-    group = sn.SnapshotGroup(a=snap, b=UnreachableError("b: no answer", "x"))
-    assert dict(group.succeeded) == {"a": snap} and list(group.failed) == ["b"] and list(group) == ["a", "b"]
+    snap, other = sn.parse("a", output()), sn.parse("c", output())
+    group = FanOut({"a": snap, "c": other}, {"b": UnreachableError("b: no answer", "x")})
+    group.fail("c", RemoteCommandError("c: could not list containers", "check docker"))
+    assert group.succeeded == {"a": snap} and list(group.failed) == ["b", "c"]
 
 
 # -- preflight's port check is a function of the snapshot -------------------------------
@@ -119,7 +120,7 @@ def _spec(port, service="groot-server", replace=False):
 
 
 def test_port_check_reads_published_ports_then_ss():
-    host = Host("vm", "root@vm", "H100", 80, Provider("static"))
+    host = Host("vm", "root@vm", "H100", 80, ProviderConfig("static"))
     snap = sn.parse("vm", output(rows=[row("srv-1", job="srv-1", ports="0.0.0.0:9000->9000/tcp",
                                            rt_service="groot-server"),
                                        row("web", ports="0.0.0.0:8000->80/tcp")],
@@ -206,5 +207,5 @@ def test_take_all_reports_a_dead_host_and_the_others(sandbox, tmp_path):
         group = sn.take_all(runner, inventory.hosts, deadline=15)
     finally:
         runner.close()
-    assert list(group) == ["desktop", "ghost"] and list(group.failed) == ["ghost"]
-    assert group["desktop"].gpu_total_mb == 12288
+    assert list(group.succeeded) == ["desktop"] and list(group.failed) == ["ghost"]
+    assert group.succeeded["desktop"].gpu_total_mb == 12288

@@ -77,7 +77,7 @@ def test_vm_status_and_jobs_list_fit_80_columns(tmp_path):
 
 
 def test_jobs_history_fits_80_columns(tmp_path):
-    from remote_training.ledger import Ledger
+    from remote_training.records.ledger import Ledger
 
     ledger = tmp_path / "ledger.jsonl"
     book = Ledger(ledger)
@@ -156,8 +156,8 @@ def test_vm_start_says_each_phase_on_stderr_while_it_waits(tmp_path):
 
 def test_jobs_wait_keeps_the_jobs_code_or_gives_rt_codes():
     from remote_training.errors import ExitCode, JobFailed, exit_code_for
+    from remote_training.fleet.snapshot import Job
     from remote_training.jobs import monitor
-    from remote_training.snapshot import Job
 
     job = Job(job_id="groot-train-1", host="vm-train", state="exited", exit_code=3)
     for own, expected in ((True, 3), (False, ExitCode.JOB_FAILED)):

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from remote_training.errors import InputError
-from remote_training.fleet_status import HostStatus
-from remote_training.idle import Sample, SampleStore, idle_for_window, parse_duration, why_busy
+from remote_training.fleet.fleet_status import HostStatus
+from remote_training.fleet.idle import Sample, SampleStore, idle_for_window, why_busy
 from remote_training.providers import State
+from remote_training.validate import duration
 from rt_sandbox.nebius_standin import other_address
 
 NOW = 10_000.0
@@ -45,7 +46,7 @@ def test_a_gap_means_unknown():
 def _status(smi: str = "NVIDIA H100 80GB HBM3, 81559, 0, 3", containers: tuple[str, ...] = (), leases: int = 0,
             docker_status: int = 0, reachable: bool = True) -> HostStatus:
     """A status as vm.status builds it, from the snapshot command's own output."""
-    from remote_training import snapshot
+    from remote_training.fleet import snapshot
 
     ps = "\n".join(containers)
     found = "\n".join(f"/root/{snapshot.LEASES}/launch.{n}" for n in range(leases))
@@ -109,13 +110,14 @@ def test_sample_store_keeps_history_and_survives_a_torn_line(tmp_path):
 
 @pytest.mark.parametrize("text,seconds", [("30m", 1800), ("2h", 7200), ("90s", 90), ("1d", 86400), ("45", 45),
                                           ("1.5h", 5400), (120, 120)])
-def test_parse_duration(text, seconds):
-    assert parse_duration(text) == seconds
+def test_idle_windows_read_as_durations(text, seconds):
+    """vm.reap's --idle and --max-gap (and jobs.wait's --timeout) are read by validate.duration."""
+    assert duration(text, "--idle") == seconds
 
 
-def test_parse_duration_rejects_garbage():
-    with pytest.raises(InputError, match="bad duration"):
-        parse_duration("soon")
+def test_a_garbled_idle_window_is_refused():
+    with pytest.raises(InputError, match="--idle 'soon' is not a duration"):
+        duration("soon", "--idle")
 
 
 def test_state_words_and_addresses():

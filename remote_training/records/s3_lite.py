@@ -96,8 +96,10 @@ def region(environ: Mapping[str, str] = os.environ, settings: Any = None) -> str
     return environ.get("AWS_DEFAULT_REGION") or config.get("region") or "us-east-1"
 
 
-def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ) -> "S3Lite | None":
-    """This client for `endpoint` when the answer is simple (see the module's docstring), else None."""
+def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ,
+                 timeout: float | None = None) -> "S3Lite | None":
+    """This client for `endpoint` when the answer is simple (see the module's docstring), else None.
+    `timeout`: connect and read bounds in s (default CONNECT_TIMEOUT_S, READ_TIMEOUT_S)."""
     parsed = urllib.parse.urlsplit(endpoint or "")
     if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
         return None
@@ -108,7 +110,7 @@ def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ) 
     if keys is None:
         return None
     ca = environ.get("AWS_CA_BUNDLE") or settings[0].get("ca_bundle")
-    return S3Lite(endpoint, keys, region(environ, settings), ca_bundle=ca)
+    return S3Lite(endpoint, keys, region(environ, settings), ca_bundle=ca, timeout=timeout)
 
 
 def _proxied(endpoint: str) -> bool:
@@ -152,7 +154,8 @@ def _quote(text: str) -> str:
 class S3Lite:
     """One endpoint, one kept-alive connection (calls are serialised), the calls storage.py makes."""
 
-    def __init__(self, endpoint: str, keys: Keys, region_name: str, *, ca_bundle: str | None = None) -> None:
+    def __init__(self, endpoint: str, keys: Keys, region_name: str, *, ca_bundle: str | None = None,
+                 timeout: float | None = None) -> None:
         parsed = urllib.parse.urlsplit(endpoint)
         self.endpoint = f"{parsed.scheme}://{parsed.netloc}"
         self.keys, self.region = keys, region_name
@@ -161,6 +164,7 @@ class S3Lite:
         # The Host header as botocore signs it: a default port left out.
         self._netloc = parsed.netloc[:parsed.netloc.rfind(":")] if parsed.port == default_port else parsed.netloc
         self._ca = ca_bundle
+        self._timeouts = (timeout, timeout) if timeout else (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
         self.clock = lambda: datetime.datetime.now(datetime.timezone.utc)
@@ -243,11 +247,11 @@ class S3Lite:
 
                 context = ssl.create_default_context(cafile=self._ca or _default_ca())
                 conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=CONNECT_TIMEOUT_S, context=context)
+                    self._host, self._port, timeout=self._timeouts[0], context=context)
             else:
-                conn = http.client.HTTPConnection(self._host, self._port, timeout=CONNECT_TIMEOUT_S)
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeouts[0])
             conn.connect()
-            conn.sock.settimeout(READ_TIMEOUT_S)
+            conn.sock.settimeout(self._timeouts[1])
             self._conn = conn
         return self._conn
 

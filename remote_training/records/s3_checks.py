@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import storage, validate
-from .errors import PreflightError, RTError
+from .. import validate
+from ..errors import PreflightError, RTError
+from . import storage
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec
@@ -99,9 +100,9 @@ def _starting(launch: dict[str, Any]) -> bool:
     give the folder back. An older one that never started (killed before its start) holds the folder."""
     import time
 
-    from .cost import when
+    from .timestamps import seconds
 
-    started = when(launch.get("started"))
+    started = seconds(launch.get("started"))
     return (_open(launch) and not launch.get("container") and started is not None
             and started > time.time() - 2 * storage.WINNER_WAIT_S)
 

@@ -22,8 +22,8 @@ launch gate prints them and waits for the laptop's verdict); the statuses are al
 on the section lines, so `parse` needs nothing else.
 
 `take(runner, host)` is one host; `take_all(runner, hosts, deadline)` every host at once, as a
-`SnapshotGroup`: a mapping host name -> HostSnapshot or the exception that host raised, with
-`succeeded` and `failed`, the way Fabric's GroupResult splits a group's results.
+`remote.FanOut`: host name -> HostSnapshot in `succeeded`, host name -> the exception that host
+raised in `failed`, the way Fabric's GroupResult splits a group's results.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from .errors import RemoteCommandError
-from .remote import quote_command
+from ..errors import RemoteCommandError
+from .remote import FanOut, quote_command
 
 # The labels the product reads, in the order the template renders them.
 LABELS = ("rt.job", "rt.service", "rt.kind", "rt.args", "rt.user", "rt.started", "rt.gpu_mem_mb", "rt.port",
@@ -228,18 +228,6 @@ class HostSnapshot:
         return self
 
 
-class SnapshotGroup(dict):
-    """Host name -> HostSnapshot, or the exception that host raised; split like Fabric's GroupResult."""
-
-    @property
-    def succeeded(self) -> dict[str, HostSnapshot]:
-        return {k: v for k, v in self.items() if not isinstance(v, BaseException)}
-
-    @property
-    def failed(self) -> dict[str, BaseException]:
-        return {k: v for k, v in self.items() if isinstance(v, BaseException)}
-
-
 # -- parsing ----------------------------------------------------------------------------
 def _number(text: str) -> int | None:
     try:
@@ -384,13 +372,7 @@ def take(runner: Any, host: Any, *, timeout: float = 20.0) -> HostSnapshot:
 
 
 def take_all(runner: Any, hosts: Sequence[Any], deadline: float = 30.0, *, max_workers: int = 16,
-             timeout: float = 20.0) -> SnapshotGroup:
+             timeout: float = 20.0) -> FanOut:
     """Every host at once, in the order given; a host not done by `deadline` s fails with UnreachableError."""
-    outcome = runner.fan_out(list(hosts), lambda h: take(runner, h, timeout=timeout), max_workers=max_workers,
-                             deadline=deadline)
-    group = SnapshotGroup()
-    for host in hosts:
-        name = host.name
-        group[name] = outcome.succeeded[name] if name in outcome.succeeded else outcome.failed.get(
-            name, RemoteCommandError(f"{name}: no snapshot", "retry"))
-    return group
+    return runner.fan_out(list(hosts), lambda h: take(runner, h, timeout=timeout), max_workers=max_workers,
+                          deadline=deadline)

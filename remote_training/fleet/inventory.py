@@ -15,15 +15,15 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import InventoryError
+from ..errors import InventoryError
+from .provider_kinds import COMMAND, NEBIUS, NEBIUS_SERVERLESS, STATIC
 
 PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
     # type: (required option keys, optional option keys)
-    "static": (set(), set()),
-    "nebius": ({"instance_id"}, {"project_id", "profile"}),
-    "command": ({"start", "stop", "state"}, {"timeout"}),
+    STATIC: (set(), set()),
+    NEBIUS: ({"instance_id"}, {"project_id", "profile"}),
+    COMMAND: ({"start", "stop", "state"}, {"timeout"}),
 }
-SERVERLESS = "nebius-serverless"  # not a host: a target without SSH (remote_training/serverless/target.py)
 HOST_KEYS = {"ssh", "aliases", "gpu", "gpu_memory_gb", "provider", "compose", "workdir", "tags"}
 TOP_KEYS = {"hosts", "defaults", "ssh_config", "known_hosts", "compose_project", "nebius", "s3", "registry"}
 DEFAULTS = {"compose": "docker compose", "workdir": "~/remote-training"}
@@ -54,7 +54,9 @@ MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:G|GB|GiB)?\s*$", re.IGNORECASE
 
 
 @dataclass(frozen=True)
-class Provider:
+class ProviderConfig:
+    """A host's `provider:` entry in hosts.yaml (its kind and options); the object that acts on it is
+    providers.Provider (provider_for)."""
     type: str
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -65,7 +67,7 @@ class Host:
     ssh: str  # [user@]host[:port]; host may be a ~/.ssh/config alias
     gpu: str
     gpu_memory_gb: float
-    provider: Provider
+    provider: ProviderConfig
     aliases: tuple[str, ...] = ()
     compose: tuple[str, ...] = ("docker", "compose")
     workdir: str = DEFAULTS["workdir"]
@@ -275,7 +277,7 @@ class _Checker:
             raise InventoryError(first + "".join(f"\n{p}" for p in rest))
 
 
-def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
+def _provider(check: _Checker, where: str, raw: Any) -> ProviderConfig | None:
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, dict) or "type" not in raw:
@@ -294,7 +296,7 @@ def _provider(check: _Checker, where: str, raw: Any) -> Provider | None:
     for key in sorted(options.keys() - required - optional):
         check.bad(f"{where}.provider.{key}", f"unknown key for provider {kind!r}",
                   f"remove it; allowed: {', '.join(sorted(required | optional)) or 'none'}")
-    return Provider(kind, MappingProxyType(options))
+    return ProviderConfig(kind, MappingProxyType(options))
 
 
 def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Host | None:
@@ -335,7 +337,7 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
         ok = False
     tags = _tags(check, where, raw)
     ok = ok and tags is not None
-    provider = _provider(check, where, raw.get("provider", "static"))
+    provider = _provider(check, where, raw.get("provider", STATIC))
     if not ok or provider is None:
         return None
     return Host(
@@ -400,12 +402,12 @@ def parse_inventory(text: str, path: Path) -> Inventory:
 
 def _is_serverless(raw: Any) -> bool:
     provider = raw.get("provider") if isinstance(raw, dict) else None
-    return isinstance(provider, dict) and provider.get("type") == SERVERLESS
+    return isinstance(provider, dict) and provider.get("type") == NEBIUS_SERVERLESS
 
 
 def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> Any:
     """A serverless target (no defaults: they are SSH hosts' settings), checked like a host."""
-    from .serverless.target import parse_target
+    from ..serverless.target import parse_target
 
     where = f"host {name!r}"
     if not _name_ok(check, where, name):

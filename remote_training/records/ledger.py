@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec
+
+from . import timestamps
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "WANDB_API_KEY",
               "HF_TOKEN", "NEBIUS_IAM_TOKEN")
@@ -33,7 +34,7 @@ MASK = "***"
 def default_path(state: str | Path | None = None) -> Path:
     """Where the ledger is when no jobs.ledger is set: the deprecated RT_LEDGER, else in the state dir
     (`state`: config vm.state_dir)."""
-    from .state import deprecated_env, state_dir
+    from ..state import deprecated_env, state_dir
 
     old = deprecated_env("RT_LEDGER")
     return Path(old).expanduser() if old else state_dir(state) / "ledger.jsonl"
@@ -130,7 +131,7 @@ def scrub(value: Any, secrets: list[str] | None = None) -> Any:
 
 
 def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return timestamps.utc()
 
 
 RECORDS = ".rt-runs"  # beside run folders: jobs sync (and mirror-delete) inside theirs, never here
@@ -250,8 +251,8 @@ def find_run_json(s3: Any, url: str) -> dict[str, Any] | None:
 
     Walks up from the path, one request per folder level (a checkpoint is a few levels deep).
     """
+    from ..validate import split_s3
     from . import storage
-    from .validate import split_s3
 
     bucket, key = split_s3(url)
     parts = [p for p in key.split("/") if p]

@@ -10,44 +10,104 @@ Never lists a whole bucket: every listing has a Prefix, and existence checks ask
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
-from .errors import InputError, RTError
-from .validate import split_s3
+from ..errors import InputError, RTError
+from ..validate import split_s3
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 STEP_RE = re.compile(r"^(\d+)$")
 
 
+MISSING_CODES = ("404", "NoSuchKey", "NotFound")  # a HEAD's 404 carries its status as its code (botocore)
+CONFLICT_CODES = ("412", "PreconditionFailed", "ConditionalRequestConflict")  # a conditional write lost
+DENIED_CODES = ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+
+
 class StorageError(RTError):
-    """S3 refused or could not be reached (not a missing key: that is an answer)."""
+    """S3 answered with an error, or could not be reached. `code`: S3's error code (botocore's
+    response["Error"]["Code"], a HEAD's status), "" when S3 gave none."""
+
+    def __init__(self, message: str, fix: str | None = None, *, code: str = "") -> None:
+        super().__init__(message, fix)
+        self.code = code
+
+    @property
+    def missing(self) -> bool:
+        """The key (or object) is not there: an answer, not a failure."""
+        return self.code in MISSING_CODES
+
+    @property
+    def conflict(self) -> bool:
+        """A conditional write found the object changed (or present)."""
+        return self.code in CONFLICT_CODES
 
 
-def client(endpoint: str | None = None, region: str | None = None) -> Any:
+class StorageUnreachable(StorageError):
+    """No answer from the S3 endpoint (refused, timed out, reset). `detail`: what the client said."""
+
+    def __init__(self, message: str, fix: str | None = None, *, detail: str = "") -> None:
+        super().__init__(message, fix)
+        self.detail = detail
+
+
+class NoCredentials(StorageError):
+    """The AWS credential chain found no keys."""
+
+
+class AccessDenied(StorageError):
+    """S3 refused the credentials or the bucket policy refused the call (`code` says which)."""
+
+
+def client(endpoint: str | None = None, region: str | None = None, *, environ: Mapping[str, str] | None = None,
+           timeout: float | None = None) -> Any:
     """An S3 client: s3_lite's for an explicit endpoint with static keys (no botocore import: the
     launch's S3 checks wait on it), else one from botocore's own session, with the whole credential
-    chain and endpoint settings as boto3's, without boto3's transfer layer, which no call here uses."""
+    chain and endpoint settings as boto3's, without boto3's transfer layer, which no call here uses.
+    `environ`/`timeout`: see botocore_client (the doctor's: its environment, its time limit)."""
     from . import s3_lite
 
-    lite = s3_lite.for_endpoint(endpoint)
+    lite = s3_lite.for_endpoint(endpoint, os.environ if environ is None else environ, timeout)
     if lite is not None:
         if region:
             lite.region = region
         return lite
-    return botocore_client(endpoint, region)
+    return botocore_client(endpoint, region, environ=environ, timeout=timeout)
 
 
-def botocore_client(endpoint: str | None = None, region: str | None = None) -> Any:
-    """botocore's S3 client: every credential source and setting the AWS chain knows."""
+def botocore_client(endpoint: str | None = None, region: str | None = None, *,
+                    environ: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
+    """botocore's S3 client: every credential source and setting the AWS chain knows.
+
+    `environ` (the doctor's): the AWS variables it names (profile, credential and config files, keys,
+    region) stand in for the process's, and the chain skips the instance and container metadata
+    services (link-local addresses a check must not reach). `timeout`: connect and read bound in s,
+    one attempt (default 5 s and 20 s, two attempts)."""
     import botocore.session
     from botocore.config import Config
 
-    config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"})
-    return botocore.session.get_session().create_client("s3", endpoint_url=endpoint or None, region_name=region,
-                                                       config=config)
+    bounds = ({"connect_timeout": timeout, "read_timeout": timeout, "retries": {"max_attempts": 1}} if timeout else
+              {"connect_timeout": 5, "read_timeout": 20, "retries": {"max_attempts": 2, "mode": "standard"}})
+    if environ is None:
+        session = botocore.session.get_session()
+        return session.create_client("s3", endpoint_url=endpoint or None, region_name=region, config=Config(**bounds))
+    session = botocore.session.Session(profile=environ.get("AWS_PROFILE") or None)
+    for var, key in (("AWS_SHARED_CREDENTIALS_FILE", "credentials_file"), ("AWS_CONFIG_FILE", "config_file")):
+        if environ.get(var):
+            session.set_config_variable(key, environ[var])
+    resolver = session.get_component("credential_provider")
+    for method in ("iam-role", "container-role"):  # botocore's names of the metadata providers
+        resolver.remove(method)  # (a name it does not hold is ignored)
+    if environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):
+        session.set_credentials(environ["AWS_ACCESS_KEY_ID"], environ["AWS_SECRET_ACCESS_KEY"],
+                                environ.get("AWS_SESSION_TOKEN") or None)
+    region = (region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+              or session.get_config_variable("region") or "us-east-1")
+    return session.create_client("s3", endpoint_url=endpoint or None, region_name=region, config=Config(**bounds))
 
 
 def _call(fn: Any, what: str, **kwargs: Any) -> Any:
@@ -59,17 +119,17 @@ def _call(fn: Any, what: str, **kwargs: Any) -> Any:
     except S3Error as exc:
         raise _translate(exc, what, kwargs.get("Bucket")) from None
     except S3Unreachable as exc:
-        raise StorageError(f"{what}: S3 unreachable ({exc})", unreachable) from None
+        raise StorageUnreachable(f"{what}: S3 unreachable ({exc})", unreachable, detail=str(exc)) from None
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # raised by botocore's client
 
         if isinstance(exc, NoCredentialsError):
-            raise StorageError(f"{what}: no S3 credentials found",
+            raise NoCredentials(f"{what}: no S3 credentials found",
                                "configure ~/.aws/credentials or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
         if isinstance(exc, ClientError):
             raise _translate(exc, what, kwargs.get("Bucket")) from None
         if isinstance(exc, BotoCoreError):
-            raise StorageError(f"{what}: S3 unreachable ({exc})", unreachable) from None
+            raise StorageUnreachable(f"{what}: S3 unreachable ({exc})", unreachable, detail=str(exc)) from None
         raise
 
 
@@ -77,9 +137,9 @@ def _translate(exc: Any, what: str, bucket: str | None) -> RTError:
     code = exc.response.get("Error", {}).get("Code", "")
     if code == "NoSuchBucket":
         return InputError(f"{what}: bucket {bucket!r} does not exist", "check the bucket name in the s3:// URL")
-    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-        return StorageError(f"{what}: access denied ({code})", "check your S3 credentials and bucket policy")
-    return StorageError(f"{what}: S3 error {code or exc}", "check the endpoint and retry")
+    if code in DENIED_CODES:
+        return AccessDenied(f"{what}: access denied ({code})", "check your S3 credentials and bucket policy", code=code)
+    return StorageError(f"{what}: S3 error {code or exc}", "check the endpoint and retry", code=code)
 
 
 def _prefix(key: str) -> str:
@@ -103,7 +163,7 @@ def object_exists(s3: Any, url: str) -> bool:
         _call(s3.head_object, f"checking {url}", Bucket=bucket, Key=key)
         return True
     except StorageError as exc:
-        if re.search(r"S3 error (404|NoSuchKey|NotFound)\b", exc.message):
+        if exc.missing:
             return False
         raise
 
@@ -157,20 +217,6 @@ def latest_checkpoint(s3: Any, checkpoints_dir: str, layout: str = "groot") -> C
     return Checkpoint(url, step, name)
 
 
-def holds_run(s3: Any, output: str, exp_name: str | None = None) -> str | None:
-    """What already sits in `<output>/<exp_name>/` (a short description), or None if empty.
-
-    One request: anything at all under the prefix means a run was started there.
-    """
-    url = _prefix(output) + (f"{exp_name}/" if exp_name else "")
-    bucket, key = split_s3(url)
-    answer = _call(s3.list_objects_v2, f"checking {url}", Bucket=bucket, Prefix=key, MaxKeys=1)
-    found = answer.get("Contents", [])
-    if not found:
-        return None
-    return f"{url} already holds {found[0]['Key'][len(key):] or 'an object'}"
-
-
 # -- a run's record (run.json): claimed before the launch, updated in place -------------------
 RUN_RECORD_VERSION = 1
 
@@ -186,7 +232,7 @@ def read_run(s3: Any, url: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
         answer = _call(s3.get_object, f"reading {url}", Bucket=bucket, Key=key)
     except StorageError as exc:
-        if re.search(r"S3 error (404|NoSuchKey|NotFound)\b", exc.message):
+        if exc.missing:
             return None, None
         raise
     data = json.loads(answer["Body"].read() or b"{}")
@@ -204,7 +250,7 @@ def _put_run(s3: Any, url: str, record: dict[str, Any], *, etag: str | None) -> 
         _call(s3.put_object, f"writing {url}", Bucket=bucket, Key=key, Body=body, ContentType="application/json",
               **condition)
     except StorageError as exc:
-        if re.search(r"S3 error (412|PreconditionFailed|ConditionalRequestConflict)\b", exc.message):
+        if exc.conflict:
             raise ClaimTaken(f"{url} changed under this launch", "retry") from None
         raise
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from .errors import InputError, RemoteCommandError, RTError, UnreachableError
+from ..errors import InputError, RemoteCommandError, RTError, UnreachableError
 from .inventory import Host, Inventory
 
 T = TypeVar("T")
@@ -84,10 +84,16 @@ def _quote_path(path: str) -> str:
 
 @dataclass
 class FanOut:
-    """Per-host outcome of a parallel call, split the way Fabric's GroupResult is."""
+    """Per-host outcome of a parallel call (fan_out; snapshot.take_all: host name -> HostSnapshot), split
+    the way Fabric's GroupResult is; both dicts in the order the hosts were given. The one group result."""
 
     succeeded: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, BaseException] = field(default_factory=dict)
+
+    def fail(self, name: str, error: BaseException) -> None:
+        """Count a host that answered as failed after all (its answer is of no use)."""
+        self.succeeded.pop(name, None)
+        self.failed[name] = error
 
 
 class RemoteRunner:

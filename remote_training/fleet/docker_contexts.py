@@ -11,7 +11,7 @@ import shlex
 import subprocess
 from typing import Callable, Sequence
 
-from .errors import InputError, RTError
+from ..errors import InputError, RTError
 from .inventory import Host
 
 

@@ -14,34 +14,20 @@ container, so it is never "idle". Stopping goes through the provider API, never 
 from __future__ import annotations
 
 import json
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .errors import InputError
+from ..providers import State
+from ..state import state_dir
 from .fleet_status import HostStatus, fleet_status
 from .inventory import Host
-from .providers import State
 from .remote import RemoteRunner, describe
 from .snapshot import ENDED
-from .state import state_dir
 
 KEEP_SECONDS = 7 * 24 * 3600  # samples older than this are dropped
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
-
-
-def parse_duration(text: str | float | int) -> float:
-    """'30m', '2h', '90s', '1d' or a number of seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    m = DURATION_RE.match(text)
-    if not m:
-        raise InputError(f"bad duration {text!r}", "write e.g. 30m, 2h, 90s")
-    unit = (m[2] or "s").lower()[0]
-    return float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from .errors import InputError, InventoryError
-from .inventory import Host, Inventory
+from ..errors import InputError, InventoryError
+from ..fleet.inventory import Host, Inventory
+from ..fleet.provider_kinds import NEBIUS_SERVERLESS, STATIC
+from .timestamps import seconds, utc
 
 if TYPE_CHECKING:  # a launch records its facts through this module: the idle history is only for reports
-    from .idle import SampleStore
-    from .jobs.spec import JobSpec
+    from ..fleet.idle import SampleStore
+    from ..jobs.spec import JobSpec
 
-STATIC, SERVERLESS = "static", "nebius-serverless"
 CPU_KINDS = ("convert", "stats", "infer")  # an old ledger line without `gpus`: these held no GPU
 PRESET_GPUS_RE = re.compile(r"^(\d+)gpu\b")  # Nebius presets: 1gpu-16vcpu-200gb, 8vcpu-32gb
 PRICES_FIX = "write cost.prices as {host type: USD per hour, or {name, platform/preset, platform or GPU: USD}}"
@@ -58,7 +59,7 @@ def launch_facts(where: Any, spec: JobSpec, *, platform: str | None = None,
         return {"host_type": where.provider.type, "gpu": where.gpu, "gpus": 1 if uses_gpu else 0}  # one GPU a host
     compute = where.gpu if uses_gpu else where.cpu  # conversion runs on the CPU preset, as upstream does it
     platform, preset = platform or compute.platform, preset or compute.preset
-    return {"host_type": SERVERLESS, "platform": platform, "preset": preset, "gpus": preset_gpus(preset)}
+    return {"host_type": NEBIUS_SERVERLESS, "platform": platform, "preset": preset, "gpus": preset_gpus(preset)}
 
 
 def find(inventory: Inventory, name: str) -> Any:
@@ -75,7 +76,8 @@ def facts_of(entry: Mapping[str, Any], inventory: Inventory) -> Facts:
     where = find(inventory, name)
     host = where if isinstance(where, Host) else None
     target = where is not None and host is None  # a serverless target of hosts.yaml
-    host_type = (entry.get("host_type") or (SERVERLESS if entry.get("target") == "serverless" or target else None)
+    host_type = (entry.get("host_type")
+                 or (NEBIUS_SERVERLESS if entry.get("target") == "serverless" or target else None)
                  or (host.provider.type if host else None))
     preset = entry.get("preset")
     if entry.get("gpus") is not None:
@@ -155,7 +157,7 @@ def job_items(entries: Sequence[Mapping[str, Any]], prices: Prices, inventory: I
               since: float | None = None) -> list[Item]:
     items = []
     for entry in entries:
-        start, end = when(entry.get("started")), when(entry.get("ended"))
+        start, end = seconds(entry.get("started")), seconds(entry.get("ended"))
         if start is None:
             continue  # not a launch line
         facts = facts_of(entry, inventory)
@@ -169,11 +171,11 @@ def job_items(entries: Sequence[Mapping[str, Any]], prices: Prices, inventory: I
 def idle_items(store: "SampleStore", inventory: Inventory, jobs: Sequence[Item], prices: Prices, *, now: float,
                max_gap: float, since: float | None = None) -> list[Item]:
     """Each fixed VM's known-idle time, priced at its own rate."""
-    from .providers import State
+    from ..providers import State
 
     items = []
     for host in inventory.hosts:
-        if host.provider.type in (STATIC, SERVERLESS):
+        if host.provider.type in (STATIC, NEBIUS_SERVERLESS):
             continue
         taken = store.history(host.name)
         ran = [(a.t, b.t) for a, b in zip(taken, taken[1:])
@@ -236,7 +238,7 @@ class Comparison:
 
 
 def compare(items: Sequence[Item], prices: Prices, serverless: Facts) -> Comparison:
-    fixed = [i for i in items if i.host_type and i.host_type not in (STATIC, SERVERLESS)]
+    fixed = [i for i in items if i.host_type and i.host_type not in (STATIC, NEBIUS_SERVERLESS)]
     busy_hours = 0.0
     busy_usd: float | None = 0.0  # None once a host has no price
     for host in sorted({i.host for i in fixed if i.what == "job"}):
@@ -257,13 +259,13 @@ def serverless_gpu(inventory: Inventory, fallback: str) -> Facts:
     """The serverless GPU preset to compare with: the first serverless target's in hosts.yaml, else `fallback`."""
     target = next(iter(inventory.serverless), None)
     if target is not None:
-        return Facts(target.name, SERVERLESS, preset_gpus(target.gpu.preset), None, target.gpu.platform,
+        return Facts(target.name, NEBIUS_SERVERLESS, preset_gpus(target.gpu.preset), None, target.gpu.platform,
                      target.gpu.preset)
     platform, _, preset = fallback.partition("/")
     if not platform or not preset_gpus(preset):
         raise InputError(f"cost.compare_with {fallback!r} is not a serverless GPU platform/preset",
                          "write e.g. gpu-h100-sxm/1gpu-16vcpu-200gb")
-    return Facts("", SERVERLESS, preset_gpus(preset), None, platform, preset)
+    return Facts("", NEBIUS_SERVERLESS, preset_gpus(preset), None, platform, preset)
 
 
 def unpriced(items: Sequence[Item]) -> list[str]:
@@ -289,7 +291,7 @@ def report(entries: Sequence[Mapping[str, Any]], inventory: Inventory, prices: P
     jobs = job_items(entries, prices, inventory, now=now, since=since)
     items = jobs + idle_items(store, inventory, jobs, prices, now=now, max_gap=max_gap, since=since)
     versus = compare(items, prices, serverless_gpu(inventory, compare_with))
-    return {"since": stamp(since) if since else None, "until": stamp(now),
+    return {"since": utc(since) if since else None, "until": utc(now),
             "by": {b: totals(items, b) for b in by}, "total": row(items),
             "fixed_vs_serverless": {**{k: round(v, 3) if isinstance(v, float) else v
                                        for k, v in asdict(versus).items()},
@@ -308,26 +310,11 @@ def money(usd: float | None, known: float | None = None) -> str:
     return f"${known:,.2f} + ?" if known else "?"
 
 
-def when(text: Any) -> float | None:
-    """Seconds since the epoch of a ledger time (2026-11-30T08:00:00Z); None when absent or unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-
-
-def stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def since(text: str, now: float) -> float:
     """The period's start: a duration back from now (7d, 12h) or a UTC date or time (2026-11-01)."""
-    from .validate import duration
+    from ..validate import duration
 
-    moment = when(text.strip())
+    moment = seconds(text.strip())
     if moment is not None:
         return moment
     try:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ..errors import InputError, ProviderError, RemoteCommandError, UnreachableError
+from ..progress import Phase, silent
+from ..providers import Provider, State, Status, provider_for
 from .addresses import follow_address
-from .errors import InputError, ProviderError, RemoteCommandError, UnreachableError
 from .inventory import Host
-from .progress import Phase, silent
-from .providers import Provider, State, Status, provider_for
+from .provider_kinds import STATIC
 from .remote import RemoteRunner
 from .snapshot import Job, take
 
@@ -135,7 +136,7 @@ def ensure_running(runner: RemoteRunner, host: Host | str, *, auto_start: bool =
                    timeout: float = 900.0, progress: Phase = silent) -> Host:
     """The host ready for commands: started if needed (and allowed), at its current address."""
     host = runner.inventory.get(host) if isinstance(host, str) else host
-    if host.provider.type == "static" or runner.dry_run:
+    if host.provider.type == STATIC or runner.dry_run:
         return host
     prov = provider(runner, host)
     status = prov.state()

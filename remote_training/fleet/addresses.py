@@ -20,11 +20,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import UnreachableError
+from ..errors import UnreachableError
 from .inventory import Host, Inventory
+from .provider_kinds import STATIC
 
 if TYPE_CHECKING:
-    from .providers import Status
+    from ..providers import Status
     from .remote import RemoteRunner
 
 _LOCK = threading.Lock()
@@ -114,7 +115,7 @@ def readdress(inventory: Inventory, host: Host, address: str) -> Inventory:
 
 def follow_address(runner: RemoteRunner, host: Host, status: Status) -> Host:
     """Point the runner at the address the provider reports, if it moved."""
-    if not status.address or host.provider.type == "static":
+    if not status.address or host.provider.type == STATIC:
         return host
     with _FOLLOW_LOCK:
         moved = readdress(runner.inventory, host, status.address)
