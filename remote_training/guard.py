@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from . import preflight, storage
+from . import claims, preflight, storage
 from .errors import InputError, PreflightError, RTError
 from .inventory import Host, Inventory
 from .ledger import Ledger
@@ -91,7 +91,8 @@ class LaunchGuard:
             self._prefetch_s3()  # overlaps the SSH checks
         # The output is claimed (its run.json written) as soon as it is known free; taken back below
         # when another check fails, or by abandon() when the launch itself fails.
-        claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing}
+        claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing,
+                  "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger)}
                  if spec.run_folder and not self.runner.dry_run else None)
 
         def check(probed: Any) -> preflight.PreflightReport:
