@@ -662,3 +662,21 @@ def test_kill_9_before_the_claim_after_it_during_the_pull_and_after_go_then_a_re
         seen[stage] = (case, bool(took_back))
     assert seen["before the claim"] == ("nothing started", False) and seen["after go"][0] == "started and recorded"
     assert any(taken for _, taken in seen.values()), seen  # at least one kill between the claim and the start
+
+
+def test_a_gone_launchers_claim_on_a_host_that_does_not_answer_is_kept_naming_the_host(jobs_env, s3, prefix):  # noqa: F811
+    """Nothing is proved about a host that is silent (its cable pulled): the claim stays, and the refusal of a
+    launch from another host says which host did not answer."""
+    import uuid
+
+    data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/silent/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    job = f"groot-train-{uuid.uuid4().hex[:6]}-silent"
+    _plant_claim(s3, out + "c/", job, HOST, _gone_launcher())
+    with link_down(HOST):
+        refused = inv(jobs_env, "train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "c",
+                      "--steps", "5000000", "--host", "vm-train")
+    assert refused.returncode == 8 and "started " not in refused.stdout, refused.stdout + refused.stderr
+    assert f"claimed by the launch of {job} on {HOST}" in refused.stderr, refused.stderr
+    assert f"not provably gone: {HOST} did not answer" in refused.stderr, refused.stderr
+    assert "took back" not in refused.stdout and "Traceback" not in refused.stderr
