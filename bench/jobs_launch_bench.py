@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST, PORT = "vm-train2", 2222
 ARGS = ["--input_path=s3://interim/jobs-bench/data/", "--output_path=s3://checkpoints/jobs-bench/", "--exp_name=bare",
         "--modality_config=ee", "--num_train_steps=2", "--save_steps=1"]
-CHECKOUT = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker"
+ERA = "a060cbea"  # the current era: its verbatim compose file and its job image
+CHECKOUT = ROOT / "docker" / "sandbox" / "checkouts" / f"positronic-{ERA}" / "docker"
 
 
 def start_sshd(state: dict, work: Path) -> tuple[subprocess.Popen, Path, Path]:
@@ -65,7 +66,7 @@ def main() -> int:
     from rt_sandbox import fleet, standin_image
 
     state = fleet.ensure_up(ROOT)
-    ref = standin_image.ensure(ROOT)
+    ref = standin_image.ensure(ROOT, ERA)
     work = Path(tempfile.mkdtemp(prefix="rt-jobs-bench-"))
     env_file = standin_image.write_env_file(work / "images.env", ref)
     proc, log, ssh_config = start_sshd(state, work)

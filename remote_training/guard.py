@@ -15,7 +15,7 @@ from . import preflight
 from .errors import InputError, PreflightError, RTError
 from .fleet.inventory import Host, Inventory
 from .fleet.snapshot import ENDED
-from .records import storage
+from .records import claims, storage
 from .records.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ class LaunchGuard:
             self._prefetch_s3()  # overlaps the SSH checks
         # The output is claimed (its run.json written) as soon as it is known free; taken back below
         # when another check fails, or by abandon() when the launch itself fails.
-        claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing}
+        claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing,
+                  "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger)}
                  if spec.run_folder and not self.runner.dry_run else None)
 
         def check(probed: Any) -> preflight.PreflightReport:

@@ -106,7 +106,8 @@ def _integer(kind: str, value: object) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    # ASCII spaces and digits only: int() refuses some of what a Unicode \s matches ('0\x1f')
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value, re.ASCII):
         return int(value)
     raise InputError(f"{kind} must be a whole number, got {value!r}", f"give {kind} as digits, e.g. 2000")
 

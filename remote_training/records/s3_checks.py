@@ -59,15 +59,16 @@ def _check_checkpoint(s3: Any, spec: JobSpec, folder: str, wanted: Any, found: A
 def check_output(s3: Any, spec: JobSpec, found: Any, claim: dict[str, Any] | None = None) -> list[Row]:
     """Is the run folder free (or joined with --resume/--force)? With `claim` ({"entry": launch record}),
     a free folder is claimed at once: its run.json is written before the job starts, and
-    claim["url"] says so (the caller takes it back if the launch does not go ahead)."""
-    rows = _output_rows(s3, spec, found)
+    claim["url"] says so (the caller takes it back if the launch does not go ahead). claim["take_back"]
+    (claims.TakeBack): earlier claims whose launch provably never started are taken back first."""
+    rows = _output_rows(s3, spec, found, claim.get("take_back") if claim else None)
     if rows or claim is None or not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return rows
     from .ledger import record_url
 
     url = record_url(spec.run_folder)
     if (spec.resume or spec.force) and claim.get("still_writing"):
-        busy = _live_writers(s3, url, claim["still_writing"])
+        busy = _live_writers(s3, url, claim["still_writing"], found, claim.get("take_back"))
         if busy:  # one live writer per output: --resume/--force join a run, never a running one
             flag = "--resume" if spec.resume else "--force"
             return [("output", f"{flag}: {spec.run_folder} is still being written by {job} ({why})",
@@ -83,9 +84,12 @@ def check_output(s3: Any, spec: JobSpec, found: Any, claim: dict[str, Any] | Non
     return []
 
 
-def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], str | None]) -> list[tuple[str, str]]:
-    """(job, where it runs) for each launch in run.json with no recorded end that still runs."""
+def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], str | None], found: Any,
+                  take_back: Any) -> list[tuple[str, str]]:
+    """(job, where it runs) for each launch in run.json with no recorded end that still runs (launches that
+    provably never started are taken back first)."""
     record, _ = storage.read_run(s3, url)
+    record, _ = _take_back(s3, url, record, found, take_back)
     open_launches = [e for e in (record or {}).get("launches", []) if _open(e)]
     return [(e["job_id"], why) for e in open_launches if (why := still_writing(e))]
 
@@ -107,7 +111,33 @@ def _starting(launch: dict[str, Any]) -> bool:
             and started > time.time() - 2 * storage.WINNER_WAIT_S)
 
 
-def _output_rows(s3: Any, spec: JobSpec, found: Any) -> list[Row]:
+def _take_back(s3: Any, url: str, record: dict[str, Any] | None, found: Any,
+               take_back: Any) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Take back the claims in run.json whose launch provably never started (claims.py), one line each on
+    `found`. Returns the record left and, for each launch with no recorded start that keeps its claim, why."""
+    kept: dict[str, str] = {}
+    for launch in list((record or {}).get("launches") or []):
+        if not isinstance(launch, dict) or not _open(launch) or launch.get("container"):
+            continue
+        job = launch["job_id"]
+        why = take_back.why_kept(launch) if take_back else "not checked"
+        if why is not None:
+            kept[job] = why
+            continue
+        left = storage.release_run(s3, url, job)
+        if left is False:
+            kept[job] = f"{url} kept changing while its claim was taken back"
+            continue
+        record = left
+        take_back.taken_back(launch)
+        launcher = launch.get("launcher") or {}
+        found.notes.append(f"took back the claim of {job} in {url}: its launch never started (its launcher, pid "
+                           f"{launcher.get('pid')} on {launcher.get('hostname')}, is gone; nothing of it on "
+                           f"{launch.get('host')})")
+    return record, kept
+
+
+def _output_rows(s3: Any, spec: JobSpec, found: Any, take_back: Any = None) -> list[Row]:
     if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
     from .ledger import record_url
@@ -120,6 +150,9 @@ def _output_rows(s3: Any, spec: JobSpec, found: Any) -> list[Row]:
         record = storage.read_run(s3, record_url(folder))[0] if not held else None
     except ValueError:  # a run.json that does not parse still holds the folder: whose it is, unknown
         record = {}
+    kept: dict[str, str] = {}
+    if record and take_back:
+        record, kept = _take_back(s3, record_url(folder), record, found, take_back)
     last = ((record or {}).get("launches") or [{}])[-1]
     if _starting(last) and not (spec.resume or spec.force):
         # A launch still starting (claimed, not started): the claim waits to see it start or give the folder
@@ -128,7 +161,9 @@ def _output_rows(s3: Any, spec: JobSpec, found: Any) -> list[Row]:
                            "launch waits to see it start or give the folder back")
     elif record is not None:  # launched, nothing written yet: name the launch that holds it
         who = f"the launch of {last['job_id']} on {last.get('host', '?')}" if last.get("job_id") else "the launch"
-        held = [{"Key": key + f"nothing yet, claimed by {who} recorded in {record_url(folder)}"}]
+        why = kept.get(last.get("job_id", ""))
+        why = f"; it never recorded a start but is not provably gone: {why}" if why else ""
+        held = [{"Key": key + f"nothing yet, claimed by {who} recorded in {record_url(folder)}{why}"}]
     if not held:
         if spec.resume:
             found.notes.append(f"--resume: {folder} is empty, the run starts from scratch")

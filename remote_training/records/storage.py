@@ -270,6 +270,9 @@ def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder:
     launches and adds this one, conditional on the version read (retried when another writer got in
     between). `folder`: the run folder, named in the refusal.
     """
+    from .launcher import launcher
+
+    entry = {"launcher": launcher(), **entry}  # what proves later that this launch's process is gone (claims.py)
     deadline = time.monotonic() + wait
     for _ in range(5):
         record, etag = read_run(s3, url) if append else (None, None)
@@ -317,19 +320,21 @@ def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any]) -> bool:
     raise StorageError(f"{url} kept changing while {job_id}'s end was written", "retry inv jobs.wait")
 
 
-def release_run(s3: Any, url: str, job_id: str) -> None:
-    """Take back a claim whose launch did not start: drop its launch, and the record when none is left."""
+def release_run(s3: Any, url: str, job_id: str) -> dict[str, Any] | None | bool:
+    """Take back a claim whose launch did not start: drop its launch, and the record when none is left.
+    The record left (None when none is) once done; False when it kept changing or could not be written."""
     for _ in range(5):
         record, etag = read_run(s3, url)
         if record is None:
-            return
+            return None
         left = [e for e in record.get("launches", []) if e.get("job_id") != job_id]
         try:
             if left:
                 _put_run(s3, url, {**record, "launches": left}, etag=etag)
-            else:
-                bucket, key = split_s3(url)
-                _call(s3.delete_object, f"releasing {url}", Bucket=bucket, Key=key, IfMatch=etag)
-            return
+                return {**record, "launches": left}
+            bucket, key = split_s3(url)
+            _call(s3.delete_object, f"releasing {url}", Bucket=bucket, Key=key, IfMatch=etag)
+            return None
         except (ClaimTaken, StorageError):
             continue
+    return False

@@ -5,11 +5,12 @@ serverless API restarted mid-job: tests/sandbox/test_serverless_jobs.py.)"""
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 
 from rt_sandbox.layout import host_specs
-from tests.support import ROOT, cli_argv, inv, jobs_json, keys, put, started_job
+from tests.support import ROOT, cli_argv, inv, jobs_json, keys, put, ssh, started_job
 
 HOST = "vm-train2"
 
@@ -490,3 +491,195 @@ def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_i
                 raise AssertionError((how, offset, proc.returncode, stdout[-300:], stderr[-600:], disagree)) from None
             seen.setdefault(how, []).append((offset, proc.returncode, case))
     assert all(code in (0, 130, 143, -9) for cases in seen.values() for _, code, _ in cases), seen
+
+
+# -- a claim left by a launch that never started: taken back by the next launch (claims.py) ------------
+def _gone_launcher() -> dict:
+    """A launcher that has ended: a real process that recorded itself as a claim does, then exited."""
+    import json
+
+    code = "import json; from remote_training.records import launcher; print(json.dumps(launcher.launcher()))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+def _plant_claim(s3, run_folder: str, job: str, host: str, launcher: dict) -> None:
+    """run.json naming a launch with no recorded start, claimed ten minutes ago by `launcher`."""
+    from remote_training.records import storage
+    from remote_training.records.ledger import record_url
+    from remote_training.records.timestamps import utc
+
+    storage.claim_run(s3, record_url(run_folder), {"job_id": job, "host": host, "user": "ann", "exit_code": None,
+                                                   "started": utc(time.time() - 600), "launcher": launcher},
+                      append=False)
+
+
+def test_a_claim_whose_launch_provably_never_started_is_taken_back_in_one_line_and_no_other_is(
+        sandbox, jobs_env, s3, prefix, cleanup):
+    """Gone launcher and nothing on the host: taken back, no --force. A live launcher (this test's own
+    process), or a container with the job's label on the host, keeps the claim and the refusal says why."""
+    import os
+    import socket
+    import uuid
+
+    from remote_training.records import launcher
+
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    gone = _gone_launcher()
+    tag = uuid.uuid4().hex[:6]
+    jobs = {case: f"groot-train-{tag}-{case}" for case in ("gone", "live", "container")}
+    kept = {"live": f"its launcher (pid {os.getpid()} on {socket.gethostname()}) still runs",
+            "container": f"its container is on {HOST}"}
+    for case, job in jobs.items():
+        _plant_claim(s3, f"s3://checkpoints/{prefix}/{case}/c/", job, HOST,
+                     launcher.launcher() if case == "live" else gone)
+    ssh(sandbox, HOST, f"docker run -d --name {jobs['container']} --label rt.job={jobs['container']} "
+                       f"{sandbox['base_image']} sleep 300")
+    try:
+        for case in ("live", "container"):
+            refused = inv(jobs_env, "train.groot", "--input", data, "--output", f"s3://checkpoints/{prefix}/{case}/",
+                          "--modality", "ee", "--exp-name", "c", "--steps", "5000000", "--host", HOST)
+            assert refused.returncode == 8 and "started " not in refused.stdout, refused.stdout + refused.stderr
+            assert f"claimed by the launch of {jobs[case]} on {HOST}" in refused.stderr, refused.stderr
+            assert f"not provably gone: {kept[case]}" in refused.stderr, refused.stderr
+            assert "took back" not in refused.stdout + refused.stderr
+    finally:
+        ssh(sandbox, HOST, f"docker rm -f {jobs['container']}")
+    out = f"s3://checkpoints/{prefix}/gone/"
+    relaunched = inv(jobs_env, "train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "c",
+                     "--steps", "5000000", "--host", HOST)
+    assert relaunched.returncode == 0, relaunched.stdout + relaunched.stderr
+    job = started_job(relaunched)
+    cleanup.append((HOST, job))
+    said = [line for line in relaunched.stdout.splitlines() if "took back" in line]
+    assert said == [f"preflight: took back the claim of {jobs['gone']} in s3://checkpoints/{prefix}/gone/.rt-runs/c/"
+                    f"run.json: its launch never started (its launcher, pid {gone['pid']} on {gone['hostname']}, is "
+                    f"gone; nothing of it on {HOST})"], relaunched.stdout
+    record = __import__("json").loads(s3.get_object(Bucket="checkpoints", Key=f"{prefix}/gone/.rt-runs/c/run.json")
+                                      ["Body"].read())
+    assert [e["job_id"] for e in record["launches"]] == [job]
+    assert inv(jobs_env, "jobs.stop", job).returncode == 0
+
+
+def test_a_serverless_claim_whose_job_nebius_never_created_is_taken_back(jobs_env, s3, prefix):
+    """The claimed job's name asked of the Nebius API (the stand-in, through the SDK): none, so the claim goes."""
+    import uuid
+
+    from jobs_fixtures import era_env
+
+    env = {**jobs_env, **era_env("a060cbea")}
+    out = f"s3://interim/{prefix}/converted/"
+    never = f"positronic-to-lerobot-{uuid.uuid4().hex[:6]}-never"
+    gone = _gone_launcher()
+    _plant_claim(s3, out, never, "cloud", gone)
+    done = inv(env, "dataset.convert", "--host", "cloud", "--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes",
+               "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints", "--output", out, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line for line in done.stdout.splitlines() if "took back" in line] == [
+        f"preflight: took back the claim of {never} in s3://interim/{prefix}/.rt-runs/converted/run.json: its launch "
+        f"never started (its launcher, pid {gone['pid']} on {gone['hostname']}, is gone; "
+        "nothing of it on cloud)"], done.stdout
+    job = started_job(done)
+    assert inv(env, "jobs.stop", job).returncode == 0
+
+
+def _host_waits_for(sandbox, event: str) -> subprocess.Popen:
+    """A shell on the host that prints `ready`, then `seen` once `event` (host shell text) is true (2 min at most)."""
+    config = sandbox["root"] / ".sandbox" / "ssh_config"
+    loop = f'echo ready; i=0; while [ $i -lt 2400 ]; do {event} && break; i=$((i+1)); sleep 0.05; done; echo seen'
+    watch = subprocess.Popen(["ssh", "-F", str(config), HOST, loop], stdout=subprocess.PIPE, text=True)
+    assert watch.stdout.readline().strip() == "ready"
+    return watch
+
+
+def test_kill_9_before_the_claim_after_it_during_the_pull_and_after_go_then_a_relaunch_needs_no_force(
+        sandbox, jobs_env, s3, prefix, cleanup, tmp_path):
+    """Each kill ends with the container and the records in agreement; where nothing started, the relaunch
+    (no --force) takes the claim back in one line, and jobs.history keeps only the launch that ran."""
+    import json
+
+    from rt_sandbox.standin_image import tag_for
+
+    data = f"s3://interim/{prefix}/data/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    env = {**jobs_env, "INVOKE_JOBS_LEDGER": str(tmp_path / "ledger.jsonl")}
+    leases = '"$HOME/.rt-leases"'
+    seen: dict[str, tuple[str, bool]] = {}
+    for stage in ("before the claim", "after the claim", "during the pull", "after go"):
+        out = f"s3://checkpoints/{prefix}/{stage.replace(' ', '-')}/"
+        bucket, key = out.removeprefix("s3://").split("/", 1)
+        run_json = f"{key}.rt-runs/i/run.json"
+        watch = None
+        if stage == "during the pull":  # the image gone from the host: compose pulls it after `go`
+            ssh(sandbox, HOST, f"docker image rm -f {tag_for(ROOT, '4261b1aa')} >/dev/null; "
+                               f"mkdir -p {leases}; ls {leases} >/tmp/rt-leases-before")
+            watch = _host_waits_for(sandbox, f"ls {leases} | grep -qvxFf /tmp/rt-leases-before")  # its lease: after go
+        elif stage == "after go":
+            watch = _host_waits_for(sandbox, f'[ -n "$(docker ps -aq --filter label=rt.output={out})" ]')
+        argv = ("train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "i", "--steps",
+                "5000000", "--host", HOST)
+        proc = subprocess.Popen([sys.executable, "-m", "invoke", *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        if stage == "before the claim":
+            time.sleep(0.1)  # Python and Invoke are still loading
+        elif stage == "after the claim":
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not keys(s3, f"s3://{bucket}/{run_json}"):
+                time.sleep(0.02)
+        else:
+            assert watch.stdout.readline().strip() == "seen"
+        proc.kill()
+        proc.communicate(timeout=60)
+        if watch:
+            watch.kill()
+            watch.wait()
+        try:
+            claimed = json.loads(s3.get_object(Bucket=bucket, Key=run_json)["Body"].read())["launches"][-1]["job_id"]
+        except s3.exceptions.NoSuchKey:
+            claimed = None
+        if stage == "before the claim":
+            assert claimed is None, claimed
+        if claimed:  # what the killed launch left running on the host lands (or dies) first
+            ssh(sandbox, HOST, f"i=0; while pgrep -f -- '[{claimed[0]}]{claimed[1:]}' >/dev/null && [ $i -lt 600 ]; "
+                               "do sleep 0.1; i=$((i+1)); done")
+        time.sleep(1)
+        case = _record_and_container_agree(env, s3, out, True, cleanup)
+        again = inv(env, *argv)
+        took_back = [line for line in again.stdout.splitlines() if "took back" in line]
+        if case == "started and recorded":  # its run holds the folder (its checkpoints, or its claim naming it)
+            assert again.returncode == 8 and "already holds a run" in again.stderr and not took_back, again.stderr
+        else:
+            assert again.returncode == 0, (stage, again.stdout + again.stderr)
+            job = started_job(again)
+            cleanup.append((HOST, job))
+            assert took_back == ([f"preflight: took back the claim of {claimed} in s3://{bucket}/{run_json}: its "
+                                  "launch "
+                                  f"never started (its launcher, pid {proc.pid} on {__import__('socket').gethostname()}"
+                                  f", is gone; nothing of it on {HOST})"] if claimed else []), (stage, again.stdout)
+            history = [e["job_id"] for e in json.loads(inv(env, "jobs.history", "--json").stdout)
+                       if e.get("output") == out]
+            assert history == [job], (stage, history)
+            assert inv(env, "jobs.stop", job).returncode == 0
+        seen[stage] = (case, bool(took_back))
+    assert seen["before the claim"] == ("nothing started", False) and seen["after go"][0] == "started and recorded"
+    assert any(taken for _, taken in seen.values()), seen  # at least one kill between the claim and the start
+
+
+def test_a_gone_launchers_claim_on_a_host_that_does_not_answer_is_kept_naming_the_host(jobs_env, s3, prefix):
+    """Nothing is proved about a host that is silent (its cable pulled): the claim stays, and the refusal of a
+    launch from another host says which host did not answer."""
+    import uuid
+
+    data, out = f"s3://interim/{prefix}/data/", f"s3://checkpoints/{prefix}/silent/"
+    put(s3, data + "meta/info.json", '{"observation": ".groot_joints"}')
+    job = f"groot-train-{uuid.uuid4().hex[:6]}-silent"
+    _plant_claim(s3, out + "c/", job, HOST, _gone_launcher())
+    with link_down(HOST):
+        refused = inv(jobs_env, "train.groot", "--input", data, "--output", out, "--modality", "ee", "--exp-name", "c",
+                      "--steps", "5000000", "--host", "vm-train")
+    assert refused.returncode == 8 and "started " not in refused.stdout, refused.stdout + refused.stderr
+    assert f"claimed by the launch of {job} on {HOST}" in refused.stderr, refused.stderr
+    assert f"not provably gone: {HOST} did not answer" in refused.stderr, refused.stderr
+    assert "took back" not in refused.stdout and "Traceback" not in refused.stderr

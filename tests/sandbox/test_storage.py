@@ -1,6 +1,7 @@
 """S3 checks against the sandbox's moto server (a real S3 HTTP API), counting every request."""
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -103,6 +104,8 @@ def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root
     storage.claim_run(s3, url, {"job_id": "j3"}, append=True)  # --resume: the earlier launch stays
     assert storage.update_run(s3, url, "j3", {"exit_code": 0}) and not storage.update_run(s3, url, "nope", {})
     record, _ = storage.read_run(s3, url)
+    # each claim records its launcher (this process): what proves later that the launch is gone (claims.py)
+    assert [e.pop("launcher")["pid"] for e in record["launches"]] == [os.getpid()] * 2
     assert record["launches"] == [{"job_id": "j1", "user": "ann", "host": "vm"}, {"job_id": "j3", "exit_code": 0}]
     storage.release_run(s3, url, "j3")
     storage.release_run(s3, url, "j1")

@@ -7,6 +7,7 @@ back a canned answer, so nothing leaves the process (the sandbox tier runs both 
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
 
@@ -304,6 +305,7 @@ def test_over_tls_the_claim_and_the_checks_work_and_an_untrusted_certificate_is_
     assert storage.latest_checkpoint(client, "s3://checkpoints/runs/e1/", "groot").step == 20
     assert storage.exists(client, "s3://checkpoints/runs/e1/") and not storage.exists(client, "s3://checkpoints/nope/")
     record, _ = storage.read_run(storage.botocore_client(tls_s3), url)  # what botocore reads back over TLS
+    assert record["launches"][0].pop("launcher")["pid"] == os.getpid()  # the claim's launcher (claims.py)
     assert record["launches"] == [{"job_id": "j1", "user": "ann", "host": "vm"}]
     monkeypatch.setenv("AWS_CA_BUNDLE", certifi_or_system())  # a bundle that does not know our certificate
     with pytest.raises(storage.StorageError, match="S3 unreachable.*(CERTIFICATE_VERIFY_FAILED|certificate verify)"):
