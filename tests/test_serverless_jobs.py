@@ -27,7 +27,9 @@ from remote_training.errors import ExitCode
 STATE = ROOT / ".sandbox" / "nebius"
 # A wait's plain progress line off a terminal (remote_training/progress.py): "WHAT: PHASE (Ns)".
 PROGRESS_LINE = re.compile(r"^\S+: .* \(\d+s\)$")
-DATASET = ["--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes",
+# The team's recording in the sandbox's S3 (sim_stack_cubes reads a public bucket the sandbox cannot reach):
+# the era image runs upstream's own converter.
+DATASET = ["--dataset", "@positronic.cfg.ds.internal.sim_stack",
            "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"]
 
 
@@ -113,7 +115,7 @@ def test_convert_runs_as_an_ai_job_recorded_pinned_and_without_secret_values(clo
     listed = jobs_json(cloud, "--host", "cloud")[job]
     assert listed["state"] == "exited" and listed["exit_code"] == 0 and listed["host"] == "cloud"
     logs = inv(cloud, "jobs.logs", job)
-    assert "Conversion complete" in logs.stdout, logs.stdout + logs.stderr
+    assert "Dataset converted and saved to" in logs.stdout, logs.stdout + logs.stderr  # upstream's to_lerobot.py
     records = [k for k in keys(s3, f"s3://interim/{prefix}/") if k.endswith("run.json")]
     assert records, "no run.json beside the output"
     bucket, _, key = f"interim/{prefix}/{records[0]}".partition("/")
