@@ -27,6 +27,7 @@ from remote_training.errors import SandboxError
 from remote_training.jobs.catalog import ERAS
 
 from . import wheelhouse
+from .layout import S3_PORT
 from .services import engine_has, import_rootfs
 
 REPO = "localhost:5000/rt-jobs-test/standin"
@@ -58,6 +59,7 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.ope
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
+RECORDING_ERA = "4261b1aa"  # whose image writes it (both eras' sim configs read it) when its image is ensured
 CHECKOUT_FILES = ("positronic", "pimm", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")  # pimm: current-era servers
 DEBOOTSTRAP_TIMEOUT_S = 1200
 DOCKER_ENV = {"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -231,6 +233,8 @@ def ensure(root: Path, era: str) -> str:
     pushed = subprocess.run(["docker", "push", "-q", ref], capture_output=True, text=True, timeout=900)
     if pushed.returncode != 0:
         raise SandboxError(f"sandbox: pushing {ref} failed: {pushed.stderr[-300:]}", "check the sandbox registry")
+    if era == RECORDING_ERA:
+        ensure_recording(ref, f"http://127.0.0.1:{S3_PORT}")
     return ref
 
 

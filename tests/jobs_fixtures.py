@@ -32,10 +32,8 @@ def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     from remote_training.jobs import catalog
     from rt_sandbox import standin_image
 
-    refs = {era.name: standin_image.ensure(ROOT, era.name) for era in catalog.ERAS}
-    for era, ref in refs.items():
-        standin_image.write_env_file(standin_image.env_file(ROOT, era), ref)
-    standin_image.ensure_recording(refs["4261b1aa"], sandbox["s3_local_endpoint"])  # what the runbook converts
+    for era in catalog.ERAS:
+        standin_image.write_env_file(standin_image.env_file(ROOT, era.name), standin_image.ensure(ROOT, era.name))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "WANDB_", "AWS_"))}
     env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]),
                INVOKE_JOBS_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),

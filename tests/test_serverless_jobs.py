@@ -334,7 +334,7 @@ def test_logs_wait_and_follow_print_every_line_once_across_pages_and_a_shared_ti
     for how, text in printed.items():
         mine = [line for line in text.splitlines() if line.startswith(tag + " ")]
         assert mine == lines, f"{how}: {len(mine)} of {len(lines)} lines, {len(set(mine))} distinct"
-        assert "Conversion complete" in text, how  # and the job's own output
+        assert "Dataset converted and saved to" in text, how  # and the job's own output (upstream's to_lerobot.py)
 
 
 def test_rate_limiting_is_waited_out_and_the_launch_goes_ahead(cloud, prefix, s3) -> None:

@@ -179,9 +179,6 @@ def test_a_convert_mistake_is_refused_by_upstreams_own_converter(case: str, proj
     """The current era's lerobot-0_3_3-convert runs upstream's to_lerobot.py (real configuronic, pos3 against
     the sandbox S3, the dataset configs and codecs; lerobot's writer and torch are the stubs): a dataset option of
     the runbook era and a dataset config that does not exist are upstream's own refusals, in one line."""
-    from rt_sandbox import standin_image
-
-    standin_image.ensure_recording(standin_image.ensure(ROOT, "4261b1aa"), sandbox["s3_local_endpoint"])
     args, message = CONVERT_MISTAKES[case]
     folder, _ = project["a060cbea"]
     s3_env = f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox"
