@@ -11,7 +11,7 @@ REGISTRY_PORT = 5000
 S3_PORT = 9555
 REGISTRY = f"localhost:{REGISTRY_PORT}"
 BASE_IMAGE = "rt-sandbox/base:latest"
-BUCKETS = ("interim", "checkpoints")
+BUCKETS = ("interim", "checkpoints", "raw")  # raw: the recordings the runbook's dataset configs read
 # Runtime sockets and exec roots: short paths, because a unix socket path is at most 107 bytes
 # and a checkout may live deep in the file system.
 RUN_DIR = Path("/run/rt-sandbox")

@@ -27,6 +27,7 @@ import tomllib
 from remote_training.errors import SandboxError
 from remote_training.jobs.catalog import ERAS
 from . import wheelhouse
+from .layout import S3_PORT
 from .services import engine_has, import_rootfs
 
 REPO = "localhost:5000/rt-jobs-test/standin"
@@ -34,6 +35,15 @@ CACHE = Path("/var/cache/rt-sandbox")  # Debian packages and wheels, kept betwee
 SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose python3 is exactly that CPython
 # What the CPU path of the real programs imports, closed over the era's uv.lock.
 POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
+# What the dataset converter imports beyond those, per era: its dataset code (pyarrow, av), codecs and transforms
+# (pillow, opencv, scipy, mujoco's IK), logging and progress bar; at the current era also what the dataset
+# configs' modules import (positronic.cfg.ds.internal imports the dataset viewer's server: rerun, fastapi,
+# jinja2; telemetry: psutil, opentelemetry, nvidia-ml-py). torch and lerobot are the model layer's stubs
+# (docker/sandbox/era/stubs), installed beside them.
+CONVERT_ROOTS = {"4261b1aa": ("av", "pyarrow", "pillow", "opencv-python-headless", "coloredlogs", "tqdm"),
+                 "a060cbea": ("av", "pyarrow", "pillow", "opencv-python-headless", "coloredlogs", "tqdm", "scipy",
+                              "mujoco", "rerun-sdk", "fastapi", "starlette", "uvicorn", "httpx", "jinja2", "psutil",
+                              "opentelemetry-api", "nvidia-ml-py")}
 # The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
@@ -42,9 +52,15 @@ GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
 # Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
 # (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
 REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.openpi.stats",
-                     "positronic.vendors.openpi.train"),
-        "a060cbea": ("positronic.vendors.gr00t.train",)}
-CHECKOUT_FILES = ("positronic", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
+                     "positronic.vendors.openpi.train",
+                     "positronic-to-lerobot"),
+        "a060cbea": ("positronic.vendors.gr00t.train",
+                     "positronic.vendors.lerobot_0_3_3.to_lerobot")}
+# The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
+RECORDING = "s3://raw/sim-cubes/luzan/"
+RECORDER = "record_sim_stack.py"
+RECORDING_ERA = "4261b1aa"  # whose image writes it (both eras' sim configs read it) when its image is ensured
+CHECKOUT_FILES = ("positronic", "pimm", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")  # pimm: current-era servers
 DEBOOTSTRAP_TIMEOUT_S = 1200
 DOCKER_ENV = {"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
@@ -174,9 +190,10 @@ def _context(root: Path, era: str, ctx: Path) -> None:
             shutil.copytree(source, positronic / name)
         elif source.exists():
             shutil.copy2(source, positronic / name)
-    locked = wheelhouse.locked_closure(checkout / "uv.lock", POSITRONIC_ROOTS, python)
+    locked = wheelhouse.locked_closure(checkout / "uv.lock", POSITRONIC_ROOTS + CONVERT_ROOTS[era], python)
     _packages(locked, python, staging / "positronic", deps=False)
     site = _venv(positronic / ".venv", python, staging / "positronic")
+    shutil.copytree(era_dir / "stubs", site, dirs_exist_ok=True)  # torch, lerobot: the model layer's stubs
     _editable_positronic(site, positronic / ".venv", checkout / "pyproject.toml")
 
     shutil.copytree(era_dir / "gr00t", tree / "gr00t")
@@ -191,6 +208,7 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     standins = tree / "opt" / "rt-standins"
     shutil.copytree(bin_dir(root), standins)
     (standins / "REAL").write_text("".join(f"{m}\n" for m in REAL[era]))
+    shutil.copy2(era_dir / RECORDER, standins)
     _busybox(standins / "busybox")
     (tree / "usr" / "local" / "bin").mkdir(parents=True)
     uv = tree / "usr" / "local" / "bin" / "uv"  # on the image's one CPython (minbase has no `python3` name)
@@ -216,7 +234,32 @@ def ensure(root: Path, era: str) -> str:
     pushed = subprocess.run(["docker", "push", "-q", ref], capture_output=True, text=True, timeout=900)
     if pushed.returncode != 0:
         raise SandboxError(f"sandbox: pushing {ref} failed: {pushed.stderr[-300:]}", "check the sandbox registry")
+    if era == RECORDING_ERA:
+        ensure_recording(ref, f"http://127.0.0.1:{S3_PORT}")
     return ref
+
+
+def ensure_recording(ref: str, s3_endpoint: str) -> str:
+    """RECORDING in the sandbox's S3, written once by upstream's own dataset writer in the runbook era's image
+    (docker/sandbox/era/record_sim_stack.py): the raw data the runbook's sim dataset configs read."""
+    import boto3  # lazy: only the sandbox needs it here
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="sandbox",
+                      aws_secret_access_key="sandbox")
+    bucket, _, key = RECORDING.removeprefix("s3://").partition("/")
+    if s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount"):
+        return RECORDING
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        made = subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{tmp}:/out", ref,
+                               "/positronic/.venv/bin/python", f"/opt/rt-standins/{RECORDER}", "/out/rec"],
+                              capture_output=True, text=True, timeout=300)
+        if made.returncode != 0:
+            raise SandboxError(f"sandbox: recording {RECORDING} failed: {made.stderr[-400:]}", "check the era image")
+        for path in sorted((Path(tmp) / "rec").rglob("*")):
+            if path.is_file():
+                s3.upload_file(str(path), bucket, key + path.relative_to(Path(tmp) / "rec").as_posix())
+    return RECORDING
 
 
 def env_file(root: Path, era: str) -> Path:

@@ -28,8 +28,8 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
     data, stats, ckpt = f"s3://interim/{prefix}/groot_q/", f"s3://interim/{prefix}/stats/", f"s3://checkpoints/{prefix}/g/"
     recipe = (["--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot_rot6d_joints",
                "--action", ".groot_rot6d"] if runbook else
-              ["--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes", "--codec",
-               "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"])
+              ["--dataset", "@positronic.cfg.ds.internal.sim_stack", "--codec",  # sim_stack_cubes: a public
+               "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"])  # bucket the sandbox cannot reach
     convert = inv(env, "dataset.convert", *recipe, "--output", data)
     assert convert.returncode == 0, convert.stderr
     job = started_job(convert)

@@ -161,3 +161,32 @@ def test_uv_in_the_job_image_refuses_what_uv_refuses(era: str, project, sandbox)
     assert "error: No interpreter found for Python 3.10 in managed installations or search path" in text, text
     assert "error: Extra `no_such` is not defined in the project's `optional-dependencies` table" in text, text
     assert text.count("rc=2") == 2 and out.stdout.strip().endswith({"4261b1aa": "0.1.1", "a060cbea": "0.2.1"}[era])
+
+
+# Mistakes the shell stand-in accepted (issue #19, Why 2), each refused by upstream's own converter at the
+# current era, configuronic 0.7's message as the program's last line: the one line jobs.errors ends with.
+CONVERT_MISTAKES = {
+    "runbook-observation": (["--dataset.dataset=@positronic.cfg.ds.internal.sim_stack", "--dataset.observation=.eepose"],
+                            "configuronic.config.ConfigError: Error instantiating \"dataset\": apply_codec() got an "
+                            "unexpected keyword argument 'observation'"),
+    "no-such-dataset": (["--dataset.dataset=@positronic.cfg.ds.no_such"],
+                        "configuronic.config.ConfigError: Failed to override 'dataset.dataset' with value "
+                        "'@positronic.cfg.ds.no_such'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONVERT_MISTAKES))
+def test_a_convert_mistake_is_refused_by_upstreams_own_converter(case: str, project, sandbox) -> None:
+    """The current era's lerobot-0_3_3-convert runs upstream's to_lerobot.py (real configuronic, pos3 against
+    the sandbox S3, the dataset configs and codecs; lerobot's writer and torch are the stubs): a dataset option of
+    the runbook era and a dataset config that does not exist are upstream's own refusals, in one line."""
+    args, message = CONVERT_MISTAKES[case]
+    folder, _ = project["a060cbea"]
+    s3_env = f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox"
+    out = _ssh(sandbox, f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml "
+                        f"-f {OVERRIDE} run --rm -T {s3_env} lerobot-0_3_3-convert convert "
+                        f"--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints "
+                        f"{' '.join(args)} --output_dir=s3://interim/entrypoints-{uuid.uuid4().hex[:8]}/")
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    assert out.returncode == 1 and lines[-1] == message, lines[-20:]
+    assert "File \"/positronic/positronic/vendors/lerobot_0_3_3/to_lerobot.py\"" in out.stdout + out.stderr

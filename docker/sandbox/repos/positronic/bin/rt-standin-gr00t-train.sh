@@ -28,6 +28,8 @@ info=$(s3_get "${in}meta/info.json")
 # Like the real trainer, a joint-feedback modality needs joints in the dataset: found only at run time.
 case $modality in *_q|*_q_rel|joints)
   observation=$(echo "$info" | sed -n 's/.*"observation": *"\([^"]*\)".*/\1/p')
+  # a dataset the real converter wrote names its features instead: joint_position when joints are observed
+  [ -n "$observation" ] || case $info in *'"joint_position"'*) observation=joints ;; esac
   case $observation in *joints*|*_q|*eeq*) ;; *)
     RT_EXIT=3 die "modality $modality needs joint observations; dataset at $in has ${observation:-none}" ;;
   esac ;;

@@ -73,6 +73,8 @@ def main() -> None:
     # which the real data loader finds missing at its first batch.
     if modality is not None and getattr(modality, "NEEDS_JOINTS", False):
         observation = str(info.get("observation", ""))
+        if not observation and "joint_position" in info.get("features", {}):  # what the real converter writes
+            observation = "joints"
         if not any(k in observation for k in ("joints", "_q", "eeq")):
             print(f"Error: modality {Path(ft_config.modality_config_path).stem} needs joint observations; "
                   f"dataset at {ft_config.dataset_path} has {observation or 'none'}", file=sys.stderr)
