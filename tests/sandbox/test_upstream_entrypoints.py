@@ -166,7 +166,8 @@ def test_uv_in_the_job_image_refuses_what_uv_refuses(era: str, project, sandbox)
 # Mistakes the shell stand-in accepted (issue #19, Why 2), each refused by upstream's own converter at the
 # current era, configuronic 0.7's message as the program's last line: the one line jobs.errors ends with.
 CONVERT_MISTAKES = {
-    "runbook-observation": (["--dataset.dataset=@positronic.cfg.ds.internal.sim_stack", "--dataset.observation=.eepose"],
+    "runbook-observation": (["--dataset.dataset=@positronic.cfg.ds.internal.sim_stack",
+                             "--dataset.observation=.eepose"],
                             "configuronic.config.ConfigError: Error instantiating \"dataset\": apply_codec() got an "
                             "unexpected keyword argument 'observation'"),
     "no-such-dataset": (["--dataset.dataset=@positronic.cfg.ds.no_such"],
@@ -182,7 +183,8 @@ def test_a_convert_mistake_is_refused_by_upstreams_own_converter(case: str, proj
     the runbook era and a dataset config that does not exist are upstream's own refusals, in one line."""
     args, message = CONVERT_MISTAKES[case]
     folder, _ = project["a060cbea"]
-    s3_env = f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox"
+    s3_env = (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox "
+              "-e AWS_SECRET_ACCESS_KEY=sandbox")
     out = _ssh(sandbox, f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml "
                         f"-f {OVERRIDE} run --rm -T {s3_env} lerobot-0_3_3-convert convert "
                         f"--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints "

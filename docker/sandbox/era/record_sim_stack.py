@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from positronic.dataset.local_dataset import LocalDatasetWriter
 
 FPS, SECONDS, EPISODES, SIZE = 15, 2, 2, 64
