@@ -39,10 +39,8 @@ POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack"
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
-# Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
-# (issue #19 item 5): tests/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
-REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.openpi.stats",
-                     "positronic.vendors.openpi.train"),
+REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
+                     "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train"),
         "a060cbea": ("positronic.vendors.gr00t.train",)}
 CHECKOUT_FILES = ("positronic", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
 DEBOOTSTRAP_TIMEOUT_S = 1200
