@@ -34,15 +34,22 @@ CACHE = Path("/var/cache/rt-sandbox")  # Debian packages and wheels, kept betwee
 SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose python3 is exactly that CPython
 # What the CPU path of the real programs imports, closed over the era's uv.lock.
 POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
+# What an era's servers import besides (its lock names them): the current era's GR00T server is positronic's
+# own offboard server (FastAPI on uvicorn) over the policy stack (codecs, geometry, IK, recorder) and ZeroMQ
+# to gr00t's subprocess.
+SERVER_ROOTS = {"a060cbea": ("pyzmq", "fastapi", "starlette", "uvicorn", "httpx", "pillow", "scipy", "mujoco",
+                             "rerun-sdk", "coloredlogs", "opentelemetry-api", "opencv-python-headless")}
 # The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
-GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
+GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last three: its server's wire protocol
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
 REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
-                     "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train"),
-        "a060cbea": ("positronic.vendors.gr00t.train",)}
-CHECKOUT_FILES = ("positronic", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
+                     "positronic.vendors.gr00t.server", "positronic.vendors.openpi.stats",
+                     "positronic.vendors.openpi.train"),
+        "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
+                     "positronic.vendors.openpi.stats")}
+CHECKOUT_FILES = ("positronic", "pimm", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")  # pimm: current-era servers
 DEBOOTSTRAP_TIMEOUT_S = 1200
 DOCKER_ENV = {"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
@@ -171,7 +178,7 @@ def _context(root: Path, era: str, ctx: Path) -> None:
             shutil.copytree(source, positronic / name)
         elif source.exists():
             shutil.copy2(source, positronic / name)
-    locked = wheelhouse.locked_closure(checkout / "uv.lock", POSITRONIC_ROOTS, python)
+    locked = wheelhouse.locked_closure(checkout / "uv.lock", POSITRONIC_ROOTS + SERVER_ROOTS.get(era, ()), python)
     _packages(locked, python, staging / "positronic", deps=False)
     site = _venv(positronic / ".venv", python, staging / "positronic")
     _editable_positronic(site, positronic / ".venv", checkout / "pyproject.toml")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,6 +21,24 @@ import pytest
 
 from jobs_fixtures import (ROOT, cleanup, era_env, inv, jobs_env, jobs_json, keys, prefix, put, s3, ssh,  # noqa: F401
                           started_job)
+
+
+# gr00t's PolicyServer protocol (gr00t/policy/server_client.py, as positronic's current-era server.py speaks it):
+# msgpack requests over a ZeroMQ REQ socket, numpy arrays as .npy bytes; get_action answers [action, info].
+GR00T_ZMQ_CLIENT = """
+import io, sys, msgpack, numpy as np, zmq
+sock = zmq.Context().socket(zmq.REQ)
+sock.setsockopt(zmq.RCVTIMEO, 10000)
+sock.connect(f"tcp://{sys.argv[1]}:{sys.argv[2]}")
+def call(endpoint, data=None):
+    sock.send(msgpack.packb({"endpoint": endpoint, "data": data}))
+    return msgpack.unpackb(sock.recv(), object_hook=lambda o: np.load(io.BytesIO(o["as_npy"])) if "as_npy" in o else o)
+print(call("ping")["status"])
+action, info = call("get_action", {"observation": {"state": {}}, "options": None})
+for key in sorted(action):
+    print(key, "x".join(map(str, action[key].shape)))
+print(any(a.any() for a in action.values()))
+"""
 
 
 @pytest.mark.parametrize("era", ["4261b1aa", "a060cbea"])
@@ -72,9 +91,20 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
     cleanup.append(("vm-train2", server))
     address = sandbox["hosts"]["vm-train2"]["address"]
     assert f"answers on {address}:{port}" in serve.stdout
-    with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=5) as reply:
-        models = json.load(reply)["models"]
-    assert (models[0]["id"] == "checkpoint-4") if runbook else (models == ["2", "4"])  # every step, unpadded
+    if runbook:  # upstream's server.py hands the port to gr00t's own ZeroMQ server (the model stub under it)
+        from rt_sandbox import standin_image
+
+        image = standin_image.tag_for(ROOT, era)
+        reply = ssh(sandbox, "vm-train2", f"docker run --rm --network host --entrypoint /.venv/bin/python {image} "
+                                          f"-c {shlex.quote(GR00T_ZMQ_CLIENT)} {address} {port}")
+        assert reply.split() == ["ok", "ee_pose", "1x16x9", "grip", "1x16x1", "False"], reply  # zero actions
+        started = "Running command: `/.venv/bin/python gr00t/eval/run_gr00t_server.py --model_path "
+    else:  # upstream's own offboard server, the gr00t subprocess behind it
+        with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=5) as reply:
+            assert json.load(reply)["models"] == ["2", "4"]  # every step, unpadded
+        started = "Pinned default checkpoint at startup: 4"
+    log = inv(env, "jobs.logs", server).stdout  # upstream's own lines, then gr00t's stub listening
+    assert started in log and "Server is ready and listening on tcp://" in log, log
     smi = ssh(sandbox, "vm-train2", "nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits")
     assert int(smi.strip()) >= 6000  # the server's GPU request and rt.gpu_mem_mb label reach the GPU stand-in
 
