@@ -44,18 +44,23 @@ CONVERT_ROOTS = {"4261b1aa": ("av", "pyarrow", "pillow", "opencv-python-headless
                  "a060cbea": ("av", "pyarrow", "pillow", "opencv-python-headless", "coloredlogs", "tqdm", "scipy",
                               "mujoco", "rerun-sdk", "fastapi", "starlette", "uvicorn", "httpx", "jinja2", "psutil",
                               "opentelemetry-api", "nvidia-ml-py")}
+# What an era's servers import besides (its lock names them): the current era's GR00T server is positronic's
+# own offboard server (FastAPI on uvicorn) over the policy stack (codecs, geometry, IK, recorder) and ZeroMQ
+# to gr00t's subprocess.
+SERVER_ROOTS = {"a060cbea": ("pyzmq", "fastapi", "starlette", "uvicorn", "httpx", "pillow", "scipy", "mujoco",
+                             "rerun-sdk", "coloredlogs", "opentelemetry-api", "opencv-python-headless")}
 # The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
-GR00T_TOOLS = ("tyro==0.9.17", "tqdm")
+GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last three: its server's wire protocol
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
 # Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
 # (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
-REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.openpi.stats",
-                     "positronic.vendors.openpi.train",
-                     "positronic-to-lerobot"),
-        "a060cbea": ("positronic.vendors.gr00t.train",
-                     "positronic.vendors.lerobot_0_3_3.to_lerobot")}
+REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
+                     "positronic.vendors.gr00t.server", "positronic.vendors.openpi.stats",
+                     "positronic.vendors.openpi.train", "positronic-to-lerobot"),
+        "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
+                     "positronic.vendors.openpi.stats", "positronic.vendors.lerobot_0_3_3.to_lerobot")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
@@ -190,7 +195,8 @@ def _context(root: Path, era: str, ctx: Path) -> None:
             shutil.copytree(source, positronic / name)
         elif source.exists():
             shutil.copy2(source, positronic / name)
-    locked = wheelhouse.locked_closure(checkout / "uv.lock", POSITRONIC_ROOTS + CONVERT_ROOTS[era], python)
+    locked = wheelhouse.locked_closure(checkout / "uv.lock",
+                                       POSITRONIC_ROOTS + SERVER_ROOTS.get(era, ()) + CONVERT_ROOTS[era], python)
     _packages(locked, python, staging / "positronic", deps=False)
     site = _venv(positronic / ".venv", python, staging / "positronic")
     shutil.copytree(era_dir / "stubs", site, dirs_exist_ok=True)  # torch, lerobot: the model layer's stubs

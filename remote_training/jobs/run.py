@@ -61,6 +61,15 @@ class Plan:
     source_root: Path | None = None  # the checkout's repository (its Python sources: jobs/upstream.py)
 
 
+# Set in every job's container. Upstream's compose services ask for a terminal (`tty: true`), and its programs
+# report with print(); `compose run -d` from a launch over SSH gets no terminal (compose turns -T on by itself
+# when its output is not one: docker/compose#10180), so Python would block-buffer those lines until exit and
+# jobs.logs -f / jobs.progress would show nothing while a job runs. Unbuffered output is what upstream's own
+# serverless jobs set too (shared/upstream/SERVERLESS.md: `PYTHONUNBUFFERED=1`);
+# https://docs.python.org/3/using/cmdline.html#envvar-PYTHONUNBUFFERED
+JOB_ENV = {"PYTHONUNBUFFERED": "1"}
+
+
 def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping[str, str], *,
              host: str | None, port: int | str | None = None, force: bool = False, replace: bool = False,
              env: Mapping[str, str] | None = None) -> Plan:
@@ -95,7 +104,8 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                    port=(default_port if port is None else validate.port(port)) if container_port else None,
                    gpu_mem_mb=program.gpu_mem_mb, inputs=job.inputs, output=job.output,
                    exp_name=getattr(job, "exp_name", None), resume=getattr(job, "resume", False), force=force,
-                   replace=replace, env=dict(env or {}), program=program.name, era=era.name, run_folder=run_folder,
+                   replace=replace, env={**JOB_ENV, **(env or {})}, program=program.name, era=era.name,
+                   run_folder=run_folder,
                    checkpoints=job.checkpoints, checkpoint=getattr(job, "checkpoint", None), layout=program.layout,
                    client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
                    options=job.options)

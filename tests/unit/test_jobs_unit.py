@@ -68,6 +68,25 @@ def test_launch_command_round_trips_through_a_real_shell() -> None:
     assert ["-e", "WANDB_API_KEY"] == argv[argv.index("WANDB_API_KEY") - 1:argv.index("WANDB_API_KEY") + 1]
 
 
+def test_every_planned_job_runs_python_unbuffered_so_its_prints_reach_the_log_while_it_runs() -> None:
+    """A detached compose run has no terminal: without PYTHONUNBUFFERED upstream's print() lines would wait in
+    Python's buffer until the job exits. It is plain container env (`-e NAME=VALUE`), and a task's own env adds
+    to it."""
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.run import plan_job
+    from remote_training.jobs.services import GrootTrain
+    from tests.support import ROOT
+
+    checkout = load_checkout(ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker")
+    images = {name: f"registry.example/positro/{name}:v1" for name in checkout.services}
+    job = GrootTrain("s3://interim/x/", "s3://checkpoints/x/", modality="ee_rot6d_q", exp_name="e1")
+    plan = plan_job(job, checkout, INVENTORY, images, host="vm-train", env={"MUJOCO_GL": "egl"})
+    assert plan.spec.env == {"PYTHONUNBUFFERED": "1", "MUJOCO_GL": "egl"}
+    argv = launch.compose_argv(INVENTORY.get("vm-train"), plan.spec, [])
+    at = argv.index("PYTHONUNBUFFERED=1")
+    assert argv[at - 1:at + 1] == ["-e", "PYTHONUNBUFFERED=1"]
+
+
 def test_env_file_quotes_values_and_rejects_bad_names(tmp_path: Path) -> None:
     text = launch.env_file_text({"WANDB_API_KEY": "a b'c$(x)", "AWS_ENDPOINT_URL": "http://h:1"})
     script = tmp_path / "f.env"

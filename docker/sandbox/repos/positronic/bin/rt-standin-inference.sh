@@ -83,9 +83,16 @@ else
   auth=; [ "$name" = authed_remote ] && auth="Authorization: Bearer $AUTH_TOKEN"
   tries=0
   # TLS: the certificate is verified (SSL_CERT_FILE names extra CAs, as Python's ssl reads it); busybox wget cannot
-  get_models() { if [ $web = https ]; then timeout 5 curl -sf ${SSL_CERT_FILE:+--cacert "$SSL_CERT_FILE"} \
+  http_models() { if [ $web = https ]; then timeout 5 curl -sf ${SSL_CERT_FILE:+--cacert "$SSL_CERT_FILE"} \
     ${auth:+-H "$auth"} "https://$host:$port/api/v1/models"; else timeout 5 wget -qO- ${auth:+--header "$auth"} \
     "http://$host:$port/api/v1/models"; fi; }
+  # The runbook's groot_* policies talk to gr00t's own ZeroMQ server (run_gr00t_server.py under upstream's
+  # server.py), which has no HTTP: it is there when it sends ZMTP's greeting, whose signature starts with 0xff
+  # (rfc.zeromq.org/spec/23). The catalog's stand-in server answers HTTP instead.
+  zmtp() { [ "$(sleep 1 | timeout 5 nc "$host" "$port" | head -c 1 | od -An -tx1 | tr -d ' ')" = ff ] &&
+    echo "[gr00t zmq policy server]"; }
+  get_models() { http_models; }
+  case $RT_ERA.$name in runbook.groot_*) get_models() { http_models || zmtp; } ;; esac
   until models=$(get_models 2>/dev/null) && [ -n "$models" ]; do
     tries=$((tries + 1)); [ $tries -ge 10 ] && RT_EXIT=3 die "policy server $host:$port did not answer"; sleep 1
   done

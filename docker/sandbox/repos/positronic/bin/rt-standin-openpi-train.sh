@@ -12,7 +12,8 @@ case $(opt extra_args '[]') in  # train.py does cmd + extra_args: anything but a
   \[*\]) ;; *) py_raise TypeError 'can only concatenate list (not "str") to list' ;;
 esac
 s3_exists "${in}meta/info.json" || RT_EXIT=2 die "no dataset at $in (meta/info.json missing)"
-s3_exists "${stats}norm_stats.json" || RT_EXIT=2 die "no norm stats at $stats (run openpi-stats first)"
+# openpi reads <assets_base_dir>/<config>/<repo_id>/norm_stats.json (repo id `lerobot`, as positronic links it)
+s3_exists "${stats}$config/lerobot/norm_stats.json" || RT_EXIT=2 die "no norm stats at $stats$config/lerobot/ (run openpi-stats first)"
 ckpt_dir="$out$config/$exp/" ckpt_prefix=
 ckpt_name() { echo "$1"; }
 . "$RT_DIR/rt-standin-train.sh"
