@@ -30,7 +30,7 @@ class RTError(Exception):
     `fix` is one sentence that tells the user what to do next.
     """
 
-    exit_code: ExitCode = ExitCode.ERROR
+    exit_code: int = ExitCode.ERROR  # the process's exit code (JobFailed: may be the job's own)
 
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
@@ -89,7 +89,15 @@ class ImageError(RTError):
 
 
 class JobFailed(RTError):
+    """A job ended non-zero. `exit_code`: the job's own code when given (the process passes it through,
+    as jobs.wait does), else rt's JOB_FAILED (10), which no other failure of rt gives."""
+
     exit_code = ExitCode.JOB_FAILED
+
+    def __init__(self, message: str, fix: str | None = None, *, exit_code: int | None = None) -> None:
+        super().__init__(message, fix)
+        if exit_code:
+            self.exit_code = exit_code
 
 
 class SandboxError(RTError):
@@ -102,8 +110,6 @@ class Terminated(KeyboardInterrupt):
 
 def exit_code_for(error: BaseException) -> int:
     """The process exit code for an error: the one place this mapping lives."""
-    if isinstance(error, JobFailed) and getattr(error, "job_exit", None):
-        return int(error.job_exit)  # jobs.wait passes the job's own code through
     if isinstance(error, RTError):
         return int(error.exit_code)
     if isinstance(error, Terminated):

@@ -45,7 +45,7 @@ class LaunchGuard:
             pool.shutdown(wait=False)
 
     def close(self) -> None:
-        """Nothing is held between launches (kept for the Guard protocol's callers)."""
+        """Nothing is held between launches (the Guard protocol's)."""
 
     def _make_s3(self) -> Any:
         return storage.client(self.inventory.s3_endpoint)
@@ -123,6 +123,11 @@ class LaunchGuard:
         self.claims[spec.job_id] = claim
         for note in report.notes:
             self.echo(f"preflight: {note}")
+
+    def image_digest(self, job_id: str) -> str | None:
+        """The digest the image check saw for this launch (None: not checked, or the registry gave none)."""
+        report = self.reports.get(job_id)
+        return report.image_digest if report else None
 
     def intent(self, spec: Any) -> None:
         """The ledger's launch line, written before the launch may start anything (run.json's claim already

@@ -204,8 +204,7 @@ def test_as_exit_is_the_mapping():
 
     assert as_exit(NoCapacityError("none")).code == 7 and as_exit(NoCapacityError("none")).message == "error: none"
     assert as_exit(KeyboardInterrupt()).code == 130
-    failed = JobFailed("job x failed")
-    failed.job_exit = 42  # type: ignore[attr-defined]
+    failed = JobFailed("job x failed", exit_code=42)
     assert isinstance(as_exit(failed), Exit) and as_exit(failed).code == 42
 
 

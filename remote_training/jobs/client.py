@@ -127,8 +127,6 @@ def run(client: LocalClient, environ: Mapping[str, str] | None = None) -> int:
     if code < 0:
         code = 128 - code  # killed by a signal, as a shell reports it
     if code:
-        error = JobFailed(f"positronic-inference exited {code}",
-                          "read its output above (a gladLoadGL error: rerun with --headless)")
-        error.job_exit = code  # type: ignore[attr-defined]
-        raise error
+        raise JobFailed(f"positronic-inference exited {code}",
+                        "read its output above (a gladLoadGL error: rerun with --headless)", exit_code=code)
     return code

@@ -222,11 +222,8 @@ def raise_if_failed(job: Job, code: int, *, own_code: bool = True) -> None:
     """JobFailed when the job exited non-zero: the process then exits with the job's own code, or with
     `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
     if code != 0:
-        error = JobFailed(f"job {job.job_id} on {job.host} exited {code}",
-                          f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}")
-        if own_code:
-            error.job_exit = code  # exit_code_for passes the job's own code through
-        raise error
+        raise JobFailed(f"job {job.job_id} on {job.host} exited {code}",
+                        f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}", exit_code=code if own_code else None)
 
 
 def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:

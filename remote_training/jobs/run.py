@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import validate
 from ..errors import InputError, JobFailed, PreflightError
@@ -29,26 +29,8 @@ from ..progress import Phase, silent
 from ..remote import RemoteRunner
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
-from .spec import JobSpec, LaunchResult, new_job_id
+from .spec import Guard, JobSpec, LaunchResult, new_job_id
 from .upstream import Sources
-
-
-class Guard(Protocol):
-    """What a launch asks of its checks and its ledger (remote_training.guard.LaunchGuard)."""
-
-    def place(self, spec: JobSpec) -> JobSpec: ...
-
-    def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
-
-    def intent(self, spec: JobSpec) -> None: ...
-
-    def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
-
-    def abandon(self, spec: JobSpec) -> None: ...
-
-    def finish(self, job_id: str, exit_code: int, ended: str | None = None) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -166,7 +148,7 @@ def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping
     return result
 
 
-def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[str], None] = print,
+def follow(runner: RemoteRunner, job: Any, guard: Guard | None = None, echo: Callable[[str], None] = print,
            secrets: list[str] | None = None) -> int:
     """Stream the log (secrets masked) until the job ends, record the end, then raise JobFailed on a non-zero exit."""
     from . import monitor
@@ -179,10 +161,10 @@ def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[st
     return code
 
 
-def record_end(guard: Any, job_id: str, code: int, ended: str | None = None) -> None:
-    """Tell the ledger how a job ended (a guard without a ledger records nothing); `ended`: when, if it
-    ended before it was seen (else now)."""
-    if guard is None or not hasattr(guard, "finish"):
+def record_end(guard: Guard | None, job_id: str, code: int, ended: str | None = None) -> None:
+    """Tell the ledger how a job ended (NoHooks records nothing); `ended`: when, if it ended before it
+    was seen (else now)."""
+    if guard is None:
         return
     try:
         guard.finish(job_id, code, ended=ended)
@@ -226,11 +208,9 @@ def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: 
             if mine is None or not mine.running:
                 code = mine.exit_code if mine else -1
                 tail = monitor.logs(runner, job, tail=5, secrets=secrets) if mine else ""
-                error = JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
-                                  f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
-                                  f"inv jobs.logs {job.job_id}")
-                error.job_exit = code or 1
-                raise error
+                raise JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
+                                f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
+                                f"inv jobs.logs {job.job_id}", exit_code=code or 1)
         time.sleep(0.5)
     raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
                     f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")

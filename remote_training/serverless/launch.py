@@ -23,7 +23,8 @@ from typing import Any, Callable
 from ..errors import InputError, JobFailed, ProviderError
 from ..providers.base import ProviderUnavailable
 from ..jobs.services import RUNBOOK
-from ..jobs.spec import LaunchResult
+from ..jobs.spec import Guard, LaunchResult
+from ..launch.record import start_recorded
 from ..ledger import MaskedStream, secret_values
 from ..progress import Phase, silent
 from . import logs
@@ -65,7 +66,7 @@ def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any,
                  source_root=source_root)
 
 
-def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry_run: bool, wait: bool,
+def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Guard, *, dry_run: bool, wait: bool,
         ready_timeout: float, create_timeout: float = OPERATION_S, echo: Callable[[str], None] = print,
         progress: Phase = silent) -> LaunchResult:
     """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
@@ -87,8 +88,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     prepared = pool.submit(api.prepare, serverless)  # the SDK and secret ids while the checks run
     pool.shutdown(wait=False)
     guard.before_launch(spec)
-    report = getattr(guard, "reports", {}).get(spec.job_id)
-    digest = getattr(report, "image_digest", None)
+    digest = guard.image_digest(spec.job_id)
     if digest is None:
         from ..preflight import image_digest
 
@@ -99,26 +99,36 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     except BaseException:
         guard.abandon(spec)  # nothing was sent
         raise
-    try:
-        progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
-        resource_id = api.create(serverless, create_timeout)
-    except BaseException as exc:
-        # The request may have been taken though its answer or operation never came back: the job
-        # may run and write to the output. Give nothing back before the API says it cannot.
-        found = created_anyway(api, serverless) if outcome_unknown(exc) else None
-        if found is None:
-            guard.abandon(spec)
-            raise
-        guard.record(spec, launch_result(spec, target, serverless, found.id, began))
-        where = (f"the {serverless.kind} exists ({found.state.lower()})" if found.id else
-                 f"the API could not say whether the {serverless.kind} exists")
-        raise OperationOutlived(f"{serverless.name} on {target.name}: the create did not finish within the wait "
-                                f"({type(exc).__name__}), but {where}; it keeps its claim on the output",
-                                f"follow it: inv jobs.wait {serverless.name}") from exc
-    finally:
-        progress("")
-    result = launch_result(spec, target, serverless, resource_id, began)
-    guard.record(spec, result)
+    outlived: list[OperationOutlived] = []
+
+    def go() -> LaunchResult:
+        try:
+            progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
+            resource_id = api.create(serverless, create_timeout)
+        except BaseException as exc:
+            # The request may have been taken though its answer or operation never came back: the job
+            # may run and write to the output. Give nothing back before the API says it cannot.
+            found = created_anyway(api, serverless) if outcome_unknown(exc) else None
+            if found is None:
+                if isinstance(exc, KeyboardInterrupt):
+                    guard.abandon(spec)  # asked twice to leave, and the API says nothing was made
+                raise
+            where = (f"the {serverless.kind} exists ({found.state.lower()})" if found.id else
+                     f"the API could not say whether the {serverless.kind} exists")
+            error = OperationOutlived(f"{serverless.name} on {target.name}: the create did not finish within the "
+                                      f"wait ({type(exc).__name__}), but {where}; it keeps its claim on the output",
+                                      f"follow it: inv jobs.wait {serverless.name}")
+            error.__cause__ = exc
+            outlived.append(error)
+            return launch_result(spec, target, serverless, found.id, began)  # recorded: it may run
+        finally:
+            progress("")
+        return launch_result(spec, target, serverless, resource_id, began)
+
+    result = start_recorded(guard, spec, go, where=target.name)
+    if outlived:
+        raise outlived[0]
+    resource_id = result.container_id
     echo(f"started {serverless.name} on {target.name} ({serverless.kind} {resource_id}, "
          f"{serverless.compute.label}, {result.seconds:.1f}s)")
     if serverless.kind == "endpoint":
@@ -138,12 +148,10 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         code = follow(api, serverless.kind, resource_id, masked.write)
     finally:
         masked.close()
-    if guard is not None and hasattr(guard, "finish"):
-        guard.finish(spec.job_id, code)
+    guard.finish(spec.job_id, code)
     if code:
-        error = JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}")
-        error.job_exit = code
-        raise error
+        raise JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}",
+                        exit_code=code)
     echo(f"{serverless.name} finished (exit 0)")
     return result
 
