@@ -165,25 +165,14 @@ class LaunchGuard:
         """Whether an earlier launch of the run folder (a run.json entry) may still write there: where it
         runs, or why that cannot be told (its host silent, its target's API down: unknown is still
         writing); None once its container is gone or ended."""
-        from .snapshot import take
+        from .targets.fleet import for_host
 
         job_id, where = launch.get("job_id") or "", launch.get("host") or ""
-        target = self.inventory.serverless_target(where) if where else None
-        if target is not None:
-            from .serverless import jobs as serverless
-
-            try:
-                found = serverless.find(self.inventory, job_id, [target])
-            except RTError as exc:
-                return f"{where} did not answer ({exc.message}): it may still run"
-            return f"it is {found.job.state} on {where}" if found and found.job.state not in ENDED else None
-        try:
-            host = self.runner.inventory.get(where)
-            snap = take(self.runner, host)
+        try:  # the runner's inventory: a VM started here may have moved to a new address
+            found = for_host(self.runner.inventory, self.runner, where).find(job_id)
         except RTError as exc:
             return f"{where or 'its host'} did not answer ({exc.message}): it may still run"
-        live = [c for c in snap.containers if c.job_id == job_id and c.state not in ENDED]
-        return f"it is {live[0].state} on {where}" if live else None
+        return f"it is {found.job.state} on {where}" if found and found.job.state not in ENDED else None
 
     def _cost_facts(self, spec: Any, extra: dict[str, Any]) -> dict[str, Any]:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""

@@ -3,13 +3,13 @@
 1. `plan_job`: the typed job against the checkout's catalog becomes a JobSpec (program, era, argv
    rendered once, inputs, output, run folder, port, image) and the project to ship. Pure: bad input
    fails here, every bad value at once, before any host or S3 is asked.
-2. `run_plan`: placement for `--host auto` (`hooks.place`), then `launch`: the host probe runs inside
-   the launch command, held at a gate while every check runs (`hooks.before_launch`: host, GPU,
-   port, inputs, output claim, image); the job starts only after all pass; `hooks.record` writes the
-   ledger, `hooks.abandon` takes the output's claim back when the start failed.
+2. `run_plan` (a fixed host's part of launch/pipeline.py, after placement): `launch`: the host probe
+   runs inside the launch command, held at a gate while every check runs (`guard.before_launch`: host,
+   GPU, port, inputs, output claim, image); the job starts only after all pass, between the ledger's
+   intent and its record (launch/record.py); `guard.abandon` takes the claim back when the start failed.
 3. Servers: return once the port answers. `wait`: stream the log to the end, record the exit code.
 
-No Invoke here: the task layer (rt_tasks/_jobrun.py) reads configuration and calls these.
+No Invoke here: the task layer (rt_tasks/_jobrun.py) reads configuration and calls launch/pipeline.py.
 """
 from __future__ import annotations
 
@@ -112,12 +112,13 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Map
     return args
 
 
-def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
+def run_plan(placed: Any, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
              ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
-    """Stages 2 and 3: place, check and launch, report; then wait for a server's port or the job's end."""
+    """On a fixed host: check and launch, report; then wait for a server's port or the job's end.
+    `placed`: launch/pipeline.Placed (its spec's host is a real host)."""
     from .launch import launch
 
-    spec = guard.place(plan.spec) if plan.spec.host == "auto" else plan.spec
+    plan, spec = placed.plan, placed.spec
     secrets = secret_values({**os.environ, **job_env})  # what the job is handed: masked in what it prints
     target = runner.inventory.get(spec.host)
     if runner.dry_run:
@@ -151,12 +152,13 @@ def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping
 def follow(runner: RemoteRunner, job: Any, guard: Guard | None = None, echo: Callable[[str], None] = print,
            secrets: list[str] | None = None) -> int:
     """Stream the log (secrets masked) until the job ends, record the end, then raise JobFailed on a non-zero exit."""
+    from ..targets.base import raise_if_failed
     from . import monitor
 
     monitor.logs(runner, job, follow=True, stream=sys.stdout, secrets=secrets)
     code = monitor.wait(runner, job)
     record_end(guard, job.job_id, code)
-    monitor.raise_if_failed(job, code)
+    raise_if_failed(job.job_id, job.host, code)
     echo(f"{job.job_id} finished (exit 0)")
     return code
 

@@ -25,6 +25,7 @@ from ..providers.base import ProviderUnavailable
 from ..jobs.services import RUNBOOK
 from ..jobs.spec import Guard, LaunchResult
 from ..launch.record import start_recorded
+from ..targets.base import raise_if_failed
 from ..ledger import MaskedStream, secret_values
 from ..progress import Phase, silent
 from . import logs
@@ -66,11 +67,11 @@ def plan(job_spec: Any, service: Any, target: ServerlessTarget, inventory: Any,
                  source_root=source_root)
 
 
-def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Guard, *, dry_run: bool, wait: bool,
+def run(placed: Any, target: ServerlessTarget, inventory: Any, guard: Guard, *, dry_run: bool, wait: bool,
         ready_timeout: float, create_timeout: float = OPERATION_S, echo: Callable[[str], None] = print,
         progress: Phase = silent) -> LaunchResult:
-    """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
-    spec = plan_.spec
+    """Check, create, record; then follow as asked. `placed`: launch/pipeline.Placed whose host is `target`."""
+    plan_, spec = placed.plan, placed.spec
     serverless = plan(spec, plan_.service, target, inventory, plan_.source_root)
     if dry_run:
         guard.before_launch(spec)  # the checks only read: a dry run shows the refusals too
@@ -149,9 +150,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Guard, *, d
     finally:
         masked.close()
     guard.finish(spec.job_id, code)
-    if code:
-        raise JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}",
-                        exit_code=code)
+    raise_if_failed(spec.job_id, target.name, code)
     echo(f"{serverless.name} finished (exit 0)")
     return result
 
