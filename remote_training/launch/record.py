@@ -71,3 +71,14 @@ def signals_held(job_id: str) -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def record_end(guard: Guard | None, job_id: str, code: int, ended: str | None = None) -> None:
+    """Tell the ledger how a job ended (NoHooks records nothing); `ended`: when, if it ended before it
+    was seen (else now)."""
+    if guard is None:
+        return
+    try:
+        guard.finish(job_id, code, ended=ended)
+    except Exception as exc:  # noqa: BLE001 - the exit code is the answer; a ledger problem is only a warning
+        sys.stderr.write(f"warning: the end of {job_id} was not recorded: {exc}\n")
