@@ -31,7 +31,7 @@ class RTError(Exception):
     `fix` is one sentence that tells the user what to do next.
     """
 
-    exit_code: ExitCode = ExitCode.ERROR
+    exit_code: int = ExitCode.ERROR  # the process's exit code (JobFailed: may be the job's own)
 
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
@@ -99,12 +99,12 @@ class JobFailed(RTError):
     """A job ended non-zero. `exit_code`: the process's exit code, the job's own when given
     (`exit_code=N`: rt exits as the job did), else JOB_FAILED (10), which no other failure of rt gives."""
 
-    exit_code = ExitCode.JOB_FAILED
+    exit_code: int = ExitCode.JOB_FAILED
 
     def __init__(self, message: str, fix: str | None = None, *, exit_code: int | None = None) -> None:
         super().__init__(message, fix)
         if exit_code:
-            self.exit_code = exit_code  # type: ignore[assignment]
+            self.exit_code = exit_code
 
 
 class SandboxError(RTError):

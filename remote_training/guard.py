@@ -49,7 +49,7 @@ class LaunchGuard:
             pool.shutdown(wait=False)
 
     def close(self) -> None:
-        """Nothing is held between launches (kept for the Guard protocol's callers)."""
+        """Nothing is held between launches (the Guard protocol's)."""
 
     def _make_s3(self) -> Any:
         return storage.client(self.inventory.s3_endpoint)
@@ -129,6 +129,11 @@ class LaunchGuard:
         for note in report.notes:
             self.echo(f"preflight: {note}")
 
+    def image_digest(self, job_id: str) -> str | None:
+        """The digest the image check saw for this launch (None: not checked, or the registry gave none)."""
+        report = self.reports.get(job_id)
+        return report.image_digest if report else None
+
     def intent(self, spec: JobSpec) -> None:
         """The ledger's launch line, written before the launch may start anything (run.json's claim already
         is): a launch killed at any point after this is in jobs.history. Raises when it cannot be written:
@@ -165,25 +170,14 @@ class LaunchGuard:
         """Whether an earlier launch of the run folder (a run.json entry) may still write there: where it
         runs, or why that cannot be told (its host silent, its target's API down: unknown is still
         writing); None once its container is gone or ended."""
-        from .fleet.snapshot import take
+        from .targets.fleet import for_host
 
         job_id, where = launch.get("job_id") or "", launch.get("host") or ""
-        target = self.inventory.serverless_target(where) if where else None
-        if target is not None:
-            from .serverless import jobs as serverless
-
-            try:
-                found = serverless.find(self.inventory, job_id, [target])
-            except RTError as exc:
-                return f"{where} did not answer ({exc.message}): it may still run"
-            return f"it is {found.job.state} on {where}" if found and found.job.state not in ENDED else None
-        try:
-            host = self.runner.inventory.get(where)
-            snap = take(self.runner, host)
+        try:  # the runner's inventory: a VM started here may have moved to a new address
+            found = for_host(self.runner.inventory, self.runner, where).find(job_id)
         except RTError as exc:
             return f"{where or 'its host'} did not answer ({exc.message}): it may still run"
-        live = [c for c in snap.containers if c.job_id == job_id and c.state not in ENDED]
-        return f"it is {live[0].state} on {where}" if live else None
+        return f"it is {found.job.state} on {where}" if found and found.job.state not in ENDED else None
 
     def _cost_facts(self, spec: JobSpec, extra: dict[str, Any]) -> dict[str, Any]:
         """Host type, GPU count, serverless platform/preset: what jobs.history --cost prices the job by."""

@@ -111,29 +111,21 @@ def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
 
 
 def overflow_target(c: Any, inventory: Any) -> Any:
-    """The serverless target placement.overflow names (true: the inventory's only one), or None."""
+    """The serverless target placement.overflow names (remote_training/targets/fleet.py), or None when off."""
+    from remote_training.targets.fleet import overflow_target as named
+
     value = setting(c, "placement.overflow")
-    if not truthy(value):
-        return None
-    if str(value).strip().lower() in ("1", "true", "yes", "on"):
-        if len(inventory.serverless) != 1:
-            raise InputError(f"placement.overflow is on, and the inventory has {len(inventory.serverless)} serverless "
-                             "targets", "set placement.overflow to the target's name (INVOKE_PLACEMENT_OVERFLOW=cloud)")
-        return inventory.serverless[0]
-    target = inventory.serverless_target(str(value).strip())
-    if target is None:
-        raise InputError(f"placement.overflow names {value!r}, which is no serverless target of {inventory.path}",
-                         "name a host whose provider is nebius-serverless, or set it to false")
-    return target
+    return named(inventory, str(value).strip()) if truthy(value) else None
 
 
 def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, force: bool = False,
           replace: bool = False, port: int | None = None, env: dict[str, str] | None = None) -> Any:
     """Launch one typed job (remote_training.jobs.services) through the checkout's compose file, by the
-    core's launch path (remote_training/jobs/run.py); returns the LaunchResult (after the job ends when `wait`)."""
+    core's launch pipeline (remote_training/launch/pipeline.py) on whichever target it is placed on;
+    returns the LaunchResult (after the job ends when `wait`)."""
     from remote_training.jobs.catalog import load_checkout
-    from remote_training.jobs.run import plan_job, run_plan
-    from remote_training.jobs.spec import NoHooks
+    from remote_training.jobs.run import plan_job
+    from remote_training.launch import pipeline
     from remote_training.progress import Progress
 
     inventory = load_inventory(c)
@@ -148,48 +140,18 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         env_path, images = service_images(c, checkout, cat)
         plan = plan_job(job, checkout, inventory, images, host=host, port=port, force=force, replace=replace,
                         env=env)
+        guard = make_hooks(c, run, inventory)
     except BaseException:
         run.close()  # the background connect ends before the refusal does
         raise
-    cloud = inventory.serverless_target(plan.spec.host)
-    if cloud is not None:
-        return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait)
-    guard = make_hooks(c, run, inventory)
-    if plan.spec.host == "auto" and getattr(guard, "overflow", None) is not None:
-        from dataclasses import replace
-
-        plan = replace(plan, spec=guard.place(plan.spec))  # placed now: it may be the serverless target
-        cloud = inventory.serverless_target(plan.spec.host)
-        if cloud is not None:  # the same guard checks it there
-            return _start_serverless(c, plan, cloud, inventory, run, dry_run=dry_run, wait=wait, guard=guard)
-    if plan.spec.host != "auto" and not dry_run and not named:
-        run.prewarm(inventory.get(plan.spec.host))  # the service's usual host: SSH connects while we go on
     try:
-        if not plan.spec.image and not dry_run and isinstance(guard, NoHooks):  # with checks on: one row among all
-            raise InputError(f"no pushed image for {plan.service.repository} in {env_path}: nothing to run "
-                             f"{plan.service.name} with", "build and push it first: inv images.push")
-        with Progress(plan.spec.job_id) as progress:
-            return run_plan(plan, run, guard, job_env=job_env(inventory, folder), wait=wait,
-                            ready_timeout=float(setting(c, "jobs.ready_timeout")), progress=progress)
-    finally:
-        guard.close()
-        run.close()
-
-
-def _start_serverless(c: Any, plan: Any, cloud: Any, inventory: Any, run: Any, *, dry_run: bool, wait: bool,
-                      guard: Any = None) -> Any:
-    """The same plan on a Nebius Serverless target: checks, one create call, the ledger; no SSH.
-    `guard`: the one placement already made (--host auto overflowing); closed here like a new one."""
-    from remote_training.progress import Progress
-    from remote_training.serverless.launch import run as launch_serverless
-
-    if guard is None:
-        guard = make_hooks(c, run, inventory)
-    try:
-        with Progress(plan.spec.job_id) as progress:
-            return launch_serverless(plan, cloud, inventory, guard, dry_run=dry_run, wait=wait,
-                                     ready_timeout=float(setting(c, "jobs.ready_timeout")),
-                                     create_timeout=float(setting(c, "jobs.create_timeout")), progress=progress)
+        placed = pipeline.place(plan, guard, run, inventory)
+        placed.target.prewarm(placed.spec.host)  # SSH connects while the launch gets ready
+        with Progress(placed.spec.job_id) as progress:
+            return pipeline.launch(placed, guard, dry_run=dry_run, job_env=job_env(inventory, folder),
+                                   images_file=env_path, wait=wait,
+                                   ready_timeout=float(setting(c, "jobs.ready_timeout")),
+                                   create_timeout=float(setting(c, "jobs.create_timeout")), progress=progress)
     finally:
         guard.close()
         run.close()

@@ -9,10 +9,11 @@ from ._cli import load_inventory, rt_task, runner
 from ._jobrun import JOBS_DEFAULTS, compose_folder, start
 
 
-def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, str]:
-    """(server host name, address, port, client policy) from a job id or host:port."""
-    from remote_training.errors import InputError, JobNotFound
-    from remote_training.jobs import monitor
+def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, str, dict[str, str]]:
+    """(server host name, address, port, client policy, environment for the client) from a job id or host:port."""
+    from remote_training.errors import InputError
+    from remote_training.targets import fleet
+
     inventory = load_inventory(c)
     run = runner(c, inventory=inventory)
     try:
@@ -24,49 +25,12 @@ def resolve_server(c, server: str, policy: str | None) -> tuple[str, str, int, s
                                  "or give the server's job id")
             host = next((h for h in inventory.hosts if name in h.names), None)
             address = run.connection(host).host if host else name
-            return (host.name if host else "", address, int(port), policy)
-        try:
-            job = monitor.find_job(run, inventory.hosts, server)
-        except JobNotFound:
-            endpoint = _serverless_endpoint(inventory, server, policy)
-            if endpoint is None:
-                raise
-            return endpoint
-        if job.kind != "serve" or not job.port:
-            raise InputError(f"{job.job_id} is not a server job", "point --server at a serve.* job or host:port")
-        if not job.running:
-            raise InputError(f"server {job.job_id} is not running ({job.state})", "start it again with inv serve.*")
-        address = run.connection(run.inventory.get(job.host)).host
-        if not (policy or job.client):
-            raise InputError(f"server {job.job_id} carries no client policy (started by an older version)",
-                             "pass --policy")
-        return job.host, address, job.port, policy or job.client
+            return (host.name if host else "", address, int(port), policy, {})
+        found = fleet.find(fleet.select(inventory, run), server)
+        at = found.target.server(found, policy)
+        return at.host, at.address, at.port, at.policy, dict(at.env)
     finally:
         run.close()
-
-
-def _serverless_endpoint(inventory, ref: str, policy: str | None):
-    """(target, https URL, 443, policy, env) for a serverless endpoint: upstream's authenticated remote
-    policy, the token from MysteryBox for the client's environment only; None when no target has `ref`."""
-    from remote_training.errors import InputError
-    from remote_training.serverless import jobs as serverless
-    from remote_training.serverless.launch import token
-
-    if not inventory.serverless:
-        return None
-    found = serverless.find(inventory, ref)
-    if found is None:
-        return None
-    if found.resource.kind != "endpoint" or found.resource.state != "RUNNING" or not found.resource.https_url:
-        raise InputError(f"{found.job.job_id} is not a running serverless endpoint with an https URL "
-                         f"({found.resource.kind}, {found.resource.state})", "start one with inv serve.* --host cloud")
-    if policy and policy.lstrip(".") != "authed_remote":
-        raise InputError(f"a serverless endpoint needs the token: --policy {policy} sends none",
-                         "drop --policy (authed_remote is used)")
-    env = {"AUTH_TOKEN": token(found.api)}
-    if found.api.target.ca_file:
-        env["SSL_CERT_FILE"] = found.api.target.ca_file  # the sandbox's own CA; real endpoints need none
-    return found.job.host, found.resource.https_url, 443, "authed_remote", env
 
 
 @rt_task(help={
@@ -94,7 +58,7 @@ def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, o
         if gui:
             raise InputError("--gui with --host: a fleet host has no display for the simulator window",
                              "drop --gui (the fleet client runs headless), or drop --host to run it here")
-        _, address, port, client, *secret = resolve_server(c, server, policy)
+        _, address, port, client, secret = resolve_server(c, server, policy)
         if secret:
             raise InputError(f"{server} is a serverless endpoint: its token stays on this machine",
                              "drop --host to run the client here")
@@ -119,15 +83,15 @@ def run_local(c, server: str, policy: str | None, *, gui: bool, headless: bool, 
     checkout = load_checkout(compose_folder(c, load_inventory(c)))
     local.choose_window(checkout.era, gui=gui, headless=headless, environ=os.environ)
     local.find_uv()
-    _, address, port, client, *secret = resolve_server(c, server, policy)
+    _, address, port, client, secret = resolve_server(c, server, policy)
     job = Inference(client, address, port, simulation_time=simulation_time, output_dir=output_dir, trials=trials)
     planned = local.plan(checkout, job, gui=gui, headless=headless)
     print("\n".join(planned.describe()), flush=True)
     if secret:
-        print(f"# env (not shown): {', '.join(sorted(secret[0]))}", flush=True)
+        print(f"# env (not shown): {', '.join(sorted(secret))}", flush=True)
     if dry_run:
         return
-    local.run(planned, {**os.environ, **(secret[0] if secret else {})})
+    local.run(planned, {**os.environ, **secret})
     print("positronic-inference finished (exit 0)")
 
 

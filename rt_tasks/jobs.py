@@ -17,82 +17,49 @@ def _session(c, host, dry_run=False):
     return runner(c, dry_run=dry_run, inventory=inventory), inventory.select([host] if host else None)
 
 
-def _where(inventory, host):
-    """(fixed hosts, serverless targets) that --host names; every one of both without it."""
-    if not host:
-        return list(inventory.hosts), list(inventory.serverless)
-    target = inventory.serverless_target(host)
-    return ([], [target]) if target else ([inventory.get(host)], [])
-
-
-def _find(c, job, host, dry_run=False):
-    """(runner, container job) or (runner, serverless Found): fixed hosts first, then the serverless targets."""
-    from remote_training.errors import JobNotFound, UnreachableError
-    from remote_training.jobs import monitor
-    from remote_training.validate import job_ref
+def _targets(c, host, dry_run=False):
+    """(runner, the targets --host names: every fixed host and serverless target without it)."""
+    from remote_training.targets import fleet
 
     inventory = load_inventory(c)
     run = runner(c, dry_run=dry_run, inventory=inventory)
-    job_ref(job)  # an empty or malformed reference is refused before any host is asked
-    hosts, targets = _where(inventory, host)
-    silent = None  # a fixed host that did not answer: said if the serverless targets do not have the job either
-    if hosts:
-        try:
-            return run, monitor.find_job(run, hosts, job)
-        except UnreachableError as exc:
-            if not targets:
-                raise
-            silent = exc
-        except JobNotFound:
-            if not targets:
-                raise
-    from remote_training.serverless import jobs as serverless
-
-    found = serverless.find(inventory, job, targets)
-    if found is None and silent is not None:
-        raise silent
-    if found is None:
-        names = ", ".join(h.name for h in [*hosts, *targets])
-        raise JobNotFound(f"no job {job!r} on {names}", "see inv jobs.list for the jobs that exist")
-    return run, found
+    return run, fleet.select(inventory, run, host)
 
 
-def _is_serverless(found) -> bool:
-    return hasattr(found, "resource")
+def _find(c, job, host, dry_run=False):
+    """(runner, the job found on the targets --host names): fixed hosts first, then serverless."""
+    from remote_training.targets import fleet
+
+    run, targets = _targets(c, host, dry_run)
+    try:
+        return run, fleet.find(targets, job)
+    except BaseException:
+        run.close()
+        raise
 
 
 @rt_task(help={"host": HOST_HELP, "json": "print JSON instead of a table", "running": "only running jobs"})
 def list_(c, host=None, json=False, running=False):
     """Jobs on all hosts (found by label, whoever started them)."""
     from remote_training.fleet.remote import describe
-    from remote_training.jobs import monitor
+    from remote_training.targets import fleet
 
-    inventory = load_inventory(c)
-    hosts, targets = _where(inventory, host)
-    run = runner(c, inventory=inventory)
+    run, targets = _targets(c, host)
     try:
-        jobs, outcome = monitor.list_jobs(run, hosts)
+        found, failed = fleet.list_all(targets)
     finally:
         run.close()
-    failed = dict(outcome.failed)
-    if targets:
-        from remote_training.serverless import jobs as serverless
-
-        found, cloud_failed = serverless.list_all(inventory, targets)
-        jobs += [f.job for f in found]
-        failed.update(cloud_failed)
-    jobs = [j for j in jobs if j.running] if running else jobs
+    found = [f for f in found if f.job.running] if running else found
     for name, error in sorted(failed.items()):
         warn(f"warning: {name}: {describe(error)}")
     if json:
-        print_json([j.to_dict() for j in jobs])
+        print_json([f.job.to_dict() for f in found])
         return
-    cloud = {t.name for t in targets}  # a serverless row's "port" is its endpoint's URL
     rows = [(j.job_id, j.host, j.state, "" if j.exit_code is None else j.exit_code, j.user,
-             j.started.replace("T", " ").rstrip("Z"), j.ports if j.host in cloud else j.port or "") for j in jobs]
-    answered = len(hosts) + len(targets) - len(failed)
+             j.started.replace("T", " ").rstrip("Z"), f.port) for f, j in ((f, f.job) for f in found)]
+    everywhere = sum(len(t.names) for t in targets)
     print_table(["job", "host", "state", "exit", "user", "started (UTC)", "port"], rows,
-                title=f"jobs on {answered}/{len(hosts) + len(targets)} hosts",
+                title=f"jobs on {everywhere - len(failed)}/{everywhere} hosts",
                 optional=("port", "user", "started (UTC)"))
 
 
@@ -101,18 +68,12 @@ def list_(c, host=None, json=False, running=False):
 def logs(c, job, follow=False, tail=None, host=None):
     """A job's log (stdout and stderr), from its host."""
     from remote_training import validate
-    from remote_training.jobs import monitor
 
     _tail = None if tail is None else validate.count(tail, "--tail")
     run, found = _find(c, job, host)
     secrets = handed_secrets(c, run.inventory)
     try:
-        if _is_serverless(found):
-            from remote_training.serverless import jobs as serverless
-
-            serverless.show_logs(found, follow_=follow, tail=_tail, stream=sys.stdout, secrets=secrets)
-        else:
-            monitor.logs(run, found, tail=_tail, follow=follow, stream=sys.stdout, secrets=secrets)
+        found.target.logs(found, tail=_tail, follow=follow, stream=sys.stdout, secrets=secrets)
     finally:
         run.close()
 
@@ -124,31 +85,20 @@ def progress(c, job, host=None, json=False):
     from dataclasses import asdict
 
     from remote_training.jobs import monitor
+    from remote_training.targets import fleet
 
     inventory = load_inventory(c)
-    if job != "all" and any(job in h.names for h in [*inventory.hosts, *inventory.serverless]):
+    if job != "all" and fleet.is_target_name(inventory, job):
         host, job = job, "all"
-    hosts, targets = _where(inventory, host)
-    run = runner(c, inventory=inventory)
+    run, targets = _targets(c, host)
     secrets = handed_secrets(c, inventory)
     try:
-        if job == "all":
-            items = [(j, lambda j=j: monitor.logs(run, j, tail=200, secrets=secrets))
-                     for j in monitor.list_jobs(run, hosts)[0] if j.running]
-            if targets:
-                from remote_training.serverless import jobs as serverless
-
-                items += [(f.job, lambda f=f: _text(f, 200, secrets))
-                          for f in serverless.list_all(inventory, targets)[0] if f.job.running]
-        else:
-            run.close()
-            run, found = _find(c, job, host)
-            items = [(found.job, lambda: _text(found, 200, secrets))] if _is_serverless(found) else \
-                [(found, lambda: monitor.logs(run, found, tail=200, secrets=secrets))]
+        items = [f for f in fleet.list_all(targets)[0] if f.job.running] if job == "all" else \
+            [fleet.find(targets, job)]
         rows = []
-        for j, text in items:
-            p = monitor.parse_progress(text())
-            rows.append({"job": j.job_id, "host": j.host, "state": j.state, **asdict(p)})
+        for f in items:
+            p = monitor.parse_progress(f.target.logs(f, tail=200, secrets=secrets))
+            rows.append({"job": f.job.job_id, "host": f.job.host, "state": f.job.state, **asdict(p)})
     finally:
         run.close()
     if json:
@@ -168,21 +118,14 @@ def errors(c, job, host=None):
     run, found = _find(c, job, host)
     secrets = handed_secrets(c, run.inventory)
     try:
-        text = _text(found, None, secrets) if _is_serverless(found) else monitor.logs(run, found, secrets=secrets)
-        lines = monitor.error_lines(text)
+        lines = monitor.error_lines(found.target.logs(found, secrets=secrets))
     finally:
         run.close()
-    row = found.job if _is_serverless(found) else found
+    row = found.job
     for line in lines:
         print(line)
     ended = "running" if row.running else f"exited {row.exit_code}"
     print(f"{row.job_id} on {row.host}: {ended}; {len(lines)} error line(s)")
-
-
-def _text(found, tail=None, secrets=None) -> str:
-    from remote_training.serverless import jobs as serverless
-
-    return serverless.log_text(found, tail, secrets)
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP,
@@ -192,51 +135,32 @@ def _text(found, tail=None, secrets=None) -> str:
 def wait(c, job, host=None, timeout=None, rt_codes=False):
     """Wait for a job to end and exit with its exit code, or with --rt-codes rt's own (for Makefile chains)."""
     from remote_training import validate
-    from remote_training.jobs import monitor
-    from remote_training.jobs.run import record_end
+    from remote_training.launch.record import record_end
+    from remote_training.targets.base import raise_if_failed
     from ._jobrun import make_hooks
 
     limit = None if timeout is None else validate.duration(timeout, "--timeout")
     run, found = _find(c, job, host)
     try:
-        ended = None  # a job that ended before this wait keeps its own end time (jobs.history --cost counts to it)
-        if _is_serverless(found):
-            from remote_training.serverless import jobs as serverless
-
-            ended = (found.resource.finished or None) if found.resource.final else None
-            code = serverless.wait(found, timeout=limit)
-            found = found.job
-        else:
-            ended = monitor.finished_at(run, found)  # None while it runs: then its end is when the wait sees it
-            code = monitor.wait(run, found, timeout=limit)
-        record_end(make_hooks(c, run, run.inventory), found.job_id, code, ended=ended)
+        # a job that ended before this wait keeps its own end time (jobs.history --cost counts to it)
+        code, ended = found.target.wait(found, timeout=limit)
+        record_end(make_hooks(c, run, run.inventory), found.job.job_id, code, ended=ended)
     finally:
         run.close()
-    print(f"{found.job_id} on {found.host} exited {code}")
-    monitor.raise_if_failed(found, code, own_code=not rt_codes)
+    print(f"{found.job.job_id} on {found.job.host} exited {code}")
+    raise_if_failed(found.job.job_id, found.job.host, code, own_code=not rt_codes)
 
 
 @rt_task(help={"job": "job id or unique prefix", "host": HOST_HELP, "dry_run": DRY_HELP})
 def stop(c, job, host=None, dry_run=False):
     """Stop a job (SIGTERM, then SIGKILL after 30 s); its log and exit code stay readable."""
-    from remote_training.jobs import monitor
-
     run, found = _find(c, job, host, dry_run)
     try:
-        if _is_serverless(found):
-            from remote_training.serverless import jobs as serverless
-
-            if dry_run:
-                print(f"# would {'cancel' if found.resource.kind == 'job' else 'delete'} {found.resource.kind} "
-                      f"{found.resource.id} ({found.job.job_id}) on {found.job.host}")
-                return
-            print(f"{found.job.job_id} on {found.job.host}: {serverless.stop(found)}")
-            return
-        monitor.stop(run, found)
+        said = found.target.stop(found, dry_run=dry_run)
     finally:
         run.close()
-    if not dry_run:
-        print(f"stopped {found.job_id} on {found.host}")
+    if said:
+        print(said)
 
 
 @rt_task(help={"host": HOST_HELP, "dry_run": DRY_HELP,

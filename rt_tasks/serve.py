@@ -75,92 +75,39 @@ def _lerobot_server(c, kind: str, checkpoints, port, checkpoint, pipeline, prese
                "dry_run": DRY_HELP})
 def stop(c, target, pause=False, dry_run=False):
     """Stop inference server jobs (their logs stay until jobs.clean); serverless endpoints are deleted."""
-    from remote_training.errors import InputError, JobNotFound
-    from remote_training.jobs import monitor
+    from remote_training.errors import InputError
+    from remote_training.targets import fleet
 
     inventory = load_inventory(c)
     run = runner(c, dry_run=dry_run, inventory=inventory)
-    on_host = next((h for h in inventory.hosts if target in h.names), None)
-    cloud = inventory.serverless_target(target)
     try:
-        if cloud is not None:
-            _stop_target(c, run, inventory, cloud, pause, dry_run)
-            return
-        if on_host:
-            targets = [j for j in monitor.host_jobs(run, on_host) if j.kind == "serve" and j.running]
+        if fleet.is_target_name(inventory, target):
+            where = fleet.for_host(inventory, run, target)  # a host name: every server up there
+            servers, name = where.servers_up(target), where.names[0]
         else:
-            try:
-                targets = [monitor.find_job(run, inventory.hosts, target)]
-            except JobNotFound:
-                found = _serverless_server(inventory, target)
-                if found is None:
-                    raise
-                _stop_endpoint(found, pause, dry_run)
-                if not dry_run:
-                    _ended(c, run, inventory, found.job.job_id)
-                return
-            if targets[0].kind != "serve":
-                raise InputError(f"{targets[0].job_id} is a {targets[0].kind} job, not a server", "use inv jobs.stop")
-        if pause:
+            found = fleet.find(fleet.select(inventory, run), target)
+            where, servers, name = found.target, [found], target
+            where.require_server(found)
+        if pause and not where.pauses:
             raise InputError("--pause applies to serverless endpoints only", "drop --pause to stop the server job")
-        for job in targets:
-            monitor.stop(run, job)
+        for found in servers:
+            said = found.target.stop(found, pause=pause, dry_run=dry_run)
             if not dry_run:
-                _ended(c, run, inventory, job.job_id)
-                print(f"stopped {job.job_id} on {job.host}")
-        if not targets:
-            print(f"no running server on {on_host.name if on_host else target}")
+                _ended(c, run, inventory, found.job.job_id)
+            if said:
+                print(said)
+        if not servers:
+            print(f"no running server on {name}")
     finally:
         run.close()
 
 
 def _ended(c, run, inventory, job_id: str) -> None:
     """A server stopped on purpose ended well: the ledger's end (what jobs.history --cost counts up to)."""
-    from remote_training.jobs.run import record_end
+    from remote_training.launch.record import record_end
     from ._jobrun import make_hooks
 
     record_end(make_hooks(c, run, inventory), job_id, 0)
-
-
-def _stop_endpoint(found, pause: bool, dry_run: bool) -> None:
-    from remote_training.serverless import jobs as serverless
-
-    if dry_run:
-        print(f"# would {'stop' if pause else 'delete'} endpoint {found.resource.id} ({found.job.job_id}) "
-              f"on {found.job.host}")
-        return
-    print(f"{found.job.job_id} on {found.job.host}: {serverless.stop(found, pause=pause)}")
-
-
-def _stop_target(c, run, inventory, cloud, pause: bool, dry_run: bool) -> None:
-    """Every server of a serverless target that is up (provisioning, starting or running: what costs), as
-    a host name stops every server there; paused or failed endpoints stay for serve.stop JOB."""
-    from remote_training.serverless import jobs as serverless
-
-    items, failed = serverless.list_all(inventory, [cloud])
-    if cloud.name in failed:
-        raise failed[cloud.name]
-    up = [f for f in items if f.resource.kind == "endpoint" and f.job.state not in ("stopped", "exited", "dead")]
-    for found in up:
-        _stop_endpoint(found, pause, dry_run)
-        if not dry_run:
-            _ended(c, run, inventory, found.job.job_id)
-    if not up:
-        print(f"no running server on {cloud.name}")
-
-
-def _serverless_server(inventory, ref):
-    """The serverless endpoint `ref` names (exact or unique prefix), or None."""
-    if not inventory.serverless:
-        return None
-    from remote_training.errors import InputError
-    from remote_training.serverless import jobs as serverless
-
-    found = serverless.find(inventory, ref)
-    if found is not None and found.resource.kind != "endpoint":
-        raise InputError(f"{found.job.job_id} is a serverless {found.job.kind or 'batch'} job, not a server",
-                         "use inv jobs.stop")
-    return found
 
 
 ns = Collection("serve")

@@ -130,7 +130,10 @@ class RemoteRunner:
 
     def prewarm(self, host: Host) -> None:
         """Open the host's connection in the background while the caller gets ready: the first real
-        command finds it open. A failure is not kept: that command opens again and reports it."""
+        command finds it open. A failure is not kept: that command opens again and reports it. Once per host."""
+        if any(t.name == f"prewarm-{host.name}" for t in self._prewarming):
+            return
+
         def connect() -> None:
             try:
                 self.connection(host)

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
-from ..errors import InputError, RemoteCommandError, Terminated
+from ..errors import InputError, RemoteCommandError
 from ..fleet.inventory import Host
 from ..fleet.remote import RemoteRunner, quote_command
 from ..fleet.snapshot import LEASES
+from ..launch.record import start_recorded
 from .gate import open_gate
 from .project import MARKER, OVERRIDE, Project, unpack_argv
-from .spec import JobSpec, LaunchHooks, LaunchResult, NoHooks
+from .spec import Guard, JobSpec, LaunchResult, NoHooks
 
 PROJECT_MISSING = 97
 LAUNCH_TIMEOUT_S = 1800.0  # the launch command pulls the image when it is missing: large, but bounded
@@ -85,7 +82,7 @@ def env_file_text(values: Mapping[str, str]) -> str:
 
 
 def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Mapping[str, str] | None = None,
-           hooks: LaunchHooks | None = None) -> LaunchResult:
+           hooks: Guard | None = None) -> LaunchResult:
     """Run the hooks and start the job; in dry-run print the exact commands and start nothing.
 
     `job_env` holds values for the container (secrets included): they travel on the launch
@@ -123,8 +120,6 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
         host = runner.inventory.get(spec.host)  # a VM started by the checks may have a new address
         if spec.replace:
             replace_running(runner, host, spec.service)
-        if not runner.dry_run:
-            hooks.intent(spec)  # the ledger's launch line before anything may start; no record, no launch
     except BaseException:
         gate = gate or (opening.result() if opening else None)
         if gate:
@@ -146,54 +141,16 @@ def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Ma
         if gate:
             gate.abort()
         return result
-    with signals_held(spec.job_id) as held:  # from `go` until the start is recorded
-        try:
-            out, shipped = _start(runner, host, project, project_dir, argv, env_text,
-                                  gate if gate and host.ssh == planned.ssh else None)
-            _raise_unless_started(runner, host, spec, out)
-        except KeyboardInterrupt:
-            raise  # asked twice to leave: whether it started is unknown, so its claim and intent stay
-        except BaseException:
-            hooks.abandon(spec)  # nothing runs: the output's claim goes back
-            raise
+
+    def go() -> LaunchResult:
+        out, shipped = _start(runner, host, project, project_dir, argv, env_text,
+                              gate if gate and host.ssh == planned.ssh else None)
+        _raise_unless_started(runner, host, spec, out)
         container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
-        result = LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
-                              time.monotonic() - started)
-        try:
-            hooks.record(spec, result)
-        except Exception as exc:  # the job runs now: a bookkeeping failure must not report the launch as failed
-            runner.echo(f"warning: {spec.job_id} started but was not recorded: {exc}")
-    if held:
-        sys.stderr.write(f"{spec.job_id} started on {host.name} and is recorded (inv jobs.list, inv jobs.history); "
-                         f"it runs on: inv jobs.stop {spec.job_id} stops it\n")
-        raise KeyboardInterrupt if held[0] == signal.SIGINT else Terminated()
-    return result
+        return LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
+                            time.monotonic() - started)
 
-
-@contextmanager
-def signals_held(job_id: str) -> Iterator[list[int]]:
-    """SIGINT and SIGTERM held from `go` until the job's start is recorded: a launch interrupted there
-    finishes recording the start (its container) and then leaves with the signal's code, so no container
-    runs without a record. A second signal leaves at once (the launch line and the claim stay: whether it
-    started is then unknown). Only the main thread can take signals; elsewhere nothing is held."""
-    held: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield held
-        return
-
-    def hold(signum: int, frame: Any) -> None:
-        if held:
-            raise KeyboardInterrupt
-        held.append(signum)
-        sys.stderr.write(f"{job_id} is starting: its start is recorded first, then this ends "
-                         "(again to leave at once)\n")
-
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield held
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return start_recorded(hooks, spec, go, where=host.name, undo=gate.abort if gate else lambda: None)
 
 
 def _start(runner: RemoteRunner, host: Host, project: Project, project_dir: str, argv: list[str],

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..errors import InputError, JobFailed, JobNotFound, RemoteCommandError, RTError, UnreachableError
+from ..errors import InputError, JobNotFound, RemoteCommandError, RTError, UnreachableError
 from ..fleet.inventory import Host
 from ..fleet.remote import Exec, FanOut, RemoteRunner, describe, quote_command
 from ..fleet.snapshot import ENDED, Job, take, take_all
@@ -45,6 +45,16 @@ def list_jobs(runner: RemoteRunner, hosts: Sequence[Host], *,
 
 def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
     """A job by exact id or unique prefix, searched on every host."""
+    job = match_job(runner, hosts, ref)
+    if job is None:
+        raise JobNotFound(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
+                          "see inv jobs.list for the jobs that exist")
+    return job
+
+
+def match_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job | None:
+    """A job by exact id or unique prefix on these hosts; None when none of them has it. A host that did
+    not answer may hold it: then UnreachableError, never "no job", never a prefix's one match."""
     from ..validate import job_ref
 
     ref = job_ref(ref)  # an empty prefix would match every job
@@ -63,8 +73,7 @@ def find_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job:
                  f"the hosts that answered do not have {ref!r}")
         raise UnreachableError(f"{ref!r} may be on {silent}, which did not answer ({describe(first)}); {found}",
                                f"retry once {silent} answers (inv vm.status), or give the whole job id")
-    raise JobNotFound(f"no job {ref!r} on {', '.join(h.name for h in hosts)}",
-                      "see inv jobs.list for the jobs that exist")
+    return None
 
 
 # -- logs and their meaning ------------------------------------------------------
@@ -218,15 +227,6 @@ def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk:
                                      "check the job still exists: inv jobs.list", exit_status=out.exit_status)
         if end is not None and time.monotonic() >= end:
             raise RemoteCommandError(f"{job.job_id} still runs after {timeout:g}s", "wait longer, or inv jobs.stop it")
-
-
-def raise_if_failed(job: Job, code: int, *, own_code: bool = True) -> None:
-    """JobFailed when the job exited non-zero: the process then exits with the job's own code, or with
-    `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
-    if code != 0:
-        raise JobFailed(f"job {job.job_id} on {job.host} exited {code}",
-                        f"inv jobs.errors {job.job_id} / inv jobs.logs {job.job_id}",
-                        exit_code=code if own_code else None)
 
 
 def stop(runner: RemoteRunner, job: Job, *, timeout_s: int = 30) -> None:

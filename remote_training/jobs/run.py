@@ -1,54 +1,25 @@
-"""The launch path, as explicit stages: plan, place, check and launch, report, follow.
+"""The launch pipeline's first stage, plan (the others: launch/pipeline.py).
 
-1. `plan_job`: the typed job against the checkout's catalog becomes a JobSpec (program, era, argv
-   rendered once, inputs, output, run folder, port, image) and the project to ship. Pure: bad input
-   fails here, every bad value at once, before any host or S3 is asked.
-2. `run_plan`: placement for `--host auto` (`hooks.place`), then `launch`: the host probe runs inside
-   the launch command, held at a gate while every check runs (`hooks.before_launch`: host, GPU,
-   port, inputs, output claim, image); the job starts only after all pass; `hooks.record` writes the
-   ledger, `hooks.abandon` takes the output's claim back when the start failed.
-3. Servers: return once the port answers. `wait`: stream the log to the end, record the exit code.
+`plan_job`: the typed job against the checkout's catalog becomes a JobSpec (program, era, argv
+rendered once, inputs, output, run folder, port, image) and the project to ship. Pure: bad input
+fails here, every bad value at once, before any host or S3 is asked.
 
 No Invoke here: the task layer (rt_tasks/_jobrun.py) reads configuration and calls these.
 """
 from __future__ import annotations
 
-import os
-import socket
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Sequence
 
 from .. import validate
-from ..errors import InputError, JobFailed, PreflightError, unique
+from ..errors import InputError, PreflightError, unique
 from ..fleet.inventory import Inventory
-from ..fleet.remote import RemoteRunner
-from ..progress import Phase, silent
-from ..records.ledger import secret_values
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
-from .spec import JobSpec, LaunchResult, new_job_id
+from .spec import JobSpec, new_job_id
 from .upstream import Sources
-
-
-class Guard(Protocol):
-    """What a launch asks of its checks and its ledger (remote_training.guard.LaunchGuard)."""
-
-    def place(self, spec: JobSpec) -> JobSpec: ...
-
-    def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
-
-    def intent(self, spec: JobSpec) -> None: ...
-
-    def record(self, spec: JobSpec, result: LaunchResult) -> None: ...
-
-    def abandon(self, spec: JobSpec) -> None: ...
-
-    def finish(self, job_id: str, exit_code: int, ended: str | None = None) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -138,107 +109,3 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Map
     if problems:
         raise PreflightError([("arguments", p.message, p.fix or "correct the argument") for p in problems])
     return args
-
-
-def run_plan(plan: Plan, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
-             ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
-    """Stages 2 and 3: place, check and launch, report; then wait for a server's port or the job's end."""
-    from .launch import launch
-
-    spec = guard.place(plan.spec) if plan.spec.host == "auto" else plan.spec
-    secrets = secret_values({**os.environ, **job_env})  # what the job is handed: masked in what it prints
-    target = runner.inventory.get(spec.host)
-    if runner.dry_run:
-        echo(f"# {spec.job_id}: {plan.service.name} ({plan.era_label}) on {target.name} ({target.ssh}), "
-             f"image {spec.image or '(none pushed yet)'}")
-    result = launch(runner, spec, plan.project, job_env=job_env, hooks=guard)
-    if runner.dry_run:
-        return result
-    shipped = "project sent" if result.shipped else "project unchanged"
-    echo(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
-    if plan.program.kind != "serve" and not wait:
-        echo(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
-        return result
-    from . import monitor
-
-    found = monitor.find_job(runner, [runner.inventory.get(spec.host)], spec.job_id)
-    if plan.program.kind == "serve":
-        address = runner.connection(runner.inventory.get(spec.host)).host
-        try:
-            wait_port(runner, found, address, spec.port, ready_timeout, secrets, progress)
-        finally:
-            progress("")
-        echo(f"{plan.service.name} answers on {address}:{spec.port} (job {spec.job_id}; "
-             f"stop: inv serve.stop {spec.job_id})")
-        if not wait:
-            return result
-    follow(runner, found, guard, echo=echo, secrets=secrets)
-    return result
-
-
-def follow(runner: RemoteRunner, job: Any, guard: Any = None, echo: Callable[[str], None] = print,
-           secrets: list[str] | None = None) -> int:
-    """Stream the log (secrets masked) until the job ends, record the end, then raise JobFailed on a non-zero exit."""
-    from . import monitor
-
-    monitor.logs(runner, job, follow=True, stream=sys.stdout, secrets=secrets)
-    code = monitor.wait(runner, job)
-    record_end(guard, job.job_id, code)
-    monitor.raise_if_failed(job, code)
-    echo(f"{job.job_id} finished (exit 0)")
-    return code
-
-
-def record_end(guard: Any, job_id: str, code: int, ended: str | None = None) -> None:
-    """Tell the ledger how a job ended (a guard without a ledger records nothing); `ended`: when, if it
-    ended before it was seen (else now)."""
-    if guard is None or not hasattr(guard, "finish"):
-        return
-    try:
-        guard.finish(job_id, code, ended=ended)
-    except Exception as exc:  # noqa: BLE001 - the exit code is the answer; a ledger problem is only a warning
-        sys.stderr.write(f"warning: the end of {job_id} was not recorded: {exc}\n")
-
-
-def answers(address: str, port: int) -> bool:
-    """The server itself answers: an HTTP reply, or an open, silent socket (a ZeroMQ server).
-
-    A bare TCP connect is not enough: a userland port proxy accepts before the server listens,
-    then closes without a byte.
-    """
-    try:
-        with socket.create_connection((address, port), timeout=2) as conn:
-            conn.sendall(b"GET /api/v1/models HTTP/1.0\r\nHost: rt\r\n\r\n")
-            conn.settimeout(2)
-            try:
-                return bool(conn.recv(1))
-            except socket.timeout:
-                return True
-    except OSError:
-        return False
-
-
-def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float,
-              secrets: list[str] | None = None, progress: Phase = silent) -> None:
-    """Return once the server's port answers; fail fast if the job died."""
-    from . import monitor
-
-    deadline = time.monotonic() + timeout
-    checks = 0
-    progress(f"waiting for {job.service} to answer on {address}:{port}")
-    while time.monotonic() < deadline:
-        if answers(address, port):
-            return
-        checks += 1
-        if checks % 4 == 0:  # every ~2 s: did the server exit?
-            current = monitor.host_jobs(runner, runner.inventory.get(job.host))
-            mine = next((j for j in current if j.job_id == job.job_id), None)
-            if mine is None or not mine.running:
-                code = mine.exit_code if mine else -1
-                tail = monitor.logs(runner, job, tail=5, secrets=secrets) if mine else ""
-                raise JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
-                                f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
-                                f"inv jobs.logs {job.job_id}", exit_code=code or 1)
-        time.sleep(0.5)
-    raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
-                    f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")

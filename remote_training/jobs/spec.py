@@ -1,10 +1,10 @@
 """JobSpec: everything about one job, decided before anything starts.
 
 This is the seam for preflight, placement and the ledger: a launch builds a
-JobSpec, hands it to `hooks.before_launch(spec)` (which may raise, e.g. a
+JobSpec, hands it to `guard.before_launch(spec)` (which may raise, e.g. a
 PreflightError, and then nothing has started; it claims the output when all is
-well), runs it, then calls `hooks.record(spec, result)`, or `hooks.abandon(spec)`
-when the start failed (the claim goes back). The hooks only read the spec.
+well), runs it, then calls `guard.record(spec, result)`, or `guard.abandon(spec)`
+when the start failed (the claim goes back). The guard only reads the spec.
 """
 from __future__ import annotations
 
@@ -74,8 +74,15 @@ class LaunchResult:
     details: Mapping[str, Any] = field(default_factory=dict)  # what else the ledger keeps (serverless: preset, id)
 
 
-class LaunchHooks(Protocol):
+class Guard(Protocol):
+    """What a launch asks of its checks and its ledger, on every target (remote_training.guard.LaunchGuard;
+    NoHooks when jobs.preflight is off). The one hook protocol: every method is always there."""
+
+    def place(self, spec: JobSpec) -> JobSpec: ...
+
     def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
+
+    def image_digest(self, job_id: str) -> str | None: ...
 
     def intent(self, spec: JobSpec) -> None: ...
 
@@ -83,11 +90,18 @@ class LaunchHooks(Protocol):
 
     def abandon(self, spec: JobSpec) -> None: ...
 
+    def finish(self, job_id: str, exit_code: int, ended: str | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
 
 class NoHooks:
-    """The default until preflight/ledger plug in: checks nothing, records nothing."""
+    """The Guard with checks and ledger off (jobs.preflight=0): checks nothing, records nothing."""
 
     def before_launch(self, spec: JobSpec, probed: Any = None) -> None:
+        return None
+
+    def image_digest(self, job_id: str) -> str | None:
         return None
 
     def intent(self, spec: JobSpec) -> None:

@@ -22,10 +22,12 @@ from typing import Any, Callable
 
 from ..errors import InputError, JobFailed, ProviderError
 from ..jobs.services import RUNBOOK
-from ..jobs.spec import JobSpec, LaunchResult
+from ..jobs.spec import Guard, JobSpec, LaunchResult
+from ..launch.record import start_recorded
 from ..progress import Phase, silent
 from ..providers.base import ProviderUnavailable
 from ..records.ledger import MaskedStream, secret_values
+from ..targets.base import raise_if_failed
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
 from .spec import ServerlessSpec, build
@@ -61,11 +63,11 @@ def plan(job_spec: JobSpec, service: Any, target: ServerlessTarget, inventory: A
                  source_root=source_root)
 
 
-def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry_run: bool, wait: bool,
+def run(placed: Any, target: ServerlessTarget, inventory: Any, guard: Guard, *, dry_run: bool, wait: bool,
         ready_timeout: float, create_timeout: float = OPERATION_S, echo: Callable[[str], None] = print,
         progress: Phase = silent) -> LaunchResult:
-    """Check, create, record; then follow as asked. `plan_`: jobs/run.Plan whose host is `target`."""
-    spec = plan_.spec
+    """Check, create, record; then follow as asked. `placed`: launch/pipeline.Placed whose host is `target`."""
+    plan_, spec = placed.plan, placed.spec
     serverless = plan(spec, plan_.service, target, inventory, plan_.source_root)
     if dry_run:
         guard.before_launch(spec)  # the checks only read: a dry run shows the refusals too
@@ -84,8 +86,7 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     prepared = pool.submit(api.prepare, serverless)  # the SDK and secret ids while the checks run
     pool.shutdown(wait=False)
     guard.before_launch(spec)
-    report = getattr(guard, "reports", {}).get(spec.job_id)
-    digest = getattr(report, "image_digest", None)
+    digest = guard.image_digest(spec.job_id)
     if digest is None:
         from ..preflight import image_digest
 
@@ -96,26 +97,36 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
     except BaseException:
         guard.abandon(spec)  # nothing was sent
         raise
-    try:
-        progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
-        resource_id = api.create(serverless, create_timeout)
-    except BaseException as exc:
-        # The request may have been taken though its answer or operation never came back: the job
-        # may run and write to the output. Give nothing back before the API says it cannot.
-        found = created_anyway(api, serverless) if outcome_unknown(exc) else None
-        if found is None:
-            guard.abandon(spec)
-            raise
-        guard.record(spec, launch_result(spec, target, serverless, found.id, began))
-        where = (f"the {serverless.kind} exists ({found.state.lower()})" if found.id else
-                 f"the API could not say whether the {serverless.kind} exists")
-        raise OperationOutlived(f"{serverless.name} on {target.name}: the create did not finish within the wait "
-                                f"({type(exc).__name__}), but {where}; it keeps its claim on the output",
-                                f"follow it: inv jobs.wait {serverless.name}") from exc
-    finally:
-        progress("")
-    result = launch_result(spec, target, serverless, resource_id, began)
-    guard.record(spec, result)
+    outlived: list[tuple[OperationOutlived, BaseException]] = []  # the error, and what cut the wait short
+
+    def go() -> LaunchResult:
+        try:
+            progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
+            resource_id = api.create(serverless, create_timeout)
+        except BaseException as exc:
+            # The request may have been taken though its answer or operation never came back: the job
+            # may run and write to the output. Give nothing back before the API says it cannot.
+            found = created_anyway(api, serverless) if outcome_unknown(exc) else None
+            if found is None:
+                if isinstance(exc, KeyboardInterrupt):
+                    guard.abandon(spec)  # asked twice to leave, and the API says nothing was made
+                raise
+            where = (f"the {serverless.kind} exists ({found.state.lower()})" if found.id else
+                     f"the API could not say whether the {serverless.kind} exists")
+            error = OperationOutlived(f"{serverless.name} on {target.name}: the create did not finish within the "
+                                      f"wait ({type(exc).__name__}), but {where}; it keeps its claim on the output",
+                                      f"follow it: inv jobs.wait {serverless.name}")
+            outlived.append((error, exc))
+            return launch_result(spec, target, serverless, found.id, began)  # recorded: it may run
+        finally:
+            progress("")
+        return launch_result(spec, target, serverless, resource_id, began)
+
+    result = start_recorded(guard, spec, go, where=target.name)
+    if outlived:
+        error, cause = outlived[0]
+        raise error from cause
+    resource_id = result.container_id
     echo(f"started {serverless.name} on {target.name} ({serverless.kind} {resource_id}, "
          f"{serverless.compute.label}, {result.seconds:.1f}s)")
     if serverless.kind == "endpoint":
@@ -135,11 +146,8 @@ def run(plan_: Any, target: ServerlessTarget, inventory: Any, guard: Any, *, dry
         code = follow(api, serverless.kind, resource_id, masked.write)
     finally:
         masked.close()
-    if guard is not None and hasattr(guard, "finish"):
-        guard.finish(spec.job_id, code)
-    if code:
-        raise JobFailed(f"{serverless.name} on {target.name} exited {code}", f"inv jobs.errors {serverless.name}",
-                        exit_code=code)
+    guard.finish(spec.job_id, code)
+    raise_if_failed(spec.job_id, target.name, code)
     echo(f"{serverless.name} finished (exit 0)")
     return result
 

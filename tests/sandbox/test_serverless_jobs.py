@@ -11,6 +11,7 @@ import os
 import re
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -366,6 +367,42 @@ def test_a_create_slower_than_the_wait_keeps_its_claim_and_its_ledger_row(cloud,
     assert again.returncode != 0 and name in again.stderr, again.stdout + again.stderr
     waited = inv(cloud, "jobs.wait", name, "--timeout", "120", timeout=150)
     assert waited.returncode == 0, waited.stdout + waited.stderr
+
+
+def test_a_create_interrupted_writes_its_intent_first_and_is_recorded_before_it_leaves(cloud, prefix, tmp_path) -> None:
+    """As on a fixed host (jobs/launch.py): the ledger's launch line before the create is sent, and SIGINT
+    during the create is held until the start is recorded; the launch then leaves with 130."""
+    import signal
+
+    env = {**cloud, "INVOKE_JOBS_LEDGER": str(tmp_path / "ledger.jsonl")}
+    book = Path(env["INVOKE_JOBS_LEDGER"])
+
+    def events() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in book.read_text().splitlines()] if book.exists() else []
+
+    with control(serverless_create_delay=6):  # the create's operation lasts 6 s longer: SIGINT lands inside it
+        proc = subprocess.Popen([sys.executable, "-m", "invoke", "dataset.convert", "--host", "cloud", *DATASET,
+                                 "--output", f"s3://interim/{prefix}/groot/"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not any(e["event"] == "launch" for e in events()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = [e["event"] for e in events()]
+        time.sleep(1.0)  # the create is under way (its operation takes 6 s more)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    assert before == ["launch"], (before, stderr)  # the intent, written before anything was sent
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and "is recorded" in stderr, stderr
+    [launch, start] = events()
+    name = start["job_id"]
+    assert (launch["event"], start["event"], launch["job_id"]) == ("launch", "start", name)
+    assert start.get("container") and start.get("target") == "serverless", start
+    try:
+        assert api_job(name).status.state.name in ("PROVISIONING", "STARTING", "IMAGE_PULLING", "RUNNING",
+                                                   "COMPLETED")
+    finally:
+        inv(env, "jobs.stop", name)
 
 
 def test_the_dataset_viewer_starts_as_an_endpoint_without_the_idle_flag(cloud) -> None:

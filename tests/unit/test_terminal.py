@@ -156,11 +156,9 @@ def test_vm_start_says_each_phase_on_stderr_while_it_waits(tmp_path):
 
 def test_jobs_wait_keeps_the_jobs_code_or_gives_rt_codes():
     from remote_training.errors import ExitCode, JobFailed, exit_code_for
-    from remote_training.fleet.snapshot import Job
-    from remote_training.jobs import monitor
+    from remote_training.targets.base import raise_if_failed
 
-    job = Job(job_id="groot-train-1", host="vm-train", state="exited", exit_code=3)
     for own, expected in ((True, 3), (False, ExitCode.JOB_FAILED)):
         with pytest.raises(JobFailed) as caught:
-            monitor.raise_if_failed(job, 3, own_code=own)
+            raise_if_failed("groot-train-1", "vm-train", 3, own_code=own)
         assert exit_code_for(caught.value) == expected and "exited 3" in str(caught.value)
