@@ -10,9 +10,7 @@ import base64
 import json
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +149,10 @@ def _manifest_call(ref: str, method: str, data: bytes | None = None,
     if content_type:
         headers["Content-Type"] = content_type
     creds = docker_credentials(parsed.registry)
+    # urllib.request (with http.client, email) here, not at import: ~8 ms of every command that reads the catalog
+    import urllib.error
+    import urllib.request
+
     for attempt in range(2):
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
@@ -185,6 +187,9 @@ def _authorization(challenge: str, creds: tuple[str, str] | None, ref: ImageRef,
         raise ImageError(f"registry {ref.registry} asks for unsupported auth {scheme!r}",
                          fix="use a registry with basic or token auth")
     fields.setdefault("scope", f"repository:{ref.repository}:{actions}")
+    import urllib.error  # as in _manifest_call
+    import urllib.request
+
     token_req = urllib.request.Request(realm + "?" + urllib.parse.urlencode(fields))
     if creds:
         token_req.add_header("Authorization",
