@@ -3,7 +3,7 @@ non-editable into a new virtual environment, run from another directory with a t
 
 The wheel is built offline (`--no-build-isolation`, from a copy of the files the build reads); the new
 environment gets the wheel alone, and its dependencies from this venv's site-packages through a .pth line
-(a .pth in a path added that way is not run, so this venv's editable finder and checkout path stay out:
+(a .pth in a path added that way is not run, so this venv's editable .pth and checkout path stay out:
 `remote_training` and `rt_tasks` are the wheel's own). scripts/check-product-install.sh does the same with the
 dependencies from the package index, as pipx does."""
 from __future__ import annotations
