@@ -24,7 +24,7 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
     handed = {"AWS_ACCESS_KEY_ID": "AKIADEMOSANDBOX00001", "AWS_SECRET_ACCESS_KEY": f"demo-secret-{uuid.uuid4().hex}"}
     env.update(handed)
     try:
-        out = run_cli("demo", "--run-id", run_id, env=env, timeout=900)
+        out = run_cli("demo", "--run-id", run_id, env=env, timeout=1800)
     finally:
         # The demo ends with vm.reap stopping its VM; the rest of the suite expects the fleet up.
         run_cli("vm.start", "--host", "vm-train3", env={**env, "INVOKE_HOSTS_FILE": sandbox["hosts_file"]}, timeout=300)
