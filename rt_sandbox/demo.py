@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from remote_training.errors import RTError
+from . import standin_image
 
 STARTED_RE = re.compile(r"^started (\S+) on (\S+)", re.M)
 SERVER_RE = re.compile(r"\(job (\S+); stop:", re.M)
@@ -49,6 +50,7 @@ class DemoRun:
     results: list[StepResult] = field(default_factory=list)
     server_job: str | None = None
     era: str = "a060cbea"  # the sandbox positronic checkout whose verbatim compose file runs the jobs
+    era_images: bool = False  # the era's job image (upstream's own code) instead of the catalog's stand-ins
 
     def env(self) -> dict[str, str]:
         sandbox = self.root / ".sandbox"
@@ -57,7 +59,8 @@ class DemoRun:
             "INVOKE_HOSTS_FILE": str(sandbox / "hosts.yaml"),
             "INVOKE_IMAGES_CATALOG": str(self.root / "docker" / "sandbox" / "images.yaml"),
             "INVOKE_IMAGES_REGISTRY": "localhost:5000",
-            "INVOKE_IMAGES_ENV_FILE": str(sandbox / "images.env"),
+            "INVOKE_IMAGES_ENV_FILE": str(standin_image.env_file(self.root, self.era) if self.era_images
+                                          else sandbox / "images.env"),
             "INVOKE_VM_STATE_DIR": str(sandbox / "demo-state"),
             "INVOKE_JOBS_LEDGER": str(sandbox / "demo-state" / "ledger.jsonl"),
             "INVOKE_JOBS_COMPOSE_PROJECT": str(self.root / "docker" / "sandbox" / "checkouts" /
@@ -121,10 +124,11 @@ class DemoRun:
         self.inv("vm stopped (setup)", ["vm.stop", "--host", vm, "--force"], host=vm)
         self.results.pop()  # setting the stage is not part of the pipeline's bill
         self.inv("vm.start", ["vm.start", "--host", vm], host=vm)
-        for era in eras:  # the same tasks through each era's verbatim compose file
-            self.era = era
+        for era in eras:  # the same tasks through each era's verbatim compose file, on its job image
+            self.era, self.era_images = era, True
+            self.era_image()
             self.chain()
-        self.era = "a060cbea"  # the serverless workflow is upstream's current one
+        self.era, self.era_images = "a060cbea", False  # the serverless workflow is upstream's current one
         self.serverless()
         self.inv("jobs.list", ["jobs.list"])
         self.inv("jobs.history", ["jobs.history"])
@@ -139,6 +143,16 @@ class DemoRun:
             raise RTError(f"vm.reap left {vm} {state}, not STOPPED", "read the reap table above for its reason")
         self.inv("jobs.history --cost", ["jobs.history", "--cost"])  # each job's cost; fixed VMs against serverless
 
+    def era_image(self) -> None:
+        """The era's job image (upstream's checkout, its locked packages, stubs at the model layer), built if
+        needed and pushed to the sandbox registry, named for every service in the era's images env file."""
+        self.echo(f"\n== [{self.era}] job image")
+        started = time.monotonic()
+        ref = standin_image.ensure(self.root, self.era)
+        standin_image.write_env_file(standin_image.env_file(self.root, self.era), ref)
+        self.echo(ref)
+        self.results.append(StepResult(f"[{self.era}] job image", "local", time.monotonic() - started, 0, False))
+
     def chain(self) -> None:
         """convert, stats, train (GR00T, OpenPI, LeRobot), then each server with the client against it."""
         vm, era, run = self.vm, self.era, f"{self.run_id}-{self.era}"
@@ -148,8 +162,8 @@ class DemoRun:
         runbook = era == "4261b1aa"
         recipe = (["--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".groot_rot6d_joints",
                    "--action", ".groot_rot6d", "--fps", "15"] if runbook else
-                  ["--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes",
-                   "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"])
+                  ["--dataset", "@positronic.cfg.ds.internal.sim_stack",  # sim_stack_cubes reads a public
+                   "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints"])  # bucket the sandbox cannot reach
         step = f"[{era}] "
         self.inv(step + "dataset.convert", ["dataset.convert", "--host", "desktop", *recipe, "--output", data,
                                             "--wait"], host="desktop", gpu=True)

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 
-from tests.support import run_cli
+from tests.support import CHECKOUTS, run_cli, ssh
 
 ERAS = ("4261b1aa", "a060cbea")
 CHAIN = ["dataset.convert", "dataset.stats", "train.groot", "train.openpi", "train.lerobot", "serve.groot",
          "infer.sim vs groot", "serve.stop groot", "serve.openpi", "infer.sim vs openpi", "serve.stop openpi"]
-STEPS = (["images", "vm.start"] + [f"[{era}] {step}" for era in ERAS for step in CHAIN]
+STEPS = (["images", "vm.start"] + [f"[{era}] {step}" for era in ERAS for step in ["job image", *CHAIN]]
          + ["[4261b1aa] serve.lerobot (refused)", "[a060cbea] serve.lerobot", "[a060cbea] infer.sim vs lerobot",
             "jobs.list", "jobs.history", "vm.reap", "vm.status"])
 
@@ -19,8 +20,11 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
 
     run_id = f"demo-test-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
+    # moto takes any key: placeholders the demo hands its jobs, and must never show
+    handed = {"AWS_ACCESS_KEY_ID": "AKIADEMOSANDBOX00001", "AWS_SECRET_ACCESS_KEY": f"demo-secret-{uuid.uuid4().hex}"}
+    env.update(handed)
     try:
-        out = run_cli("demo", "--run-id", run_id, env=env, timeout=900)
+        out = run_cli("demo", "--run-id", run_id, env=env, timeout=1800)
     finally:
         # The demo ends with vm.reap stopping its VM; the rest of the suite expects the fleet up.
         run_cli("vm.start", "--host", "vm-train3", env={**env, "INVOKE_HOSTS_FILE": sandbox["hosts_file"]}, timeout=300)
@@ -43,3 +47,25 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
         assert f"demo/{run}/groot/.rt-runs/{run}/run.json" in keys, keys
         assert not any(k.endswith("run.json") and "/.rt-runs/" not in k for k in keys), keys
     assert "runbook era" in out.stdout  # the runbook-era LeRobot server is refused, naming the era
+
+    # The jobs ran upstream's own code: its "Running command:" line with its whole environment, secrets masked.
+    assert not [value for value in handed.values() if value in out.stdout + out.stderr]
+    assert "Running command: `/.venv/bin/python gr00t/experiment/launch_finetune.py" in out.stdout
+    assert "'AWS_SECRET_ACCESS_KEY': '***'" in out.stdout
+    # The runbook-era OpenPI server (upstream's server.py over openpi's serve_policy.py) answered openpi's
+    # websocket protocol: its metadata, then actions for the client's observation.
+    openpi = out.stdout.split("== [4261b1aa] infer.sim vs openpi", 1)[1].split("\n== ", 1)[0]
+    assert "openpi websocket policy server; metadata: config pi05_positronic_lowmem checkpoint 1000" in openpi, openpi
+    # Each era's desktop job containers (convert, stats) hold upstream's vendor programs, byte for byte.
+    for era in ERAS:
+        for step in ("dataset.convert", "dataset.stats"):
+            section = out.stdout.split(f"== [{era}] {step}:", 1)[1]
+            job = re.search(r"^started (\S+) on desktop", section, re.M)[1]
+            container = ssh(sandbox, "desktop", f"docker ps -aq --filter label=rt.job={job}").split()[0]
+            checkout = CHECKOUTS / f"positronic-{era}"
+            files = sorted(p.relative_to(checkout) for name in ("train.py", "server.py")
+                           for p in (checkout / "positronic" / "vendors").glob(f"*/{name}"))
+            assert len(files) >= 4
+            for path in files:
+                shipped = ssh(sandbox, "desktop", f"docker cp {container}:/positronic/{path} - | tar -xO")
+                assert shipped == (checkout / path).read_text(), (era, step, path)

@@ -91,8 +91,24 @@ else
   # (rfc.zeromq.org/spec/23). The catalog's stand-in server answers HTTP instead.
   zmtp() { [ "$(sleep 1 | timeout 5 nc "$host" "$port" | head -c 1 | od -An -tx1 | tr -d ' ')" = ff ] &&
     echo "[gr00t zmq policy server]"; }
+  # The runbook's openpi_* policies talk to openpi's WebsocketPolicyServer (serve_policy.py under upstream's
+  # server.py), which has no /api/v1/models. openpi's own client (openpi_client/websocket_client_policy.py,
+  # _wait_for_server then infer) opens a websocket, reads the server's metadata message, then sends one
+  # msgpack observation per step and reads a binary action reply. Here: RFC 6455's handshake (101, then
+  # binary frames, opcode 2; a client frame is masked, here by the all-zero key; Sec-WebSocket-Key is the RFC's
+  # sample nonce) with the observation {"prompt": "stack"}; ready once the metadata and an actions reply came.
+  openpi_ws() {
+    ws=$(mktemp); (printf 'GET / HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' "$host" "$port"
+      printf 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'; sleep 1
+      printf '\202\216\000\000\000\000\201\246prompt\245stack'; sleep 2) | timeout 5 nc "$host" "$port" > "$ws"
+    # printable runs of the frames: the metadata's keys and values, then the reply's "actions"
+    words=$(sed '1,/^\r$/d' "$ws" | tr -c ' -~' '\n' | grep ..); head=$(head -c 12 "$ws"); rm -f "$ws"
+    [ "$head" = "HTTP/1.1 101" ] && printf '%s\n' "$words" | grep -qx actions || return 1
+    echo "[openpi websocket policy server; metadata: $(printf '%s\n' "$words" | sed '/^actions$/,$d' | tr '\n' ' ')]"
+  }
   get_models() { http_models; }
-  case $RT_ERA.$name in runbook.groot_*) get_models() { http_models || zmtp; } ;; esac
+  case $RT_ERA.$name in runbook.groot_*) get_models() { http_models || zmtp; } ;;
+    runbook.openpi_*) get_models() { openpi_ws; } ;; esac
   until models=$(get_models 2>/dev/null) && [ -n "$models" ]; do
     tries=$((tries + 1)); [ $tries -ge 10 ] && RT_EXIT=3 die "policy server $host:$port did not answer"; sleep 1
   done
