@@ -20,18 +20,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InputError, JobFailed, ProviderError
+from ..errors import InputError, JobFailed, ProviderError, raise_if_failed
+from ..fleet.serverless_target import ServerlessTarget
+from ..jobs.record import start_recorded
 from ..jobs.services import RUNBOOK
 from ..jobs.spec import Guard, JobSpec, LaunchResult
-from ..launch.record import start_recorded
 from ..progress import Phase, silent
 from ..providers.base import ProviderUnavailable
 from ..records.ledger import MaskedStream, secret_values
-from ..targets.base import raise_if_failed
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
 from .spec import ServerlessSpec, build
-from .target import ServerlessTarget
 
 READY_POLL_S = 2.0
 AUTH_KEY = "AUTH_TOKEN"  # the payload key in the token's secret = the variable the server reads
