@@ -169,7 +169,7 @@ def job_items(entries: Sequence[Mapping[str, Any]], prices: Prices, inventory: I
 def idle_items(store: "SampleStore", inventory: Inventory, jobs: Sequence[Item], prices: Prices, *, now: float,
                max_gap: float, since: float | None = None) -> list[Item]:
     """Each fixed VM's known-idle time, priced at its own rate."""
-    from ..providers import State
+    from ..fleet.providers import State
 
     items = []
     for host in inventory.hosts:
