@@ -107,6 +107,14 @@ class JobFailed(RTError):
             self.exit_code = exit_code
 
 
+def raise_if_failed(job_id: str, where: str, code: int, *, own_code: bool = True) -> None:
+    """The one JobFailed of a job that ended non-zero, on any target: the process then exits with the job's
+    own code, or with `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
+    if code != 0:
+        raise JobFailed(f"job {job_id} on {where} exited {code}", f"inv jobs.errors {job_id} / inv jobs.logs {job_id}",
+                        exit_code=code if own_code else None)
+
+
 class SandboxError(RTError):
     exit_code = ExitCode.SANDBOX
 

@@ -17,6 +17,7 @@ from .fleet.inventory import Host, Inventory
 from .fleet.snapshot import ENDED
 from .records import claims, storage
 from .records.ledger import Ledger
+from .serverless import jobs as serverless_jobs
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec
@@ -77,7 +78,7 @@ class LaunchGuard:
                 raise
             from dataclasses import replace
 
-            from .serverless.spec import resource_name
+            from .fleet.serverless_target import resource_name
 
             self.echo(f"placement: {self.overflow.name} (Nebius Serverless, placement.overflow): no fixed host can "
                       f"take it: {exc.message.split(': ', 1)[-1]}")
@@ -96,7 +97,7 @@ class LaunchGuard:
         # The output is claimed (its run.json written) as soon as it is known free; taken back below
         # when another check fails, or by abandon() when the launch itself fails.
         claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing,
-                  "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger)}
+                  "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger, serverless_jobs.find)}
                  if spec.run_folder and not self.runner.dry_run else None)
 
         def check(probed: Any) -> preflight.PreflightReport:
@@ -185,7 +186,7 @@ class LaunchGuard:
 
         where = find(self.inventory, spec.host) if self.inventory is not None else None
         chosen = {k: extra[k] for k in ("platform", "preset") if extra.get(k)}  # a serverless launch's own choice
-        return launch_facts(where, spec, **chosen) if where is not None else {}
+        return launch_facts(where, spec.gpu_mem_mb > 0, **chosen) if where is not None else {}
 
     def abandon(self, spec: JobSpec) -> None:
         """The launch failed after the checks passed: take its claim on the output back, and its intent."""

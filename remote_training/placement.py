@@ -161,7 +161,7 @@ def probe(runner, host: Host, power: Callable[[Host], str] | None = None, *,
     """One host's state, from the one host probe (fleet_status.probe: SSH first, the provider only when
     SSH gives no answer). A host whose docker gives no container list counts as unreachable (its jobs
     are unknown); one whose nvidia-smi fails is running with its GPU memory unknown."""
-    from .providers import State, Status
+    from .fleet.providers import State, Status
 
     startable = host.provider.type != "static"
     status = None if power is None else (lambda h: Status(State.parse(power(h))))
@@ -199,7 +199,7 @@ def provider_power(inventory: Inventory) -> Callable[[Host], str]:
     def power(host: Host) -> str:
         if host.provider.type == "static":
             return "running"
-        from .providers import provider_for
+        from .fleet.providers import provider_for
 
         return provider_for(host, inventory).state().state.value.lower()
 

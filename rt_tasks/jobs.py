@@ -135,8 +135,8 @@ def errors(c, job, host=None):
 def wait(c, job, host=None, timeout=None, rt_codes=False):
     """Wait for a job to end and exit with its exit code, or with --rt-codes rt's own (for Makefile chains)."""
     from remote_training import validate
-    from remote_training.launch.record import record_end
-    from remote_training.targets.base import raise_if_failed
+    from remote_training.errors import raise_if_failed
+    from remote_training.jobs.record import record_end
     from ._jobrun import make_hooks
 
     limit = None if timeout is None else validate.duration(timeout, "--timeout")

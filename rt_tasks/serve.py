@@ -104,7 +104,7 @@ def stop(c, target, pause=False, dry_run=False):
 
 def _ended(c, run, inventory, job_id: str) -> None:
     """A server stopped on purpose ended well: the ledger's end (what jobs.history --cost counts up to)."""
-    from remote_training.launch.record import record_end
+    from remote_training.jobs.record import record_end
     from ._jobrun import make_hooks
 
     record_end(make_hooks(c, run, inventory), job_id, 0)

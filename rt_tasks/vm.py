@@ -136,7 +136,7 @@ def login(c, profile="", credentials_file="", browser=False, dry_run=False):
     """Log in to Nebius headlessly (prints the federation URL) or check service-account credentials."""
     import sys
 
-    from remote_training.providers.nebius import build_sdk, translate
+    from remote_training.fleet.providers.nebius import build_sdk, translate
 
     inv = load_inventory(c)
     settings = dict(inv.extra.get("nebius") or {})

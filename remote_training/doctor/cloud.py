@@ -70,8 +70,8 @@ def check_nebius(inventory: Inventory, hosts: Sequence[Host], env: Mapping[str, 
     missing = _nebius_credentials_missing(settings, nebius_hosts[0], env)
     if missing:
         return missing  # never let the SDK start a browser login from inside a check
-    from ..providers import provider_for
-    from ..providers.nebius_errors import NoAnswer
+    from ..fleet.providers import provider_for
+    from ..fleet.providers.nebius_errors import NoAnswer
 
     host = nebius_hosts[0]
     where = settings.get("endpoint") or settings.get("domain") or "the Nebius API"
@@ -122,7 +122,7 @@ def _nebius_credentials_missing(settings: Mapping[str, Any], host: Host,
 def check_serverless(inventory: Inventory, target: Any) -> Verdict:
     """A serverless target: the API answers, every secret it names exists in MysteryBox (by name, as a job
     will look it up), and the logs API has a token; a launch would fail on any of these after its checks."""
-    from ..providers.nebius_errors import NotFound
+    from ..fleet.providers.nebius_errors import NotFound
     from ..serverless.launch import client_for
 
     api = client_for(target, inventory)

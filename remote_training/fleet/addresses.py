@@ -25,7 +25,7 @@ from .inventory import Host, Inventory
 from .provider_kinds import STATIC
 
 if TYPE_CHECKING:
-    from ..providers import Status
+    from .providers import Status
     from .remote import RemoteRunner
 
 _LOCK = threading.Lock()

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Sequence
 
-from ..providers import State, Status, provider_for
 from . import snapshot
 from .inventory import Host
+from .providers import State, Status, provider_for
 from .remote import RemoteRunner, describe
 from .snapshot import HostSnapshot, Job
 

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..providers import State
 from ..state import state_dir
 from .fleet_status import HostStatus, fleet_status
 from .inventory import Host
+from .providers import State
 from .remote import RemoteRunner, describe
 from .snapshot import ENDED
 

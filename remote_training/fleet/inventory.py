@@ -17,6 +17,7 @@ import yaml
 
 from ..errors import InventoryError
 from .provider_kinds import COMMAND, NEBIUS, NEBIUS_SERVERLESS, STATIC
+from .serverless_target import parse_target
 
 PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
     # type: (required option keys, optional option keys)
@@ -407,8 +408,6 @@ def _is_serverless(raw: Any) -> bool:
 
 def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> Any:
     """A serverless target (no defaults: they are SSH hosts' settings), checked like a host."""
-    from ..serverless.target import parse_target
-
     where = f"host {name!r}"
     if not _name_ok(check, where, name):
         return None

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from ..errors import InputError, ProviderError, RemoteCommandError, UnreachableError
 from ..progress import Phase, silent
-from ..providers import Provider, State, Status, provider_for
 from .addresses import follow_address
 from .inventory import Host
 from .provider_kinds import STATIC
+from .providers import Provider, State, Status, provider_for
 from .remote import RemoteRunner
 from .snapshot import Job, take
 

@@ -19,9 +19,9 @@ from ..errors import InputError, RemoteCommandError
 from ..fleet.inventory import Host
 from ..fleet.remote import RemoteRunner, quote_command
 from ..fleet.snapshot import LEASES
-from ..launch.record import start_recorded
 from .gate import open_gate
 from .project import MARKER, OVERRIDE, Project, unpack_argv
+from .record import start_recorded
 from .spec import Guard, JobSpec, LaunchResult, NoHooks
 
 PROJECT_MISSING = 97

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 from .. import validate
 from ..errors import InputError, PreflightError, unique
 from ..fleet.inventory import Inventory
+from ..fleet.serverless_target import resource_name
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
 from .project import OVERRIDE, Project, collect, override_text
 from .spec import JobSpec, new_job_id
@@ -67,8 +68,6 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     default_port = next((h for h, c in svc.ports if c == container_port), container_port)
     job_id = new_job_id(svc.name)
     if cloud is not None:
-        from ..serverless.spec import resource_name
-
         job_id = resource_name(job_id)  # the Nebius name, so jobs.* find it by the same word
     spec = JobSpec(job_id=job_id, service=svc.name, kind=program.kind, host=target, args=tuple(args),
                    image=images.get(svc.name),

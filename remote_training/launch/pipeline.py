@@ -6,7 +6,7 @@
    (guard.place, once) -> `Placed`; the host name is turned into its Target here, once (targets/fleet.py).
 3. check, start, record (`Target.launch`): the guard's checks (preflight: host, GPU, port, inputs, output
    claim, image; a stopped VM that is the one thing in the way is started there), then the start itself
-   between the ledger's intent and its record (launch/record.py, the same for both targets).
+   between the ledger's intent and its record (jobs/record.py, the same for both targets).
 4. follow: a server's readiness, and with --wait its log to the end and its exit code (the target's).
 """
 from __future__ import annotations

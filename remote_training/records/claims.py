@@ -15,10 +15,13 @@ Whatever is not proved keeps the claim, and the refusal says why and how to free
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from ..errors import RTError
 from .launcher import launcher_alive
+
+# serverless/jobs.find, handed in by the guard: records/ sits below serverless/, which asks the Nebius API
+FindServerless = Callable[[Any, str, Sequence[Any]], Any]
 
 # A job id as jobs/spec.new_job_id makes it (and Nebius resource names): only these characters reach a
 # host's `pgrep` pattern, so the pattern is the id itself.
@@ -58,12 +61,10 @@ def _host_traces(runner: Any, host_name: str, job_id: str) -> str | None:
     return None
 
 
-def _serverless_traces(inventory: Any, target: Any, job_id: str) -> str | None:
+def _serverless_traces(find: FindServerless, inventory: Any, target: Any, job_id: str) -> str | None:
     """Whether the Nebius API has the job (any state); None once it says there is none."""
-    from ..serverless import jobs as serverless
-
     try:
-        found = serverless.find(inventory, job_id, [target])
+        found = find(inventory, job_id, [target])
     except RTError as exc:
         return f"{target.name} did not answer ({exc.message})"
     if found is not None and found.job.job_id == job_id:
@@ -75,12 +76,13 @@ class TakeBack:
     """What the output check (s3_checks) asks about an earlier launch in run.json, and tells once it took
     that launch's claim back: the launch's intent in this machine's ledger no longer counts either."""
 
-    def __init__(self, runner: Any, inventory: Any, ledger: Any) -> None:
+    def __init__(self, runner: Any, inventory: Any, ledger: Any, find_serverless: FindServerless) -> None:
         self.runner, self.inventory, self.ledger = runner, inventory, ledger
+        self.find_serverless = find_serverless
 
     def why_kept(self, launch: dict[str, Any]) -> str | None:
         """None when the launch provably never started; else why its claim stays."""
-        return never_started(self.runner, self.inventory, launch)
+        return never_started(self.runner, self.inventory, launch, self.find_serverless)
 
     def taken_back(self, launch: dict[str, Any]) -> None:
         try:
@@ -91,7 +93,7 @@ class TakeBack:
             sys.stderr.write(f"warning: {launch['job_id']} never started; the ledger still names it: {exc}\n")
 
 
-def never_started(runner: Any, inventory: Any, launch: dict[str, Any]) -> str | None:
+def never_started(runner: Any, inventory: Any, launch: dict[str, Any], find_serverless: FindServerless) -> str | None:
     """None when a run.json launch provably never started (its claim may be taken back); else why it may
     have: the claim stays. The launcher is checked first: it costs no request."""
     job_id, where = launch.get("job_id") or "", launch.get("host") or ""
@@ -104,5 +106,5 @@ def never_started(runner: Any, inventory: Any, launch: dict[str, Any]) -> str | 
         return why
     target = inventory.serverless_target(where) if inventory is not None else None
     if target is not None:
-        return _serverless_traces(inventory, target, job_id)
+        return _serverless_traces(find_serverless, inventory, target, job_id)
     return _host_traces(runner, where, job_id)

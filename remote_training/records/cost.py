@@ -27,7 +27,6 @@ from .timestamps import seconds, utc
 
 if TYPE_CHECKING:  # a launch records its facts through this module: the idle history is only for reports
     from ..fleet.idle import SampleStore
-    from ..jobs.spec import JobSpec
 
 CPU_KINDS = ("convert", "stats", "infer")  # an old ledger line without `gpus`: these held no GPU
 PRESET_GPUS_RE = re.compile(r"^(\d+)gpu\b")  # Nebius presets: 1gpu-16vcpu-200gb, 8vcpu-32gb
@@ -50,11 +49,10 @@ def preset_gpus(preset: str | None) -> int:
     return int(m[1]) if m else 0
 
 
-def launch_facts(where: Any, spec: JobSpec, *, platform: str | None = None,
+def launch_facts(where: Any, uses_gpu: bool, *, platform: str | None = None,
                  preset: str | None = None) -> dict[str, Any]:
-    """The ledger fields the cost needs, from the host or serverless target the job launches on (and the
-    platform/preset the serverless launch chose), so history never guesses."""
-    uses_gpu = spec.gpu_mem_mb > 0
+    """The ledger fields the cost needs, from the host or serverless target the job launches on, whether
+    the job asks for GPU memory (and the platform/preset the serverless launch chose), so history never guesses."""
     if isinstance(where, Host):
         return {"host_type": where.provider.type, "gpu": where.gpu, "gpus": 1 if uses_gpu else 0}  # one GPU a host
     compute = where.gpu if uses_gpu else where.cpu  # conversion runs on the CPU preset, as upstream does it
@@ -171,7 +169,7 @@ def job_items(entries: Sequence[Mapping[str, Any]], prices: Prices, inventory: I
 def idle_items(store: "SampleStore", inventory: Inventory, jobs: Sequence[Item], prices: Prices, *, now: float,
                max_gap: float, since: float | None = None) -> list[Item]:
     """Each fixed VM's known-idle time, priced at its own rate."""
-    from ..providers import State
+    from ..fleet.providers import State
 
     items = []
     for host in inventory.hosts:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ProviderError
-from ..providers import nebius_errors
-from ..providers.base import ProviderTimeout
+from ..fleet.providers import nebius_errors
+from ..fleet.providers.base import ProviderTimeout
+from ..fleet.serverless_target import ServerlessTarget
 from ..records import timestamps
 from .spec import ServerlessSpec
-from .target import ServerlessTarget
 
 CALL_S = 20.0  # one API call; the SDK retries inside it
 OPERATION_S = 120.0  # a create/stop/delete operation
@@ -123,7 +123,7 @@ class Serverless:
 
     # -- plumbing -------------------------------------------------------------------------------
     def _sdk(self) -> Any:
-        from ..providers.nebius import shared_sdk
+        from ..fleet.providers.nebius import shared_sdk
 
         return shared_sdk(self.settings, self.target.profile or None)
 

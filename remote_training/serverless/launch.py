@@ -20,18 +20,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InputError, JobFailed, ProviderError
+from ..errors import InputError, JobFailed, ProviderError, raise_if_failed
+from ..fleet.providers.base import ProviderUnavailable
+from ..fleet.serverless_target import ServerlessTarget
+from ..jobs.record import start_recorded
 from ..jobs.services import RUNBOOK
 from ..jobs.spec import Guard, JobSpec, LaunchResult
-from ..launch.record import start_recorded
 from ..progress import Phase, silent
-from ..providers.base import ProviderUnavailable
 from ..records.ledger import MaskedStream, secret_values
-from ..targets.base import raise_if_failed
 from . import logs
 from .client import OPERATION_S, OperationOutlived, Resource, Serverless
 from .spec import ServerlessSpec, build
-from .target import ServerlessTarget
 
 READY_POLL_S = 2.0
 AUTH_KEY = "AUTH_TOKEN"  # the payload key in the token's secret = the variable the server reads
@@ -165,7 +164,7 @@ def outcome_unknown(error: BaseException) -> bool:
     interrupt. A refusal the API gave (quota, rate limiting, a name taken, a bad request) made nothing;
     an operation that failed left the resource in ERROR, which the lookup would find ended anyway."""
     from ..errors import RTError
-    from ..providers.nebius_errors import RateLimited
+    from ..fleet.providers.nebius_errors import RateLimited
 
     if isinstance(error, RateLimited):
         return False
@@ -176,7 +175,7 @@ def created_anyway(api: Serverless, serverless: ServerlessSpec) -> Resource | No
     """After a failed create: the resource by its name when it exists and can still run (None when the
     API says there is none, or it already ended); when the API cannot be asked, a stand-in record
     that keeps the claim (what is not known to be gone may still write)."""
-    from ..providers.nebius_errors import NotFound
+    from ..fleet.providers.nebius_errors import NotFound
 
     try:
         found = api.get_by_name(serverless.kind, serverless.name)

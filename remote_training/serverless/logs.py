@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..errors import ProviderError
-from .target import ServerlessTarget
+from ..fleet.serverless_target import ServerlessTarget
 
 REQUEST_S = 15.0
 PAGE = 5000  # Loki's default limits_config.max_entries_limit_per_query: a larger limit is a 400

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import InputError
+from ..fleet.serverless_target import Compute, ServerlessTarget, resource_name
 from ..jobs.upstream import Sources
-from .target import Compute, ServerlessTarget
 
 if TYPE_CHECKING:
     from ..jobs.spec import JobSpec
@@ -26,7 +26,6 @@ IDLE_TIMEOUT_FLAG = "--idle_timeout_min"  # serve.sh adds 20 (only programs that
 IDLE_TIMEOUT_MIN = 20
 AWS_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 UPSTREAM_REGION = "eu-north1"
-LABEL_RE = re.compile(r"[^a-z0-9-]")
 
 
 @dataclass(frozen=True)
@@ -94,11 +93,6 @@ def s3_region(endpoint: str | None) -> str:
     upstream's own: workflows/nebius/common.sh passes AWS_DEFAULT_REGION=eu-north1 with every create."""
     found = re.match(r"^https?://storage\.([a-z0-9-]+)\.nebius\.cloud(:\d+)?/?$", endpoint or "")
     return found.group(1) if found else UPSTREAM_REGION
-
-
-def resource_name(job_id: str) -> str:
-    """A job id as a Nebius resource name: lowercase alphanumerics and dashes (upstream turns `_` into `-`)."""
-    return LABEL_RE.sub("-", job_id.lower()).strip("-")[:63]
 
 
 def build(spec: JobSpec, service: Any, target: ServerlessTarget, image: str, *, s3_endpoint: str | None,

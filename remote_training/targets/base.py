@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from ..errors import JobFailed, RTError
+from ..errors import RTError
 from ..fleet.snapshot import Job
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
@@ -89,11 +89,3 @@ class Target(ABC):
     @abstractmethod
     def server(self, found: Found, policy: str | None) -> Server:
         """Where the inference client reaches this running server (InputError when it is none)."""
-
-
-def raise_if_failed(job_id: str, where: str, code: int, *, own_code: bool = True) -> None:
-    """The one JobFailed of a job that ended non-zero, on any target: the process then exits with the job's
-    own code, or with `own_code` false with rt's JOB_FAILED (10), which no other failure of rt gives."""
-    if code != 0:
-        raise JobFailed(f"job {job_id} on {where} exited {code}", f"inv jobs.errors {job_id} / inv jobs.logs {job_id}",
-                        exit_code=code if own_code else None)

@@ -10,15 +10,15 @@ import sys
 import time
 from typing import Any, Callable, Mapping, Sequence, cast
 
-from ..errors import InputError, JobFailed, RTError
+from ..errors import InputError, JobFailed, RTError, raise_if_failed
 from ..fleet.inventory import Host
 from ..fleet.remote import RemoteRunner
 from ..jobs import monitor
+from ..jobs.record import record_end
 from ..jobs.spec import Guard, LaunchResult
-from ..launch.record import record_end
 from ..progress import Phase, silent
 from ..records.ledger import secret_values
-from .base import Found, Server, Target, raise_if_failed
+from .base import Found, Server, Target
 
 
 class FixedHosts(Target):

@@ -6,10 +6,10 @@ import builtins
 from typing import Any, Mapping, Sequence
 
 from ..errors import InputError, RTError
+from ..fleet.serverless_target import ServerlessTarget
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
 from ..serverless import jobs as serverless
-from ..serverless.target import ServerlessTarget
 from .base import Found, Server, Target
 
 ENDED_STATES = ("stopped", "exited", "dead")  # a server in none of these is up, and costs

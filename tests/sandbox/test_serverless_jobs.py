@@ -255,9 +255,9 @@ def test_auto_overflows_to_serverless_only_when_allowed_and_no_fixed_host_fits(c
 def test_a_name_taken_in_the_project_is_one_clear_error(cloud) -> None:
     from remote_training.errors import ProviderError
     from remote_training.fleet.inventory import load_inventory
+    from remote_training.fleet.serverless_target import Compute
     from remote_training.serverless.launch import client_for
     from remote_training.serverless.spec import ServerlessSpec
-    from remote_training.serverless.target import Compute
 
     inventory = load_inventory(Path(cloud["INVOKE_HOSTS_FILE"]))
     api = client_for(inventory.serverless_target("cloud"), inventory)

@@ -20,8 +20,8 @@ from remote_training.fleet import lifecycle
 from remote_training.fleet.fleet_status import fleet_status
 from remote_training.fleet.idle import SampleStore, reap
 from remote_training.fleet.inventory import load_inventory, parse_inventory
+from remote_training.fleet.providers import State
 from remote_training.fleet.remote import RemoteRunner
-from remote_training.providers import State
 from rt_sandbox import fleet
 from rt_sandbox.nebius_process import sandbox_instance_id
 from tests.support import ROOT, cli_argv, run_cli

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from remote_training.records import claims, launcher
+from remote_training.serverless import jobs as serverless_jobs
 
 IDENTITY = ("import json; from remote_training.records import launcher; "
             "print(json.dumps(launcher.launcher()), flush=True)")
@@ -50,7 +51,7 @@ def test_a_launch_with_a_recorded_start_or_end_is_never_taken_back_and_asks_noth
     proc.wait()
     for done in ({"container": "c0ffee"}, {"exit_code": 0}):
         launch = {"job_id": "j", "host": "vm-train", "launcher": who, **done}
-        assert claims.never_started(None, None, launch) == "it started"  # no runner: nothing was asked
+        assert claims.never_started(None, None, launch, serverless_jobs.find) == "it started"  # nothing was asked
 
 
 def test_a_job_id_that_is_not_one_is_never_put_in_a_host_command():

@@ -8,7 +8,7 @@ import pytest
 
 from remote_training.errors import ExitCode, ProviderError
 from remote_training.fleet.inventory import parse_inventory
-from remote_training.providers import State, provider_for
+from remote_training.fleet.providers import State, provider_for
 from tests.support import run_cli
 
 

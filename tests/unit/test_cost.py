@@ -216,7 +216,7 @@ def test_a_launch_records_what_its_price_needs(tmp_path, inventory):
     assert (entry["host_type"], entry["platform"], entry["preset"], entry["gpus"]) == (
         "nebius-serverless", "cpu-e2", "8vcpu-32gb", 0)
     # the serverless launch's own choice wins over the target's default
-    facts = cost.launch_facts(inventory.serverless_target("cloud"), _spec("cloud", 1), platform="gpu-h100-sxm",
+    facts = cost.launch_facts(inventory.serverless_target("cloud"), True, platform="gpu-h100-sxm",
                               preset="8gpu-128vcpu-1600gb")
     assert facts["gpus"] == 8 and facts["preset"] == "8gpu-128vcpu-1600gb"
 

@@ -1,7 +1,8 @@
 """The layers, read from the source: the product imports nothing of the sandbox, the core nothing of
 Invoke's task layer, and no module of the product imports itself back through others.
 
-Imports inside functions count too: a lazy import is still a dependency.
+Imports inside functions count too: a lazy import is still a dependency. The core's packages also keep
+the order ARCHITECTURE.md draws (CORE_LAYERS): each imports only from the rows below its own.
 """
 from __future__ import annotations
 
@@ -98,12 +99,48 @@ def test_no_import_circle_between_the_products_files() -> None:
     assert not found, _said(found)
 
 
-# remote_training's packages join this list once jobs/ and serverless/ no longer import each other.
-@pytest.mark.parametrize("package", ["rt_sandbox", "rt_tasks"])
+@pytest.mark.parametrize("package", ["remote_training", "rt_sandbox", "rt_tasks"])
 def test_no_import_circle_between_files_or_packages(package: str) -> None:
     found = circles(module_graph(package))
     found += [c for c in circles(package_graph(package)) if c not in found]  # a flat package: the same graph
     assert not found, _said(found)
+
+
+# The core's packages and top-level modules, lowest first (ARCHITECTURE.md, Layers): each imports only
+# from the rows below its own. `remote_training` is the package's own __init__, which imports nothing.
+CORE_LAYERS = (
+    ("remote_training", "errors", "progress", "state", "output"),
+    ("validate", "config_files"),
+    ("fleet",),  # hosts.yaml, SSH, snapshots, power (its providers), the serverless target's schema
+    ("records", "images"),  # ledger, run records and S3; image refs, builds, the registry
+    ("jobs",),  # a job's plan, spec, compose launch and monitor, the record stage
+    ("placement",),
+    ("preflight",),
+    ("serverless",),
+    ("targets",),  # the Target interface and its two implementations
+    ("launch",),  # the pipeline over the targets
+    ("guard", "doctor"),
+)
+
+
+def layer_breaches(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...], package: str) -> list[str]:
+    """Each import of `graph` that does not go to a lower row of `layers`, and each part no row names."""
+    row = {f"{package}.{name}" if name != package else name: i for i, names in enumerate(layers) for name in names}
+    unplaced = [f"{part} is in no layer" for part in sorted(graph) if part not in row]
+    upward = [f"{part} imports {dep}" for part, deps in sorted(graph.items()) for dep in sorted(deps)
+              if part in row and dep in row and row[dep] >= row[part]]
+    return unplaced + upward
+
+
+def test_the_cores_packages_import_only_downward() -> None:
+    bad = layer_breaches(package_graph("remote_training"), CORE_LAYERS, "remote_training")
+    assert not bad, "; ".join(bad)
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    layers = (("p",), ("low",), ("high",))
+    assert layer_breaches({"p.low": {"p.high"}, "p.high": {"p.low"}}, layers, "p") == ["p.low imports p.high"]
+    assert layer_breaches({"p.new": set()}, layers, "p") == ["p.new is in no layer"]
 
 
 def test_the_circle_check_sees_a_circle() -> None:

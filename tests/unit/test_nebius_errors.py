@@ -1,4 +1,4 @@
-"""remote_training/providers/nebius_errors.py: SDK failures told apart by their typed details
+"""remote_training/fleet/providers/nebius_errors.py: SDK failures told apart by their typed details
 (status.service_errors, as the SDK parses them from a real google.rpc.Status), never by wording; rate
 limiting waited out with growing pauses; operation polling that backs off. The statuses are built by the
 stand-ins' own helper (rt_sandbox/nebius_standin.rich_status), the one the API stand-ins answer with."""
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from remote_training.errors import ExitCode, NoCapacityError, ProviderError
-from remote_training.providers import nebius_errors
+from remote_training.fleet.providers import nebius_errors
 from remote_training.serverless.client import SERVERLESS_FIXES
 
 FIXES = nebius_errors.Fixes(quota="raise the quota", capacity="retry later", not_found="check the id")
@@ -68,7 +68,7 @@ def test_rate_limiting_is_retried_with_growing_pauses_then_given_up(monkeypatch)
 
 
 def test_insecure_is_for_a_loopback_endpoint_only() -> None:
-    from remote_training.providers.nebius import check_insecure
+    from remote_training.fleet.providers.nebius import check_insecure
 
     check_insecure({"endpoint": "127.0.0.1:9556", "insecure": True})
     check_insecure({"endpoint": "api.example.cloud:443"})  # TLS: nothing to check
@@ -82,7 +82,7 @@ def test_insecure_is_for_a_loopback_endpoint_only() -> None:
 def test_only_the_sdks_retry_noise_is_quieted(caplog) -> None:
     import logging
 
-    from remote_training.providers.nebius import quiet_retry_noise
+    from remote_training.fleet.providers.nebius import quiet_retry_noise
 
     quiet_retry_noise()
     logger = logging.getLogger("nebius.aio.request")

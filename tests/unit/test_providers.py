@@ -10,8 +10,8 @@ import pytest
 
 from remote_training.errors import NoCapacityError, ProviderError
 from remote_training.fleet.inventory import parse_inventory
-from remote_training.providers import State, provider_for
-from remote_training.providers.static import StaticProvider
+from remote_training.fleet.providers import State, provider_for
+from remote_training.fleet.providers.static import StaticProvider
 from rt_sandbox.nebius_standin import StandinServer, StandinState
 
 INVENTORY = """
@@ -178,7 +178,7 @@ def test_standin_list_and_operations_through_sdk(standin, inventory):
     from nebius.api.nebius.common.v1 import ListOperationsRequest
     from nebius.api.nebius.compute.v1 import InstanceServiceClient, ListInstancesRequest
 
-    from remote_training.providers.nebius import shared_sdk
+    from remote_training.fleet.providers.nebius import shared_sdk
 
     _, state, _ = standin
     state.add_instance("computeinstance-b", "vm-b", "10.0.0.6")

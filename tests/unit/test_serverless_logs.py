@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from remote_training.fleet.serverless_target import Compute, ServerlessTarget
 from remote_training.serverless import logs
-from remote_training.serverless.target import Compute, ServerlessTarget
 from rt_sandbox import serverless_io as io
 
 JOB = "aijob-logs0001"

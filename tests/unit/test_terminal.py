@@ -155,8 +155,7 @@ def test_vm_start_says_each_phase_on_stderr_while_it_waits(tmp_path):
 
 
 def test_jobs_wait_keeps_the_jobs_code_or_gives_rt_codes():
-    from remote_training.errors import ExitCode, JobFailed, exit_code_for
-    from remote_training.targets.base import raise_if_failed
+    from remote_training.errors import ExitCode, JobFailed, exit_code_for, raise_if_failed
 
     for own, expected in ((True, 3), (False, ExitCode.JOB_FAILED)):
         with pytest.raises(JobFailed) as caught:

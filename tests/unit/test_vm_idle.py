@@ -6,7 +6,7 @@ import pytest
 from remote_training.errors import InputError
 from remote_training.fleet.fleet_status import HostStatus
 from remote_training.fleet.idle import Sample, SampleStore, idle_for_window, why_busy
-from remote_training.providers import State
+from remote_training.fleet.providers import State
 from remote_training.validate import duration
 from rt_sandbox.nebius_standin import other_address
 

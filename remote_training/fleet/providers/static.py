@@ -1,7 +1,7 @@
 """The static provider: a machine that is always on (desktop, notebook)."""
 from __future__ import annotations
 
-from ..fleet.provider_kinds import STATIC
+from ..provider_kinds import STATIC
 from .base import NotStoppable, Provider, State, Status
 
 

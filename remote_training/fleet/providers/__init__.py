@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..fleet.inventory import Host, Inventory
-from ..fleet.provider_kinds import COMMAND, HOST_KINDS, NEBIUS, STATIC
+from ..inventory import Host, Inventory
+from ..provider_kinds import COMMAND, HOST_KINDS, NEBIUS, STATIC
 from .base import NoCapacityError, Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
 
 

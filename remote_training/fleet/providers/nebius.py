@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..fleet.provider_kinds import NEBIUS
+from ..provider_kinds import NEBIUS
 from . import nebius_errors
 from .base import Provider, ProviderError, ProviderTimeout, ProviderUnavailable, State, Status
 

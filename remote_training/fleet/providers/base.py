@@ -13,8 +13,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import NoCapacityError, ProviderError
-from ..fleet.inventory import Host
+from ...errors import NoCapacityError, ProviderError
+from ..inventory import Host
 
 __all__ = ["State", "Status", "Provider", "ProviderError", "NoCapacityError", "ProviderTimeout",
            "ProviderUnavailable", "NotStoppable"]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from ..errors import Terminated
-from ..jobs.spec import Guard, JobSpec, LaunchResult
+from .spec import Guard, JobSpec, LaunchResult
 
 
 def start_recorded(guard: Guard, spec: JobSpec, go: Callable[[], LaunchResult], *, where: str,

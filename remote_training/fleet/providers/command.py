@@ -23,7 +23,7 @@ import shlex
 import subprocess
 import time
 
-from ..fleet.provider_kinds import COMMAND
+from ..provider_kinds import COMMAND
 from .base import Provider, ProviderError, ProviderTimeout, State, Status
 
 # The words a state command may print first (any case); anything else is an error, never a guess.

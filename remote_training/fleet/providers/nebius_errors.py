@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from ..errors import NoCapacityError, ProviderError
+from ...errors import NoCapacityError, ProviderError
 from .base import ProviderUnavailable
 
 LOGIN_FIX = "log in again: inv vm.login (or check nebius.credentials_file in hosts.yaml)"

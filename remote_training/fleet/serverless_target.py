@@ -1,4 +1,4 @@
-"""A serverless target in hosts.yaml, validated like every host.
+"""A serverless target in hosts.yaml, validated like every host; the inventory reads it, so it is in fleet/.
 
     hosts:
       cloud:
@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from ..fleet.provider_kinds import NEBIUS_SERVERLESS
+from .provider_kinds import NEBIUS_SERVERLESS
 
 REQUIRED = {"parent_id", "gpu"}
 OPTIONAL = {"subnet_id", "cpu", "disk_gb", "cache_filesystem_id", "secrets", "auth_token_secret",
@@ -45,6 +45,7 @@ LOGS_DEFAULTS = {"logs_bucket": "sp_serverless", "logs_job_label": "job_id", "lo
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")  # Nebius ids and names: project-e00..., lowercase, dashes
 WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+LABEL_RE = re.compile(r"[^a-z0-9-]")  # what a Nebius resource name may not hold
 
 Bad = Callable[[str, str, str], None]  # (where, message, fix)
 
@@ -114,6 +115,11 @@ class ServerlessTarget:
                                      "subnet_id": self.subnet_id, "cache_filesystem_id": self.cache_filesystem_id,
                                      "secrets": dict(self.secrets), "auth_token_secret": self.auth_token_secret},
                 "compose": "", "workdir": "", "tags": list(self.tags)}
+
+
+def resource_name(job_id: str) -> str:
+    """A job id as a Nebius resource name: lowercase alphanumerics and dashes (upstream turns `_` into `-`)."""
+    return LABEL_RE.sub("-", job_id.lower()).strip("-")[:63]
 
 
 def _compute(bad: Bad, where: str, raw: Any) -> Compute | None:
