@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import placement, validate
 from .errors import InputError, PreflightError, RTError
 from .fleet.inventory import Host, Inventory
+from .jobs.s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 from .records import storage
-from .records.s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec

@@ -18,10 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
-
-if TYPE_CHECKING:
-    from .jobs.spec import JobSpec
+from typing import Any, Iterable, Mapping
 
 from . import timestamps
 
@@ -163,7 +160,7 @@ class Ledger:
             os.close(fd)
 
     @staticmethod
-    def entry(spec: JobSpec | Mapping[str, Any], *, image_digest: str | None = None,
+    def entry(spec: Any, *, image_digest: str | None = None,  # spec: a JobSpec (jobs/, a layer above) or its dict
               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A launch's record (secrets scrubbed): the ledger's line and its run folder's run.json entry."""
         data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
@@ -181,7 +178,7 @@ class Ledger:
             entry["run_folder"], entry["run_json"] = folder, record_url(folder)
         return scrub(entry)
 
-    def start(self, spec: JobSpec | Mapping[str, Any], *, image_digest: str | None = None,
+    def start(self, spec: Any, *, image_digest: str | None = None,
               extra: Mapping[str, Any] | None = None, entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Record a launch in the local ledger (run.json was written when the output was claimed)."""
         record = {**(entry or self.entry(spec)), **(extra or {})}

@@ -579,7 +579,7 @@ def test_a_serverless_claim_whose_job_nebius_never_created_is_taken_back(jobs_en
     """The claimed job's name asked of the Nebius API (the stand-in, through the SDK): none, so the claim goes."""
     import uuid
 
-    from jobs_fixtures import era_env
+    from tests.support import era_env
 
     env = {**jobs_env, **era_env("a060cbea")}
     out = f"s3://interim/{prefix}/converted/"

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import validate
 from ..errors import PreflightError, RTError
-from . import storage
+from ..records import storage
 
 if TYPE_CHECKING:
-    from .jobs.spec import JobSpec
+    from .spec import JobSpec
 
 Row = tuple[str, str, str]  # (check, problem, fix)
 
@@ -64,7 +64,7 @@ def check_output(s3: Any, spec: JobSpec, found: Any, claim: dict[str, Any] | Non
     rows = _output_rows(s3, spec, found, claim.get("take_back") if claim else None)
     if rows or claim is None or not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return rows
-    from .ledger import record_url
+    from ..records.ledger import record_url
 
     url = record_url(spec.run_folder)
     if (spec.resume or spec.force) and claim.get("still_writing"):
@@ -104,7 +104,7 @@ def _starting(launch: dict[str, Any]) -> bool:
     give the folder back. An older one that never started (killed before its start) holds the folder."""
     import time
 
-    from .timestamps import seconds
+    from ..records.timestamps import seconds
 
     started = seconds(launch.get("started"))
     return (_open(launch) and not launch.get("container") and started is not None
@@ -140,7 +140,7 @@ def _take_back(s3: Any, url: str, record: dict[str, Any] | None, found: Any,
 def _output_rows(s3: Any, spec: JobSpec, found: Any, take_back: Any = None) -> list[Row]:
     if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
-    from .ledger import record_url
+    from ..records.ledger import record_url
 
     folder = spec.run_folder
     bucket, key = validate.split_s3(folder)
