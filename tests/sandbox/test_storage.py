@@ -100,7 +100,7 @@ def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root
     assert storage.read_run(s3, url) == (None, None)
     storage.claim_run(s3, url, {"job_id": "j1", "user": "ann", "host": "vm"}, append=False)
     with pytest.raises(storage.ClaimTaken, match="claimed a moment ago by j1 \\(ann on vm\\)"):
-        storage.claim_run(s3, url, {"job_id": "j2"}, append=False)
+        storage.claim_run(s3, url, {"job_id": "j2"}, append=False, wait=0)  # the wait: test_faults' race test
     storage.claim_run(s3, url, {"job_id": "j3"}, append=True)  # --resume: the earlier launch stays
     assert storage.update_run(s3, url, "j3", {"exit_code": 0}) and not storage.update_run(s3, url, "nope", {})
     record, _ = storage.read_run(s3, url)
