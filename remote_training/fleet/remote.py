@@ -476,7 +476,7 @@ def _bare_ssh_failure(exc: Exception) -> Literal["silent", "channel timeout"] | 
     spoke within the timeout), "channel timeout" (a jump host did not open the channel to the target in time).
 
     The banner read's failure keeps its cause (a timeout or EOF) as the exception's context. The other two
-    cases paramiko (3.x to 5.x, transport.py) raises as a plain SSHException whose message is all it gives:
+    cases paramiko (5.1, transport.py) raises as a plain SSHException whose message is all it gives:
     "No existing session" when start_client's wait ends before the banner did (the next step then fails),
     and "Timeout opening channel." from open_channel. This is the one place that reads an error's text."""
     from paramiko.ssh_exception import SSHException
