@@ -82,13 +82,8 @@ def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _top_level(handler.body)
 
 
-def _targets(stmt: ast.stmt) -> list[str]:
-    if isinstance(stmt, ast.Assign):
-        targets = stmt.targets
-    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
-        targets = [stmt.target]
-    else:
-        return []
+def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
     out: list[str] = []
     for target in targets:
         out += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
