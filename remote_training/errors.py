@@ -7,7 +7,7 @@ argument from an unreachable host without parsing text.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Sequence, TypeVar
 
 
 class ExitCode(enum.IntEnum):
@@ -123,11 +123,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, taken like Ctrl-C (the same clean-ups run: a claim given back, a start recorded), exit 143."""
 
 
-def unique(problems: list[RTError]) -> list[RTError]:
+_Problem = TypeVar("_Problem", bound=RTError)
+
+
+def unique(problems: Sequence[_Problem]) -> list[_Problem]:
     """`problems` with repeats dropped (the same type, message and fix), in order: one mistake found
     by two checks is reported once."""
     seen: set[tuple[type, str, str | None]] = set()
-    kept = []
+    kept: list[_Problem] = []
     for problem in problems:
         key = (type(problem), problem.message, problem.fix)
         if key not in seen:

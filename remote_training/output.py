@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def print_json(data: Any) -> None:
@@ -45,7 +48,7 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
     console.print(_table(columns, shown, cells, title))
 
 
-def _table(columns: Sequence[str], shown: Sequence[str], cells: list[list[str]], title: str | None):
+def _table(columns: Sequence[str], shown: Sequence[str], cells: list[list[str]], title: str | None) -> Table:
     from rich.table import Table
 
     left_out = [n for n in columns if n not in shown]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .errors import InputError, unique
 
@@ -302,7 +302,7 @@ def percent(value: object, kind: str = "percent") -> float:
 
 
 # Which validator checks which typed option of a job (names as JobSpec/service options use them).
-OPTION_VALIDATORS = {
+OPTION_VALIDATORS: dict[str, Callable[[object], object]] = {
     "modality": modality, "modality_config": modality, "observation": observation, "action": action,
     "port": port, "server_port": lambda v: port(v, 1), "steps": steps, "num_train_steps": steps,
     "save_steps": lambda v: steps(v, "save steps"),

@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+from functools import partial
 from typing import Any, Mapping, Sequence
 
 from ..errors import RTError
@@ -42,18 +43,18 @@ def plan_checks(inventory: Inventory, hosts: Sequence[Host], runner: Any, settin
         Check("positronic_checkout", "local", lambda: check_checkout(settings.compose_project)),
         Check("nebius_auth", "local", lambda: check_nebius(inventory, hosts, env, settings.connect_timeout)),
     ]
-    checks += [Check("s3", b, lambda b=b: check_s3_bucket(inventory, env, b, settings.connect_timeout))
+    checks += [Check("s3", b, partial(check_s3_bucket, inventory, env, b, settings.connect_timeout))
                for b in settings.buckets]
-    checks += [Check("serverless", t.name, lambda t=t: check_serverless(inventory, t)) for t in targets]
+    checks += [Check("serverless", t.name, partial(check_serverless, inventory, t)) for t in targets]
     contexts = docker_contexts(env)
     for host in hosts:
         probe = HostView(runner, host)
         checks += [
-            Check("ssh", host.name, lambda p=probe: check_ssh(p)),
+            Check("ssh", host.name, partial(check_ssh, probe)),
             Check("gpu_memory", host.name,
-                  lambda p=probe: check_gpu_memory(p, settings.gpu_need_mb, settings.needs_h100)),
-            Check("ports", host.name, lambda p=probe: check_ports(p, settings.ports)),
-            Check("docker_context", host.name, lambda h=host: check_docker_context(h, contexts)),
+                  partial(check_gpu_memory, probe, settings.gpu_need_mb, settings.needs_h100)),
+            Check("ports", host.name, partial(check_ports, probe, settings.ports)),
+            Check("docker_context", host.name, partial(check_docker_context, host, contexts)),
         ]
     return checks
 
@@ -106,8 +107,8 @@ def run_checks(checks: Sequence[Check], *, workers: int = 8, timeout: float = 20
 def plan_log_checks(inventory: Inventory, runner: Any, jobs: Sequence[str] = (),
                     log_files: Sequence[str] = ()) -> list[Check]:
     """Known log patterns in jobs' logs (fetched from their hosts) and in saved log files."""
-    checks = [Check("job_log", ref, lambda r=ref: check_job_log(runner, inventory, r)) for ref in jobs]
-    checks += [Check("log_file", path, lambda p=path: check_log_file(p)) for path in log_files]
+    checks = [Check("job_log", ref, partial(check_job_log, runner, inventory, ref)) for ref in jobs]
+    checks += [Check("log_file", path, partial(check_log_file, path)) for path in log_files]
     return checks
 
 

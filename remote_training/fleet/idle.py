@@ -25,7 +25,7 @@ from .fleet_status import HostStatus, fleet_status
 from .inventory import Host
 from .providers import State
 from .remote import RemoteRunner, describe
-from .snapshot import ENDED
+from .snapshot import ENDED, Job
 
 KEEP_SECONDS = 7 * 24 * 3600  # samples older than this are dropped
 
@@ -79,7 +79,7 @@ def why_busy(status: HostStatus, threshold: float) -> str | None:
     return None
 
 
-def _origin(container) -> str:
+def _origin(container: Job) -> str:
     """A working container as the reap table names it: our job, a compose project's, or of unknown origin."""
     if container.job_id:
         return container.job_id

@@ -315,9 +315,8 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
     if not isinstance(ssh, str) or not ssh.strip():
         check.bad(f"{where}, key 'ssh'", "missing ssh target", "add ssh: user@hostname (or a ~/.ssh/config alias)")
         ok = False
-    elif ssh_target_problem(ssh):
-        message, fix = ssh_target_problem(ssh)  # type: ignore[misc]
-        check.bad(f"{where}, key 'ssh'", message, fix)
+    elif (ssh_problem := ssh_target_problem(ssh)) is not None:
+        check.bad(f"{where}, key 'ssh'", *ssh_problem)
         ok = False
     memory = _memory(raw.get("gpu_memory_gb"))
     if memory is None:
@@ -325,7 +324,6 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
                   "give a positive, finite number of GB, e.g. gpu_memory_gb: 80")
         ok = False
     aliases = _aliases(check, where, raw)
-    ok = ok and aliases is not None
     compose = raw.get("compose", DEFAULTS["compose"])
     problem = compose_problem(compose)
     if problem:
@@ -337,9 +335,9 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
         check.bad(f"{where}, key 'workdir'", problem, "write workdir: ~/remote-training (a folder of its own)")
         ok = False
     tags = _tags(check, where, raw)
-    ok = ok and tags is not None
     provider = _provider(check, where, raw.get("provider", STATIC))
-    if not ok or provider is None:
+    # Every problem above is reported before giving up, so the None checks come last.
+    if not ok or memory is None or aliases is None or tags is None or provider is None:
         return None
     return Host(
         name=name, ssh=ssh.strip(), gpu=str(raw.get("gpu", "none")), gpu_memory_gb=memory,

@@ -10,6 +10,7 @@ sends keepalives.
 """
 from __future__ import annotations
 
+import errno
 import io
 import queue
 import select
@@ -19,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Literal, Sequence, TypeVar
 
 from ..errors import InputError, RemoteCommandError, RTError, UnreachableError
 from .inventory import Host, Inventory
@@ -193,9 +194,7 @@ class RemoteRunner:
                    # A host that accepts TCP but never speaks SSH must fail as fast as a closed one.
                    connect_kwargs={"banner_timeout": self.connect_timeout, "auth_timeout": self.connect_timeout})
         conn.connect_timeout = self.connect_timeout  # Fabric rounds it down to whole seconds
-        import paramiko
-
-        conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        conn.client.set_missing_host_key_policy(_reject_unknown_keys())
         for path in self._known_hosts_files(conn):
             if path.exists():
                 conn.client.get_host_keys().load(str(path))
@@ -214,14 +213,18 @@ class RemoteRunner:
             raise UnreachableError(f"{where}: no SSH answer within {self.connect_timeout:g}s",
                                    f"check that {name} is up and its address in ~/.ssh/config" if hop else
                                    f"check that it is up (inv vm.status) or start it (inv vm.start {who})") from exc
-        except paramiko.ssh_exception.NoValidConnectionsError as exc:
-            raise UnreachableError(f"{where}: connection refused",
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:  # every address refused or unroutable
+            refused = any(e.errno == errno.ECONNREFUSED for e in exc.errors.values())
+            raise UnreachableError(f"{where}: {'connection refused' if refused else 'no route to host'}",
                                    f"check {name}'s sshd and port in ~/.ssh/config" if hop else
                                    f"start it (inv vm.start {who}) or check its sshd and port") from exc
         except paramiko.ssh_exception.AuthenticationException as exc:
             raise UnreachableError(f"{where}: SSH authentication failed",
                                    f"add your key to {what} (ssh-copy-id {name}) or set IdentityFile in ~/.ssh/config"
                                    ) from exc
+        except UnknownHostKey as exc:
+            raise UnreachableError(f"{where}: host key unknown, refusing to connect",
+                                   f"verify {what} and add its key: ssh {name} once, or ssh-keyscan") from exc
         except paramiko.ssh_exception.BadHostKeyException as exc:  # before SSHException: it is one
             raise UnreachableError(f"{where}: refusing to connect: {exc}",
                                    f"verify {what}; if it was rebuilt, drop the old key (ssh-keygen -R {conn.host})"
@@ -230,16 +233,11 @@ class RemoteRunner:
             raise UnreachableError(f"{where}: jump host {via} could not reach it: {exc.text or exc}",
                                    f"check that {who} is up and that {via} can reach {conn.host}:{conn.port}") from exc
         except paramiko.ssh_exception.SSHException as exc:
-            text = str(exc)
-            if "known_hosts" in text or "not found in" in text:
-                raise UnreachableError(f"{where}: host key unknown, refusing to connect",
-                                       f"verify {what} and add its key: ssh {name} once, or ssh-keyscan") from exc
-            if "protocol banner" in text or "No existing session" in text:
-                # the port took the connection but no sshd spoke within the banner timeout (a hung sshd or
-                # machine): paramiko says one or the other depending on where the wait ended
+            failure = _bare_ssh_failure(exc)
+            if failure == "silent":  # a hung sshd or machine: the port took the connection, nothing more
                 raise UnreachableError(f"{where}: no SSH answer within {self.connect_timeout:g}s (the port took the "
                                        "connection, no sshd spoke)", f"check {what}'s sshd (inv vm.status)") from exc
-            if "Timeout opening channel" in text:
+            if failure == "channel timeout":
                 raise UnreachableError(f"{where}: jump host {via} did not reach it within {self.connect_timeout:g}s",
                                        f"check that {who} is up and that {via} can reach {conn.host}:{conn.port}"
                                        ) from exc
@@ -417,6 +415,7 @@ class RemoteRunner:
 
 KEEPALIVE_S = 15  # an SSH keepalive on every transport: a NAT or firewall never drops an idle job's log stream
 _CONNECTION_CLASS: Any = None
+_REJECT_POLICY: Any = None
 
 
 def _connection_class() -> Any:
@@ -447,6 +446,51 @@ def _connection_class() -> Any:
 
         _CONNECTION_CLASS = CheckedConnection
     return _CONNECTION_CLASS
+
+
+class UnknownHostKey(Exception):
+    """A host whose key no known_hosts file holds: refused, never written down (unlike Fabric's default)."""
+
+    def __init__(self, hostname: str) -> None:
+        super().__init__(f"{hostname} is not in known_hosts")
+        self.hostname = hostname
+
+
+def _reject_unknown_keys() -> Any:
+    """paramiko's RejectPolicy, whose refusal is an UnknownHostKey (paramiko's own is a bare SSHException).
+    The class is built on first use, as Fabric's is (paramiko is heavy to import)."""
+    global _REJECT_POLICY
+    if _REJECT_POLICY is None:
+        import paramiko
+
+        class RejectUnknownKey(paramiko.RejectPolicy):
+            def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+                raise UnknownHostKey(hostname)
+
+        _REJECT_POLICY = RejectUnknownKey
+    return _REJECT_POLICY()
+
+
+def _bare_ssh_failure(exc: Exception) -> Literal["silent", "channel timeout"] | None:
+    """Which known failure a bare paramiko SSHException is: "silent" (the port took the connection and no sshd
+    spoke within the timeout), "channel timeout" (a jump host did not open the channel to the target in time).
+
+    The banner read's failure keeps its cause (a timeout or EOF) as the exception's context. The other two
+    cases paramiko (5.1, transport.py) raises as a plain SSHException whose message is all it gives:
+    "No existing session" when start_client's wait ends before the banner did (the next step then fails),
+    and "Timeout opening channel." from open_channel. This is the one place that reads an error's text."""
+    from paramiko.ssh_exception import SSHException
+
+    if type(exc) is not SSHException:
+        return None  # a subclass says more by its type
+    if isinstance(exc.__context__, (OSError, EOFError)):  # transport._check_banner: the read itself failed
+        return "silent"
+    text = str(exc)
+    if text.startswith("No existing session"):
+        return "silent"
+    if text.startswith("Timeout opening channel"):
+        return "channel timeout"
+    return None
 
 
 def _quiet_ssh_library() -> None:

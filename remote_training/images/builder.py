@@ -24,6 +24,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from ..errors import ImageError
@@ -97,7 +98,7 @@ def execute(plan: BuildPlan, *, parallel: int = 3, on_event: Event | None = None
                     finished[step.name].set()
                     board.event(step.name, "blocked", outcomes[step.name].detail)
                     continue
-                pool.submit(_run_step, step, plan.push, board.event, lambda s=step: base_outcome(s), notes.put)
+                pool.submit(_run_step, step, plan.push, board.event, partial(base_outcome, step), notes.put)
                 running += 1
             if not running:
                 continue
@@ -219,6 +220,15 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+@dataclass
+class _Row:
+    """One image's line of the board."""
+    action: str
+    status: str
+    detail: str = ""
+    started: float | None = None  # time.monotonic() when it began building, pushing or tagging
+
+
 class _Board:
     """Live per-image progress: a rich table on a terminal, one line per change otherwise."""
 
@@ -229,17 +239,17 @@ class _Board:
         self.on_event = on_event
         self.console = Console(file=sys.stderr)
         self.live_enabled = self.console.is_terminal if live is None else live
-        self.rows = {s.name: [s.action, "waiting" if s.action != SKIP else "up to date", "", None] for s in plan.steps}
+        self.rows = {s.name: _Row(s.action, "waiting" if s.action != SKIP else "up to date") for s in plan.steps}
         self.lock = threading.Lock()
         self.live: Any = None
 
     def event(self, name: str, status: str, detail: str) -> None:
         with self.lock:
             row = self.rows[name]
-            changed = row[1] != status
-            if status in ("building", "pushing", "tagging") and row[3] is None:
-                row[3] = time.monotonic()
-            row[1], row[2] = status, detail[:70] or row[2]
+            changed = row.status != status
+            if status in ("building", "pushing", "tagging") and row.started is None:
+                row.started = time.monotonic()
+            row.status, row.detail = status, detail[:70] or row.detail
         if self.on_event:
             self.on_event(name, status, detail)
         if not self.live_enabled and changed:
@@ -253,9 +263,9 @@ class _Board:
         for col in ("image", "plan", "status", "detail", "time"):
             table.add_column(col)
         with self.lock:
-            for name, (action, status, detail, started) in self.rows.items():
-                secs = f"{time.monotonic() - started:.0f}s" if started else ""
-                table.add_row(name, action, status, detail, secs)
+            for name, row in self.rows.items():
+                secs = f"{time.monotonic() - row.started:.0f}s" if row.started else ""
+                table.add_row(name, row.action, row.status, row.detail, secs)
         return table
 
     def __enter__(self) -> "_Board":

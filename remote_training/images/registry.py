@@ -203,6 +203,6 @@ def _authorization(challenge: str, creds: tuple[str, str] | None, ref: ImageRef,
     return "Bearer " + (body.get("token") or body.get("access_token") or "")
 
 
-def _challenge_fields(params: str):
+def _challenge_fields(params: str) -> list[tuple[str, str]]:
     # Values are quoted and may hold commas (scope="repository:x:pull,push").
     return re.findall(r'(\w+)="([^"]*)"', params)

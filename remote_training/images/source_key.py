@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, TypeGuard
 
 KEY_VERSION = "rt-image-key-v1"
 KEY_TAG_PREFIX = "src-"
@@ -254,7 +254,8 @@ def _load_entries(path: Path) -> tuple[dict[str, list], str]:
     return entries, ""
 
 
-def _valid_entry(entry: object) -> bool:
+def _valid_entry(entry: object) -> TypeGuard[list]:
+    """[size, mtime_ns, inode, sha256 hex], as `FileHashCache` writes them."""
     return (isinstance(entry, list) and len(entry) == 4
             and all(isinstance(v, int) and not isinstance(v, bool) for v in entry[:3])
             and isinstance(entry[3], str) and len(entry[3]) == 64

@@ -60,6 +60,15 @@ class Era:
     roles: Mapping[str, str | None]  # typed task role -> program (None: the era has no such service)
     server_port: Mapping[str, int]  # server role -> the port it listens on inside the container
 
+    def program(self, role: str) -> str:
+        """The program that runs `role` in this era (Checkout.role refuses a missing one first, naming the
+        compose file)."""
+        program = self.roles.get(role)
+        if program is None:
+            raise InputError(f"the {self.label} has no {role} service",
+                             "point jobs.compose_project at a positronic checkout that has one (a newer one)")
+        return program
+
 
 ROLES = ("convert", "stats", "groot-train", "openpi-train", "lerobot-train", "groot-server", "openpi-server",
          "lerobot-server", "inference", "smolvla-convert", "smolvla-train", "smolvla-server")

@@ -7,34 +7,42 @@ preflight nor the launch.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .. import validate
 from ..errors import PreflightError, RTError
 from ..records import storage
 
 if TYPE_CHECKING:
+    from ..records.claims import TakeBack
     from .spec import JobSpec
 
 Row = tuple[str, str, str]  # (check, problem, fix)
 
 
-def check_inputs(s3: Any, spec: JobSpec, found: Any) -> list[Row]:
+class Findings(Protocol):
+    """Where the checks note what they learn: preflight's PreflightReport (named by its shape, as preflight
+    sits above this module)."""
+    notes: list[str]
+    checkpoint: storage.Checkpoint | None
+
+
+def check_inputs(s3: Any, spec: JobSpec, found: Findings) -> list[Row]:
     rows: list[Row] = []
-    checkpoints_dir = spec.checkpoints if spec.kind == "serve" and spec.layout else None
+    layout = spec.layout if spec.kind == "serve" else None
+    checkpoints_dir = spec.checkpoints if layout else None
     for url in spec.inputs:
         if url == checkpoints_dir:
             continue  # checked below, with the checkpoint it resolves to
         if not storage.exists(s3, url):
             rows.append(("inputs", f"{url} does not exist", "check the path (aws s3 ls) or create it first "
                          "(inv dataset.convert / dataset.stats)"))
-    if checkpoints_dir:
-        rows += _check_checkpoint(s3, spec, checkpoints_dir, spec.checkpoint, found)
+    if checkpoints_dir and layout:
+        rows += _check_checkpoint(s3, checkpoints_dir, layout, spec.checkpoint, found)
     return rows
 
 
-def _check_checkpoint(s3: Any, spec: JobSpec, folder: str, wanted: Any, found: Any) -> list[Row]:
-    layout = spec.layout
+def _check_checkpoint(s3: Any, folder: str, layout: str, wanted: Any, found: Findings) -> list[Row]:
     latest = storage.latest_checkpoint(s3, folder, layout)
     if latest is None:
         return [("inputs", f"no checkpoint under {folder} ({layout} layout)",
@@ -47,16 +55,16 @@ def _check_checkpoint(s3: Any, spec: JobSpec, folder: str, wanted: Any, found: A
         base = folder if folder.endswith("/") else folder + "/"
         url = base + ("checkpoints/" if layout == "lerobot" else "") + name + "/"
         if not storage.exists(s3, url):
-            name = latest.name if layout == "lerobot" else latest.step
+            latest_given = latest.name if layout == "lerobot" else latest.step  # as --checkpoint takes it
             return [("inputs", f"checkpoint {wanted} not found under {folder} (latest is {latest.name})",
-                     f"use --checkpoint {name}, or leave it out for the latest")]
+                     f"use --checkpoint {latest_given}, or leave it out for the latest")]
         found.notes.append(f"checkpoint: {url}")
     else:
         found.notes.append(f"latest checkpoint: {latest.url} (step {latest.step})")
     return []
 
 
-def check_output(s3: Any, spec: JobSpec, found: Any, claim: dict[str, Any] | None = None) -> list[Row]:
+def check_output(s3: Any, spec: JobSpec, found: Findings, claim: dict[str, Any] | None = None) -> list[Row]:
     """Is the run folder free (or joined with --resume/--force)? With `claim` ({"entry": launch record}),
     a free folder is claimed at once: its run.json is written before the job starts, and
     claim["url"] says so (the caller takes it back if the launch does not go ahead). claim["take_back"]
@@ -84,8 +92,8 @@ def check_output(s3: Any, spec: JobSpec, found: Any, claim: dict[str, Any] | Non
     return []
 
 
-def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], str | None], found: Any,
-                  take_back: Any) -> list[tuple[str, str]]:
+def _live_writers(s3: Any, url: str, still_writing: Callable[[dict[str, Any]], str | None], found: Findings,
+                  take_back: TakeBack | None) -> list[tuple[str, str]]:
     """(job, where it runs) for each launch in run.json with no recorded end that still runs (launches that
     provably never started are taken back first)."""
     record, _ = storage.read_run(s3, url)
@@ -111,8 +119,8 @@ def _starting(launch: dict[str, Any]) -> bool:
             and started > time.time() - 2 * storage.WINNER_WAIT_S)
 
 
-def _take_back(s3: Any, url: str, record: dict[str, Any] | None, found: Any,
-               take_back: Any) -> tuple[dict[str, Any] | None, dict[str, str]]:
+def _take_back(s3: Any, url: str, record: dict[str, Any] | None, found: Findings,
+               take_back: TakeBack | None) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Take back the claims in run.json whose launch provably never started (claims.py), one line each on
     `found`. Returns the record left and, for each launch with no recorded start that keeps its claim, why."""
     kept: dict[str, str] = {}
@@ -120,7 +128,10 @@ def _take_back(s3: Any, url: str, record: dict[str, Any] | None, found: Any,
         if not isinstance(launch, dict) or not _open(launch) or launch.get("container"):
             continue
         job = launch["job_id"]
-        why = take_back.why_kept(launch) if take_back else "not checked"
+        if take_back is None:
+            kept[job] = "not checked"
+            continue
+        why = take_back.why_kept(launch)
         if why is not None:
             kept[job] = why
             continue
@@ -137,7 +148,7 @@ def _take_back(s3: Any, url: str, record: dict[str, Any] | None, found: Any,
     return record, kept
 
 
-def _output_rows(s3: Any, spec: JobSpec, found: Any, take_back: Any = None) -> list[Row]:
+def _output_rows(s3: Any, spec: JobSpec, found: Findings, take_back: TakeBack | None = None) -> list[Row]:
     if not spec.run_folder or spec.kind not in ("train", "convert", "stats"):
         return []
     from ..records.ledger import record_url
@@ -194,7 +205,7 @@ def run_check(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [(name, f"check failed: {type(exc).__name__}: {exc}", "report this; retry with --dry-run to see more")]
 
 
-def check_storage(s3_client: Callable[[], Any], spec: JobSpec, found: Any,
+def check_storage(s3_client: Callable[[], Any], spec: JobSpec, found: Findings,
                   claim: dict[str, Any] | None = None) -> list[Row]:
     """Both S3 checks, one after the other, each failure its own row (one thread of the preflight); the
     output is claimed only when the inputs are fine too."""

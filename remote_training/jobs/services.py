@@ -325,7 +325,7 @@ class GrootServer(_Server):
         differ: `ee_joints` serves `ee_q`), read from the checkout's server; a preset binds its own."""
         if self.preset:
             return self.preset
-        server = era.roles[self.role]
+        server = era.program(self.role)
         if upstream is None:
             raise InputError(f"which {server} pipeline serves modality {modality!r} is read from the checkout's "
                              "Python, and it has no positronic/ beside docker/",
@@ -366,7 +366,7 @@ class OpenpiServer(_Server):
         args = self.command(era, self.pipeline, None)
         # upstream's `pipeline` takes `ee_frame` without a default; the commands that bind none (the checkout's
         # server, jobs/upstream.py) need it given. Without the checkout's Python, upstream judges at start.
-        if not self.ee_frame and upstream and upstream.bound(era.roles[self.role], args[0], "pipeline.ee_frame") \
+        if not self.ee_frame and upstream and upstream.bound(era.program(self.role), args[0], "pipeline.ee_frame") \
                 is REQUIRED:
             raise InputError(f"the {era.label} OpenPI {'preset' if self.preset else 'pipeline'} {args[0]!r} needs "
                              "--ee-frame", "give the frame the checkpoint was trained in, or --ee-frame None for "
@@ -415,7 +415,7 @@ class Inference(TypedJob):
 
     @property
     def options(self) -> dict[str, Any]:
-        checks = {"server_port": self.server_port, "steps": self.simulation_time, "trials": self.trials}
+        checks: dict[str, Any] = {"server_port": self.server_port, "steps": self.simulation_time, "trials": self.trials}
         checks.update({"output_dir": self.output_dir} if (self.output_dir or "").startswith("s3://") else {})
         return checks
 

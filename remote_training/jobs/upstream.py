@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from ..errors import InputError
 from ..validate import did_you_mean
@@ -53,6 +53,10 @@ class Module:
     submodules: tuple[str, ...] = ()  # a package's modules (configuronic imports them by path too)
 
 
+# Where a name's value was found: the module, its parsed tree, and the value's node in that tree.
+_Binding = tuple[Module, ast.Module, ast.AST]
+
+
 def _is_config_call(node: ast.AST) -> bool:
     """`x.override(...)`, `x.copy()`, `cfn.Config(...)`: a configuronic config built at module level."""
     if not isinstance(node, ast.Call):
@@ -67,7 +71,7 @@ def _is_config_decorator(node: ast.AST) -> bool:
         target.id == "config"
 
 
-def _top_level(body: list[ast.stmt]):
+def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Module-level statements, into `if`/`try`/`with` blocks (still module scope), not into defs."""
     for stmt in body:
         yield stmt
@@ -78,9 +82,9 @@ def _top_level(body: list[ast.stmt]):
             yield from _top_level(handler.body)
 
 
-def _targets(stmt: ast.stmt) -> list[str]:
+def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[str]:
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    out = []
+    out: list[str] = []
     for target in targets:
         out += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
     return out
@@ -138,7 +142,7 @@ class Sources:
         no such parameter: it would fail on the flag."""
         module = self.program_module(program)
         tree = _readable(module.path) if module else None
-        if tree is None:
+        if module is None or tree is None:
             return False
         if _functions_with(tree, parameter):
             return True
@@ -157,7 +161,7 @@ class Sources:
         found = self._cli(program)
         return self._tree(*found, depth=0) if found else None
 
-    def _cli(self, program: str):
+    def _cli(self, program: str) -> _Binding | None:
         """(module, tree, node) of the argument the program hands to `cfn.cli(...)`."""
         module = self.program_module(program)
         if module is None:
@@ -195,9 +199,9 @@ class Sources:
             value = dict(zip([k.value if isinstance(k, ast.Constant) else None for k in node.keys], node.values))
             return self._field(module, tree, value[path[0]], path[1:], depth + 1) if path[0] in value else UNREAD
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            found = _setting(node.keywords, path)
-            if found:
-                return self._field(module, tree, *found, depth + 1)
+            setting = _setting(node.keywords, path)
+            if setting:
+                return self._field(module, tree, *setting, depth + 1)
             if node.func.attr in CONFIG_METHODS:  # the config it overrides
                 return self._field(module, tree, node.func.value, path, depth + 1)
             if node.func.attr == "Config" and node.args:  # cfn.Config(target, ...): the target's own defaults
@@ -205,10 +209,10 @@ class Sources:
             return UNREAD
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             for decorator in node.decorator_list:
-                found = _setting(decorator.keywords, path) if isinstance(decorator, ast.Call) and \
+                setting = _setting(decorator.keywords, path) if isinstance(decorator, ast.Call) and \
                     _is_config_decorator(decorator) else None
-                if found:
-                    return self._field(module, tree, *found, depth + 1)
+                if setting:
+                    return self._field(module, tree, *setting, depth + 1)
             function = node if isinstance(node, ast.FunctionDef) else next(
                 (s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
             default = _default(function, path[0]) if function else UNREAD
@@ -237,7 +241,7 @@ class Sources:
             return {k: Command(_binds_checkpoints(node), None) for k in keys}
         return None
 
-    def _binding(self, module: Module, tree: ast.Module, name: str, depth: int):
+    def _binding(self, module: Module, tree: ast.Module, name: str, depth: int) -> _Binding | None:
         """(module, tree, value) a module-level name is bound to; follows `from x import name` once."""
         for stmt in _top_level(tree.body):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and name in _targets(stmt):
@@ -287,7 +291,8 @@ class Sources:
     def check_command(self, program: str, args: list[str] | tuple[str, ...]) -> InputError | None:
         """The command words at the front of `args` against the program's command tree (configuronic 0.7's
         `_walk_tree`: a word per level; the '' key, where a tree has one, is taken when no word is given)."""
-        tree, i, words = self.commands(program), 0, []
+        tree, i = self.commands(program), 0
+        words: list[str] = []
         while tree:
             word = args[i] if i < len(args) and not args[i].startswith("-") else None
             choices = [k for k in tree if k]
@@ -312,7 +317,7 @@ class Sources:
         """`value` among the keys of the dict `table` bound at the top of `module_name` (e.g. BACKBONES)."""
         module = self.module(module_name)
         keys = module.dict_keys.get(table) if module else None
-        if keys is None or value in keys:
+        if module is None or keys is None or value in keys:
             return None  # a checkout without that table: upstream's to judge
         return InputError(f"unknown {kind} {value!r}: {table} in {_rel(module.path, self.root)} has no such key",
                           f"{did_you_mean(value, keys)}choose one of: {', '.join(keys)}")
@@ -322,7 +327,7 @@ class Sources:
         """Every name in an argv that upstream would refuse: the command words, each `@` value, each `.` value
         whose field's default module `bases` names (`--dataset.observation` -> positronic.cfg.policy.observation),
         and each value `choices` ties to the keys of a module-level dict."""
-        problems = [p for p in [self.check_command(program, args)] if p]
+        problems: list[InputError | None] = [self.check_command(program, args)]
         pairs = [arg.partition("=")[::2] for arg in args if arg.startswith("--") and "=" in arg]
         pairs += [(flag, value) for flag, value in zip(args, args[1:])  # `--key value`, as fire reads it too
                   if flag.startswith("--") and "=" not in flag and not value.startswith("-")]

@@ -18,7 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 from . import timestamps
 
@@ -26,6 +26,13 @@ SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
               "HF_TOKEN", "NEBIUS_IAM_TOKEN")
 SECRET_NAME_RE = re.compile(r"(secret|token|passw|api[_-]?key|access[_-]?key|credential|private[_-]?key)", re.I)
 MASK = "***"
+
+
+class LaunchSpec(Protocol):
+    """What the ledger reads of a launch: jobs.spec.JobSpec, named here by its shape (jobs/ sits above
+    records/). The fields it reads from the dict are those of `Ledger.entry`."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def default_path(state: str | Path | None = None) -> Path:
@@ -160,10 +167,11 @@ class Ledger:
             os.close(fd)
 
     @staticmethod
-    def entry(spec: Any, *, image_digest: str | None = None,  # spec: a JobSpec (jobs/, a layer above) or its dict
+    def entry(spec: LaunchSpec | Mapping[str, Any], *, image_digest: str | None = None,
               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A launch's record (secrets scrubbed): the ledger's line and its run folder's run.json entry."""
-        data = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
+        """A launch's record (secrets scrubbed): the ledger's line and its run folder's run.json entry.
+        `spec`: a JobSpec, or its dict."""
+        data = dict(spec) if isinstance(spec, Mapping) else spec.to_dict()
         entry = {
             "job_id": data["job_id"], "host": data.get("host"), "service": data.get("service"),
             "kind": data.get("kind"), "image": data.get("image"), "image_digest": image_digest,
@@ -178,7 +186,7 @@ class Ledger:
             entry["run_folder"], entry["run_json"] = folder, record_url(folder)
         return scrub(entry)
 
-    def start(self, spec: Any, *, image_digest: str | None = None,
+    def start(self, spec: LaunchSpec | Mapping[str, Any], *, image_digest: str | None = None,
               extra: Mapping[str, Any] | None = None, entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Record a launch in the local ledger (run.json was written when the output was claimed)."""
         record = {**(entry or self.entry(spec)), **(extra or {})}

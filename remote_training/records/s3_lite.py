@@ -101,7 +101,7 @@ def for_endpoint(endpoint: str | None, environ: Mapping[str, str] = os.environ,
     """This client for `endpoint` when the answer is simple (see the module's docstring), else None.
     `timeout`: connect and read bounds in s (default CONNECT_TIMEOUT_S, READ_TIMEOUT_S)."""
     parsed = urllib.parse.urlsplit(endpoint or "")
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
+    if endpoint is None or parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
         return None
     if _proxied(endpoint):
         return None  # botocore goes through the proxy the environment names; this client does not
@@ -157,6 +157,8 @@ class S3Lite:
     def __init__(self, endpoint: str, keys: Keys, region_name: str, *, ca_bundle: str | None = None,
                  timeout: float | None = None) -> None:
         parsed = urllib.parse.urlsplit(endpoint)
+        if not parsed.hostname:
+            raise ValueError(f"S3 endpoint {endpoint!r} names no host")  # for_endpoint never passes one
         self.endpoint = f"{parsed.scheme}://{parsed.netloc}"
         self.keys, self.region = keys, region_name
         self._https, self._host, self._port = parsed.scheme == "https", parsed.hostname, parsed.port

@@ -14,7 +14,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from ..errors import InputError, RTError
 from ..validate import split_s3
@@ -307,9 +307,8 @@ def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any]) -> bool:
     """Set fields of one launch in a run.json (read, change, write back if unchanged); False if absent."""
     for _ in range(5):
         record, etag = read_run(s3, url)
-        launches = (record or {}).get("launches", [])
-        mine = [e for e in launches if e.get("job_id") == job_id]
-        if not mine:
+        mine = [e for e in (record or {}).get("launches", []) if e.get("job_id") == job_id]
+        if record is None or not mine:
             return False
         mine[-1].update(changes)
         try:
@@ -320,7 +319,7 @@ def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any]) -> bool:
     raise StorageError(f"{url} kept changing while {job_id}'s end was written", "retry inv jobs.wait")
 
 
-def release_run(s3: Any, url: str, job_id: str) -> dict[str, Any] | None | bool:
+def release_run(s3: Any, url: str, job_id: str) -> dict[str, Any] | None | Literal[False]:
     """Take back a claim whose launch did not start: drop its launch, and the record when none is left.
     The record left (None when none is) once done; False when it kept changing or could not be written."""
     for _ in range(5):

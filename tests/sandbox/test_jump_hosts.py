@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from remote_training.errors import UnreachableError
@@ -61,7 +62,7 @@ def test_jump_host_with_known_keys_works(sandbox, tmp_path):
         hop = conn.gateway
         assert hop.original_host == "bastion" and hop.host == bastion and hop.is_connected
         for c in (conn, hop):  # the hop is built with the target's policy, timeout and keepalive
-            assert type(c.client._policy).__name__ == "RejectPolicy"
+            assert isinstance(c.client._policy, paramiko.RejectPolicy)  # remote.py's own, with a typed refusal
             assert c.connect_timeout == 5
             assert c.transport.packetizer._Packetizer__keepalive_interval == KEEPALIVE_S
     finally:
