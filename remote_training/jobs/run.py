@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .. import validate
-from ..errors import InputError, PreflightError, unique
+from ..errors import InputError, PreflightError, RTError, unique
 from ..fleet.inventory import Inventory
 from ..fleet.serverless_target import resource_name
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
@@ -90,7 +90,8 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Map
     checkout's own Python defines (jobs/upstream.py). A checkout without its Python sources (only docker/)
     gets a warning and its names go unchecked until the job starts. `options`: the job's with any launch
     option (--port); `problems_so_far`: the caller's own findings, reported with these."""
-    problems = validate.check_options(job.options if options is None else options) + list(problems_so_far)
+    problems: list[RTError] = [*validate.check_options(job.options if options is None else options),
+                               *problems_so_far]
     shapes = len(problems)
     sources = Sources.of(checkout.compose_dir)
     if sources is None:

@@ -15,7 +15,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from ..errors import RTError
 from ..fleet.snapshot import Job
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
@@ -57,8 +56,9 @@ class Target(ABC):
         """Start connecting to `name` in the background while the launch gets ready (nothing to do by default)."""
 
     @abstractmethod
-    def list(self) -> tuple[builtins.list[Found], dict[str, RTError]]:
-        """Every job here; the parts that did not answer, by name, in the second item."""
+    def list(self) -> tuple[builtins.list[Found], Mapping[str, BaseException]]:
+        """Every job here; the parts that did not answer, by name, in the second item (any error a host's
+        call raised, as `remote.FanOut.failed` holds it: `remote.describe` says it)."""
 
     @abstractmethod
     def find(self, ref: str) -> Found | None:

@@ -8,9 +8,9 @@ import os
 import socket
 import sys
 import time
-from typing import Any, Callable, Mapping, Sequence, cast
+from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import InputError, JobFailed, RTError, raise_if_failed
+from ..errors import InputError, JobFailed, raise_if_failed
 from ..fleet.inventory import Host
 from ..fleet.remote import RemoteRunner
 from ..jobs import monitor
@@ -41,9 +41,9 @@ class FixedHosts(Target):
         if not self.runner.dry_run:
             self.runner.prewarm(self.runner.inventory.get(name))
 
-    def list(self) -> tuple[builtins.list[Found], dict[str, RTError]]:
+    def list(self) -> tuple[builtins.list[Found], Mapping[str, BaseException]]:
         jobs, group = monitor.list_jobs(self.runner, self.hosts)
-        return [self._found(j) for j in jobs], cast(dict[str, RTError], dict(group.failed))
+        return [self._found(j) for j in jobs], group.failed
 
     def find(self, ref: str) -> Found | None:
         job = monitor.match_job(self.runner, self.hosts, ref)

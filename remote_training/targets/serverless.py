@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Mapping, Sequence
 
-from ..errors import InputError, RTError
+from ..errors import InputError
 from ..fleet.serverless_target import ServerlessTarget
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
@@ -36,7 +36,7 @@ class NebiusServerless(Target):
         return run(placed, target, self.inventory, guard, dry_run=dry_run, wait=wait,
                    ready_timeout=ready_timeout, create_timeout=create_timeout, progress=progress)
 
-    def list(self) -> tuple[builtins.list[Found], dict[str, RTError]]:
+    def list(self) -> tuple[builtins.list[Found], Mapping[str, BaseException]]:
         items, failed = serverless.list_all(self.inventory, self.targets)
         return [self._found(f) for f in items], failed
 
