@@ -83,7 +83,8 @@ class LaunchGuard:
         return placed
 
     def before_launch(self, spec: JobSpec, probed: Callable[[], tuple[str, int] | None] | None = None) -> None:
-        """Every check; `probed` gives the host probe's (output, status) when the launch command runs it."""
+        """Every check, and only checks (a stopped VM was started before, by the provision stage); `probed`
+        gives the host probe's (output, status) when the launch command runs it."""
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)
@@ -95,18 +96,14 @@ class LaunchGuard:
                   "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger, serverless_jobs.find)}
                  if spec.run_folder and not self.runner.dry_run else None)
 
-        def check(probed: Any) -> preflight.PreflightReport:
-            try:
-                # the runner's inventory: a VM the provision stage started may have moved to a new address
-                return preflight.run_preflight(spec, self.runner, self.runner.inventory,
-                                               s3=(lambda: self.s3) if needs_s3 else None,
-                                               check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
-                                               probed=probed, claim=claim)
-            except BaseException:
-                self._release(spec.job_id, claim)
-                raise
-
-        report = check(probed)  # a stopped VM was started before, by the provision stage
+        try:  # the runner's inventory: a VM the provision stage started may have moved to a new address
+            report = preflight.run_preflight(spec, self.runner, self.runner.inventory,
+                                             s3=(lambda: self.s3) if needs_s3 else None,
+                                             check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
+                                             probed=probed, claim=claim)
+        except BaseException:
+            self._release(spec.job_id, claim)
+            raise
         self.reports[spec.job_id] = report
         self.claims[spec.job_id] = claim
         for note in report.notes:

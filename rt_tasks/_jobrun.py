@@ -1,5 +1,5 @@
 """What every job-launching task shares: the configuration a launch reads (checkout, pushed images,
-checks on or off, secrets), handed to the core's launch path (remote_training/jobs/run.py).
+checks on or off, secrets), handed to the core's launch pipeline (remote_training/launch/pipeline.py) in one call.
 
 Kept out of the domain modules so dataset/train/serve/infer stay a list of flags and one call each.
 """

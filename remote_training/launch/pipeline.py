@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -59,7 +60,8 @@ def run(plan: Plan, guard: Guard, runner: RemoteRunner, inventory: Any, *, auto_
     check(spec, guard, start, dry_run=dry_run)
     if dry_run:
         return start.show()
-    result = start_recorded(guard, spec, lambda: start.go(guard), where=start.where, undo=start.abort)
+    # partial, not a lambda: the record stage calls the target's start itself, not back into this module
+    result = start_recorded(guard, spec, partial(start.go, guard), where=start.where, undo=start.abort)
     return follow(start, result, guard, wait=wait, ready_timeout=ready_timeout, progress=progress, echo=echo,
                   secrets=secret_values({**os.environ, **job_env}))  # what the job is handed: masked
 
