@@ -1,6 +1,7 @@
 """The launch pipeline's stages on a scripted fixed host (tests/fakessh.py), with the checks off (NoHooks):
 the plan, place, provision (a static host: nothing asked), the start (one launch command, the job's secrets on
-its stdin), and the one follow. The checks and the ledger on real hosts: tests/sandbox/test_jobs_run.py."""
+its stdin), and the one follow; and the provision stage on a VM behind a command provider (asked only when the
+VM does not answer). The checks, the ledger and a real VM start: tests/sandbox/, tests/unit/test_placement.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,7 @@ from remote_training.jobs.run import plan_job
 from remote_training.jobs.services import GrootTrain
 from remote_training.jobs.spec import NoHooks
 from remote_training.launch import pipeline
+from remote_training.targets.host import FixedHosts
 from tests.fakessh import Command, FakeSsh, Session
 from tests.support import ROOT
 
@@ -65,3 +67,40 @@ def test_a_dry_run_with_the_checks_off_asks_no_host(tmp_path):
     assert result.dry_run and session.ran == [] and not any("s3cr3t" in line for line in said)
     assert [line.split(" ", 2)[1][:5] for line in said] == ["(only", "(the", "sh"]  # upload if missing, stdin, launch
     assert "reads WANDB_API_KEY on its stdin; values not shown" in said[1]
+
+
+def _vm(tmp_path: Path, state: str) -> FixedHosts:
+    """A VM behind a command provider whose state and start calls leave marks in tmp_path."""
+    (tmp_path / "ssh_config").write_text("")
+    (tmp_path / "known_hosts").write_text("")
+    provider = (f"{{type: command, start: 'touch {tmp_path}/started', stop: 'true', "
+                f"state: 'touch {tmp_path}/asked; echo {state}', timeout: 10}}")
+    vm = f"  vm: {{ssh: root@127.0.0.1:2202, gpu: H100, gpu_memory_gb: 80, provider: {provider}}}\n"
+    inventory = parse_inventory(f"ssh_config: ssh_config\nknown_hosts: known_hosts\nhosts:\n{vm}",
+                                tmp_path / "hosts.yaml")
+    return FixedHosts(RemoteRunner(inventory, connect_timeout=5), inventory.hosts)
+
+
+def test_provision_asks_the_provider_only_when_the_vm_does_not_answer(tmp_path):
+    said: list[str] = []
+    with FakeSsh(Session("127.0.0.1", 2202, "root", [])):  # it answers: nothing to provision
+        _vm(tmp_path, "stopped").provision("vm", auto_start=True, dry_run=False, echo=said.append)
+    assert said == [] and not (tmp_path / "asked").exists() and not (tmp_path / "started").exists()
+
+
+@pytest.mark.parametrize("auto_start,dry_run,expected", [
+    (True, True, ["provision: vm is stopped: a real launch starts it here, before the checks"]),
+    (False, False, []),  # vm.auto_start off: left stopped, for the checks to say how to start it
+])
+def test_provision_of_a_stopped_vm_says_it_would_start_it_or_leaves_it(tmp_path, auto_start, dry_run, expected):
+    said: list[str] = []
+    with FakeSsh():  # nothing answers at the VM's address, as on a stopped VM
+        _vm(tmp_path, "stopped").provision("vm", auto_start=auto_start, dry_run=dry_run, echo=said.append)
+    assert said == expected and (tmp_path / "asked").exists() and not (tmp_path / "started").exists()
+
+
+def test_provision_leaves_a_silent_vm_its_provider_says_runs_to_the_checks(tmp_path):
+    said: list[str] = []
+    with FakeSsh():
+        _vm(tmp_path, "running").provision("vm", auto_start=True, dry_run=False, echo=said.append)
+    assert said == [] and (tmp_path / "asked").exists() and not (tmp_path / "started").exists()
