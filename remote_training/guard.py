@@ -1,10 +1,11 @@
-"""The launch hooks that plug preflight, placement and the ledger into jobs/launch.py.
+"""The launch's hooks (jobs/spec.Guard) that plug placement, the checks and the ledger into the pipeline
+(launch/pipeline.py):
 
-    hooks = LaunchGuard(runner, inventory)
-    spec = hooks.place(spec)            # host "auto" -> a real host, and says why
-    launch(runner, spec, project, hooks=hooks)   # before_launch: preflight; record: ledger
-    ...
-    hooks.finish(job_id, exit_code)     # when the job's end is seen (jobs.wait)
+    guard = LaunchGuard(runner, inventory)
+    spec = guard.place(spec)             # host "auto" -> a real host, and says why (the place stage)
+    guard.before_launch(spec, probed)    # the check stage: preflight, the output claimed; only checks
+    guard.intent(spec) ... guard.record(spec, result)   # the record stage's ledger lines
+    guard.finish(job_id, exit_code)      # when the job's end is seen (the follow, jobs.wait)
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import preflight
-from .errors import InputError, PreflightError, RTError
-from .fleet.inventory import Host, Inventory
+from .errors import InputError, RTError
+from .fleet.inventory import Inventory
 from .fleet.snapshot import ENDED
 from .records import claims, storage
 from .records.ledger import Ledger
@@ -25,14 +26,13 @@ if TYPE_CHECKING:
 
 class LaunchGuard:
     def __init__(self, runner: Any, inventory: Inventory, *, ledger: Ledger | None = None, s3: Any = None,
-                 auto_start: bool = True, check_image: bool = True, check_in_dry_run: bool = True,
+                 check_image: bool = True, check_in_dry_run: bool = True,
                  echo: Callable[[str], None] | None = None, overflow: Any = None) -> None:
         self.runner = runner
         self.inventory = inventory
         self.ledger = ledger or Ledger()
         self._s3 = s3
         self._s3_future: Future | None = None
-        self.auto_start = auto_start
         self.overflow = overflow  # the serverless target --host auto may overflow to (placement.overflow)
         self.check_image = check_image
         self.check_in_dry_run = check_in_dry_run  # preflight only reads, so --dry-run shows refusals too
@@ -61,11 +61,6 @@ class LaunchGuard:
             self._s3 = self._s3_future.result() if self._s3_future else self._make_s3()
         return self._s3
 
-    def _start(self, host: Host) -> Host:
-        from .fleet.lifecycle import ensure_running
-
-        return ensure_running(self.runner, host, auto_start=True)
-
     def place(self, spec: JobSpec) -> Any:
         """Resolve `host="auto"`; print which host and why. Other specs come back unchanged.
 
@@ -88,7 +83,8 @@ class LaunchGuard:
         return placed
 
     def before_launch(self, spec: JobSpec, probed: Callable[[], tuple[str, int] | None] | None = None) -> None:
-        """Every check; `probed` gives the host probe's (output, status) when the launch command runs it."""
+        """Every check, and only checks (a stopped VM was started before, by the provision stage); `probed`
+        gives the host probe's (output, status) when the launch command runs it."""
         if self.runner.dry_run and not self.check_in_dry_run:
             return
         needs_s3 = bool(spec.inputs or spec.output)
@@ -100,31 +96,14 @@ class LaunchGuard:
                   "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger, serverless_jobs.find)}
                  if spec.run_folder and not self.runner.dry_run else None)
 
-        def check(probed: Any) -> preflight.PreflightReport:
-            try:
-                # the runner's inventory: a VM started here may have moved to a new address
-                return preflight.run_preflight(spec, self.runner, self.runner.inventory,
-                                               s3=(lambda: self.s3) if needs_s3 else None,
-                                               check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
-                                               probed=probed, claim=claim)
-            except BaseException:
-                self._release(spec.job_id, claim)
-                raise
-
-        try:
-            report = check(probed)
-        except PreflightError as exc:
-            stopped = exc.report.startable if exc.report is not None else None
-            # Start a stopped VM only when it is the one thing in the way: it costs money from then on.
-            if not (stopped and self.auto_start and not self.runner.dry_run and len(exc.failures) == 1):
-                raise
-            placed = exc.report.spec
-            self._start(self.runner.inventory.get(stopped))
-            spec = placed
-            report = check(None)  # its address may be new: take the snapshot afresh
-            report.placement = report.placement or exc.report.placement  # why this host, from the first round
-            report.notes[:0] = [n for n in exc.report.notes if n.startswith("placed on ")] + [
-                f"{stopped} was stopped and has been started"]
+        try:  # the runner's inventory: a VM the provision stage started may have moved to a new address
+            report = preflight.run_preflight(spec, self.runner, self.runner.inventory,
+                                             s3=(lambda: self.s3) if needs_s3 else None,
+                                             check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
+                                             probed=probed, claim=claim)
+        except BaseException:
+            self._release(spec.job_id, claim)
+            raise
         self.reports[spec.job_id] = report
         self.claims[spec.job_id] = claim
         for note in report.notes:

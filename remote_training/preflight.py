@@ -1,11 +1,12 @@
-"""Preflight: every check a launch needs, run together, all failures reported at once.
+"""Preflight: every check a launch needs, run together, all failures reported at once. The arguments
+are not among them: the plan stage (jobs/run.plan_job) refused bad ones before any check runs.
 
 `run_preflight(spec, runner, inventory)` reads a JobSpec (remote_training/jobs/spec.py)
 and raises PreflightError with one (check, problem, fix) row per failure, or
 returns a PreflightReport (the host state it saw, the latest checkpoint it resolved,
 the image digest, notes). It only reads: nothing is created on any host (the one write is the
-output's claim, asked for by the caller); a stopped VM the job needs is reported (`startable`),
-and the launch path starts it.
+output's claim, asked for by the caller); a stopped VM the job needs is reported (`startable`): the
+pipeline's provision stage, which runs before these, starts it when vm.auto_start allows.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import placement, validate
-from .errors import InputError, PreflightError, RTError
+from . import placement
+from .errors import PreflightError, RTError
 from .fleet.inventory import Host, Inventory
 from .jobs.s3_checks import Row, check_inputs, check_output, check_storage, run_check  # noqa: F401  (the S3 checks)
 from .records import storage
@@ -35,34 +36,6 @@ class PreflightReport:
     notes: list[str] = field(default_factory=list)
 
 
-def check_arguments(spec: JobSpec) -> list[Row]:
-    """Pure checks of everything the user typed: names against the seed's tables, shapes of values."""
-    rows: list[Row] = []
-
-    def bad(exc: RTError) -> None:
-        rows.append(("arguments", exc.message, exc.fix or "correct the argument"))
-
-    for arg in spec.args:
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
-            rows.append(("arguments", f"argument {arg!r} contains control characters", "remove newlines and tabs"))
-    options = dict(spec.options)
-    if spec.exp_name is not None:
-        options.setdefault("exp_name", spec.exp_name)
-    if spec.port is not None:
-        options["port"] = spec.port
-    for exc in validate.check_options(options):
-        bad(exc)
-    for url in (*spec.inputs, *([spec.output] if spec.output else [])):
-        try:
-            validate.s3_url(url)
-        except InputError as exc:
-            bad(exc)
-    if spec.resume and spec.force:
-        rows.append(("arguments", "--resume and --force both given",
-                     "use --resume to continue the run, or --force to start over"))
-    return list(dict.fromkeys(rows))  # a mistake two checks find is one row
-
-
 # -- host, GPU and port ----------------------------------------------------------------
 def check_port(snap: Any, host: Host, spec: JobSpec, report: PreflightReport) -> list[Row]:
     """The port from the host's snapshot (snapshot.HostSnapshot): containers publishing it, else a
@@ -76,7 +49,7 @@ def check_port(snap: Any, host: Host, spec: JobSpec, report: PreflightReport) ->
         who = f"container {container}" + (f" (job {job}, {service})" if job else "")
         if job and spec.replace and service == spec.service:
             report.notes.append(f"--replace: {who} will be stopped to free port {spec.port}")
-            continue  # --replace stops this service's jobs on the host (jobs/launch.py)
+            continue  # --replace stops this service's jobs on the host (targets/host.HostStart.go)
         if job and service == spec.service:
             fix = f"add --replace to stop {job} first, or choose another --port"
         elif job:
@@ -95,7 +68,7 @@ def check_host(runner: Any, inventory: Inventory, spec: JobSpec, report: Preflig
                probed: Callable[[], tuple[str, int] | None] | None = None) -> list[Row]:
     """`probed`: gives the snapshot's (output, status) when the launch command takes it on the host.
     A stopped VM that its provider can start is one row, and `report.startable` names it: starting
-    it is the launch path's step (guard.before_launch), once everything else passed."""
+    it is the provision stage's step (targets/host.FixedHosts.provision), before the checks."""
     try:
         host = inventory.get(spec.host)
     except RTError as exc:
@@ -179,13 +152,12 @@ def run_preflight(spec: JobSpec, runner: Any, inventory: Inventory, *, s3: Any =
     `claim` ({"entry": ...}): claim the output once it is known free (see check_output); whoever
     passes it takes the claim back (claim["url"]) when the launch does not go ahead.
     """
-    argument_rows = check_arguments(spec)
     chosen = None
     if spec.host == "auto":
         try:
             spec, chosen = resolve_auto(spec, runner, inventory, power)
         except RTError as exc:
-            raise PreflightError(argument_rows + [("placement", exc.message, exc.fix or "name a host")]) from None
+            raise PreflightError([("placement", exc.message, exc.fix or "name a host")]) from None
     report = PreflightReport(spec, placement=chosen)
     if chosen:
         report.notes.append(f"placed on {chosen.host.name}: {chosen.reason}")
@@ -202,13 +174,12 @@ def run_preflight(spec: JobSpec, runner: Any, inventory: Inventory, *, s3: Any =
     checks: list[tuple[str, Callable[[], list[Row]]]] = [] if inventory.serverless_target(spec.host) else [
         ("host", lambda: check_host(runner, inventory, spec, report, power, dry_run, probed)),
     ]  # a serverless target has no host to probe: its compute is provisioned per run
-    if not argument_rows:  # S3 calls with malformed URLs would only repeat errors
-        checks.append(("inputs", lambda: check_storage(s3_client, spec, report, claim)))
+    checks.append(("inputs", lambda: check_storage(s3_client, spec, report, claim)))
     if check_image_tag:
         checks.append(("image", lambda: check_image(spec, report)))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         results = list(pool.map(lambda item: run_check(*item), checks))
-    rows = argument_rows + [row for result in results for row in result]
+    rows = [row for result in results for row in result]
     if rows:
         raise PreflightError(rows, report)  # what was learnt, e.g. a stopped VM the launch path may start
     return report

@@ -1,5 +1,5 @@
 """What every job-launching task shares: the configuration a launch reads (checkout, pushed images,
-checks on or off, secrets), handed to the core's launch path (remote_training/jobs/run.py).
+checks on or off, secrets), handed to the core's launch pipeline (remote_training/launch/pipeline.py) in one call.
 
 Kept out of the domain modules so dataset/train/serve/infer stay a list of flags and one call each.
 """
@@ -106,8 +106,7 @@ def make_hooks(c: Any, run: Any, inventory: Any) -> Any:
     from remote_training.guard import LaunchGuard
     from ._history import ledger_from_config
 
-    return LaunchGuard(run, inventory, ledger=ledger_from_config(c),
-                       auto_start=truthy(setting(c, "vm.auto_start")), overflow=overflow_target(c, inventory))
+    return LaunchGuard(run, inventory, ledger=ledger_from_config(c), overflow=overflow_target(c, inventory))
 
 
 def overflow_target(c: Any, inventory: Any) -> Any:
@@ -145,13 +144,11 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
         run.close()  # the background connect ends before the refusal does
         raise
     try:
-        placed = pipeline.place(plan, guard, run, inventory)
-        placed.target.prewarm(placed.spec.host)  # SSH connects while the launch gets ready
-        with Progress(placed.spec.job_id) as progress:
-            return pipeline.launch(placed, guard, dry_run=dry_run, job_env=job_env(inventory, folder),
-                                   images_file=env_path, wait=wait,
-                                   ready_timeout=float(setting(c, "jobs.ready_timeout")),
-                                   create_timeout=float(setting(c, "jobs.create_timeout")), progress=progress)
+        with Progress(plan.spec.job_id) as progress:
+            return pipeline.run(plan, guard, run, inventory, auto_start=truthy(setting(c, "vm.auto_start")),
+                                dry_run=dry_run, job_env=job_env(inventory, folder), images_file=env_path, wait=wait,
+                                ready_timeout=float(setting(c, "jobs.ready_timeout")),
+                                create_timeout=float(setting(c, "jobs.create_timeout")), progress=progress)
     finally:
         guard.close()
         run.close()

@@ -175,7 +175,7 @@ class HostSnapshot:
     smi_error: str = ""
     docker_error: str = ""
     bad_rows: int = 0  # container lines that did not parse (and were left out)
-    leases: int = 0  # launches between their pull and their container's start (jobs/launch.py)
+    leases: int = 0  # launches between their pull and their container's start (jobs/compose.py)
 
     @property
     def jobs(self) -> tuple[Job, ...]:

@@ -79,6 +79,12 @@ def match_job(runner: RemoteRunner, hosts: Sequence[Host], ref: str) -> Job | No
 # -- logs and their meaning ------------------------------------------------------
 LIVENESS_S = 15  # how long a wait, or a silent log follow, goes before the host must answer again
 GRACE_S = 10  # on top of that for SSH to bring the answer back
+GONE = 94  # the wait script's status for a container that no longer exists
+# $1 seconds, $2 the container: `docker wait` for at most $1 (124: still running); when it fails, the engine is
+# asked whether the container exists (`docker ps -a` answers with nothing, exit 0), so a vanished job reads
+# as a status, not as the daemon's wording; an engine that cannot say keeps the wait's own status.
+WAIT_SCRIPT = ('timeout "$1" docker wait "$2"; s=$?; case $s in 0|124) exit $s;; esac; '
+               f'ids=$(docker ps -aq --filter "name=^/$2\\$") || exit $s; [ -n "$ids" ] || exit {GONE}; exit $s')
 
 
 def lost(job: Job, what: str, exc: BaseException) -> UnreachableError:
@@ -201,7 +207,7 @@ def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk:
     while True:
         step = chunk if end is None else max(1, min(chunk, int(end - time.monotonic())))
         try:
-            out = runner.run(job.host, ["timeout", str(step), "docker", "wait", job.job_id], check=False,
+            out = runner.run(job.host, ["sh", "-c", WAIT_SCRIPT, "sh", str(step), job.job_id], check=False,
                              mutating=False, timeout=step + GRACE_S)
         except RTError as exc:  # no answer within the bound, or the connection dropped
             runner.forget(runner.inventory.get(job.host))
@@ -217,7 +223,7 @@ def wait(runner: RemoteRunner, job: Job, *, timeout: float | None = None, chunk:
             except (ValueError, IndexError):
                 raise RemoteCommandError(f"{job.host}: docker wait gave {out.stdout.strip()!r}",
                                          "retry jobs.wait") from None
-        if out.exit_status != 124 and "No such container" in out.stderr:
+        if out.exit_status == GONE:
             raise RemoteCommandError(f"{job.job_id} is gone from {job.host}: its container no longer exists "
                                      "(removed, or the machine went down under it)",
                                      f"see its launch: inv jobs.history --job {job.job_id}; the host: inv vm.status "

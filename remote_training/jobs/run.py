@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .. import validate
-from ..errors import InputError, PreflightError, unique
+from ..errors import InputError, PreflightError, RTError, unique
 from ..fleet.inventory import Inventory
 from ..fleet.serverless_target import resource_name
 from .catalog import PROGRAMS, Checkout, ComposeService, Program
@@ -55,6 +55,9 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
     if port is not None and container_port is None:
         apart.append(InputError(f"--port {port!r}: {svc.name} runs {program.name}, which serves nothing",
                                 "drop --port (it publishes a server's port)"))
+    if getattr(job, "resume", False) and force:
+        apart.append(InputError("--resume and --force both given",
+                                "use --resume to continue the run, or --force to start over"))
     args = checked_argv(job, checkout, svc, given, apart)
     run_folder = job.run_folder(era)
     if run_folder:
@@ -86,11 +89,13 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
 def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Mapping[str, Any] | None = None,
                  problems_so_far: Sequence[InputError] = ()) -> list[str]:
     """The job's argv for the checkout's era, rendered once, with every problem reported at once: the values'
-    shapes, what the era's program takes, and each name (command word, `@`/`.` config) against what the
-    checkout's own Python defines (jobs/upstream.py). A checkout without its Python sources (only docker/)
-    gets a warning and its names go unchecked until the job starts. `options`: the job's with any launch
-    option (--port); `problems_so_far`: the caller's own findings, reported with these."""
-    problems = validate.check_options(job.options if options is None else options) + list(problems_so_far)
+    shapes (control characters in any argument included), what the era's program takes, and each name
+    (command word, `@`/`.` config) against what the checkout's own Python defines (jobs/upstream.py). A
+    checkout without its Python sources (only docker/) gets a warning and its names go unchecked until the
+    job starts. `options`: the job's with any launch option (--port); `problems_so_far`: the caller's own
+    findings, reported with these."""
+    problems: list[RTError] = [*validate.check_options(job.options if options is None else options),
+                               *problems_so_far]
     shapes = len(problems)
     sources = Sources.of(checkout.compose_dir)
     if sources is None:
@@ -101,6 +106,10 @@ def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Map
         args = job.argv(checkout.era, sources)
     except InputError as exc:
         problems = unique([*problems, exc])
+    # what the user passed through as given (jobs.run's own arguments) reaches a shell and the job's log
+    control = [InputError(f"argument {arg!r} contains control characters", "remove newlines and tabs")
+               for arg in args if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg)]
+    problems, shapes = [*problems, *control], shapes + len(control)
     if sources is not None and args:
         problems += sources.check_argv(svc.program, args, job.relative_bases(checkout.era), job.choices(checkout.era))
     if len(problems) == 1 and not shapes:

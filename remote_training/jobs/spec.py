@@ -1,10 +1,10 @@
 """JobSpec: everything about one job, decided before anything starts.
 
-This is the seam for preflight, placement and the ledger: a launch builds a
-JobSpec, hands it to `guard.before_launch(spec)` (which may raise, e.g. a
-PreflightError, and then nothing has started; it claims the output when all is
-well), runs it, then calls `guard.record(spec, result)`, or `guard.abandon(spec)`
-when the start failed (the claim goes back). The guard only reads the spec.
+This is the seam for placement, the checks and the ledger (launch/pipeline.py's stages): the plan
+builds a JobSpec, the check stage hands it to `guard.before_launch(spec)` (which may raise, e.g. a
+PreflightError, and then nothing has started; it claims the output when all is well), the record
+stage calls `guard.intent(spec)`, starts it, then `guard.record(spec, result)`, or
+`guard.abandon(spec)` when the start failed (the claim goes back). The guard only reads the spec.
 """
 from __future__ import annotations
 

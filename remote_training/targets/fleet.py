@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..errors import InputError, RTError, UnreachableError
+from ..errors import InputError, UnreachableError
 from ..fleet.remote import RemoteRunner
 from .base import Found, Target
 from .host import FixedHosts
@@ -54,10 +54,10 @@ def overflow_target(inventory: Any, value: str) -> Any:
     return target
 
 
-def list_all(targets: Sequence[Target]) -> tuple[list[Found], dict[str, RTError]]:
+def list_all(targets: Sequence[Target]) -> tuple[list[Found], dict[str, BaseException]]:
     """Every job of every target; those that did not answer, by name, in the second item."""
     found: list[Found] = []
-    failed: dict[str, RTError] = {}
+    failed: dict[str, BaseException] = {}
     for target in targets:
         items, silent = target.list()
         found += items

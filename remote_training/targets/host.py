@@ -1,24 +1,23 @@
 """Fixed hosts as a Target: jobs are compose containers, found by their labels over SSH (jobs/monitor.py),
-started by one held compose run (jobs/launch.py); `run_plan` is the fixed host's launch: the held start,
-then a server's port, or with --wait the log to the end."""
+started by one launch command (jobs/compose.py) held at its gate (jobs/gate.py) while the checks run:
+`HostStart` is a fixed host's start, from the opened command to a server's port and the log's end."""
 from __future__ import annotations
 
 import builtins
-import os
 import socket
 import sys
 import time
-from typing import Any, Callable, Mapping, Sequence, cast
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import InputError, JobFailed, RTError, raise_if_failed
+from ..errors import InputError, JobFailed, RTError
 from ..fleet.inventory import Host
-from ..fleet.remote import RemoteRunner
-from ..jobs import monitor
-from ..jobs.record import record_end
+from ..fleet.remote import RemoteRunner, quote_command
+from ..jobs import compose, monitor
+from ..jobs.gate import Gate, open_gate
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
-from ..records.ledger import secret_values
-from .base import Found, Server, Target
+from .base import Found, Server, Start, Target
 
 
 class FixedHosts(Target):
@@ -32,18 +31,45 @@ class FixedHosts(Target):
     def _found(self, job: Any) -> Found:
         return Found(job, self, port=job.port or "")
 
-    def launch(self, placed: Any, guard: Guard, *, dry_run: bool, job_env: Mapping[str, str], wait: bool,
-               ready_timeout: float, create_timeout: float, progress: Phase = silent) -> LaunchResult:
-        return run_plan(placed, self.runner, guard, job_env=job_env, wait=wait, ready_timeout=ready_timeout,
-                        progress=progress)
+    def provision(self, name: str, *, auto_start: bool, dry_run: bool, echo: Callable[[str], None]) -> None:
+        """A VM that does not answer and that its provider says is stopped is started here (it costs money from
+        then on: `auto_start` is vm.auto_start); a static host, or one that answers, is left as it is. The
+        answer is the connection `prewarm` opened; the provider is asked only when there is none."""
+        host = self.runner.inventory.get(name)
+        if host.provider.type == "static":
+            return
+        try:
+            self.runner.connection(host)
+            return
+        except (RTError, OSError):
+            self.runner.forget(host)
+        from ..fleet.providers import provider_for
+
+        try:
+            power = provider_for(host, self.runner.inventory).state().state.value.lower()
+        except RTError:
+            return  # the provider cannot say: the checks report the host as they find it
+        if power != "stopped":
+            return  # running but silent, or on its way: the checks say so
+        if dry_run:
+            echo(f"provision: {name} is stopped: a real launch starts it here, before the checks")
+        elif auto_start:
+            from ..fleet.lifecycle import ensure_running
+
+            ensure_running(self.runner, host, auto_start=True)  # the runner's inventory gets its new address
+            echo(f"provision: {name} was stopped and has been started")
+
+    def open(self, placed: Any, *, dry_run: bool, job_env: Mapping[str, str], checks: bool,
+             create_timeout: float, progress: Phase = silent) -> Start:
+        return HostStart(self.runner, placed, job_env, gated=checks and not dry_run)
 
     def prewarm(self, name: str) -> None:
         if not self.runner.dry_run:
             self.runner.prewarm(self.runner.inventory.get(name))
 
-    def list(self) -> tuple[builtins.list[Found], dict[str, RTError]]:
+    def list(self) -> tuple[builtins.list[Found], Mapping[str, BaseException]]:
         jobs, group = monitor.list_jobs(self.runner, self.hosts)
-        return [self._found(j) for j in jobs], cast(dict[str, RTError], dict(group.failed))
+        return [self._found(j) for j in jobs], group.failed
 
     def find(self, ref: str) -> Found | None:
         job = monitor.match_job(self.runner, self.hosts, ref)
@@ -82,52 +108,6 @@ class FixedHosts(Target):
         return Server(job.host, address, job.port, policy or job.client, {})
 
 
-def run_plan(placed: Any, runner: RemoteRunner, guard: Guard, *, job_env: Mapping[str, str], wait: bool,
-             ready_timeout: float, echo: Callable[[str], None] = print, progress: Phase = silent) -> LaunchResult:
-    """On a fixed host: check and launch, report; then wait for a server's port or the job's end.
-    `placed`: launch/pipeline.Placed (its spec's host is a real host)."""
-    from ..jobs.launch import launch
-
-    plan, spec = placed.plan, placed.spec
-    secrets = secret_values({**os.environ, **job_env})  # what the job is handed: masked in what it prints
-    target = runner.inventory.get(spec.host)
-    if runner.dry_run:
-        echo(f"# {spec.job_id}: {plan.service.name} ({plan.era_label}) on {target.name} ({target.ssh}), "
-             f"image {spec.image or '(none pushed yet)'}")
-    result = launch(runner, spec, plan.project, job_env=job_env, hooks=guard)
-    if runner.dry_run:
-        return result
-    shipped = "project sent" if result.shipped else "project unchanged"
-    echo(f"started {spec.job_id} on {target.name} ({shipped}, {result.seconds:.1f}s)")
-    if plan.program.kind != "serve" and not wait:
-        echo(f"watch: inv jobs.logs {spec.job_id} -f | inv jobs.progress {spec.job_id} | inv jobs.wait {spec.job_id}")
-        return result
-    found = monitor.find_job(runner, [runner.inventory.get(spec.host)], spec.job_id)
-    if plan.program.kind == "serve":
-        address = runner.connection(runner.inventory.get(spec.host)).host
-        try:
-            wait_port(runner, found, address, spec.port, ready_timeout, secrets, progress)
-        finally:
-            progress("")
-        echo(f"{plan.service.name} answers on {address}:{spec.port} (job {spec.job_id}; "
-             f"stop: inv serve.stop {spec.job_id})")
-        if not wait:
-            return result
-    follow(runner, found, guard, echo=echo, secrets=secrets)
-    return result
-
-
-def follow(runner: RemoteRunner, job: Any, guard: Guard | None = None, echo: Callable[[str], None] = print,
-           secrets: builtins.list[str] | None = None) -> int:
-    """Stream the log (secrets masked) until the job ends, record the end, then raise JobFailed on a non-zero exit."""
-    monitor.logs(runner, job, follow=True, stream=sys.stdout, secrets=secrets)
-    code = monitor.wait(runner, job)
-    record_end(guard, job.job_id, code)
-    raise_if_failed(job.job_id, job.host, code)
-    echo(f"{job.job_id} finished (exit 0)")
-    return code
-
-
 def answers(address: str, port: int) -> bool:
     """The server itself answers: an HTTP reply, or an open, silent socket (a ZeroMQ server).
 
@@ -146,25 +126,101 @@ def answers(address: str, port: int) -> bool:
         return False
 
 
-def wait_port(runner: RemoteRunner, job: Any, address: str, port: int, timeout: float,
-              secrets: builtins.list[str] | None = None, progress: Phase = silent) -> None:
-    """Return once the server's port answers; fail fast if the job died."""
-    deadline = time.monotonic() + timeout
-    checks = 0
-    progress(f"waiting for {job.service} to answer on {address}:{port}")
-    while time.monotonic() < deadline:
+class HostStart(Start):
+    """A fixed host's start: the launch command opened on the host (at its current address: after `provision`)
+    and held at its gate while the checks run, which read the host's probe from it; `go` lets it run."""
+
+    ready_poll_s = 0.5
+
+    def __init__(self, runner: RemoteRunner, placed: Any, job_env: Mapping[str, str], *, gated: bool,
+                 echo: Callable[[str], None] = print) -> None:
+        self.runner, self.placed, self.spec, self.echo = runner, placed, placed.spec, echo
+        self.job_id, self.serves = self.spec.job_id, placed.plan.program.kind == "serve"
+        self.host: Host = runner.inventory.get(self.spec.host)
+        self.where = self.host.name
+        self.began = time.monotonic()
+        self.env = {k: v for k, v in job_env.items() if v is not None}
+        self.env_text = compose.env_file_text(self.env) if self.env else None  # bad names fail before anything
+        self.argv = compose.command(placed.plan.project, self.host, self.spec, sorted(self.env))
+        self.project_dir = placed.plan.project.remote_dir(self.host.workdir)
+        self.checks = 0
+        self.opening: Future[Gate | None] | None = None
+        if runner.dry_run:
+            self.echo(f"# {self.job_id}: {placed.plan.service.name} ({placed.plan.era_label}) on {self.where} "
+                      f"({self.host.ssh}), image {self.spec.image or '(none pushed yet)'}")
+        elif gated:  # the checks need the host's probe: the launch command takes it and waits for their verdict
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate")
+            self.opening = pool.submit(open_gate, runner, self.host, compose.LAUNCH_SCRIPT, self.argv[4:])
+            pool.shutdown(wait=False)
+            self.probed = self._probe
+
+    def _gate(self) -> Gate | None:
+        return self.opening.result() if self.opening else None
+
+    def _probe(self) -> tuple[str, int] | None:
+        gate = self._gate()
+        return gate.probe if gate else None
+
+    def abort(self) -> None:
+        gate = self._gate()
+        if gate:
+            gate.abort()
+
+    def _commands(self) -> list[str]:
+        commands = [quote_command(self.argv)]
+        if self.env:  # values never printed, only names
+            commands.insert(0, f"(the next command reads {', '.join(sorted(self.env))} on its stdin; values not shown)")
+        return commands
+
+    def show(self) -> LaunchResult:
+        commands = self._commands()
+        compose.ship_note(self.placed.plan.project, self.project_dir, commands)
+        for line in commands:
+            self.runner.echo(f"[{self.where}] {line}")
+        return LaunchResult(self.job_id, self.where, "", self.project_dir, False, tuple(commands), 0.0, True)
+
+    def go(self, guard: Guard) -> LaunchResult:
+        if self.spec.replace:
+            compose.replace_running(self.runner, self.host, self.spec.service)
+        out, shipped = compose.run_launch(self.runner, self.host, self.placed.plan.project, self.project_dir,
+                                          self.argv, self.env_text, self._gate())
+        compose.raise_unless_started(self.runner, self.host, self.spec, out)
+        container = (out.stdout.strip().splitlines() or [self.job_id])[-1]
+        return LaunchResult(self.job_id, self.where, container, self.project_dir, shipped, tuple(self._commands()),
+                            time.monotonic() - self.began)
+
+    def confirm(self, result: LaunchResult) -> str:
+        shipped = "project sent" if result.shipped else "project unchanged"
+        return f"started {self.job_id} on {self.where} ({shipped}, {result.seconds:.1f}s)"
+
+    def _job(self) -> Any:
+        return monitor.find_job(self.runner, [self.host], self.job_id)
+
+    def ask_ready(self, progress: Phase, secrets: builtins.list[str]) -> str | None:
+        """The port answers; every fourth ask (about 2 s) also whether the server exited."""
+        address, port = self.runner.connection(self.host).host, self.spec.port
+        if self.checks == 0:
+            progress(f"waiting for {self.spec.service} to answer on {address}:{port}")
         if answers(address, port):
-            return
-        checks += 1
-        if checks % 4 == 0:  # every ~2 s: did the server exit?
-            current = monitor.host_jobs(runner, runner.inventory.get(job.host))
-            mine = next((j for j in current if j.job_id == job.job_id), None)
+            return (f"{self.placed.plan.service.name} answers on {address}:{port} (job {self.job_id}; "
+                    f"stop: inv serve.stop {self.job_id})")
+        self.checks += 1
+        if self.checks % 4 == 0:
+            mine = next((j for j in monitor.host_jobs(self.runner, self.host) if j.job_id == self.job_id), None)
             if mine is None or not mine.running:
                 code = mine.exit_code if mine else -1
-                tail = monitor.logs(runner, job, tail=5, secrets=secrets) if mine else ""
-                raise JobFailed(f"{job.service} {job.job_id} on {job.host} exited {code} before its port "
+                tail = monitor.logs(self.runner, mine, tail=5, secrets=secrets) if mine else ""
+                raise JobFailed(f"{self.spec.service} {self.job_id} on {self.where} exited {code} before its port "
                                 f"{port} answered: {tail.strip().splitlines()[-1:] or ''}",
-                                f"inv jobs.logs {job.job_id}", exit_code=code or 1)
-        time.sleep(0.5)
-    raise JobFailed(f"{job.service} {job.job_id} did not answer on {address}:{port} within {timeout:g}s",
-                    f"inv jobs.logs {job.job_id}; stop it with inv serve.stop {job.job_id}")
+                                f"inv jobs.logs {self.job_id}", exit_code=code or 1)
+        return None
+
+    def not_ready(self, timeout: float) -> JobFailed:
+        address = self.runner.connection(self.host).host
+        return JobFailed(f"{self.spec.service} {self.job_id} did not answer on {address}:{self.spec.port} within "
+                         f"{timeout:g}s", f"inv jobs.logs {self.job_id}; stop it with inv serve.stop {self.job_id}")
+
+    def log_to_end(self, result: LaunchResult, secrets: builtins.list[str]) -> int:
+        job = self._job()
+        monitor.logs(self.runner, job, follow=True, stream=sys.stdout, secrets=secrets)
+        return monitor.wait(self.runner, job)

@@ -1,16 +1,23 @@
 """Nebius Serverless as a Target: jobs are AI Jobs and Endpoints named by the job id, reached through the
-SDK (serverless/client.py), their logs through Observability's Loki API (serverless/logs.py)."""
+SDK (serverless/client.py), their logs through Observability's Loki API (serverless/logs.py).
+`ServerlessStart` is one launch's start: the spec built, the SDK made while the checks run, one create."""
 from __future__ import annotations
 
 import builtins
-from typing import Any, Mapping, Sequence
+import json
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import InputError, RTError
+from ..errors import InputError, JobFailed
 from ..fleet.serverless_target import ServerlessTarget
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
+from ..records.ledger import MaskedStream
 from ..serverless import jobs as serverless
-from .base import Found, Server, Target
+from .base import Found, Server, Start, Target
 
 ENDED_STATES = ("stopped", "exited", "dead")  # a server in none of these is up, and costs
 
@@ -28,15 +35,13 @@ class NebiusServerless(Target):
     def _found(self, item: serverless.Found) -> Found:
         return Found(item.job, self, handle=item, port=item.job.ports)
 
-    def launch(self, placed: Any, guard: Guard, *, dry_run: bool, job_env: Mapping[str, str], wait: bool,
-               ready_timeout: float, create_timeout: float, progress: Phase = silent) -> LaunchResult:
-        from ..serverless.launch import run
-
+    def open(self, placed: Any, *, dry_run: bool, job_env: Mapping[str, str], checks: bool,
+             create_timeout: float, progress: Phase = silent) -> Start:
         [target] = [t for t in self.targets if t.name == placed.spec.host]
-        return run(placed, target, self.inventory, guard, dry_run=dry_run, wait=wait,
-                   ready_timeout=ready_timeout, create_timeout=create_timeout, progress=progress)
+        return ServerlessStart(placed, target, self.inventory, dry_run=dry_run, create_timeout=create_timeout,
+                               progress=progress)
 
-    def list(self) -> tuple[builtins.list[Found], dict[str, RTError]]:
+    def list(self) -> tuple[builtins.list[Found], Mapping[str, BaseException]]:
         items, failed = serverless.list_all(self.inventory, self.targets)
         return [self._found(f) for f in items], failed
 
@@ -99,3 +104,113 @@ class NebiusServerless(Target):
         if api.target.ca_file:
             env["SSL_CERT_FILE"] = api.target.ca_file  # the sandbox's own CA; real endpoints need none
         return Server(found.job.host, res.https_url, 443, "authed_remote", env)
+
+
+class ServerlessStart(Start):
+    """One create on a serverless target: the spec built at once (bad input fails before any check), the SDK
+    and the secret ids made while the checks run (no host to probe), the image pinned by its digest, then one
+    create and its operation. A create whose outcome is unknown is recorded (it may run) and then said."""
+
+    def __init__(self, placed: Any, target: ServerlessTarget, inventory: Any, *, dry_run: bool,
+                 create_timeout: float, progress: Phase = silent, echo: Callable[[str], None] = print) -> None:
+        from ..serverless.launch import client_for, plan
+
+        self.placed, self.spec, self.target, self.progress, self.echo = placed, placed.spec, target, progress, echo
+        self.create_timeout = create_timeout
+        self.job_id, self.where = self.spec.job_id, target.name
+        self.serverless = plan(self.spec, placed.plan.service, target, inventory, placed.plan.source_root)
+        self.serves = self.serverless.kind == "endpoint"
+        from ..serverless.launch import READY_POLL_S
+
+        self.ready_poll_s = READY_POLL_S
+        self.began = time.monotonic()
+        self.outlived: list[tuple[Exception, BaseException]] = []  # the error, and what cut the create short
+        self.bearer: str | None = None
+        self.resource_id = ""  # the created resource's id, once confirmed
+        self.prepared: Future[Any] | None = None
+        if not dry_run:
+            self.api = client_for(target, inventory)
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serverless-prepare")
+            self.prepared = pool.submit(self.api.prepare, self.serverless)  # the SDK and secret ids, meanwhile
+            pool.shutdown(wait=False)
+
+    def checked(self, digest: str | None) -> None:
+        from ..preflight import image_digest
+        from ..serverless.launch import pinned
+
+        image = self.spec.image or ""
+        self.serverless = replace(self.serverless, image=pinned(image, digest or image_digest(image)))
+        if self.prepared is not None:
+            self.prepared.result()
+
+    def show(self) -> LaunchResult:
+        spec, serverless = self.spec, self.serverless
+        self.echo(f"# {spec.job_id}: {self.placed.plan.service.name} ({self.placed.plan.era_label}) on "
+                  f"{self.where} (Nebius Serverless {serverless.compute.label}), image {spec.image}")
+        self.echo(f"# {'JobService' if serverless.kind == 'job' else 'EndpointService'}.Create, then wait for its "
+                  "operation:")
+        self.echo(json.dumps(serverless.to_dict(), indent=2))
+        return LaunchResult(spec.job_id, self.where, dry_run=True,
+                            commands=(json.dumps(serverless.to_dict(), sort_keys=True),))
+
+    def go(self, guard: Guard) -> LaunchResult:
+        from ..serverless.client import OperationOutlived
+        from ..serverless.launch import created_anyway, launch_result, outcome_unknown
+
+        serverless, api = self.serverless, self.api
+        try:
+            self.progress(f"creating the {serverless.kind} {serverless.name} (Nebius operation)")
+            resource_id = api.create(serverless, self.create_timeout)
+        except BaseException as exc:
+            # The request may have been taken though its answer or operation never came back: the job
+            # may run and write to the output. Give nothing back before the API says it cannot.
+            found = created_anyway(api, serverless) if outcome_unknown(exc) else None
+            if found is None:
+                if isinstance(exc, KeyboardInterrupt):
+                    guard.abandon(self.spec)  # asked twice to leave, and the API says nothing was made
+                raise
+            where = (f"the {serverless.kind} exists ({found.state.lower()})" if found.id else
+                     f"the API could not say whether the {serverless.kind} exists")
+            error = OperationOutlived(f"{serverless.name} on {self.where}: the create did not finish within the "
+                                      f"wait ({type(exc).__name__}), but {where}; it keeps its claim on the output",
+                                      f"follow it: inv jobs.wait {serverless.name}")
+            self.outlived.append((error, exc))
+            return launch_result(self.spec, self.target, serverless, found.id, self.began)  # recorded: it may run
+        finally:
+            self.progress("")
+        return launch_result(self.spec, self.target, serverless, resource_id, self.began)
+
+    def confirm(self, result: LaunchResult) -> str:
+        if self.outlived:
+            error, cause = self.outlived[0]
+            raise error from cause
+        self.resource_id = result.container_id
+        return (f"started {self.serverless.name} on {self.where} ({self.serverless.kind} {result.container_id}, "
+                f"{self.serverless.compute.label}, {result.seconds:.1f}s)")
+
+    def ask_ready(self, progress: Phase, secrets: builtins.list[str]) -> str | None:
+        from ..serverless.launch import endpoint_answer, token
+
+        if self.bearer is None:
+            self.bearer = token(self.api)
+        url = endpoint_answer(self.api, self.resource_id, self.bearer, progress)
+        name = self.serverless.name
+        return None if url is None else (
+            f"{self.placed.plan.service.name} answers on {url} (token: MysteryBox secret "
+            f"{self.target.auth_token_secret}; client: inv infer.sim --server {name}; stop: inv serve.stop {name}, "
+            f"pause: inv serve.stop {name} --pause)")
+
+    def not_ready(self, timeout: float) -> JobFailed:
+        now = self.api.get("endpoint", self.resource_id)
+        return JobFailed(f"endpoint {now.name} did not answer on {now.https_url or '(no https URL yet)'} within "
+                         f"{timeout:g}s", f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
+
+    def log_to_end(self, result: LaunchResult, secrets: builtins.list[str]) -> int:
+        from ..serverless.launch import follow
+
+        # MysteryBox hands the job its secrets: this machine masks the values it knows, and any secret-named variable
+        masked = MaskedStream(sys.stdout, secrets)
+        try:
+            return follow(self.api, self.serverless.kind, result.container_id, masked.write)
+        finally:
+            masked.close()

@@ -100,7 +100,7 @@ def test_a_launch_holds_its_lease_until_its_container_runs_and_reap_sees_it(sand
     from remote_training.fleet.idle import why_busy
     from remote_training.fleet.inventory import load_inventory
     from remote_training.fleet.remote import RemoteRunner
-    from remote_training.jobs.launch import LAUNCH_SCRIPT
+    from remote_training.jobs.compose import LAUNCH_SCRIPT
     from remote_training.jobs.project import MARKER
 
     runner = RemoteRunner(load_inventory(sandbox["hosts_file"]))

@@ -370,7 +370,7 @@ def test_a_create_slower_than_the_wait_keeps_its_claim_and_its_ledger_row(cloud,
 
 
 def test_a_create_interrupted_writes_its_intent_first_and_is_recorded_before_it_leaves(cloud, prefix, tmp_path) -> None:
-    """As on a fixed host (jobs/launch.py): the ledger's launch line before the create is sent, and SIGINT
+    """As on a fixed host (targets/host.py): the ledger's launch line before the create is sent, and SIGINT
     during the create is held until the start is recorded; the launch then leaves with 130."""
     import signal
 

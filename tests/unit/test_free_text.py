@@ -2,7 +2,7 @@
 
 Hostile strings (hypothesis text, mixed with shell-injection fragments) go through
 the validators, and then, validated or not, through the real launch command
-(jobs/launch.py: LAUNCH_SCRIPT + compose_argv, quoted by RemoteRunner) on a sandbox
+(jobs/compose.py: LAUNCH_SCRIPT + compose_argv, quoted by RemoteRunner) on a sandbox
 host, with `printf` standing in for compose so the host prints back what the program
 would receive. Every argument must arrive byte for byte, and a canary file that the
 fragments try to create must never exist. 1000+ examples run against the host.
@@ -21,7 +21,7 @@ from remote_training import validate
 from remote_training.errors import InputError
 from remote_training.fleet.inventory import load_inventory
 from remote_training.fleet.remote import RemoteRunner
-from remote_training.jobs.launch import LAUNCH_SCRIPT, compose_argv
+from remote_training.jobs.compose import LAUNCH_SCRIPT, compose_argv
 from remote_training.jobs.project import MARKER
 from remote_training.jobs.spec import JobSpec
 
@@ -55,14 +55,24 @@ def test_validators_accept_clean_values_or_refuse_in_one_line(text, check):
         assert not set(value) & set("$`;|&<>'\"\\\n\r\t *?~%"), (check.__name__, value)
 
 
-def test_preflight_refuses_nul_and_control_characters_before_any_host_is_asked():
-    from remote_training.preflight import check_arguments
+def test_the_plan_refuses_nul_and_control_characters_before_any_host_is_asked():
+    """jobs.run passes its arguments through as given: the plan stage refuses control characters in them,
+    every one at once (checks on or off: nothing later validates arguments again)."""
+    from remote_training.errors import PreflightError
+    from remote_training.fleet.inventory import parse_inventory
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.run import plan_job
+    from remote_training.jobs.services import ServiceRun
+    from tests.support import ROOT
 
-    spec = JobSpec(job_id="j", service="groot-train", kind="train", host="vm-train",
-                   args=("--exp_name=a\x00b", "--note=x\ny"), program="positronic.vendors.gr00t.train")
-    rows = check_arguments(spec)
-    assert [r[1] for r in rows][:2] == ["argument '--exp_name=a\\x00b' contains control characters",
-                                        "argument '--note=x\\ny' contains control characters"]
+    checkout = load_checkout(ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker")
+    inventory = parse_inventory("hosts:\n  vm-train: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80}\n", Path("f.yaml"))
+    job = ServiceRun("groot-server", ("--exp_name=a\x00b", "--note=x\ny"))
+    with pytest.raises(PreflightError) as refused:
+        plan_job(job, checkout, inventory, {}, host="vm-train")
+    assert [r[1] for r in refused.value.failures][:2] == ["argument '--exp_name=a\\x00b' contains control characters",
+                                                          "argument '--note=x\\ny' contains control characters"]
+    assert {r[0] for r in refused.value.failures} == {"arguments"}
 
 
 # -- the real launch command on a sandbox host ------------------------------------------
@@ -84,7 +94,7 @@ def echo_host(sandbox):
 
 
 def launch_echo(echo_host, spec: JobSpec) -> tuple[list[str], list[str]]:
-    """Run the launch command exactly as jobs/launch.py builds it; return (received, sent) arguments."""
+    """Run the launch command exactly as jobs/compose.py builds it; return (received, sent) arguments."""
     runner, host, project = echo_host
     sent = compose_argv(host, spec, [])
     argv = ["sh", "-c", LAUNCH_SCRIPT, "sh", project, "", "", *sent]

@@ -417,3 +417,19 @@ def test_bad_numbers_on_the_command_line_are_one_refusal_not_a_traceback(tmp_pat
     assert done.returncode in (ExitCode.BAD_INPUT, ExitCode.PREFLIGHT), done.stderr
     assert "Traceback" not in done.stderr and done.stderr.startswith("error: ") and "(fix: " in done.stderr
     assert "127.0.0.1" not in done.stderr  # refused before any host was tried
+
+
+def test_resume_and_force_together_are_the_plans_refusal_with_every_other_problem():
+    """The plan stage owns every argument check (preflight checks none again): --resume with --force is one
+    row beside a bad value, before any host is asked."""
+    from remote_training.errors import PreflightError
+    from remote_training.jobs.catalog import load_checkout
+    from remote_training.jobs.run import plan_job
+    from remote_training.jobs.services import GrootTrain
+
+    job = GrootTrain("s3://interim/ds/", "s3://checkpoints/out/", "e1", steps=-3, resume=True)
+    checkout = load_checkout(CURRENT)
+    with pytest.raises(PreflightError) as refused:
+        plan_job(job, checkout, parse_inventory(HOSTS_ONE, Path("f.yaml")), {}, host="desktop", force=True)
+    problems = [message for _, message, _ in refused.value.failures]
+    assert "--resume and --force both given" in problems and any("steps must be positive" in p for p in problems)

@@ -11,7 +11,7 @@ import pytest
 from remote_training.errors import InputError
 from remote_training.fleet.inventory import parse_inventory
 from remote_training.fleet.remote import quote_command
-from remote_training.jobs import launch, monitor, project
+from remote_training.jobs import compose, monitor, project
 from remote_training.jobs.spec import JobSpec, new_job_id
 
 INVENTORY = parse_inventory("hosts:\n  vm-train: {ssh: u@vm, gpu: H100, gpu_memory_gb: 80, compose: docker compose}\n",
@@ -52,7 +52,7 @@ def test_launch_command_round_trips_through_a_real_shell() -> None:
     spec = JobSpec(new_job_id("groot-server"), "groot-server", "serve", "vm-train", ("--port=9000", nasty),
                    image="localhost:5000/positro/gr00t:src-abc", port=9001, gpu_mem_mb=6000, container_port=9000,
                    program="positronic.vendors.gr00t.server", era="4261b1aa", client="groot_ee")
-    argv = launch.compose_argv(INVENTORY.get("vm-train"), spec, ["WANDB_API_KEY"])
+    argv = compose.compose_argv(INVENTORY.get("vm-train"), spec, ["WANDB_API_KEY"])
     # Replace the compose command by a printer, keep the rest: what would compose receive?
     line = quote_command(["sh", "-c", 'for a in "$@"; do printf "%s\\n" "$a"; done', "sh", *argv])
     out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout.splitlines()
@@ -82,20 +82,20 @@ def test_every_planned_job_runs_python_unbuffered_so_its_prints_reach_the_log_wh
     job = GrootTrain("s3://interim/x/", "s3://checkpoints/x/", modality="ee_rot6d_q", exp_name="e1")
     plan = plan_job(job, checkout, INVENTORY, images, host="vm-train", env={"MUJOCO_GL": "egl"})
     assert plan.spec.env == {"PYTHONUNBUFFERED": "1", "MUJOCO_GL": "egl"}
-    argv = launch.compose_argv(INVENTORY.get("vm-train"), plan.spec, [])
+    argv = compose.compose_argv(INVENTORY.get("vm-train"), plan.spec, [])
     at = argv.index("PYTHONUNBUFFERED=1")
     assert argv[at - 1:at + 1] == ["-e", "PYTHONUNBUFFERED=1"]
 
 
 def test_env_file_quotes_values_and_rejects_bad_names(tmp_path: Path) -> None:
-    text = launch.env_file_text({"WANDB_API_KEY": "a b'c$(x)", "AWS_ENDPOINT_URL": "http://h:1"})
+    text = compose.env_file_text({"WANDB_API_KEY": "a b'c$(x)", "AWS_ENDPOINT_URL": "http://h:1"})
     script = tmp_path / "f.env"
     script.write_text(text)
     out = subprocess.run(["sh", "-c", f'set -a; . "{script}"; printf "%s" "$WANDB_API_KEY"'],
                          capture_output=True, text=True, check=True).stdout
     assert out == "a b'c$(x)"
     with pytest.raises(InputError):
-        launch.env_file_text({"BAD NAME": "x"})
+        compose.env_file_text({"BAD NAME": "x"})
 
 
 def test_job_ids_are_valid_container_names() -> None:

@@ -49,3 +49,15 @@ def test_wait_tries_once_more_then_leaves_the_job_findable() -> None:
     assert "stopped answering while waiting for groot-train-1" in info.value.message
     assert all(limit == monitor.LIVENESS_S + monitor.GRACE_S for _, limit in runner.calls)
     assert monitor.wait(Scripted(ok(124), dead, ok(0, "3\n")), JOB) == 3  # one lost answer is retried
+
+
+def test_a_vanished_container_is_told_by_the_wait_scripts_status_not_by_docker_wording() -> None:
+    """The host's script asks the engine whether the container exists (`docker ps -a`) and exits GONE when
+    it does not; any other failure of the wait is its own error, whatever its stderr says."""
+    with pytest.raises(RemoteCommandError) as gone:
+        monitor.wait(Scripted(ok(monitor.GONE)), JOB)
+    assert "groot-train-1 is gone from vm" in gone.value.message and "jobs.history --job" in gone.value.fix
+    worded = RunResult("vm", "cmd", 1, "", "Error: No such container: groot-train-1\n")
+    with pytest.raises(RemoteCommandError) as other:
+        monitor.wait(Scripted(worded), JOB)
+    assert "docker wait groot-train-1 failed" in other.value.message

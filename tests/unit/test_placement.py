@@ -237,30 +237,41 @@ def test_auto_skips_a_busy_sandbox_vm_and_picks_the_free_one(sandbox, tmp_path, 
 
 
 def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, tmp_path, busy, vm3_off):
+    """Placement picks the stopped VM only when the running one is busy; the provision stage starts it,
+    before the checks, which then only check (and find it running)."""
     from remote_training import preflight
     from remote_training.guard import LaunchGuard
     from remote_training.jobs.spec import JobSpec
+    from remote_training.targets.fleet import for_host
 
     inventory = auto_inventory(sandbox, tmp_path)
     runner = RemoteRunner(inventory)
     spec = JobSpec(job_id=f"auto-{uuid.uuid4().hex[:6]}", service="groot-train", kind="train", host="auto",
                    args=("--modality_config=ee_rot6d_q",), image=sandbox["base_image"], program=GROOT_TRAIN,
                    layout="groot", options={"modality": "ee_rot6d_q"})
-    guard = LaunchGuard(runner, inventory, ledger=None, echo=lambda line: None, check_image=False)
+    said: list[str] = []
+    guard = LaunchGuard(runner, inventory, ledger=None, echo=said.append, check_image=False)
     # vm-train is free: it is chosen and the stopped vm-train3 stays off.
-    guard.before_launch(spec)
-    report = guard.reports[spec.job_id]
-    assert report.spec.host == "vm-train" and not vm3_is_up(sandbox)
-    # vm-train busy: vm-train3 is started (by the launch path, once the checks found nothing else), and says why.
+    placed = guard.place(spec)
+    assert placed.host == "vm-train" and not vm3_is_up(sandbox)
+    for_host(inventory, runner, placed.host).provision(placed.host, auto_start=True, dry_run=False, echo=said.append)
+    assert not vm3_is_up(sandbox) and not any(line.startswith("provision:") for line in said)
+    # vm-train busy: vm-train3 is placed, and the checks alone only report it stopped.
     job = busy(runner, "vm-train")
-    with pytest.raises(preflight.PreflightError) as refused:  # the checks alone only report the stopped VM
-        preflight.run_preflight(spec, runner, inventory, check_image_tag=False)
+    placed = guard.place(spec)
+    assert placed.host == "vm-train3" and f"every running eligible host is taken (vm-train: busy with {job})" in \
+        said[-1]
+    with pytest.raises(preflight.PreflightError) as refused:
+        guard.before_launch(placed)
     assert refused.value.report.startable == "vm-train3" and not vm3_is_up(sandbox)
-    guard.before_launch(spec)
-    report = guard.reports[spec.job_id]
-    assert report.spec.host == "vm-train3" and report.placement.start_first and vm3_is_up(sandbox)
-    assert f"every running eligible host is taken (vm-train: busy with {job})" in report.placement.reason
-    assert "vm-train3 was stopped and has been started" in report.notes
+    # vm.auto_start off: provision leaves it off; on: it is started, said, and the checks pass on it.
+    target = for_host(runner.inventory, runner, placed.host)
+    target.provision(placed.host, auto_start=False, dry_run=False, echo=said.append)
+    assert not vm3_is_up(sandbox)
+    target.provision(placed.host, auto_start=True, dry_run=False, echo=said.append)
+    assert vm3_is_up(sandbox) and said[-1] == "provision: vm-train3 was stopped and has been started"
+    guard.before_launch(placed)
+    assert guard.reports[spec.job_id].host_state.power == "running"
 
 
 def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path, vm3_off):
@@ -273,4 +284,10 @@ def test_a_dry_run_notes_a_stopped_vm_and_starts_nothing(sandbox, tmp_path, vm3_
                    args=(), image=sandbox["base_image"], program=GROOT_TRAIN, layout="groot")
     report = preflight.run_preflight(spec, runner, inventory, dry_run=True)
     assert "vm-train3 is stopped; a real launch starts it first (GPU and port unchecked)" in report.notes
+    assert not vm3_is_up(sandbox)
+    from remote_training.targets.fleet import for_host
+
+    said: list[str] = []
+    for_host(inventory, runner, "vm-train3").provision("vm-train3", auto_start=True, dry_run=True, echo=said.append)
+    assert said == ["provision: vm-train3 is stopped: a real launch starts it here, before the checks"]
     assert not vm3_is_up(sandbox)

@@ -1,4 +1,4 @@
-"""Start one compose job on a host, detached, over a single SSH connection.
+"""The compose launch command a fixed host runs (targets/host.py opens it, held at its gate, and lets it go).
 
 One remote command does the work in the common case: read the job's
 environment (secrets) from its stdin, check the shipped project is there, set
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,10 +17,8 @@ from ..errors import InputError, RemoteCommandError
 from ..fleet.inventory import Host
 from ..fleet.remote import RemoteRunner, quote_command
 from ..fleet.snapshot import LEASES
-from .gate import open_gate
 from .project import MARKER, OVERRIDE, Project, unpack_argv
-from .record import start_recorded
-from .spec import Guard, JobSpec, LaunchResult, NoHooks
+from .spec import JobSpec
 
 PROJECT_MISSING = 97
 LAUNCH_TIMEOUT_S = 1800.0  # the launch command pulls the image when it is missing: large, but bounded
@@ -81,80 +77,15 @@ def env_file_text(values: Mapping[str, str]) -> str:
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
-def launch(runner: RemoteRunner, spec: JobSpec, project: Project, *, job_env: Mapping[str, str] | None = None,
-           hooks: Guard | None = None) -> LaunchResult:
-    """Run the hooks and start the job; in dry-run print the exact commands and start nothing.
-
-    `job_env` holds values for the container (secrets included): they travel on the launch
-    command's stdin and are read into its environment: never a command line, never a file.
-    """
-    hooks = hooks or NoHooks()
-    started = time.monotonic()
-    job_env = {k: v for k, v in (job_env or {}).items() if v is not None}
-    env_text = env_file_text(job_env) if job_env else None
-
-    def command(host: Host) -> list[str]:
-        tail = [project.remote_dir(host.workdir), "env" if job_env else "", spec.image or "",
-                *compose_argv(host, spec, sorted(job_env))]
-        return ["sh", "-c", LAUNCH_SCRIPT, "sh", *tail]
-
-    # The checks need the host's probe: run it in the launch command itself, held until they pass;
-    # it opens while the other checks (S3, registry) already run.
-    planned = runner.inventory.get(spec.host)
-    gating = not runner.dry_run and not isinstance(hooks, NoHooks)
-    pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate") if gating else None
-    opening = pending.submit(open_gate, runner, planned, LAUNCH_SCRIPT, command(planned)[4:]) if pending else None
-    if pending:
-        pending.shutdown(wait=False)
-
-    def probed() -> tuple[str, int] | None:
-        gate = opening.result() if opening else None
-        return gate.probe if gate else None
-
-    gate = None
-    checked = False
-    try:
-        hooks.before_launch(spec, probed=probed if opening else None)  # may raise: then nothing has started
-        checked = True  # from here the output is claimed: a launch that does not go ahead gives it back
-        gate = opening.result() if opening else None
-        host = runner.inventory.get(spec.host)  # a VM started by the checks may have a new address
-        if spec.replace:
-            replace_running(runner, host, spec.service)
-    except BaseException:
-        gate = gate or (opening.result() if opening else None)
-        if gate:
-            gate.abort()
-        if checked:
-            hooks.abandon(spec)  # interrupted (or failed) before `go`: nothing started
-        raise
-    project_dir = project.remote_dir(host.workdir)
-    argv = command(host)
-    commands = [quote_command(argv)]
-    if job_env:  # values never printed, only names
-        commands.insert(0, f"(the next command reads {', '.join(sorted(job_env))} on its stdin; values not shown)")
-    if runner.dry_run:
-        _echo_ship(runner, host, project, project_dir, commands)
-        for line in commands:
-            runner.echo(f"[{host.name}] {line}")
-        result = LaunchResult(spec.job_id, host.name, "", project_dir, False, tuple(commands), 0.0, True)
-        hooks.record(spec, result)
-        if gate:
-            gate.abort()
-        return result
-
-    def go() -> LaunchResult:
-        out, shipped = _start(runner, host, project, project_dir, argv, env_text,
-                              gate if gate and host.ssh == planned.ssh else None)
-        _raise_unless_started(runner, host, spec, out)
-        container = (out.stdout.strip().splitlines() or [spec.job_id])[-1]
-        return LaunchResult(spec.job_id, host.name, container, project_dir, shipped, tuple(commands),
-                            time.monotonic() - started)
-
-    return start_recorded(hooks, spec, go, where=host.name, undo=gate.abort if gate else lambda: None)
+def command(project: Project, host: Host, spec: JobSpec, env_names: list[str]) -> list[str]:
+    """The launch command's argv: LAUNCH_SCRIPT over the project folder, the env marker, the image, compose."""
+    tail = [project.remote_dir(host.workdir), "env" if env_names else "", spec.image or "",
+            *compose_argv(host, spec, env_names)]
+    return ["sh", "-c", LAUNCH_SCRIPT, "sh", *tail]
 
 
-def _start(runner: RemoteRunner, host: Host, project: Project, project_dir: str, argv: list[str],
-           env_text: str | None, gate: Any) -> tuple[Any, bool]:
+def run_launch(runner: RemoteRunner, host: Host, project: Project, project_dir: str, argv: list[str],
+               env_text: str | None, gate: Any) -> tuple[Any, bool]:
     """Run the launch (through the held gate when there is one); ship the project if it is missing."""
     out = gate.go(env_text) if gate else runner.run(host, argv, check=False, stdin=env_text, timeout=LAUNCH_TIMEOUT_S)
     if out.exit_status != PROJECT_MISSING:
@@ -163,7 +94,7 @@ def _start(runner: RemoteRunner, host: Host, project: Project, project_dir: str,
     return runner.run(host, argv, check=False, stdin=env_text, timeout=LAUNCH_TIMEOUT_S), True
 
 
-def _raise_unless_started(runner: RemoteRunner, host: Host, spec: JobSpec, out: Any) -> None:
+def raise_unless_started(runner: RemoteRunner, host: Host, spec: JobSpec, out: Any) -> None:
     if out.exit_status == PULL_FAILED:
         raise RemoteCommandError(f"{host.name}: pulling {spec.image} failed",
                                  "push the image first (inv images.push) and check the host reaches the registry",
@@ -194,7 +125,8 @@ def ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str) -
     runner.run(host, unpack_argv(tgz, project_dir), timeout=120)
 
 
-def _echo_ship(runner: RemoteRunner, host: Host, project: Project, project_dir: str, commands: list[str]) -> None:
+def ship_note(project: Project, project_dir: str, commands: list[str]) -> None:
+    """What --dry-run shows for the upload that happens only when the host lacks the project."""
     unpack = quote_command(unpack_argv(project_dir + ".tar.gz", project_dir))
     commands.insert(0, f"(only if {project_dir}/{MARKER} is missing) upload project-{project.digest}.tar.gz "
                        f"({len(project.files)} files) and {unpack}")
