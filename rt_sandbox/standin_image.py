@@ -53,7 +53,7 @@ SERVER_ROOTS = {"a060cbea": ("pyzmq", "fastapi", "starlette", "uvicorn", "httpx"
                              "typing-extensions")}
 # openpi's client package, which the current era's uv.lock takes from a git source (Positronic's openpi fork)
 # that no wheelhouse can hold: its sources vendored from openpi (docker/sandbox/vendored/openpi-client/README.md),
-# installed into the positronic venv of an era whose lock names it.
+# installed into the positronic venv of an era whose lock names it, and into openpi's (the model stubs use it).
 OPENPI_CLIENT = "openpi-client"
 # The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
@@ -216,8 +216,9 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     _packages(locked, python, staging / "positronic", deps=False)
     site = _venv(positronic / ".venv", python, staging / "positronic")
     shutil.copytree(era_dir / "stubs", site, dirs_exist_ok=True)  # torch, lerobot: the model layer's stubs
+    client = vendored_dir(root, OPENPI_CLIENT) / "src" / "openpi_client"
     if _locks_name(checkout, OPENPI_CLIENT):
-        shutil.copytree(vendored_dir(root, OPENPI_CLIENT) / "src" / "openpi_client", site / "openpi_client")
+        shutil.copytree(client, site / "openpi_client")
     _editable_positronic(site, positronic / ".venv", checkout / "pyproject.toml")
 
     shutil.copytree(era_dir / "gr00t", tree / "gr00t")
@@ -229,6 +230,7 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     _packages(list(OPENPI_TOOLS), python, staging / "openpi", deps=True)
     site = _venv(tree / "openpi" / ".venv", python, staging / "openpi")
     shutil.copy2(era_dir / "rt_stub_training.py", site)
+    shutil.copytree(client, site / "openpi_client")  # a member of openpi's own workspace: its server's wire format
 
     standins = tree / "opt" / "rt-standins"
     shutil.copytree(bin_dir(root), standins)
