@@ -20,6 +20,11 @@ from .network import netns_path
 from .services import engine_answers, port_open, wait_for
 
 
+def host_cache_dir(root: Path) -> Path:
+    """The files every sandbox host's ~/.cache starts with."""
+    return root / "docker" / "sandbox" / "host-cache"
+
+
 def ensure_keys(lay: Layout, specs: list[HostSpec]) -> None:
     """The user key (shared by all hosts) and one host key per host; kept across down/up."""
     lay.dir.mkdir(parents=True, exist_ok=True)
@@ -140,8 +145,16 @@ def ensure_forwarders(lay: Layout, spec: HostSpec) -> None:
         procs.start(argv, lay.pid(f"{spec.name}-fwd{port}"), lay.log(f"{spec.name}-fwd"))
 
 
+def seed_cache(lay: Layout, spec: HostSpec) -> None:
+    """What a fleet machine's ~/.cache already holds, in the host's home (docker/sandbox/host-cache/): the
+    compose files mount it at /root/.cache, so upstream's download-if-missing helpers find it and fetch nothing."""
+    cache = lay.host_dir(spec.name) / "home" / ".cache"
+    shutil.copytree(host_cache_dir(lay.root), cache, dirs_exist_ok=True)
+
+
 def start(lay: Layout, spec: HostSpec, smi_delay: float) -> None:
     """Bring the host's dockerd and sshd up (whatever of them is missing restarts both)."""
+    seed_cache(lay, spec)
     bin_dir = lay.host_dir(spec.name) / "bin"
     smi.install(spec, bin_dir, smi_delay)
     hook_was_there = (bin_dir / smi.HOOK).exists()

@@ -4,7 +4,8 @@ CPython its compose file asks for, with the real packages its uv.lock pins; stub
 - Base: a Debian root file system (debootstrap, minbase) holding the era's CPython, imported into the root
   engine: Debian 12 ships exactly 3.11 (runbook era), Debian 13 exactly 3.13 (current era).
 - /positronic: the checkout's files (docker/sandbox/checkouts/positronic-<era>) with .venv holding the
-  packages of the era's lock (rt_sandbox/wheelhouse.py) and positronic itself in editable form.
+  packages of the era's lock (rt_sandbox/wheelhouse.py) and positronic itself in editable form; openpi's
+  client package from its vendored sources (docker/sandbox/vendored/openpi-client), as the lock's git source.
 - /gr00t and /.venv, /openpi and its .venv: the model layer's stubs (docker/sandbox/era/), on the real
   argument parser their projects pin.
 - `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
@@ -44,11 +45,16 @@ CONVERT_ROOTS = {"4261b1aa": ("av", "pyarrow", "pillow", "opencv-python-headless
                  "a060cbea": ("av", "pyarrow", "pillow", "opencv-python-headless", "coloredlogs", "tqdm", "scipy",
                               "mujoco", "rerun-sdk", "fastapi", "starlette", "uvicorn", "httpx", "jinja2", "psutil",
                               "opentelemetry-api", "nvidia-ml-py")}
-# What an era's servers import besides (its lock names them): the current era's GR00T server is positronic's
-# own offboard server (FastAPI on uvicorn) over the policy stack (codecs, geometry, IK, recorder) and ZeroMQ
-# to gr00t's subprocess.
+# What an era's servers import besides (its lock names them): the current era's servers are positronic's
+# own offboard server (FastAPI on uvicorn) over the policy stack (codecs, geometry, IK, recorder), with ZeroMQ
+# to gr00t's subprocess and openpi_client (OPENPI_CLIENT; it imports typing_extensions) to openpi's.
 SERVER_ROOTS = {"a060cbea": ("pyzmq", "fastapi", "starlette", "uvicorn", "httpx", "pillow", "scipy", "mujoco",
-                             "rerun-sdk", "coloredlogs", "opentelemetry-api", "opencv-python-headless")}
+                             "rerun-sdk", "coloredlogs", "opentelemetry-api", "opencv-python-headless",
+                             "typing-extensions")}
+# openpi's client package, which the current era's uv.lock takes from a git source (Positronic's openpi fork)
+# that no wheelhouse can hold: its sources vendored from openpi (docker/sandbox/vendored/openpi-client/README.md),
+# installed into the positronic venv of an era whose lock names it, and into openpi's (the model stubs use it).
+OPENPI_CLIENT = "openpi-client"
 # The model layer's own parsers: tyro as openpi's uv.lock pins it (0.9.22) and as Isaac-GR00T's pyproject
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
@@ -60,7 +66,8 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
                      "positronic.vendors.gr00t.server", "positronic.vendors.openpi.stats",
                      "positronic.vendors.openpi.train", "positronic-to-lerobot"),
         "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
-                     "positronic.vendors.openpi.stats", "positronic.vendors.lerobot_0_3_3.to_lerobot")}
+                     "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train",
+                     "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
@@ -121,8 +128,17 @@ def ensure_base(python: str) -> str:
     return ref
 
 
+def vendored_dir(root: Path, name: str) -> Path:
+    return _sandbox_dir(root) / "vendored" / name
+
+
+def _locks_name(checkout: Path, package: str) -> bool:
+    return f'\nname = "{package}"\n' in (checkout / "uv.lock").read_text()
+
+
 def _inputs(root: Path, era: str) -> list[Path]:
-    folders = [_sandbox_dir(root) / "era", bin_dir(root)] + [checkout_dir(root, era) / n for n in CHECKOUT_FILES]
+    folders = [_sandbox_dir(root) / "era", bin_dir(root), vendored_dir(root, OPENPI_CLIENT)]
+    folders += [checkout_dir(root, era) / n for n in CHECKOUT_FILES]
     files = [Path(__file__).resolve(), Path(wheelhouse.__file__).resolve()]  # how it is built is an input too
     for folder in folders:
         files += [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
@@ -200,16 +216,21 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     _packages(locked, python, staging / "positronic", deps=False)
     site = _venv(positronic / ".venv", python, staging / "positronic")
     shutil.copytree(era_dir / "stubs", site, dirs_exist_ok=True)  # torch, lerobot: the model layer's stubs
+    client = vendored_dir(root, OPENPI_CLIENT) / "src" / "openpi_client"
+    if _locks_name(checkout, OPENPI_CLIENT):
+        shutil.copytree(client, site / "openpi_client")
     _editable_positronic(site, positronic / ".venv", checkout / "pyproject.toml")
 
     shutil.copytree(era_dir / "gr00t", tree / "gr00t")
     _packages(list(GR00T_TOOLS), python, staging / "gr00t", deps=True)
     site = _venv(tree / ".venv", python, staging / "gr00t")  # upstream's groot_venv_path default: /.venv/
     shutil.copy2(era_dir / "rt_stub_training.py", site)
+    (site / "_gr00t.pth").write_text("/gr00t\n")  # gr00t installed editable, as its image does: gr00t.data imports
     shutil.copytree(era_dir / "openpi", tree / "openpi")
     _packages(list(OPENPI_TOOLS), python, staging / "openpi", deps=True)
     site = _venv(tree / "openpi" / ".venv", python, staging / "openpi")
     shutil.copy2(era_dir / "rt_stub_training.py", site)
+    shutil.copytree(client, site / "openpi_client")  # a member of openpi's own workspace: its server's wire format
 
     standins = tree / "opt" / "rt-standins"
     shutil.copytree(bin_dir(root), standins)

@@ -56,6 +56,15 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
     # websocket protocol: its metadata, then actions for the client's observation.
     openpi = out.stdout.split("== [4261b1aa] infer.sim vs openpi", 1)[1].split("\n== ", 1)[0]
     assert "openpi websocket policy server; metadata: config pi05_positronic_lowmem checkpoint 1000" in openpi, openpi
+    # Both eras' OpenPI train ran upstream's train.py over openpi's scripts/train.py (the model stub); the current
+    # era's OpenPI server is upstream's too (positronic's offboard server over openpi_client and serve_policy.py),
+    # and the client listed the one checkpoint the 1000 steps saved.
+    for era in ERAS:
+        train = out.stdout.split(f"== [{era}] train.openpi", 1)[1].split("\n== ", 1)[0]
+        assert ("Running command: `/usr/local/bin/uv run --frozen --project /openpi -- python scripts/train.py "
+                "pi05_positronic_lowmem --exp-name ") in train, train[-3000:]
+    current = out.stdout.split("== [a060cbea] infer.sim vs openpi", 1)[1].split("\n== ", 1)[0]
+    assert 'Policy .remote connected to' in current and '{"models":["1000"]}' in current, current
     # Each era's desktop job containers (convert, stats) hold upstream's vendor programs, byte for byte.
     for era in ERAS:
         for step in ("dataset.convert", "dataset.stats"):

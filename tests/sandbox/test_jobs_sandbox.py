@@ -79,6 +79,12 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
     cleanup.append(("vm-train2", started_job(openpi)))
     assert openpi.returncode == 0, openpi.stdout + openpi.stderr
     assert any(k.startswith("pi05_positronic_lowmem/e1/2000/") for k in keys(s3, f"s3://checkpoints/{prefix}/pi/"))
+    # upstream's own train.py ran openpi's scripts/train.py (the model stub); the current era's passes the LR
+    # schedule's length too, and first found the tokenizer in the host's cache (seeded at sandbox.up)
+    schedule = "" if runbook else " --lr-schedule.decay-steps=2000"
+    command = ("Running command: `/usr/local/bin/uv run --frozen --project /openpi -- python scripts/train.py "
+               f"pi05_positronic_lowmem --exp-name e1 --overwrite --num-train-steps=2000{schedule} --assets-base-dir ")
+    assert command in openpi.stdout, openpi.stdout
 
     port = 9300 + os.getpid() % 500
     serve = inv(env, "serve.groot", "--checkpoints", ckpt + "e1/", "--modality", "ee_rot6d_q",

@@ -126,6 +126,55 @@ def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sa
     assert refused.returncode != 0 and "Unrecognized or misplaced options" in text and "--port" in text, text
 
 
+def test_the_current_openpi_server_is_upstreams_own_code_over_openpi_client(project, sandbox) -> None:
+    """The current era's openpi-server runs upstream's vendors/openpi/server.py: the tokenizer found in the host's
+    cache (the stub seeded at sandbox.up), positronic's offboard server listing the checkpoints in the sandbox S3,
+    the latest downloaded by pos3 and served by openpi's serve_policy.py (the model stub) on 8001, warmed up
+    through openpi's own WebsocketClientPolicy. A pipeline without `--pipeline.ee_frame` is upstream's own refusal."""
+    import boto3
+
+    folder, _ = project["a060cbea"]
+    ckpts = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/pi/"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    for step in ("1000", "2000"):
+        s3.put_object(Bucket="checkpoints", Key=f"{ckpts[len('s3://checkpoints/'):]}{step}/params/_METADATA",
+                      Body=b"{}")
+    # moto takes any key: placeholders, not credentials
+    s3_env = (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} "
+              "-e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox")
+    compose = f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE}"
+    name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    args = f"serve --pipeline.source.checkpoints_dir={ckpts}"
+    try:
+        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} openpi-server {args} "
+                                "--pipeline.ee_frame=None")
+        assert started.returncode == 0, started.stderr
+        address = sandbox["hosts"]["desktop"]["address"]
+        for _ in range(90):
+            try:
+                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
+                    assert reply.read() == b'{"models":["1000","2000"]}'
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(_ssh(sandbox, f"docker logs {name}").stdout)
+        logs = _ssh(sandbox, f"docker logs {name}")
+        log = logs.stdout + logs.stderr
+        assert "Downloading PaliGemma tokenizer" not in log, log  # the host's cache had it
+        assert ("Starting OpenPI subprocess: uv run --frozen --project /openpi -- python scripts/serve_policy.py "
+                "--port 8001 policy:checkpoint --policy.config pi05_positronic_lowmem --policy.dir ") in log, log
+        assert "WebSocket client created successfully" in log and "Application startup complete." in log, log
+    finally:
+        _ssh(sandbox, f"docker rm -f {name}")
+
+    refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} openpi-server {args}")
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1, lines[-20:]
+    assert lines[-1] == "TypeError: pipeline() missing 1 required positional argument: 'ee_frame'", lines[-20:]
+
+
 @pytest.mark.parametrize("era", [era.name for era in catalog.ERAS])
 def test_the_job_image_holds_the_checkouts_own_programs(era: str, project, sandbox) -> None:
     """Every vendor's train.py, server.py and stats.py in the era's job image is upstream's file at that commit,

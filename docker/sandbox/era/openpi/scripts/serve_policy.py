@@ -1,9 +1,11 @@
-# SANDBOX STUB of openpi's scripts/serve_policy.py (the model layer under positronic's runbook-era
-# vendors/openpi/server.py, which runs it through `uv run --frozen --project <openpi> -- python ...`).
+# SANDBOX STUB of openpi's scripts/serve_policy.py (the model layer under positronic's vendors/openpi/server.py
+# in both eras, which runs it through `uv run --frozen --project <openpi> -- python ...`).
 # Real: the command line, parsed by tyro 0.9.22 (the version openpi's uv.lock pins) into openpi's Args shape
 # (Physical-Intelligence/openpi scripts/serve_policy.py, commit 15a9616); the websocket wire protocol of
 # openpi's WebsocketPolicyServer (src/openpi/serving/websocket_policy_server.py): metadata first, then one
-# msgpack-numpy action dict per observation, and GET /healthz. Stubbed: the policy, whose forward pass
+# action dict per observation, msgpack-numpy frames by openpi's own openpi_client.msgpack_numpy (installed in
+# openpi's venv, as openpi's workspace has it), and GET /healthz. That is what openpi_client's
+# WebsocketClientPolicy, under the current era's server.py, expects. Stubbed: the policy, whose forward pass
 # returns zero actions, loaded only as far as reading the checkpoint folder positronic downloaded.
 import asyncio
 import dataclasses
@@ -13,10 +15,10 @@ import logging
 import time
 from pathlib import Path
 
-import msgpack
 import numpy as np
 import tyro
 import websockets.asyncio.server as _server
+from openpi_client import msgpack_numpy
 
 
 class EnvMode(enum.Enum):
@@ -50,22 +52,6 @@ class Args:
     policy: Checkpoint | Default = dataclasses.field(default_factory=Default)
 
 
-def _pack(obj):  # openpi_client/msgpack_numpy.py
-    if isinstance(obj, np.ndarray):
-        return {b"__ndarray__": True, b"data": obj.tobytes(), b"dtype": obj.dtype.str, b"shape": obj.shape}
-    if isinstance(obj, np.generic):
-        return {b"__npgeneric__": True, b"data": obj.item(), b"dtype": obj.dtype.str}
-    return obj
-
-
-def _unpack(obj):
-    if b"__ndarray__" in obj:
-        return np.ndarray(buffer=obj[b"data"], dtype=np.dtype(obj[b"dtype"]), shape=obj[b"shape"])
-    if b"__npgeneric__" in obj:
-        return np.dtype(obj[b"dtype"]).type(obj[b"data"])
-    return obj
-
-
 class ZeroPolicy:
     """STUB: the model. Its forward pass returns zero actions (action horizon 10, 8 dims, as pi05 emits)."""
 
@@ -87,18 +73,19 @@ def _health_check(connection, request):
 
 async def _serve(policy: ZeroPolicy, port: int) -> None:
     async def handler(websocket):
+        packer = msgpack_numpy.Packer()
         logging.info(f"Connection from {websocket.remote_address} opened")
-        await websocket.send(msgpack.packb(policy.metadata, default=_pack))
+        await websocket.send(packer.pack(policy.metadata))
         while True:
             try:
-                obs = msgpack.unpackb(await websocket.recv(), object_hook=_unpack)
+                obs = msgpack_numpy.unpackb(await websocket.recv())
             except Exception:
                 logging.info(f"Connection from {websocket.remote_address} closed")
                 return
             begin = time.monotonic()
             action = policy.infer(obs)
             action["server_timing"] = {"infer_ms": (time.monotonic() - begin) * 1000}
-            await websocket.send(msgpack.packb(action, default=_pack))
+            await websocket.send(packer.pack(action))
 
     async with _server.serve(handler, "0.0.0.0", port, compression=None, max_size=None,
                              process_request=_health_check) as server:

@@ -8,7 +8,6 @@
 # Stubbed: the policy. Its forward pass returns zero actions for the action block the modality config declares,
 # shaped (batch, horizon, dim) with GR00T N1.6's horizon of 16.
 import dataclasses
-import enum
 import importlib
 import io
 import sys
@@ -19,15 +18,9 @@ import msgpack
 import numpy as np
 import tyro
 import zmq
+from gr00t.data.embodiment_tags import EmbodimentTag
 
 ACTION_HORIZON = 16
-
-
-class EmbodimentTag(enum.Enum):  # gr00t/data/embodiment_tags.py
-    GR1 = "gr1"
-    OXE_DROID = "oxe_droid"
-    GENIE1_GRIPPER = "genie1_gripper"
-    NEW_EMBODIMENT = "new_embodiment"
 
 
 @dataclasses.dataclass

@@ -6,21 +6,14 @@
 # <output_dir>/checkpoint-<step>/ every save_steps and at max_steps, resuming after the last one found
 # (launch_finetune auto-resumes), and refuses a dataset that lacks the state keys the modality config names.
 import dataclasses
-import enum
 import importlib
 import json
 import sys
 from pathlib import Path
 
 import tyro
+from gr00t.data.embodiment_tags import EmbodimentTag
 from rt_stub_training import run_steps
-
-
-class EmbodimentTag(enum.Enum):  # gr00t/data/embodiment_tags.py
-    GR1 = "gr1"
-    OXE_DROID = "oxe_droid"
-    GENIE1_GRIPPER = "genie1_gripper"
-    NEW_EMBODIMENT = "new_embodiment"
 
 
 @dataclasses.dataclass
