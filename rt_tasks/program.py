@@ -159,16 +159,11 @@ def _takes_next(arg: Any, inline: bool) -> bool:
 def terminate_like_interrupt() -> None:
     """SIGTERM (a `kill`, a CI runner's cancel) raises `Terminated`, a KeyboardInterrupt: every clean-up a
     Ctrl-C gets runs (a claim given back, a started job's start recorded), then exit 143. Python's default
-    would end the process on the spot. The process's own command line only: never a Program in-process."""
-    import signal
+    would end the process on the spot. Both signals are also written down (remote_training.interrupts), so one
+    whose exception Python dropped still ends the launch. The process's own command line only."""
+    from remote_training import interrupts
 
-    from remote_training.errors import Terminated
-
-    def terminated(signum: int, frame: Any) -> None:
-        raise Terminated()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminated)
+    interrupts.install()
 
 
 def leave(code: Any) -> None:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .. import interrupts
 from ..errors import InputError, JobNotFound, RemoteCommandError, RTError, UnreachableError
 from ..fleet.inventory import Host
 from ..fleet.remote import Exec, FanOut, RemoteRunner, describe, quote_command
@@ -127,6 +128,7 @@ def _follow(runner: RemoteRunner, job: Job, tail: int | None, stream: Any) -> st
     follow.channel.shutdown_write()
     heard, size = time.monotonic(), 0
     while follow.pump(1.0, stream):
+        interrupts.again()  # a signal whose exception Python dropped ends the follow here
         if len(follow.out) + len(follow.err) != size:
             heard, size = time.monotonic(), len(follow.out) + len(follow.err)
         elif time.monotonic() - heard >= LIVENESS_S:

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .. import interrupts
 from ..errors import InputError, raise_if_failed
 from ..fleet.remote import RemoteRunner
 from ..jobs.record import record_end, start_recorded
@@ -50,6 +51,7 @@ def run(plan: Plan, guard: Guard, runner: RemoteRunner, inventory: Any, *, auto_
     spec, target = placed.spec, placed.target
     target.prewarm(spec.host)  # SSH connects while the launch gets ready
     checks = not isinstance(guard, NoHooks)
+    interrupts.again()  # before each stage that acts: a signal whose exception Python dropped ends it here
     if checks or not dry_run:  # a dry run with the checks off asks nothing of any host
         target.provision(spec.host, auto_start=auto_start, dry_run=dry_run, echo=echo)
     if not spec.image and not dry_run and not checks:  # with the checks on it is one row among all of theirs
@@ -60,6 +62,7 @@ def run(plan: Plan, guard: Guard, runner: RemoteRunner, inventory: Any, *, auto_
     check(spec, guard, start, dry_run=dry_run)
     if dry_run:
         return start.show()
+    interrupts.again()
     # partial, not a lambda: the record stage calls the target's start itself, not back into this module
     result = start_recorded(guard, spec, partial(start.go, guard), where=start.where, undo=start.abort)
     return follow(start, result, guard, wait=wait, ready_timeout=ready_timeout, progress=progress, echo=echo,
@@ -116,6 +119,7 @@ def until_ready(start: Start, timeout: float, secrets: list[str], progress: Phas
     deadline = time.monotonic() + timeout
     try:
         while True:
+            interrupts.again()
             answer = start.ask_ready(progress, secrets)
             if answer is not None:
                 return answer

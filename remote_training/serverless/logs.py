@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from .. import interrupts
 from ..errors import ProviderError
 from ..fleet.serverless_target import ServerlessTarget
 
@@ -172,6 +173,7 @@ def follow(target: ServerlessTarget, kind: str, resource_id: str, since_ns: int,
         return bool(ended_at) and time.monotonic() >= ended_at[0] + max(RETRY_S, target.logs_grace_s)
 
     while True:
+        interrupts.again()  # a signal whose exception Python dropped ends the follow here
         finished = bool(ended_at) or ended()  # asked before the read: lines up to the end are in it
         if finished and not ended_at:
             ended_at.append(time.monotonic())

@@ -506,7 +506,8 @@ def test_a_launch_interrupted_at_any_point_leaves_its_container_and_its_record_i
             except AssertionError as disagree:
                 raise AssertionError((how, offset, proc.returncode, stdout[-300:], stderr[-600:], disagree)) from None
             seen.setdefault(how, []).append((offset, proc.returncode, case))
-    assert all(code in (0, 130, 143, -9) for cases in seen.values() for _, code, _ in cases), seen
+    # -2 and -15: a signal before Python took its handlers (a loaded machine's 0.3 s); nothing had started
+    assert all(code in (0, 130, 143, -9, -2, -15) for cases in seen.values() for _, code, _ in cases), seen
 
 
 # -- a claim left by a launch that never started: taken back by the next launch (claims.py) ------------

@@ -110,7 +110,7 @@ def test_no_import_circle_between_files_or_packages(package: str) -> None:
 # from the rows below its own. `remote_training` is the package's own __init__, which imports nothing.
 CORE_LAYERS = (
     ("remote_training", "errors", "progress", "state", "output"),
-    ("validate", "config_files"),
+    ("validate", "config_files", "interrupts"),
     ("fleet",),  # hosts.yaml, SSH, snapshots, power (its providers), the serverless target's schema
     ("records", "images"),  # ledger, run records and S3; image refs, builds, the registry
     ("jobs",),  # a job's plan, spec, compose launch and monitor, the record stage
