@@ -3,7 +3,8 @@
 
     guard = LaunchGuard(runner, inventory)
     spec = guard.place(spec)             # host "auto" -> a real host, and says why (the place stage)
-    guard.before_launch(spec, probed)    # the check stage: preflight, the output claimed; only checks
+    checks = guard.checks(spec)          # the check stage: what preflight.run_preflight is given
+    guard.keep(spec, report)             # ... and the report it gave (abandon() if it raised)
     guard.intent(spec) ... guard.record(spec, result)   # the record stage's ledger lines
     guard.finish(job_id, exit_code)      # when the job's end is seen (the follow, jobs.wait)
 """
@@ -82,30 +83,29 @@ class LaunchGuard:
             self.echo(f"placement: {chosen.host.name}: {chosen.reason}")
         return placed
 
-    def before_launch(self, spec: JobSpec, probed: Callable[[], tuple[str, int] | None] | None = None) -> None:
-        """Every check, and only checks (a stopped VM was started before, by the provision stage); `probed`
-        gives the host probe's (output, status) when the launch command runs it."""
+    def checks(self, spec: JobSpec) -> dict[str, Any] | None:
+        """What the check stage hands `preflight.run_preflight` for `spec`, besides the host probe (None:
+        nothing to check, a dry run with check_in_dry_run off). The output's claim is this launch's from
+        here: run_preflight writes it once the output is known free, and abandon() gives it back."""
         if self.runner.dry_run and not self.check_in_dry_run:
-            return
+            return None
         needs_s3 = bool(spec.inputs or spec.output)
         if needs_s3:
             self._prefetch_s3()  # overlaps the SSH checks
-        # The output is claimed (its run.json written) as soon as it is known free; taken back below
-        # when another check fails, or by abandon() when the launch itself fails.
+        # The output is claimed (its run.json written) as soon as it is known free; taken back by
+        # abandon() when another check fails, or when the launch itself fails.
         claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing,
                   "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger, serverless_jobs.find)}
                  if spec.run_folder and not self.runner.dry_run else None)
-
-        try:  # the runner's inventory: a VM the provision stage started may have moved to a new address
-            report = preflight.run_preflight(spec, self.runner, self.runner.inventory,
-                                             s3=(lambda: self.s3) if needs_s3 else None,
-                                             check_image_tag=self.check_image, dry_run=bool(self.runner.dry_run),
-                                             probed=probed, claim=claim)
-        except BaseException:
-            self._release(spec.job_id, claim)
-            raise
-        self.reports[spec.job_id] = report
         self.claims[spec.job_id] = claim
+        # the runner's inventory: a VM the provision stage started may have moved to a new address
+        return {"runner": self.runner, "inventory": self.runner.inventory,
+                "s3": (lambda: self.s3) if needs_s3 else None, "check_image_tag": self.check_image,
+                "dry_run": bool(self.runner.dry_run), "claim": claim}
+
+    def keep(self, spec: JobSpec, report: preflight.PreflightReport) -> None:
+        """The checks passed: their report (the image digest, the checkpoint, the record stage's), notes said."""
+        self.reports[spec.job_id] = report
         for note in report.notes:
             self.echo(f"preflight: {note}")
 

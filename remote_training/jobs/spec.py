@@ -1,8 +1,8 @@
 """JobSpec: everything about one job, decided before anything starts.
 
 This is the seam for placement, the checks and the ledger (launch/pipeline.py's stages): the plan
-builds a JobSpec, the check stage hands it to `guard.before_launch(spec)` (which may raise, e.g. a
-PreflightError, and then nothing has started; it claims the output when all is well), the record
+builds a JobSpec, the check stage runs preflight with what `guard.checks(spec)` gives (which may raise,
+e.g. a PreflightError, and then nothing has started; it claims the output when all is well), the record
 stage calls `guard.intent(spec)`, starts it, then `guard.record(spec, result)`, or
 `guard.abandon(spec)` when the start failed (the claim goes back). The guard only reads the spec.
 """
@@ -80,7 +80,9 @@ class Guard(Protocol):
 
     def place(self, spec: JobSpec) -> JobSpec: ...
 
-    def before_launch(self, spec: JobSpec, probed: Any = None) -> None: ...
+    def checks(self, spec: JobSpec) -> dict[str, Any] | None: ...
+
+    def keep(self, spec: JobSpec, report: Any) -> None: ...
 
     def image_digest(self, job_id: str) -> str | None: ...
 
@@ -98,7 +100,10 @@ class Guard(Protocol):
 class NoHooks:
     """The Guard with checks and ledger off (jobs.preflight=0): checks nothing, records nothing."""
 
-    def before_launch(self, spec: JobSpec, probed: Any = None) -> None:
+    def checks(self, spec: JobSpec) -> dict[str, Any] | None:
+        return None
+
+    def keep(self, spec: JobSpec, report: Any) -> None:
         return None
 
     def image_digest(self, job_id: str) -> str | None:

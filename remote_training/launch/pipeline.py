@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .. import interrupts
+from .. import interrupts, preflight
 from ..errors import InputError, raise_if_failed
 from ..fleet.remote import RemoteRunner
 from ..jobs.record import record_end, start_recorded
@@ -76,20 +76,18 @@ def place(plan: Plan, guard: Guard, runner: RemoteRunner, inventory: Any) -> Pla
 
 
 def check(spec: JobSpec, guard: Guard, start: Start, *, dry_run: bool) -> None:
-    """Stage 4: every check, with the opened start's host probe; then the start gets ready (a serverless
-    image pinned by the digest the checks saw). Whatever fails lets the start go and gives the claim back."""
+    """Stage 4: every check (`preflight.run_preflight`, given what the guard holds and the opened start's
+    host probe), the report kept by the guard; then the start gets ready (a serverless image pinned by the
+    digest the checks saw). Whatever fails lets the start go and gives the output's claim back."""
     try:
-        guard.before_launch(spec, probed=start.probed)
-    except BaseException:
-        start.abort()  # the checks took their claim back themselves
-        raise
-    if dry_run:
-        return
-    try:
-        start.checked(guard.image_digest(spec.job_id))
+        checks = guard.checks(spec)
+        if checks is not None:
+            guard.keep(spec, preflight.run_preflight(spec, probed=start.probed, **checks))
+        if not dry_run:
+            start.checked(guard.image_digest(spec.job_id))
     except BaseException:
         start.abort()
-        guard.abandon(spec)  # claimed by the checks, started nothing
+        guard.abandon(spec)  # nothing started: the claim goes back (no intent was written yet)
         raise
 
 

@@ -43,12 +43,34 @@ def _ssh(sandbox: dict[str, Any], command: str, stdin: str | None = None) -> sub
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 
+def _compose(folder: str) -> str:
+    """`docker compose` in an era's folder on the desktop host, with the override naming its job image."""
+    return f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE}"
+
+
+def _s3_env(sandbox: dict[str, Any]) -> str:
+    # moto takes any key: placeholders, not credentials
+    return (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} "
+            "-e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox")
+
+
+def _checkpoints(sandbox: dict[str, Any], marker: str) -> str:
+    """A fresh checkpoints folder in the sandbox S3 with steps 1000 and 2000, each holding `marker`."""
+    import boto3
+
+    ckpts = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/pi/"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    for step in ("1000", "2000"):
+        s3.put_object(Bucket="checkpoints", Key=f"{ckpts[len('s3://checkpoints/'):]}{step}/{marker}", Body=b"{}")
+    return ckpts
+
+
 @pytest.mark.parametrize("era, role", CASES)
 def test_a_flag_the_real_program_rejects_fails_the_job(era: str, role: str, project, sandbox) -> None:
     folder, checkout = project[era]
     service, program = checkout.role(role)
-    run = (f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE} "
-           f"run --rm -T {service.name} --no_such_flag=1")
+    run = f"{_compose(folder)} run --rm -T {service.name} --no_such_flag=1"
     out = _ssh(sandbox, run)
     text = out.stdout + out.stderr
     assert out.returncode != 0, (service.name, text)
@@ -75,22 +97,12 @@ def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sa
     latest checkpoint from the sandbox S3, then openpi's serve_policy.py (tyro parses its arguments; the model is
     the stub) answers openpi's websocket protocol with zero actions. `--port` after the `policy:checkpoint`
     subcommand, as server.py places it, is refused by openpi's own tyro."""
-    import boto3
-
     from rt_sandbox import standin_image
 
     era = "4261b1aa"
     folder, _ = project[era]
-    ckpts = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/pi/"
-    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
-    for step in ("1000", "2000"):
-        s3.put_object(Bucket="checkpoints", Key=f"{ckpts[len('s3://checkpoints/'):]}{step}/params/config.json",
-                      Body=b"{}")
-    # moto takes any key: placeholders, not credentials
-    s3_env = (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} "
-              "-e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox")
-    compose = f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE}"
+    ckpts = _checkpoints(sandbox, "params/config.json")
+    s3_env, compose = _s3_env(sandbox), _compose(folder)
     name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
     try:
         started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} openpi-server "
@@ -131,19 +143,9 @@ def test_the_current_openpi_server_is_upstreams_own_code_over_openpi_client(proj
     cache (the stub seeded at sandbox.up), positronic's offboard server listing the checkpoints in the sandbox S3,
     the latest downloaded by pos3 and served by openpi's serve_policy.py (the model stub) on 8001, warmed up
     through openpi's own WebsocketClientPolicy. A pipeline without `--pipeline.ee_frame` is upstream's own refusal."""
-    import boto3
-
     folder, _ = project["a060cbea"]
-    ckpts = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/pi/"
-    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
-    for step in ("1000", "2000"):
-        s3.put_object(Bucket="checkpoints", Key=f"{ckpts[len('s3://checkpoints/'):]}{step}/params/_METADATA",
-                      Body=b"{}")
-    # moto takes any key: placeholders, not credentials
-    s3_env = (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} "
-              "-e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox")
-    compose = f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml -f {OVERRIDE}"
+    ckpts = _checkpoints(sandbox, "params/_METADATA")
+    s3_env, compose = _s3_env(sandbox), _compose(folder)
     name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
     args = f"serve --pipeline.source.checkpoints_dir={ckpts}"
     try:
@@ -232,10 +234,7 @@ def test_a_convert_mistake_is_refused_by_upstreams_own_converter(case: str, proj
     the runbook era and a dataset config that does not exist are upstream's own refusals, in one line."""
     args, message = CONVERT_MISTAKES[case]
     folder, _ = project["a060cbea"]
-    s3_env = (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} -e AWS_ACCESS_KEY_ID=sandbox "
-              "-e AWS_SECRET_ACCESS_KEY=sandbox")
-    out = _ssh(sandbox, f"cd {folder} && CACHE_ROOT=$HOME docker compose -p rt-entrypoints -f docker-compose.yml "
-                        f"-f {OVERRIDE} run --rm -T {s3_env} lerobot-0_3_3-convert convert "
+    out = _ssh(sandbox, f"{_compose(folder)} run --rm -T {_s3_env(sandbox)} lerobot-0_3_3-convert convert "
                         f"--dataset.codec=@positronic.vendors.gr00t.codecs.ee_rot6d_joints "
                         f"{' '.join(args)} --output_dir=s3://interim/entrypoints-{uuid.uuid4().hex[:8]}/")
     lines = (out.stdout + out.stderr).strip().splitlines()

@@ -262,7 +262,7 @@ def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, t
     assert placed.host == "vm-train3" and f"every running eligible host is taken (vm-train: busy with {job})" in \
         said[-1]
     with pytest.raises(preflight.PreflightError) as refused:
-        guard.before_launch(placed)
+        guard.keep(placed, preflight.run_preflight(placed, **guard.checks(placed)))
     assert refused.value.report.startable == "vm-train3" and not vm3_is_up(sandbox)
     # vm.auto_start off: provision leaves it off; on: it is started, said, and the checks pass on it.
     target = for_host(runner.inventory, runner, placed.host)
@@ -270,7 +270,7 @@ def test_auto_starts_the_stopped_vm_only_when_the_running_one_is_busy(sandbox, t
     assert not vm3_is_up(sandbox)
     target.provision(placed.host, auto_start=True, dry_run=False, echo=said.append)
     assert vm3_is_up(sandbox) and said[-1] == "provision: vm-train3 was stopped and has been started"
-    guard.before_launch(placed)
+    guard.keep(placed, preflight.run_preflight(placed, **guard.checks(placed)))
     assert guard.reports[spec.job_id].host_state.power == "running"
 
 
