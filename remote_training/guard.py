@@ -19,10 +19,17 @@ from .fleet.inventory import Inventory
 from .fleet.snapshot import ENDED
 from .records import claims, storage
 from .records.ledger import Ledger
-from .serverless import jobs as serverless_jobs
 
 if TYPE_CHECKING:
     from .jobs.spec import JobSpec
+
+
+def _find_serverless(inventory: Any, job_id: str, targets: Any) -> Any:
+    """serverless/jobs.find, loaded only when a claim's earlier launch was on a serverless target: a launch on a
+    fixed host does not import the Nebius client and the Loki reader (about 25 ms on the launch's path)."""
+    from .serverless import jobs
+
+    return jobs.find(inventory, job_id, targets)
 
 
 class LaunchGuard:
@@ -95,7 +102,7 @@ class LaunchGuard:
         # The output is claimed (its run.json written) as soon as it is known free; taken back by
         # abandon() when another check fails, or when the launch itself fails.
         claim = ({"entry": self.ledger.entry(spec), "still_writing": self.still_writing,
-                  "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger, serverless_jobs.find)}
+                  "take_back": claims.TakeBack(self.runner, self.inventory, self.ledger, _find_serverless)}
                  if spec.run_folder and not self.runner.dry_run else None)
         self.claims[spec.job_id] = claim
         # the runner's inventory: a VM the provision stage started may have moved to a new address
