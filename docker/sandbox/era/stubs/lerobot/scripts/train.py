@@ -7,7 +7,8 @@ resume, the step read back from <checkpoint>/training_state/training_step.json; 
 steps and at the last one, under <output_dir>/checkpoints/<step zero-padded to max(6, len(str(steps)))>/
 with a `last` symlink (lerobot/utils/train_utils.py).
 Replaced: the policy, the optimiser and the data loader (no torch here): one tick of RT_STANDIN_TICK seconds
-(default 0.3) and one log line per checkpoint interval, as the sandbox's other model stubs (docker/sandbox/era/rt_stub_training.py).
+(default 0.3) per log_freq steps (lerobot logs its metrics line there) or save_freq steps, whichever comes
+first, as the sandbox's other model stubs do (docker/sandbox/era/rt_stub_training.py).
 """
 import json
 import logging
@@ -62,11 +63,13 @@ def train(cfg: TrainPipelineConfig) -> None:
     logging.info(f"dataset.num_episodes={dataset['total_episodes']}")
     logging.info("Start offline training on a fixed dataset")
     tick = float(os.environ.get("RT_STANDIN_TICK", "0.3"))
+    every = [f for f in (cfg.log_freq, cfg.save_freq) if f > 0]
     while step < cfg.steps:
         time.sleep(tick)
-        step = min((step // cfg.save_freq + 1) * cfg.save_freq, cfg.steps)  # the next save (or the last) step
-        logging.info(f"step:{step} smpl:{step * cfg.batch_size} loss:0.000 (STUB: no model)")
-        if cfg.save_checkpoint:
+        step = min([(step // f + 1) * f for f in every] + [cfg.steps])  # the next log or save step, or the last
+        if cfg.log_freq > 0 and step % cfg.log_freq == 0:
+            logging.info(f"step:{step} smpl:{step * cfg.batch_size} loss:0.000 (STUB: no model)")
+        if cfg.save_checkpoint and (step % cfg.save_freq == 0 or step == cfg.steps):
             logging.info(f"Checkpoint policy after step {step}")
             checkpoint_dir = get_step_checkpoint_dir(cfg.output_dir, cfg.steps, step)
             save_checkpoint(checkpoint_dir, step, cfg)
