@@ -88,7 +88,10 @@ class TrainPipelineConfig:
             raise ValueError("'policy.repo_id' argument missing. Please specify it to push the model to the hub.")
 
     def to_dict(self) -> dict:
-        return {k: _plain(v) for k, v in vars(self).items() if k in DEFAULTS or k == "dataset"}
+        encoded = {k: _plain(v) for k, v in vars(self).items() if k in DEFAULTS or k == "dataset"}
+        if self.env is not None:  # draccus names a ChoiceRegistry subclass by its registered `type`
+            encoded["env"] = {"type": self.env.type, **encoded["env"]}
+        return encoded
 
     def save_pretrained(self, save_directory: Path) -> None:
         os.makedirs(save_directory, exist_ok=True)
