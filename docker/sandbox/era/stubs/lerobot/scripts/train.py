@@ -24,14 +24,7 @@ from lerobot.utils.train_utils import (
     save_checkpoint,
     update_last_checkpoint,
 )
-
-
-def init_logging() -> None:
-    """lerobot.utils.utils.init_logging: INFO to the console, with lerobot's own line format."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(asctime)s %(filename)s:%(lineno)d %(message)s"))
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+from lerobot.utils.utils import init_logging  # noqa: F401 (upstream calls lerobot_train.init_logging())
 
 
 def make_dataset(cfg: TrainPipelineConfig) -> dict:
