@@ -39,8 +39,8 @@ POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack"
 # What the dataset converter imports beyond those, per era: its dataset code (pyarrow, av), codecs and transforms
 # (pillow, opencv, scipy, mujoco's IK), logging and progress bar; at the current era also what the dataset
 # configs' modules import (positronic.cfg.ds.internal imports the dataset viewer's server: rerun, fastapi,
-# jinja2; telemetry: psutil, opentelemetry, nvidia-ml-py). torch and lerobot are the model layer's stubs
-# (docker/sandbox/era/stubs), installed beside them.
+# jinja2; telemetry: psutil, opentelemetry, nvidia-ml-py). torch, torchvision, timm and lerobot are the model
+# layer's stubs (docker/sandbox/era/stubs), installed beside them; the ACT trainers run on those too.
 CONVERT_ROOTS = {"4261b1aa": ("av", "pyarrow", "pillow", "opencv-python-headless", "coloredlogs", "tqdm"),
                  "a060cbea": ("av", "pyarrow", "pillow", "opencv-python-headless", "coloredlogs", "tqdm", "scipy",
                               "mujoco", "rerun-sdk", "fastapi", "starlette", "uvicorn", "httpx", "jinja2", "psutil",
@@ -64,10 +64,11 @@ GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last 
 # (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
 REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
                      "positronic.vendors.gr00t.server", "positronic.vendors.openpi.stats",
-                     "positronic.vendors.openpi.train", "positronic-to-lerobot"),
+                     "positronic.vendors.openpi.train", "positronic-to-lerobot", "positronic-train"),
         "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
                      "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train",
-                     "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot")}
+                     "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
+                     "positronic.vendors.lerobot_0_3_3.train")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"

@@ -70,7 +70,11 @@ def _checkpoints(sandbox: dict[str, Any], marker: str) -> str:
 def test_a_flag_the_real_program_rejects_fails_the_job(era: str, role: str, project, sandbox) -> None:
     folder, checkout = project[era]
     service, program = checkout.role(role)
-    run = f"{_compose(folder)} run --rm -T {service.name} --no_such_flag=1"
+    # Upstream's ACT trainers take **cfg_kwargs and setattr each on lerobot's TrainPipelineConfig, a dataclass
+    # that takes any attribute: a plain unknown key is accepted, a dotted one (a nested config that does not
+    # exist) is configuronic's own refusal.
+    flag = "--no_such_flag.x=1" if role == "lerobot-train" else "--no_such_flag=1"
+    run = f"{_compose(folder)} run --rm -T {service.name} {flag}"
     out = _ssh(sandbox, run)
     text = out.stdout + out.stderr
     assert out.returncode != 0, (service.name, text)
@@ -240,3 +244,65 @@ def test_a_convert_mistake_is_refused_by_upstreams_own_converter(case: str, proj
     lines = (out.stdout + out.stderr).strip().splitlines()
     assert out.returncode == 1 and lines[-1] == message, lines[-20:]
     assert "File \"/positronic/positronic/vendors/lerobot_0_3_3/to_lerobot.py\"" in out.stdout + out.stderr
+
+
+# Per era: the ACT trainer's compose service, its flags for dataset, run name and steps, and the file
+# upstream's train.py is (sys.argv[0] in the run metadata it writes).
+ACT = {"4261b1aa": ("lerobot-train", "--dataset_root", "--run_name", "--steps",
+                    "/positronic/.venv/bin/positronic-train"),
+       "a060cbea": ("lerobot-0_3_3-train", "--input_path", "--exp_name", "--num_train_steps",
+                    "/positronic/positronic/vendors/lerobot_0_3_3/train.py")}
+
+
+@pytest.mark.parametrize("era", sorted(ACT))
+def test_the_act_trainer_is_upstreams_own_train_py(era: str, project, sandbox) -> None:
+    """Each era's ACT trainer runs upstream's train.py: configuronic, pos3 downloading the dataset from the sandbox
+    S3 and syncing the run folder back, its run-metadata thread, lerobot's config handling; lerobot's train(cfg) is
+    the stub. LeRobot's checkpoint layout is what this project's checkpoint listing reads; a used run folder is
+    refused without --resume, and --resume continues after the last checkpoint (upstream adds --config_path)."""
+    import boto3
+    import yaml
+
+    from remote_training.records.storage import latest_checkpoint
+    from tests.support import keys, put
+
+    service, data_flag, run_flag, steps_flag, program = ACT[era]
+    folder, _ = project[era]
+    base = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/"
+    data, out, run = f"{base}data/", f"{base}act/", "r1"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    put(s3, data + "meta/info.json", '{"codebase_version": "v2.1", "fps": 15, "total_episodes": 1, "total_frames": 8}')
+    compose = (f"{_compose(folder)} run --rm -T {_s3_env(sandbox)} {service} {data_flag}={data} {run_flag}={run} "
+               f"--output_dir={out}")
+
+    # 30 log intervals of 0.3 s: the metadata thread (it looks every 5 s) finds the run folder while it trains
+    first = _ssh(sandbox, f"{compose} {steps_flag}=6000 --save_freq=2000")
+    log = first.stdout + first.stderr
+    assert first.returncode == 0, log[-3000:]
+    assert "Starting training..." in log and "Training finished." in log, log[-3000:]  # upstream's own lines
+    ckpts = f"{out}{run}/"
+    listed = keys(s3, ckpts)
+    assert {f"checkpoints/{step}/{name}" for step in ("002000", "004000", "006000")
+            for name in ("pretrained_model/config.json", "pretrained_model/model.safetensors",
+                         "pretrained_model/train_config.json", "training_state/training_step.json")} <= set(listed)
+    latest = latest_checkpoint(s3, ckpts, "lerobot")
+    assert latest and (latest.step, latest.name) == (6000, "006000")
+    metadata = [k for k in listed if k.startswith("run_metadata_") and k.endswith(".yaml")]
+    assert len(metadata) == 1, listed
+    body = s3.get_object(Bucket="checkpoints", Key=(ckpts + metadata[0]).removeprefix("s3://checkpoints/"))
+    meta = yaml.safe_load(body["Body"].read())
+    version = {"4261b1aa": "0.1.1", "a060cbea": "0.2.1"}[era]
+    assert meta["command"][0] == program and meta["positronic_version"] == version, meta
+
+    again = _ssh(sandbox, f"{compose} {steps_flag}=6000")
+    lines = (again.stdout + again.stderr).strip().splitlines()
+    assert again.returncode == 1 and lines[-1].startswith("FileExistsError: Output directory "), lines[-20:]
+
+    resumed = _ssh(sandbox, f"{compose} {steps_flag}=8000 --save_freq=2000 --resume=True")
+    log = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, log[-3000:]
+    assert "Resuming run. Automatically setting config_path to " in log and "step:6200 " in log, log[-3000:]
+    assert "step:6000 " not in log
+    latest = latest_checkpoint(s3, ckpts, "lerobot")
+    assert latest and (latest.step, latest.name) == (8000, "008000")
