@@ -69,6 +69,7 @@ def _claim(lay: Layout) -> None:
         from .nebius_process import stop_sandbox_standin  # its port is fixed too
 
         stop_sandbox_standin(other)
+        services.stop_foreign_services(other)
     owner.write_text(f"{lay.root}\n")
 
 

@@ -91,6 +91,19 @@ def ensure_registry(lay: Layout) -> None:
     wait_for(lambda: port_open("127.0.0.1", REGISTRY_PORT), "the registry on 127.0.0.1:5000", 30, log)
 
 
+def stop_foreign_services(other: Path) -> None:
+    """Stop the S3 server and the registry another checkout started: their ports are fixed, and they run
+    from that checkout's files (moto from its venv, the registry on its storage folder), which may be gone
+    with a deleted CI clone: moto then answers 500, the registry cannot store a push."""
+    prefix = f"{other}/"
+
+    def theirs(command: str, _cgroup: str) -> bool:
+        return (command.startswith(prefix) and "moto.server" in command) or (
+            command.startswith("docker-registry serve ") and prefix in command)
+
+    procs.kill_all(procs.matching(theirs))
+
+
 def ensure_s3(lay: Layout) -> None:
     pid_file, log = lay.pid("moto"), lay.log("moto")
     if not port_open("127.0.0.1", S3_PORT):
