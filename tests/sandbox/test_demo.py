@@ -12,6 +12,7 @@ CHAIN = ["dataset.convert", "dataset.stats", "train.groot", "train.openpi", "tra
          "infer.sim vs groot", "serve.stop groot", "serve.openpi", "infer.sim vs openpi", "serve.stop openpi"]
 STEPS = (["images", "vm.start"] + [f"[{era}] {step}" for era in ERAS for step in ["job image", *CHAIN]]
          + ["[4261b1aa] serve.lerobot (refused)", "[a060cbea] serve.lerobot", "[a060cbea] infer.sim vs lerobot",
+            "[cloud] dataset.convert", "[cloud] train.groot", "[cloud] serve.groot", "[cloud] infer.sim vs groot",
             "jobs.list", "jobs.history", "vm.reap", "vm.status"])
 
 
@@ -52,6 +53,9 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
     assert not [value for value in handed.values() if value in out.stdout + out.stderr]
     assert "Running command: `/.venv/bin/python gr00t/experiment/launch_finetune.py" in out.stdout
     assert "'AWS_SECRET_ACCESS_KEY': '***'" in out.stdout
+    # The serverless pass runs the current era's job image too: its train streams upstream's line from Loki.
+    cloud = out.stdout.split("== [cloud] train.groot", 1)[1].split("\n== ", 1)[0]
+    assert "Running command: `/.venv/bin/python gr00t/experiment/launch_finetune.py" in cloud, cloud[-3000:]
     # The runbook-era OpenPI server (upstream's server.py over openpi's serve_policy.py) answered openpi's
     # websocket protocol: its metadata, then actions for the client's observation.
     openpi = out.stdout.split("== [4261b1aa] infer.sim vs openpi", 1)[1].split("\n== ", 1)[0]
