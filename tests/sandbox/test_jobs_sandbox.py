@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, cli_argv, era_env, inv, jobs_json, keys, put, ssh, started_job
+from tests.support import ACT_DATASET_INFO, ROOT, cli_argv, era_env, inv, jobs_json, keys, put, ssh, started_job
 
 # gr00t's PolicyServer protocol (gr00t/policy/server_client.py, as positronic's current-era server.py speaks it):
 # msgpack requests over a ZeroMQ REQ socket, numpy arrays as .npy bytes; get_action answers [action, info].
@@ -156,7 +156,9 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
     from remote_training.fleet.remote import RemoteRunner
     from remote_training.jobs import monitor
 
-    data = _dataset(jobs_env, prefix, cleanup)
+    # the dataset's meta/info.json is all the ACT trainer reads before its steps (lerobot's make_policy: features)
+    data = f"s3://interim/{prefix}/act-data/"
+    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
     long = inv(jobs_env, "train.lerobot", "--input", data, "--output", f"s3://checkpoints/{prefix}/act/",
                "--exp-name", "long", "--steps", "200000", "--host", "desktop")
     job = started_job(long)

@@ -3,7 +3,6 @@ program through `uv run ...` exactly as written, and an argument the real progra
 """
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from remote_training.jobs import catalog
 from remote_training.jobs.project import OVERRIDE, override_text
-from tests.support import CHECKOUTS, ROOT
+from tests.support import ACT_DATASET_INFO, CHECKOUTS, ROOT
 
 CASES = [(era.name, role) for era in catalog.ERAS for role in catalog.ROLES if era.roles[role]]
 
@@ -335,17 +334,6 @@ def test_a_convert_mistake_is_refused_by_upstreams_own_converter(case: str, proj
     assert out.returncode == 1 and lines[-1] == message, lines[-20:]
     assert "File \"/positronic/positronic/vendors/lerobot_0_3_3/to_lerobot.py\"" in out.stdout + out.stderr
 
-
-# A converted dataset's meta/info.json as the ACT trainers read it: the features are what the current era's
-# `lerobot_0_3_3.codecs.joints_traj` declares (its training encoder's lerobot_features), from which lerobot's
-# make_policy takes the policy's input and output features.
-ACT_DATASET_INFO = json.dumps({
-    "codebase_version": "v2.1", "fps": 15, "total_episodes": 1, "total_frames": 8,
-    "features": {"observation.state": {"dtype": "float32", "shape": [8], "names": ["robot_state.q", "grip"]},
-                 **{f"observation.images.{camera}": {"dtype": "video", "shape": [224, 224, 3],
-                                                     "names": ["height", "width", "channel"]}
-                    for camera in ("left", "side")},
-                 "action": {"dtype": "float32", "shape": [8], "names": ["actions"]}}})
 
 # Per era: the ACT trainer's compose service, its flags for dataset, run name and steps, and the file
 # upstream's train.py is (sys.argv[0] in the run metadata it writes).
