@@ -8,7 +8,8 @@ local folder, its `type` choosing the registered subclass (`act`), as draccus de
 PolicyFeature, the normalization modes as NormalizationMode; a key the subclass lacks is refused.
 Replaced: draccus's parser (a plain JSON decoder of this file's shape) and the Hub: a path that is not a folder
 is refused with the message the real one gives when the Hub has no such repo; a folder without config.json is
-refused after lerobot's own print (the real one then fails in draccus, which parses no config). Not here: the
+refused after lerobot's own print (the real one goes on to hand draccus no config file; its error is not
+reproduced). Not here: the
 optimizer and scheduler presets (lerobot.optim imports torch's optimisers), HubMixin's push.
 """
 import abc
