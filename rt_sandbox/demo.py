@@ -174,7 +174,17 @@ class DemoRun:
         self.inv(step + "train.openpi", ["train.openpi", "--host", vm, "--input", data, "--stats",
                                          f"{stats}assets/", "--output", openpi, "--exp-name", run, "--steps", "1000",
                                          "--wait"], host=vm, gpu=True)
-        self.inv(step + "train.lerobot", ["train.lerobot", "--host", "desktop", "--input", data, "--output", act,
+        # ACT trains on a conversion of its own shape (`observation.state`, `observation.images.*`): lerobot's
+        # make_policy reads the runbook GR00T conversion's images without their `names` (KeyError), and the
+        # current one's image keys are not ones upstream's ACT server makes channels-first for its policy.
+        act_data = f"s3://interim/{base}/act_ee/"
+        act_recipe = (["--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".eepose",
+                       "--action", ".absolute_position", "--fps", "15"] if runbook else
+                      ["--dataset", "@positronic.cfg.ds.internal.sim_stack",
+                       "--codec", "@positronic.vendors.lerobot_0_3_3.codecs.ee"])
+        self.inv(step + "dataset.convert (act)", ["dataset.convert", "--host", "desktop", *act_recipe, "--output",
+                                                  act_data, "--wait"], host="desktop", gpu=True)
+        self.inv(step + "train.lerobot", ["train.lerobot", "--host", "desktop", "--input", act_data, "--output", act,
                                           "--exp-name", run, "--steps", "1000", "--wait"], host="desktop", gpu=True)
         self.serve(step + "serve.groot", ["serve.groot", "--checkpoints", f"{groot}{run}/", "--modality",
                                           "ee_rot6d_q"], vm)

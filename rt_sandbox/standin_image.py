@@ -68,7 +68,7 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
         "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
                      "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train",
                      "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
-                     "positronic.vendors.lerobot_0_3_3.train")}
+                     "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"

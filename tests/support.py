@@ -13,6 +13,17 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout
 CHECKOUTS = ROOT / "docker" / "sandbox" / "checkouts"  # upstream's verbatim compose projects, one per era
 DATA = ROOT / "tests" / "data"  # output captured from real tools (nvidia-smi on an H200)
 
+# A converted dataset's meta/info.json, all the sandbox's ACT trainers read of it: the features are what the
+# current era's `lerobot_0_3_3.codecs.joints_traj` declares (its training encoder's lerobot_features), from which
+# lerobot's make_policy takes the policy's input and output features.
+ACT_DATASET_INFO = json.dumps({
+    "codebase_version": "v2.1", "fps": 15, "total_episodes": 1, "total_frames": 8,
+    "features": {"observation.state": {"dtype": "float32", "shape": [8], "names": ["robot_state.q", "grip"]},
+                 **{f"observation.images.{camera}": {"dtype": "video", "shape": [224, 224, 3],
+                                                     "names": ["height", "width", "channel"]}
+                    for camera in ("left", "side")},
+                 "action": {"dtype": "float32", "shape": [8], "names": ["actions"]}}})
+
 # The two commands a user types, run with this interpreter: `inv` (Invoke's program) and `rt` (ours).
 PROGRAMS = {"inv": (sys.executable, "-m", "invoke"), "rt": (sys.executable, "-m", "rt_tasks")}
 USAGE_NAMES = {"inv": "inv[oke]", "rt": "rt"}  # how each names itself in its help's "Usage:" line

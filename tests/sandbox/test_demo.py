@@ -8,8 +8,9 @@ import uuid
 from tests.support import CHECKOUTS, run_cli, ssh
 
 ERAS = ("4261b1aa", "a060cbea")
-CHAIN = ["dataset.convert", "dataset.stats", "train.groot", "train.openpi", "train.lerobot", "serve.groot",
-         "infer.sim vs groot", "serve.stop groot", "serve.openpi", "infer.sim vs openpi", "serve.stop openpi"]
+CHAIN = ["dataset.convert", "dataset.stats", "train.groot", "train.openpi", "dataset.convert (act)", "train.lerobot",
+         "serve.groot", "infer.sim vs groot", "serve.stop groot", "serve.openpi", "infer.sim vs openpi",
+         "serve.stop openpi"]
 STEPS = (["images", "vm.start"] + [f"[{era}] {step}" for era in ERAS for step in ["job image", *CHAIN]]
          + ["[4261b1aa] serve.lerobot (refused)", "[a060cbea] serve.lerobot", "[a060cbea] infer.sim vs lerobot",
             "[cloud] dataset.convert", "[cloud] train.groot", "[cloud] serve.groot", "[cloud] infer.sim vs groot",

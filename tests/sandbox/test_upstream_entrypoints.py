@@ -14,7 +14,7 @@ import pytest
 
 from remote_training.jobs import catalog
 from remote_training.jobs.project import OVERRIDE, override_text
-from tests.support import CHECKOUTS, ROOT
+from tests.support import ACT_DATASET_INFO, CHECKOUTS, ROOT
 
 CASES = [(era.name, role) for era in catalog.ERAS for role in catalog.ROLES if era.roles[role]]
 
@@ -181,6 +181,95 @@ def test_the_current_openpi_server_is_upstreams_own_code_over_openpi_client(proj
     assert lines[-1] == "TypeError: pipeline() missing 1 required positional argument: 'ee_frame'", lines[-20:]
 
 
+# positronic's own client (positronic/offboard/client.py) in the job image: the session's handshake, then one
+# observation of the robot keys the joints_traj codec encodes, answered with the actions it decodes.
+ACT_CLIENT = """
+import sys
+import numpy as np
+from positronic import keys
+from positronic.offboard.client import InferenceClient
+session = InferenceClient(sys.argv[1]).new_session()
+image = np.zeros((240, 320, 3), dtype=np.uint8)
+actions = session.infer({keys.JOINTS: np.zeros(7, np.float32), keys.GRIP: np.float32(0.0), keys.WRIST_IMAGE: image,
+                         keys.EXTERIOR_IMAGE: image, keys.TASK: "stack"})
+print("checkpoint", session.metadata["checkpoint_id"], session.metadata["type"], "actions", len(actions))
+print("first", actions[0]["robot_command"].positions.tolist(), actions[0]["target_grip"])
+session.close()
+"""
+
+
+def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandbox) -> None:
+    """The current era's lerobot-0_3_3-server runs upstream's vendors/lerobot_0_3_3/server.py and policy.py: the
+    ACT trainer (upstream's train.py on the lerobot stub) writes a run into the sandbox S3; the server's
+    LerobotSource lists its checkpoints through pos3, positronic's offboard server pins and loads the latest
+    (pos3 download, lerobot's ACTPolicy.from_pretrained: the stub reads the checkpoint's config.json), warms it
+    up, lists the checkpoints on /api/v1/models and answers positronic's own client through the joints_traj
+    codec; the model's forward pass is the stub's zeros. A checkpoint without its weights file is refused."""
+    import boto3
+
+    from rt_sandbox import standin_image
+    from tests.support import put
+
+    era = "a060cbea"
+    folder, _ = project[era]
+    s3_env, compose = _s3_env(sandbox), _compose(folder)
+    base = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/"
+    data, run = f"{base}data/", f"{base}act/r1"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
+    trained = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-0_3_3-train --input_path={data} --exp_name=r1 "
+                            f"--output_dir={base}act/ --codec=@positronic.vendors.lerobot_0_3_3.codecs.joints_traj "
+                            "--num_train_steps=4 --save_freq=2")
+    assert trained.returncode == 0, (trained.stdout + trained.stderr)[-3000:]
+
+    name, port = f"rt-act-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    try:
+        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} lerobot-0_3_3-server "
+                                f"joints_traj --pipeline.source.checkpoints_dir={run}")
+        assert started.returncode == 0, started.stderr
+        address = sandbox["hosts"]["desktop"]["address"]
+        for _ in range(90):
+            try:
+                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
+                    assert reply.read() == b'{"models":["000002","000004"]}'
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
+        ref = standin_image.tag_for(ROOT, era)
+        client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
+                               f"{shlex.quote(ACT_CLIENT)} ws://127.0.0.1:{port}")
+        assert client.returncode == 0, client.stderr[-3000:]
+        # ACT's chunk of 100 zero actions, cut by the codec's 1 s horizon at 15 fps and decoded as joint targets
+        assert "checkpoint 000004 act actions 16\n" in client.stdout, client.stdout
+        assert "first [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] 0.0" in client.stdout, client.stdout
+        logs = _ssh(sandbox, f"docker logs {name}")
+        log = logs.stdout + logs.stderr
+        assert "Pinned default checkpoint at startup: 000004" in log, log[-3000:]
+        assert f"Loading checkpoint from {run}/checkpoints/000004/pretrained_model" in log, log[-3000:]
+        assert "Application startup complete." in log, log[-3000:]
+        checkout = CHECKOUTS / f"positronic-{era}"
+        for path in ("positronic/vendors/lerobot_0_3_3/server.py", "positronic/vendors/lerobot_0_3_3/policy.py"):
+            shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/{path}").stdout
+            assert shipped == (checkout / path).read_text(), path
+    finally:
+        _ssh(sandbox, f"docker rm -f {name}")
+
+    # The same run's config.json without its model.safetensors: lerobot's loader refuses it at startup.
+    weightless = f"{base}act/r2"
+    key = "checkpoints/000004/pretrained_model/config.json"
+    s3.copy_object(Bucket="checkpoints", Key=f"{weightless}/{key}".removeprefix("s3://checkpoints/"),
+                   CopySource={"Bucket": "checkpoints", "Key": f"{run}/{key}".removeprefix("s3://checkpoints/")})
+    refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-0_3_3-server joints_traj "
+                            f"--pipeline.source.checkpoints_dir={weightless}")
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1, lines[-20:]
+    assert lines[-1].startswith('FileNotFoundError: No such file or directory: "'), lines[-20:]
+    assert lines[-1].endswith('/checkpoints/000004/pretrained_model/model.safetensors"'), lines[-20:]
+
+
 @pytest.mark.parametrize("era", [era.name for era in catalog.ERAS])
 def test_the_job_image_holds_the_checkouts_own_programs(era: str, project, sandbox) -> None:
     """Every vendor's train.py, server.py and stats.py in the era's job image is upstream's file at that commit,
@@ -272,7 +361,7 @@ def test_the_act_trainer_is_upstreams_own_train_py(era: str, project, sandbox) -
     data, out, run = f"{base}data/", f"{base}act/", "r1"
     s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
-    put(s3, data + "meta/info.json", '{"codebase_version": "v2.1", "fps": 15, "total_episodes": 1, "total_frames": 8}')
+    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
     compose = (f"{_compose(folder)} run --rm -T {_s3_env(sandbox)} {service} {data_flag}={data} {run_flag}={run} "
                f"--output_dir={out}")
 

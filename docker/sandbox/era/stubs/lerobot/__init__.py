@@ -8,5 +8,9 @@ cannot be had here). Each module is named after lerobot's own and says what it s
   imports torch through lerobot.optim and lerobot.datasets.transforms.
 - scripts/train.py, utils/train_utils.py: lerobot's training entry `train(cfg)`, its checks and its
   checkpoint layout kept, the model and its optimiser steps replaced by a clock tick.
+- configs/policies.py, policies/ (pretrained, factory, act/configuration_act, act/modeling_act),
+  datasets/utils.py: the policy layer positronic's ACT server and lerobot's train() reach: the configs as
+  lerobot has them, a checkpoint folder's config.json and model.safetensors read by from_pretrained, make_policy's
+  features from a dataset; ACTPolicy's forward pass returns zeros of the chunk and action size declared.
 """
 __version__ = "0.0.0+rt-sandbox-stub"

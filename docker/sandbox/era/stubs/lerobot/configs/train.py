@@ -3,7 +3,8 @@
 The real class is a draccus dataclass whose fields (DatasetConfig, PreTrainedConfig, OptimizerConfig, ...)
 import torch (lerobot.optim, lerobot.datasets.transforms), which the sandbox's images cannot hold. This one
 keeps what positronic's trainers and lerobot's train() read: from_pretrained() of a train_config.json (its
-sections become attribute objects; a key the real class lacks is refused, as draccus refuses it), the fields
+sections become attribute objects, the policy section the PreTrainedConfig its `type` names, as draccus decodes
+it (lerobot/configs/policies.py); a key the real class lacks is refused, as draccus refuses it), the fields
 and defaults of the real dataclass, validate() as lerobot's (resume needs `--config_path=` in sys.argv, a used
 output folder without resume raises FileExistsError), to_dict() and save_pretrained()."""
 from __future__ import annotations
@@ -13,7 +14,9 @@ import json
 import os
 from pathlib import Path
 
+from lerobot import policies  # noqa: F401 (registers ACTConfig under its `type`, as lerobot's own import does)
 from lerobot.configs import parser
+from lerobot.configs.policies import PreTrainedConfig
 
 TRAIN_CONFIG_NAME = "train_config.json"
 # The top-level fields of the real dataclass (src/lerobot/configs/train.py at v0.3.3) and their defaults.
@@ -21,7 +24,7 @@ DEFAULTS = {"env": None, "policy": None, "output_dir": None, "job_name": None, "
             "num_workers": 4, "batch_size": 8, "steps": 100_000, "eval_freq": 20_000, "log_freq": 200,
             "save_checkpoint": True, "save_freq": 20_000, "use_policy_training_preset": True, "optimizer": None,
             "scheduler": None, "eval": {}, "wandb": {}}
-SECTIONS = ("dataset", "policy", "optimizer", "scheduler", "eval", "wandb")
+SECTIONS = ("dataset", "optimizer", "scheduler", "eval", "wandb")
 WANDB_DEFAULTS = {"enable": False, "disable_artifact": False, "project": "lerobot", "entity": None, "notes": None,
                   "run_id": None, "mode": None}
 
@@ -43,6 +46,8 @@ class TrainPipelineConfig:
             raise ValueError(f"The fields {unknown} are not valid for TrainPipelineConfig")
         values = {**DEFAULTS, **fields, "dataset": dataset}
         values["wandb"] = {**WANDB_DEFAULTS, **(values["wandb"] or {})}
+        if isinstance(values["policy"], dict):
+            values["policy"] = PreTrainedConfig.from_dict(values["policy"])
         for name, value in values.items():
             setattr(self, name, Section(value) if name in SECTIONS and isinstance(value, dict) else value)
         self.checkpoint_path = None  # __post_init__
@@ -100,7 +105,7 @@ class TrainPipelineConfig:
 
 def _plain(value):
     """A config value as draccus encodes it to JSON."""
-    if isinstance(value, Section):
+    if isinstance(value, (Section, PreTrainedConfig)):
         return value.to_dict()
     if hasattr(value, "__dataclass_fields__"):
         return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}

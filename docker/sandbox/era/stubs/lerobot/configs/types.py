@@ -1,6 +1,9 @@
-"""lerobot/configs/types.py of lerobot 0.3.3 (pure Python there too): the feature kinds and shapes."""
+"""lerobot/configs/types.py of lerobot 0.3.3, verbatim (pure Python there too): the feature kinds and shapes."""
+# Note: We subclass str so that serialization is straightforward
+# https://stackoverflow.com/questions/24481852/serialising-an-enum-member-to-json
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Protocol
 
 
 class FeatureType(str, Enum):
@@ -15,6 +18,10 @@ class NormalizationMode(str, Enum):
     MIN_MAX = "MIN_MAX"
     MEAN_STD = "MEAN_STD"
     IDENTITY = "IDENTITY"
+
+
+class DictLike(Protocol):
+    def __getitem__(self, key: Any) -> Any: ...
 
 
 @dataclass

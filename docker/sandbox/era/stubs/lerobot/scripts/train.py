@@ -2,7 +2,9 @@
 lerobot's own order and checks kept and the model layer replaced by a clock tick.
 
 Kept from the real train(): cfg.validate(); the config logged; the dataset read from cfg.dataset.root (a
-missing meta/info.json or a dataset without episodes or frames fails, as lerobot's loader does); with
+missing meta/info.json or a dataset without episodes or frames fails, as lerobot's loader does); the policy
+made by make_policy from the dataset's features (lerobot/policies/factory.py: ACT refuses a dataset without an
+image or the environment state; a resumed run loads its checkpoint's config.json and model.safetensors); with
 resume, the step read back from <checkpoint>/training_state/training_step.json; a checkpoint every save_freq
 steps and at the last one, under <output_dir>/checkpoints/<step zero-padded to max(6, len(str(steps)))>/
 with a `last` symlink (lerobot/utils/train_utils.py).
@@ -18,6 +20,7 @@ from pathlib import Path
 from pprint import pformat
 
 from lerobot.configs.train import TrainPipelineConfig
+from lerobot.policies.factory import make_policy
 from lerobot.utils.train_utils import (
     get_step_checkpoint_dir,
     load_training_state,
@@ -49,6 +52,7 @@ def train(cfg: TrainPipelineConfig) -> None:
     logging.info("Creating dataset")
     dataset = make_dataset(cfg)
     logging.info("Creating policy")
+    policy = make_policy(cfg=cfg.policy, ds_meta=dataset)
     step = load_training_state(cfg.checkpoint_path) if cfg.resume else 0
     logging.info(f"Output dir: {cfg.output_dir}")
     logging.info(f"{cfg.steps=}")
@@ -65,6 +69,6 @@ def train(cfg: TrainPipelineConfig) -> None:
         if cfg.save_checkpoint and (step % cfg.save_freq == 0 or step == cfg.steps):
             logging.info(f"Checkpoint policy after step {step}")
             checkpoint_dir = get_step_checkpoint_dir(cfg.output_dir, cfg.steps, step)
-            save_checkpoint(checkpoint_dir, step, cfg)
+            save_checkpoint(checkpoint_dir, step, cfg, policy)
             update_last_checkpoint(checkpoint_dir)
     logging.info("End of training")

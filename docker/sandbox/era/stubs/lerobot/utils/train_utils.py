@@ -14,8 +14,6 @@ from lerobot.constants import (
     TRAINING_STEP,
 )
 
-MODEL_FILE = "model.safetensors"
-
 
 def get_step_identifier(step: int, total_steps: int) -> str:
     num_digits = max(6, len(str(total_steps)))
@@ -35,13 +33,12 @@ def update_last_checkpoint(checkpoint_dir: Path) -> Path:
     return last_checkpoint_dir
 
 
-def save_checkpoint(checkpoint_dir: Path, step: int, cfg) -> None:
+def save_checkpoint(checkpoint_dir: Path, step: int, cfg, policy) -> None:
     """<step>/pretrained_model/{config.json, model.safetensors, train_config.json} and
     <step>/training_state/{training_step.json, rng_state.safetensors}."""
     pretrained_dir = checkpoint_dir / PRETRAINED_MODEL_DIR
     pretrained_dir.mkdir(parents=True, exist_ok=True)
-    (pretrained_dir / "config.json").write_text(json.dumps(cfg.policy.to_dict(), indent=4))  # the policy's config
-    _empty_safetensors(pretrained_dir / MODEL_FILE)
+    policy._save_pretrained(pretrained_dir)  # the policy's config.json and its (empty) weights file
     cfg.save_pretrained(pretrained_dir)
     state_dir = checkpoint_dir / TRAINING_STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,46 @@
-"""init_logging of lerobot/utils/utils.py (lerobot 0.3.3), verbatim: pure Python there too (the module's
-other functions, which import torch, are not here)."""
+"""Functions of lerobot/utils/utils.py (lerobot 0.3.3), verbatim: init_logging, and the device helpers
+PreTrainedConfig.__post_init__ calls (auto_select_torch_device, is_torch_device_available, is_amp_available),
+which run here on the sandbox's torch stub (a CPU-only build). The module's other functions are not here."""
 import logging
 import os
 from datetime import datetime
 from pathlib import Path
+
+import torch
+
+
+def auto_select_torch_device() -> torch.device:
+    """Tries to select automatically a torch device."""
+    if torch.cuda.is_available():
+        logging.info("Cuda backend detected, using cuda.")
+        return torch.device("cuda")
+    elif torch.backends.mps.is_available():
+        logging.info("Metal backend detected, using mps.")
+        return torch.device("mps")
+    else:
+        logging.warning("No accelerated backend detected. Using default cpu, this will be slow.")
+        return torch.device("cpu")
+
+
+def is_torch_device_available(try_device: str) -> bool:
+    try_device = str(try_device)  # Ensure try_device is a string
+    if try_device == "cuda":
+        return torch.cuda.is_available()
+    elif try_device == "mps":
+        return torch.backends.mps.is_available()
+    elif try_device == "cpu":
+        return True
+    else:
+        raise ValueError(f"Unknown device {try_device}. Supported devices are: cuda, mps or cpu.")
+
+
+def is_amp_available(device: str):
+    if device in ["cuda", "cpu"]:
+        return True
+    elif device == "mps":
+        return False
+    else:
+        raise ValueError(f"Unknown device '{device}.")
 
 
 def init_logging(
