@@ -122,16 +122,16 @@ def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, forc
     """Launch one typed job (remote_training.jobs.services) through the checkout's compose file, by the
     core's launch pipeline (remote_training/launch/pipeline.py) on whichever target it is placed on;
     returns the LaunchResult (after the job ends when `wait`)."""
+    inventory = load_inventory(c)
+    run = runner(c, dry_run=dry_run, inventory=inventory)
+    named = next((h for h in inventory.hosts if host in h.names), None) if host and not dry_run else None
+    if named:  # SSH connects while the launch's code, the checkout and the plan are read (an unknown name fails
+        run.prewarm(named)  # in plan_job); first, so that its handshake's waits overlap their CPU
     from remote_training.jobs.catalog import load_checkout
     from remote_training.jobs.run import plan_job
     from remote_training.launch import pipeline
     from remote_training.progress import Progress
 
-    inventory = load_inventory(c)
-    run = runner(c, dry_run=dry_run, inventory=inventory)
-    named = next((h for h in inventory.hosts if host in h.names), None) if host and not dry_run else None
-    if named:  # SSH connects while the checkout and the plan are read (an unknown name fails in plan_job)
-        run.prewarm(named)
     try:
         cat = jobs_catalog(c)  # read once: the checkout's default folder and the pushed images both come from it
         folder = compose_folder(c, inventory, cat)
