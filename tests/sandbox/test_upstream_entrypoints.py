@@ -487,7 +487,10 @@ def test_smolvla_convert_train_and_serve_run_upstreams_own_code(project, sandbox
         client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
                                f"{shlex.quote(SMOLVLA_CLIENT)} ws://127.0.0.1:{port}")
         assert client.returncode == 0, client.stderr[-3000:]
-        assert "checkpoint 000004 smolvla actions 1\n" in client.stdout, client.stdout
+        # select_action's one action (SmolVLA is served a step at a time), closed by the timestamp codec's
+        # end-of-chunk sentinel (positronic/policy/codec.py)
+        assert "checkpoint 000004 smolvla actions 2\n" in client.stdout, client.stdout
+        assert "first ['robot_command', 'target_grip', 'timestamp']" in client.stdout, client.stdout
         logs = _ssh(sandbox, f"docker logs {name}")
         log = logs.stdout + logs.stderr
         assert "Pinned default checkpoint at startup: 000004" in log, log[-3000:]

@@ -1,6 +1,5 @@
 """lerobot/datasets/backward_compatibility.py of lerobot 0.4.3, verbatim (license header dropped); the version is
-any object with .major and .minor (packaging is not in the image, the annotations are not evaluated)."""
-from __future__ import annotations
+any object with .major and .minor (packaging is not in the image)."""
 
 V30_MESSAGE = """
 The dataset you requested ({repo_id}) is in {version} format.
@@ -28,7 +27,7 @@ class CompatibilityError(Exception): ...
 
 
 class BackwardCompatibilityError(CompatibilityError):
-    def __init__(self, repo_id: str, version: packaging.version.Version):
+    def __init__(self, repo_id: str, version):  # packaging.version.Version there
         if version.major == 2 and version.minor == 1:
             message = V30_MESSAGE.format(repo_id=repo_id, version=version)
         else:
@@ -39,6 +38,6 @@ class BackwardCompatibilityError(CompatibilityError):
 
 
 class ForwardCompatibilityError(CompatibilityError):
-    def __init__(self, repo_id: str, version: packaging.version.Version):
+    def __init__(self, repo_id: str, version):  # packaging.version.Version there
         message = FUTURE_MESSAGE.format(repo_id=repo_id, version=version)
         super().__init__(message)
