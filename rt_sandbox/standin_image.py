@@ -8,6 +8,8 @@ CPython its compose file asks for, with the real packages its uv.lock pins; stub
   client package from its vendored sources (docker/sandbox/vendored/openpi-client), as the lock's git source.
 - /gr00t and /.venv, /openpi and its .venv: the model layer's stubs (docker/sandbox/era/), on the real
   argument parser their projects pin.
+- /opt/rt-extras/<extra>: the model layer's stubs one extra installs (lerobot 0.4 for `--extra lerobot`, beside
+  the venv's lerobot 0.3.3 stub), which the stand-in uv puts first on the path.
 - `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
   run for real (everything outside REAL) still go to the shell stand-ins in docker/sandbox/repos/positronic/bin.
 
@@ -68,7 +70,9 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
         "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
                      "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train",
                      "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
-                     "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server")}
+                     "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server",
+                     "positronic.vendors.lerobot.to_lerobot", "positronic.vendors.lerobot.train",
+                     "positronic.vendors.lerobot.server")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
@@ -233,6 +237,7 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     shutil.copy2(era_dir / "rt_stub_training.py", site)
     shutil.copytree(client, site / "openpi_client")  # a member of openpi's own workspace: its server's wire format
 
+    shutil.copytree(era_dir / "extras", tree / "opt" / "rt-extras")  # lerobot 0.4 (`--extra lerobot`): the era's uv
     standins = tree / "opt" / "rt-standins"
     shutil.copytree(bin_dir(root), standins)
     (standins / "REAL").write_text("".join(f"{m}\n" for m in REAL[era]))

@@ -395,3 +395,119 @@ def test_the_act_trainer_is_upstreams_own_train_py(era: str, project, sandbox) -
     assert "step:6000 " not in log
     latest = latest_checkpoint(s3, ckpts, "lerobot")
     assert latest and (latest.step, latest.name) == (8000, "008000")
+
+
+SMOLVLA_CLIENT = """
+import sys
+import numpy as np
+from positronic import keys
+from positronic.offboard.client import InferenceClient
+session = InferenceClient(sys.argv[1]).new_session()
+image = np.zeros((240, 320, 3), dtype=np.uint8)
+pose = np.array([0.4, 0.0, 0.3, 1.0, 0.0, 0.0, 0.0], np.float32)
+actions = session.infer({keys.EE_POSE: pose, keys.GRIP: np.float32(0.0), keys.WRIST_IMAGE: image,
+                         keys.EXTERIOR_IMAGE: image, keys.TASK: "stack the cubes"})
+print("checkpoint", session.metadata["checkpoint_id"], session.metadata["type"], "actions", len(actions))
+print("first", sorted(actions[0]))
+session.close()
+"""
+
+
+def test_smolvla_convert_train_and_serve_run_upstreams_own_code(project, sandbox) -> None:
+    """The current era's SmolVLA services run upstream's vendors/lerobot/{to_lerobot,train,server}.py on the lerobot
+    0.4 stub (`--extra lerobot`): the converter writes lerobot's v3.0 layout from internal.sim_stack into the
+    sandbox S3; expert_only trains from lerobot/smolvla_base (the host's Hub cache) on it and saves lerobot 0.4's
+    checkpoints with their processor pipelines; the server lists them on /api/v1/models and answers positronic's
+    own client through the ee codec (the network's zeros, unnormalised by the checkpoint's own stats). Mistakes
+    are lerobot's own refusals: converting into a dataset that exists, training on a v2.1 (ACT) dataset."""
+    import json
+
+    import boto3
+
+    from rt_sandbox import standin_image
+    from tests.support import keys, put
+
+    era = "a060cbea"
+    folder, _ = project[era]
+    s3_env, compose = _s3_env(sandbox), _compose(folder)
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    tag = uuid.uuid4().hex[:8]
+    data, base = f"s3://interim/entrypoints-{tag}/smolvla/", f"s3://checkpoints/entrypoints-{tag}/smolvla/"
+    convert = (f"{compose} run --rm -T {s3_env} lerobot-convert convert "
+               "--dataset.dataset=@positronic.cfg.ds.internal.sim_stack "
+               f"--dataset.codec=@positronic.vendors.lerobot.codecs.ee --output_dir={data}")
+    converted = _ssh(sandbox, convert)
+    log = converted.stdout + converted.stderr
+    assert converted.returncode == 0, log[-3000:]
+    assert "Dataset converted and saved to " in log, log[-3000:]  # upstream's own last line
+    listed = keys(s3, data)
+    assert {"meta/info.json", "meta/stats.json", "meta/tasks.parquet", "meta/episodes/chunk-000/file-000.parquet",
+            "data/chunk-000/file-000.parquet"} <= set(listed), listed
+    info = json.loads(s3.get_object(Bucket="interim", Key=f"entrypoints-{tag}/smolvla/meta/info.json")["Body"].read())
+    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 2, info
+    assert info["features"]["observation.images.left"]["shape"] == [512, 512, 3], info["features"]
+    again = _ssh(sandbox, convert)  # pos3 brings the dataset back; lerobot's create() will not write over it
+    lines = (again.stdout + again.stderr).strip().splitlines()
+    assert again.returncode == 1 and lines[-1].startswith("FileExistsError: [Errno 17] File exists: "), lines[-20:]
+
+    trained = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-train expert_only --input_path={data} "
+                            f"--exp_name=s1 --output_dir={base} --num_train_steps=4 --save_freq=2 --batch_size=2")
+    log = trained.stdout + trained.stderr
+    assert trained.returncode == 0, log[-3000:]
+    assert "Starting training..." in log and "Training finished." in log, log[-3000:]  # upstream's own lines
+    run = f"{base}s1"
+    listed = keys(s3, run + "/")
+    model = "checkpoints/000004/pretrained_model/"
+    assert {model + name for name in ("config.json", "model.safetensors", "train_config.json",
+                                      "policy_preprocessor.json", "policy_postprocessor.json")} <= set(listed), listed
+    config = json.loads(s3.get_object(Bucket="checkpoints", Key=(run + "/" + model + "config.json")
+                                      .removeprefix("s3://checkpoints/"))["Body"].read())
+    # upstream's trainer: the dataset's cameras as inputs, the base model's third camera left empty
+    assert config["type"] == "smolvla" and config["empty_cameras"] == 1, config
+    assert sorted(config["input_features"]) == ["observation.images.empty_camera_0", "observation.images.left",
+                                                "observation.images.side", "observation.state"], config
+
+    name, port = f"rt-smolvla-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    try:
+        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} lerobot-server ee "
+                                f"--pipeline.source.checkpoints_dir={run}")
+        assert started.returncode == 0, started.stderr
+        address = sandbox["hosts"]["desktop"]["address"]
+        for _ in range(90):
+            try:
+                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
+                    assert reply.read() == b'{"models":["000002","000004"]}'
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
+        ref = standin_image.tag_for(ROOT, era)
+        client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
+                               f"{shlex.quote(SMOLVLA_CLIENT)} ws://127.0.0.1:{port}")
+        assert client.returncode == 0, client.stderr[-3000:]
+        # select_action's one action (SmolVLA is served a step at a time), closed by the timestamp codec's
+        # end-of-chunk sentinel (positronic/policy/codec.py)
+        assert "checkpoint 000004 smolvla actions 2\n" in client.stdout, client.stdout
+        assert "first ['robot_command', 'target_grip', 'timestamp']" in client.stdout, client.stdout
+        logs = _ssh(sandbox, f"docker logs {name}")
+        log = logs.stdout + logs.stderr
+        assert "Pinned default checkpoint at startup: 000004" in log, log[-3000:]
+        assert f"Loading checkpoint from {run}/checkpoints/000004/pretrained_model" in log, log[-3000:]
+        checkout = CHECKOUTS / f"positronic-{era}"
+        for path in ("server.py", "policy.py", "train.py", "to_lerobot.py"):
+            shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/positronic/vendors/lerobot/{path}").stdout
+            assert shipped == (checkout / "positronic/vendors/lerobot" / path).read_text(), path
+    finally:
+        _ssh(sandbox, f"docker rm -f {name}")
+
+    # ACT's dataset (lerobot 0.3.3's v2.1 layout): lerobot 0.4 refuses it with its own message.
+    act_data = f"s3://interim/entrypoints-{tag}/act/"
+    put(s3, act_data + "meta/info.json", ACT_DATASET_INFO)
+    refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-train expert_only --input_path={act_data} "
+                            f"--exp_name=s2 --output_dir={base} --num_train_steps=4")
+    text = refused.stdout + refused.stderr
+    assert refused.returncode == 1, text[-3000:]
+    assert "lerobot.datasets.backward_compatibility.BackwardCompatibilityError: " in text, text[-3000:]
+    assert "The dataset you requested (local) is in 2.1 format." in text, text[-3000:]

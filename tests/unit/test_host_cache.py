@@ -35,3 +35,20 @@ def test_the_openpi_tokenizer_stub_sits_where_ensure_paligemma_tokenizer_looks()
     assert parts == ["big_vision", "paligemma_tokenizer.model"]
     stub = host_cache_dir(ROOT) / "openpi" / Path(*parts)
     assert stub.read_text().startswith("SANDBOX STUB of openpi's PaliGemma tokenizer")
+
+
+def test_smolvla_base_sits_in_the_hub_cache_where_the_trainer_starts_from() -> None:
+    module = CHECKOUTS / "positronic-a060cbea" / "positronic" / "vendors" / "lerobot" / "train.py"
+    # @cfn.config(..., base_model='lerobot/smolvla_base', ...) on train()
+    tree = ast.parse(module.read_text())
+    train = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "train")
+    call = next(d for d in train.decorator_list if isinstance(d, ast.Call))
+    repo = next(k.value for k in call.keywords if k.arg == "base_model")
+    assert isinstance(repo, ast.Constant)
+    repo = repo.value
+    assert repo == "lerobot/smolvla_base"
+    # huggingface_hub's cache layout: models--<org>--<name>/refs/main names the snapshot holding the files
+    folder = host_cache_dir(ROOT) / "huggingface" / "hub" / f"models--{repo.replace('/', '--')}"
+    snapshot = folder / "snapshots" / (folder / "refs" / "main").read_text().strip()
+    assert {"config.json", "model.safetensors", "policy_preprocessor.json", "policy_postprocessor.json"} <= {
+        p.name for p in snapshot.iterdir()}

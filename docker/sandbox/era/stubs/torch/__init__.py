@@ -7,7 +7,8 @@ converter needs none of its maths). Only what positronic's programs reach:
 - for the LeRobot ACT server (positronic/vendors/lerobot_0_3_3/policy.py and lerobot's device helpers): a
   CPU-only build's device queries (`torch.cuda.is_available()` is False, `torch.backends.mps` is not
   available), `torch.device`, `no_grad`, and a `Tensor` over a numpy array with the calls a session makes
-  (`from_numpy`, `as_tensor`, `zeros`, `.to(device)`, `.squeeze(0)`, `.cpu()`, `.numpy()`, `.shape`).
+  (`from_numpy`, `as_tensor`, `zeros`, `.to(device)`, `.squeeze(0)`, `.cpu()`, `.numpy()`, `.shape`), and for
+  lerobot 0.4's processors (`.float()`, `.unsqueeze`, arithmetic with tensors and numbers, `.dtype`).
   Moving a tensor to CUDA fails as a CPU-only torch fails it.
 """
 from __future__ import annotations
@@ -93,11 +94,44 @@ class Tensor:
             return Tensor(self._data.squeeze(), self.device)
         return Tensor(self._data.squeeze(dim) if self._data.shape[dim] == 1 else self._data, self.device)
 
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    def float(self) -> Tensor:
+        return Tensor(self._data.astype(np.float32), self.device)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return Tensor(np.expand_dims(self._data, dim), self.device)
+
+    def clone(self) -> Tensor:
+        return Tensor(self._data.copy(), self.device)
+
+    def _binary(self, other, op) -> Tensor:
+        return Tensor(op(self._data, other._data if isinstance(other, Tensor) else np.asarray(other)), self.device)
+
+    def __add__(self, other):
+        return self._binary(other, np.add)
+
+    def __sub__(self, other):
+        return self._binary(other, np.subtract)
+
+    def __mul__(self, other):
+        return self._binary(other, np.multiply)
+
+    def __truediv__(self, other):
+        return self._binary(other, np.true_divide)
+
+    __radd__, __rmul__ = __add__, __mul__
+
     def __getitem__(self, index) -> Tensor:
         return Tensor(self._data[index], self.device)
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __repr__(self) -> str:
         return f"tensor({self._data!r})"

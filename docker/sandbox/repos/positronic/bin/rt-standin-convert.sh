@@ -1,6 +1,6 @@
 # Stand-in of the dataset converters (sourced by uv):
 #   runbook: positronic-to-lerobot (positronic/training/to_lerobot.py)
-#   current: python -m positronic.vendors.{lerobot_0_3_3,lerobot}.to_lerobot
+#   current: python -m positronic.vendors.lerobot_0_3_3.to_lerobot
 # Writes a small LeRobot dataset marker: meta/info.json (+ meta/modality.json for GR00T data), one
 # data file and run_metadata_<ts>.yaml (append_metadata_<ts>.yaml for append).
 CFN_FN=convert
@@ -45,14 +45,13 @@ else
     py_raise configuronic.config.ConfigError "Error instantiating \"dataset\": apply_codec() missing required argument(s): '$miss'"
   }
   lerobot_0_3_3="ee phail_v1 joints ee_traj joints_traj joints_ik joints_ik_sim"
-  lerobot="ee phail_v1 joints joints_ik joints_ik_sim"
   openpi="ee ee_joints ee_traj ee_joints_traj joints_traj joints_ik joints_ik_sim droid droid_jointpos libero phail_v1"
   gr00t="ee_quat ee_quat_joints ee_rot6d ee_rot6d_joints ee_quat_traj ee_rot6d_traj ee_quat_joints_traj
     ee_rot6d_joints_traj joints_traj ee_joints_ik ee_joints_ik_sim phail_v1"
   codec=$(opt dataset.codec); vendor=${codec#@positronic.vendors.}; vendor=${vendor%%.*}; name=${codec##*.}
   case $codec in
     @positronic.vendors.*.codecs.*) names=
-      oneof "$vendor" "lerobot_0_3_3 lerobot openpi gr00t" && eval "names=\$$vendor"
+      oneof "$vendor" "lerobot_0_3_3 openpi gr00t" && eval "names=\$$vendor"
       oneof "$name" "$names" || py_raise ImportError "Module not found for path: ${codec#@}" ;;
     *) py_raise ImportError "Module not found for path: ${codec#@} (codecs: @positronic.vendors.<vendor>.codecs.<name>)" ;;
   esac

@@ -1,4 +1,5 @@
-# Stand-in of python -m positronic.vendors.{lerobot,lerobot_0_3_3}.server (sourced by uv).
+# Stand-in of the LeRobot ACT servers (sourced by uv): runbook python -m positronic.vendors.lerobot.server,
+# current python -m positronic.vendors.lerobot_0_3_3.server.
 # Checkpoints live under <checkpoints_dir>/checkpoints/; an id is the EXACT dir name (050000).
 . "$RT_DIR/rt-standin-serve.sh"
 if [ "$RT_ERA" = runbook ]; then
@@ -8,11 +9,8 @@ if [ "$RT_ERA" = runbook ]; then
   root=$(slash "$(opt checkpoints_dir)") wanted=$(opt checkpoint None) host=$(opt host 0.0.0.0) port=$(opt port 8000)
   int_arg port "$port"
 else
-  case $module in
-    *lerobot_0_3_3*) pipelines="serve ee joints ee_traj joints_traj joints_ik joints_ik_sim ee_flip" presets="phail sim_stack demo"
-      keys="pipeline.source.model_type" ;;
-    *) pipelines="serve ee joints joints_ik joints_ik_sim" presets=phail keys= ;;
-  esac
+  pipelines="serve ee joints ee_traj joints_traj joints_ik joints_ik_sim ee_flip" presets="phail sim_stack demo"
+  keys="pipeline.source.model_type"
   cfn_command "$pipelines $presets" "$@"; shift; CFN_FN=serve CFN_REQ=pipeline.source.checkpoints_dir
   cfn_parse "$SERVER_KEYS $keys pipeline.source.checkpoints_dir pipeline.source.checkpoint pipeline.source.device
     pipeline.codec pipeline.codec.*" "$@"

@@ -1,7 +1,6 @@
 # Stand-in of the LeRobot trainers (sourced by uv):
 #   runbook: positronic-train (ACT, lerobot 0.3.3): --dataset_root --run_name --output_dir
-#   current: python -m positronic.vendors.lerobot_0_3_3.train (ACT) and
-#            python -m positronic.vendors.lerobot.train expert_only|full_finetune (SmolVLA)
+#   current: python -m positronic.vendors.lerobot_0_3_3.train (ACT)
 # Checkpoints: <output_dir>/<run>/checkpoints/<zero-padded step>/pretrained_model/config.json.
 # Extra flags go to lerobot's TrainPipelineConfig (draccus), which rejects unknown fields itself.
 cfg_keys="resume seed num_workers batch_size steps eval_freq log_freq save_checkpoint save_freq job_name
@@ -9,11 +8,8 @@ cfg_keys="resume seed num_workers batch_size steps eval_freq log_freq save_check
 case $PROG in
   positronic-train) CFN_FN=train CFN_REQ="dataset_root run_name output_dir"
     keys="dataset_root run_name output_dir" input_key=dataset_root exp_key=run_name default_steps=100000 ;;
-  *lerobot_0_3_3*) CFN_FN=train CFN_REQ="input_path exp_name output_dir"
+  *) CFN_FN=train CFN_REQ="input_path exp_name output_dir"
     keys="input_path exp_name output_dir codec num_train_steps backbone" input_key=input_path exp_key=exp_name default_steps=100000 ;;
-  *) cfn_command "expert_only full_finetune" "$@"; shift; CFN_FN=train CFN_REQ="input_path exp_name output_dir"
-    keys="input_path exp_name output_dir codec base_model num_train_steps tolerance_s freeze_vision_encoder train_expert_only"
-    input_key=input_path exp_key=exp_name default_steps=100000 ;;
 esac
 # configuronic accepts any **cfg_kwargs; lerobot's parser then refuses what it does not know
 CFN_ALLOWED="$keys $cfg_keys"
@@ -28,8 +24,7 @@ cfn_parse "$keys $cfg_keys" "$@"
 need $CFN_REQ
 in=$(slash "$(opt $input_key)") out=$(slash "$(opt output_dir)") exp=$(opt $exp_key)
 if [ "$PROG" != positronic-train ]; then
-  case $module in *lerobot_0_3_3*) codecs="ee phail_v1 joints ee_traj joints_traj joints_ik joints_ik_sim" ns=lerobot_0_3_3 ;;
-    *) codecs="ee phail_v1 joints joints_ik joints_ik_sim" ns=lerobot ;; esac
+  codecs="ee phail_v1 joints ee_traj joints_traj joints_ik joints_ik_sim" ns=lerobot_0_3_3
   codec=$(opt codec "@positronic.vendors.$ns.codecs.ee")
   case $codec in @positronic.vendors.$ns.codecs.*|.*) oneof "${codec##*.}" "$codecs" ;; *) false ;; esac ||
     py_raise ImportError "Module not found for path: ${codec#@}"
