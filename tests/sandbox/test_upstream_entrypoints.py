@@ -8,7 +8,8 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pytest
 
@@ -52,6 +53,41 @@ def _s3_env(sandbox: dict[str, Any]) -> str:
     # moto takes any key: placeholders, not credentials
     return (f"-e AWS_ENDPOINT_URL={sandbox['s3_endpoint']} "
             "-e AWS_ACCESS_KEY_ID=sandbox -e AWS_SECRET_ACCESS_KEY=sandbox")
+
+
+@contextmanager
+def _serving(sandbox: dict[str, Any], compose: str, service: str, args: str,
+             models: bytes) -> Iterator[tuple[str, int]]:
+    """An era's server started detached on the desktop at a free port, waited for until its /api/v1/models
+    answers `models`, removed on the way out: (container name, port)."""
+    name, port = f"rt-{service}-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    try:
+        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {_s3_env(sandbox)} {service} {args}")
+        assert started.returncode == 0, started.stderr
+        address = sandbox["hosts"]["desktop"]["address"]
+        for _ in range(90):
+            try:
+                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
+                    assert reply.read() == models
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
+        yield name, port
+    finally:
+        _ssh(sandbox, f"docker rm -f {name}")
+
+
+def _client(sandbox: dict[str, Any], era: str, code: str, port: int) -> str:
+    """Python `code` run in the era's job image beside the server (positronic's own client): its output."""
+    from rt_sandbox import standin_image
+
+    ref = standin_image.tag_for(ROOT, era)
+    client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
+                           f"{shlex.quote(code)} ws://127.0.0.1:{port}")
+    assert client.returncode == 0, client.stderr[-3000:]
+    return client.stdout
 
 
 def _checkpoints(sandbox: dict[str, Any], marker: str) -> str:
@@ -207,7 +243,6 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
     codec; the model's forward pass is the stub's zeros. A checkpoint without its weights file is refused."""
     import boto3
 
-    from rt_sandbox import standin_image
     from tests.support import put
 
     era = "a060cbea"
@@ -223,28 +258,12 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
                             "--num_train_steps=4 --save_freq=2")
     assert trained.returncode == 0, (trained.stdout + trained.stderr)[-3000:]
 
-    name, port = f"rt-act-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
-    try:
-        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} lerobot-0_3_3-server "
-                                f"joints_traj --pipeline.source.checkpoints_dir={run}")
-        assert started.returncode == 0, started.stderr
-        address = sandbox["hosts"]["desktop"]["address"]
-        for _ in range(90):
-            try:
-                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
-                    assert reply.read() == b'{"models":["000002","000004"]}'
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
-        ref = standin_image.tag_for(ROOT, era)
-        client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
-                               f"{shlex.quote(ACT_CLIENT)} ws://127.0.0.1:{port}")
-        assert client.returncode == 0, client.stderr[-3000:]
+    with _serving(sandbox, compose, "lerobot-0_3_3-server", f"joints_traj --pipeline.source.checkpoints_dir={run}",
+                  b'{"models":["000002","000004"]}') as (name, port):
+        answer = _client(sandbox, era, ACT_CLIENT, port)
         # ACT's chunk of 100 zero actions, cut by the codec's 1 s horizon at 15 fps and decoded as joint targets
-        assert "checkpoint 000004 act actions 16\n" in client.stdout, client.stdout
-        assert "first [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] 0.0" in client.stdout, client.stdout
+        assert "checkpoint 000004 act actions 16\n" in answer, answer
+        assert "first [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] 0.0" in answer, answer
         logs = _ssh(sandbox, f"docker logs {name}")
         log = logs.stdout + logs.stderr
         assert "Pinned default checkpoint at startup: 000004" in log, log[-3000:]
@@ -254,8 +273,6 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
         for path in ("positronic/vendors/lerobot_0_3_3/server.py", "positronic/vendors/lerobot_0_3_3/policy.py"):
             shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/{path}").stdout
             assert shipped == (checkout / path).read_text(), path
-    finally:
-        _ssh(sandbox, f"docker rm -f {name}")
 
     # The same run's config.json without its model.safetensors: lerobot's loader refuses it at startup.
     weightless = f"{base}act/r2"
@@ -424,7 +441,6 @@ def test_smolvla_convert_train_and_serve_run_upstreams_own_code(project, sandbox
 
     import boto3
 
-    from rt_sandbox import standin_image
     from tests.support import keys, put
 
     era = "a060cbea"
@@ -468,29 +484,13 @@ def test_smolvla_convert_train_and_serve_run_upstreams_own_code(project, sandbox
     assert sorted(config["input_features"]) == ["observation.images.empty_camera_0", "observation.images.left",
                                                 "observation.images.side", "observation.state"], config
 
-    name, port = f"rt-smolvla-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
-    try:
-        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} lerobot-server ee "
-                                f"--pipeline.source.checkpoints_dir={run}")
-        assert started.returncode == 0, started.stderr
-        address = sandbox["hosts"]["desktop"]["address"]
-        for _ in range(90):
-            try:
-                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
-                    assert reply.read() == b'{"models":["000002","000004"]}'
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
-        ref = standin_image.tag_for(ROOT, era)
-        client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
-                               f"{shlex.quote(SMOLVLA_CLIENT)} ws://127.0.0.1:{port}")
-        assert client.returncode == 0, client.stderr[-3000:]
+    with _serving(sandbox, compose, "lerobot-server", f"ee --pipeline.source.checkpoints_dir={run}",
+                  b'{"models":["000002","000004"]}') as (name, port):
+        answer = _client(sandbox, era, SMOLVLA_CLIENT, port)
         # select_action's one action (SmolVLA is served a step at a time), closed by the timestamp codec's
         # end-of-chunk sentinel (positronic/policy/codec.py)
-        assert "checkpoint 000004 smolvla actions 2\n" in client.stdout, client.stdout
-        assert "first ['robot_command', 'target_grip', 'timestamp']" in client.stdout, client.stdout
+        assert "checkpoint 000004 smolvla actions 2\n" in answer, answer
+        assert "first ['robot_command', 'target_grip', 'timestamp']" in answer, answer
         logs = _ssh(sandbox, f"docker logs {name}")
         log = logs.stdout + logs.stderr
         assert "Pinned default checkpoint at startup: 000004" in log, log[-3000:]
@@ -499,8 +499,6 @@ def test_smolvla_convert_train_and_serve_run_upstreams_own_code(project, sandbox
         for path in ("server.py", "policy.py", "train.py", "to_lerobot.py"):
             shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/positronic/vendors/lerobot/{path}").stdout
             assert shipped == (checkout / "positronic/vendors/lerobot" / path).read_text(), path
-    finally:
-        _ssh(sandbox, f"docker rm -f {name}")
 
     # ACT's dataset (lerobot 0.3.3's v2.1 layout): lerobot 0.4 refuses it with its own message.
     act_data = f"s3://interim/entrypoints-{tag}/act/"
