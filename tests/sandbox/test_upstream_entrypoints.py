@@ -198,6 +198,43 @@ session.close()
 """
 
 
+def _act_run(sandbox: dict[str, Any], compose: str, s3_env: str) -> tuple[str, str]:
+    """(base, run): an ACT run of 4 steps (checkpoints 2 and 4) that the current era's real trainer wrote to S3."""
+    import boto3
+
+    from tests.support import put
+
+    base = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/"
+    data = f"{base}data/"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
+    trained = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-0_3_3-train --input_path={data} --exp_name=r1 "
+                            f"--output_dir={base}act/ --codec=@positronic.vendors.lerobot_0_3_3.codecs.joints_traj "
+                            "--num_train_steps=4 --save_freq=2")
+    assert trained.returncode == 0, (trained.stdout + trained.stderr)[-3000:]
+    return base, f"{base}act/r1"
+
+
+def _act_server(sandbox: dict[str, Any], compose: str, s3_env: str, run: str) -> tuple[str, int]:
+    """(container name, port): upstream's lerobot-0_3_3-server on `run`, detached on desktop, once it lists."""
+    name, port = f"rt-act-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} lerobot-0_3_3-server "
+                            f"joints_traj --pipeline.source.checkpoints_dir={run}")
+    assert started.returncode == 0, started.stderr
+    address = sandbox["hosts"]["desktop"]["address"]
+    for _ in range(90):
+        try:
+            with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
+                assert reply.read() == b'{"models":["000002","000004"]}'
+                return name, port
+        except OSError:
+            time.sleep(1)
+    logs = _ssh(sandbox, f"docker logs {name}").stderr[-3000:]
+    _ssh(sandbox, f"docker rm -f {name}")
+    pytest.fail(logs)
+
+
 def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandbox) -> None:
     """The current era's lerobot-0_3_3-server runs upstream's vendors/lerobot_0_3_3/server.py and policy.py: the
     ACT trainer (upstream's train.py on the lerobot stub) writes a run into the sandbox S3; the server's
@@ -208,36 +245,15 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
     import boto3
 
     from rt_sandbox import standin_image
-    from tests.support import put
 
     era = "a060cbea"
     folder, _ = project[era]
     s3_env, compose = _s3_env(sandbox), _compose(folder)
-    base = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/"
-    data, run = f"{base}data/", f"{base}act/r1"
+    base, run = _act_run(sandbox, compose, s3_env)
     s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
-    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
-    trained = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-0_3_3-train --input_path={data} --exp_name=r1 "
-                            f"--output_dir={base}act/ --codec=@positronic.vendors.lerobot_0_3_3.codecs.joints_traj "
-                            "--num_train_steps=4 --save_freq=2")
-    assert trained.returncode == 0, (trained.stdout + trained.stderr)[-3000:]
-
-    name, port = f"rt-act-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
+    name, port = _act_server(sandbox, compose, s3_env, run)
     try:
-        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} lerobot-0_3_3-server "
-                                f"joints_traj --pipeline.source.checkpoints_dir={run}")
-        assert started.returncode == 0, started.stderr
-        address = sandbox["hosts"]["desktop"]["address"]
-        for _ in range(90):
-            try:
-                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
-                    assert reply.read() == b'{"models":["000002","000004"]}'
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
         ref = standin_image.tag_for(ROOT, era)
         client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /positronic/.venv/bin/python {ref} -c "
                                f"{shlex.quote(ACT_CLIENT)} ws://127.0.0.1:{port}")
@@ -268,6 +284,60 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
     assert refused.returncode == 1, lines[-20:]
     assert lines[-1].startswith('FileNotFoundError: No such file or directory: "'), lines[-20:]
     assert lines[-1].endswith('/checkpoints/000004/pretrained_model/model.safetensors"'), lines[-20:]
+
+
+def test_the_current_inference_client_is_upstreams_own_code_and_completes_a_trial(project, sandbox) -> None:
+    """The current era's positronic-inference service runs upstream's inference.py and cli/eval/run.py: the
+    stack_cubes sim eval on real MuJoCo (physics, IK, the cameras rendered through EGL on Mesa's llvmpipe: the
+    sandbox host's /dev/dri is no GPU), upstream's RemotePolicy and InferenceClient against upstream's ACT
+    server (the model's zeros), one trial of 2 simulated seconds recorded by its LocalDatasetWriter and synced to
+    S3 by pos3. Only the scene's mesh and texture pickle is a placeholder (rt_sandbox/scene_assets.py).
+    The runbook era's --driver.show_gui is refused by configuronic itself."""
+    import hashlib
+
+    import boto3
+
+    era = "a060cbea"
+    folder, _ = project[era]
+    s3_env, compose = _s3_env(sandbox), _compose(folder)
+    base, run = _act_run(sandbox, compose, s3_env)
+    name, port = _act_server(sandbox, compose, s3_env, run)
+    out = f"{base}sim/"
+    address = sandbox["hosts"]["desktop"]["address"]
+    try:
+        started = time.monotonic()
+        sim = _ssh(sandbox, f"{compose} run --rm -T {s3_env} positronic-inference sim --policy=.remote "
+                            f"--policy.url={address}:{port} --eval.timeout=2 --eval.trial_count=1 --output_dir={out}")
+        seconds = time.monotonic() - started
+        log = sim.stdout + sim.stderr
+        assert sim.returncode == 0, log[-3000:]
+        assert "Warming up policy endpoints" in log and "DsWriterAgent: [STOP] Episode 1" in log, log[-3000:]
+        assert seconds < 90, seconds  # one trial, rendering on the CPU included
+        served = _ssh(sandbox, f"docker logs {name}")
+        assert "/api/v1/session" in served.stdout + served.stderr  # the client's sessions reached the server
+    finally:
+        _ssh(sandbox, f"docker rm -f {name}")
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    prefix = out.removeprefix("s3://checkpoints/")
+    keys = {o["Key"][len(prefix):] for o in s3.list_objects_v2(Bucket="checkpoints", Prefix=prefix)["Contents"]}
+    assert any(k.startswith("run_metadata_") and k.endswith(".yaml") for k in keys), keys
+    episode = "000000000000/000000000000/"
+    for recorded in ("meta.json", "static.json", "robot_command.joints.parquet", "robot_state.q.parquet",
+                     "sim_state.mjSTATE_INTEGRATION.parquet", "image.wrist.mp4", "image.exterior.mp4"):
+        assert episode + recorded in keys, sorted(keys)
+    paths = ("positronic/inference.py", "positronic/cli/eval/run.py", "positronic/policy/remote.py",
+             "positronic/offboard/client.py", "positronic/simulator/mujoco/sim.py")
+    shipped = _ssh(sandbox, f"{compose} run --rm -T --entrypoint sha256sum positronic-inference "
+                            + " ".join(f"/positronic/{path}" for path in paths))
+    assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
+                                           .hexdigest() for path in paths], shipped.stdout + shipped.stderr
+
+    refused = _ssh(sandbox, f"{compose} run --rm -T positronic-inference sim --policy=.remote "
+                            f"--policy.url={address}:{port} --driver.show_gui=False")
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1, lines[-20:]
+    assert lines[-1] == "configuronic.config.ConfigError: Failed to override 'driver.show_gui' with value 'False'"
 
 
 @pytest.mark.parametrize("era", [era.name for era in catalog.ERAS])
