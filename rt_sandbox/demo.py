@@ -235,9 +235,11 @@ class DemoRun:
         # The current era's client runs upstream's own code on the server's fleet host (its positronic-inference
         # service, the era's job image); the runbook era's and the serverless one's run here (the stand-in `uv`
         # in the positronic checkout), against the server's address as this machine sees it.
+        # There it records its trial (upstream's dataset writer, synced to S3 by pos3).
         fleet = self.era == "a060cbea" and self.era_images and host != "cloud"
+        record = f"s3://interim/demo/{self.run_id}-{self.era}/sim-{args[0].removeprefix('serve.')}/"
         self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3",
-                                                          *(["--host", host] if fleet else [])],
+                                                          *(["--host", host, "--output-dir", record] if fleet else [])],
                  host=host if fleet else "local")
         stop = self.inv(name.replace("serve.", "serve.stop "), ["serve.stop", server], host=host)
         self.results.append(StepResult(name.replace("serve.", "server up: "), host,

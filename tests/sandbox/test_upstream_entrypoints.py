@@ -333,6 +333,13 @@ def test_the_current_inference_client_is_upstreams_own_code_and_completes_a_tria
     assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
                                            .hexdigest() for path in paths], shipped.stdout + shipped.stderr
 
+    # What draws the cameras: EGL through the compose service's /dev/dri, which on the sandbox host is no GPU
+    gl = "import mujoco; c = mujoco.GLContext(8, 8); c.make_current(); from OpenGL import GL; " \
+         "print(GL.glGetString(GL.GL_RENDERER).decode())"
+    renderer = _ssh(sandbox, f"{compose} run --rm -T --entrypoint /positronic/.venv/bin/python positronic-inference "
+                             f"-c {shlex.quote(gl)}")
+    assert renderer.stdout.startswith("llvmpipe"), renderer.stdout + renderer.stderr[-2000:]
+
     refused = _ssh(sandbox, f"{compose} run --rm -T positronic-inference sim --policy=.remote "
                             f"--policy.url={address}:{port} --driver.show_gui=False")
     lines = (refused.stdout + refused.stderr).strip().splitlines()
