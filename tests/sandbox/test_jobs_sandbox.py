@@ -117,9 +117,10 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
     cleanup.append(("vm-train2", started_job(client)))
     if runbook:  # the stand-in client
         assert "Policy .groot_ee_rot6d_joints connected" in client.stdout and "Simulation finished" in client.stdout
-    else:  # upstream's own client: one trial of the default 10 simulated seconds against the GR00T server
+    else:  # upstream's own client: one trial of the default 10 simulated seconds against the GR00T server, its
+        # world brought down when the trial ended (nothing recorded: no --output-dir)
         assert "Warming up policy endpoints" in client.stdout, client.stdout[-3000:]
-        assert "DsWriterAgent: [STOP] Episode 1" in client.stdout, client.stdout[-3000:]
+        assert "Stopping background processes" in client.stdout, client.stdout[-3000:]
 
     assert inv(env, "serve.stop", server).returncode == 0
     assert jobs_json(env, "--host", "train2")[server]["state"] == "exited"
