@@ -21,9 +21,13 @@ lint: venv
 	$(VENV)/bin/mypy || status=$$?; exit $$status
 
 # Both tiers: the fast one first (it fails in seconds), then the one against the sandbox fleet, which
-# runs even when the fast one failed; the target fails if either did.
+# runs even when the fast one failed; the target fails if either did. The fast tier needs no sandbox, so
+# the sandbox comes up, and each era's job image is built, meanwhile (their log printed after the fast
+# tier's; a failure there is the sandbox tier's own `sandbox.up` to report).
 test: install
-	@fast=0; $(MAKE) --no-print-directory test-fast || fast=$$?; \
+	@mkdir -p .sandbox; $(INV) sandbox.up --job-images >.sandbox/make-test-up.log 2>&1 & up=$$!; \
+	fast=0; $(MAKE) --no-print-directory test-fast || fast=$$?; \
+	wait $$up || echo "sandbox.up --job-images failed (exit $$?); its log:"; cat .sandbox/make-test-up.log; \
 	$(MAKE) --no-print-directory test-sandbox && exit $$fast
 
 # No root, no sandbox, no network: everything the `sandbox` fixture does not reach (tests/conftest.py).

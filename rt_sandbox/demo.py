@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,11 @@ from . import standin_image
 
 STARTED_RE = re.compile(r"^started (\S+) on (\S+)", re.M)
 SERVER_RE = re.compile(r"\(job (\S+); stop:", re.M)
+
+
+# The current era's OpenPI and ACT servers decode the model stubs' zero actions as joint targets (joints_traj); an
+# ee pipeline refuses their zero quaternion.
+JOINTS_TRAJ = ["--pipeline", "joints_traj"]
 
 
 @dataclass
@@ -48,9 +54,9 @@ class DemoRun:
     vm: str = "vm-train3"
     echo: Callable[[str], None] = print
     results: list[StepResult] = field(default_factory=list)
-    server_job: str | None = None
     era: str = "a060cbea"  # the sandbox positronic checkout whose verbatim compose file runs the jobs
     era_images: bool = False  # the era's job image (upstream's own code) instead of the catalog's stand-ins
+    _lane: threading.local = field(default_factory=threading.local, repr=False)  # see `lanes`
 
     def env(self) -> dict[str, str]:
         sandbox = self.root / ".sandbox"
@@ -93,7 +99,7 @@ class DemoRun:
             refused: str | None = None) -> StepResult:
         """Run one `inv` command, streaming its output, and time it; `refused`: it must fail saying this."""
         argv = [sys.executable, "-m", "invoke", *args]
-        self.echo(f"\n== {name}: inv {' '.join(args)}")
+        self._say(f"\n== {name}: inv {' '.join(args)}\n")
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=self.root, env=self.env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -101,13 +107,12 @@ class DemoRun:
         assert proc.stdout is not None
         for line in proc.stdout:
             captured.append(line)
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            self._say(line)
         code = proc.wait()
         text = "".join(captured)
         job = (m := STARTED_RE.search(text)) and m[1] or None
         result = StepResult(name, host, time.monotonic() - started, code, gpu, job, text)
-        self.results.append(result)
+        self._record(result)
         if refused is not None:
             if code == 0 or refused not in text:
                 raise RTError(f"demo step {name!r} should have been refused ({refused!r})", "read its output above")
@@ -116,6 +121,51 @@ class DemoRun:
         if code != 0:
             raise RTError(f"demo step {name!r} failed (exit {code})", "read its output above; inv doctor may say why")
         return result
+
+    def _say(self, text: str) -> None:
+        """Print now, or, inside a lane, into its block (printed whole when the lane ends)."""
+        held = getattr(self._lane, "held", None)
+        if held is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            held.append(text)
+
+    def _record(self, result: StepResult) -> None:
+        getattr(self._lane, "results", self.results).append(result)
+
+    def lanes(self, *work: tuple[str, Callable[[], None]]) -> None:
+        """Run parts of the pipeline that share no host at once (so no GPU, port, server or output either):
+        each lane's output is held and printed whole when it ends, so every step still reads as one block, and
+        its steps join the summary in lane order. A failed lane stops only itself; the first failure is raised
+        once every lane has ended."""
+        ended: list[tuple[list[StepResult], BaseException | None]] = [([], None)] * len(work)
+        printing = threading.Lock()
+
+        def lane(index: int, part: Callable[[], None]) -> None:
+            self._lane.held, self._lane.results = [], []
+            error: BaseException | None = None
+            try:
+                part()
+            except BaseException as exc:  # noqa: BLE001 - raised in the main thread once all have ended
+                error = exc
+            with printing:
+                sys.stdout.write("".join(self._lane.held))
+                sys.stdout.flush()
+            ended[index] = (self._lane.results, error)
+
+        self._say(f"\n-- at once: {', '.join(name for name, _ in work)} (each printed whole when it ends)\n")
+        threads = [threading.Thread(target=lane, args=(i, part), name=f"demo-{name}", daemon=True)
+                   for i, (name, part) in enumerate(work)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for results, _ in ended:
+            self.results.extend(results)
+        failed = [error for _, error in ended if error is not None]
+        if failed:
+            raise failed[0]
 
     # -- the runbook, in order --------------------------------------------------------
     def pipeline(self, eras: Sequence[str] = ("4261b1aa", "a060cbea")) -> None:
@@ -127,8 +177,11 @@ class DemoRun:
         for era in eras:  # the same tasks through each era's verbatim compose file, on its job image
             self.era, self.era_images = era, True
             self.era_image()
-            self.chain()
-        self.serverless()
+            # The serverless pass (upstream's current workflow, the `cloud` target) shares no host with the fleet:
+            # it runs beside the current era's lanes.
+            self.chain(also=[("cloud", self.serverless)] if era == "a060cbea" else [])
+        if "a060cbea" not in eras:
+            self.serverless()
         self.inv("jobs.list", ["jobs.list"])
         self.inv("jobs.history", ["jobs.history"])
         # Two samples a few seconds apart prove the VM idle for a short window, as cron would over 30 minutes.
@@ -152,8 +205,9 @@ class DemoRun:
         self.echo(ref)
         self.results.append(StepResult(f"[{self.era}] job image", "local", time.monotonic() - started, 0, False))
 
-    def chain(self) -> None:
-        """convert, stats, train (GR00T, OpenPI, LeRobot), then each server with the client against it."""
+    def chain(self, also: Sequence[tuple[str, Callable[[], None]]] = ()) -> None:
+        """convert and stats; then at once (`lanes`) the VM's lane (train GR00T and OpenPI, each server with the
+        client against it), the desktop's (ACT's own conversion, its training and server) and `also`."""
         vm, era, run = self.vm, self.era, f"{self.run_id}-{self.era}"
         base = f"demo/{run}"
         data, stats = f"s3://interim/{base}/groot_rot6d_q/", f"s3://interim/{base}/openpi_stats/"
@@ -168,12 +222,25 @@ class DemoRun:
                                             "--wait"], host="desktop", gpu=True)
         self.inv(step + "dataset.stats", ["dataset.stats", "--host", "desktop", "--input", data, "--output", stats,
                                           "--wait"], host="desktop", gpu=True)
+        self.lanes((vm, lambda: self._vm_lane(step, data, stats, groot, openpi, run)),
+                   ("desktop", lambda: self._desktop_lane(step, base, act, run)), *also)
+
+    def _vm_lane(self, step: str, data: str, stats: str, groot: str, openpi: str, run: str) -> None:
+        vm, runbook = self.vm, self.era == "4261b1aa"
         self.inv(step + "train.groot", ["train.groot", "--host", vm, "--input", data, "--output", groot,
                                         "--exp-name", run, "--modality", "ee_rot6d_q", "--steps", "2000",
                                         "--save-steps", "500", "--wait"], host=vm, gpu=True)
         self.inv(step + "train.openpi", ["train.openpi", "--host", vm, "--input", data, "--stats",
                                          f"{stats}assets/", "--output", openpi, "--exp-name", run, "--steps", "1000",
                                          "--wait"], host=vm, gpu=True)
+        self.serve(step + "serve.groot", ["serve.groot", "--checkpoints", f"{groot}{run}/", "--modality",
+                                          "ee_rot6d_q"], vm)
+        pipeline = [] if runbook else JOINTS_TRAJ
+        self.serve(step + "serve.openpi", ["serve.openpi", "--checkpoints",
+                                           f"{openpi}pi05_positronic_lowmem/{run}/", *pipeline], vm)
+
+    def _desktop_lane(self, step: str, base: str, act: str, run: str) -> None:
+        runbook = self.era == "4261b1aa"
         # ACT trains on a conversion of its own shape (`observation.state`, `observation.images.*`): lerobot's
         # make_policy reads the runbook GR00T conversion's images without their `names` (KeyError), and the
         # current one's image keys are not ones upstream's ACT server makes channels-first for its policy.
@@ -190,14 +257,7 @@ class DemoRun:
         self.inv(step + "train.lerobot", ["train.lerobot", "--host", "desktop", "--input", act_data, "--output", act,
                                           "--exp-name", run, "--steps", "1000", *act_codec, "--wait"],
                  host="desktop", gpu=True)
-        self.serve(step + "serve.groot", ["serve.groot", "--checkpoints", f"{groot}{run}/", "--modality",
-                                          "ee_rot6d_q"], vm)
-        # The current era's OpenPI and ACT servers decode the model stubs' zero actions as joint targets
-        # (joints_traj); an ee pipeline refuses their zero quaternion.
-        joints = [] if runbook else ["--pipeline", "joints_traj"]
-        self.serve(step + "serve.openpi", ["serve.openpi", "--checkpoints",
-                                           f"{openpi}pi05_positronic_lowmem/{run}/", *joints], vm)
-        lerobot = ["serve.lerobot", "--checkpoints", f"{act}{run}/", *joints]
+        lerobot = ["serve.lerobot", "--checkpoints", f"{act}{run}/", *([] if runbook else JOINTS_TRAJ)]
         if runbook:  # upstream added the LeRobot server after the runbook: refused, naming the era
             self.inv(step + "serve.lerobot (refused)", [*lerobot, "--host", "desktop"], host="desktop",
                      refused="runbook era")
@@ -231,19 +291,18 @@ class DemoRun:
         server = (m := SERVER_RE.search(served.output)) and m[1] or served.job
         if not server:
             raise RTError(f"{args[0]} printed no job id", "run inv jobs.list to see what started")
-        self.server_job = server
         # The current era's client runs upstream's own code on the server's fleet host (its positronic-inference
-        # service, the era's job image); the runbook era's and the serverless one's run here (the stand-in `uv`
-        # in the positronic checkout), against the server's address as this machine sees it.
-        # There it records its trial (upstream's dataset writer, synced to S3 by pos3).
+        # service, the era's job image), recording its trial (upstream's dataset writer, synced to S3 by pos3); the
+        # runbook era's and the serverless one's run here (the stand-in `uv` in the positronic checkout), against
+        # the server's address as this machine sees it.
         fleet = self.era == "a060cbea" and self.era_images and host != "cloud"
         record = f"s3://interim/demo/{self.run_id}-{self.era}/sim-{args[0].removeprefix('serve.')}/"
         self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3",
                                                           *(["--host", host, "--output-dir", record] if fleet else [])],
                  host=host if fleet else "local")
         stop = self.inv(name.replace("serve.", "serve.stop "), ["serve.stop", server], host=host)
-        self.results.append(StepResult(name.replace("serve.", "server up: "), host,
-                                       time.monotonic() - started - stop.seconds, 0, True, server))
+        self._record(StepResult(name.replace("serve.", "server up: "), host,
+                                time.monotonic() - started - stop.seconds, 0, True, server))
 
     def summary_rows(self, usd: Callable[[StepResult], float | None] = lambda r: None) -> list[tuple[str, ...]]:
         """One row per step: seconds, GPU-hours, what it cost (`usd`: the step's price, None when unpriced)."""

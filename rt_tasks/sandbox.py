@@ -9,8 +9,10 @@ from ._cli import PROJECT_ROOT, rt_task, setting
 
 @rt_task(help={"hosts": "number of SSH hosts: desktop, then vm-train, vm-train2, ... (default: as before, else 4)",
                "smi_delay": "seconds the nvidia-smi stand-in waits before answering (default: as before, else 0)",
+               "job_images": "also build (when an input changed) and push each era's job image, as the first "
+                             "test or demo step that needs it would",
                "dry_run": "print what would be brought up, start nothing"})
-def up(c, hosts=None, smi_delay=None, dry_run=False):
+def up(c, hosts=None, smi_delay=None, job_images=False, dry_run=False):
     """Bring the sandbox fleet up (idempotent; repairs what a killed run left behind)."""
     from rt_sandbox import fleet
 
@@ -21,13 +23,22 @@ def up(c, hosts=None, smi_delay=None, dry_run=False):
     if dry_run:
         print(f"would ensure under {PROJECT_ROOT / '.sandbox'}: root engine, registry 127.0.0.1:5000, moto S3 "
               f"127.0.0.1:9555, bridge, base image, {count or 'the previous number of (default 4)'} hosts, "
-              f"smi delay {delay if delay is not None else 'unchanged'}")
+              f"smi delay {delay if delay is not None else 'unchanged'}"
+              + (", each era's job image" if job_images else ""))
         return
     state = fleet.ensure_up(PROJECT_ROOT, hosts=count, smi_delay=delay)
     rows = [(n, h["address"], ", ".join(h["aliases"]), h["gpu"], h["docker_host"]) for n, h in state["hosts"].items()]
     print_table(["host", "address", "aliases", "gpu", "engine"], rows, title="sandbox is up")
     print(f"registry {state['registry']}  s3 {state['s3_endpoint']}  inventory {state['hosts_file']}")
     print(f"use: INVOKE_HOSTS_FILE={state['hosts_file']} inv hosts.list")
+    if job_images:
+        from remote_training.jobs.catalog import ERAS
+        from rt_sandbox import standin_image
+
+        for era in ERAS:
+            ref = standin_image.ensure(PROJECT_ROOT, era.name)
+            standin_image.write_env_file(standin_image.env_file(PROJECT_ROOT, era.name), ref)
+            print(f"job image of {era.label}: {ref}")
 
 
 @rt_task(help={"json": "print JSON instead of a table"})

@@ -102,10 +102,10 @@ def _nebius_credentials_missing(settings: Mapping[str, Any], host: Host,
     config = home / ".nebius" / "config.yaml"
     if not config.is_file():
         return FAIL, f"Nebius is not set up: no {config}", "inv vm.login"
-    try:
-        import yaml
+    from ..config_files import read_yaml
 
-        data = yaml.safe_load(config.read_text()) or {}
+    try:
+        data = read_yaml(config.read_text()) or {}
         profiles = data.get("profiles") or {}
         name = (host.provider.options.get("profile") or settings.get("profile") or env.get("NEBIUS_PROFILE")
                 or data.get("default") or (next(iter(profiles)) if len(profiles) == 1 else None))

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from ..config_files import read_yaml
 from ..errors import InventoryError
 from .provider_kinds import COMMAND, NEBIUS, NEBIUS_SERVERLESS, STATIC
 from .serverless_target import parse_target
@@ -349,7 +350,7 @@ def _host(check: _Checker, name: Any, raw: Any, defaults: dict[str, Any]) -> Hos
 def parse_inventory(text: str, path: Path) -> Inventory:
     check = _Checker(path)
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "somewhere"

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..config_files import read_yaml
 from ..errors import ImageError, InputError
 from .registry import split_ref
 
@@ -95,7 +96,7 @@ def load_catalog(path: Path, root: Path | None = None, registry: str | None = No
     if not path.is_file():
         raise InputError(f"image catalog {path} not found", fix="set images.catalog (INVOKE_IMAGES_CATALOG)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}", fix="fix the catalog syntax") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), dict) or not data["images"]:

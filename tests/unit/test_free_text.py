@@ -35,7 +35,8 @@ CHARS = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
 TEXT = st.text(CHARS, max_size=40)
 HOSTILE = st.one_of(TEXT, st.builds(lambda a, f, b: a + f + b, st.text(CHARS, max_size=8), st.sampled_from(FRAGMENTS),
                                     st.text(CHARS, max_size=8)))
-ECHO_HEX = ("sh", "-c", """for a; do printf '%s' "$a" | od -An -v -tx1 | tr -d ' \\n'; echo; done""", "echo-hex")
+# Every argument NUL-terminated, as one hex dump: three processes a launch, not three an argument.
+ECHO_HEX = ("sh", "-c", """printf '%s\\0' "$@" | od -An -v -tx1 | tr -d ' \\n'""", "echo-hex")
 SLOW = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
                                                                      HealthCheck.function_scoped_fixture])
 
@@ -81,8 +82,8 @@ def echo_host(sandbox):
     """A sandbox host whose 'compose' is printf, and a project folder with the launch marker."""
     inventory = load_inventory(Path(sandbox["hosts_file"]))
     runner = RemoteRunner(inventory)
-    # Each argument comes back as one line of hex: the SSH output decoder splits multi-byte
-    # characters at chunk boundaries, so printing them raw would blame the wrong layer.
+    # The arguments come back as hex: the SSH output decoder splits multi-byte characters at chunk
+    # boundaries, so printing them raw would blame the wrong layer.
     host = dataclasses.replace(inventory.get("desktop"), compose=ECHO_HEX)
     project = f"rt-free-text-{uuid.uuid4().hex[:6]}"
     runner.run(host, ["sh", "-c", 'mkdir -p "$1" && touch "$1/$2"', "sh", project, MARKER])
@@ -99,7 +100,7 @@ def launch_echo(echo_host, spec: JobSpec) -> tuple[list[str], list[str]]:
     sent = compose_argv(host, spec, [])
     argv = ["sh", "-c", LAUNCH_SCRIPT, "sh", project, "", "", *sent]
     out = runner.run(host, argv, timeout=30)
-    received = [bytes.fromhex(line).decode() for line in out.stdout.split("\n")[:-1]]
+    received = [arg.decode() for arg in bytes.fromhex(out.stdout.strip()).split(b"\0")[:-1]]
     return received, sent[sent.index(ECHO_HEX[-1]) + 1:]
 
 
