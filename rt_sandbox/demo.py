@@ -25,6 +25,11 @@ STARTED_RE = re.compile(r"^started (\S+) on (\S+)", re.M)
 SERVER_RE = re.compile(r"\(job (\S+); stop:", re.M)
 
 
+# The current era's OpenPI and ACT servers decode the model stubs' zero actions as joint targets (joints_traj); an
+# ee pipeline refuses their zero quaternion.
+JOINTS_TRAJ = ["--pipeline", "joints_traj"]
+
+
 @dataclass
 class StepResult:
     name: str
@@ -230,25 +235,29 @@ class DemoRun:
                                          "--wait"], host=vm, gpu=True)
         self.serve(step + "serve.groot", ["serve.groot", "--checkpoints", f"{groot}{run}/", "--modality",
                                           "ee_rot6d_q"], vm)
-        frame = [] if runbook else ["--ee-frame", "None"]
+        pipeline = [] if runbook else JOINTS_TRAJ
         self.serve(step + "serve.openpi", ["serve.openpi", "--checkpoints",
-                                           f"{openpi}pi05_positronic_lowmem/{run}/", *frame], vm)
+                                           f"{openpi}pi05_positronic_lowmem/{run}/", *pipeline], vm)
 
     def _desktop_lane(self, step: str, base: str, act: str, run: str) -> None:
         runbook = self.era == "4261b1aa"
         # ACT trains on a conversion of its own shape (`observation.state`, `observation.images.*`): lerobot's
         # make_policy reads the runbook GR00T conversion's images without their `names` (KeyError), and the
         # current one's image keys are not ones upstream's ACT server makes channels-first for its policy.
-        act_data = f"s3://interim/{base}/act_ee/"
+        # The current era's is joints_traj: the ACT stub's zero actions decode as joint targets, where the ee
+        # codec's zero quaternion is refused, and upstream's own client runs a trial against its server.
+        act_data = f"s3://interim/{base}/act/"
         act_recipe = (["--dataset", "@positronic.cfg.phail.sim_stack_groot_ft", "--observation", ".eepose",
                        "--action", ".absolute_position", "--fps", "15"] if runbook else
                       ["--dataset", "@positronic.cfg.ds.internal.sim_stack",
-                       "--codec", "@positronic.vendors.lerobot_0_3_3.codecs.ee"])
+                       "--codec", "@positronic.vendors.lerobot_0_3_3.codecs.joints_traj"])
         self.inv(step + "dataset.convert (act)", ["dataset.convert", "--host", "desktop", *act_recipe, "--output",
                                                   act_data, "--wait"], host="desktop", gpu=True)
+        act_codec = [] if runbook else ["--codec", ".joints_traj"]
         self.inv(step + "train.lerobot", ["train.lerobot", "--host", "desktop", "--input", act_data, "--output", act,
-                                          "--exp-name", run, "--steps", "1000", "--wait"], host="desktop", gpu=True)
-        lerobot = ["serve.lerobot", "--checkpoints", f"{act}{run}/"]
+                                          "--exp-name", run, "--steps", "1000", *act_codec, "--wait"],
+                 host="desktop", gpu=True)
+        lerobot = ["serve.lerobot", "--checkpoints", f"{act}{run}/", *([] if runbook else JOINTS_TRAJ)]
         if runbook:  # upstream added the LeRobot server after the runbook: refused, naming the era
             self.inv(step + "serve.lerobot (refused)", [*lerobot, "--host", "desktop"], host="desktop",
                      refused="runbook era")
@@ -282,8 +291,15 @@ class DemoRun:
         server = (m := SERVER_RE.search(served.output)) and m[1] or served.job
         if not server:
             raise RTError(f"{args[0]} printed no job id", "run inv jobs.list to see what started")
-        # The client runs here (uv in the positronic checkout), against the server's address as this machine sees it.
-        self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3"])
+        # The current era's client runs upstream's own code on the server's fleet host (its positronic-inference
+        # service, the era's job image), recording its trial (upstream's dataset writer, synced to S3 by pos3); the
+        # runbook era's and the serverless one's run here (the stand-in `uv` in the positronic checkout), against
+        # the server's address as this machine sees it.
+        fleet = self.era == "a060cbea" and self.era_images and host != "cloud"
+        record = f"s3://interim/demo/{self.run_id}-{self.era}/sim-{args[0].removeprefix('serve.')}/"
+        self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3",
+                                                          *(["--host", host, "--output-dir", record] if fleet else [])],
+                 host=host if fleet else "local")
         stop = self.inv(name.replace("serve.", "serve.stop "), ["serve.stop", server], host=host)
         self._record(StepResult(name.replace("serve.", "server up: "), host,
                                 time.monotonic() - started - stop.seconds, 0, True, server))

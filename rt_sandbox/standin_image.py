@@ -10,6 +10,9 @@ CPython its compose file asks for, with the real packages its uv.lock pins; stub
   argument parser their projects pin.
 - /opt/rt-extras/<extra>: the model layer's stubs one extra installs (lerobot 0.4 for `--extra lerobot`, beside
   the venv's lerobot 0.3.3 stub), which the stand-in uv puts first on the path.
+- The current era's inference client (positronic-inference sim): MuJoCo renders through Mesa's EGL (GL_DEBS in
+  the base), and the scene's assets pickle, which no reachable copy of upstream holds, is a placeholder
+  (rt_sandbox/scene_assets.py).
 - `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
   run for real (everything outside REAL) still go to the shell stand-ins in docker/sandbox/repos/positronic/bin.
 
@@ -29,13 +32,16 @@ import tomllib
 
 from remote_training.errors import SandboxError
 from remote_training.jobs.catalog import ERAS
-from . import wheelhouse
+from . import scene_assets, wheelhouse
 from .layout import S3_PORT
 from .services import engine_has, import_rootfs
 
 REPO = "localhost:5000/rt-jobs-test/standin"
 CACHE = Path("/var/cache/rt-sandbox")  # Debian packages and wheels, kept between runs and checkouts
 SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose python3 is exactly that CPython
+# The current era's inference client renders its MuJoCo cameras headless through EGL (the compose service sets
+# MUJOCO_GL=egl): glvnd's libEGL and libOpenGL over Mesa, whose llvmpipe draws on the CPU when no GPU is there.
+GL_DEBS = {"3.13": ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0")}
 # What the CPU path of the real programs imports, closed over the era's uv.lock.
 POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
 # What the dataset converter imports beyond those, per era: its dataset code (pyarrow, av), codecs and transforms
@@ -53,6 +59,9 @@ CONVERT_ROOTS = {"4261b1aa": ("av", "pyarrow", "pillow", "opencv-python-headless
 SERVER_ROOTS = {"a060cbea": ("pyzmq", "fastapi", "starlette", "uvicorn", "httpx", "pillow", "scipy", "mujoco",
                              "rerun-sdk", "coloredlogs", "opentelemetry-api", "opencv-python-headless",
                              "typing-extensions")}
+# What the current era's inference client (positronic-inference sim) imports besides: the platform client's
+# pydantic (cli/eval/run.py imports it), PyOpenGL for MuJoCo's EGL renderer.
+CLIENT_ROOTS = {"a060cbea": ("pydantic", "pyopengl", "mujoco", "httpx", "websockets")}
 # openpi's client package, which the current era's uv.lock takes from a git source (Positronic's openpi fork)
 # that no wheelhouse can hold: its sources vendored from openpi (docker/sandbox/vendored/openpi-client/README.md),
 # installed into the positronic venv of an era whose lock names it, and into openpi's (the model stubs use it).
@@ -72,12 +81,14 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
                      "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
                      "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server",
                      "positronic.vendors.lerobot.to_lerobot", "positronic.vendors.lerobot.train",
-                     "positronic.vendors.lerobot.server")}
+                     "positronic.vendors.lerobot.server", "positronic-inference")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
 RECORDING_ERA = "4261b1aa"  # whose image writes it (both eras' sim configs read it) when its image is ensured
-CHECKOUT_FILES = ("positronic", "pimm", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")  # pimm: current-era servers
+# pimm: the current era's servers; client: its workspace member positronic-platform-client (the eval CLI's)
+CHECKOUT_FILES = ("positronic", "pimm", "client", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
+SCENE = "positronic/assets/mujoco/franka_table.xml"  # the sim eval's scene; its assets pickle is stubbed
 DEBOOTSTRAP_TIMEOUT_S = 1200
 DOCKER_ENV = {"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
@@ -110,16 +121,18 @@ def debian_mirror() -> str:
 
 
 def ensure_base(python: str) -> str:
-    """rt-sandbox/debian-<suite>-python<V> in the root engine: Debian minbase with its python3.X."""
-    suite = SUITES[python]
-    ref = f"rt-sandbox/debian-{suite}-python{python}:latest"
+    """rt-sandbox/debian-<suite>-python<V>[-egl] in the root engine: Debian minbase with its python3.X (and
+    Mesa's EGL where GL_DEBS names it)."""
+    suite, gl = SUITES[python], GL_DEBS.get(python, ())
+    ref = f"rt-sandbox/debian-{suite}-python{python}{'-egl' if gl else ''}:latest"
     if engine_has(ref):
         return ref
     debs = CACHE / "debs" / suite
     debs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         rootfs = Path(tmp) / "rootfs"
-        made = subprocess.run(["debootstrap", "--variant=minbase", f"--include=python{python}", f"--cache-dir={debs}",
+        packages = ",".join((f"python{python}", *gl))
+        made = subprocess.run(["debootstrap", "--variant=minbase", f"--include={packages}", f"--cache-dir={debs}",
                                suite, str(rootfs), debian_mirror()], capture_output=True, text=True,
                               timeout=DEBOOTSTRAP_TIMEOUT_S)
         if made.returncode != 0:
@@ -144,7 +157,8 @@ def _locks_name(checkout: Path, package: str) -> bool:
 def _inputs(root: Path, era: str) -> list[Path]:
     folders = [_sandbox_dir(root) / "era", bin_dir(root), vendored_dir(root, OPENPI_CLIENT)]
     folders += [checkout_dir(root, era) / n for n in CHECKOUT_FILES]
-    files = [Path(__file__).resolve(), Path(wheelhouse.__file__).resolve()]  # how it is built is an input too
+    files = [Path(__file__).resolve(), Path(wheelhouse.__file__).resolve(),  # how it is built is an input too
+             Path(scene_assets.__file__).resolve()]
     for folder in folders:
         files += [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
     return files
@@ -217,7 +231,8 @@ def _context(root: Path, era: str, ctx: Path) -> None:
         elif source.exists():
             shutil.copy2(source, positronic / name)
     locked = wheelhouse.locked_closure(checkout / "uv.lock",
-                                       POSITRONIC_ROOTS + SERVER_ROOTS.get(era, ()) + CONVERT_ROOTS[era], python)
+                                       POSITRONIC_ROOTS + SERVER_ROOTS.get(era, ()) + CONVERT_ROOTS[era]
+                                       + CLIENT_ROOTS.get(era, ()), python)
     _packages(locked, python, staging / "positronic", deps=False)
     site = _venv(positronic / ".venv", python, staging / "positronic")
     shutil.copytree(era_dir / "stubs", site, dirs_exist_ok=True)  # torch, lerobot: the model layer's stubs
@@ -225,6 +240,10 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     if _locks_name(checkout, OPENPI_CLIENT):
         shutil.copytree(client, site / "openpi_client")
     _editable_positronic(site, positronic / ".venv", checkout / "pyproject.toml")
+    if (positronic / "client").is_dir():  # a workspace member, editable as `uv sync` leaves it
+        (site / "_platform_client.pth").write_text("/positronic/client\n")
+    if (positronic / SCENE).is_file():
+        scene_assets.write(positronic / SCENE)
 
     shutil.copytree(era_dir / "gr00t", tree / "gr00t")
     _packages(list(GR00T_TOOLS), python, staging / "gr00t", deps=True)

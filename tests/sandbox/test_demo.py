@@ -68,8 +68,14 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
         train = out.stdout.split(f"== [{era}] train.openpi", 1)[1].split("\n== ", 1)[0]
         assert ("Running command: `/usr/local/bin/uv run --frozen --project /openpi -- python scripts/train.py "
                 "pi05_positronic_lowmem --exp-name ") in train, train[-3000:]
-    current = out.stdout.split("== [a060cbea] infer.sim vs openpi", 1)[1].split("\n== ", 1)[0]
-    assert 'Policy .remote connected to' in current and '{"models":["1000"]}' in current, current
+    # The current era's client is upstream's own (positronic-inference on the server's fleet host): one trial on
+    # MuJoCo against each server, recorded by its dataset writer into S3.
+    for server in ("groot", "openpi", "lerobot"):
+        client = out.stdout.split(f"== [a060cbea] infer.sim vs {server}", 1)[1].split("\n== ", 1)[0]
+        assert "Warming up policy endpoints" in client and "DsWriterAgent: [STOP] Episode 1" in client, client[-3000:]
+        prefix = f"demo/{run_id}-a060cbea/sim-{server}/"
+        recorded = [o["Key"] for o in s3.list_objects_v2(Bucket="interim", Prefix=prefix).get("Contents", [])]
+        assert f"{prefix}000000000000/000000000000/meta.json" in recorded, recorded
     # Each era's desktop job containers (convert, stats) hold upstream's vendor programs, byte for byte.
     for era in ERAS:
         for step in ("dataset.convert", "dataset.stats"):

@@ -234,6 +234,27 @@ session.close()
 """
 
 
+def _act_run(sandbox: dict[str, Any], compose: str, s3_env: str) -> tuple[str, str]:
+    """(base, run): an ACT run of 4 steps (checkpoints 2 and 4) that the current era's real trainer wrote to S3."""
+    import boto3
+
+    from tests.support import put
+
+    base = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/"
+    data = f"{base}data/"
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
+    trained = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-0_3_3-train --input_path={data} --exp_name=r1 "
+                            f"--output_dir={base}act/ --codec=@positronic.vendors.lerobot_0_3_3.codecs.joints_traj "
+                            "--num_train_steps=4 --save_freq=2")
+    assert trained.returncode == 0, (trained.stdout + trained.stderr)[-3000:]
+    return base, f"{base}act/r1"
+
+
+ACT_MODELS = b'{"models":["000002","000004"]}'  # what upstream's ACT server lists for _act_run's run
+
+
 def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandbox) -> None:
     """The current era's lerobot-0_3_3-server runs upstream's vendors/lerobot_0_3_3/server.py and policy.py: the
     ACT trainer (upstream's train.py on the lerobot stub) writes a run into the sandbox S3; the server's
@@ -243,23 +264,14 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
     codec; the model's forward pass is the stub's zeros. A checkpoint without its weights file is refused."""
     import boto3
 
-    from tests.support import put
-
     era = "a060cbea"
     folder, _ = project[era]
     s3_env, compose = _s3_env(sandbox), _compose(folder)
-    base = f"s3://checkpoints/entrypoints-{uuid.uuid4().hex[:8]}/"
-    data, run = f"{base}data/", f"{base}act/r1"
+    base, run = _act_run(sandbox, compose, s3_env)
     s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
-    put(s3, data + "meta/info.json", ACT_DATASET_INFO)
-    trained = _ssh(sandbox, f"{compose} run --rm -T {s3_env} lerobot-0_3_3-train --input_path={data} --exp_name=r1 "
-                            f"--output_dir={base}act/ --codec=@positronic.vendors.lerobot_0_3_3.codecs.joints_traj "
-                            "--num_train_steps=4 --save_freq=2")
-    assert trained.returncode == 0, (trained.stdout + trained.stderr)[-3000:]
-
     with _serving(sandbox, compose, "lerobot-0_3_3-server", f"joints_traj --pipeline.source.checkpoints_dir={run}",
-                  b'{"models":["000002","000004"]}') as (name, port):
+                  ACT_MODELS) as (name, port):
         answer = _client(sandbox, era, ACT_CLIENT, port)
         # ACT's chunk of 100 zero actions, cut by the codec's 1 s horizon at 15 fps and decoded as joint targets
         assert "checkpoint 000004 act actions 16\n" in answer, answer
@@ -285,6 +297,65 @@ def test_the_current_act_server_is_upstreams_own_code_and_answers(project, sandb
     assert refused.returncode == 1, lines[-20:]
     assert lines[-1].startswith('FileNotFoundError: No such file or directory: "'), lines[-20:]
     assert lines[-1].endswith('/checkpoints/000004/pretrained_model/model.safetensors"'), lines[-20:]
+
+
+def test_the_current_inference_client_is_upstreams_own_code_and_completes_a_trial(project, sandbox) -> None:
+    """The current era's positronic-inference service runs upstream's inference.py and cli/eval/run.py: the
+    stack_cubes sim eval on real MuJoCo (physics, IK, the cameras rendered through EGL on Mesa's llvmpipe: the
+    sandbox host's /dev/dri is no GPU), upstream's RemotePolicy and InferenceClient against upstream's ACT
+    server (the model's zeros), one trial of 2 simulated seconds recorded by its LocalDatasetWriter and synced to
+    S3 by pos3. Only the scene's mesh and texture pickle is a placeholder (rt_sandbox/scene_assets.py).
+    The runbook era's --driver.show_gui is refused by configuronic itself."""
+    import hashlib
+
+    import boto3
+
+    era = "a060cbea"
+    folder, _ = project[era]
+    s3_env, compose = _s3_env(sandbox), _compose(folder)
+    base, run = _act_run(sandbox, compose, s3_env)
+    out = f"{base}sim/"
+    address = sandbox["hosts"]["desktop"]["address"]
+    with _serving(sandbox, compose, "lerobot-0_3_3-server", f"joints_traj --pipeline.source.checkpoints_dir={run}",
+                  ACT_MODELS) as (name, port):
+        started = time.monotonic()
+        sim = _ssh(sandbox, f"{compose} run --rm -T {s3_env} positronic-inference sim --policy=.remote "
+                            f"--policy.url={address}:{port} --eval.timeout=2 --eval.trial_count=1 --output_dir={out}")
+        seconds = time.monotonic() - started
+        log = sim.stdout + sim.stderr
+        assert sim.returncode == 0, log[-3000:]
+        assert "Warming up policy endpoints" in log and "DsWriterAgent: [STOP] Episode 1" in log, log[-3000:]
+        assert seconds < 90, seconds  # one trial, rendering on the CPU included
+        served = _ssh(sandbox, f"docker logs {name}")
+        assert "/api/v1/session" in served.stdout + served.stderr  # the client's sessions reached the server
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    prefix = out.removeprefix("s3://checkpoints/")
+    keys = {o["Key"][len(prefix):] for o in s3.list_objects_v2(Bucket="checkpoints", Prefix=prefix)["Contents"]}
+    assert any(k.startswith("run_metadata_") and k.endswith(".yaml") for k in keys), keys
+    episode = "000000000000/000000000000/"
+    for recorded in ("meta.json", "static.json", "robot_command.joints.parquet", "robot_state.q.parquet",
+                     "sim_state.mjSTATE_INTEGRATION.parquet", "image.wrist.mp4", "image.exterior.mp4"):
+        assert episode + recorded in keys, sorted(keys)
+    paths = ("positronic/inference.py", "positronic/cli/eval/run.py", "positronic/policy/remote.py",
+             "positronic/offboard/client.py", "positronic/simulator/mujoco/sim.py")
+    shipped = _ssh(sandbox, f"{compose} run --rm -T --entrypoint sha256sum positronic-inference "
+                            + " ".join(f"/positronic/{path}" for path in paths))
+    assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
+                                           .hexdigest() for path in paths], shipped.stdout + shipped.stderr
+
+    # What draws the cameras: EGL through the compose service's /dev/dri, which on the sandbox host is no GPU
+    gl = "import mujoco; c = mujoco.GLContext(8, 8); c.make_current(); from OpenGL import GL; " \
+         "print(GL.glGetString(GL.GL_RENDERER).decode())"
+    renderer = _ssh(sandbox, f"{compose} run --rm -T --entrypoint /positronic/.venv/bin/python positronic-inference "
+                             f"-c {shlex.quote(gl)}")
+    assert renderer.stdout.startswith("llvmpipe"), renderer.stdout + renderer.stderr[-2000:]
+
+    refused = _ssh(sandbox, f"{compose} run --rm -T positronic-inference sim --policy=.remote "
+                            f"--policy.url={address}:{port} --driver.show_gui=False")
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1, lines[-20:]
+    assert lines[-1] == "configuronic.config.ConfigError: Failed to override 'driver.show_gui' with value 'False'"
 
 
 @pytest.mark.parametrize("era", [era.name for era in catalog.ERAS])

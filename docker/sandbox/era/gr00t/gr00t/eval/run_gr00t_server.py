@@ -5,8 +5,10 @@
 # exist, and the wire protocol of gr00t's PolicyServer (gr00t/policy/server_client.py): a ZeroMQ REP socket
 # taking msgpack {'endpoint', 'data'} requests, numpy arrays as {'__ndarray_class__', 'as_npy'}, endpoints
 # ping / reset / get_action (-> [action, info]) / get_modality_config, {'error': ...} on a failure.
-# Stubbed: the policy. Its forward pass returns zero actions for the action block the modality config declares,
-# shaped (batch, horizon, dim) with GR00T N1.6's horizon of 16.
+# Stubbed: the policy. Its forward pass returns the rest action for the action block the modality config declares,
+# shaped (batch, horizon, dim) with GR00T N1.6's horizon of 16: zeros, but an end-effector pose holds the
+# identity rotation (quaternion or rot6d), since positronic's codecs refuse a zero one and every GR00T pipeline
+# decodes a pose (the simulator client then runs a trial against it).
 import dataclasses
 import importlib
 import io
@@ -21,6 +23,7 @@ import zmq
 from gr00t.data.embodiment_tags import EmbodimentTag
 
 ACTION_HORIZON = 16
+IDENTITY = {4: [1, 0, 0, 0], 6: [1, 0, 0, 0, 1, 0]}  # the identity rotation as a quaternion and as rot6d
 
 
 @dataclasses.dataclass
@@ -66,6 +69,9 @@ class ZeroPolicy:
     def get_action(self, data: dict) -> list:
         batch = next((len(v) for v in (data.get("observation") or {}).get("state", {}).values()), 1)
         action = {key: np.zeros((batch, ACTION_HORIZON, dim), dtype=np.float32) for key, dim in self.action.items()}
+        for key, block in action.items():
+            if key == "ee_pose":  # position, then the rotation: a quaternion (w first) or rot6d's two rows
+                block[..., 3:] = IDENTITY[block.shape[-1] - 3]
         return [action, {}]
 
 
