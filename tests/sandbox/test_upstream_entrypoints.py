@@ -56,10 +56,10 @@ def _s3_env(sandbox: dict[str, Any]) -> str:
 
 
 @contextmanager
-def _serving(sandbox: dict[str, Any], compose: str, service: str, args: str,
-             models: bytes) -> Iterator[tuple[str, int]]:
-    """An era's server started detached on the desktop at a free port, waited for until its /api/v1/models
-    answers `models`, removed on the way out: (container name, port)."""
+def _serving(sandbox: dict[str, Any], compose: str, service: str, args: str, answer: bytes,
+             path: str = "/api/v1/models") -> Iterator[tuple[str, int]]:
+    """An era's server started detached on the desktop at a free port, waited for until `path` answers `answer`,
+    removed on the way out: (container name, port)."""
     name, port = f"rt-{service}-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
     try:
         started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {_s3_env(sandbox)} {service} {args}")
@@ -67,13 +67,14 @@ def _serving(sandbox: dict[str, Any], compose: str, service: str, args: str,
         address = sandbox["hosts"]["desktop"]["address"]
         for _ in range(90):
             try:
-                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
-                    assert reply.read() == models
+                with urllib.request.urlopen(f"http://{address}:{port}{path}", timeout=2) as reply:
+                    assert reply.read() == answer
                     break
             except OSError:
                 time.sleep(1)
         else:
-            pytest.fail(_ssh(sandbox, f"docker logs {name}").stderr[-3000:])
+            logs = _ssh(sandbox, f"docker logs {name}")
+            pytest.fail((logs.stdout + logs.stderr)[-3000:])
         yield name, port
     finally:
         _ssh(sandbox, f"docker rm -f {name}")
@@ -143,21 +144,7 @@ def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sa
     folder, _ = project[era]
     ckpts = _checkpoints(sandbox, "params/config.json")
     s3_env, compose = _s3_env(sandbox), _compose(folder)
-    name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
-    try:
-        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} openpi-server "
-                                f"--checkpoints_dir={ckpts}")
-        assert started.returncode == 0, started.stderr
-        address = sandbox["hosts"]["desktop"]["address"]
-        for _ in range(60):
-            try:
-                with urllib.request.urlopen(f"http://{address}:{port}/healthz", timeout=2) as reply:
-                    assert reply.read() == b"OK\n"
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail(_ssh(sandbox, f"docker logs {name}").stdout)
+    with _serving(sandbox, compose, "openpi-server", f"--checkpoints_dir={ckpts}", b"OK\n", "/healthz") as (name, port):
         ref = standin_image.tag_for(ROOT, era)
         client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /openpi/.venv/bin/python {ref} -c "
                                f"{shlex.quote(WS_CLIENT)} ws://127.0.0.1:{port}")
@@ -170,8 +157,6 @@ def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sa
         assert f"Downloading {ckpts}2000" in log and "server listening on 0.0.0.0:8000" in log, log
         shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/positronic/vendors/openpi/server.py").stdout
         assert shipped == (CHECKOUTS / f"positronic-{era}" / "positronic/vendors/openpi/server.py").read_text()
-    finally:
-        _ssh(sandbox, f"docker rm -f {name}")
 
     refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} openpi-server --checkpoints_dir={ckpts} --port=8000")
     text = refused.stdout + refused.stderr
@@ -186,30 +171,15 @@ def test_the_current_openpi_server_is_upstreams_own_code_over_openpi_client(proj
     folder, _ = project["a060cbea"]
     ckpts = _checkpoints(sandbox, "params/_METADATA")
     s3_env, compose = _s3_env(sandbox), _compose(folder)
-    name, port = f"rt-openpi-{uuid.uuid4().hex[:6]}", 9600 + uuid.uuid4().int % 300
     args = f"serve --pipeline.source.checkpoints_dir={ckpts}"
-    try:
-        started = _ssh(sandbox, f"{compose} run -d --name {name} -p {port}:8000 {s3_env} openpi-server {args} "
-                                "--pipeline.ee_frame=None")
-        assert started.returncode == 0, started.stderr
-        address = sandbox["hosts"]["desktop"]["address"]
-        for _ in range(90):
-            try:
-                with urllib.request.urlopen(f"http://{address}:{port}/api/v1/models", timeout=2) as reply:
-                    assert reply.read() == b'{"models":["1000","2000"]}'
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail(_ssh(sandbox, f"docker logs {name}").stdout)
+    with _serving(sandbox, compose, "openpi-server", f"{args} --pipeline.ee_frame=None",
+                  b'{"models":["1000","2000"]}') as (name, _):
         logs = _ssh(sandbox, f"docker logs {name}")
         log = logs.stdout + logs.stderr
         assert "Downloading PaliGemma tokenizer" not in log, log  # the host's cache had it
         assert ("Starting OpenPI subprocess: uv run --frozen --project /openpi -- python scripts/serve_policy.py "
                 "--port 8001 policy:checkpoint --policy.config pi05_positronic_lowmem --policy.dir ") in log, log
         assert "WebSocket client created successfully" in log and "Application startup complete." in log, log
-    finally:
-        _ssh(sandbox, f"docker rm -f {name}")
 
     refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} openpi-server {args}")
     lines = (refused.stdout + refused.stderr).strip().splitlines()
