@@ -50,6 +50,11 @@ def ensure_sandbox_standin(root: Path, vms: dict[str, str], *, port: int = SANDB
     if procs.alive(pid_file, token) and set(have) == set(wanted) and same_mode:
         return settings  # it follows power changes itself (probe); a restart would lose its operations
     procs.stop(pid_file, token)
+    # Its port is fixed: a stand-in that another checkout left on it (a worktree or clone since deleted, its pid
+    # file gone with it) would hold the port for good.
+    ours = f" --sandbox-root {Path(root).resolve()} "
+    procs.kill_all(procs.matching(lambda command, _cgroup: "rt_sandbox.nebius_standin" in command
+                                  and f" --port {port} " in f"{command} " and ours not in f"{command} "))
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "port").unlink(missing_ok=True)
     records = [asdict(InstanceRecord(k, n, a, s, base_address=a)) for k, (n, a, s) in wanted.items()]
