@@ -200,10 +200,8 @@ class DemoRun:
         needed and pushed to the sandbox registry, named for every service in the era's images env file."""
         self.echo(f"\n== [{self.era}] job image")
         started = time.monotonic()
-        ref = standin_image.ensure(self.root, self.era)
-        standin_image.write_env_file(standin_image.env_file(self.root, self.era), ref)
-        self.echo(ref)
-        self.results.append(StepResult(f"[{self.era}] job image", "local", time.monotonic() - started, 0, False))
+        self.echo(standin_image.ensure_named(self.root, self.era))
+        self._record(StepResult(f"[{self.era}] job image", "local", time.monotonic() - started, 0, False))
 
     def chain(self, also: Sequence[tuple[str, Callable[[], None]]] = ()) -> None:
         """convert and stats; then at once (`lanes`) the VM's lane (train GR00T and OpenPI, each server with the

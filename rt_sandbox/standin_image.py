@@ -325,3 +325,11 @@ def write_env_file(path: Path, ref: str) -> Path:
     path.write_text("".join(f"{var}={ref}\n" for var in ("RT_IMAGE_GR00T", "RT_IMAGE_OPENPI", "RT_IMAGE_POSITRONIC")))
     return path
 
+
+def ensure_named(root: Path, era: str) -> str:
+    """`ensure` the era's job image, then name it for every service in the era's images env file (`env_file`),
+    as the tests, the demo and `sandbox.up --job-images` point their jobs at it; its ref."""
+    ref = ensure(root, era)
+    write_env_file(env_file(root, era), ref)
+    return ref
+

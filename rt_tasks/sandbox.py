@@ -36,9 +36,7 @@ def up(c, hosts=None, smi_delay=None, job_images=False, dry_run=False):
         from rt_sandbox import standin_image
 
         for era in ERAS:
-            ref = standin_image.ensure(PROJECT_ROOT, era.name)
-            standin_image.write_env_file(standin_image.env_file(PROJECT_ROOT, era.name), ref)
-            print(f"job image of {era.label}: {ref}")
+            print(f"job image of {era.label}: {standin_image.ensure_named(PROJECT_ROOT, era.name)}")
 
 
 @rt_task(help={"json": "print JSON instead of a table"})

@@ -60,7 +60,7 @@ def jobs_env(sandbox: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     from rt_sandbox import standin_image
 
     for era in catalog.ERAS:
-        standin_image.write_env_file(standin_image.env_file(ROOT, era.name), standin_image.ensure(ROOT, era.name))
+        standin_image.ensure_named(ROOT, era.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "WANDB_", "AWS_"))}
     env.update(INVOKE_HOSTS_FILE=str(sandbox["hosts_file"]),
                INVOKE_JOBS_LEDGER=str(tmp_path_factory.mktemp("ledger") / "ledger.jsonl"),
