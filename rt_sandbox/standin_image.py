@@ -10,8 +10,8 @@ CPython its compose file asks for, with the real packages its uv.lock pins; stub
   argument parser their projects pin.
 - /opt/rt-extras/<extra>: the model layer's stubs one extra installs (lerobot 0.4 for `--extra lerobot`, beside
   the venv's lerobot 0.3.3 stub), which the stand-in uv puts first on the path.
-- The current era's inference client (positronic-inference sim): MuJoCo renders through Mesa's EGL (GL_DEBS in
-  the base), and the scene's assets pickle, which no reachable copy of upstream holds, is a placeholder
+- Each era's inference client (positronic-inference sim): MuJoCo renders through Mesa's EGL (GL_DEBS in the
+  base), and the scene's assets pickle, which no reachable copy of upstream holds, is a placeholder
   (rt_sandbox/scene_assets.py).
 - `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
   run for real (everything outside REAL) still go to the shell stand-ins in docker/sandbox/repos/positronic/bin.
@@ -39,9 +39,12 @@ from .services import engine_has, import_rootfs
 REPO = "localhost:5000/rt-jobs-test/standin"
 CACHE = Path("/var/cache/rt-sandbox")  # Debian packages and wheels, kept between runs and checkouts
 SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose python3 is exactly that CPython
-# The current era's inference client renders its MuJoCo cameras headless through EGL (the compose service sets
+# Each era's inference client renders its MuJoCo cameras headless through EGL (the compose service sets
 # MUJOCO_GL=egl): glvnd's libEGL and libOpenGL over Mesa, whose llvmpipe draws on the CPU when no GPU is there.
-GL_DEBS = {"3.13": ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0")}
+# The runbook era's inference.py also imports its Dear PyGui windows (positronic.gui.dpg, .eval) whatever the
+# driver: dearpygui's extension links libX11, so its base has libx11-6 (no display is opened).
+GL_DEBS = {"3.11": ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0", "libx11-6"),
+           "3.13": ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0")}
 # What the CPU path of the real programs imports, closed over the era's uv.lock.
 POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
 # What the dataset converter imports beyond those, per era: its dataset code (pyarrow, av), codecs and transforms
@@ -59,9 +62,14 @@ CONVERT_ROOTS = {"4261b1aa": ("av", "pyarrow", "pillow", "opencv-python-headless
 SERVER_ROOTS = {"a060cbea": ("pyzmq", "fastapi", "starlette", "uvicorn", "httpx", "pillow", "scipy", "mujoco",
                              "rerun-sdk", "coloredlogs", "opentelemetry-api", "opencv-python-headless",
                              "typing-extensions")}
-# What the current era's inference client (positronic-inference sim) imports besides: the platform client's
-# pydantic (cli/eval/run.py imports it), PyOpenGL for MuJoCo's EGL renderer.
-CLIENT_ROOTS = {"a060cbea": ("pydantic", "pyopengl", "mujoco", "httpx", "websockets")}
+# What each era's inference client (positronic-inference sim) imports besides. Runbook: MuJoCo and dm_control
+# (the simulator and its IK), Dear PyGui (inference.py imports its windows), PyOpenGL for the EGL renderer, the
+# per-vendor policies' wire protocols: pyzmq (GR00T's ZeroMQ), openpi_client's typing_extensions and dm-tree
+# (OpenPI's websocket; openpi_client itself is OPENPI_CLIENT). Current: the platform client's pydantic
+# (cli/eval/run.py imports it), PyOpenGL for MuJoCo's EGL renderer.
+CLIENT_ROOTS = {"4261b1aa": ("mujoco", "dm-control", "dearpygui", "pyopengl", "pyzmq", "typing-extensions",
+                             "dm-tree"),
+                "a060cbea": ("pydantic", "pyopengl", "mujoco", "httpx", "websockets")}
 # openpi's client package, which the current era's uv.lock takes from a git source (Positronic's openpi fork)
 # that no wheelhouse can hold: its sources vendored from openpi (docker/sandbox/vendored/openpi-client/README.md),
 # installed into the positronic venv of an era whose lock names it, and into openpi's (the model stubs use it).
@@ -75,7 +83,8 @@ GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last 
 # (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
 REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
                      "positronic.vendors.gr00t.server", "positronic.vendors.openpi.stats",
-                     "positronic.vendors.openpi.train", "positronic-to-lerobot", "positronic-train"),
+                     "positronic.vendors.openpi.train", "positronic-to-lerobot", "positronic-train",
+                     "positronic-inference"),
         "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
                      "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train",
                      "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
@@ -86,7 +95,8 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
 RECORDING_ERA = "4261b1aa"  # whose image writes it (both eras' sim configs read it) when its image is ensured
-# pimm: the current era's servers; client: its workspace member positronic-platform-client (the eval CLI's)
+# pimm: the runbook era's inference client and the current era's servers; client: the current era's workspace
+# member positronic-platform-client (the eval CLI's)
 CHECKOUT_FILES = ("positronic", "pimm", "client", "pyproject.toml", "uv.lock", "LICENSE", "NOTICE")
 SCENE = "positronic/assets/mujoco/franka_table.xml"  # the sim eval's scene; its assets pickle is stubbed
 DEBOOTSTRAP_TIMEOUT_S = 1200
@@ -191,7 +201,9 @@ def _packages(requirements: list[str], python: str, target: Path, deps: bool) ->
 
 
 def _editable_positronic(site: Path, venv: Path, project: Path) -> None:
-    """positronic installed in editable form, as `uv sync` leaves a project: a .pth, metadata, console scripts."""
+    """positronic installed in editable form, as `uv sync` leaves a project: a .pth, metadata, console scripts
+    (as uv writes them: the call under `if __name__ == "__main__"`, so a `spawn` child, which imports the script
+    as `__mp_main__`, does not run the program again: pimm's World starts its processes that way)."""
     meta = tomllib.loads(project.read_text())["project"]
     info = site / f"positronic-{meta['version']}.dist-info"
     info.mkdir()
@@ -203,7 +215,7 @@ def _editable_positronic(site: Path, venv: Path, project: Path) -> None:
         module, _, func = target.partition(":")
         script = venv / "bin" / name
         script.write_text(f"#!{'/positronic/.venv/bin/python'}\nimport sys\nfrom {module} import {func}\n"
-                          f"sys.exit({func}())\n")
+                          f"if __name__ == \"__main__\":\n    sys.exit({func}())\n")
         script.chmod(0o755)
 
 

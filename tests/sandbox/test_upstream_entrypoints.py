@@ -133,23 +133,46 @@ with connect(sys.argv[1], compression=None, max_size=None, open_timeout=10) as w
 """
 
 
-def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sandbox) -> None:
+def test_the_runbook_openpi_server_and_inference_client_are_upstreams_own_code(project, sandbox) -> None:
     """The runbook era's openpi-server runs upstream's vendors/openpi/server.py, byte for byte: pos3 fetches the
     latest checkpoint from the sandbox S3, then openpi's serve_policy.py (tyro parses its arguments; the model is
     the stub) answers openpi's websocket protocol with zero actions. `--port` after the `policy:checkpoint`
-    subcommand, as server.py places it, is refused by openpi's own tyro."""
+    subcommand, as server.py places it, is refused by openpi's own tyro.
+    The runbook era's positronic-inference service runs upstream's inference.py against it: the stack_cubes scene
+    on real MuJoCo (dm_control's IK; the cameras drawn through EGL on Mesa's llvmpipe), the .openpi_droid client
+    (openpi_client's WebsocketClientPolicy; its joint-delta decoder takes the model's zeros, where
+    .openpi_positronic's absolute pose refuses a zero quaternion), the timed driver's one episode of 2 simulated
+    seconds recorded by LocalDatasetWriter and synced to S3 by pos3. Only the scene's assets pickle is a
+    placeholder. The current era's --policy.url is refused by upstream's own config."""
+    import hashlib
+
+    import boto3
+
     from rt_sandbox import standin_image
 
     era = "4261b1aa"
     folder, _ = project[era]
     ckpts = _checkpoints(sandbox, "params/config.json")
     s3_env, compose = _s3_env(sandbox), _compose(folder)
+    out = f"{ckpts.removesuffix('pi/')}sim/"
+    address = sandbox["hosts"]["desktop"]["address"]
     with _serving(sandbox, compose, "openpi-server", f"--checkpoints_dir={ckpts}", b"OK\n", "/healthz") as (name, port):
         ref = standin_image.tag_for(ROOT, era)
         client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /openpi/.venv/bin/python {ref} -c "
                                f"{shlex.quote(WS_CLIENT)} ws://127.0.0.1:{port}")
         assert client.returncode == 0, client.stderr
         assert "'checkpoint': '2000'" in client.stdout and "actions [10, 8] False" in client.stdout, client.stdout
+
+        started = time.monotonic()
+        sim = _ssh(sandbox, f"{compose} run --rm -T {s3_env} positronic-inference sim --policy=.openpi_droid "
+                            f"--policy.base.host={address} --policy.base.port={port} --driver.simulation_time=2 "
+                            f"--output_dir={out}")
+        seconds = time.monotonic() - started
+        text = sim.stdout + sim.stderr
+        assert sim.returncode == 0, text[-3000:]
+        assert "DsWriterAgent: [STOP] Episode 1" in text and "Stopping background processes" in text, text[-3000:]
+        assert seconds < 90, seconds  # one episode, rendering on the CPU included
+
         logs = _ssh(sandbox, f"docker logs {name}")
         # upstream's prints wait in Python's stdout buffer while the server runs (no TTY under `run -d`);
         # pos3's download bar and the websockets server's own line are on stderr
@@ -158,9 +181,36 @@ def test_the_runbook_openpi_server_is_upstreams_own_code_and_answers(project, sa
         shipped = _ssh(sandbox, f"docker exec {name} cat /positronic/positronic/vendors/openpi/server.py").stdout
         assert shipped == (CHECKOUTS / f"positronic-{era}" / "positronic/vendors/openpi/server.py").read_text()
 
+    s3 = boto3.client("s3", endpoint_url=sandbox["s3_local_endpoint"], region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    prefix = out.removeprefix("s3://checkpoints/")
+    recorded = {o["Key"][len(prefix):]: o["Key"]
+                for o in s3.list_objects_v2(Bucket="checkpoints", Prefix=prefix)["Contents"]}
+    assert any(k.startswith("run_metadata_") and k.endswith(".yaml") for k in recorded), recorded
+    episode = "000000000000/000000000000/"
+    for signal in ("meta.json", "static.json", "robot_state.q.parquet", "robot_commands.joint_deltas.parquet",
+                   "stacking_success.parquet", "image.wrist.mp4", "image.exterior.mp4"):
+        assert episode + signal in recorded, sorted(recorded)
+    # the episode's static data: the driver's task and the OpenPI server's own metadata from its handshake
+    static = s3.get_object(Bucket="checkpoints", Key=recorded[episode + "static.json"])["Body"].read().decode()
+    assert '"inference.policy.type": "openpi"' in static and '"inference.policy.server.checkpoint": "2000"' in static
+    paths = ("positronic/inference.py", "positronic/policy/openpi.py", "positronic/cfg/policy/policy.py",
+             "positronic/simulator/mujoco/sim.py", "pimm/world.py")
+    shipped = _ssh(sandbox, f"{compose} run --rm -T --entrypoint sha256sum positronic-inference "
+                            + " ".join(f"/positronic/{path}" for path in paths))
+    assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
+                                           .hexdigest() for path in paths], shipped.stdout + shipped.stderr
+
     refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} openpi-server --checkpoints_dir={ckpts} --port=8000")
     text = refused.stdout + refused.stderr
     assert refused.returncode != 0 and "Unrecognized or misplaced options" in text and "--port" in text, text
+    # the current era's client arguments: the runbook's .remote takes host and port, not a URL
+    refused = _ssh(sandbox, f"{compose} run --rm -T positronic-inference sim --policy=.remote "
+                            f"--policy.url={address}:8000")
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert refused.returncode == 1, lines[-20:]
+    assert lines[-1] == ("configuronic.config.ConfigError: Error instantiating \"policy\": remote() got an "
+                         "unexpected keyword argument 'url'"), lines[-20:]
 
 
 def test_the_current_openpi_server_is_upstreams_own_code_over_openpi_client(project, sandbox) -> None:
