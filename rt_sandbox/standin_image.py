@@ -71,6 +71,7 @@ OPENPI_CLIENT = "openpi-client"
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last three: its server's wire protocol
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
+# The dataset viewer (positronic-server) runs real at the current era only: the runbook image lacks its wheels.
 # Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
 # (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
 REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
@@ -81,7 +82,7 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
                      "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
                      "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server",
                      "positronic.vendors.lerobot.to_lerobot", "positronic.vendors.lerobot.train",
-                     "positronic.vendors.lerobot.server", "positronic-inference")}
+                     "positronic.vendors.lerobot.server", "positronic-inference", "positronic-server")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
