@@ -10,7 +10,7 @@ from ._cli import PROJECT_ROOT, rt_task, setting
 @rt_task(help={"hosts": "number of SSH hosts: desktop, then vm-train, vm-train2, ... (default: as before, else 4)",
                "smi_delay": "seconds the nvidia-smi stand-in waits before answering (default: as before, else 0)",
                "job_images": "also build (when an input changed) and push each era's job image, as the first "
-                             "test or demo step that needs it would",
+                             "test or demo step that needs it would, and pull it onto every host",
                "dry_run": "print what would be brought up, start nothing"})
 def up(c, hosts=None, smi_delay=None, job_images=False, dry_run=False):
     """Bring the sandbox fleet up (idempotent; repairs what a killed run left behind)."""
@@ -35,8 +35,12 @@ def up(c, hosts=None, smi_delay=None, job_images=False, dry_run=False):
         from remote_training.jobs.catalog import ERAS
         from rt_sandbox import standin_image
 
+        engines = {name: host["docker_host"] for name, host in state["hosts"].items()}
         for era in ERAS:
-            print(f"job image of {era.label}: {standin_image.ensure_named(PROJECT_ROOT, era.name)}")
+            ref = standin_image.ensure_named(PROJECT_ROOT, era.name)
+            failed = standin_image.preload(ref, engines)
+            print(f"job image of {era.label}: {ref}, on every host"
+                  + (f" but {', '.join(failed)} (its first job pulls it)" if failed else ""))
 
 
 @rt_task(help={"json": "print JSON instead of a table"})

@@ -112,12 +112,14 @@ def test_chain_convert_stats_train_serve_infer(era, jobs_env, s3, prefix, sandbo
     smi = ssh(sandbox, "vm-train2", "nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits")
     assert int(smi.strip()) >= 6000  # the server's GPU request and rt.gpu_mem_mb label reach the GPU stand-in
 
-    client = inv(env, "infer.sim", "--server", server, "--host", "vm-train2")  # the fleet path
+    # the fleet path; two simulated seconds (the trial's length is not what this checks: the dedicated client
+    # test and the demo run theirs)
+    client = inv(env, "infer.sim", "--server", server, "--host", "vm-train2", "--simulation-time", "2")
     assert client.returncode == 0, client.stdout + client.stderr
     cleanup.append(("vm-train2", started_job(client)))
     if runbook:  # the stand-in client
         assert "Policy .groot_ee_rot6d_joints connected" in client.stdout and "Simulation finished" in client.stdout
-    else:  # upstream's own client: one trial of the default 10 simulated seconds against the GR00T server, its
+    else:  # upstream's own client: one trial of 2 simulated seconds against the GR00T server, its
         # world brought down when the trial ended (nothing recorded: no --output-dir)
         assert "Warming up policy endpoints" in client.stdout, client.stdout[-3000:]
         assert "Stopping background processes" in client.stdout, client.stdout[-3000:]
