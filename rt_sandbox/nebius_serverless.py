@@ -48,7 +48,8 @@ loopback (no DNS here): the URL is `https://127.0.0.1:<port>`.
 (the bare one only while a container runs; use only the https one). The proxy answers 503 while
 the endpoint is not RUNNING, 502 while nothing listens in the container, 401 when the spec sets
 `auth_token`/`auth_token_mysterybox_secret` and the request lacks `Authorization: Bearer <token>`
-(checked on the first request of each connection); otherwise it forwards raw bytes both ways.
+(every request: a checked one goes on with `Connection: close`, a WebSocket upgrade once); otherwise it
+forwards raw bytes both ways.
 
 LOGS: Nebius Observability serves logs through a Loki-compatible API; its LogQL page
 (https://docs.nebius.com/observability/logs/query-language) says every query must select a

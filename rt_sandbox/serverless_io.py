@@ -179,6 +179,18 @@ def _bearer(head: bytes) -> str | None:
     return None
 
 
+def _upgrade(head: bytes) -> bool:
+    return any(line.partition(b":")[0].strip().lower() == b"upgrade" for line in head.split(b"\r\n\r\n")[0]
+               .split(b"\r\n")[1:])
+
+
+def _closing(head: bytes) -> bytes:
+    """The request head with `Connection: close` (the server answers it and hangs up); any body bytes kept."""
+    top, sep, body = head.partition(b"\r\n\r\n")
+    lines = [line for line in top.split(b"\r\n") if line.partition(b":")[0].strip().lower() != b"connection"]
+    return b"\r\n".join([*lines, b"Connection: close"]) + sep + body
+
+
 def serve_in_background(base: type, port: int, handler: type) -> tuple[Any, int]:
     """A threading server of `base` on 127.0.0.1:`port` (0: any), serving from a daemon thread; (server, port)."""
 
@@ -192,7 +204,9 @@ def serve_in_background(base: type, port: int, handler: type) -> tuple[Any, int]
 
 
 class EndpointProxy:
-    """TLS on 127.0.0.1:<port> in front of one endpoint; the first request of each connection is checked."""
+    """TLS on 127.0.0.1:<port> in front of one endpoint. With a token (Nebius's token proxy) a request without
+    `Authorization: Bearer <token>` gets 401; a checked request is forwarded with `Connection: close`, so the next
+    one comes on a new connection and is checked too; a WebSocket upgrade is checked once, then piped."""
 
     IDLE = 120.0  # seconds a connection may sit silent both ways (the real ingress closes idle sockets too)
 
@@ -230,6 +244,8 @@ class EndpointProxy:
                 return _reply(conn, 503, "Service Unavailable", "endpoint is not running\n")
             if route.token is not None and _bearer(head) != route.token:
                 return _reply(conn, 401, "Unauthorized", "missing or wrong bearer token\n")
+            if route.token is not None and not _upgrade(head):
+                head = _closing(head)  # one request a connection, so every request meets the token check
             try:
                 upstream = socket.create_connection(("127.0.0.1", route.upstream_port or 0), timeout=3)
             except OSError:

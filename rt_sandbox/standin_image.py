@@ -10,7 +10,7 @@ CPython its compose file asks for, with the real packages its uv.lock pins; stub
   argument parser their projects pin.
 - /opt/rt-extras/<extra>: the model layer's stubs one extra installs (lerobot 0.4 for `--extra lerobot`, beside
   the venv's lerobot 0.3.3 stub), which the stand-in uv puts first on the path.
-- Each era's inference client (positronic-inference sim): MuJoCo renders through Mesa's EGL (GL_DEBS in the
+- Each era's inference client (positronic-inference sim): MuJoCo renders through Mesa's EGL (BASE_DEBS in the
   base), and the scene's assets pickle, which no reachable copy of upstream holds, is a placeholder
   (rt_sandbox/scene_assets.py).
 - `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
@@ -39,12 +39,20 @@ from .services import engine_has, import_rootfs
 REPO = "localhost:5000/rt-jobs-test/standin"
 CACHE = Path("/var/cache/rt-sandbox")  # Debian packages and wheels, kept between runs and checkouts
 SUITES = {"3.11": "bookworm", "3.13": "trixie"}  # the Debian release whose python3 is exactly that CPython
-# Each era's inference client renders its MuJoCo cameras headless through EGL (the compose service sets
-# MUJOCO_GL=egl): glvnd's libEGL and libOpenGL over Mesa, whose llvmpipe draws on the CPU when no GPU is there.
-# The runbook era's inference.py also imports its Dear PyGui windows (positronic.gui.dpg, .eval) whatever the
-# driver: dearpygui's extension links libX11, so its base has libx11-6 (no display is opened).
-GL_DEBS = {"3.11": ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0", "libx11-6"),
-           "3.13": ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0")}
+# Debian packages a base holds beyond its CPython, per Python, each group named in the base's tag:
+# - egl: each era's inference client renders its MuJoCo cameras headless through EGL (the compose service sets
+#   MUJOCO_GL=egl): glvnd's libEGL and libOpenGL over Mesa, whose llvmpipe draws on the CPU without a GPU. The
+#   runbook era's inference.py also imports its Dear PyGui windows (positronic.gui.dpg, .eval) whatever the
+#   driver: dearpygui's extension links libX11, so its base has libx11-6 (no display is opened);
+# - openssl: the current era's dataset viewer (positronic-server, main(https=True)) makes its self-signed cert
+#   with the openssl program. Upstream's image has it: docker/Dockerfile is FROM
+#   nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04, whose base layer runs `apt-get install -y
+#   --no-install-recommends gnupg2 curl ca-certificates` (gitlab.com/nvidia/container-images/cuda,
+#   dist/<version>/ubuntu2204/base/Dockerfile), and Ubuntu 22.04's ca-certificates Depends: openssl (>= 1.1.1)
+#   (https://packages.ubuntu.com/jammy/ca-certificates).
+EGL_DEBS = ("libegl1", "libegl-mesa0", "libgl1-mesa-dri", "libopengl0")
+BASE_DEBS = {"3.11": (("egl", (*EGL_DEBS, "libx11-6")),),
+             "3.13": (("egl", EGL_DEBS), ("openssl", ("openssl",)))}
 # What the CPU path of the real programs imports, closed over the era's uv.lock.
 POSITRONIC_ROOTS = ("configuronic", "fire", "pos3", "numpy", "pyyaml", "msgpack", "websockets")
 # What the dataset converter imports beyond those, per era: its dataset code (pyarrow, av), codecs and transforms
@@ -79,6 +87,7 @@ OPENPI_CLIENT = "openpi-client"
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last three: its server's wire protocol
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
+# The dataset viewer (positronic-server) runs real at the current era only: the runbook image lacks its wheels.
 # Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
 # (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
 REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
@@ -90,7 +99,7 @@ REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr0
                      "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
                      "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server",
                      "positronic.vendors.lerobot.to_lerobot", "positronic.vendors.lerobot.train",
-                     "positronic.vendors.lerobot.server", "positronic-inference")}
+                     "positronic.vendors.lerobot.server", "positronic-inference", "positronic-server")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
@@ -131,17 +140,18 @@ def debian_mirror() -> str:
 
 
 def ensure_base(python: str) -> str:
-    """rt-sandbox/debian-<suite>-python<V>[-egl] in the root engine: Debian minbase with its python3.X (and
-    Mesa's EGL where GL_DEBS names it)."""
-    suite, gl = SUITES[python], GL_DEBS.get(python, ())
-    ref = f"rt-sandbox/debian-{suite}-python{python}{'-egl' if gl else ''}:latest"
+    """rt-sandbox/debian-<suite>-python<V>[-<group>...] in the root engine: Debian minbase with its python3.X and
+    the package groups BASE_DEBS names for it."""
+    suite, groups = SUITES[python], BASE_DEBS.get(python, ())
+    ref = f"rt-sandbox/debian-{suite}-python{python}{''.join(f'-{name}' for name, _ in groups)}:latest"
+    extra = tuple(deb for _, group in groups for deb in group)
     if engine_has(ref):
         return ref
     debs = CACHE / "debs" / suite
     debs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         rootfs = Path(tmp) / "rootfs"
-        packages = ",".join((f"python{python}", *gl))
+        packages = ",".join((f"python{python}", *extra))
         made = subprocess.run(["debootstrap", "--variant=minbase", f"--include={packages}", f"--cache-dir={debs}",
                                suite, str(rootfs), debian_mirror()], capture_output=True, text=True,
                               timeout=DEBOOTSTRAP_TIMEOUT_S)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import InputError
 
@@ -50,6 +50,81 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
        "lerobot"),
     _p("positronic-inference", "infer", 0, False, "local", "the inference client runs beside the simulator"),
 )}
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """One readiness ask of a server: a GET of `path` over `scheme` (https: TLS without certificate checks, the
+    viewer's certificate is self-signed by design). `page`: a page the user opens, so the ready line shows its
+    URL; otherwise `address:port`, as the inference client's --policy.url takes it."""
+    scheme: str
+    path: str
+    page: bool = False
+
+    def where(self, address: str, port: int) -> str:
+        return f"{self.scheme}://{address}:{port}{self.path}" if self.page else f"{address}:{port}"
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How a server program answers: the path readiness asks; `tls_flag`, its own boolean parameter (true by
+    default) that makes it serve TLS itself; `checks_token`, whether it refuses requests without AUTH_TOKEN
+    itself (upstream's offboard servers do since 95b929c2), else a serverless endpoint puts Nebius's token
+    proxy in front of it."""
+    path: str
+    tls_flag: str | None = None
+    checks_token: bool = True
+    page: bool = False
+
+    def readiness(self, args: Sequence[str], declares: Callable[[str], bool]) -> Readiness:
+        """For these program arguments; `declares(parameter)`: whether the checkout's program takes it (the
+        runbook era's viewer has no `https` and serves plain HTTP)."""
+        tls = bool(self.tls_flag and declares(self.tls_flag) and flag_value(args, self.tls_flag, True))
+        return Readiness("https" if tls else "http", self.path, self.page)
+
+
+# The model servers: the model list of positronic's offboard server (current era; `GET /api/v1/models`, what
+# upstream's e2e.sh waits for, shared/upstream/SERVERLESS.md §8); a runbook-era server ignores the request and
+# any reply, or a silent open socket (ZeroMQ), counts on a fixed host.
+MODEL_SERVER = Serving("/api/v1/models")
+SERVING: dict[str, Serving] = {
+    # The dataset viewer (positronic/server/positronic_server.py): `/` is its episode list page; main(https=True)
+    # serves TLS with a self-signed cert it makes with the openssl program; it reads no AUTH_TOKEN.
+    "positronic-server": Serving("/", tls_flag="https", checks_token=False, page=True),
+}
+
+
+def serving(program: str) -> Serving:
+    return SERVING.get(program, MODEL_SERVER)
+
+
+def flag_value(args: Sequence[str], name: str, default: Any = None) -> Any:
+    """A parameter's value as configuronic's python-fire reads it (shared/upstream/positronic-4261b1aa/
+    ENTRYPOINTS.md §2), the last one given winning: `--x` and `--x=True` True, `--nox` and `--x=False` False,
+    `--x=V` / `--x V` a Python literal or else the string (`--x=false` is the truthy 'false')."""
+    value = default
+    for i, word in enumerate(args):
+        if word == f"--no{name}":
+            value = False
+        elif word == f"--{name}":
+            following = args[i + 1] if i + 1 < len(args) else None
+            value = True if following is None or following.startswith("--") else _literal(following)
+        elif word.startswith(f"--{name}="):
+            value = _literal(word.split("=", 1)[1])
+    return value
+
+
+def given(args: Sequence[str], name: str) -> bool:
+    return any(w in (f"--{name}", f"--no{name}") or w.startswith(f"--{name}=") for w in args)
+
+
+def _literal(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 @dataclass(frozen=True)

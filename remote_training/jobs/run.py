@@ -17,7 +17,7 @@ from .. import validate
 from ..errors import InputError, PreflightError, RTError, unique
 from ..fleet.inventory import Inventory
 from ..fleet.serverless_target import resource_name
-from .catalog import PROGRAMS, Checkout, ComposeService, Program
+from .catalog import PROGRAMS, Checkout, ComposeService, Program, Readiness, serving
 from .project import OVERRIDE, Project, collect, override_text
 from .spec import JobSpec, new_job_id
 from .upstream import Sources
@@ -31,6 +31,7 @@ class Plan:
     project: Project
     era_label: str
     source_root: Path | None = None  # the checkout's repository (its Python sources: jobs/upstream.py)
+    ready: Readiness | None = None  # servers: how a fixed host asks whether it answers (catalog.SERVING)
 
 
 # Set in every job's container. Upstream's compose services ask for a terminal (`tty: true`), and its programs
@@ -83,7 +84,16 @@ def plan_job(job: Any, checkout: Checkout, inventory: Inventory, images: Mapping
                    client=job.client(era) if program.kind == "serve" else None, container_port=container_port,
                    options=job.options)
     project = collect(checkout.compose_dir, {OVERRIDE: override_text(dict(images))})
-    return Plan(spec, svc, program, project, era.label, checkout.compose_dir.parent)
+    return Plan(spec, svc, program, project, era.label, checkout.compose_dir.parent,
+                readiness(checkout, program, args) if program.kind == "serve" else None)
+
+
+def readiness(checkout: Checkout, program: Program, args: Sequence[str]) -> Readiness:
+    """The server's readiness ask for these arguments; whether it takes its TLS flag is read from the checkout's
+    own code (a checkout without its sources: upstream's current default)."""
+    sources = Sources.of(checkout.compose_dir)
+    return serving(program.name).readiness(
+        args, lambda parameter: sources.takes_parameter(program.name, parameter) if sources else True)
 
 
 def checked_argv(job: Any, checkout: Checkout, svc: ComposeService, options: Mapping[str, Any] | None = None,

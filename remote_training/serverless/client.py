@@ -196,7 +196,8 @@ class Serverless:
         import nebius.api.nebius.ai.v1  # noqa: F401  (the message classes: most of the SDK's import time)
 
         names = sorted(set(spec.secret_env.values()) | ({spec.registry_auth.split(":", 1)[1]}
-                                                         if spec.registry_auth.startswith("mysterybox:") else set()))
+                                                         if spec.registry_auth.startswith("mysterybox:") else set())
+                       | ({spec.proxy_token_secret} if spec.proxy_token_secret else set()))
         self._sdk()
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             list(pool.map(self.secret_id, names))
@@ -243,6 +244,12 @@ class Serverless:
         if spec.ports:
             port_cls, proto = getattr(ai, f"{kind}Spec__Port"), getattr(ai, f"{kind}Spec__Port__Protocol")
             fields["ports"] = [port_cls(container_port=p, protocol=proto.HTTP) for p in spec.ports]
+        if spec.proxy_token_secret:
+            # Nebius's token proxy in front of the endpoint's one HTTP port (the SDK's EndpointSpec.auth_token:
+            # "can only be enabled if the endpoint exposes one and only one HTTP port"; the secret's payload
+            # holds AUTH_TOKEN). The SDK's DevlabSpec docstring of the same field: "The proxy rejects requests
+            # without an Authorization: Bearer <token> header that contains the matching token."
+            fields["auth_token_mysterybox_secret"] = ref_cls(secret_id=self.secret_id(spec.proxy_token_secret))
         return fields
 
     def create(self, spec: ServerlessSpec, timeout: float = OPERATION_S) -> str:

@@ -3,8 +3,9 @@
 - `plan`: the JobSpec and its compose service as a ServerlessSpec (bad input fails here, before any
   check or API call); `pinned`: the image by the digest the registry reported;
 - `created_anyway`: after a create whose outcome is unknown, the resource if it exists;
-- `endpoint_answer`: one ask of a server's readiness (its HTTPS URL answers `GET /api/v1/models` with
-  the token); `follow`: the log until a final state, and the exit code.
+- `endpoint_answer`: one ask of a server's readiness (its HTTPS URL answers 200 to a GET of the catalog's
+  path with the token: `/api/v1/models` for the model servers, `/` for the dataset viewer);
+- `follow`: the log until a final state, and the exit code.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any, Callable
 from ..errors import InputError, JobFailed, ProviderError
 from ..fleet.providers.base import ProviderUnavailable
 from ..fleet.serverless_target import ServerlessTarget
+from ..jobs.catalog import MODEL_SERVER
 from ..jobs.services import RUNBOOK
 from ..jobs.spec import JobSpec, LaunchResult
 from ..progress import Phase, silent
@@ -125,12 +127,12 @@ def token(api: Serverless) -> str:
     return value
 
 
-def models_status(url: str, bearer: str | None, target: ServerlessTarget, timeout: float = 10.0) -> int:
-    """HTTP status of `GET <url>/api/v1/models` (0 when nothing answered). Only an https URL gets the token."""
+def answer_status(url: str, path: str, bearer: str | None, target: ServerlessTarget, timeout: float = 10.0) -> int:
+    """HTTP status of `GET <url><path>` (0 when nothing answered). Only an https URL gets the token."""
     if bearer and not url.startswith("https://"):
         raise ProviderError(f"refusing to send the endpoint token to {url}: not TLS", "use the endpoint's https URL")
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/models", headers=headers)
+    request = urllib.request.Request(f"{url.rstrip('/')}{path}", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=logs.tls_context(target)) as answer:
             return answer.status
@@ -140,14 +142,16 @@ def models_status(url: str, bearer: str | None, target: ServerlessTarget, timeou
         return 0
 
 
-def endpoint_answer(api: Serverless, resource_id: str, bearer: str, progress: Phase = silent) -> str | None:
-    """The endpoint's https URL once `GET /api/v1/models` answers 200 with the token (None until then);
+def endpoint_answer(api: Serverless, resource_id: str, bearer: str, path: str = MODEL_SERVER.path,
+                    progress: Phase = silent) -> str | None:
+    """The endpoint's https URL once `GET <path>` (the catalog's, for its program) answers 200 with the token
+    (None until then; 502/503 while it warms, 401 from a server or Nebius's token proxy on a bad token);
     JobFailed when it ended in ERROR or STOPPED. One ask of the follow's ready-wait (launch/pipeline.py)."""
     now = api.get("endpoint", resource_id)
     progress(f"endpoint {now.name} is {now.state.lower()}"
-             + (", waiting for GET /api/v1/models" if now.state == "RUNNING" else ""))
+             + (f", waiting for GET {path}" if now.state == "RUNNING" else ""))
     if now.state in ("ERROR", "STOPPED"):
         raise JobFailed(f"endpoint {now.name} is {now.state}: {now.detail or 'no detail from the API'}",
                         f"inv jobs.logs {now.name}; delete it: inv serve.stop {now.name}")
     url = now.https_url
-    return url if now.state == "RUNNING" and url and models_status(url, bearer, api.target) == 200 else None
+    return url if now.state == "RUNNING" and url and answer_status(url, path, bearer, api.target) == 200 else None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import InputError
 from ..fleet.serverless_target import Compute, ServerlessTarget, resource_name
+from ..jobs.catalog import MODEL_SERVER, given, serving
 from ..jobs.upstream import Sources
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class ServerlessSpec:
     # Where the pull's credentials come from (never the values): "" (a public registry), "mysterybox:<secret
     # name>" or "docker-config:<registry host>" (registry_auth below says which applies)
     registry_auth: str = ""
+    # endpoints: the MysteryBox secret (its AUTH_TOKEN) of Nebius's token proxy, for a server that checks no
+    # token itself; "" when the server checks it (upstream's offboard servers, AUTH_TOKEN in its environment)
+    proxy_token_secret: str = ""
+    ready_path: str = MODEL_SERVER.path  # endpoints: what readiness GETs with the token (catalog.SERVING); 200 only
 
     def argv(self) -> list[str]:
         """What the container runs, as Nebius will split it."""
@@ -60,7 +65,8 @@ class ServerlessSpec:
                 "platform": self.compute.platform, "preset": self.compute.preset, "env": dict(self.env),
                 "secret_env": dict(self.secret_env), "volumes": [list(v) for v in self.volumes],
                 "ports": list(self.ports), "subnet_id": self.subnet_id, "disk_gb": self.disk_gb,
-                "timeout_hours": self.timeout_hours, "labels": dict(self.labels), "registry_auth": self.registry_auth}
+                "timeout_hours": self.timeout_hours, "labels": dict(self.labels), "registry_auth": self.registry_auth,
+                "proxy_token_secret": self.proxy_token_secret, "ready_path": self.ready_path}
 
 
 # Registries a serverless job or endpoint pulls from without credentials: Docker Hub's public repositories,
@@ -106,9 +112,14 @@ def build(spec: JobSpec, service: Any, target: ServerlessTarget, image: str, *, 
                          "run it on a fixed host (--host NAME)")
     words = [*entry[1:], *spec.args]
     serve = spec.kind == "serve"
-    if serve and source_root is not None and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words) \
-            and Sources(source_root).takes_parameter(service.program, IDLE_TIMEOUT_FLAG.lstrip("-")):
+    serves = serving(service.program)
+    sources = Sources(source_root) if source_root is not None else None
+    if serve and sources and not any(w.split("=", 1)[0] == IDLE_TIMEOUT_FLAG for w in words) \
+            and sources.takes_parameter(service.program, IDLE_TIMEOUT_FLAG.lstrip("-")):
         words.append(f"{IDLE_TIMEOUT_FLAG}={IDLE_TIMEOUT_MIN}")  # no scale-to-zero: the server exits when idle
+    if serve and serves.tls_flag and not given(spec.args, serves.tls_flag) \
+            and (sources is None or sources.takes_parameter(service.program, serves.tls_flag)):
+        words.append(f"--{serves.tls_flag}=False")  # plain HTTP behind Nebius's TLS ingress (its HTTP port)
     bad = [w for w in words if not w or any(ch.isspace() for ch in w)]
     if bad:
         shown = ", ".join(repr(w) for w in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
@@ -126,7 +137,7 @@ def build(spec: JobSpec, service: Any, target: ServerlessTarget, image: str, *, 
         env.update(CACHE_ENV)
         volumes = ((target.cache_filesystem_id, CACHE_PATH, True),)
     secret_env = {k: v for k, v in target.secrets.items() if k in AWS_SECRETS or spec.kind == "train"}
-    if serve:
+    if serve and serves.checks_token:
         secret_env["AUTH_TOKEN"] = target.auth_token_secret  # the server checks it itself (upstream's way)
     batch = spec.kind in ("convert", "stats")
     labels = {"rt-service": resource_name(spec.service), "rt-kind": spec.kind, "rt-user": resource_name(spec.user),
@@ -138,4 +149,6 @@ def build(spec: JobSpec, service: Any, target: ServerlessTarget, image: str, *, 
         ports=(spec.container_port,) if serve and spec.container_port else (), subnet_id=target.subnet_id,
         disk_gb=target.disk_gb if spec.kind == "train" else 0,
         timeout_hours=0.0 if serve else (BATCH_TIMEOUT_H if batch else target.job_timeout_hours), labels=labels,
-        registry_auth=registry_auth(image, target))
+        registry_auth=registry_auth(image, target),
+        proxy_token_secret=target.auth_token_secret if serve and not serves.checks_token else "",
+        ready_path=serves.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import socket
+import ssl
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,10 +15,13 @@ from ..errors import InputError, JobFailed, RTError
 from ..fleet.inventory import Host
 from ..fleet.remote import RemoteRunner, quote_command
 from ..jobs import compose, monitor
+from ..jobs.catalog import MODEL_SERVER, Readiness
 from ..jobs.gate import Gate, open_gate
 from ..jobs.spec import Guard, LaunchResult
 from ..progress import Phase, silent
 from .base import Found, Server, Start, Target
+
+MODEL_SERVER_READY = Readiness("http", MODEL_SERVER.path)
 
 
 class FixedHosts(Target):
@@ -108,22 +112,32 @@ class FixedHosts(Target):
         return Server(job.host, address, job.port, policy or job.client, {})
 
 
-def answers(address: str, port: int) -> bool:
-    """The server itself answers: an HTTP reply, or an open, silent socket (a ZeroMQ server).
+def answers(address: str, port: int, ready: Readiness = MODEL_SERVER_READY) -> bool:
+    """The server itself answers `ready`'s GET: an HTTP reply, or an open, silent socket (a ZeroMQ server).
+    Over https the TLS handshake comes first, its certificate unchecked (the viewer's is self-signed by design).
 
     A bare TCP connect is not enough: a userland port proxy accepts before the server listens,
-    then closes without a byte.
+    then closes without a byte (and so fails a TLS handshake).
     """
+    request = f"GET {ready.path} HTTP/1.0\r\nHost: {address}:{port}\r\n\r\n".encode()
     try:
-        with socket.create_connection((address, port), timeout=2) as conn:
-            conn.sendall(b"GET /api/v1/models HTTP/1.0\r\nHost: rt\r\n\r\n")
+        with socket.create_connection((address, port), timeout=2) as raw:
+            conn = _unverified_tls().wrap_socket(raw, server_hostname=address) if ready.scheme == "https" else raw
+            conn.sendall(request)
             conn.settimeout(2)
             try:
                 return bool(conn.recv(1))
             except socket.timeout:
                 return True
-    except OSError:
+    except OSError:  # ssl.SSLError included: nothing that speaks TLS listens yet
         return False
+
+
+def _unverified_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class HostStart(Start):
@@ -199,10 +213,11 @@ class HostStart(Start):
     def ask_ready(self, progress: Phase, secrets: builtins.list[str]) -> str | None:
         """The port answers; every fourth ask (about 2 s) also whether the server exited."""
         address, port = self.runner.connection(self.host).host, self.spec.port
+        ready = self.placed.plan.ready or MODEL_SERVER_READY
         if self.checks == 0:
-            progress(f"waiting for {self.spec.service} to answer on {address}:{port}")
-        if answers(address, port):
-            return (f"{self.placed.plan.service.name} answers on {address}:{port} (job {self.job_id}; "
+            progress(f"waiting for {self.spec.service} to answer on {ready.scheme}://{address}:{port}{ready.path}")
+        if answers(address, port, ready):
+            return (f"{self.placed.plan.service.name} answers on {ready.where(address, port)} (job {self.job_id}; "
                     f"stop: inv serve.stop {self.job_id})")
         self.checks += 1
         if self.checks % 4 == 0:

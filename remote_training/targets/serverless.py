@@ -193,12 +193,17 @@ class ServerlessStart(Start):
 
         if self.bearer is None:
             self.bearer = token(self.api)
-        url = endpoint_answer(self.api, self.resource_id, self.bearer, progress)
-        name = self.serverless.name
-        return None if url is None else (
-            f"{self.placed.plan.service.name} answers on {url} (token: MysteryBox secret "
-            f"{self.target.auth_token_secret}; client: inv infer.sim --server {name}; stop: inv serve.stop {name}, "
-            f"pause: inv serve.stop {name} --pause)")
+        url = endpoint_answer(self.api, self.resource_id, self.bearer, self.serverless.ready_path, progress)
+        name, secret = self.serverless.name, self.target.auth_token_secret
+        if url is None:
+            return None
+        stop = f"stop: inv serve.stop {name}, pause: inv serve.stop {name} --pause"
+        if self.serverless.proxy_token_secret:  # a page behind Nebius's token proxy, not an inference server
+            return (f"{self.placed.plan.service.name} answers on {url.rstrip('/')}{self.serverless.ready_path} "
+                    f"(Nebius's token proxy: send Authorization: Bearer <AUTH_TOKEN of MysteryBox secret "
+                    f"{secret}>; {stop})")
+        return (f"{self.placed.plan.service.name} answers on {url} (token: MysteryBox secret {secret}; "
+                f"client: inv infer.sim --server {name}; {stop})")
 
     def not_ready(self, timeout: float) -> JobFailed:
         now = self.api.get("endpoint", self.resource_id)

@@ -406,13 +406,38 @@ def test_a_create_interrupted_writes_its_intent_first_and_is_recorded_before_it_
 
 
 def test_the_dataset_viewer_starts_as_an_endpoint_without_the_idle_flag(cloud) -> None:
-    """positronic-server's main() takes no --idle_timeout_min: the endpoint starts and answers."""
-    done = inv(cloud, "jobs.run", "positronic-server", "--host", "cloud", timeout=300)
+    """positronic-server's main() takes no --idle_timeout_min: the endpoint starts and answers. It is upstream's own
+    viewer, which needs a dataset (its default, local_all, has no path) and checks no token: Nebius's token proxy
+    guards it (the target's token secret), and it serves plain HTTP behind the TLS ingress (`--https=False`)."""
+    done = inv(cloud, "jobs.run", "positronic-server", "--host", "cloud", "--",
+               "--dataset=@positronic.cfg.ds.internal.sim_stack", timeout=300)
     try:
         assert done.returncode == 0, done.stdout + done.stderr
+        assert ", waiting for GET / (" in done.stderr, done.stderr  # the catalog's path for the viewer, not the models
         job = started_job(done)
         endpoint = api_job(job, "endpoint")
         assert endpoint.status.state.name == "RUNNING" and "--idle_timeout_min" not in endpoint.spec.args
+        assert endpoint.spec.args.split()[-1] == "--https=False"
+        assert endpoint.spec.auth_token_mysterybox_secret.secret_id  # the proxy, not AUTH_TOKEN in its environment
+        assert "AUTH_TOKEN" not in [v.name for v in endpoint.spec.environment_variables]
+        url = next(w for w in done.stdout.split() if w.startswith("https://"))
+        assert url.endswith("/") and "Authorization: Bearer" in done.stdout, done.stdout
+        token = secrets()["positronic-serverless-inference-token"]
+        assert token not in done.stdout + done.stderr
+        context = ssl.create_default_context(cafile=str(STATE / "tls" / "ca.pem"))
+
+        def page(bearer: str | None) -> tuple[int, bytes]:
+            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10,
+                                            context=context) as answer:
+                    return answer.status, answer.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, b""
+
+        (refused, _), (wrong, _), (status, body) = page(None), page("wrong"), page(token)
+        assert (refused, wrong, status) == (401, 401, 200)  # the proxy refuses; with the token, the viewer's page
+        assert b"/static/app.js" in body
     finally:
         for line in done.stdout.splitlines():
             if line.startswith("started "):

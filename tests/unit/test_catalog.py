@@ -194,3 +194,23 @@ def test_jobs_run_finds_the_new_services_images(tmp_path, service, args, env_nam
     out = run_cli("jobs.run", service, "--host", "vm-train", "--dry-run", "--", *args, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert f"image {ref}" in out.stdout.splitlines()[0]
+
+
+def test_readiness_is_the_catalogs_per_program_and_the_viewers_tls_flag_reads_as_configuronic_reads_it() -> None:
+    """The model servers: http + their model list, address:port shown; the dataset viewer: its page over TLS
+    (upstream's main(https=True)) unless its own flag says no, its URL shown; the runbook viewer takes no such
+    flag and serves plain HTTP."""
+    def ready(checkout: catalog.Checkout, program: str, *args: str) -> catalog.Readiness:
+        sources = Sources.of(checkout.compose_dir)
+        return catalog.serving(program).readiness(args, lambda p: sources.takes_parameter(program, p))
+
+    model = ready(CURRENT, "positronic.vendors.gr00t.server", "phail")
+    assert (model.scheme, model.path, model.where("10.0.0.2", 8000)) == ("http", "/api/v1/models", "10.0.0.2:8000")
+    viewer = ready(CURRENT, "positronic-server", "--dataset=@positronic.cfg.ds.internal.sim_stack")
+    assert viewer.where("10.0.0.2", 8400) == "https://10.0.0.2:8400/"
+    for off in (("--https=False",), ("--nohttps",), ("--https", "False"), ("--https=0",), ("--https", "--https=None")):
+        assert ready(CURRENT, "positronic-server", *off).scheme == "http", off
+    for on in (("--https",), ("--https=True",), ("--https=false",), ("--https=False", "--https=1")):
+        assert ready(CURRENT, "positronic-server", *on).scheme == "https", on  # 'false' is a truthy string
+    assert ready(RUNBOOK, "positronic-server").where("10.0.0.2", 5000) == "http://10.0.0.2:5000/"
+    assert catalog.given(["--https=False"], "https") and not catalog.given(["--httpsx=1"], "https")

@@ -129,6 +129,23 @@ def test_idle_timeout_goes_only_to_programs_whose_code_takes_it() -> None:
     assert served.args.split()[-1] == "--idle_timeout_min=20"
 
 
+def test_the_viewer_endpoint_serves_plain_http_behind_nebiuss_token_proxy() -> None:
+    """The viewer checks no token: the endpoint gets Nebius's proxy (the target's token secret) instead of
+    AUTH_TOKEN in its environment, `--https=False` unless the user gave the flag, and readiness asks `/`."""
+    plan, cloud, _ = planned(ServiceRun("positronic-server", ("--dataset=@positronic.cfg.ds.internal.sim_stack",)))
+    viewer = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
+    assert viewer.args.split()[-1] == "--https=False" and viewer.ports == (8400,)
+    assert (viewer.proxy_token_secret, viewer.ready_path) == (cloud.auth_token_secret, "/")
+    assert "AUTH_TOKEN" not in viewer.secret_env and viewer.to_dict()["proxy_token_secret"] == cloud.auth_token_secret
+    plan, cloud, _ = planned(ServiceRun("positronic-server", ("--https",)))
+    asked = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
+    assert asked.args.split().count("--https") == 1 and "--https=False" not in asked.args  # the user's own
+    plan, cloud, _ = planned(ServiceRun("groot-server", ("phail",)))
+    served = build(plan.spec, plan.service, cloud, plan.spec.image, s3_endpoint=None, source_root=plan.source_root)
+    assert (served.proxy_token_secret, served.ready_path) == ("", "/api/v1/models")
+    assert served.secret_env["AUTH_TOKEN"] == cloud.auth_token_secret and "--https" not in served.args
+
+
 def test_the_runbook_era_is_refused_on_serverless_in_one_line() -> None:
     runbook = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-4261b1aa" / "docker"
     inv = inventory()
