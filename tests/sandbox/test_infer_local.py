@@ -151,7 +151,8 @@ def test_host_runs_the_client_on_a_fleet_host(jobs_env, servers, local_uv, sandb
     try:
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"started {job} on {SERVER_HOST}" in result.stdout
-        assert "Policy .groot_ee_rot6d_joints connected" in result.stdout and "Simulation finished" in result.stdout
+        # upstream's own client there (the job image's positronic-inference), its pimm world brought down at the end
+        assert "Stopping background processes" in result.stdout, result.stdout[-3000:]
         assert jobs_json(env, "--host", SERVER_HOST)[job]["service"] == "positronic-inference"
         assert not local_uv["record"].exists()  # nothing ran here
         gui = inv(env, "infer.sim", "--server", server, "--host", SERVER_HOST, "--gui")

@@ -207,7 +207,9 @@ def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -
     cleanup.append(("desktop", started_job(result)))
     # the task's exit code is the server's own: Python's 1 for the exception upstream's server.py dies of
     assert result.returncode == 1 and "exited 1 before its port 9297 answered" in result.stderr
-    assert re.search(r"^\S+: waiting for lerobot\S*-server to answer on \S+:9297 \(\d+s\)$", result.stderr, re.M)
+    # the progress line names what readiness asks (catalog.SERVING: a model server's model list)
+    assert re.search(r"^\S+: waiting for lerobot\S*-server to answer on http://\S+:9297/api/v1/models \(\d+s\)$",
+                     result.stderr, re.M)
     # upstream's server.py loading it: lerobot's config reader (the stub's json.load, as draccus reads the file)
     assert "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)" in result.stderr
     assert time.monotonic() - began < 30
