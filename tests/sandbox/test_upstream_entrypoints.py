@@ -3,6 +3,7 @@ program through `uv run ...` exactly as written, and an argument the real progra
 """
 from __future__ import annotations
 
+import hashlib
 import shlex
 import subprocess
 import time
@@ -80,6 +81,14 @@ def _serving(sandbox: dict[str, Any], compose: str, service: str, args: str, ans
         _ssh(sandbox, f"docker rm -f {name}")
 
 
+def _assert_shipped(sandbox: dict[str, Any], compose: str, era: str, paths: tuple[str, ...]) -> None:
+    """The inference client's image holds these files of the era's checkout byte for byte."""
+    shipped = _ssh(sandbox, f"{compose} run --rm -T --entrypoint sha256sum positronic-inference "
+                            + " ".join(f"/positronic/{path}" for path in paths))
+    assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
+                                           .hexdigest() for path in paths], shipped.stdout + shipped.stderr
+
+
 def _trial(sandbox: dict[str, Any], compose: str, s3_env: str, args: str) -> str:
     """One episode of upstream's own `positronic-inference sim ARGS` through the era's compose service, recorded
     by its dataset writer; the client's output."""
@@ -154,7 +163,6 @@ def test_the_runbook_openpi_server_and_inference_client_are_upstreams_own_code(p
     .openpi_positronic's absolute pose refuses a zero quaternion), the timed driver's one episode of 2 simulated
     seconds recorded by LocalDatasetWriter and synced to S3 by pos3. Only the scene's assets pickle is a
     placeholder. The current era's --policy.url is refused by upstream's own config."""
-    import hashlib
 
     import boto3
 
@@ -200,10 +208,7 @@ def test_the_runbook_openpi_server_and_inference_client_are_upstreams_own_code(p
     assert '"inference.policy.type": "openpi"' in static and '"inference.policy.server.checkpoint": "2000"' in static
     paths = ("positronic/inference.py", "positronic/policy/openpi.py", "positronic/cfg/policy/policy.py",
              "positronic/simulator/mujoco/sim.py", "pimm/world.py")
-    shipped = _ssh(sandbox, f"{compose} run --rm -T --entrypoint sha256sum positronic-inference "
-                            + " ".join(f"/positronic/{path}" for path in paths))
-    assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
-                                           .hexdigest() for path in paths], shipped.stdout + shipped.stderr
+    _assert_shipped(sandbox, compose, era, paths)
 
     refused = _ssh(sandbox, f"{compose} run --rm -T {s3_env} openpi-server --checkpoints_dir={ckpts} --port=8000")
     text = refused.stdout + refused.stderr
@@ -330,7 +335,6 @@ def test_the_current_inference_client_is_upstreams_own_code_and_completes_a_tria
     server (the model's zeros), one trial of 2 simulated seconds recorded by its LocalDatasetWriter and synced to
     S3 by pos3. Only the scene's mesh and texture pickle is a placeholder (rt_sandbox/scene_assets.py).
     The runbook era's --driver.show_gui is refused by configuronic itself."""
-    import hashlib
 
     import boto3
 
@@ -358,10 +362,7 @@ def test_the_current_inference_client_is_upstreams_own_code_and_completes_a_tria
         assert episode + recorded in keys, sorted(keys)
     paths = ("positronic/inference.py", "positronic/cli/eval/run.py", "positronic/policy/remote.py",
              "positronic/offboard/client.py", "positronic/simulator/mujoco/sim.py")
-    shipped = _ssh(sandbox, f"{compose} run --rm -T --entrypoint sha256sum positronic-inference "
-                            + " ".join(f"/positronic/{path}" for path in paths))
-    assert shipped.stdout.split()[::2] == [hashlib.sha256((CHECKOUTS / f"positronic-{era}" / path).read_bytes())
-                                           .hexdigest() for path in paths], shipped.stdout + shipped.stderr
+    _assert_shipped(sandbox, compose, era, paths)
 
     # What draws the cameras: EGL through the compose service's /dev/dri, which on the sandbox host is no GPU
     gl = "import mujoco; c = mujoco.GLContext(8, 8); c.make_current(); from OpenGL import GL; " \
@@ -381,7 +382,6 @@ def test_the_current_inference_client_is_upstreams_own_code_and_completes_a_tria
 def test_the_job_image_holds_the_checkouts_own_programs(era: str, project, sandbox) -> None:
     """Every vendor's train.py, server.py and stats.py in the era's job image is upstream's file at that commit,
     byte for byte (what the jobs run is the checkout's code, not a copy made here)."""
-    import hashlib
 
     from rt_sandbox import standin_image
 
