@@ -61,8 +61,12 @@ class Readiness:
     path: str
     page: bool = False
 
+    def url(self, address: str, port: int) -> str:
+        """What readiness asks."""
+        return f"{self.scheme}://{address}:{port}{self.path}"
+
     def where(self, address: str, port: int) -> str:
-        return f"{self.scheme}://{address}:{port}{self.path}" if self.page else f"{address}:{port}"
+        return self.url(address, port) if self.page else f"{address}:{port}"
 
 
 @dataclass(frozen=True)

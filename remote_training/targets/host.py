@@ -215,7 +215,7 @@ class HostStart(Start):
         address, port = self.runner.connection(self.host).host, self.spec.port
         ready = self.placed.plan.ready or MODEL_SERVER_READY
         if self.checks == 0:
-            progress(f"waiting for {self.spec.service} to answer on {ready.scheme}://{address}:{port}{ready.path}")
+            progress(f"waiting for {self.spec.service} to answer on {ready.url(address, port)}")
         if answers(address, port, ready):
             return (f"{self.placed.plan.service.name} answers on {ready.where(address, port)} (job {self.job_id}; "
                     f"stop: inv serve.stop {self.job_id})")
