@@ -55,9 +55,10 @@ def _previous(lay: Layout) -> dict[str, Any]:
         return {}
 
 
-def _claim(lay: Layout) -> None:
+def _claim(lay: Layout) -> bool:
     """One sandbox per machine: its names and addresses are fixed. A sandbox left by another checkout
-    (a CI clone, a deleted folder) is taken over: its hosts are stopped here and rebuilt from this one."""
+    (a CI clone, a deleted folder) is taken over: its hosts are stopped here and rebuilt from this one.
+    True when it was taken over: the hosts' stores are machine-wide, so its containers are still in them."""
     owner = RUN_DIR / "owner"
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     other = Path(owner.read_text().strip()) if owner.exists() else None
@@ -71,6 +72,7 @@ def _claim(lay: Layout) -> None:
         stop_sandbox_standin(other)
         services.stop_foreign_services(other)
     owner.write_text(f"{lay.root}\n")
+    return other is not None and other != lay.root
 
 
 def _evict(lay: Layout, spec: HostSpec) -> None:
@@ -104,7 +106,7 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
     _require_root()
     lay = Layout(Path(root).resolve())
     with _locked(lay):
-        _claim(lay)
+        taken_over = _claim(lay)
         previous = _previous(lay)
         specs = _specs(lay, hosts)
         delay = float(smi_delay if smi_delay is not None else previous.get("smi_delay", 0))
@@ -130,6 +132,8 @@ def ensure_up(root: Path, hosts: int | None = None, smi_delay: float | None = No
             if spec.name in off:
                 return
             machine.start(lay, spec, delay)
+            if taken_over:  # the other checkout's jobs: they would name its files and its ledger
+                machine.end_containers(spec)
             machine.pull_base(spec, f"{REGISTRY}/{BASE_IMAGE}")
 
         _each(specs, bring_up)
@@ -239,7 +243,8 @@ def _remove_host(lay: Layout, spec: HostSpec) -> None:
 def down(root: Path) -> list[str]:
     """Stop everything the sandbox started and remove namespaces, links and runtime files.
 
-    Keys, the registry's storage and the hosts' image stores stay, so the next `up` is quick.
+    Keys, the registry's storage and the hosts' image stores (machine-wide, under /var/lib/rt-sandbox) stay,
+    so the next `up` is quick, from this checkout or another.
     Returns what was stopped or removed.
     """
     _require_root()

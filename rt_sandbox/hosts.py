@@ -67,7 +67,7 @@ def _dockerd_argv(lay: Layout, spec: HostSpec) -> list[str]:
     daemon_json.write_text(json.dumps({"insecure-registries": [REGISTRY], "log-level": "warn",
                                         "shutdown-timeout": 2},  # a sandbox host powers off fast
                                        indent=2) + "\n")
-    return ["dockerd", "--config-file", str(daemon_json), "--data-root", str(hd / "docker"),
+    return ["dockerd", "--config-file", str(daemon_json), "--data-root", str(spec.data_root),
             "--exec-root", str(spec.run_dir / "x"), "--pidfile", str(spec.run_dir / "dockerd.pid"),
             "-H", spec.docker_host, "--bip", spec.bip]
 
@@ -183,12 +183,7 @@ def stop(lay: Layout, spec: HostSpec, remove_containers: bool = True) -> None:
     if dockerd_alive(spec) and engine_answers(spec.docker_host):
         # Kill rather than stop: power-off gives no grace period, and dockerd's own shutdown would
         # wait 10 s for every container that ignores SIGTERM.
-        env = {**os.environ, "DOCKER_HOST": spec.docker_host}
-        listing = ["docker", "ps", "-aq"] if remove_containers else ["docker", "ps", "-q"]
-        ids = subprocess.run(listing, env=env, capture_output=True, timeout=30).stdout.decode().split()
-        if ids:
-            action = ["docker", "rm", "-f"] if remove_containers else ["docker", "kill"]
-            subprocess.run([*action, *ids], env=env, capture_output=True, timeout=120)
+        end_containers(spec, remove=remove_containers)
     procs.stop(lay.pid(f"{spec.name}-sshd"), sshd_token(lay, spec))
     procs.stop(spec.run_dir / "dockerd.pid", str(spec.docker_sock), timeout=30)
     _kill_leftovers(lay, spec)
@@ -200,11 +195,21 @@ def stop(lay: Layout, spec: HostSpec, remove_containers: bool = True) -> None:
         procs.kill_all(strays)
 
 
+def end_containers(spec: HostSpec, remove: bool = True) -> None:
+    """Kill the host's running containers; `remove`: remove every container, running or not."""
+    env = {**os.environ, "DOCKER_HOST": spec.docker_host}
+    listing = ["docker", "ps", "-aq"] if remove else ["docker", "ps", "-q"]
+    ids = subprocess.run(listing, env=env, capture_output=True, timeout=30).stdout.decode().split()
+    if ids:
+        action = ["docker", "rm", "-f"] if remove else ["docker", "kill"]
+        subprocess.run([*action, *ids], env=env, capture_output=True, timeout=120)
+
+
 def _kill_leftovers(lay: Layout, spec: HostSpec) -> None:
     """After a dockerd killed with -9: its containerd and shims (named by our exec root) and the
     processes of its containers (found by cgroup) would live on and block the next dockerd."""
     exec_root = f"{spec.run_dir}/x/"  # dockerd's --exec-root; containerd and the shims live under it
-    containers = lay.host_dir(spec.name) / "docker" / "containers"
+    containers = spec.data_root / "containers"
     ids = {p.name for p in containers.iterdir()} if containers.is_dir() else set()
     for pid in procs.matching(lambda cmd, cgroup: exec_root in cmd and " -id " in cmd):  # shims name theirs
         words = procs.cmdline(pid).split()
@@ -216,7 +221,7 @@ def _kill_leftovers(lay: Layout, spec: HostSpec) -> None:
     # forever for a containerd that is not there: the exec root holds only runtime state, so it goes.
     shutil.rmtree(spec.run_dir / "x", ignore_errors=True)
     # Bundles of tasks that died with it: the next containerd would spend ~10 s cleaning up each one.
-    bundles = lay.host_dir(spec.name) / "docker" / "containerd" / "daemon" / "io.containerd.runtime.v2.task"
+    bundles = spec.data_root / "containerd" / "daemon" / "io.containerd.runtime.v2.task"
     for bundle in bundles.glob("*/*"):
         shutil.rmtree(bundle, ignore_errors=True)
 

@@ -16,6 +16,10 @@ BUCKETS = ("interim", "checkpoints", "raw")  # raw: the recordings the runbook's
 # and a checkout may live deep in the file system.
 RUN_DIR = Path("/run/rt-sandbox")
 NETNS_DIR = Path("/var/run/netns")
+# Image stores, machine-wide as the root engine's /var/lib/docker is: the registry's storage and each host's
+# engine. A fresh clone then finds the images a fleet host would already hold; names are content tags.
+STORE_DIR = Path("/var/lib/rt-sandbox")
+REGISTRY_STORE = STORE_DIR / "registry"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ class HostSpec:
     @property
     def docker_host(self) -> str:
         return f"unix://{self.docker_sock}"
+
+    @property
+    def data_root(self) -> Path:
+        """Its engine's image and container store; kept across down/up and across checkouts."""
+        return STORE_DIR / "hosts" / self.name / "docker"
 
 
 def host_specs(count: int) -> list[HostSpec]:

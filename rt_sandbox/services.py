@@ -12,7 +12,7 @@ from pathlib import Path
 
 from remote_training.errors import SandboxError
 from . import procs
-from .layout import BASE_IMAGE, BRIDGE_ADDR, BUCKETS, REGISTRY, REGISTRY_PORT, S3_PORT, Layout
+from .layout import BASE_IMAGE, BRIDGE_ADDR, BUCKETS, REGISTRY, REGISTRY_PORT, REGISTRY_STORE, S3_PORT, Layout
 
 
 def port_open(address: str, port: int, timeout: float = 0.5) -> bool:
@@ -77,7 +77,7 @@ def ensure_registry(lay: Layout) -> None:
     if port_open("127.0.0.1", REGISTRY_PORT):
         return
     config = lay.dir / "registry.yml"
-    storage = lay.dir / "registry"
+    storage = REGISTRY_STORE
     storage.mkdir(parents=True, exist_ok=True)
     config.write_text(
         "version: 0.1\n"
