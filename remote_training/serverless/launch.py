@@ -127,12 +127,17 @@ def token(api: Serverless) -> str:
     return value
 
 
+def page_url(url: str, path: str) -> str:
+    """An endpoint URL (as Nebius gives it, with or without its slash) joined with a path."""
+    return f"{url.rstrip('/')}{path}"
+
+
 def answer_status(url: str, path: str, bearer: str | None, target: ServerlessTarget, timeout: float = 10.0) -> int:
     """HTTP status of `GET <url><path>` (0 when nothing answered). Only an https URL gets the token."""
     if bearer and not url.startswith("https://"):
         raise ProviderError(f"refusing to send the endpoint token to {url}: not TLS", "use the endpoint's https URL")
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    request = urllib.request.Request(f"{url.rstrip('/')}{path}", headers=headers)
+    request = urllib.request.Request(page_url(url, path), headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=logs.tls_context(target)) as answer:
             return answer.status

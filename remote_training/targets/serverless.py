@@ -189,7 +189,7 @@ class ServerlessStart(Start):
                 f"{self.serverless.compute.label}, {result.seconds:.1f}s)")
 
     def ask_ready(self, progress: Phase, secrets: builtins.list[str]) -> str | None:
-        from ..serverless.launch import endpoint_answer, token
+        from ..serverless.launch import endpoint_answer, page_url, token
 
         if self.bearer is None:
             self.bearer = token(self.api)
@@ -199,7 +199,7 @@ class ServerlessStart(Start):
             return None
         stop = f"stop: inv serve.stop {name}, pause: inv serve.stop {name} --pause"
         if self.serverless.proxy_token_secret:  # a page behind Nebius's token proxy, not an inference server
-            return (f"{self.placed.plan.service.name} answers on {url.rstrip('/')}{self.serverless.ready_path} "
+            return (f"{self.placed.plan.service.name} answers on {page_url(url, self.serverless.ready_path)} "
                     f"(Nebius's token proxy: send Authorization: Bearer <AUTH_TOKEN of MysteryBox secret "
                     f"{secret}>; {stop})")
         return (f"{self.placed.plan.service.name} answers on {url} (token: MysteryBox secret {secret}; "

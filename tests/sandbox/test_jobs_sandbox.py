@@ -201,18 +201,17 @@ def test_list_from_another_process_stop_and_failing_exit_codes(jobs_env, sandbox
 def test_a_server_that_dies_fails_the_task_fast(jobs_env, s3, prefix, cleanup) -> None:
     ckpts = f"s3://checkpoints/{prefix}/act/"
     put(s3, ckpts + "checkpoints/1000/pretrained_model/config.json", "truncated upload")  # exists, unreadable
-    began = time.monotonic()
     result = inv(jobs_env, "serve.lerobot", "--checkpoints", ckpts, "--port", "9297", "--host", "desktop",
                  extra_env=era_env("a060cbea"))  # the runbook era has no LeRobot server
     cleanup.append(("desktop", started_job(result)))
-    # the task's exit code is the server's own: Python's 1 for the exception upstream's server.py dies of
+    # the task's exit code is the server's own: Python's 1 for the exception upstream's server.py dies of; the
+    # task ended on the exit, not on the readiness timeout (how fast that is: bench/, not a wall-clock assert)
     assert result.returncode == 1 and "exited 1 before its port 9297 answered" in result.stderr
     # the progress line names what readiness asks (catalog.SERVING: a model server's model list)
     assert re.search(r"^\S+: waiting for lerobot\S*-server to answer on http://\S+:9297/api/v1/models \(\d+s\)$",
                      result.stderr, re.M)
     # upstream's server.py loading it: lerobot's config reader (the stub's json.load, as draccus reads the file)
     assert "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)" in result.stderr
-    assert time.monotonic() - began < 30
 
 
 def test_secrets_reach_the_job_but_no_command_line_or_file(jobs_env, sandbox, prefix, cleanup) -> None:
