@@ -81,11 +81,12 @@ class DemoRun:
         return env
 
     def standin_uv(self) -> Path:
-        """.sandbox/bin/ with a `uv` that runs the sandbox's stand-in of upstream's uv (busybox sh): the
-        inference client runs on this machine, as in the runbook, and finds it first on PATH."""
+        """.sandbox/bin/ with a `uv` that runs the sandbox's stand-in of uv on this machine (docker/sandbox/local/uv:
+        the era image's uv and upstream's own code, in a container here): the inference client runs on this
+        machine, as in the runbook, and finds it first on PATH."""
         folder = self.root / ".sandbox" / "bin"
-        standin = self.root / "docker" / "sandbox" / "repos" / "positronic" / "bin" / "uv"
-        text = f'#!/bin/sh\nexec busybox sh "{standin}" "$@"\n'
+        standin = self.root / "docker" / "sandbox" / "local" / "uv"
+        text = f'#!/bin/sh\nexec "{standin}" "$@"\n'
         wrapper = folder / "uv"
         if not wrapper.is_file() or wrapper.read_text() != text:
             folder.mkdir(parents=True, exist_ok=True)

@@ -80,12 +80,13 @@ def run_local(c, server: str, policy: str | None, *, gui: bool, headless: bool, 
     from remote_training.jobs.catalog import load_checkout
     from remote_training.jobs.services import Inference
 
-    checkout = load_checkout(compose_folder(c, load_inventory(c)))
+    inventory = load_inventory(c)
+    checkout = load_checkout(compose_folder(c, inventory))
     local.choose_window(checkout.era, gui=gui, headless=headless, environ=os.environ)
     local.find_uv()
     _, address, port, client, secret = resolve_server(c, server, policy)
     job = Inference(client, address, port, simulation_time=simulation_time, output_dir=output_dir, trials=trials)
-    planned = local.plan(checkout, job, gui=gui, headless=headless)
+    planned = local.plan(checkout, job, gui=gui, headless=headless, s3_endpoint=inventory.s3_endpoint)
     print("\n".join(planned.describe()), flush=True)
     if secret:
         print(f"# env (not shown): {', '.join(sorted(secret))}", flush=True)

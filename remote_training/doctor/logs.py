@@ -32,7 +32,8 @@ LOG_PATTERNS: tuple[LogPattern, ...] = (
     LogPattern("port-allocated", re.compile(r"port is already allocated|address already in use", re.IGNORECASE),
                "another container already publishes the server's port",
                "inv doctor --host HOST names the container; stop it (inv serve.stop JOB) or use --port"),
-    LogPattern("gladloadgl", re.compile(r"gladLoadGL|GLFW.*(?:DISPLAY|X11)|Failed to initialize GLFW"),
+    LogPattern("gladloadgl", re.compile(r"gladLoadGL|GLFW.*(?:DISPLAY|X11)|Failed to initialize GLFW"
+                                          r"|OpenGL platform library has not been loaded"),  # MuJoCo 3's
                "MuJoCo tried to open a window on a machine without a display",
                "export MUJOCO_GL=egl (inv infer.sim without --gui sets it)"),
 )

@@ -81,8 +81,11 @@ class LocalClient:
 
 
 def plan(checkout: Checkout, job: Inference, *, gui: bool = False, headless: bool = False,
-         environ: Mapping[str, str] | None = None) -> LocalClient:
-    """The local client for this checkout and job; errors (bad flags, a policy of another era) before anything runs."""
+         environ: Mapping[str, str] | None = None, s3_endpoint: str | None = None) -> LocalClient:
+    """The local client for this checkout and job; errors (bad flags, a policy of another era) before anything runs.
+
+    `s3_endpoint`: the fleet's (hosts.yaml `s3:`), which a recording to s3:// gets as AWS_ENDPOINT_URL, as the
+    fleet's jobs do, unless this environment names its own."""
     environ = os.environ if environ is None else environ
     window, why = choose_window(checkout.era, gui=gui, headless=headless, environ=environ)
     svc, _ = checkout.role(job.role)
@@ -96,7 +99,10 @@ def plan(checkout: Checkout, job: Inference, *, gui: bool = False, headless: boo
     if not root.is_dir():
         raise InputError(f"the positronic checkout {root} is not a folder",
                          "set jobs.compose_project (INVOKE_JOBS_COMPOSE_PROJECT) to a checkout's docker/ folder")
-    return LocalClient(argv, root, {} if window else dict(HEADLESS_ENV), window, why, checkout.era)
+    env_add = {} if window else dict(HEADLESS_ENV)
+    if s3_endpoint and (job.output_dir or "").startswith("s3://") and not environ.get("AWS_ENDPOINT_URL"):
+        env_add["AWS_ENDPOINT_URL"] = s3_endpoint
+    return LocalClient(argv, root, env_add, window, why, checkout.era)
 
 
 def find_uv(environ: Mapping[str, str] | None = None) -> str:
@@ -127,6 +133,7 @@ def run(client: LocalClient, environ: Mapping[str, str] | None = None) -> int:
     if code < 0:
         code = 128 - code  # killed by a signal, as a shell reports it
     if code:
+        window = " (no OpenGL context for the window, e.g. no X server at DISPLAY: rerun with --headless)"
         raise JobFailed(f"positronic-inference exited {code}",
-                        "read its output above (a gladLoadGL error: rerun with --headless)", exit_code=code)
+                        "read its output above" + (window if client.window else ""), exit_code=code)
     return code

@@ -1,15 +1,14 @@
 """infer.sim runs the client where the runbook runs it: on this machine, `uv run --python V
 positronic-inference sim ...` in the positronic checkout, against a real server on the sandbox fleet.
 
-`uv` on the local PATH is a wrapper around the sandbox's busybox stand-in of upstream's uv (it dispatches
-by era on --python); the wrapper also records what it was started with (cwd, environment, argv), so the
-tests see what reached the program, not only what the task printed. The stand-in client refuses a
-headless run without MUJOCO_GL=egl and a window without DISPLAY, the way MuJoCo fails.
+`uv` on the local PATH is a wrapper around the sandbox's local uv (docker/sandbox/local/uv: the era image's uv
+and upstream's own client, in a container of this machine's engine, on its network); the wrapper also records
+what it was started with (cwd, environment, argv), so the tests see what reached the program, not only what the
+task printed.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from tests.support import CHECKOUTS, ROOT, era_env, inv, jobs_json, put, ssh, started_job
 
-STANDIN_UV = ROOT / "docker" / "sandbox" / "repos" / "positronic" / "bin" / "uv"
+STANDIN_UV = ROOT / "docker" / "sandbox" / "local" / "uv"
 SERVER_HOST = "vm-train"
 POLICY = {"4261b1aa": ".groot_ee_rot6d_joints", "a060cbea": ".remote"}
 PYTHON = {"4261b1aa": "3.11", "a060cbea": "3.13"}
@@ -29,11 +28,10 @@ def local_uv(tmp_path: Path) -> dict[str, Any]:
     """A bin folder holding `uv` (the stand-in, recording how it was started) and the record's path."""
     bin_dir, record = tmp_path / "bin", tmp_path / "uv-started.txt"
     bin_dir.mkdir()
-    busybox = shutil.which("busybox") or "/bin/busybox"
     wrapper = bin_dir / "uv"
     wrapper.write_text("#!/bin/sh\n"
                        f"{{ echo \"cwd=$(pwd)\"; echo \"argv=$*\"; env; }} > '{record}'\n"
-                       f"exec {busybox} sh '{STANDIN_UV}' \"$@\"\n")
+                       f"exec '{STANDIN_UV}' \"$@\"\n")
     wrapper.chmod(0o755)
     return {"bin": str(bin_dir), "record": record}
 
@@ -86,16 +84,23 @@ def fleet_clients(env: dict[str, str]) -> set[str]:
 
 
 @pytest.mark.parametrize("era", ["4261b1aa", "a060cbea"])
-def test_headless_client_runs_here_with_egl(era, jobs_env, servers, local_uv, sandbox) -> None:
+def test_headless_client_runs_here_with_egl(era, jobs_env, servers, local_uv, sandbox, s3) -> None:
+    """Upstream's own client (the era image's positronic-inference, through the sandbox's local uv) plays one
+    episode against the fleet's server and records it to S3 with the server's own metadata from the handshake."""
     server, _ = servers(era)
     env = client_env(jobs_env, local_uv, era)
     before = fleet_clients(env)
-    result = inv(env, "infer.sim", "--server", server, "--simulation-time", "3")
+    record = f"s3://interim/infer-local/{os.getpid()}-{era}/"
+    result = inv(env, "infer.sim", "--server", server, "--simulation-time", "3", "--output-dir", record)
     assert result.returncode == 0, result.stdout + result.stderr
-    address = sandbox["hosts"][SERVER_HOST]["address"]
-    assert f"Policy {POLICY[era]} connected to {address}:" in result.stdout
-    assert "Simulation finished" in result.stdout and "positronic-inference finished (exit 0)" in result.stdout
+    assert "positronic-inference finished (exit 0)" in result.stdout
+    assert "DsWriterAgent: [STOP] Episode 1" in result.stderr, result.stderr[-3000:]
     assert "\nstarted " not in result.stdout  # no fleet job
+    prefix = record.removeprefix("s3://interim/")
+    keys = {o["Key"][len(prefix):]: o["Key"] for o in s3.list_objects_v2(Bucket="interim", Prefix=prefix)["Contents"]}
+    assert any(k.startswith("run_metadata_") for k in keys), sorted(keys)  # upstream's run metadata, by pos3
+    for recorded in ("meta.json", "static.json", "image.wrist.mp4", "image.exterior.mp4"):
+        assert f"000000000000/000000000000/{recorded}" in keys, sorted(keys)
     got = started_with(local_uv)
     assert got["MUJOCO_GL"] == "egl" and got["PYOPENGL_PLATFORM"] == "egl"
     assert got["cwd"] == str(CHECKOUTS / f"positronic-{era}")  # the checkout's root, above docker/
@@ -105,7 +110,11 @@ def test_headless_client_runs_here_with_egl(era, jobs_env, servers, local_uv, sa
     assert fleet_clients(env) == before
 
 
-def test_gui_with_a_display_runs_the_window_in_the_runbook_era(jobs_env, servers, local_uv) -> None:
+def test_gui_with_a_display_asks_upstreams_client_for_the_window_in_the_runbook_era(jobs_env, servers,
+                                                                                    local_uv) -> None:
+    """DISPLAY set: the window, as the runbook's desktop shows it. This machine has no X server behind :42, so
+    upstream's own client fails there as MuJoCo does (no OpenGL context for its renderer), and the task exits
+    with its code and the fix."""
     server, _ = servers("4261b1aa")
     env = client_env(jobs_env, local_uv, "4261b1aa", DISPLAY=":42")
     dry = inv(env, "infer.sim", "--server", server, "--dry-run")
@@ -117,8 +126,13 @@ def test_gui_with_a_display_runs_the_window_in_the_runbook_era(jobs_env, servers
     assert not local_uv["record"].exists()  # the dry run started nothing
 
     result = inv(env, "infer.sim", "--server", server, "--gui", "--simulation-time", "3")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "with the simulator window (DISPLAY is set)" in result.stdout and "Simulation finished" in result.stdout
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "with the simulator window (DISPLAY is set)" in result.stdout
+    assert "Started background process DearpyguiUi.run" in result.stderr  # upstream's window, in its own process
+    assert "mujoco.FatalError: an OpenGL platform library has not been loaded" in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: positronic-inference exited 1 (fix: read its output above (no OpenGL context for the window, e.g. "
+        "no X server at DISPLAY: rerun with --headless))")
     got = started_with(local_uv)
     assert "--driver.show_gui=True" in got["argv"] and got["DISPLAY"] == ":42" and "MUJOCO_GL" not in got
 
@@ -137,7 +151,7 @@ def test_the_current_era_client_has_no_window(jobs_env, servers, local_uv) -> No
     assert not local_uv["record"].exists()
     result = inv(env, "infer.sim", "--server", server, "--simulation-time", "3")  # a display: still EGL
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Simulation finished" in result.stdout and started_with(local_uv)["MUJOCO_GL"] == "egl"
+    assert "positronic-inference finished (exit 0)" in result.stdout and started_with(local_uv)["MUJOCO_GL"] == "egl"
     assert "show_gui" not in started_with(local_uv)["argv"]
 
 
@@ -162,7 +176,8 @@ def test_host_runs_the_client_on_a_fleet_host(jobs_env, servers, local_uv, sandb
 
 
 def test_the_clients_exit_code_is_the_tasks(jobs_env, local_uv) -> None:
-    """A server that never answers: the stand-in client gives up with its own code 3, and so does the task."""
+    """A server that is not there: upstream's own client raises on its session connect (Python's exit 1), and the
+    task exits with that code."""
     import socket
 
     with socket.socket() as sock:  # a loopback port nothing listens on once closed (ports under 1024 are refused)
@@ -170,8 +185,10 @@ def test_the_clients_exit_code_is_the_tasks(jobs_env, local_uv) -> None:
         closed = sock.getsockname()[1]
     env = client_env(jobs_env, local_uv, "a060cbea")
     result = inv(env, "infer.sim", "--server", f"127.0.0.1:{closed}", "--policy", "remote", "--simulation-time", "3")
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "did not answer" in result.stderr and "positronic-inference exited 3" in result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (f"ConnectionRefusedError: [Errno 111] Connection refused (connecting to ws://127.0.0.1:{closed}"
+            "/api/v1/session)") in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == "error: positronic-inference exited 1 (fix: read its output above)"
 
 
 def one_error(result: subprocess.CompletedProcess) -> str:
