@@ -148,19 +148,20 @@ with connect(sys.argv[1], compression=None, max_size=None, open_timeout=10) as w
     ws.send(msgpack.packb({"prompt": "stack"}))
     reply = msgpack.unpackb(ws.recv(timeout=10))
     actions = reply["actions"]
-    print("metadata", meta, "actions", actions[b"shape"], np.frombuffer(actions[b"data"], actions[b"dtype"]).any())
+    first = np.frombuffer(actions[b"data"], actions[b"dtype"]).reshape(actions[b"shape"])[0]
+    print("metadata", meta, "actions", actions[b"shape"], "first", first.tolist())
 """
 
 
 def test_the_runbook_openpi_server_and_inference_client_are_upstreams_own_code(project, sandbox) -> None:
     """The runbook era's openpi-server runs upstream's vendors/openpi/server.py, byte for byte: pos3 fetches the
     latest checkpoint from the sandbox S3, then openpi's serve_policy.py (tyro parses its arguments; the model is
-    the stub) answers openpi's websocket protocol with zero actions. `--port` after the `policy:checkpoint`
+    the stub) answers openpi's websocket protocol with the rest action. `--port` after the `policy:checkpoint`
     subcommand, as server.py places it, is refused by openpi's own tyro.
     The runbook era's positronic-inference service runs upstream's inference.py against it: the stack_cubes scene
     on real MuJoCo (dm_control's IK; the cameras drawn through EGL on Mesa's llvmpipe), the .openpi_droid client
-    (openpi_client's WebsocketClientPolicy; its joint-delta decoder takes the model's zeros, where
-    .openpi_positronic's absolute pose refuses a zero quaternion), the timed driver's one episode of 2 simulated
+    (openpi_client's WebsocketClientPolicy and its joint-delta decoder; the demo runs .openpi_positronic, whose
+    absolute pose needs the stub's non-zero quaternion), the timed driver's one episode of 2 simulated
     seconds recorded by LocalDatasetWriter and synced to S3 by pos3. Only the scene's assets pickle is a
     placeholder. The current era's --policy.url is refused by upstream's own config."""
 
@@ -179,7 +180,8 @@ def test_the_runbook_openpi_server_and_inference_client_are_upstreams_own_code(p
         client = _ssh(sandbox, f"docker run --rm --network host --entrypoint /openpi/.venv/bin/python {ref} -c "
                                f"{shlex.quote(WS_CLIENT)} ws://127.0.0.1:{port}")
         assert client.returncode == 0, client.stderr
-        assert "'checkpoint': '2000'" in client.stdout and "actions [10, 8] False" in client.stdout, client.stdout
+        rest = "actions [10, 8] first [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]"  # the identity quaternion's w
+        assert "'checkpoint': '2000'" in client.stdout and rest in client.stdout, client.stdout
 
         policy = f"--policy=.openpi_droid --policy.base.host={address} --policy.base.port={port}"
         text = _trial(sandbox, compose, s3_env, f"{policy} --driver.simulation_time=2 --output_dir={out}")

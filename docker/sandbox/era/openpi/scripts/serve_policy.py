@@ -6,7 +6,7 @@
 # action dict per observation, msgpack-numpy frames by openpi's own openpi_client.msgpack_numpy (installed in
 # openpi's venv, as openpi's workspace has it), and GET /healthz. That is what openpi_client's
 # WebsocketClientPolicy, under the current era's server.py, expects. Stubbed: the policy, whose forward pass
-# returns zero actions, loaded only as far as reading the checkpoint folder positronic downloaded.
+# returns the rest action, loaded only as far as reading the checkpoint folder positronic downloaded.
 import asyncio
 import dataclasses
 import enum
@@ -53,7 +53,9 @@ class Args:
 
 
 class ZeroPolicy:
-    """STUB: the model. Its forward pass returns zero actions (action horizon 10, 8 dims, as pi05 emits)."""
+    """STUB: the model. Its forward pass returns the rest action (action horizon 10, 8 dims, as pi05 emits): zeros
+    but for the identity rotation of pi05_positronic's absolute pose (x, y, z, quaternion w x y z, grip), since
+    positronic's decoders refuse a zero quaternion ("Quaternion must be non-zero"), as for the GR00T stub."""
 
     def __init__(self, config: str, folder: str) -> None:
         path = Path(folder)
@@ -62,7 +64,9 @@ class ZeroPolicy:
         self.metadata = {"config": config, "checkpoint": path.name}
 
     def infer(self, obs: dict) -> dict:
-        return {"actions": np.zeros((10, 8), dtype=np.float32), "policy_timing": {"infer_ms": 0.0}}
+        actions = np.zeros((10, 8), dtype=np.float32)
+        actions[:, 3] = 1.0  # the quaternion's w
+        return {"actions": actions, "policy_timing": {"infer_ms": 0.0}}
 
 
 def _health_check(connection, request):
