@@ -290,14 +290,14 @@ class DemoRun:
         server = (m := SERVER_RE.search(served.output)) and m[1] or served.job
         if not server:
             raise RTError(f"{args[0]} printed no job id", "run inv jobs.list to see what started")
-        # The current era's client runs upstream's own code on the server's fleet host (its positronic-inference
-        # service, the era's job image), recording its trial (upstream's dataset writer, synced to S3 by pos3); the
-        # runbook era's and the serverless one's run here (the stand-in `uv` in the positronic checkout), against
-        # the server's address as this machine sees it.
+        # Upstream's own client, recording its trial (its dataset writer, synced to S3 by pos3): the current era's on
+        # the server's fleet host (its positronic-inference service); the runbook era's and the serverless one's here,
+        # as the runbook runs it (the sandbox's local uv: the era image's client in a container on this machine).
         fleet = self.era == "a060cbea" and self.era_images and host != "cloud"
-        record = f"s3://interim/demo/{self.run_id}-{self.era}/sim-{args[0].removeprefix('serve.')}/"
+        run = f"{self.run_id}-{'cloud' if host == 'cloud' else self.era}"
+        record = f"s3://interim/demo/{run}/sim-{args[0].removeprefix('serve.')}/"
         self.inv(name.replace("serve.", "infer.sim vs "), ["infer.sim", "--server", server, "--simulation-time", "3",
-                                                          *(["--host", host, "--output-dir", record] if fleet else [])],
+                                                          "--output-dir", record, *(["--host", host] if fleet else [])],
                  host=host if fleet else "local")
         stop = self.inv(name.replace("serve.", "serve.stop "), ["serve.stop", server], host=host)
         self._record(StepResult(name.replace("serve.", "server up: "), host,

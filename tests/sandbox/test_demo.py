@@ -57,10 +57,22 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
     # The serverless pass runs the current era's job image too: its train streams upstream's line from Loki.
     cloud = out.stdout.split("== [cloud] train.groot", 1)[1].split("\n== ", 1)[0]
     assert "Running command: `/.venv/bin/python gr00t/experiment/launch_finetune.py" in cloud, cloud[-3000:]
-    # The runbook-era OpenPI server (upstream's server.py over openpi's serve_policy.py) answered openpi's
-    # websocket protocol: its metadata, then actions for the client's observation.
-    openpi = out.stdout.split("== [4261b1aa] infer.sim vs openpi", 1)[1].split("\n== ", 1)[0]
-    assert "openpi websocket policy server; metadata: config pi05_positronic_lowmem checkpoint 1000" in openpi, openpi
+    # Every client is upstream's own, recording one trial into S3 by its dataset writer: the current era's on the
+    # server's fleet host, the runbook era's and the serverless pass's on this machine. The runbook-era OpenPI
+    # server (upstream's server.py over openpi's serve_policy.py) answered openpi's websocket protocol: its
+    # metadata from the handshake is in the episode's static data.
+    lanes = [("4261b1aa", s) for s in ("groot", "openpi")] + [("a060cbea", s) for s in ("groot", "openpi", "lerobot")]
+    for era, server in [*lanes, ("cloud", "groot")]:
+        client = out.stdout.split(f"== [{era}] infer.sim vs {server}", 1)[1].split("\n== ", 1)[0]
+        assert "DsWriterAgent: [STOP] Episode 1" in client, client[-3000:]
+        if era != "4261b1aa":
+            assert "Warming up policy endpoints" in client, client[-3000:]  # the current era's eval client
+        prefix = f"demo/{run_id}-{era}/sim-{server}/"
+        recorded = [o["Key"] for o in s3.list_objects_v2(Bucket="interim", Prefix=prefix).get("Contents", [])]
+        assert f"{prefix}000000000000/000000000000/meta.json" in recorded, recorded
+    static = s3.get_object(Bucket="interim", Key=f"demo/{run_id}-4261b1aa/sim-openpi/000000000000/000000000000/"
+                                                 "static.json")["Body"].read().decode()
+    assert '"inference.policy.server.checkpoint": "1000"' in static, static[:2000]
     # Both eras' OpenPI train ran upstream's train.py over openpi's scripts/train.py (the model stub); the current
     # era's OpenPI server is upstream's too (positronic's offboard server over openpi_client and serve_policy.py),
     # and the client listed the one checkpoint the 1000 steps saved.
@@ -68,14 +80,6 @@ def test_demo_runs_the_whole_runbook_on_the_sandbox(sandbox):
         train = out.stdout.split(f"== [{era}] train.openpi", 1)[1].split("\n== ", 1)[0]
         assert ("Running command: `/usr/local/bin/uv run --frozen --project /openpi -- python scripts/train.py "
                 "pi05_positronic_lowmem --exp-name ") in train, train[-3000:]
-    # The current era's client is upstream's own (positronic-inference on the server's fleet host): one trial on
-    # MuJoCo against each server, recorded by its dataset writer into S3.
-    for server in ("groot", "openpi", "lerobot"):
-        client = out.stdout.split(f"== [a060cbea] infer.sim vs {server}", 1)[1].split("\n== ", 1)[0]
-        assert "Warming up policy endpoints" in client and "DsWriterAgent: [STOP] Episode 1" in client, client[-3000:]
-        prefix = f"demo/{run_id}-a060cbea/sim-{server}/"
-        recorded = [o["Key"] for o in s3.list_objects_v2(Bucket="interim", Prefix=prefix).get("Contents", [])]
-        assert f"{prefix}000000000000/000000000000/meta.json" in recorded, recorded
     # Each era's desktop job containers (convert, stats) hold upstream's vendor programs, byte for byte.
     for era in ERAS:
         for step in ("dataset.convert", "dataset.stats"):
