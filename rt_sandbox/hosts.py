@@ -234,3 +234,19 @@ def pull_base(spec: HostSpec, image: str) -> None:
     if result.returncode != 0:
         raise SandboxError(f"sandbox: host {spec.name} cannot pull {image}: {result.stderr.decode().strip()}",
                            "check the registry and the forwarders (inv sandbox.status)")
+
+
+def preload(ref: str, engines: dict[str, str]) -> list[str]:
+    """Pull `ref` from the sandbox registry into each host's engine (name -> docker host) at once, as a fleet
+    host that ran the era's jobs before holds its image: each host's first job then starts without a pull of
+    about 20 s (1.6 GB through the registry). A host that has it already answers at once. The hosts that failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def pull(engine: str) -> bool:
+        done = subprocess.run(["docker", "-H", engine, "pull", "-q", ref], capture_output=True, text=True,
+                              timeout=600)
+        return done.returncode == 0
+
+    with ThreadPoolExecutor(max_workers=max(1, len(engines))) as pool:
+        pulled = dict(zip(engines, pool.map(pull, engines.values())))
+    return [name for name, ok in pulled.items() if not ok]

@@ -13,8 +13,9 @@ CPython its compose file asks for, with the real packages its uv.lock pins; stub
 - Each era's inference client (positronic-inference sim): MuJoCo renders through Mesa's EGL (BASE_DEBS in the
   base), and the scene's assets pickle, which no reachable copy of upstream holds, is a placeholder
   (rt_sandbox/scene_assets.py).
-- `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python. The programs not yet
-  run for real (everything outside REAL) still go to the shell stand-ins in docker/sandbox/repos/positronic/bin.
+- `uv` (docker/sandbox/era/uv) refuses what uv refuses, then runs the project's Python: every program is the
+  checkout's own. The runbook era's dataset viewer (positronic-server) is not modelled: its wheels (FastAPI,
+  rerun-sdk) are not in that image, so it fails on its import.
 
 Built once per content (the tag is a digest of every input) and pushed to the sandbox registry; the
 Debian packages and the wheels stay in CACHE, the base images in the engine, so a second `up` is quick.
@@ -87,19 +88,6 @@ OPENPI_CLIENT = "openpi-client"
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last three: its server's wire protocol
 # The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
-# The dataset viewer (positronic-server) runs real at the current era only: the runbook image lacks its wheels.
-# Runbook-era gr00t train runs real too once jobs.* mask the secrets upstream prints with its environment
-# (issue #19 item 5): tests/sandbox/test_guard_sandbox.py streams that train with a W&B key (see 112fba9's tests).
-REAL = {"4261b1aa": ("positronic.vendors.openpi.server", "positronic.vendors.gr00t.train",
-                     "positronic.vendors.gr00t.server", "positronic.vendors.openpi.stats",
-                     "positronic.vendors.openpi.train", "positronic-to-lerobot", "positronic-train",
-                     "positronic-inference"),
-        "a060cbea": ("positronic.vendors.gr00t.train", "positronic.vendors.gr00t.server",
-                     "positronic.vendors.openpi.stats", "positronic.vendors.openpi.train",
-                     "positronic.vendors.openpi.server", "positronic.vendors.lerobot_0_3_3.to_lerobot",
-                     "positronic.vendors.lerobot_0_3_3.train", "positronic.vendors.lerobot_0_3_3.server",
-                     "positronic.vendors.lerobot.to_lerobot", "positronic.vendors.lerobot.train",
-                     "positronic.vendors.lerobot.server", "positronic-inference", "positronic-server")}
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
@@ -114,10 +102,6 @@ DOCKER_ENV = {"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/sbin:/usr/bin
 
 def _sandbox_dir(root: Path) -> Path:
     return root / "docker" / "sandbox"
-
-
-def bin_dir(root: Path) -> Path:
-    return _sandbox_dir(root) / "repos" / "positronic" / "bin"
 
 
 def checkout_dir(root: Path, era: str) -> Path:
@@ -175,7 +159,7 @@ def _locks_name(checkout: Path, package: str) -> bool:
 
 
 def _inputs(root: Path, era: str) -> list[Path]:
-    folders = [_sandbox_dir(root) / "era", bin_dir(root), vendored_dir(root, OPENPI_CLIENT)]
+    folders = [_sandbox_dir(root) / "era", vendored_dir(root, OPENPI_CLIENT)]
     folders += [checkout_dir(root, era) / n for n in CHECKOUT_FILES]
     files = [Path(__file__).resolve(), Path(wheelhouse.__file__).resolve(),  # how it is built is an input too
              Path(scene_assets.__file__).resolve()]
@@ -229,17 +213,6 @@ def _editable_positronic(site: Path, venv: Path, project: Path) -> None:
         script.chmod(0o755)
 
 
-def _busybox(target: Path) -> None:
-    busybox = shutil.which("busybox")
-    if not busybox:
-        raise SandboxError("sandbox: busybox is not installed", "run scripts/install-sandbox.sh")
-    target.mkdir(parents=True)
-    shutil.copy2(busybox, target / "busybox")
-    for applet in subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split():
-        if applet != "busybox":
-            (target / applet).symlink_to("busybox")
-
-
 def _context(root: Path, era: str, ctx: Path) -> None:
     python = python_of(era)
     tree, checkout, era_dir = ctx / "root", checkout_dir(root, era), _sandbox_dir(root) / "era"
@@ -279,11 +252,8 @@ def _context(root: Path, era: str, ctx: Path) -> None:
     shutil.copytree(client, site / "openpi_client")  # a member of openpi's own workspace: its server's wire format
 
     shutil.copytree(era_dir / "extras", tree / "opt" / "rt-extras")  # lerobot 0.4 (`--extra lerobot`): the era's uv
-    standins = tree / "opt" / "rt-standins"
-    shutil.copytree(bin_dir(root), standins)
-    (standins / "REAL").write_text("".join(f"{m}\n" for m in REAL[era]))
-    shutil.copy2(era_dir / RECORDER, standins)
-    _busybox(standins / "busybox")
+    (tree / "opt" / "rt-sandbox").mkdir(parents=True)
+    shutil.copy2(era_dir / RECORDER, tree / "opt" / "rt-sandbox")  # writes the sandbox's raw recording
     (tree / "usr" / "local" / "bin").mkdir(parents=True)
     uv = tree / "usr" / "local" / "bin" / "uv"  # on the image's one CPython (minbase has no `python3` name)
     uv.write_text(f"#!/usr/bin/python{python}\n" + (era_dir / "uv").read_text().split("\n", 1)[1])
@@ -326,7 +296,7 @@ def ensure_recording(ref: str, s3_endpoint: str) -> str:
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         made = subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{tmp}:/out", ref,
-                               "/positronic/.venv/bin/python", f"/opt/rt-standins/{RECORDER}", "/out/rec"],
+                               "/positronic/.venv/bin/python", f"/opt/rt-sandbox/{RECORDER}", "/out/rec"],
                               capture_output=True, text=True, timeout=300)
         if made.returncode != 0:
             raise SandboxError(f"sandbox: recording {RECORDING} failed: {made.stderr[-400:]}", "check the era image")
@@ -346,22 +316,6 @@ def write_env_file(path: Path, ref: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{var}={ref}\n" for var in ("RT_IMAGE_GR00T", "RT_IMAGE_OPENPI", "RT_IMAGE_POSITRONIC")))
     return path
-
-
-def preload(ref: str, engines: dict[str, str]) -> list[str]:
-    """Pull `ref` from the sandbox registry into each host's engine (name -> docker host) at once, as a fleet
-    host that ran the era's jobs before holds its image: each host's first job then starts without a pull of
-    about 20 s (1.6 GB through the registry). A host that has it already answers at once. The hosts that failed."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def pull(engine: str) -> bool:
-        done = subprocess.run(["docker", "-H", engine, "pull", "-q", ref], capture_output=True, text=True,
-                              timeout=600, env=DOCKER_ENV)
-        return done.returncode == 0
-
-    with ThreadPoolExecutor(max_workers=max(1, len(engines))) as pool:
-        pulled = dict(zip(engines, pool.map(pull, engines.values())))
-    return [name for name, ok in pulled.items() if not ok]
 
 
 def ensure_named(root: Path, era: str) -> str:

@@ -33,12 +33,12 @@ def up(c, hosts=None, smi_delay=None, job_images=False, dry_run=False):
     print(f"use: INVOKE_HOSTS_FILE={state['hosts_file']} inv hosts.list")
     if job_images:
         from remote_training.jobs.catalog import ERAS
-        from rt_sandbox import standin_image
+        from rt_sandbox import hosts, standin_image
 
         engines = {name: host["docker_host"] for name, host in state["hosts"].items()}
         for era in ERAS:
             ref = standin_image.ensure_named(PROJECT_ROOT, era.name)
-            failed = standin_image.preload(ref, engines)
+            failed = hosts.preload(ref, engines)
             print(f"job image of {era.label}: {ref}, on every host"
                   + (f" but {', '.join(failed)} (its first job pulls it)" if failed else ""))
 

@@ -2,7 +2,7 @@
 # A fresh Debian, as a new user's machine is: debootstraps a clean root file system (python3 as its only
 # Python, git, make, CA certificates; nothing else of ours), clones this checkout's HEAD into it, and runs
 # there, as root in a chroot, what `make install` runs (scripts/install.sh: the project venv, python3-venv
-# added by it; scripts/install-sandbox.sh: the sandbox's Debian packages, whose docker and busybox CLIs the
+# added by it; scripts/install-sandbox.sh: the sandbox's Debian packages, whose docker CLI the
 # fast tier uses) and the fast tier. Prints the time of each step. (`make test`'s sandbox tier needs a whole
 # machine: dockerd, network namespaces; a chroot has neither.) Run as root with debootstrap installed (apt-get install debootstrap);
 # it reaches Debian's mirror (the first of this machine's apt sources, or $MIRROR) and the package index.
