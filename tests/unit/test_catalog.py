@@ -127,6 +127,22 @@ def test_the_inference_client_per_era() -> None:
         old.argv(CURRENT.era)
 
 
+def test_a_local_recording_to_s3_gets_the_fleets_endpoint_unless_the_environment_names_one() -> None:
+    """infer.sim on this machine: the fleet's jobs get hosts.yaml's S3 endpoint, so a local client recording to
+    s3:// gets it too, shown among the environment additions; the caller's own AWS_ENDPOINT_URL wins."""
+    from remote_training.jobs import client
+
+    endpoint = "http://10.0.0.9:9000"
+    record = services.Inference("remote", "h", 8001, output_dir="s3://interim/sim/")
+    planned = client.plan(CURRENT, record, environ={}, s3_endpoint=endpoint)
+    assert planned.env_add["AWS_ENDPOINT_URL"] == endpoint and f"AWS_ENDPOINT_URL={endpoint}" in planned.describe()[2]
+    assert "AWS_ENDPOINT_URL" not in client.plan(CURRENT, record, environ={"AWS_ENDPOINT_URL": "http://mine"},
+                                                 s3_endpoint=endpoint).env_add
+    local_folder = services.Inference("remote", "h", 8001, output_dir="/tmp/episodes")
+    assert "AWS_ENDPOINT_URL" not in client.plan(CURRENT, local_folder, environ={}, s3_endpoint=endpoint).env_add
+    assert "AWS_ENDPOINT_URL" not in client.plan(CURRENT, record, environ={}).env_add  # boto3's own chain
+
+
 def test_run_json_lives_outside_every_synced_prefix() -> None:
     for folder in ("s3://checkpoints/g/260105/", "s3://interim/sim_ft/groot_rot6d_q/", "s3://bb/x/"):
         url = record_url(folder)
