@@ -186,7 +186,7 @@ def stop(lay: Layout, spec: HostSpec, remove_containers: bool = True) -> None:
         end_containers(spec, remove=remove_containers)
     procs.stop(lay.pid(f"{spec.name}-sshd"), sshd_token(lay, spec))
     procs.stop(spec.run_dir / "dockerd.pid", str(spec.docker_sock), timeout=30)
-    _kill_leftovers(lay, spec)
+    _kill_leftovers(spec)
     # Open SSH sessions, and an sshd or dockerd whose pid file was lost (another checkout, a wiped
     # .sandbox) holding port 22: everything left in the namespace but its forwarders goes, as at power-off.
     keep = {forwarder_alive(lay, spec, port) for port in (REGISTRY_PORT, S3_PORT)}
@@ -205,7 +205,7 @@ def end_containers(spec: HostSpec, remove: bool = True) -> None:
         subprocess.run([*action, *ids], env=env, capture_output=True, timeout=120)
 
 
-def _kill_leftovers(lay: Layout, spec: HostSpec) -> None:
+def _kill_leftovers(spec: HostSpec) -> None:
     """After a dockerd killed with -9: its containerd and shims (named by our exec root) and the
     processes of its containers (found by cgroup) would live on and block the next dockerd."""
     exec_root = f"{spec.run_dir}/x/"  # dockerd's --exec-root; containerd and the shims live under it
