@@ -18,7 +18,6 @@ import yaml
 from ..config_files import read_yaml
 from ..errors import InventoryError
 from .provider_kinds import COMMAND, NEBIUS, NEBIUS_SERVERLESS, STATIC
-from .serverless_target import parse_target
 
 PROVIDERS: dict[str, tuple[set[str], set[str]]] = {
     # type: (required option keys, optional option keys)
@@ -413,6 +412,8 @@ def _serverless(check: _Checker, name: Any, raw: dict[str, Any], base: Path) -> 
     aliases, tags = _aliases(check, where, raw), _tags(check, where, raw)
     if aliases is None or tags is None:
         return None
+    from .serverless_target import parse_target  # only a hosts.yaml with serverless targets pays its import
+
     return parse_target(check.bad, name, raw, tuple(aliases), tuple(tags), base)
 
 

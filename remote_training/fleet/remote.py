@@ -27,6 +27,7 @@ from .inventory import Host, Inventory
 
 T = TypeVar("T")
 PREWARM_JOIN_S = 2.0  # how long close() lets a background connect finish
+PREWARM_HOLD_S = 1.0  # how long prewarm() waits for its dial to begin (imports and ssh config; never the network)
 
 
 @dataclass(frozen=True)
@@ -119,36 +120,48 @@ class RemoteRunner:
             return Config(runtime_ssh_path=str(self.inventory.ssh_config))
         return Config()  # ~/.ssh/config and /etc/ssh/ssh_config, as ssh itself reads them
 
-    def connection(self, host: Host) -> Any:
+    def connection(self, host: Host, dialling: threading.Event | None = None) -> Any:
+        """The host's open connection (opened now if it is not); `dialling` is set when the dial begins."""
         with self._lock:
             lock = self._host_locks.setdefault(host.name, threading.Lock())
         with lock:
             conn = self._connections.get(host.name)
             if conn is None:
-                conn = self._open(host)
+                conn = self._open(host, dialling)
                 self._connections[host.name] = conn
             return conn
 
     def prewarm(self, host: Host) -> None:
         """Open the host's connection in the background while the caller gets ready: the first real
-        command finds it open. A failure is not kept: that command opens again and reports it. Once per host."""
+        command finds it open. A failure is not kept: that command opens again and reports it. Once per host.
+
+        Returns once the connection is being dialled, never later than `PREWARM_HOLD_S`: its imports (Fabric,
+        paramiko) and the ssh config are CPU, and under one GIL they would otherwise share the processor with
+        the caller's, delaying the dial; from the dial on, the handshake waits on the network and the caller
+        runs beside it."""
         if any(t.name == f"prewarm-{host.name}" for t in self._prewarming):
             return
+        dialling = threading.Event()
 
         def connect() -> None:
             try:
-                self.connection(host)
+                self.connection(host, dialling)
             except Exception:  # noqa: BLE001 - reported by the command that needs the connection
                 pass
+            finally:
+                dialling.set()
 
         thread = threading.Thread(target=connect, name=f"prewarm-{host.name}", daemon=True)
         self._prewarming.append(thread)
         thread.start()
+        dialling.wait(PREWARM_HOLD_S)
 
-    def _open(self, host: Host) -> Any:
+    def _open(self, host: Host, dialling: threading.Event | None = None) -> Any:
         """The host's connection, opened: its ProxyJump hops first, each checked like the target."""
         config = self._fabric_config()
         conn = self._checked(host.ssh_host, host.ssh_user, host.ssh_port, config, seen=frozenset())
+        if dialling is not None:
+            dialling.set()
         hops: list[Any] = []
         gateway = conn.gateway
         while isinstance(gateway, _connection_class()):

@@ -173,3 +173,31 @@ def test_a_jump_host_that_does_not_open_the_channel_in_time_is_named(tmp_path, s
     assert error.message == (f"box (root@10.0.0.9:22) via jump host bastion: jump host bastion did not reach it "
                              f"within {TIMEOUT_S:g}s"), error.message
     assert error.fix == "check that box is up and that bastion can reach 10.0.0.9:22"
+
+
+def test_prewarm_returns_once_the_dial_began_not_after_the_handshake(tmp_path):
+    """prewarm() holds its caller through the connect's CPU (imports, ssh config, known_hosts), never through the
+    network: against a port that never speaks, it returns with the connection built and the handshake waiting."""
+    listener = _listener()
+    listener.settimeout(TIMEOUT_S)
+    runner = _runner(tmp_path, _direct(listener.getsockname()[1]))
+    built = threading.Event()
+    checked = runner._checked
+
+    def building(*args: Any, **kwargs: Any) -> Any:
+        conn = checked(*args, **kwargs)
+        built.set()
+        return conn
+
+    runner._checked = building  # type: ignore[method-assign]
+    try:
+        runner.prewarm(runner.inventory.get("box"))
+        assert built.is_set(), "prewarm returned before the connection was built: its CPU would share the caller's"
+        (thread,) = runner._prewarming
+        assert thread.is_alive(), "prewarm waited for the handshake (or gave up on the dial)"
+        conn, _ = listener.accept()  # the dial reached the port
+        conn.close()
+    finally:
+        runner.close()
+        listener.close()
+    assert not runner._connections, "a connect that never got an SSH answer is not kept"
