@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / ".sandbox"
-CHECKOUT = ROOT / "docker" / "sandbox" / "checkouts" / "positronic-a060cbea" / "docker"
+ERA = "a060cbea"  # the serverless workflow is upstream's current one
+CHECKOUT = ROOT / "docker" / "sandbox" / "checkouts" / f"positronic-{ERA}" / "docker"
 BARE = r'''
 import datetime, json, sys
 import nebius.api.nebius.ai.v1 as ai
@@ -60,10 +61,13 @@ sdk.sync_close()
 
 
 def env_for(ledger: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
-    env.update(INVOKE_HOSTS_FILE=str(SANDBOX / "hosts.yaml"), INVOKE_IMAGES_CATALOG=str(ROOT / "docker" / "sandbox" /
-               "images.yaml"), INVOKE_IMAGES_REGISTRY="localhost:5000",
-               INVOKE_IMAGES_ENV_FILE=str(SANDBOX / "images.env"),
+    """As the tests run the current era (tests/conftest.py jobs_env, era_env): its verbatim compose file and its
+    job image, which runs upstream's own programs."""
+    from rt_sandbox import standin_image
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "AWS_", "WANDB_"))}
+    env.update(INVOKE_HOSTS_FILE=str(SANDBOX / "hosts.yaml"),
+               INVOKE_IMAGES_ENV_FILE=str(standin_image.env_file(ROOT, ERA)),
                INVOKE_JOBS_COMPOSE_PROJECT=str(CHECKOUT), INVOKE_JOBS_LEDGER=str(ledger),
                AWS_ACCESS_KEY_ID="sandbox", AWS_SECRET_ACCESS_KEY="sandbox")
     return env
@@ -78,13 +82,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="launches per side (median)")
     args = parser.parse_args()
+    from rt_sandbox import fleet, standin_image
+
+    fleet.ensure_up(ROOT)
+    standin_image.ensure(ROOT, standin_image.RECORDING_ERA)  # its image records the sim dataset into S3 once
+    standin_image.ensure_named(ROOT, ERA)
     work = Path(tempfile.mkdtemp(prefix="rt-sl-bench-"))
     env = env_for(work / "ledger.jsonl")
-    push = inv(env, "images.push")
-    assert push.returncode == 0, push.stdout + push.stderr
     run = f"serverless-bench/{uuid.uuid4().hex[:8]}"
     data = f"s3://interim/{run}/groot/"
-    made = inv(env, "dataset.convert", "--host", "cloud", "--dataset", "@positronic.cfg.ds.sim.sim_stack_cubes",
+    # internal.sim_stack: the sandbox's recording (sim_stack_cubes reads a public bucket the sandbox cannot reach)
+    made = inv(env, "dataset.convert", "--host", "cloud", "--dataset", "@positronic.cfg.ds.internal.sim_stack",
                "--codec", "@positronic.vendors.gr00t.codecs.ee_rot6d_joints", "--output", data, "--wait")
     assert made.returncode == 0, made.stdout + made.stderr
 
