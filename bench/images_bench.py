@@ -51,7 +51,6 @@ EOF
 DERIVED_DOCKERFILE = """ARG BASE_IMAGE=unset
 FROM ${BASE_IMAGE}
 ARG BENCH_NONCE=
-COPY bin/ /usr/local/bin/
 COPY src/ /positronic/
 RUN --mount=type=cache,target=/root/.cache/uv <<EOF
 set -e
