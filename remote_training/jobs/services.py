@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import validate
 from ..errors import InputError
-from .catalog import Era
-from .upstream import REQUIRED, Sources
+
+if TYPE_CHECKING:  # annotations only: a launch builds its job before SSH dials; the checkout's catalog can wait
+    from .catalog import Era
+    from .upstream import Sources
 
 RUNBOOK, CURRENT = "4261b1aa", "a060cbea"
 # GR00T modality names: the keys of this dict in the checkout (both eras), as upstream's train and server look
@@ -364,6 +366,8 @@ class OpenpiServer(_Server):
             args += [f"--config_name={self.config_name}"] if self.config_name != OPENPI_CONFIG else []
             return args + ([f"--checkpoint={self.step()}"] if self.checkpoint else [])
         args = self.command(era, self.pipeline, None)
+        from .upstream import REQUIRED  # loaded already: `upstream` is its reader
+
         # upstream's `pipeline` takes `ee_frame` without a default; the commands that bind none (the checkout's
         # server, jobs/upstream.py) need it given. Without the checkout's Python, upstream judges at start.
         if not self.ee_frame and upstream and upstream.bound(era.program(self.role), args[0], "pipeline.ee_frame") \
