@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from remote_training.errors import InputError
 from remote_training.validate import truthy
@@ -117,22 +117,29 @@ def overflow_target(c: Any, inventory: Any) -> Any:
     return named(inventory, str(value).strip()) if truthy(value) else None
 
 
-def start(c: Any, job: Any, *, host: str | None, dry_run: bool, wait: bool, force: bool = False,
-          replace: bool = False, port: int | None = None, env: dict[str, str] | None = None) -> Any:
-    """Launch one typed job (remote_training.jobs.services) through the checkout's compose file, by the
-    core's launch pipeline (remote_training/launch/pipeline.py) on whichever target it is placed on;
-    returns the LaunchResult (after the job ends when `wait`)."""
+def start(c: Any, build: Callable[[Any], Any], *, host: str | None, dry_run: bool, wait: bool,
+          force: bool = False, replace: bool = False, port: int | None = None,
+          env: dict[str, str] | None = None) -> Any:
+    """Launch one typed job through the checkout's compose file, by the core's launch pipeline
+    (remote_training/launch/pipeline.py) on whichever target it is placed on; returns the LaunchResult (after
+    the job ends when `wait`).
+
+    `build` makes the job from remote_training.jobs.services (`lambda jobs: jobs.GrootTrain(...)`) once SSH is
+    dialling: that module's import (its typed jobs' dataclasses) is CPU the dial would otherwise wait behind,
+    and a job's values are checked by plan_job, after the dial began, either way."""
     inventory = load_inventory(c)
     run = runner(c, dry_run=dry_run, inventory=inventory)
     named = next((h for h in inventory.hosts if host in h.names), None) if host and not dry_run else None
     if named:  # SSH connects while the launch's code, the checkout and the plan are read (an unknown name fails
         run.prewarm(named)  # in plan_job); first, so that its handshake's waits overlap their CPU
+    from remote_training.jobs import services
     from remote_training.jobs.catalog import load_checkout
     from remote_training.jobs.run import plan_job
     from remote_training.launch import pipeline
     from remote_training.progress import Progress
 
     try:
+        job = build(services)
         cat = jobs_catalog(c)  # read once: the checkout's default folder and the pushed images both come from it
         folder = compose_folder(c, inventory, cat)
         checkout = load_checkout(folder)

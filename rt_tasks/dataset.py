@@ -22,11 +22,9 @@ from ._jobrun import DRY_HELP, HOST_HELP, JOBS_DEFAULTS, PLACEMENT_DEFAULTS, WAI
 def convert(c, dataset, output, observation=None, action=None, codec=None, fps=None, smolvla=False, force=False,
             host=None, wait=False, dry_run=False):
     """Convert a Positronic dataset to LeRobot format (positronic-to-lerobot / lerobot-0_3_3-convert / lerobot-convert)."""  # noqa: E501 (the task's one-line help)
-    from remote_training.jobs.services import Convert, SmolvlaConvert
-
-    job = (SmolvlaConvert if smolvla else Convert)(dataset, output, fps, observation, action,
-                                                   codec)  # fps checked with the other options
-    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
+    start(c, lambda jobs: (jobs.SmolvlaConvert if smolvla else jobs.Convert)(dataset, output, fps, observation, action,
+                                                                         codec),  # fps checked with the others
+          host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help={"input": "s3:// folder of a converted dataset", "output": "s3:// folder; stats land in <output>/assets/",
@@ -34,9 +32,7 @@ def convert(c, dataset, output, observation=None, action=None, codec=None, fps=N
                "host": HOST_HELP, "wait": WAIT_HELP, "dry_run": DRY_HELP})
 def stats(c, input, output, force=False, host=None, wait=False, dry_run=False):
     """Compute OpenPI normalisation stats for a dataset (openpi-stats)."""
-    from remote_training.jobs.services import Stats
-
-    start(c, Stats(input, output), host=host, dry_run=dry_run, wait=wait, force=force)
+    start(c, lambda jobs: jobs.Stats(input, output), host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 ns = Collection("dataset")

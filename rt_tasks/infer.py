@@ -52,7 +52,6 @@ def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, o
         wait=True, dry_run=False):
     """Run the simulation client (positronic-inference sim) here with uv, as the runbook does, or on a fleet host."""
     from remote_training.errors import InputError
-    from remote_training.jobs.services import Inference
 
     if host:
         if gui:
@@ -62,9 +61,9 @@ def sim(c, server, policy=None, gui=False, headless=False, simulation_time=10, o
         if secret:
             raise InputError(f"{server} is a serverless endpoint: its token stays on this machine",
                              "drop --host to run the client here")
-        job = Inference(client, address, port, gui=False, simulation_time=int(simulation_time),
-                        output_dir=output_dir, trials=trials)
-        start(c, job, host=host, dry_run=dry_run, wait=wait, env={"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"})
+        start(c, lambda jobs: jobs.Inference(client, address, port, gui=False, simulation_time=int(simulation_time),
+                                             output_dir=output_dir, trials=trials),
+              host=host, dry_run=dry_run, wait=wait, env={"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"})
         return
     if not wait:
         raise InputError("--no-wait detaches a fleet job; the local client runs in the foreground",

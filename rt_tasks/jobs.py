@@ -210,11 +210,10 @@ def _passed_args() -> tuple[str, ...]:
 })
 def run(c, service, host=None, port=None, wait=False, replace=False, dry_run=False):
     """Run any service of the checkout as a job; its program's arguments go after `--`."""
-    from remote_training.jobs.services import ServiceRun
     from ._jobrun import start
 
-    start(c, ServiceRun(service, _passed_args()), host=host, dry_run=dry_run, wait=wait, replace=replace,
-          port=port)
+    start(c, lambda jobs: jobs.ServiceRun(service, _passed_args()), host=host, dry_run=dry_run, wait=wait,
+          replace=replace, port=port)
 
 
 ns = Collection("jobs")

@@ -23,10 +23,8 @@ SERVE_HELP = {
 def groot(c, checkpoints=None, modality="ee", port=None, checkpoint=None, preset=None, host=None, replace=False,
           wait=False, dry_run=False):
     """Start a GR00T inference server (groot-server)."""
-    from remote_training.jobs.services import GrootServer
-
-    job = GrootServer(checkpoints, checkpoint, None, modality, preset=preset)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
+    start(c, lambda jobs: jobs.GrootServer(checkpoints, checkpoint, None, modality, preset=preset),
+          host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={**SERVE_HELP, "port": "host port to serve on (default 8000)", "config_name": "OpenPI config name",
@@ -35,10 +33,9 @@ def groot(c, checkpoints=None, modality="ee", port=None, checkpoint=None, preset
 def openpi(c, checkpoints=None, port=None, checkpoint=None, config_name=None, pipeline="ee", ee_frame=None,
            preset=None, host=None, replace=False, wait=False, dry_run=False):
     """Start an OpenPI policy server (openpi-server)."""
-    from remote_training.jobs.services import OPENPI_CONFIG, OpenpiServer
-
-    job = OpenpiServer(checkpoints, checkpoint, None, config_name or OPENPI_CONFIG, pipeline, ee_frame, preset=preset)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
+    start(c, lambda jobs: jobs.OpenpiServer(checkpoints, checkpoint, None, config_name or jobs.OPENPI_CONFIG, pipeline,
+                                            ee_frame, preset=preset),
+          host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 LEROBOT_HELP = {**SERVE_HELP, "port": "host port to serve on (default 8000)",
@@ -63,10 +60,8 @@ def smolvla(c, checkpoints=None, port=None, checkpoint=None, pipeline="ee", pres
 def _lerobot_server(c, kind: str, checkpoints, port, checkpoint, pipeline, preset, host, replace, wait,
                     dry_run) -> None:
     """The two LeRobot servers take the same flags (ACT on lerobot 0.3.3, SmolVLA on 0.4)."""
-    from remote_training.jobs import services
-
-    job = getattr(services, kind)(checkpoints, checkpoint, None, pipeline, preset=preset)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
+    start(c, lambda jobs: getattr(jobs, kind)(checkpoints, checkpoint, None, pipeline, preset=preset),
+          host=host, dry_run=dry_run, wait=wait, port=port, replace=replace)
 
 
 @rt_task(help={"target": "a server job id (or unique prefix), or a host or serverless target name to stop every "

@@ -24,11 +24,9 @@ COMMON_HELP = {
 def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=None, workers=None, keep_optimizers=None,
           resume=False, force=False, host=None, wait=False, dry_run=False):
     """Train GR00T (groot-train); checkpoints land in <output>/<exp-name>/checkpoint-<step>/."""
-    from remote_training.jobs.services import GrootTrain, today
-
-    job = GrootTrain(input, output, exp_name or today(), steps, resume, modality, save_steps, workers,
-                     keep_optimizers)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
+    start(c, lambda jobs: jobs.GrootTrain(input, output, exp_name or jobs.today(), steps, resume, modality, save_steps,
+                                          workers, keep_optimizers),
+          host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help={**COMMON_HELP, "stats": "s3:// folder of the stats assets (openpi-stats output + assets/)",
@@ -36,10 +34,9 @@ def groot(c, input, output, modality, exp_name=None, steps=20000, save_steps=Non
 def openpi(c, input, stats, output, exp_name=None, config_name=None, steps=None, resume=False, force=False,
            host=None, wait=False, dry_run=False):
     """Train OpenPI (openpi-train); checkpoints land in <output>/<config>/<exp-name>/<step>/."""
-    from remote_training.jobs.services import OPENPI_CONFIG, OpenpiTrain, today
-
-    job = OpenpiTrain(input, output, exp_name or today(), steps, resume, stats, config_name or OPENPI_CONFIG)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
+    start(c, lambda jobs: jobs.OpenpiTrain(input, output, exp_name or jobs.today(), steps, resume, stats,
+                                           config_name or jobs.OPENPI_CONFIG),
+          host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help={**COMMON_HELP,
@@ -50,10 +47,8 @@ def openpi(c, input, stats, output, exp_name=None, config_name=None, steps=None,
 def lerobot(c, input, output, exp_name=None, steps=None, codec=None, backbone=None, resume=False, force=False,
             host=None, wait=False, dry_run=False):
     """Train LeRobot ACT (lerobot-train / lerobot-0_3_3-train); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""  # noqa: E501 (the task's one-line help)
-    from remote_training.jobs.services import LerobotTrain, today
-
-    job = LerobotTrain(input, output, exp_name or today(), steps, resume, codec, backbone)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
+    start(c, lambda jobs: jobs.LerobotTrain(input, output, exp_name or jobs.today(), steps, resume, codec, backbone),
+          host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 @rt_task(help={**COMMON_HELP, "mode": "expert_only (frozen vision encoder, the default) or full_finetune",
@@ -62,10 +57,8 @@ def lerobot(c, input, output, exp_name=None, steps=None, codec=None, backbone=No
 def smolvla(c, input, output, mode="expert_only", exp_name=None, steps=None, codec=None, resume=False, force=False,
             host=None, wait=False, dry_run=False):
     """Train SmolVLA on LeRobot 0.4 (lerobot-train, current era); checkpoints land in <output>/<exp-name>/checkpoints/<step>/."""  # noqa: E501 (the task's one-line help)
-    from remote_training.jobs.services import SmolvlaTrain, today
-
-    job = SmolvlaTrain(input, output, exp_name or today(), steps, resume, mode, codec)
-    start(c, job, host=host, dry_run=dry_run, wait=wait, force=force)
+    start(c, lambda jobs: jobs.SmolvlaTrain(input, output, exp_name or jobs.today(), steps, resume, mode, codec),
+          host=host, dry_run=dry_run, wait=wait, force=force)
 
 
 ns = Collection("train")
