@@ -147,7 +147,8 @@ class LaunchGuard:
             sys.stderr.write(f"warning: {spec.job_id} started but was not recorded in the ledger: {exc}\n")
         if claim and claim.get("url") and extra.get("container"):
             try:  # run.json says the launch started: a launch that lost the race for the folder stops waiting
-                storage.update_run(self.s3, claim["url"], spec.job_id, {"container": extra["container"]})
+                storage.update_run(self.s3, claim["url"], spec.job_id, {"container": extra["container"]},
+                                   known=claim.get("written"))
             except RTError as exc:
                 import sys
 

@@ -83,7 +83,8 @@ def check_output(s3: Any, spec: JobSpec, found: Findings, claim: dict[str, Any] 
                      f"stop it first (inv jobs.stop {job}) or wait for it (inv jobs.wait {job})")
                     for job, why in busy]
     try:
-        storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force), folder=spec.run_folder)
+        claim["written"] = storage.claim_run(s3, url, claim["entry"], append=bool(spec.resume or spec.force),
+                                             folder=spec.run_folder)
     except storage.ClaimTaken as exc:
         return [("output", exc.message, exc.fix or "choose another --exp-name")]
     except RTError as exc:  # a claim that cannot be written stops the launch: the output would be unguarded

@@ -9,6 +9,7 @@ Never lists a whole bucket: every listing has a Prefix, and existence checks ask
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -241,25 +242,26 @@ def read_run(s3: Any, url: str) -> tuple[dict[str, Any] | None, str | None]:
     return data, answer.get("ETag")
 
 
-def _put_run(s3: Any, url: str, record: dict[str, Any], *, etag: str | None) -> None:
-    """Create (etag None: only if absent) or replace (only if still at `etag`) a run.json."""
+def _put_run(s3: Any, url: str, record: dict[str, Any], *, etag: str | None) -> str | None:
+    """Create (etag None: only if absent) or replace (only if still at `etag`) a run.json; the ETag it now has."""
     bucket, key = split_s3(url)
     condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
     body = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
     try:
-        _call(s3.put_object, f"writing {url}", Bucket=bucket, Key=key, Body=body, ContentType="application/json",
-              **condition)
+        answer = _call(s3.put_object, f"writing {url}", Bucket=bucket, Key=key, Body=body,
+                       ContentType="application/json", **condition)
     except StorageError as exc:
         if exc.conflict:
             raise ClaimTaken(f"{url} changed under this launch", "retry") from None
         raise
+    return answer.get("ETag")
 
 
 WINNER_WAIT_S = 45.0  # how long a launch that lost the race waits to see the winner start or give its claim back
 
 
 def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder: str | None = None,
-              wait: float = WINNER_WAIT_S) -> None:
+              wait: float = WINNER_WAIT_S) -> tuple[dict[str, Any], str | None]:
     """Claim a run folder by writing its record before the job starts.
 
     A fresh run creates run.json only if it is absent: of two racing launches exactly one wins. The
@@ -268,7 +270,8 @@ def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder:
     container, `started_container`), or the wait ends, it gets ClaimTaken naming that winner, a
     launch that started or is still starting. `append` (--resume, --force) keeps the earlier
     launches and adds this one, conditional on the version read (retried when another writer got in
-    between). `folder`: the run folder, named in the refusal.
+    between). `folder`: the run folder, named in the refusal. Returns the record written and its ETag
+    (`update_run`'s `known`).
     """
     from .launcher import launcher
 
@@ -277,9 +280,9 @@ def claim_run(s3: Any, url: str, entry: dict[str, Any], *, append: bool, folder:
     for _ in range(5):
         record, etag = read_run(s3, url) if append else (None, None)
         launches = list((record or {}).get("launches", []))
+        written = {"version": RUN_RECORD_VERSION, "launches": [*launches, entry]}
         try:
-            _put_run(s3, url, {"version": RUN_RECORD_VERSION, "launches": [*launches, entry]}, etag=etag)
-            return
+            return written, _put_run(s3, url, written, etag=etag)
         except ClaimTaken:
             if append:
                 continue
@@ -303,10 +306,14 @@ def _await_winner(s3: Any, url: str, deadline: float) -> dict[str, Any] | None:
         time.sleep(0.5)
 
 
-def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any]) -> bool:
-    """Set fields of one launch in a run.json (read, change, write back if unchanged); False if absent."""
-    for _ in range(5):
-        record, etag = read_run(s3, url)
+def update_run(s3: Any, url: str, job_id: str, changes: dict[str, Any],
+               known: tuple[dict[str, Any], str | None] | None = None) -> bool:
+    """Set fields of one launch in a run.json (read, change, write back if unchanged); False if absent.
+    `known`: the record and ETag this process wrote last (claim_run's), tried first without reading: one
+    request instead of two while nobody else wrote since; otherwise the write is refused and it reads."""
+    for attempt in range(5):
+        record, etag = (copy.deepcopy(known[0]), known[1]) if known and known[1] and not attempt \
+            else read_run(s3, url)
         mine = [e for e in (record or {}).get("launches", []) if e.get("job_id") == job_id]
         if record is None or not mine:
             return False

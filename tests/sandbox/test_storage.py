@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,36 @@ def test_latest_checkpoint_by_layout_with_one_delimited_listing(s3, run_root, la
 def test_no_checkpoint_gives_none(s3, run_root):
     put(s3, "checkpoints", f"{run_root}/notes.txt")
     assert storage.latest_checkpoint(s3, f"s3://checkpoints/{run_root}", "groot") is None
+
+
+class _CountingReads:
+    """The S3 client, counting the objects it reads."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3, self.reads = s3, 0
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.s3.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def test_the_start_is_written_on_the_claims_own_record_and_read_again_only_when_someone_wrote_since(s3, run_root):
+    """update_run(known=claim_run's record and ETag): one conditional write while run.json is as claimed; a
+    stale ETag is refused by S3 and the update reads, so another launch's entry is never lost."""
+    url = f"s3://checkpoints/{run_root}/.rt-runs/e2/run.json"
+    written = storage.claim_run(s3, url, {"job_id": "j1"}, append=False)
+    counting = _CountingReads(s3)
+    assert storage.update_run(counting, url, "j1", {"container": "c1"}, known=written)
+    assert counting.reads == 0, "run.json was read although it was as this launch wrote it"
+    storage.claim_run(s3, url, {"job_id": "j2"}, append=True)  # another launch joins (--resume)
+    assert storage.update_run(counting, url, "j1", {"exit_code": 0}, known=written)  # its ETag is stale now
+    assert counting.reads == 1
+    record, _ = storage.read_run(s3, url)
+    assert [(e["job_id"], e.get("container"), e.get("exit_code")) for e in record["launches"]] == \
+        [("j1", "c1", 0), ("j2", None, None)]
 
 
 def test_a_run_record_is_claimed_once_appended_updated_and_released(s3, run_root):
