@@ -87,7 +87,6 @@ OPENPI_CLIENT = "openpi-client"
 # pins it (0.9.17); the rest are what the stubs' wire protocol and progress bar use.
 OPENPI_TOOLS = ("tyro==0.9.22", "msgpack", "numpy", "websockets", "tqdm")
 GR00T_TOOLS = ("tyro==0.9.17", "tqdm", "pyzmq", "msgpack", "numpy")  # the last three: its server's wire protocol
-# The programs that run upstream's own code in this image, per era; the rest are still shell stand-ins.
 # The raw recording the runbook's sim configs read (positronic/cfg/phail.py legacy_sim_raw), and its writer.
 RECORDING = "s3://raw/sim-cubes/luzan/"
 RECORDER = "record_sim_stack.py"
