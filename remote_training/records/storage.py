@@ -25,7 +25,10 @@ STEP_RE = re.compile(r"^(\d+)$")
 
 
 MISSING_CODES = ("404", "NoSuchKey", "NotFound")  # a HEAD's 404 carries its status as its code (botocore)
-CONFLICT_CODES = ("412", "PreconditionFailed", "ConditionalRequestConflict")  # a conditional write lost
+# A conditional write lost: If-Match on a changed ETag is refused with 412, and a write racing another with 409,
+# after which S3 says to read the ETag again and retry (update_run's loop does):
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+CONFLICT_CODES = ("412", "PreconditionFailed", "ConditionalRequestConflict")
 DENIED_CODES = ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch")
 
 
